@@ -1,0 +1,226 @@
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::role::Role;
+use crate::token::TokenVerifier;
+
+/// Which roles may call each method of one gRPC service.
+#[derive(Clone, Debug)]
+pub struct MethodPolicy {
+    service: &'static str,
+    methods: BTreeMap<&'static str, &'static [Role]>,
+}
+
+impl MethodPolicy {
+    /// An empty policy for the fully-qualified service name, e.g. `tica.roster.v1.RosterService`.
+    pub fn new(service: &'static str) -> MethodPolicy {
+        MethodPolicy {
+            service,
+            methods: BTreeMap::new(),
+        }
+    }
+
+    /// Lets `roles` call `method` (its bare name, e.g. `GetSchool`).
+    pub fn allow(mut self, method: &'static str, roles: &'static [Role]) -> MethodPolicy {
+        self.methods.insert(method, roles);
+        self
+    }
+
+    /// The service this policy is for.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// The roles allowed to call `method`; `None` if the method is not in the policy.
+    pub fn roles(&self, method: &str) -> Option<&'static [Role]> {
+        self.methods.get(method).copied()
+    }
+
+    /// Every method named in the policy.
+    pub fn methods(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.methods.keys().copied()
+    }
+}
+
+/// The policies of every service a server hosts.
+#[derive(Clone, Debug, Default)]
+pub struct PolicySet {
+    services: Arc<BTreeMap<&'static str, MethodPolicy>>,
+}
+
+impl PolicySet {
+    /// Adds a service's policy.
+    pub fn with(mut self, policy: MethodPolicy) -> PolicySet {
+        Arc::make_mut(&mut self.services).insert(policy.service, policy);
+        self
+    }
+
+    /// Decides a call to `path` (`/package.Service/Method`) by `role`.
+    fn decide(&self, service: &str, method: &str, role: Role) -> Decision {
+        match self.services.get(service) {
+            // Not a service hosted here: let the router answer UNIMPLEMENTED.
+            None => Decision::Allow,
+            Some(policy) => match policy.roles(method) {
+                None => Decision::Deny(format!("{service}/{method} is not in the access policy")),
+                Some(roles) if roles.contains(&role) => Decision::Allow,
+                Some(_) => Decision::Deny(format!("a {role} token may not call {method}")),
+            },
+        }
+    }
+}
+
+enum Decision {
+    Allow,
+    Deny(String),
+}
+
+/// Paths served without a token: health checking and reflection are public by protocol.
+fn is_public(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.")
+        || path.starts_with("/grpc.reflection.v1.")
+        || path.starts_with("/grpc.reflection.v1alpha.")
+}
+
+/// The tower layer that authenticates every gRPC request and authorises its method by role.
+///
+/// On success the request's extensions hold a [`crate::Caller`]; on failure the client gets
+/// UNAUTHENTICATED (no or bad token) or PERMISSION_DENIED (role not allowed) and the service is
+/// never called.
+#[derive(Clone, Debug)]
+pub struct AuthLayer {
+    verifier: Arc<TokenVerifier>,
+    policies: PolicySet,
+}
+
+impl AuthLayer {
+    /// A layer verifying with `verifier` and deciding with `policies`.
+    pub fn new(verifier: TokenVerifier, policies: PolicySet) -> AuthLayer {
+        AuthLayer {
+            verifier: Arc::new(verifier),
+            policies,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            verifier: self.verifier.clone(),
+            policies: self.policies.clone(),
+        }
+    }
+}
+
+/// The service [`AuthLayer`] wraps around a gRPC router.
+#[derive(Clone, Debug)]
+pub struct AuthService<S> {
+    inner: S,
+    verifier: Arc<TokenVerifier>,
+    policies: PolicySet,
+}
+
+impl<S> AuthService<S> {
+    fn authorise<B>(&self, request: &mut http::Request<B>) -> Result<(), tonic::Status> {
+        let path = request.uri().path();
+        if is_public(path) {
+            return Ok(());
+        }
+        let (service, method) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .ok_or_else(|| tonic::Status::unimplemented("not a gRPC method path"))?;
+        let header = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or(""));
+        let caller = self.verifier.verify_header(header)?;
+        match self.policies.decide(service, method, caller.role) {
+            Decision::Allow => {}
+            Decision::Deny(reason) => {
+                tracing::info!(role = %caller.role, method, "call refused by role");
+                return Err(tonic::Status::permission_denied(reason));
+            }
+        }
+        let token = header.unwrap_or("").trim();
+        let token = token
+            .strip_prefix("Bearer ")
+            .or_else(|| token.strip_prefix("bearer "))
+            .unwrap_or(token);
+        let token = crate::caller::BearerToken(token.trim().to_owned());
+        request.extensions_mut().insert(token);
+        request.extensions_mut().insert(caller);
+        Ok(())
+    }
+}
+
+impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        if let Err(status) = self.authorise(&mut request) {
+            return Box::pin(std::future::ready(Ok(status.into_http())));
+        }
+        // The clone is the one that was not polled ready; call the ready one (tower's rule).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(inner.call(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const READ_ONLY: &[Role] = &[Role::CountyOffice];
+
+    #[test]
+    fn a_method_missing_from_a_policy_is_refused() {
+        let set = PolicySet::default().with(MethodPolicy::new("svc.S").allow("Get", READ_ONLY));
+        assert!(matches!(
+            set.decide("svc.S", "Get", Role::CountyOffice),
+            Decision::Allow
+        ));
+        assert!(matches!(
+            set.decide("svc.S", "Get", Role::Teacher),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            set.decide("svc.S", "Delete", Role::CountyOffice),
+            Decision::Deny(_)
+        ));
+        assert!(matches!(
+            set.decide("other.T", "Any", Role::Teacher),
+            Decision::Allow
+        ));
+    }
+
+    #[test]
+    fn health_and_reflection_need_no_token() {
+        assert!(is_public("/grpc.health.v1.Health/Check"));
+        assert!(is_public(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        ));
+        assert!(!is_public("/tica.roster.v1.RosterService/GetSchool"));
+    }
+}

@@ -1,0 +1,28 @@
+//! Caller identity and access for every TICA service.
+//!
+//! Every gRPC call carries `authorization: Bearer <token>`: a JWT signed with Ed25519 (`alg`
+//! `EdDSA`, `kid` naming the key) whose claims name the caller's [`Role`] and the jurisdiction
+//! (and, for school roles, the school) it acts for. [`AuthLayer`] — one tower layer, shared by
+//! all services — verifies the token, refuses roles a method does not admit, and hands the
+//! handlers a [`Caller`]. Handlers then check the *resource's* place in the tree with
+//! [`Caller::require_covers`]: a caller reads and writes only inside its own subtree.
+//!
+//! Invariants:
+//! - Only Ed25519 is accepted; the algorithm is never taken from the token.
+//! - A method missing from a service's [`MethodPolicy`] is refused (fail closed).
+//! - Nothing here logs a token, a name or a resident ID number.
+
+#![deny(missing_docs)]
+
+mod caller;
+mod keys;
+mod layer;
+mod provider;
+mod role;
+mod token;
+
+pub use caller::{BearerToken, Caller, bearer_from, caller_from};
+pub use keys::{KeyError, KeyPair, key_id, load_verifying_keys, read_signing_key, write_key_pair};
+pub use layer::{AuthLayer, AuthService, MethodPolicy, PolicySet};
+pub use role::Role;
+pub use token::{AuthError, Claims, DEFAULT_AUDIENCE, DEFAULT_ISSUER, TokenSigner, TokenVerifier};

@@ -1,0 +1,50 @@
+//! The gRPC server kit every TICA service shares.
+//!
+//! - [`GrpcServer`]: hosts one or more services with gRPC health checking, server reflection,
+//!   the [`tica_auth::AuthLayer`], per-request tracing spans, and graceful shutdown.
+//! - [`errors`]: the one mapping from service errors to `tonic::Status`, with google.rpc
+//!   BadRequest field violations for invalid input; internal causes are logged, never returned.
+//! - [`paging`]: opaque, filter-bound page tokens for keyset pagination.
+//! - [`proto_time`]: timestamps and dates between storage, `time` and proto.
+//! - [`names`]: parsing resource names such as `schools/{code}`.
+
+#![deny(missing_docs)]
+
+pub mod errors;
+pub mod names;
+pub mod paging;
+pub mod proto_time;
+mod serve;
+pub mod service_error;
+
+pub use errors::Violations;
+pub use serve::{GrpcServer, RunningServer, shutdown_signal};
+pub use service_error::{Problems, ServiceError};
+
+/// The audit trail's view of a caller.
+pub fn actor(caller: &tica_auth::Caller) -> tica_storage::audit::Actor {
+    tica_storage::audit::Actor {
+        subject: caller.subject.clone(),
+        role: caller.role.as_str().to_owned(),
+        acting_for: caller.acting_for(),
+    }
+}
+
+/// An audit trail entry as every service's `ListAuditEvents` shows it.
+pub fn audit_to_proto(
+    e: &tica_storage::audit::AuditEvent,
+) -> tica_proto::tica::common::v1::AuditEvent {
+    use tica_proto::tica::common::v1 as common;
+    common::AuditEvent {
+        name: format!("auditEvents/{}", e.id),
+        create_time: Some(proto_time::timestamp(e.create_micros)),
+        actor: Some(common::Actor {
+            subject: e.actor_subject.clone(),
+            role: e.actor_role.clone(),
+            acting_for: e.acting_for.clone(),
+        }),
+        method: e.method.clone(),
+        resource: e.resource.clone(),
+        change_json: e.change_json.clone(),
+    }
+}

@@ -1,0 +1,247 @@
+//! Hosting services: one gRPC server with health, reflection, auth and tracing.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tica_auth::{AuthLayer, MethodPolicy, PolicySet, TokenVerifier};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic_health::ServingStatus;
+use tower_http::classify::GrpcFailureClass;
+use tower_http::trace::TraceLayer;
+
+/// Services to host, with their access policies.
+#[derive(Debug)]
+pub struct GrpcServer {
+    routes: RoutesBuilder,
+    policies: PolicySet,
+    serving: Vec<&'static str>,
+    not_serving: Vec<&'static str>,
+}
+
+impl Default for GrpcServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A server running in the background (tests, `tica serve`).
+#[derive(Debug)]
+pub struct RunningServer {
+    /// The address it listens on (port 0 resolved).
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl RunningServer {
+    /// `http://{addr}`, for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, drains in-flight calls, and waits for the server to finish.
+    pub async fn shutdown(mut self) -> Result<(), tonic::transport::Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.handle.await {
+            Ok(result) => result,
+            Err(join) => panic!("gRPC server task failed: {join}"),
+        }
+    }
+}
+
+impl GrpcServer {
+    /// No services yet.
+    pub fn new() -> GrpcServer {
+        GrpcServer {
+            routes: RoutesBuilder::default(),
+            policies: PolicySet::default(),
+            serving: Vec::new(),
+            not_serving: Vec::new(),
+        }
+    }
+
+    /// Hosts `service`, reachable by the roles its `policy` admits; reported SERVING.
+    pub fn add_service<S>(&mut self, service: S, policy: MethodPolicy) -> &mut Self
+    where
+        S: tower::Service<http::Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        assert_eq!(
+            policy.service(),
+            S::NAME,
+            "a service's policy must name that service"
+        );
+        self.routes.add_service(service);
+        self.policies = std::mem::take(&mut self.policies).with(policy);
+        self.serving.push(S::NAME);
+        self
+    }
+
+    /// Declares a service of the contract that this server does not implement yet: health
+    /// reports it NOT_SERVING and its calls answer UNIMPLEMENTED (reflection still lists it).
+    pub fn declare_not_serving(&mut self, service: &'static str) -> &mut Self {
+        self.not_serving.push(service);
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight calls.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        verifier: TokenVerifier,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), tonic::transport::Error> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        for name in &self.serving {
+            health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        for name in &self.not_serving {
+            health
+                .set_service_status(*name, ServingStatus::NotServing)
+                .await;
+        }
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tica_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("the descriptor set compiled into tica-proto is valid");
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tica_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .expect("the descriptor set compiled into tica-proto is valid");
+
+        let mut routes = self.routes;
+        routes.add_service(health_service);
+        routes.add_service(reflection_v1);
+        routes.add_service(reflection_v1alpha);
+
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let health_on_shutdown = health.clone();
+        let serving = self.serving.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Tell load balancers first, then stop accepting and drain.
+            for name in serving {
+                health_on_shutdown
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
+            }
+            tracing::info!("shutting down: draining in-flight calls");
+        };
+
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            // HTTP/2's default 64 KiB windows throttle file uploads (a province's teachers are
+            // ~100 MB) to a fraction of the link; larger windows let a stream fill it.
+            .initial_stream_window_size(Some(4 << 20))
+            .initial_connection_window_size(Some(8 << 20))
+            .layer(
+                TraceLayer::new_for_grpc()
+                    .make_span_with(make_span as fn(&http::Request<Body>) -> tracing::Span)
+                    .on_request(())
+                    .on_response(
+                        tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
+                    )
+                    .on_body_chunk(())
+                    .on_eos(())
+                    .on_failure(on_failure as fn(GrpcFailureClass, Duration, &tracing::Span)),
+            )
+            .layer(AuthLayer::new(verifier, self.policies))
+            .add_routes(routes.routes())
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+    }
+
+    /// Binds `addr` (port 0 picks a free port) and serves in the background.
+    pub async fn spawn(
+        self,
+        addr: SocketAddr,
+        verifier: TokenVerifier,
+    ) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(self.serve(listener, verifier, async {
+            let _ = stopped.await;
+        }));
+        Ok(RunningServer {
+            addr,
+            stop: Some(stop),
+            handle,
+        })
+    }
+}
+
+/// One span per call, named after the method (never with request fields: they may hold
+/// personal data).
+fn make_span(request: &http::Request<Body>) -> tracing::Span {
+    tracing::info_span!("grpc", method = %request.uri().path())
+}
+
+/// Client mistakes log at INFO, server faults at ERROR (tower-http's default logs every non-OK
+/// status as an error, which buries real faults under refused inputs).
+fn on_failure(class: GrpcFailureClass, latency: Duration, _span: &tracing::Span) {
+    let millis = latency.as_millis() as u64;
+    match class {
+        GrpcFailureClass::Status(status) => {
+            let code = tonic::Code::from_i32(status.code_raw());
+            if is_server_fault(code) {
+                tracing::error!(?code, millis, "call failed");
+            } else {
+                tracing::info!(?code, millis, "call refused");
+            }
+        }
+        other => tracing::error!(error = %other, millis, "call failed"),
+    }
+}
+
+fn is_server_fault(code: tonic::Code) -> bool {
+    matches!(
+        code,
+        tonic::Code::Internal
+            | tonic::Code::Unknown
+            | tonic::Code::DataLoss
+            | tonic::Code::Unavailable
+    )
+}
+
+/// Completes on SIGTERM (Kubernetes) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received Ctrl-C"),
+        _ = terminate => tracing::info!("received SIGTERM"),
+    }
+}

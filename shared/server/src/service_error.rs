@@ -1,0 +1,121 @@
+//! One error type for the services' logic, and its one mapping to gRPC statuses.
+//!
+//! Each service names it after itself (`pub type ServiceError = ServiceError`).
+
+use crate::errors;
+
+/// The result type of a service's logic.
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// Everything a service's logic can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Bad input: one entry per field, as (request path, what is wrong).
+    #[error("invalid request")]
+    Invalid(Vec<(String, String)>),
+    /// The resource does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The resource (or its unique key) exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The resource is not in a state that allows the call.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Outside the caller's jurisdiction, or the caller's role may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A concurrent change won; the caller may retry.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Storage(#[from] sqlx::Error),
+    /// Anything else unexpected.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<tica_storage::StorageError> for ServiceError {
+    fn from(error: tica_storage::StorageError) -> ServiceError {
+        match error {
+            tica_storage::StorageError::Sqlx(e) => ServiceError::Storage(e),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ServiceError {
+    /// An INVALID_ARGUMENT for one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ServiceError {
+        ServiceError::Invalid(vec![(field.into(), message.into())])
+    }
+}
+
+/// Collects field violations during validation.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    /// None yet.
+    pub fn new() -> Problems {
+        Problems::default()
+    }
+
+    /// Records that `field` is wrong.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push((field.into(), message.into()));
+    }
+
+    /// Records the error of `result`, if any, and passes its value on.
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: std::result::Result<T, E>,
+    ) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(field, error.to_string());
+                None
+            }
+        }
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when empty, else [`ServiceError::Invalid`].
+    pub fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Invalid(self.0))
+        }
+    }
+}
+
+impl From<ServiceError> for tonic::Status {
+    fn from(error: ServiceError) -> tonic::Status {
+        match error {
+            ServiceError::Invalid(problems) => {
+                let mut violations = errors::Violations::new();
+                for (field, message) in problems {
+                    violations.add(field, message);
+                }
+                violations.into_status()
+            }
+            ServiceError::NotFound(what) => errors::not_found(&what),
+            ServiceError::AlreadyExists(message) => tonic::Status::already_exists(message),
+            ServiceError::FailedPrecondition(message) => {
+                tonic::Status::failed_precondition(message)
+            }
+            ServiceError::PermissionDenied(message) => tonic::Status::permission_denied(message),
+            ServiceError::Conflict(message) => tonic::Status::aborted(message),
+            ServiceError::Storage(error) => errors::internal(&error),
+            ServiceError::Internal(message) => errors::internal(&message),
+        }
+    }
+}
