@@ -1,0 +1,360 @@
+//! Teachers: registration, corrections, moves between schools.
+
+use tica_auth::{Caller, Role};
+use tica_domain::person::validate_teacher_number;
+use tica_domain::{PersonRole, ResidentId, Stage, TeacherCategory};
+
+use super::{PageSpec, Roster, denied, parent_scope, require_covers, today};
+use crate::error::{Problems, Result, RosterError};
+use crate::files::teachers::{MAX_NAME_CHARS, MAX_SUBJECT_CHARS};
+use crate::model::{PastAssignment, Teacher, Unit};
+use crate::store;
+use crate::store::teachers::TeacherFilter;
+
+/// A teacher to register.
+#[derive(Clone, Debug)]
+pub struct NewTeacher {
+    /// Teacher number, or `None` to assign one.
+    pub number: Option<String>,
+    /// Name.
+    pub display_name: String,
+    /// The ID number as typed.
+    pub id_number: String,
+    /// A birth date to cross-check, if given.
+    pub birth_date: Option<time::Date>,
+    /// School code.
+    pub school_code: String,
+    /// Stage.
+    pub stage: Option<Stage>,
+    /// Subject.
+    pub subject: String,
+    /// Category.
+    pub category: Option<TeacherCategory>,
+    /// Roles (teacher when empty).
+    pub roles: Vec<PersonRole>,
+}
+
+/// Changes to a teacher, as its field mask selected them.
+#[derive(Clone, Debug, Default)]
+pub struct TeacherUpdate {
+    /// New name.
+    pub display_name: Option<String>,
+    /// Corrected ID number, as typed.
+    pub id_number: Option<String>,
+    /// New stage.
+    pub stage: Option<Stage>,
+    /// New subject.
+    pub subject: Option<String>,
+    /// New category.
+    pub category: Option<TeacherCategory>,
+    /// New roles.
+    pub roles: Option<Vec<PersonRole>>,
+}
+
+pub(crate) fn check_name(problems: &mut Problems, field: &str, name: &str) {
+    let name = name.trim();
+    if name.is_empty() {
+        problems.add(field, "required");
+    } else if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        problems.add(
+            field,
+            format!("at most {MAX_NAME_CHARS} characters, without control characters"),
+        );
+    }
+}
+
+fn check_subject(problems: &mut Problems, field: &str, subject: &str) {
+    if subject.chars().count() > MAX_SUBJECT_CHARS {
+        problems.add(field, format!("at most {MAX_SUBJECT_CHARS} characters"));
+    }
+}
+
+fn normalised_roles(roles: Vec<PersonRole>) -> Vec<PersonRole> {
+    let mut roles = if roles.is_empty() {
+        vec![PersonRole::Teacher]
+    } else {
+        roles
+    };
+    roles.sort_by_key(|r| r.key());
+    roles.dedup();
+    roles
+}
+
+impl Roster {
+    /// One teacher. A teacher token reads only its own record.
+    pub async fn get_teacher(&self, caller: &Caller, number: &str) -> Result<Teacher> {
+        if caller.role == Role::Teacher && caller.subject != number {
+            return Err(denied(caller));
+        }
+        let teacher = store::teachers::get(&self.db, number)
+            .await?
+            .ok_or_else(|| RosterError::NotFound(format!("teachers/{number}")))?;
+        require_covers(caller, &teacher.path)?;
+        Ok(teacher)
+    }
+
+    /// Teachers by number, in order; fails whole if one is missing or out of scope.
+    pub async fn batch_get_teachers(
+        &self,
+        caller: &Caller,
+        numbers: &[String],
+    ) -> Result<Vec<Teacher>> {
+        let mut found = store::teachers::get_many(&self.db, numbers).await?;
+        let mut teachers = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            if caller.role == Role::Teacher && caller.subject != *number {
+                return Err(denied(caller));
+            }
+            let teacher = found
+                .get(number)
+                .cloned()
+                .ok_or_else(|| RosterError::NotFound(format!("teachers/{number}")))?;
+            require_covers(caller, &teacher.path)?;
+            teachers.push(teacher);
+        }
+        found.clear();
+        Ok(teachers)
+    }
+
+    /// Teachers of a school or a jurisdiction's subtree.
+    pub async fn list_teachers(
+        &self,
+        caller: &Caller,
+        parent: Option<Unit>,
+        filter: TeacherFilter,
+        page: PageSpec<(String, String)>,
+    ) -> Result<(Vec<Teacher>, i64)> {
+        let scope = parent_scope(self, caller, parent.as_ref()).await?;
+        store::teachers::list(&self.db, &scope, &filter, page.after.as_ref(), page.limit).await
+    }
+
+    /// Registers a teacher.
+    pub async fn create_teacher(&self, caller: &Caller, new: NewTeacher) -> Result<Teacher> {
+        let mut problems = Problems::new();
+        check_name(&mut problems, "teacher.display_name", &new.display_name);
+        let id = problems.check(
+            "teacher.id_number",
+            ResidentId::parse(&new.id_number, today()),
+        );
+        if let (Some(id), Some(birth)) = (&id, new.birth_date)
+            && id.birth_date() != birth
+        {
+            problems.add(
+                "teacher.birth_date",
+                "differs from the birth date in the ID number",
+            );
+        }
+        if let Some(number) = &new.number {
+            problems.check("teacher_id", validate_teacher_number(number));
+        }
+        if new.school_code.is_empty() {
+            problems.add("teacher.school", "required: `schools/{code}`");
+        }
+        if new.stage.is_none() {
+            problems.add("teacher.stage", "required");
+        }
+        if new.category.is_none() {
+            problems.add("teacher.category", "required");
+        }
+        check_subject(&mut problems, "teacher.subject", &new.subject);
+        problems.finish()?;
+        let (Some(id), Some(stage), Some(category)) = (id, new.stage, new.category) else {
+            unreachable!("checked above")
+        };
+        let school = self
+            .get_school(caller, &new.school_code)
+            .await
+            .map_err(|e| match e {
+                RosterError::NotFound(what) => {
+                    RosterError::invalid("teacher.school", format!("{what}: no such school"))
+                }
+                other => other,
+            })?;
+        if caller.role == Role::Teacher {
+            return Err(denied(caller));
+        }
+        let number = match new.number {
+            Some(number) => number,
+            None => {
+                let seq =
+                    store::teachers::max_generated_sequence(&self.db, &school.code).await? + 1;
+                if seq > 9999 {
+                    return Err(RosterError::invalid(
+                        "teacher_id",
+                        "this school has used every generated number; give one",
+                    ));
+                }
+                format!("{}{seq:04}", school.code)
+            }
+        };
+        let now = store::audit::now();
+        let teacher = Teacher {
+            number,
+            display_name: new.display_name.trim().to_owned(),
+            id_number: id,
+            school_code: school.code.clone(),
+            jurisdiction: school.jurisdiction,
+            path: school.path.clone(),
+            stage,
+            subject: new.subject.trim().to_owned(),
+            category,
+            roles: normalised_roles(new.roles),
+            since: today(),
+            history: Vec::new(),
+            create_micros: now,
+            update_micros: now,
+        };
+        let audit = store::audit::entry(
+            caller,
+            "CreateTeacher",
+            format!("teachers/{}", teacher.number),
+            teacher.path.clone(),
+            serde_json::json!({ "school": format!("schools/{}", teacher.school_code), "id_number": teacher.id_number.masked() }),
+        );
+        store::teachers::insert(&self.db, &teacher, &audit).await?;
+        Ok(teacher)
+    }
+
+    /// Updates a teacher's fields (not the school).
+    pub async fn update_teacher(
+        &self,
+        caller: &Caller,
+        number: &str,
+        update: TeacherUpdate,
+    ) -> Result<Teacher> {
+        if caller.role == Role::Teacher {
+            return Err(denied(caller));
+        }
+        let mut teacher = self.get_teacher(caller, number).await?;
+        let mut problems = Problems::new();
+        let mut change = serde_json::Map::new();
+        if let Some(name) = update.display_name {
+            check_name(&mut problems, "teacher.display_name", &name);
+            teacher.display_name = name.trim().to_owned();
+            change.insert("display_name".into(), "(changed)".into());
+        }
+        if let Some(raw) = update.id_number
+            && let Some(id) = problems.check("teacher.id_number", ResidentId::parse(&raw, today()))
+        {
+            change.insert(
+                "id_number".into(),
+                serde_json::json!({ "from": teacher.id_number.masked(), "to": id.masked() }),
+            );
+            teacher.id_number = id;
+        }
+        if let Some(stage) = update.stage {
+            teacher.stage = stage;
+            change.insert("stage".into(), stage.key().into());
+        }
+        if let Some(subject) = update.subject {
+            check_subject(&mut problems, "teacher.subject", &subject);
+            teacher.subject = subject.trim().to_owned();
+            change.insert("subject".into(), teacher.subject.clone().into());
+        }
+        if let Some(category) = update.category {
+            teacher.category = category;
+            change.insert("category".into(), category.key().into());
+        }
+        if let Some(roles) = update.roles {
+            teacher.roles = normalised_roles(roles);
+            change.insert(
+                "roles".into(),
+                store::teachers::roles_to_text(&teacher.roles).into(),
+            );
+        }
+        problems.finish()?;
+        teacher.update_micros = store::audit::now();
+        let audit = store::audit::entry(
+            caller,
+            "UpdateTeacher",
+            format!("teachers/{number}"),
+            teacher.path.clone(),
+            change.into(),
+        );
+        store::teachers::update(&self.db, &teacher, &audit).await?;
+        Ok(teacher)
+    }
+
+    /// Moves a teacher to another school, keeping their number and history.
+    pub async fn move_teacher(
+        &self,
+        caller: &Caller,
+        number: &str,
+        to_school: &str,
+        effective: Option<time::Date>,
+        reason: String,
+    ) -> Result<Teacher> {
+        if caller.role == Role::Teacher {
+            return Err(denied(caller));
+        }
+        let mut teacher = self.get_teacher(caller, number).await?;
+        let school = self
+            .get_school(caller, to_school)
+            .await
+            .map_err(|e| match e {
+                RosterError::NotFound(what) => {
+                    RosterError::invalid("school", format!("{what}: no such school"))
+                }
+                other => other,
+            })?;
+        if school.code == teacher.school_code {
+            return Err(RosterError::invalid(
+                "school",
+                format!("teachers/{number} is already at schools/{to_school}"),
+            ));
+        }
+        if reason.chars().count() > 200 {
+            return Err(RosterError::invalid("reason", "at most 200 characters"));
+        }
+        let effective = effective.unwrap_or_else(today);
+        if effective <= teacher.since {
+            return Err(RosterError::invalid(
+                "effective_date",
+                format!(
+                    "must be after the current assignment's start ({})",
+                    tica_server::proto_time::date_to_iso(teacher.since)
+                ),
+            ));
+        }
+        let ended = PastAssignment {
+            school_code: teacher.school_code.clone(),
+            start: teacher.since,
+            end: effective
+                .previous_day()
+                .expect("a date after another has a previous day"),
+            end_reason: reason.trim().to_owned(),
+        };
+        let from = format!("schools/{}", teacher.school_code);
+        let old_path = teacher.path.clone();
+        teacher.school_code = school.code.clone();
+        teacher.jurisdiction = school.jurisdiction;
+        teacher.path = school.path.clone();
+        teacher.since = effective;
+        teacher.update_micros = store::audit::now();
+        let change = serde_json::json!({
+            "from": from,
+            "to": format!("schools/{}", school.code),
+            "effective_date": tica_server::proto_time::date_to_iso(effective),
+        });
+        // One entry where the teacher arrives and one where they left, so both offices see it.
+        let audits = [
+            store::audit::entry(
+                caller,
+                "MoveTeacher",
+                format!("teachers/{number}"),
+                school.path.clone(),
+                change.clone(),
+            ),
+            store::audit::entry(
+                caller,
+                "MoveTeacher",
+                format!("teachers/{number}"),
+                old_path,
+                change,
+            ),
+        ];
+        store::teachers::move_to(&self.db, &teacher, &ended, &audits).await?;
+        teacher.history.push(ended);
+        Ok(teacher)
+    }
+}

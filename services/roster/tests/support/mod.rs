@@ -1,0 +1,183 @@
+//! Test harness: a roster server on a free port over a fresh database, and token-bearing clients.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tica_auth::{KeyPair, Role, TokenSigner, TokenVerifier};
+use tica_domain::division::DivisionCode;
+use tica_proto::tica::common::v1 as common;
+use tica_proto::tica::roster::v1 as pb;
+use tica_roster::client::{self, ImportResult, Kind, RosterClient};
+use tica_roster::sample::SampleRoster;
+use tica_server::{GrpcServer, RunningServer};
+use tica_storage::testing::TestDatabase;
+use tica_storage::{Backend, Database};
+use tonic::transport::Channel;
+
+/// A running roster for one test.
+pub struct TestApp {
+    pub server: RunningServer,
+    pub signer: TokenSigner,
+    pub db: Database,
+    channel: Channel,
+    _location: TestDatabase,
+}
+
+impl TestApp {
+    /// A roster on `backend`, or `None` when that backend is not configured.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let location = TestDatabase::new(backend)?;
+        let db = location
+            .connect("roster", tica_roster::MIGRATIONS)
+            .await
+            .expect("database opens and migrates");
+        let pair = KeyPair::generate();
+        let signer = TokenSigner::new(&pair);
+        let verifier =
+            TokenVerifier::new(&BTreeMap::from([(pair.kid.clone(), pair.verifying_key())]));
+        let mut server = GrpcServer::new();
+        tica_roster::startup::register(&mut server, db.clone());
+        let server = server
+            .spawn("127.0.0.1:0".parse().unwrap(), verifier)
+            .await
+            .expect("server binds");
+        let channel = Channel::from_shared(server.url())
+            .unwrap()
+            .connect()
+            .await
+            .expect("client connects");
+        Some(TestApp {
+            server,
+            signer,
+            db,
+            channel,
+            _location: location,
+        })
+    }
+
+    /// A client acting as `role` for jurisdiction `jur` (and `school`).
+    pub fn client(&self, role: Role, jur: &str, school: Option<&str>) -> RosterClient {
+        let token = self.token(role, jur, school, "test-user");
+        client::client(self.channel.clone(), &token)
+    }
+
+    /// A token.
+    pub fn token(&self, role: Role, jur: &str, school: Option<&str>, subject: &str) -> String {
+        self.signer
+            .mint(
+                subject,
+                role,
+                DivisionCode::parse(jur).unwrap(),
+                school,
+                Duration::from_secs(3600),
+            )
+            .expect("valid claims")
+    }
+
+    /// A client with an arbitrary token.
+    pub fn client_with_token(&self, token: &str) -> RosterClient {
+        client::client(self.channel.clone(), token)
+    }
+
+    /// The channel (for raw clients).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    /// A province office client for `code`.
+    pub fn office(&self, code: &str) -> RosterClient {
+        let role = match DivisionCode::parse(code).unwrap().level() {
+            tica_domain::JurisdictionLevel::Province => Role::ProvinceOffice,
+            tica_domain::JurisdictionLevel::City => Role::CityOffice,
+            tica_domain::JurisdictionLevel::County => Role::CountyOffice,
+        };
+        self.client(role, code, None)
+    }
+
+    /// Registers the sample's jurisdictions and imports its schools (CSV), as the province.
+    pub async fn setup_sample(&self, sample: &SampleRoster) {
+        let mut province = self.office(&sample.province().to_string());
+        for j in &sample.jurisdictions {
+            province
+                .create_jurisdiction(pb::CreateJurisdictionRequest {
+                    jurisdiction: Some(pb::Jurisdiction {
+                        name: format!("jurisdictions/{}", j.code),
+                        display_name: j.name.clone(),
+                        parent: j
+                            .parent
+                            .map(|p| format!("jurisdictions/{p}"))
+                            .unwrap_or_default(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .expect("jurisdiction created");
+        }
+        let result = import(
+            &mut province,
+            Kind::Schools,
+            "",
+            sample.schools_csv(),
+            default_options(),
+        )
+        .await;
+        assert!(
+            result.errors.is_empty(),
+            "schools import cleanly: {:?}",
+            &result.errors[..result.errors.len().min(5)]
+        );
+        assert!(result.report.committed, "{:?}", result.report);
+    }
+}
+
+/// ALL_OR_NOTHING, REJECT, detected format.
+pub fn default_options() -> common::ImportOptions {
+    common::ImportOptions {
+        file_name: "test.csv".into(),
+        ..Default::default()
+    }
+}
+
+/// Imports `bytes`, panicking on a transport or status error.
+pub async fn import(
+    client: &mut RosterClient,
+    kind: Kind,
+    parent: &str,
+    bytes: Vec<u8>,
+    options: common::ImportOptions,
+) -> ImportResult {
+    client::import(client, kind, parent, options, bytes, |_| {})
+        .await
+        .expect("import call succeeds")
+}
+
+/// Every teacher under `parent`, reading page by page.
+pub async fn all_teachers(
+    client: &mut RosterClient,
+    parent: &str,
+    page_size: i32,
+) -> (Vec<pb::Teacher>, usize) {
+    let mut teachers = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = client
+            .list_teachers(pb::ListTeachersRequest {
+                parent: parent.into(),
+                page_size,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .expect("list succeeds")
+            .into_inner();
+        pages += 1;
+        teachers.extend(page.teachers);
+        if page.next_page_token.is_empty() {
+            return (teachers, pages);
+        }
+        token = page.next_page_token;
+    }
+}
