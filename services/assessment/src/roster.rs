@@ -1,0 +1,382 @@
+//! What the assessment service needs from the roster, asked over the roster's gRPC API with
+//! the caller's own bearer token: the roster decides what the caller may see, so this service
+//! can never read more on someone's behalf than they could themselves.
+
+use std::collections::HashMap;
+
+use tica_auth::BearerToken;
+use tica_domain::division::DivisionCode;
+use tica_domain::{AssessorLevel, AssessorState, PersonRole, ScopePath, TeacherCategory};
+use tica_proto::tica::roster::v1 as pb;
+use tica_proto::tica::roster::v1::roster_service_client::RosterServiceClient;
+use tonic::transport::Channel;
+
+use crate::error::{AssessmentError, Result};
+
+/// A teacher as the roster knows them.
+#[derive(Clone, Debug)]
+pub struct RosterTeacher {
+    /// Teacher number.
+    pub number: String,
+    /// Name (personal data).
+    pub display_name: String,
+    /// Masked resident ID number.
+    pub id_number_masked: String,
+    /// Current school code.
+    pub school: String,
+    /// The school's jurisdiction.
+    pub jurisdiction: DivisionCode,
+    /// Birth date.
+    pub birth_date: time::Date,
+    /// Ningxia category.
+    pub category: TeacherCategory,
+    /// Roles.
+    pub roles: Vec<PersonRole>,
+    /// Subject taught.
+    pub subject: String,
+}
+
+impl RosterTeacher {
+    /// The current school's path.
+    pub fn path(&self) -> ScopePath {
+        ScopePath::for_school(self.jurisdiction, &self.school)
+    }
+}
+
+/// A school as the roster knows it.
+#[derive(Clone, Debug)]
+pub struct RosterSchool {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub display_name: String,
+    /// County (or city).
+    pub jurisdiction: DivisionCode,
+}
+
+impl RosterSchool {
+    /// Its path.
+    pub fn path(&self) -> ScopePath {
+        ScopePath::for_school(self.jurisdiction, &self.code)
+    }
+}
+
+/// An assessor registration.
+#[derive(Clone, Debug)]
+pub struct RosterAssessor {
+    /// Assessor id.
+    pub id: String,
+    /// The person.
+    pub teacher_number: String,
+    /// Level.
+    pub level: AssessorLevel,
+    /// `schools/{code}` or `jurisdictions/{code}`.
+    pub registered_at: String,
+    /// State.
+    pub state: AssessorState,
+    /// Subjects (empty: any).
+    pub subjects: Vec<String>,
+}
+
+/// A client of the roster service.
+#[derive(Clone, Debug)]
+pub struct Roster {
+    channel: Channel,
+}
+
+fn map_status(status: tonic::Status, what: &str) -> AssessmentError {
+    match status.code() {
+        tonic::Code::NotFound => AssessmentError::NotFound(what.to_owned()),
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
+            AssessmentError::PermissionDenied(format!("the roster refused: {}", status.message()))
+        }
+        tonic::Code::InvalidArgument => {
+            AssessmentError::invalid("name", status.message().to_owned())
+        }
+        _ => AssessmentError::Internal(format!("roster call for {what} failed: {status}")),
+    }
+}
+
+fn teacher_from(t: pb::Teacher) -> Result<RosterTeacher> {
+    let corrupt = |what: &str| {
+        AssessmentError::Internal(format!(
+            "the roster returned a teacher without a valid {what}"
+        ))
+    };
+    let birth = t.birth_date.as_ref().ok_or_else(|| corrupt("birth date"))?;
+    let jurisdiction = t
+        .jurisdiction
+        .strip_prefix("jurisdictions/")
+        .and_then(|c| DivisionCode::parse(c).ok())
+        .ok_or_else(|| corrupt("jurisdiction"))?;
+    let category = match pb::TeacherCategory::try_from(t.category) {
+        Ok(pb::TeacherCategory::SpecialOrRegionalBackbone) => {
+            TeacherCategory::SpecialOrRegionalBackbone
+        }
+        Ok(pb::TeacherCategory::CityCountyBackbone) => TeacherCategory::CityCountyBackbone,
+        Ok(pb::TeacherCategory::Kindergarten) => TeacherCategory::Kindergarten,
+        _ => TeacherCategory::Ordinary,
+    };
+    let roles = t
+        .roles
+        .iter()
+        .filter_map(|r| match pb::PersonRole::try_from(*r) {
+            Ok(pb::PersonRole::Teacher) => Some(PersonRole::Teacher),
+            Ok(pb::PersonRole::Principal) => Some(PersonRole::Principal),
+            Ok(pb::PersonRole::TeachingResearcher) => Some(PersonRole::TeachingResearcher),
+            Ok(pb::PersonRole::AuxiliaryStaff) => Some(PersonRole::AuxiliaryStaff),
+            _ => None,
+        })
+        .collect();
+    Ok(RosterTeacher {
+        number: t
+            .name
+            .strip_prefix("teachers/")
+            .unwrap_or(&t.name)
+            .to_owned(),
+        display_name: t.display_name,
+        id_number_masked: t.id_number,
+        school: t
+            .school
+            .strip_prefix("schools/")
+            .unwrap_or(&t.school)
+            .to_owned(),
+        jurisdiction,
+        birth_date: tica_server::proto_time::date_from_proto(birth)
+            .map_err(|_| corrupt("birth date"))?,
+        category,
+        roles,
+        subject: t.subject,
+    })
+}
+
+fn school_from(s: pb::School) -> Result<RosterSchool> {
+    Ok(RosterSchool {
+        code: s
+            .name
+            .strip_prefix("schools/")
+            .unwrap_or(&s.name)
+            .to_owned(),
+        display_name: s.display_name,
+        jurisdiction: s
+            .jurisdiction
+            .strip_prefix("jurisdictions/")
+            .and_then(|c| DivisionCode::parse(c).ok())
+            .ok_or_else(|| {
+                AssessmentError::Internal(
+                    "the roster returned a school without a jurisdiction".into(),
+                )
+            })?,
+    })
+}
+
+impl Roster {
+    /// A client on `channel` (connected lazily).
+    pub fn new(channel: Channel) -> Roster {
+        Roster { channel }
+    }
+
+    fn client(
+        &self,
+        token: &BearerToken,
+    ) -> RosterServiceClient<
+        tonic::service::interceptor::InterceptedService<Channel, impl tonic::service::Interceptor>,
+    > {
+        let header: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+            format!("Bearer {}", token.0)
+                .parse()
+                .unwrap_or_else(|_| tonic::metadata::MetadataValue::from_static(""));
+        RosterServiceClient::with_interceptor(
+            self.channel.clone(),
+            move |mut request: tonic::Request<()>| {
+                request
+                    .metadata_mut()
+                    .insert("authorization", header.clone());
+                Ok(request)
+            },
+        )
+        .max_decoding_message_size(64 << 20)
+    }
+
+    /// One teacher.
+    pub async fn teacher(&self, token: &BearerToken, number: &str) -> Result<RosterTeacher> {
+        let what = format!("teachers/{number}");
+        let t = self
+            .client(token)
+            .get_teacher(pb::GetTeacherRequest { name: what.clone() })
+            .await
+            .map_err(|s| map_status(s, &what))?
+            .into_inner();
+        teacher_from(t)
+    }
+
+    /// Teachers by number (at most 1000 per call to the roster; chunked here).
+    pub async fn teachers(
+        &self,
+        token: &BearerToken,
+        numbers: &[String],
+    ) -> Result<HashMap<String, RosterTeacher>> {
+        let mut found = HashMap::with_capacity(numbers.len());
+        for chunk in numbers.chunks(1000) {
+            let names = chunk.iter().map(|n| format!("teachers/{n}")).collect();
+            let reply = self
+                .client(token)
+                .batch_get_teachers(pb::BatchGetTeachersRequest { names })
+                .await
+                .map_err(|s| map_status(s, "teachers"))?
+                .into_inner();
+            for t in reply.teachers {
+                let t = teacher_from(t)?;
+                found.insert(t.number.clone(), t);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every teacher of a school.
+    pub async fn teachers_at(
+        &self,
+        token: &BearerToken,
+        school: &str,
+    ) -> Result<Vec<RosterTeacher>> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        let mut client = self.client(token);
+        loop {
+            let page = client
+                .list_teachers(pb::ListTeachersRequest {
+                    parent: format!("schools/{school}"),
+                    page_size: 1000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| map_status(s, &format!("schools/{school}")))?
+                .into_inner();
+            for t in page.teachers {
+                all.push(teacher_from(t)?);
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// The teacher registered with a full resident ID number, if the caller can see them.
+    pub async fn teacher_by_id_number(
+        &self,
+        token: &BearerToken,
+        id_number: &str,
+    ) -> Result<Option<RosterTeacher>> {
+        let page = self
+            .client(token)
+            .list_teachers(pb::ListTeachersRequest {
+                id_number: id_number.to_owned(),
+                page_size: 1,
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| map_status(s, "teacher by ID number"))?
+            .into_inner();
+        page.teachers
+            .into_iter()
+            .next()
+            .map(teacher_from)
+            .transpose()
+    }
+
+    /// One school.
+    pub async fn school(&self, token: &BearerToken, code: &str) -> Result<RosterSchool> {
+        let what = format!("schools/{code}");
+        let s = self
+            .client(token)
+            .get_school(pb::GetSchoolRequest { name: what.clone() })
+            .await
+            .map_err(|s| map_status(s, &what))?
+            .into_inner();
+        school_from(s)
+    }
+
+    /// Every school in a jurisdiction's subtree.
+    pub async fn schools_in(
+        &self,
+        token: &BearerToken,
+        jurisdiction: DivisionCode,
+    ) -> Result<Vec<RosterSchool>> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        let mut client = self.client(token);
+        loop {
+            let page = client
+                .list_schools(pb::ListSchoolsRequest {
+                    parent: format!("jurisdictions/{jurisdiction}"),
+                    page_size: 1000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| map_status(s, &format!("jurisdictions/{jurisdiction}")))?
+                .into_inner();
+            for s in page.schools {
+                all.push(school_from(s)?);
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// A jurisdiction's official name.
+    pub async fn jurisdiction_name(
+        &self,
+        token: &BearerToken,
+        code: DivisionCode,
+    ) -> Result<String> {
+        let what = format!("jurisdictions/{code}");
+        Ok(self
+            .client(token)
+            .get_jurisdiction(pb::GetJurisdictionRequest { name: what.clone() })
+            .await
+            .map_err(|s| map_status(s, &what))?
+            .into_inner()
+            .display_name)
+    }
+
+    /// An assessor registration.
+    pub async fn assessor(&self, token: &BearerToken, id: &str) -> Result<RosterAssessor> {
+        let what = format!("assessors/{id}");
+        let a = self
+            .client(token)
+            .get_assessor(pb::GetAssessorRequest { name: what.clone() })
+            .await
+            .map_err(|s| map_status(s, &what))?
+            .into_inner();
+        let level = match pb::AssessorLevel::try_from(a.level) {
+            Ok(pb::AssessorLevel::School) => AssessorLevel::School,
+            Ok(pb::AssessorLevel::County) => AssessorLevel::County,
+            Ok(pb::AssessorLevel::City) => AssessorLevel::City,
+            _ => AssessorLevel::Province,
+        };
+        let state = match pb::AssessorState::try_from(a.state) {
+            Ok(pb::AssessorState::Candidate) => AssessorState::Candidate,
+            Ok(pb::AssessorState::Certified) => AssessorState::Certified,
+            Ok(pb::AssessorState::Registered) => AssessorState::Registered,
+            Ok(pb::AssessorState::Suspended) => AssessorState::Suspended,
+            _ => AssessorState::StruckOff,
+        };
+        Ok(RosterAssessor {
+            id: id.to_owned(),
+            teacher_number: a
+                .teacher
+                .strip_prefix("teachers/")
+                .unwrap_or(&a.teacher)
+                .to_owned(),
+            level,
+            registered_at: a.registered_at,
+            state,
+            subjects: a.subjects,
+        })
+    }
+}

@@ -1,0 +1,678 @@
+//! Batches: a county's cohort for a year, from DRAFT through OPEN to CERTIFIED.
+
+use std::collections::HashSet;
+
+use tica_auth::Role;
+use tica_domain::division::{DivisionCode, JurisdictionLevel};
+use tica_domain::policy::PolicyRules;
+use tica_domain::{ScopePath, TeacherCategory};
+
+use super::{
+    ADMINISTRATORS, Assessment, Ctx, Step, can_see, denied, require_covers, require_role, today,
+};
+use crate::error::{AssessmentError, Problems, Result};
+use crate::model::*;
+use crate::roster::RosterTeacher;
+use crate::store::{self, Work, to_json};
+
+/// A batch to create.
+#[derive(Clone, Debug)]
+pub struct NewBatch {
+    /// County.
+    pub county: DivisionCode,
+    /// Year.
+    pub year: i32,
+    /// Name.
+    pub display_name: String,
+    /// School codes (empty: every school of the county, resolved when the batch opens).
+    pub schools: Vec<String>,
+    /// Deadlines.
+    pub selection_deadline: Option<time::Date>,
+    /// Deadlines.
+    pub submission_deadline: Option<time::Date>,
+    /// Deadlines.
+    pub grading_deadline: Option<time::Date>,
+}
+
+/// Changes to a batch.
+#[derive(Clone, Debug, Default)]
+pub struct BatchUpdate {
+    /// New name.
+    pub display_name: Option<String>,
+    /// New schools (DRAFT only).
+    pub schools: Option<Vec<String>>,
+    /// New deadline (`Some(None)` clears it).
+    pub selection_deadline: Option<Option<time::Date>>,
+    /// New deadline.
+    pub submission_deadline: Option<Option<time::Date>>,
+    /// New deadline.
+    pub grading_deadline: Option<Option<time::Date>>,
+}
+
+/// Decodes a batch's pinned rules.
+pub(crate) fn batch_rules(batch: &BatchRecord) -> Result<PolicyRules> {
+    serde_json::from_str(&batch.rules_json).map_err(|_| {
+        AssessmentError::Internal(format!("stored rules of batches/{} do not parse", batch.id))
+    })
+}
+
+pub(crate) fn transition(ctx: &Ctx, from: &str, to: &str, reason: &str, round: &str) -> Transition {
+    Transition {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        actor: ctx.actor(),
+        micros: tica_storage::now_micros(),
+        reason: reason.trim().to_owned(),
+        review_round: round.to_owned(),
+    }
+}
+
+/// A new participant from the roster's record of a teacher.
+pub(crate) fn enrolment(
+    batch: &BatchRecord,
+    t: &RosterTeacher,
+    carried_from: &str,
+    now: i64,
+) -> ParticipantRecord {
+    ParticipantRecord {
+        batch_id: batch.id.clone(),
+        teacher_number: t.number.clone(),
+        school_code: t.school.clone(),
+        path: t.path(),
+        enrolled: true,
+        carried_over_from: carried_from.to_owned(),
+        category: t.category.key().to_owned(),
+        roles: t
+            .roles
+            .iter()
+            .map(|r| r.key())
+            .collect::<Vec<_>>()
+            .join(","),
+        subject: t.subject.clone(),
+        birth_date: t.birth_date,
+        selection: Vec::new(),
+        selection_state: String::new(),
+        verdict_json: String::new(),
+        selection_info: None,
+        hours: Vec::new(),
+        counted_centihours: 0,
+        hours_complete: false,
+        submissions_expected: 0,
+        submissions_submitted: 0,
+        submissions_graded: 0,
+        submissions_passed: 0,
+        online_grade: None,
+        offline_check: None,
+        grade: None,
+        grade_reasons: Vec::new(),
+        certified: false,
+        withdraw_reason: String::new(),
+        create_micros: now,
+        update_micros: now,
+        loaded: None,
+    }
+}
+
+fn check_deadlines(problems: &mut Problems, b: &BatchRecord) {
+    if let (Some(s), Some(u)) = (b.selection_deadline, b.submission_deadline)
+        && u < s
+    {
+        problems.add(
+            "batch.submission_deadline",
+            "must not be before the selection deadline",
+        );
+    }
+    if let (Some(u), Some(g)) = (b.submission_deadline, b.grading_deadline)
+        && g < u
+    {
+        problems.add(
+            "batch.grading_deadline",
+            "must not be before the submission deadline",
+        );
+    }
+}
+
+impl Assessment {
+    /// One batch: visible inside the county and to the offices above it.
+    pub async fn get_batch(&self, ctx: &Ctx, id: &str) -> Result<BatchRecord> {
+        let batch = self.batch_or_404(id).await?;
+        if !can_see(&ctx.caller, &batch.path) {
+            return Err(denied(&ctx.caller));
+        }
+        Ok(batch)
+    }
+
+    /// Batches inside a jurisdiction's subtree (or the caller's county for school callers).
+    pub async fn list_batches(
+        &self,
+        ctx: &Ctx,
+        parent: Option<DivisionCode>,
+        year: i32,
+        state: Option<BatchState>,
+        after: &(String, String),
+        limit: i64,
+    ) -> Result<(Vec<BatchRecord>, i64)> {
+        let scope = match parent {
+            Some(code) => {
+                let path = ScopePath::for_jurisdiction(code);
+                if !can_see(&ctx.caller, &path) {
+                    return Err(denied(&ctx.caller));
+                }
+                path
+            }
+            // A school's caller sees its county's batches.
+            None if ctx.caller.school.is_some() => {
+                ScopePath::for_jurisdiction(ctx.caller.jurisdiction)
+            }
+            None => ctx.caller.scope.clone(),
+        };
+        store::batches_in(
+            &self.db,
+            &scope,
+            i64::from(year),
+            state.map(|s| s.key()).unwrap_or(""),
+            after,
+            limit,
+        )
+        .await
+    }
+
+    /// Creates a county's batch for a year, in DRAFT.
+    pub async fn create_batch(&self, ctx: &Ctx, new: NewBatch) -> Result<BatchRecord> {
+        require_role(&ctx.caller, ADMINISTRATORS, "create batches")?;
+        let mut problems = Problems::new();
+        if !matches!(
+            new.county.level(),
+            JurisdictionLevel::County | JurisdictionLevel::City
+        ) {
+            problems.add(
+                "batch.county",
+                "a batch belongs to a county (or a city without counties)",
+            );
+        }
+        if !(2019..=2100).contains(&new.year) {
+            problems.add("batch.year", "between 2019 and 2100");
+        }
+        if new.display_name.trim().is_empty() || new.display_name.chars().count() > 100 {
+            problems.add("batch.display_name", "1 to 100 characters");
+        }
+        let mut seen = HashSet::new();
+        for (i, s) in new.schools.iter().enumerate() {
+            if !seen.insert(s) {
+                problems.add(format!("batch.schools[{i}]"), "listed twice");
+            }
+        }
+        let now = tica_storage::now_micros();
+        let batch = BatchRecord {
+            id: format!("{}-{}", new.county, new.year),
+            county: new.county,
+            path: ScopePath::for_jurisdiction(new.county),
+            year: new.year,
+            display_name: new.display_name.trim().to_owned(),
+            schools: new.schools,
+            selection_deadline: new.selection_deadline,
+            submission_deadline: new.submission_deadline,
+            grading_deadline: new.grading_deadline,
+            state: BatchState::Draft,
+            open_date: None,
+            policy_versions: Vec::new(),
+            rules_json: "{}".into(),
+            last_sequence: 0,
+            transitions: Vec::new(),
+            create_micros: now,
+            update_micros: now,
+            loaded: None,
+        };
+        check_deadlines(&mut problems, &batch);
+        problems.finish()?;
+        require_covers(&ctx.caller, &batch.path)?;
+        self.check_schools(ctx, &batch).await?;
+        let audit = ctx.audit(
+            "CreateBatch",
+            format!("batches/{}", batch.id),
+            batch.path.clone(),
+            serde_json::json!({ "schools": batch.schools.len() }),
+        );
+        let work = Work {
+            batches: vec![batch.clone()],
+            audits: vec![audit],
+            ..Default::default()
+        };
+        self.commit(&work).await.map_err(|e| match e {
+            AssessmentError::AlreadyExists(_) => {
+                AssessmentError::AlreadyExists(format!("batches/{} already exists", batch.id))
+            }
+            other => other,
+        })?;
+        Ok(batch)
+    }
+
+    /// Every listed school must exist and belong to the batch's county.
+    async fn check_schools(&self, ctx: &Ctx, batch: &BatchRecord) -> Result<()> {
+        let mut problems = Problems::new();
+        for (i, code) in batch.schools.iter().enumerate() {
+            match self.roster.school(&ctx.token, code).await {
+                Ok(s) if batch.path.contains(&s.path()) => {}
+                Ok(_) => problems.add(
+                    format!("batch.schools[{i}]"),
+                    format!("schools/{code} is not in jurisdictions/{}", batch.county),
+                ),
+                Err(AssessmentError::NotFound(_)) => problems.add(
+                    format!("batch.schools[{i}]"),
+                    format!("schools/{code}: no such school"),
+                ),
+                Err(e) => return Err(e),
+            }
+        }
+        problems.finish()
+    }
+
+    /// Updates a batch.
+    pub async fn update_batch(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        update: BatchUpdate,
+    ) -> Result<BatchRecord> {
+        require_role(&ctx.caller, ADMINISTRATORS, "change batches")?;
+        self.retry(|| async {
+            let mut batch = self.batch_or_404(id).await?;
+            require_covers(&ctx.caller, &batch.path)?;
+            let mut fields = Vec::new();
+            let mut problems = Problems::new();
+            if let Some(name) = &update.display_name {
+                if name.trim().is_empty() || name.chars().count() > 100 {
+                    problems.add("batch.display_name", "1 to 100 characters");
+                }
+                batch.display_name = name.trim().to_owned();
+                fields.push("display_name");
+            }
+            if let Some(schools) = &update.schools {
+                if batch.state != BatchState::Draft {
+                    return Err(AssessmentError::FailedPrecondition(
+                        "schools can change only while the batch is DRAFT".into(),
+                    ));
+                }
+                batch.schools = schools.clone();
+                fields.push("schools");
+            }
+            for (value, slot, field) in [
+                (
+                    update.selection_deadline,
+                    &mut batch.selection_deadline,
+                    "selection_deadline",
+                ),
+                (
+                    update.submission_deadline,
+                    &mut batch.submission_deadline,
+                    "submission_deadline",
+                ),
+                (
+                    update.grading_deadline,
+                    &mut batch.grading_deadline,
+                    "grading_deadline",
+                ),
+            ] {
+                if let Some(value) = value {
+                    *slot = value;
+                    fields.push(field);
+                }
+            }
+            check_deadlines(&mut problems, &batch);
+            problems.finish()?;
+            if update.schools.is_some() {
+                self.check_schools(ctx, &batch).await?;
+            }
+            batch.update_micros = next_micros(batch.update_micros);
+            let audit = ctx.audit(
+                "UpdateBatch",
+                format!("batches/{id}"),
+                batch.path.clone(),
+                serde_json::json!({ "fields": fields }),
+            );
+            self.commit(&Work {
+                batches: vec![batch.clone()],
+                audits: vec![audit],
+                ..Default::default()
+            })
+            .await?;
+            Ok(batch)
+        })
+        .await
+    }
+
+    /// Opens a batch: pins the effective policy and enrols every teacher of its schools.
+    pub async fn open_batch(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        open_date: Option<time::Date>,
+    ) -> Result<BatchRecord> {
+        require_role(&ctx.caller, ADMINISTRATORS, "open batches")?;
+        let mut batch = self.batch_or_404(id).await?;
+        require_covers(&ctx.caller, &batch.path)?;
+        if batch.state != BatchState::Draft {
+            return Err(AssessmentError::FailedPrecondition(format!(
+                "batches/{id} is {}, not DRAFT",
+                batch.state.key()
+            )));
+        }
+        let effective = self.effective_at(batch.county).await?;
+        let missing: Vec<&str> = ["hours", "selection", "grading"]
+            .into_iter()
+            .filter(|s| {
+                effective
+                    .sources
+                    .iter()
+                    .any(|(section, source)| section == s && source.is_none())
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(AssessmentError::FailedPrecondition(format!(
+                "no policy in force at jurisdictions/{} sets {}; attach a policy (a preset will do) first",
+                batch.county,
+                missing.join(", ")
+            )));
+        }
+        if batch.schools.is_empty() {
+            batch.schools = self
+                .roster
+                .schools_in(&ctx.token, batch.county)
+                .await?
+                .into_iter()
+                .filter(|s| batch.path.contains(&s.path()))
+                .map(|s| s.code)
+                .collect();
+        }
+        let now = tica_storage::now_micros();
+        let mut work = Work::default();
+        for school in &batch.schools {
+            let info = self.roster.school(&ctx.token, school).await?;
+            work.school_results.push(SchoolResultRecord {
+                batch_id: batch.id.clone(),
+                school_code: school.clone(),
+                path: info.path(),
+                state: SchoolResultState::Open,
+                transitions: Vec::new(),
+                update_micros: now,
+                loaded: None,
+            });
+            for teacher in self.roster.teachers_at(&ctx.token, school).await? {
+                work.participants.push(enrolment(&batch, &teacher, "", now));
+            }
+        }
+        let open = open_date.unwrap_or_else(today);
+        batch.open_date = Some(open);
+        batch.rules_json = to_json(&effective.rules);
+        batch.policy_versions = effective.versions.clone();
+        batch
+            .transitions
+            .push(transition(ctx, "draft", "open", "", ""));
+        batch.state = BatchState::Open;
+        batch.update_micros = next_micros(batch.update_micros);
+        work.audits.push(ctx.audit(
+            "OpenBatch",
+            format!("batches/{id}"),
+            batch.path.clone(),
+            serde_json::json!({ "schools": batch.schools.len(), "participants": work.participants.len(), "policy_versions": batch.policy_versions }),
+        ));
+        work.batches.push(batch.clone());
+        self.commit(&work).await?;
+        Ok(batch)
+    }
+
+    /// Enrols every participant of `source` who did not pass and now teaches at one of this
+    /// batch's schools (兜底测评, seeds/001_a7fb3e33a85a8b41.txt 实施方案 三). Passed submissions
+    /// and the selection come along when the policy keeps them. Returns (enrolled, skipped).
+    pub async fn carry_over(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        source: &str,
+    ) -> Result<(Vec<ParticipantRecord>, i64)> {
+        require_role(&ctx.caller, ADMINISTRATORS, "carry participants over")?;
+        let batch = self.batch_or_404(id).await?;
+        require_covers(&ctx.caller, &batch.path)?;
+        if batch.state != BatchState::Open {
+            return Err(AssessmentError::FailedPrecondition(format!(
+                "batches/{id} must be OPEN"
+            )));
+        }
+        let from = self.batch_or_404(source).await?;
+        if !can_see(&ctx.caller, &from.path) {
+            return Err(denied(&ctx.caller));
+        }
+        if from.year >= batch.year {
+            return Err(AssessmentError::invalid(
+                "source_batch",
+                "must be an earlier year's batch",
+            ));
+        }
+        let rules = batch_rules(&batch)?;
+        let carry = rules.carry_over.clone().unwrap_or_default();
+        if !carry.enabled {
+            return Err(AssessmentError::FailedPrecondition(
+                "the policy does not carry teachers over".into(),
+            ));
+        }
+        let candidates: Vec<ParticipantRecord> = store::participants_of(&self.db, source, "")
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.enrolled
+                    && p.grade != Some(GradeKey::Pass)
+                    && p.grade != Some(GradeKey::Excellent)
+            })
+            .collect();
+        let numbers: Vec<String> = candidates
+            .iter()
+            .map(|p| p.teacher_number.clone())
+            .collect();
+        let now_teaching = self.roster.teachers(&ctx.token, &numbers).await?;
+        let schools: HashSet<&String> = batch.schools.iter().collect();
+        let now = tica_storage::now_micros();
+        let mut work = Work::default();
+        let mut enrolled = Vec::new();
+        let mut skipped = 0i64;
+        for old in &candidates {
+            let Some(t) = now_teaching
+                .get(&old.teacher_number)
+                .filter(|t| schools.contains(&t.school))
+            else {
+                skipped += 1;
+                continue;
+            };
+            if store::participant(&self.db, id, &t.number).await?.is_some() {
+                skipped += 1;
+                continue;
+            }
+            let mut p = enrolment(&batch, t, &format!("batches/{source}"), now);
+            if carry.keep_passed_submissions && !old.selection.is_empty() {
+                p.selection = old.selection.clone();
+                p.selection_state = "accepted".into();
+                p.verdict_json = old.verdict_json.clone();
+                p.selection_info = old.selection_info.clone();
+                for s in store::submissions_of(&self.db, source, &old.teacher_number).await? {
+                    let passed = matches!(
+                        s.grading.as_ref().map(|g| g.grade),
+                        Some(GradeKey::Pass | GradeKey::Excellent)
+                    );
+                    work.submissions.push(SubmissionRecord {
+                        batch_id: id.to_owned(),
+                        teacher_number: t.number.clone(),
+                        school_code: t.school.clone(),
+                        path: t.path(),
+                        state: if passed {
+                            SubmissionState::Graded
+                        } else {
+                            SubmissionState::Draft
+                        },
+                        submit_micros: if passed { s.submit_micros } else { None },
+                        grading: if passed { s.grading.clone() } else { None },
+                        history: if passed {
+                            s.history.clone()
+                        } else {
+                            Vec::new()
+                        },
+                        return_reason: String::new(),
+                        carried_over: passed,
+                        code: s.code,
+                        update_micros: now,
+                        loaded: None,
+                    });
+                }
+                let mine: Vec<SubmissionRecord> = work
+                    .submissions
+                    .iter()
+                    .filter(|s| s.teacher_number == t.number)
+                    .cloned()
+                    .collect();
+                super::grading::recompute(&mut p, &mine, &rules, None, batch.open_date);
+            }
+            enrolled.push(p.clone());
+            work.participants.push(p);
+        }
+        work.audits.push(ctx.audit(
+            "CarryOverParticipants",
+            format!("batches/{id}"),
+            batch.path.clone(),
+            serde_json::json!({ "source": format!("batches/{source}"), "enrolled": enrolled.len(), "skipped": skipped }),
+        ));
+        self.commit(&work).await?;
+        Ok((enrolled, skipped))
+    }
+
+    /// Changes a batch's state along the review chain.
+    pub(crate) async fn move_batch(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        step: Step<'_, BatchState>,
+        also: impl Fn(&BatchRecord, &mut Work) -> Result<()>,
+    ) -> Result<BatchRecord> {
+        let Step {
+            method,
+            from,
+            to,
+            reason,
+            round,
+        } = step;
+        self.retry(|| async {
+            let mut batch = self.batch_or_404(id).await?;
+            require_covers(&ctx.caller, &batch.path)?;
+            if !from.contains(&batch.state) {
+                let allowed: Vec<&str> = from.iter().map(|s| s.key()).collect();
+                return Err(AssessmentError::FailedPrecondition(format!(
+                    "batches/{id} is {}; {method} needs {}",
+                    batch.state.key(),
+                    allowed.join(" or ")
+                )));
+            }
+            let mut work = Work::default();
+            also(&batch, &mut work)?;
+            batch.transitions.push(transition(ctx, batch.state.key(), to.key(), reason, round));
+            work.audits.push(ctx.audit(
+                method,
+                format!("batches/{id}"),
+                batch.path.clone(),
+                serde_json::json!({ "from": batch.state.key(), "to": to.key(), "reason": reason.trim(), "review_round": round }),
+            ));
+            batch.state = to;
+            batch.update_micros = next_micros(batch.update_micros);
+            work.batches.push(batch.clone());
+            self.commit(&work).await?;
+            Ok(batch)
+        })
+        .await
+    }
+
+    /// READY_FOR_AUDIT → IN_PROVINCE_AUDIT (the sampling service, or a city/province office).
+    pub async fn begin_province_audit(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        round: &str,
+        reason: &str,
+    ) -> Result<BatchRecord> {
+        require_role(
+            &ctx.caller,
+            &[Role::Service, Role::CityOffice, Role::ProvinceOffice],
+            "begin a province audit",
+        )?;
+        self.move_batch(
+            ctx,
+            id,
+            Step {
+                method: "BeginProvinceAudit",
+                from: &[BatchState::ReadyForAudit],
+                to: BatchState::InProvinceAudit,
+                reason,
+                round,
+            },
+            |_, _| Ok(()),
+        )
+        .await
+    }
+
+    /// IN_PROVINCE_AUDIT → RETURNED_TO_COUNTY: every school's results go back to county review.
+    pub async fn return_batch(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        round: &str,
+        reason: &str,
+    ) -> Result<BatchRecord> {
+        require_role(
+            &ctx.caller,
+            &[Role::Service, Role::CityOffice, Role::ProvinceOffice],
+            "return a county's results",
+        )?;
+        if reason.trim().is_empty() {
+            return Err(AssessmentError::invalid(
+                "reason",
+                "say why the results go back",
+            ));
+        }
+        let schools = store::school_results_in(
+            &self.db,
+            id,
+            &ScopePath::parse("/").expect("root"),
+            "",
+            "",
+            i64::MAX,
+        )
+        .await?;
+        self.move_batch(
+            ctx,
+            id,
+            Step {
+                method: "ReturnBatch",
+                from: &[BatchState::InProvinceAudit],
+                to: BatchState::ReturnedToCounty,
+                reason,
+                round,
+            },
+            |_, work| {
+                for mut r in schools.clone() {
+                    r.transitions.push(transition(
+                        ctx,
+                        r.state.key(),
+                        "in_county_review",
+                        reason,
+                        round,
+                    ));
+                    r.state = SchoolResultState::InCountyReview;
+                    r.update_micros = next_micros(r.update_micros);
+                    work.school_results.push(r);
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+}
+
+/// A category key back as the domain enum.
+pub(crate) fn category_of(p: &ParticipantRecord) -> TeacherCategory {
+    TeacherCategory::from_label(&p.category).unwrap_or(TeacherCategory::Ordinary)
+}

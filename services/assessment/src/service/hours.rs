@@ -1,0 +1,434 @@
+//! Training hours pushed by providers' backends, idempotent per (provider, record id, revision).
+
+use std::collections::{BTreeSet, HashMap};
+
+use tica_auth::Role;
+use tica_domain::policy::{self as rules, HoursEntry};
+
+use super::batches::batch_rules;
+use super::grading::{hours_entries, recompute};
+use super::{Assessment, Ctx, denied, require_covers};
+use crate::error::{AssessmentError, Result};
+use crate::model::*;
+use crate::store::{self, Work};
+
+/// One record as a provider pushes it.
+#[derive(Clone, Debug, Default)]
+pub struct HoursPush {
+    /// The provider's record id.
+    pub record_id: String,
+    /// `teachers/{number}` or empty.
+    pub teacher: String,
+    /// The resident ID number, when the teacher number is unknown (never stored).
+    pub id_number: String,
+    /// Kind key.
+    pub kind: String,
+    /// Course id.
+    pub course_id: String,
+    /// Course title.
+    pub course_title: String,
+    /// Centihours awarded when complete.
+    pub centihours: i64,
+    /// Minutes watched.
+    pub watched_minutes: i64,
+    /// Course length.
+    pub course_minutes: i64,
+    /// Completed (µs).
+    pub complete_micros: i64,
+    /// Revision.
+    pub revision: i64,
+}
+
+/// What a push did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// New.
+    Created,
+    /// A higher revision replaced it.
+    Updated,
+    /// Nothing changed.
+    Unchanged,
+    /// Refused.
+    Rejected,
+}
+
+/// One record's result.
+#[derive(Clone, Debug)]
+pub struct PushedRecord {
+    /// `providers/{p}/hoursRecords/{r}`.
+    pub name: String,
+    /// Outcome.
+    pub outcome: PushOutcome,
+    /// The stored record (unless rejected).
+    pub record: Option<HoursRecordRow>,
+    /// Why it was refused.
+    pub error: String,
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Counted hours of one record under the rules of the teacher's batch: (counted, reason).
+pub fn counted(
+    record: &HoursRecordRow,
+    rules: &tica_domain::policy::PolicyRules,
+) -> (i64, Option<String>) {
+    let Some(rule) = &rules.hours else {
+        return (record.centihours, None);
+    };
+    let Some(kind) = super::grading::hours_kind_from_key(&record.kind) else {
+        return (0, Some("unknown kind".into()));
+    };
+    let entry = HoursEntry {
+        kind,
+        centihours: record.centihours,
+        watched_minutes: (record.course_minutes > 0).then_some(record.watched_minutes as u32),
+        course_minutes: (record.course_minutes > 0).then_some(record.course_minutes as u32),
+    };
+    let count = rules::count_entry(rule, &entry);
+    (count.counted_centihours, count.reason)
+}
+
+impl Assessment {
+    /// Stores up to 1000 records of one provider; each succeeds or fails on its own. The
+    /// provider is the caller's token subject (`providers/{subject}`), or `school-{code}` for
+    /// hours a school's administrator awards.
+    pub async fn push_hours(
+        &self,
+        ctx: &Ctx,
+        provider: &str,
+        records: Vec<HoursPush>,
+    ) -> Result<Vec<PushedRecord>> {
+        let own =
+            match ctx.caller.role {
+                Role::Service => ctx.caller.subject.clone(),
+                Role::SchoolAdmin => {
+                    format!("school-{}", ctx.caller.school.clone().unwrap_or_default())
+                }
+                _ => return Err(AssessmentError::PermissionDenied(
+                    "hours are pushed by training providers (service tokens) and school offices"
+                        .into(),
+                )),
+            };
+        if provider != own {
+            return Err(AssessmentError::invalid(
+                "parent",
+                format!("this token pushes as providers/{own}"),
+            ));
+        }
+        if records.is_empty() || records.len() > 1000 {
+            return Err(AssessmentError::invalid("records", "1 to 1000 records"));
+        }
+        let mut results = Vec::with_capacity(records.len());
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        for push in records {
+            let name = format!("providers/{provider}/hoursRecords/{}", push.record_id);
+            let result = self.push_one(ctx, provider, push).await;
+            results.push(match result {
+                Ok((outcome, record)) => {
+                    if outcome != PushOutcome::Unchanged {
+                        touched.insert(record.teacher_number.clone());
+                    }
+                    PushedRecord {
+                        name,
+                        outcome,
+                        record: Some(record),
+                        error: String::new(),
+                    }
+                }
+                Err(AssessmentError::Conflict(m)) => return Err(AssessmentError::Conflict(m)),
+                Err(AssessmentError::Storage(e)) => return Err(AssessmentError::Storage(e)),
+                Err(AssessmentError::Internal(m)) => return Err(AssessmentError::Internal(m)),
+                Err(e) => PushedRecord {
+                    name,
+                    outcome: PushOutcome::Rejected,
+                    record: None,
+                    error: error_text(&e),
+                },
+            });
+        }
+        for teacher in touched {
+            self.refresh_hours(&teacher).await?;
+        }
+        Ok(results)
+    }
+
+    async fn push_one(
+        &self,
+        ctx: &Ctx,
+        provider: &str,
+        push: HoursPush,
+    ) -> Result<(PushOutcome, HoursRecordRow)> {
+        if !valid_id(&push.record_id) {
+            return Err(AssessmentError::invalid(
+                "record_id",
+                "1 to 64 of [0-9A-Za-z._-]",
+            ));
+        }
+        if super::grading::hours_kind_from_key(&push.kind).is_none() {
+            return Err(AssessmentError::invalid("kind", "required"));
+        }
+        if push.centihours <= 0 || push.centihours > 100_000 {
+            return Err(AssessmentError::invalid(
+                "centihours",
+                "between 1 and 100000 (1000 学时)",
+            ));
+        }
+        if push.watched_minutes < 0 || push.course_minutes < 0 {
+            return Err(AssessmentError::invalid(
+                "watched_minutes",
+                "minutes are not negative",
+            ));
+        }
+        if push.revision < 0
+            || push.course_title.chars().count() > 200
+            || push.course_id.chars().count() > 100
+        {
+            return Err(AssessmentError::invalid(
+                "record",
+                "revision ≥ 0, course title ≤ 200 and id ≤ 100 characters",
+            ));
+        }
+        let teacher = if let Some(number) = push.teacher.strip_prefix("teachers/") {
+            self.roster.teacher(&ctx.token, number).await?
+        } else if !push.id_number.is_empty() {
+            self.roster
+                .teacher_by_id_number(&ctx.token, &push.id_number)
+                .await?
+                .ok_or_else(|| {
+                    AssessmentError::invalid(
+                        "id_number",
+                        "no teacher with this ID number is visible to this token",
+                    )
+                })?
+        } else {
+            return Err(AssessmentError::invalid(
+                "teacher",
+                "give `teachers/{number}` or `id_number`",
+            ));
+        };
+        require_covers(&ctx.caller, &teacher.path())?;
+        self.retry(|| async {
+            let existing = store::hours_record(&self.db, provider, &push.record_id).await?;
+            let now = tica_storage::now_micros();
+            let mut record = HoursRecordRow {
+                provider_id: provider.to_owned(),
+                record_id: push.record_id.clone(),
+                teacher_number: teacher.number.clone(),
+                path: teacher.path(),
+                kind: push.kind.clone(),
+                course_id: push.course_id.trim().to_owned(),
+                course_title: push.course_title.trim().to_owned(),
+                centihours: push.centihours,
+                watched_minutes: push.watched_minutes,
+                course_minutes: push.course_minutes,
+                complete_micros: push.complete_micros,
+                revision: push.revision,
+                create_micros: now,
+                update_micros: now,
+                loaded: None,
+            };
+            let outcome = match &existing {
+                None => PushOutcome::Created,
+                Some(old) if push.revision < old.revision => return Ok((PushOutcome::Unchanged, old.clone())),
+                Some(old) if push.revision == old.revision => {
+                    let same = old.teacher_number == record.teacher_number
+                        && old.kind == record.kind
+                        && old.course_id == record.course_id
+                        && old.course_title == record.course_title
+                        && old.centihours == record.centihours
+                        && old.watched_minutes == record.watched_minutes
+                        && old.course_minutes == record.course_minutes
+                        && old.complete_micros == record.complete_micros;
+                    if same {
+                        return Ok((PushOutcome::Unchanged, old.clone()));
+                    }
+                    return Err(AssessmentError::FailedPrecondition(format!(
+                        "revision {} was stored with other content; send a higher revision to change it",
+                        old.revision
+                    )));
+                }
+                Some(old) => {
+                    record.create_micros = old.create_micros;
+                    record.update_micros = next_micros(old.update_micros);
+                    record.loaded = old.loaded;
+                    PushOutcome::Updated
+                }
+            };
+            let audit = ctx.audit(
+                "BatchPushHoursRecords",
+                format!("providers/{provider}/hoursRecords/{}", record.record_id),
+                record.path.clone(),
+                serde_json::json!({ "teacher": format!("teachers/{}", record.teacher_number), "kind": record.kind, "centihours": record.centihours, "revision": record.revision }),
+            );
+            self.commit(&Work { hours: vec![record.clone()], audits: vec![audit], ..Default::default() }).await?;
+            Ok((outcome, record))
+        })
+        .await
+    }
+
+    /// Re-evaluates the hours (and so the grade) of a teacher's open enrolments.
+    pub(crate) async fn refresh_hours(&self, teacher: &str) -> Result<()> {
+        let records = self.all_hours_of(teacher).await?;
+        for p in store::enrolments(&self.db, teacher).await? {
+            self.retry(|| async {
+                let Some(mut p) = store::participant(&self.db, &p.batch_id, teacher).await? else {
+                    return Ok(());
+                };
+                let batch = self.batch_or_404(&p.batch_id).await?;
+                if matches!(batch.state, BatchState::Certified | BatchState::Draft) {
+                    return Ok(());
+                }
+                let rules = batch_rules(&batch)?;
+                let submissions = store::submissions_of(&self.db, &p.batch_id, teacher).await?;
+                let before = p.clone();
+                recompute(
+                    &mut p,
+                    &submissions,
+                    &rules,
+                    Some(&records),
+                    batch.open_date,
+                );
+                if p == before {
+                    return Ok(());
+                }
+                p.update_micros = next_micros(p.update_micros);
+                self.commit(&Work {
+                    participants: vec![p],
+                    ..Default::default()
+                })
+                .await
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn all_hours_of(&self, teacher: &str) -> Result<Vec<HoursRecordRow>> {
+        store::hours_records(&self.db, teacher, "", "", &Default::default(), i64::MAX).await
+    }
+
+    /// One record, with what it counts in the teacher's current batch.
+    pub async fn get_hours_record(
+        &self,
+        ctx: &Ctx,
+        provider: &str,
+        record: &str,
+    ) -> Result<(
+        HoursRecordRow,
+        Option<ParticipantRecord>,
+        (i64, Option<String>),
+    )> {
+        let r = store::hours_record(&self.db, provider, record)
+            .await?
+            .ok_or_else(|| {
+                AssessmentError::NotFound(format!("providers/{provider}/hoursRecords/{record}"))
+            })?;
+        if ctx.caller.role == Role::Teacher && ctx.caller.subject != r.teacher_number {
+            return Err(denied(&ctx.caller));
+        }
+        if !(ctx.caller.role == Role::Service && ctx.caller.subject == provider) {
+            require_covers(&ctx.caller, &r.path)?;
+        }
+        let (participant, count) = self.count_in_current_batch(&r).await?;
+        Ok((r, participant, count))
+    }
+
+    /// The participant a record counts towards (the teacher's newest open enrolment) and its
+    /// count there.
+    pub(crate) async fn count_in_current_batch(
+        &self,
+        r: &HoursRecordRow,
+    ) -> Result<(Option<ParticipantRecord>, (i64, Option<String>))> {
+        for p in store::enrolments(&self.db, &r.teacher_number).await? {
+            let batch = self.batch_or_404(&p.batch_id).await?;
+            if batch.state == BatchState::Draft {
+                continue;
+            }
+            let rules = batch_rules(&batch)?;
+            let entries = hours_entries(&p, std::slice::from_ref(r), &rules, batch.open_date);
+            if entries.is_empty() {
+                return Ok((
+                    Some(p),
+                    (0, Some("completed before this batch opened".into())),
+                ));
+            }
+            return Ok((Some(p), counted(r, &rules)));
+        }
+        Ok((None, (0, Some("the teacher is in no batch yet".into()))))
+    }
+
+    /// Records of a teacher (participant) or of a provider.
+    pub async fn list_hours_records(
+        &self,
+        ctx: &Ctx,
+        teacher: Option<&str>,
+        provider: Option<&str>,
+        kind: Option<&str>,
+        after: &(String, String),
+        limit: i64,
+    ) -> Result<Vec<HoursRecordRow>> {
+        match (teacher, provider) {
+            (Some(t), _) => {
+                if ctx.caller.role == Role::Teacher && ctx.caller.subject != t {
+                    return Err(denied(&ctx.caller));
+                }
+                let rows =
+                    store::hours_records(&self.db, t, "", kind.unwrap_or(""), after, limit).await?;
+                if let Some(first) = rows.first() {
+                    require_covers(&ctx.caller, &first.path)?;
+                } else if ctx.caller.role != Role::Teacher {
+                    // Nothing to show, but do not reveal whether the teacher exists elsewhere.
+                }
+                Ok(rows
+                    .into_iter()
+                    .filter(|r| {
+                        ctx.caller.covers(&r.path) || ctx.caller.subject == r.teacher_number
+                    })
+                    .collect())
+            }
+            (None, Some(p)) => {
+                let own = (ctx.caller.role == Role::Service && ctx.caller.subject == p)
+                    || ctx
+                        .caller
+                        .school
+                        .as_ref()
+                        .is_some_and(|s| format!("school-{s}") == p);
+                let rows =
+                    store::hours_records(&self.db, "", p, kind.unwrap_or(""), after, limit).await?;
+                Ok(rows
+                    .into_iter()
+                    .filter(|r| own || ctx.caller.covers(&r.path))
+                    .collect())
+            }
+            (None, None) => Err(AssessmentError::invalid(
+                "parent",
+                "a participant or a provider",
+            )),
+        }
+    }
+
+    /// Hours counted per kind for a participant, with requirements (for GetParticipant).
+    pub fn hours_summary(p: &ParticipantRecord) -> HashMap<String, (i64, i64)> {
+        p.hours
+            .iter()
+            .map(|h| (h.kind.clone(), (h.required, h.counted)))
+            .collect()
+    }
+}
+
+fn error_text(e: &AssessmentError) -> String {
+    match e {
+        AssessmentError::Invalid(v) => v
+            .iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}

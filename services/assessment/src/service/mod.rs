@@ -1,0 +1,251 @@
+//! The assessment service's logic: who may do what, and the rules each write keeps. No proto
+//! types here.
+//!
+//! Writes read the records they change, change them in memory, and [`store::commit`] them with
+//! their audit entries in one transaction; a concurrent change makes the commit fail and
+//! [`Assessment::retry`] runs the whole step again from a fresh read (at most five times).
+
+mod batches;
+mod evidence;
+mod grading;
+mod hours;
+mod participants;
+mod policies;
+pub mod progress;
+mod results;
+mod selection;
+mod stream;
+
+pub use batches::{BatchUpdate, NewBatch};
+pub use evidence::{EvidenceUpload, UploadedChunk};
+pub use grading::GradeRequest;
+pub use hours::{HoursPush, PushOutcome, PushedRecord};
+pub use policies::{EffectivePolicy, PolicyChange};
+pub use progress::{Level, ProgressRow};
+pub use results::Appraisal;
+pub use stream::CertifiedPayload;
+
+/// School and batch figures, for conversions.
+pub mod results_figures {
+    pub use super::results::{BatchFigures, SchoolFigures};
+}
+pub use evidence::evidence_name;
+pub use grading::submission_name;
+pub use participants::participant_name as participants_name;
+pub use policies::version_name as policies_version_name;
+
+/// An hours kind from its storage key.
+pub fn hours_kind(key: &str) -> Option<tica_domain::policy::HoursKind> {
+    grading::hours_kind_from_key(key)
+}
+
+/// An hours kind's storage key.
+pub fn hours_kind_key(kind: tica_domain::policy::HoursKind) -> &'static str {
+    grading::hours_kind_key(kind)
+}
+
+/// An evidence kind from its storage key.
+pub fn evidence_kind(key: &str) -> Option<tica_domain::policy::EvidenceKind> {
+    grading::evidence_kind_from_key(key)
+}
+
+/// An evidence kind's storage key.
+pub fn evidence_kind_key(kind: tica_domain::policy::EvidenceKind) -> &'static str {
+    grading::evidence_kind_key(kind)
+}
+
+use std::future::Future;
+
+use tica_auth::{BearerToken, Caller, Role};
+use tica_domain::ScopePath;
+use tica_storage::Database;
+use tica_storage::audit::AuditEntry;
+
+use crate::error::{AssessmentError, Result};
+use crate::model::{Actor, BatchRecord, ParticipantRecord};
+use crate::objects::EvidenceStore;
+use crate::roster::Roster;
+use crate::store::{self, CommitError, Work};
+
+/// One step along a review chain: the method taking it, the states it starts from, where it
+/// goes, and why (recorded in the transition history and the audit trail).
+pub(crate) struct Step<'a, S> {
+    pub method: &'static str,
+    pub from: &'a [S],
+    pub to: S,
+    pub reason: &'a str,
+    pub round: &'a str,
+}
+
+/// The fully-qualified gRPC service name (audit entries name methods under it).
+pub const SERVICE_NAME: &str = "tica.assessment.v1.AssessmentService";
+
+/// The assessment service's logic.
+#[derive(Clone, Debug)]
+pub struct Assessment {
+    db: Database,
+    roster: Roster,
+    objects: EvidenceStore,
+}
+
+/// Who is calling, with the token to forward to the roster.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The authenticated caller.
+    pub caller: Caller,
+    /// Their bearer token.
+    pub token: BearerToken,
+}
+
+impl Ctx {
+    /// The audit trail's view of the caller.
+    pub fn actor(&self) -> Actor {
+        tica_server::actor(&self.caller)
+    }
+
+    /// An audit entry for the assessment method `method`.
+    pub fn audit(
+        &self,
+        method: &str,
+        resource: String,
+        path: ScopePath,
+        change: serde_json::Value,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor: self.actor(),
+            method: format!("{SERVICE_NAME}/{method}"),
+            resource,
+            path,
+            change,
+        }
+    }
+}
+
+impl Assessment {
+    /// The logic over `db`, asking `roster` for people and schools, keeping evidence in `objects`.
+    pub fn new(db: Database, roster: Roster, objects: EvidenceStore) -> Assessment {
+        Assessment {
+            db,
+            roster,
+            objects,
+        }
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The roster client.
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    /// Commits, mapping a lost race to [`AssessmentError::Conflict`].
+    async fn commit(&self, work: &Work) -> Result<()> {
+        match store::commit(&self.db, work).await {
+            Ok(()) => Ok(()),
+            Err(CommitError::Conflict) => Err(AssessmentError::Conflict(
+                "changed concurrently; retry".into(),
+            )),
+            Err(CommitError::Duplicate) => {
+                Err(AssessmentError::AlreadyExists("already exists".into()))
+            }
+            Err(CommitError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Runs `step` again (from a fresh read) while it loses races, at most five times.
+    async fn retry<T, F, Fut>(&self, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match step().await {
+                Err(AssessmentError::Conflict(_)) if attempt < 4 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn batch_or_404(&self, id: &str) -> Result<BatchRecord> {
+        store::batch(&self.db, id)
+            .await?
+            .ok_or_else(|| AssessmentError::NotFound(format!("batches/{id}")))
+    }
+
+    async fn participant_or_404(&self, batch: &str, teacher: &str) -> Result<ParticipantRecord> {
+        store::participant(&self.db, batch, teacher)
+            .await?
+            .ok_or_else(|| {
+                AssessmentError::NotFound(format!("batches/{batch}/participants/{teacher}"))
+            })
+    }
+}
+
+/// Today in China.
+pub fn today() -> time::Date {
+    tica_domain::today_in_china(time::OffsetDateTime::now_utc())
+}
+
+/// PERMISSION_DENIED naming only the caller's own scope.
+pub(crate) fn denied(caller: &Caller) -> AssessmentError {
+    AssessmentError::PermissionDenied(format!(
+        "outside the jurisdiction this token acts for ({})",
+        caller.acting_for()
+    ))
+}
+
+/// PERMISSION_DENIED for `ctx`'s caller.
+pub fn denied_for(ctx: &Ctx) -> AssessmentError {
+    denied(&ctx.caller)
+}
+
+/// `Ok` if the caller covers `path`.
+pub(crate) fn require_covers(caller: &Caller, path: &ScopePath) -> Result<()> {
+    if caller.covers(path) {
+        Ok(())
+    } else {
+        Err(denied(caller))
+    }
+}
+
+/// Whether the caller may read something that applies to `path`: inside its subtree, or an
+/// ancestor of it (a county office reads its province's policy; a school reads its county's
+/// batch).
+pub(crate) fn can_see(caller: &Caller, path: &ScopePath) -> bool {
+    caller.covers(path) || path.contains(&caller.scope)
+}
+
+/// `Ok` if the caller is one of `roles`.
+pub(crate) fn require_role(caller: &Caller, roles: &[Role], what: &str) -> Result<()> {
+    if roles.contains(&caller.role) {
+        Ok(())
+    } else {
+        Err(AssessmentError::PermissionDenied(format!(
+            "a {} token may not {what}",
+            caller.role
+        )))
+    }
+}
+
+/// A participant's record is the teacher's own (teachers), or inside the caller's subtree.
+pub(crate) fn require_participant_access(caller: &Caller, p: &ParticipantRecord) -> Result<()> {
+    if caller.role == Role::Teacher && caller.subject != p.teacher_number {
+        return Err(denied(caller));
+    }
+    require_covers(caller, &p.path)
+}
+
+/// The offices and services that administer.
+pub(crate) const ADMINISTRATORS: &[Role] = &[
+    Role::CountyOffice,
+    Role::CityOffice,
+    Role::ProvinceOffice,
+    Role::Service,
+];

@@ -1,0 +1,197 @@
+//! Participants: teachers enrolled in a batch.
+
+use tica_auth::Role;
+use tica_domain::ScopePath;
+
+use super::batches::{batch_rules, enrolment};
+use super::{ADMINISTRATORS, Assessment, Ctx, denied, require_covers, require_participant_access};
+use crate::error::{AssessmentError, Result};
+use crate::model::*;
+use crate::store::{self, ParticipantFilter, Work};
+
+impl Assessment {
+    /// One participant: the teacher themself, or inside the caller's subtree.
+    pub async fn get_participant(
+        &self,
+        ctx: &Ctx,
+        batch: &str,
+        teacher: &str,
+    ) -> Result<(ParticipantRecord, BatchRecord)> {
+        let b = self.batch_or_404(batch).await?;
+        let p = self.participant_or_404(batch, teacher).await?;
+        require_participant_access(&ctx.caller, &p)?;
+        Ok((p, b))
+    }
+
+    /// Participants of a batch inside the caller's subtree (optionally one school).
+    pub async fn list_participants(
+        &self,
+        ctx: &Ctx,
+        batch: &str,
+        school: Option<&str>,
+        filter: &ParticipantFilter,
+        after: &(String, String),
+        limit: i64,
+    ) -> Result<(Vec<ParticipantRecord>, i64, BatchRecord)> {
+        if ctx.caller.role == Role::Teacher {
+            return Err(denied(&ctx.caller));
+        }
+        let b = self.get_batch(ctx, batch).await?;
+        let scope = match school {
+            Some(code) => {
+                let result = store::school_result(&self.db, batch, code)
+                    .await?
+                    .ok_or_else(|| {
+                        AssessmentError::invalid(
+                            "school",
+                            format!("schools/{code} is not in batches/{batch}"),
+                        )
+                    })?;
+                require_covers(&ctx.caller, &result.path)?;
+                result.path
+            }
+            None if ctx.caller.covers(&b.path) => b.path.clone(),
+            None => ctx.caller.scope.clone(),
+        };
+        let (rows, total) =
+            store::participants_in(&self.db, batch, &scope, filter, after, limit).await?;
+        Ok((rows, total, b))
+    }
+
+    /// Enrols teachers who arrived after the batch opened.
+    pub async fn enrol(
+        &self,
+        ctx: &Ctx,
+        batch_id: &str,
+        teachers: &[String],
+    ) -> Result<Vec<ParticipantRecord>> {
+        if !matches!(ctx.caller.role, Role::SchoolAdmin)
+            && !ADMINISTRATORS.contains(&ctx.caller.role)
+        {
+            return Err(denied(&ctx.caller));
+        }
+        if teachers.is_empty() || teachers.len() > 1000 {
+            return Err(AssessmentError::invalid("teachers", "1 to 1000 teachers"));
+        }
+        let batch = self.batch_or_404(batch_id).await?;
+        if batch.state != BatchState::Open {
+            return Err(AssessmentError::FailedPrecondition(format!(
+                "batches/{batch_id} must be OPEN"
+            )));
+        }
+        let found = self.roster.teachers(&ctx.token, teachers).await?;
+        let now = tica_storage::now_micros();
+        let mut problems = crate::error::Problems::new();
+        let mut work = Work::default();
+        for (i, number) in teachers.iter().enumerate() {
+            let Some(t) = found.get(number) else {
+                problems.add(
+                    format!("teachers[{i}]"),
+                    format!("teachers/{number}: not found"),
+                );
+                continue;
+            };
+            if !batch.schools.contains(&t.school) {
+                problems.add(
+                    format!("teachers[{i}]"),
+                    format!(
+                        "teachers/{number} teaches at schools/{}, which is not in this batch",
+                        t.school
+                    ),
+                );
+                continue;
+            }
+            require_covers(&ctx.caller, &t.path())?;
+            if store::participant(&self.db, batch_id, number)
+                .await?
+                .is_some()
+            {
+                problems.add(
+                    format!("teachers[{i}]"),
+                    format!("teachers/{number} is enrolled already"),
+                );
+                continue;
+            }
+            work.participants.push(enrolment(&batch, t, "", now));
+        }
+        problems.finish()?;
+        work.audits.push(ctx.audit(
+            "EnrolParticipants",
+            format!("batches/{batch_id}"),
+            batch.path.clone(),
+            serde_json::json!({ "teachers": teachers }),
+        ));
+        self.commit(&work).await?;
+        Ok(work.participants)
+    }
+
+    /// ENROLLED → WITHDRAWN: the participant counts in no rate.
+    pub async fn withdraw(
+        &self,
+        ctx: &Ctx,
+        batch_id: &str,
+        teacher: &str,
+        reason: &str,
+    ) -> Result<ParticipantRecord> {
+        if !matches!(ctx.caller.role, Role::SchoolAdmin)
+            && !ADMINISTRATORS.contains(&ctx.caller.role)
+        {
+            return Err(denied(&ctx.caller));
+        }
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(AssessmentError::invalid(
+                "reason",
+                "say why (at most 500 characters)",
+            ));
+        }
+        self.retry(|| async {
+            let batch = self.batch_or_404(batch_id).await?;
+            let mut p = self.participant_or_404(batch_id, teacher).await?;
+            require_participant_access(&ctx.caller, &p)?;
+            if !p.enrolled {
+                return Err(AssessmentError::FailedPrecondition(
+                    "already withdrawn".into(),
+                ));
+            }
+            self.require_open_school(&batch, &p.school_code).await?;
+            p.enrolled = false;
+            p.withdraw_reason = reason.trim().to_owned();
+            p.update_micros = next_micros(p.update_micros);
+            let audit = ctx.audit(
+                "WithdrawParticipant",
+                participant_name(&p),
+                p.path.clone(),
+                serde_json::json!({ "reason": reason.trim() }),
+            );
+            self.commit(&Work {
+                participants: vec![p.clone()],
+                audits: vec![audit],
+                ..Default::default()
+            })
+            .await?;
+            Ok(p)
+        })
+        .await
+    }
+
+    /// The age rule's reference date for a batch.
+    pub fn reference_date(&self, batch: &BatchRecord) -> Result<time::Date> {
+        let rules = batch_rules(batch)?;
+        let open = batch.open_date.unwrap_or_else(super::today);
+        Ok(rules
+            .selection
+            .as_ref()
+            .map(|s| s.reference_date_for(open))
+            .unwrap_or(open))
+    }
+}
+
+/// A participant's resource name.
+pub fn participant_name(p: &ParticipantRecord) -> String {
+    format!("batches/{}/participants/{}", p.batch_id, p.teacher_number)
+}
+
+/// The root path (every scope is inside it).
+pub(crate) fn everywhere() -> ScopePath {
+    ScopePath::parse("/").expect("the root path parses")
+}

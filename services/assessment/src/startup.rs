@@ -1,0 +1,59 @@
+//! Building and running the assessment service.
+
+use sqlx::migrate::Migrator;
+use tica_proto::tica::assessment::v1::assessment_service_server::AssessmentServiceServer;
+use tica_server::GrpcServer;
+use tica_storage::{Database, DatabaseConfig, Migrations};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::grpc::AssessmentGrpc;
+use crate::objects::EvidenceStore;
+use crate::roster::Roster;
+use crate::service::Assessment;
+
+pub use crate::service::SERVICE_NAME;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The assessment service's migrations.
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
+
+/// Opens (and migrates) the assessment database.
+pub async fn open(url: &str, schema: Option<String>) -> tica_storage::Result<Database> {
+    let mut config = DatabaseConfig::new(url, "assessment");
+    config.schema = schema;
+    Database::connect(&config, MIGRATIONS).await
+}
+
+/// A channel to the roster at `url`, connected on first use (so start-up order does not matter).
+pub fn roster_channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .initial_stream_window_size(Some(4 << 20))
+        .connect_lazy())
+}
+
+/// The logic, with the policy presets attached where none is yet.
+pub async fn build(
+    db: Database,
+    roster: Channel,
+    objects: EvidenceStore,
+) -> anyhow::Result<Assessment> {
+    let svc = Assessment::new(db, Roster::new(roster), objects);
+    svc.ensure_presets()
+        .await
+        .map_err(|e| anyhow::anyhow!("attaching the policy presets: {e}"))?;
+    Ok(svc)
+}
+
+/// Adds the service to `server`.
+pub fn register(server: &mut GrpcServer, svc: Assessment) {
+    let service = AssessmentServiceServer::new(AssessmentGrpc::new(svc))
+        .max_decoding_message_size(4 << 20)
+        .max_encoding_message_size(64 << 20);
+    server.add_service(service, crate::policy::policy());
+}
