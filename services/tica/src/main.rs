@@ -1,0 +1,41 @@
+//! `tica`: run the suite on one machine, mint development tokens, and operate the services.
+
+use clap::{Parser, Subcommand};
+use tica::{cli, serve, token};
+
+/// TICA — the Teacher ICT Application Competence Project 2.0, as gRPC services.
+#[derive(Debug, Parser)]
+#[command(name = "tica", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every service in one process on the embedded default (SQLite under ./data).
+    Serve(serve::ServeArgs),
+    /// Development tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Operate the roster service over gRPC.
+    #[command(subcommand)]
+    Roster(cli::RosterCommand),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Token(command) => token::run(command),
+        Command::Roster(command) => cli::run(command).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

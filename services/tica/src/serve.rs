@@ -1,0 +1,215 @@
+//! `tica serve`: every service in one process, on the embedded default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use clap::Args;
+use tica_auth::{TokenVerifier, load_verifying_keys};
+use tica_server::{GrpcServer, shutdown_signal};
+use tica_storage::Database;
+use tokio::sync::watch;
+
+use crate::token::dev_key;
+
+/// The services of the contract that this build does not implement yet.
+const NOT_YET: [&str; 2] = [
+    "tica.sampling.v1.SamplingService",
+    "tica.certificate.v1.CertificateService",
+];
+
+/// Arguments of `tica serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// gRPC address.
+    #[arg(long, env = "TICA_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc: SocketAddr,
+    /// HTTP address (health now; certificate verification pages later).
+    #[arg(long, env = "TICA_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Where data, SQLite files and development keys live.
+    #[arg(long, env = "TICA_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of SQLite files in the data directory.
+    #[arg(long, env = "TICA_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// More trusted token public keys: a PEM file or a directory of `*.pub.pem`.
+    #[arg(long, env = "TICA_TOKEN_PUBLIC_KEYS")]
+    pub token_public_keys: Option<PathBuf>,
+    /// With PostgreSQL, a prefix for the services' schemas (`{prefix}_roster`, …) so several
+    /// installations (or tests) share one database; default: the bare service names.
+    #[arg(long, env = "TICA_DATABASE_SCHEMA_PREFIX")]
+    pub database_schema_prefix: Option<String>,
+    /// Where evidence files go: a directory, or `s3://bucket/prefix` (AWS_* variables);
+    /// default: `evidence/` in the data directory.
+    #[arg(long, env = "TICA_EVIDENCE_STORE")]
+    pub evidence_store: Option<String>,
+}
+
+/// The suite running in the background.
+#[derive(Debug)]
+pub struct Suite {
+    /// The gRPC address (port resolved).
+    pub grpc_addr: SocketAddr,
+    /// The HTTP address (port resolved).
+    pub http_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    grpc_task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    http_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    roster_db: Database,
+    assessment_db: Database,
+    /// Where evidence files are kept.
+    evidence: String,
+}
+
+impl Suite {
+    /// Stops accepting, drains in-flight calls, closes the databases.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.grpc_task.await.context("gRPC server task")??;
+        self.http_task
+            .await
+            .context("HTTP server task")?
+            .context("HTTP server")?;
+        self.roster_db.close().await;
+        self.assessment_db.close().await;
+        Ok(())
+    }
+}
+
+/// Opens the databases and starts every server; returns once they listen.
+pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    dev_key(&args.data_dir)?;
+    let mut keys = load_verifying_keys(&args.data_dir.join("keys"))?;
+    if let Some(extra) = &args.token_public_keys {
+        keys.extend(
+            load_verifying_keys(extra).with_context(|| format!("reading {}", extra.display()))?,
+        );
+    }
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.display()));
+    let schema = |service: &str| {
+        args.database_schema_prefix
+            .as_ref()
+            .map(|p| format!("{p}_{service}"))
+    };
+    let roster_db = tica_roster::startup::open(&url, schema("roster"))
+        .await
+        .context("opening the roster database")?;
+    let assessment_db = tica_assessment::startup::open(&url, schema("assessment"))
+        .await
+        .context("opening the assessment database")?;
+    let evidence = args
+        .evidence_store
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("evidence").display().to_string());
+    let objects = tica_assessment::objects::EvidenceStore::open(&evidence)
+        .map_err(|e| anyhow::anyhow!("opening the evidence store {evidence}: {e}"))?;
+
+    let grpc_listener = tokio::net::TcpListener::bind(args.grpc)
+        .await
+        .with_context(|| format!("binding gRPC on {}", args.grpc))?;
+    let http_listener = tokio::net::TcpListener::bind(args.http)
+        .await
+        .with_context(|| format!("binding HTTP on {}", args.http))?;
+    let (grpc_addr, http_addr) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
+
+    // The services call each other over gRPC even in one process, exactly as when deployed
+    // apart: the assessment service reaches the roster through this server's own address.
+    let own = tica_assessment::startup::roster_channel(&format!("http://{grpc_addr}"))?;
+    let assessment = tica_assessment::startup::build(assessment_db.clone(), own, objects).await?;
+    let mut grpc = GrpcServer::new();
+    tica_roster::startup::register(&mut grpc, roster_db.clone());
+    tica_assessment::startup::register(&mut grpc, assessment);
+    for service in NOT_YET {
+        grpc.declare_not_serving(service);
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let http = axum::Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .with_state(roster_db.clone());
+    let mut http_stop = stopped.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(http_listener, http)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let mut grpc_stop = stopped;
+    let verifier = TokenVerifier::new(&keys);
+    let grpc_task = tokio::spawn(async move {
+        grpc.serve(grpc_listener, verifier, async move {
+            let _ = grpc_stop.wait_for(|s| *s).await;
+        })
+        .await
+        .context("gRPC server")
+    });
+    Ok(Suite {
+        grpc_addr,
+        http_addr,
+        stop,
+        grpc_task,
+        http_task,
+        roster_db,
+        assessment_db,
+        evidence,
+    })
+}
+
+/// Runs until Ctrl-C or SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tica_telemetry::init("tica", tica_telemetry::LogFormat::from_env());
+    let suite = start(&args).await?;
+    let key = dev_key(&args.data_dir)?;
+    print_banner(&args, &suite, &key.kid);
+    shutdown_signal().await;
+    suite.shutdown().await?;
+    eprintln!("TICA stopped.");
+    Ok(())
+}
+
+fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
+    let dir = args.data_dir.display();
+    let (grpc, http) = (suite.grpc_addr, suite.http_addr);
+    let (roster, assessment) = (suite.roster_db.location(), suite.assessment_db.location());
+    let lines = [
+        String::new(),
+        "TICA is running.".to_owned(),
+        format!("  gRPC    {grpc}  roster, assessment: serving; sampling, certificate: not yet (UNIMPLEMENTED)"),
+        format!("          reflection is on: `grpcurl -plaintext {grpc} list` shows every service"),
+        format!("  HTTP    http://{http}  (/healthz)"),
+        format!("  data    {dir}  (roster: {roster}; assessment: {assessment}; evidence: {})", suite.evidence),
+        format!("  tokens  signed with {dir}/keys/token-signing.pem (key id {kid}); mint one with"),
+        "          export TICA_TOKEN=$(tica token mint --role province_office --jurisdiction 340000)".to_owned(),
+        "  try     tica roster sample --out sample        # a sample province as CSV/XLSX files".to_owned(),
+        "          tica roster jurisdictions load sample/jurisdictions.csv".to_owned(),
+        "          tica roster import schools sample/schools.csv".to_owned(),
+        "          tica roster import teachers sample/teachers.xlsx".to_owned(),
+        "          tica roster teachers list --parent jurisdictions/341324".to_owned(),
+        "          (`tica` is target/release/tica, or `cargo run --release -q -p tica --`)".to_owned(),
+        "Stop with Ctrl-C.".to_owned(),
+    ];
+    eprintln!("{}", lines.join("\n"));
+}
+
+async fn index() -> &'static str {
+    "TICA: gRPC services for the Teacher ICT Application Competence Project 2.0.\n\
+     The roster and assessment services are served over gRPC (reflection enabled). /healthz reports readiness.\n"
+}
+
+async fn healthz(State(db): State<Database>) -> (StatusCode, &'static str) {
+    match db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n"),
+    }
+}

@@ -1,0 +1,170 @@
+//! The whole suite in one process, as `tica serve` runs it.
+
+use tica_auth::Role;
+use tica_e2e::Cluster;
+use tica_proto::tica::roster::v1 as pb;
+use tica_storage::Backend;
+use tokio_stream::StreamExt;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+tica_storage::backend_tests!(
+    a_stranger_can_discover_every_service_by_reflection,
+    health_reports_roster_and_assessment_serving_and_the_services_still_to_come_not_serving,
+    roster_and_assessment_answer_through_the_suite_and_the_rest_is_unimplemented,
+);
+
+async fn a_stranger_can_discover_every_service_by_reflection(backend: Backend) {
+    let Some(cluster) = Cluster::start(backend).await else {
+        return;
+    };
+    let mut client = ServerReflectionClient::new(cluster.channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("{response:?}")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [
+        "tica.roster.v1.RosterService",
+        "tica.assessment.v1.AssessmentService",
+        "tica.sampling.v1.SamplingService",
+        "tica.certificate.v1.CertificateService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    // And can fetch a service's schema.
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(
+            "tica.roster.v1.RosterService".into(),
+        )),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    assert!(
+        matches!(response.message_response, Some(MessageResponse::FileDescriptorResponse(f)) if !f.file_descriptor_proto.is_empty())
+    );
+    cluster.stop().await;
+}
+
+async fn health_reports_roster_and_assessment_serving_and_the_services_still_to_come_not_serving(
+    backend: Backend,
+) {
+    let Some(cluster) = Cluster::start(backend).await else {
+        return;
+    };
+    let mut health = HealthClient::new(cluster.channel.clone());
+    let status = |service: &str| HealthCheckRequest {
+        service: service.into(),
+    };
+    let roster = health
+        .check(status("tica.roster.v1.RosterService"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(roster.status, ServingStatus::Serving as i32);
+    let assessment = health
+        .check(status("tica.assessment.v1.AssessmentService"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(assessment.status, ServingStatus::Serving as i32);
+    let sampling = health
+        .check(status("tica.sampling.v1.SamplingService"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sampling.status, ServingStatus::NotServing as i32);
+    let body = reqwest_free_get(&format!("{}/healthz", cluster.http())).await;
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    cluster.stop().await;
+}
+
+async fn roster_and_assessment_answer_through_the_suite_and_the_rest_is_unimplemented(
+    backend: Backend,
+) {
+    let Some(cluster) = Cluster::start(backend).await else {
+        return;
+    };
+    let mut roster = cluster.roster(Role::ProvinceOffice, "340000");
+    roster
+        .create_jurisdiction(pb::CreateJurisdictionRequest {
+            jurisdiction: Some(pb::Jurisdiction {
+                name: "jurisdictions/340000".into(),
+                display_name: "安徽省".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let listed = roster
+        .list_jurisdictions(pb::ListJurisdictionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.jurisdictions[0].display_name, "安徽省");
+    let token = cluster.token(Role::ProvinceOffice, "340000", None);
+    let mut assessment = tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient::with_interceptor(
+        cluster.channel.clone(),
+        tica_roster::client::Bearer::new(&token),
+    );
+    let catalogue = assessment
+        .list_micro_competencies(
+            tica_proto::tica::assessment::v1::ListMicroCompetenciesRequest::default(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(catalogue.micro_competencies.len(), 30);
+    let mut sampling = tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient::with_interceptor(
+        cluster.channel.clone(),
+        tica_roster::client::Bearer::new(&token),
+    );
+    let status = sampling
+        .list_review_rounds(tica_proto::tica::sampling::v1::ListReviewRoundsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    cluster.stop().await;
+}
+
+/// A plain HTTP/1.1 GET over a TCP socket (no HTTP client dependency for one request).
+async fn reqwest_free_get(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap();
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body
+}
