@@ -7,9 +7,14 @@ use std::time::Duration;
 use tica::serve::{ServeArgs, Suite, start};
 use tica_auth::{Role, TokenSigner};
 use tica_domain::division::DivisionCode;
-use tica_roster::client::RosterClient;
+use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
+use tica_roster::client::{Bearer, RosterClient};
 use tica_storage::Backend;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// An assessment client that authenticates every call.
+pub type AssessmentClient = AssessmentServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// The suite for one test.
 #[derive(Debug)]
@@ -68,9 +73,20 @@ impl Cluster {
 
     /// A token for `role` acting for `jurisdiction` (and `school`).
     pub fn token(&self, role: Role, jurisdiction: &str, school: Option<&str>) -> String {
+        self.token_as("e2e", role, jurisdiction, school)
+    }
+
+    /// A token for `subject` (a teacher number, an assessor id, a provider id) as `role`.
+    pub fn token_as(
+        &self,
+        subject: &str,
+        role: Role,
+        jurisdiction: &str,
+        school: Option<&str>,
+    ) -> String {
         self.signer
             .mint(
-                "e2e",
+                subject,
                 role,
                 DivisionCode::parse(jurisdiction).unwrap(),
                 school,
@@ -82,6 +98,25 @@ impl Cluster {
     /// A roster client for a province-level office.
     pub fn roster(&self, role: Role, jurisdiction: &str) -> RosterClient {
         tica_roster::client::client(self.channel.clone(), &self.token(role, jurisdiction, None))
+    }
+
+    /// An assessment client for `subject` as `role` acting for `jurisdiction` (and `school`).
+    pub fn assessment(
+        &self,
+        subject: &str,
+        role: Role,
+        jurisdiction: &str,
+        school: Option<&str>,
+    ) -> AssessmentClient {
+        AssessmentServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer::new(&self.token_as(subject, role, jurisdiction, school)),
+        )
+    }
+
+    /// The suite's data directory (databases, keys, evidence).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     /// The HTTP base URL.

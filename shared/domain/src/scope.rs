@@ -70,6 +70,13 @@ impl ScopePath {
         Ok(ScopePath(path))
     }
 
+    /// The path above every province: every scope lies inside it. For a service's own scans
+    /// across the whole tree; never a caller's scope (tokens act for a jurisdiction), and
+    /// [`ScopePath::parse`] does not produce it.
+    pub fn everything() -> ScopePath {
+        ScopePath("/".to_owned())
+    }
+
     /// Parses a path in canonical form only (what the constructors produce), else `None`.
     ///
     /// The division segments must be exactly the ancestry of the deepest one, so each scope
@@ -318,6 +325,17 @@ mod tests {
             jurisdiction("340000")
         );
         assert_eq!(jurisdiction("340000").parent(), None);
+    }
+
+    #[test]
+    fn everything_contains_every_scope_and_its_range_covers_every_path() {
+        let all = ScopePath::everything();
+        let county = ScopePath::for_jurisdiction(DivisionCode::parse("341324").unwrap());
+        assert!(all.contains(&county));
+        assert!(!county.contains(&all));
+        let (lo, hi) = all.range();
+        assert!(lo.as_str() <= county.as_str() && county.as_str() < hi.as_str());
+        assert_eq!(ScopePath::parse("/"), None, "no caller names it");
     }
 
     #[test]

@@ -633,15 +633,9 @@ impl Assessment {
                 "say why the results go back",
             ));
         }
-        let schools = store::school_results_in(
-            &self.db,
-            id,
-            &ScopePath::parse("/").expect("root"),
-            "",
-            "",
-            i64::MAX,
-        )
-        .await?;
+        let schools =
+            store::school_results_in(&self.db, id, &ScopePath::everything(), "", "", i64::MAX)
+                .await?;
         self.move_batch(
             ctx,
             id,

@@ -407,7 +407,7 @@ pub async fn submissions_of(
     batch: &str,
     teacher: &str,
 ) -> Result<Vec<SubmissionRecord>> {
-    let everywhere = ScopePath::parse("/").expect("the root path parses");
+    let everywhere = ScopePath::everything();
     let filter = SubmissionFilter {
         teacher: teacher.to_owned(),
         ..Default::default()
