@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use calamine::Reader;
+
 use tica_auth::Role;
 use tica_e2e::{AssessmentClient, Cluster};
 use tica_proto::tica::assessment::v1 as pb;
@@ -554,6 +556,22 @@ async fn a_county_runs_selection_hours_evidence_grading_and_results_through_the_
     );
     assert_eq!(progress.pass_permille, 600);
     assert_eq!(progress.schools_total, 2);
+    // The county's workbook by school, as an office sends it upward.
+    let workbook = export_progress(&mut county).await;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(workbook)).expect("an xlsx file");
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0][0], "单位代码", "Chinese headers: {:?}", rows[0]);
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == SCHOOL_A && r[1] == "泗县第一小学"),
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|r| r[0] == SCHOOL_B), "{rows:?}");
     let appraisal = office_a
         .get_principal_appraisal(pb::GetPrincipalAppraisalRequest {
             school_result: result_a.clone(),
@@ -884,6 +902,28 @@ async fn grade(
         })
         .await
         .map(|r| r.into_inner())
+}
+
+/// The county's progress workbook by school (xlsx), gathered from its stream.
+async fn export_progress(county: &mut AssessmentClient) -> Vec<u8> {
+    let mut stream = county
+        .export_progress(pb::ExportProgressRequest {
+            parent: format!("jurisdictions/{COUNTY}"),
+            level: pb::ProgressLevel::School as i32,
+            year: 2026,
+            format: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(message) = stream.next().await {
+        if let Some(pb::export_progress_response::Payload::Chunk(chunk)) = message.unwrap().payload
+        {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    bytes
 }
 
 /// Files under the suite's evidence directory (temporary files included).

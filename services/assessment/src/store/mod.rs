@@ -536,17 +536,9 @@ pub struct SchoolSums {
     pub submissions_passed: i64,
 }
 
-/// [`SchoolSums`] for every school inside `scope` with participants in batches of `year`.
-pub async fn school_sums(
-    db: &Database,
-    scope: &ScopePath,
-    year: i64,
-    batch: &str,
-) -> Result<Vec<SchoolSums>> {
-    let (lo, hi) = scope.range();
-    let rows: Vec<SchoolSums> = with_db!(db, pool => {
-        sqlx::query_as(
-            "SELECT p.path AS path, p.batch_id AS batch_id, \
+/// The roll-up's one statement: a grouped aggregate over the participants in a path range
+/// (`$1 <= path < $2`), for a year (`$3`, 0 for all) and batch (`$4`, empty for all).
+pub const SCHOOL_SUMS_SQL: &str = "SELECT p.path AS path, p.batch_id AS batch_id, \
                 COUNT(*) AS participants, \
                 CAST(SUM(CASE WHEN p.selection_state <> '' THEN 1 ELSE 0 END) AS BIGINT) AS selected, \
                 CAST(SUM(CASE WHEN p.hours_complete THEN 1 ELSE 0 END) AS BIGINT) AS hours_completed, \
@@ -561,8 +553,18 @@ pub async fn school_sums(
                 CAST(SUM(p.submissions_passed) AS BIGINT) AS submissions_passed \
              FROM participants p JOIN batches b ON b.id = p.batch_id \
              WHERE p.path >= $1 AND p.path < $2 AND ($3 = 0 OR b.year = $3) AND ($4 = '' OR p.batch_id = $4) AND p.state = 'enrolled' \
-             GROUP BY p.path, p.batch_id ORDER BY p.path",
-        )
+             GROUP BY p.path, p.batch_id ORDER BY p.path";
+
+/// [`SchoolSums`] for every school inside `scope` with participants in batches of `year`.
+pub async fn school_sums(
+    db: &Database,
+    scope: &ScopePath,
+    year: i64,
+    batch: &str,
+) -> Result<Vec<SchoolSums>> {
+    let (lo, hi) = scope.range();
+    let rows: Vec<SchoolSums> = with_db!(db, pool => {
+        sqlx::query_as(SCHOOL_SUMS_SQL)
         .bind(lo)
         .bind(hi)
         .bind(year)
