@@ -24,6 +24,7 @@ pub mod micro_competency;
 pub mod person;
 pub mod policy;
 pub mod resident_id;
+pub mod sampling;
 pub mod school;
 pub mod scope;
 pub mod team;

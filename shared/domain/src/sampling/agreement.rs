@@ -1,0 +1,122 @@
+//! Agreement between the original grades and the review's re-grades of the same items
+//! (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 七(三): "评审结果一致率低于80%的学校…" ): percent
+//! agreement with its Wilson 95 % score interval, and Cohen's κ, always with n.
+
+/// z for a two-sided 95 % interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// The agreement of `n` paired grades.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Agreement {
+    /// Pairs compared.
+    pub n: u64,
+    /// Pairs where both grades are the same.
+    pub agreeing: u64,
+    /// `agreeing / n` (0 when n is 0).
+    pub percent: f64,
+    /// Wilson 95 % score interval of the agreement proportion: (lower, upper).
+    pub wilson: (f64, f64),
+    /// Cohen's κ; `None` when chance agreement is already 1 (every grade in one category on
+    /// both sides), where κ is undefined.
+    pub kappa: Option<f64>,
+}
+
+/// The Wilson score interval at 95 % for `successes` of `n` (`(0, 1)` when n is 0).
+pub fn wilson_interval(successes: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let n = n as f64;
+    let p = successes as f64 / n;
+    let z2 = Z95 * Z95;
+    let denominator = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denominator;
+    let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Agreement of `pairs` of (original, review) grades in any categories.
+pub fn agreement<T: Eq + Ord + Clone>(pairs: &[(T, T)]) -> Agreement {
+    use std::collections::BTreeMap;
+    let n = pairs.len() as u64;
+    let agreeing = pairs.iter().filter(|(a, b)| a == b).count() as u64;
+    let percent = if n == 0 {
+        0.0
+    } else {
+        agreeing as f64 / n as f64
+    };
+    let mut first: BTreeMap<T, u64> = BTreeMap::new();
+    let mut second: BTreeMap<T, u64> = BTreeMap::new();
+    for (a, b) in pairs {
+        *first.entry(a.clone()).or_default() += 1;
+        *second.entry(b.clone()).or_default() += 1;
+    }
+    let kappa = if n == 0 {
+        None
+    } else {
+        let total = n as f64;
+        let chance: f64 = first
+            .iter()
+            .map(|(category, count)| {
+                let other = second.get(category).copied().unwrap_or(0);
+                (*count as f64 / total) * (other as f64 / total)
+            })
+            .sum();
+        if (1.0 - chance).abs() < 1e-12 {
+            None
+        } else {
+            Some((percent - chance) / (1.0 - chance))
+        }
+    };
+    Agreement {
+        n,
+        agreeing,
+        percent,
+        wilson: wilson_interval(agreeing, n),
+        kappa,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 5e-5
+    }
+
+    #[test]
+    fn wilson_interval_matches_published_values() {
+        // 8 of 10: (0.4902, 0.9433) (Wilson 1927; e.g. statsmodels proportion_confint method="wilson").
+        let (lo, hi) = wilson_interval(8, 10);
+        assert!(close(lo, 0.4902) && close(hi, 0.9433), "{lo} {hi}");
+        // All agree still leaves doubt: 20 of 20 → lower bound 0.8389.
+        let (lo, hi) = wilson_interval(20, 20);
+        assert!(close(lo, 0.8389) && close(hi, 1.0), "{lo} {hi}");
+        assert_eq!(wilson_interval(0, 0), (0.0, 1.0));
+    }
+
+    #[test]
+    fn kappa_discounts_the_agreement_expected_by_chance() {
+        // Cohen (1960)-style table: 20 pairs, 17 agree; original 15 pass / 5 fail, review
+        // 14 pass / 6 fail with 13 pass-pass and 4 fail-fail.
+        let mut pairs = vec![("pass", "pass"); 13];
+        pairs.extend(vec![("fail", "fail"); 4]);
+        pairs.extend(vec![("pass", "fail"); 2]);
+        pairs.extend(vec![("fail", "pass"); 1]);
+        let a = agreement(&pairs);
+        assert_eq!((a.n, a.agreeing), (20, 17));
+        assert!(close(a.percent, 0.85));
+        // chance = 0.75 × 0.70 + 0.25 × 0.30 = 0.6; κ = (0.85 − 0.6) / 0.4 = 0.625.
+        assert!(close(a.kappa.unwrap(), 0.625), "{:?}", a.kappa);
+    }
+
+    #[test]
+    fn kappa_is_undefined_when_every_grade_is_the_same_on_both_sides() {
+        let a = agreement(&[("pass", "pass"); 5]);
+        assert_eq!(a.percent, 1.0);
+        assert_eq!(a.kappa, None);
+        let empty: Agreement = agreement::<&str>(&[]);
+        assert_eq!((empty.n, empty.kappa), (0, None));
+    }
+}

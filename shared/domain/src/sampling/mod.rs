@@ -1,0 +1,51 @@
+//! The review draws' rules, without I/O: Rivest's consistent sampler (the SHA-256 ticket
+//! method of election audits), stratum sizes, and the agreement figures a review decides by.
+//!
+//! The draw must be impossible to steer and easy to audit (issue 4; seeds/001_a7fb3e33a85a8b41.txt
+//! 测评实施办法 七(三) "县区按照不低于15%的比例随机抽取"): a public seed entered in a meeting,
+//! items keyed by real-world codes, and tickets computed exactly as the reference
+//! implementation (`consistent_sampler` on PyPI, by Ronald L. Rivest) computes them, so anyone
+//! with the exported population and the seed gets the same draw with that tool.
+
+mod agreement;
+mod consistent;
+
+pub use agreement::{Agreement, agreement, wilson_interval};
+pub use consistent::{Ticket, TicketSequence, display_ticket, first_ticket, seed_hash};
+
+use crate::policy::Ratio;
+
+/// How many items a stratum of `population` items gives: `ceil(rate × population)`, at least
+/// `minimum`, never more than the stratum holds (issue 4 "Stratified": "each stratum at least 1,
+/// using ceil(rate × N)").
+pub fn stratum_size(rate: Ratio, population: u64, minimum: u64) -> u64 {
+    if population == 0 || rate.denominator == 0 {
+        return 0;
+    }
+    let numerator = u128::from(rate.numerator) * u128::from(population);
+    let denominator = u128::from(rate.denominator);
+    let ceil = numerator.div_ceil(denominator);
+    let ceil = u64::try_from(ceil).unwrap_or(u64::MAX);
+    ceil.max(minimum).min(population)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stratum_gives_the_rate_rounded_up_at_least_the_minimum_and_at_most_itself() {
+        let fifteen = Ratio::new(15, 100);
+        // 15 % of 20 schools is exactly 3; of 21 it is 3.15, rounded up to 4.
+        assert_eq!(stratum_size(fifteen, 20, 1), 3);
+        assert_eq!(stratum_size(fifteen, 21, 1), 4);
+        // A school of 3 teachers still gives one.
+        assert_eq!(stratum_size(Ratio::new(5, 100), 3, 1), 1);
+        assert_eq!(stratum_size(fifteen, 1, 1), 1);
+        // Nothing from nothing; all from a rate of 1.
+        assert_eq!(stratum_size(fifteen, 0, 1), 0);
+        assert_eq!(stratum_size(Ratio::new(1, 1), 37, 1), 37);
+        // The minimum never exceeds the stratum.
+        assert_eq!(stratum_size(Ratio::new(0, 1), 2, 5), 2);
+    }
+}
