@@ -1,7 +1,8 @@
 //! The `tica` binary's library: `tica serve` (the whole suite in one process), development
-//! tokens, and the operator's gRPC client. The cross-service tests in `tests/` start the suite
+//! tokens, the operator's gRPC client, and offline tools (`tica sampling draw`). The cross-service tests in `tests/` start the suite
 //! through [`serve::start`].
 
 pub mod cli;
+pub mod sampling;
 pub mod serve;
 pub mod token;

@@ -1,7 +1,7 @@
 //! `tica`: run the suite on one machine, mint development tokens, and operate the services.
 
 use clap::{Parser, Subcommand};
-use tica::{cli, serve, token};
+use tica::{cli, sampling, serve, token};
 
 /// TICA — the Teacher ICT Application Competence Project 2.0, as gRPC services.
 #[derive(Debug, Parser)]
@@ -21,6 +21,9 @@ enum Command {
     /// Operate the roster service over gRPC.
     #[command(subcommand)]
     Roster(cli::RosterCommand),
+    /// Offline sampling tools: re-run a review draw from its population and seed.
+    #[command(subcommand)]
+    Sampling(sampling::SamplingCommand),
 }
 
 #[tokio::main]
@@ -30,6 +33,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Token(command) => token::run(command),
         Command::Roster(command) => cli::run(command).await,
+        Command::Sampling(command) => sampling::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,91 @@
+//! `tica sampling draw` against the reference sampler's own output
+//! (`tests/vectors/consistent_sampler/`, made by `generate.py` with the `consistent_sampler`
+//! package from PyPI): the same bytes for the same population, seed and count.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/consistent_sampler")
+}
+
+fn draw(
+    seed: &str,
+    population: &std::path::Path,
+    count: usize,
+    skip: usize,
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tica"))
+        .args(["sampling", "draw", "--seed", seed, "--population"])
+        .arg(population)
+        .args(["--count", &count.to_string(), "--skip", &skip.to_string()])
+        .output()
+        .expect("tica runs")
+}
+
+#[test]
+fn the_offline_draw_prints_exactly_what_the_reference_sampler_prints() {
+    let cases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(vectors().join("cases.json")).unwrap())
+            .unwrap();
+    let cases = cases.as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let seed = case["seed"].as_str().unwrap();
+        let count = case["count"].as_u64().unwrap() as usize;
+        let out = draw(
+            seed,
+            &vectors().join(format!("{name}.population.csv")),
+            count,
+            0,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let expected = std::fs::read(vectors().join(format!("{name}.draw.csv"))).unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(expected).unwrap(),
+            "case {name}"
+        );
+    }
+}
+
+#[test]
+fn a_later_round_continues_the_reference_sequence() {
+    let population = vectors().join("schools.population.csv");
+    let expected = std::fs::read_to_string(vectors().join("schools.draw.csv")).unwrap();
+    let expected: Vec<&str> = expected.lines().skip(1).collect();
+    let first = draw("79512035641283460917", &population, 10, 0);
+    let rest = draw("79512035641283460917", &population, 8, 10);
+    let lines = |o: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .skip(1)
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!([lines(&first), lines(&rest)].concat(), expected);
+}
+
+#[test]
+fn a_population_with_a_repeated_id_or_no_id_column_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let repeated = dir.path().join("repeated.csv");
+    std::fs::write(&repeated, "id\n3413240001\n3413240002\n3413240001\n").unwrap();
+    let out = draw("1", &repeated, 1, 0);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("3413240001 more than once"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let headless = dir.path().join("headless.csv");
+    std::fs::write(&headless, "code\n3413240001\n").unwrap();
+    let out = draw("1", &headless, 1, 0);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("headed `id`"));
+}
