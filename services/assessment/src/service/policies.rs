@@ -241,7 +241,16 @@ impl Assessment {
                 set_section(&mut rules, section, from);
                 fields.push(format!("rules.{section}"));
             }
-            rules.validate().map_err(|found| problems(found.into_iter().map(|(f, m)| (format!("policy.{f}"), m)).collect()))?;
+            let mut found: Vec<(String, String)> = rules.validate().err().unwrap_or_default().into_iter().map(|(f, m)| (format!("policy.{f}"), m)).collect();
+            if !change.sections.is_empty() && change.change_note.trim().is_empty() {
+                // The proto's contract: a change to the rules says why, recorded with the version.
+                found.push(("change_note".to_owned(), "required when the rules change: say why (it is recorded with the version)".to_owned()));
+            } else if change.change_note.chars().count() > 500 {
+                found.push(("change_note".to_owned(), "at most 500 characters".to_owned()));
+            }
+            if !found.is_empty() {
+                return Err(problems(found));
+            }
             if change.validate_only {
                 policy.rules_json = to_json(&rules);
                 return Ok(policy);
