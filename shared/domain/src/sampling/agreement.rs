@@ -112,6 +112,42 @@ mod tests {
     }
 
     #[test]
+    fn kappa_for_three_grades_matches_the_hand_computation() {
+        // Original (rows) × review (columns), 20 re-graded submissions:
+        //              fail pass excellent | row
+        //   fail         2    1     0      |  3
+        //   pass         1   10     1      | 12
+        //   excellent    0    2     3      |  5
+        //   column       3   13     4      | 20
+        // p_o = (2 + 10 + 3) / 20 = 0.75
+        // p_e = (3·3 + 12·13 + 5·4) / 20² = 185 / 400 = 0.4625
+        // κ = (0.75 − 0.4625) / (1 − 0.4625) = 0.2875 / 0.5375 = 0.534884
+        // Wilson 95 % for 15/20: (0.531299, 0.888138)
+        let cells = [
+            (("fail", "fail"), 2),
+            (("fail", "pass"), 1),
+            (("pass", "fail"), 1),
+            (("pass", "pass"), 10),
+            (("pass", "excellent"), 1),
+            (("excellent", "pass"), 2),
+            (("excellent", "excellent"), 3),
+        ];
+        let pairs: Vec<(&str, &str)> = cells
+            .iter()
+            .flat_map(|(pair, count)| std::iter::repeat_n(*pair, *count))
+            .collect();
+        let a = agreement(&pairs);
+        assert_eq!((a.n, a.agreeing), (20, 15));
+        assert!(close(a.percent, 0.75));
+        assert!(close(a.kappa.unwrap(), 0.534884), "{:?}", a.kappa);
+        assert!(
+            close(a.wilson.0, 0.531299) && close(a.wilson.1, 0.888138),
+            "{:?}",
+            a.wilson
+        );
+    }
+
+    #[test]
     fn kappa_is_undefined_when_every_grade_is_the_same_on_both_sides() {
         let a = agreement(&[("pass", "pass"); 5]);
         assert_eq!(a.percent, 1.0);

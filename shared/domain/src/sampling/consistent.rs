@@ -127,6 +127,218 @@ pub fn display_ticket(number: &str, digits: usize) -> String {
     number[..(first_non_9 + digits).min(number.len())].to_owned()
 }
 
+/// The tickets of one seed, computed fast: the seed's hash is exactly one SHA-256 block, so its
+/// state is kept and each id costs one more block; the draw order is decided by each ticket's
+/// first 19 digits (a `u64`), and the full ticket is only computed to break a tie.
+#[derive(Clone)]
+pub struct Sampler {
+    seed_hash: String,
+    after_seed: Sha256,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sampler")
+            .field("seed_hash", &self.seed_hash)
+            .finish()
+    }
+}
+
+/// 5^19: 10^19 = 2^19 × 5^19, and a 256-bit number's residue modulo 10^19 is put together from
+/// its residues modulo each (Chinese remainder theorem) with 64-bit arithmetic only.
+const FIVE_19: u64 = 19_073_486_328_125;
+const TWO_19: u64 = 1 << 19;
+
+/// The inverse of 5^19 modulo 2^19 (Newton's iteration for odd numbers).
+const fn inverse_five_19() -> u64 {
+    let mut inv: u64 = 1;
+    let mut i = 0;
+    while i < 6 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(FIVE_19.wrapping_mul(inv)));
+        i += 1;
+    }
+    inv % TWO_19
+}
+const INV_FIVE_19: u64 = inverse_five_19();
+
+/// `N mod 10^19` of a big-endian 256-bit digest.
+fn low_19_digits(digest: &[u8; 32]) -> u64 {
+    let mut mod5 = 0u64;
+    for pair in digest.chunks_exact(2) {
+        let limb = u64::from(u16::from_be_bytes([pair[0], pair[1]]));
+        mod5 = ((mod5 << 16) | limb) % FIVE_19;
+    }
+    let mod2 = u64::from(u32::from_be_bytes([
+        digest[28], digest[29], digest[30], digest[31],
+    ])) % TWO_19;
+    let t = ((mod2 + TWO_19 - mod5 % TWO_19) % TWO_19) * INV_FIVE_19 % TWO_19;
+    mod5 + FIVE_19 * t
+}
+
+/// The ticket's first 19 digits as a number: `N mod 10^19` zero-padded to 19 digits, reversed.
+fn sort_key(digest: &[u8; 32]) -> u64 {
+    let mut low = low_19_digits(digest);
+    let mut key = 0u64;
+    for _ in 0..19 {
+        key = key * 10 + low % 10;
+        low /= 10;
+    }
+    key
+}
+
+/// 5^9: the ticket's first 9 digits come from `N mod 10^9` = CRT of `N mod 2^9` and `N mod 5^9`,
+/// with 32-bit limbs (`5^9 < 2^21`, so `r << 32 | limb` fits 64 bits).
+const FIVE_9: u64 = 1_953_125;
+const TWO_9: u64 = 1 << 9;
+const fn inverse_five_9() -> u64 {
+    let mut inv: u64 = 1;
+    let mut i = 0;
+    while i < 6 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(FIVE_9.wrapping_mul(inv)));
+        i += 1;
+    }
+    inv % TWO_9
+}
+const INV_FIVE_9: u64 = inverse_five_9();
+
+/// `2^(32·(7−i)) mod 5^9` for the eight 32-bit limbs of a digest, most significant first.
+const WEIGHTS_9: [u64; 8] = {
+    let mut weights = [0u64; 8];
+    let mut power = 1u64; // 2^(32·k) mod 5^9, k = 0 for the last limb
+    let mut k = 0;
+    while k < 8 {
+        weights[7 - k] = power;
+        power = (power << 32) % FIVE_9;
+        k += 1;
+    }
+    weights
+};
+
+/// Two digits reversed: `REVERSED[10a + b] = 10b + a`.
+const REVERSED: [u8; 100] = {
+    let mut table = [0u8; 100];
+    let mut i = 0;
+    while i < 100 {
+        table[i] = ((i % 10) * 10 + i / 10) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The ticket's first 9 digits as a number (the coarse sort key; ties go to [`sort_key`]).
+fn short_key(digest: &[u8; 32]) -> u32 {
+    // Σ limb_i × (2^(32·(7−i)) mod 5^9): each term < 2^53, the sum of eight < 2^56, one reduction.
+    let mut sum = 0u64;
+    for (quad, weight) in digest.chunks_exact(4).zip(WEIGHTS_9) {
+        sum += u64::from(u32::from_be_bytes([quad[0], quad[1], quad[2], quad[3]])) * weight;
+    }
+    let mod5 = sum % FIVE_9;
+    let mod2 = u64::from(digest[31]) | (u64::from(digest[30] & 1) << 8);
+    let t = ((mod2 + TWO_9 - mod5 % TWO_9) % TWO_9) * INV_FIVE_9 % TWO_9;
+    let mut low = mod5 + FIVE_9 * t;
+    // Reverse the 9 digits (zero-padded): four pairs and the leading digit.
+    let mut key = 0u64;
+    for _ in 0..4 {
+        key = key * 100 + u64::from(REVERSED[(low % 100) as usize]);
+        low /= 100;
+    }
+    (key * 10 + low) as u32
+}
+
+impl Sampler {
+    /// The sampler of `seed`, exactly as entered.
+    pub fn new(seed: &str) -> Sampler {
+        let seed_hash = seed_hash(seed);
+        let mut after_seed = Sha256::new();
+        after_seed.update(seed_hash.as_bytes());
+        Sampler {
+            seed_hash,
+            after_seed,
+        }
+    }
+
+    fn digest(&self, id: &str) -> [u8; 32] {
+        let mut hasher = self.after_seed.clone();
+        hasher.update(id.as_bytes());
+        hasher.finalize().into()
+    }
+
+    /// `id`'s full ticket.
+    pub fn ticket(&self, id: &str) -> Ticket {
+        Ticket {
+            number: uniform_from_hex_digest(&self.digest(id)),
+            id: id.to_owned(),
+        }
+    }
+
+    /// `id`'s ticket as the reference prints it (9 significant digits), from its first 19
+    /// digits when they suffice (always, unless the ticket starts with ten 9s).
+    pub fn display(&self, id: &str) -> String {
+        self.display_from(id, &self.digest(id))
+    }
+
+    /// The positions of `ids` in draw order (smallest ticket first; ties as the reference
+    /// breaks them: the full ticket, then the id).
+    pub fn order<S: AsRef<str>>(&self, ids: &[S]) -> Vec<usize> {
+        self.first(ids, ids.len())
+    }
+
+    /// The positions of the first `count` of `ids` in draw order: [`Sampler::order`] cut short,
+    /// without ordering the rest.
+    pub fn first<S: AsRef<str>>(&self, ids: &[S], count: usize) -> Vec<usize> {
+        self.drawn(ids, count).into_iter().map(|(i, _)| i).collect()
+    }
+
+    /// Like [`Sampler::first`], with each drawn id's ticket as the reference prints it.
+    pub fn first_with_tickets<S: AsRef<str>>(
+        &self,
+        ids: &[S],
+        count: usize,
+    ) -> Vec<(usize, String)> {
+        self.drawn(ids, count)
+            .into_iter()
+            .map(|(i, digest)| (i, self.display_from(ids[i].as_ref(), &digest)))
+            .collect()
+    }
+
+    /// The first `count` positions in draw order, with their digests.
+    fn drawn<S: AsRef<str>>(&self, ids: &[S], count: usize) -> Vec<(usize, [u8; 32])> {
+        let mut keyed: Vec<(u32, usize)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (short_key(&self.digest(id.as_ref())), i))
+            .collect();
+        let compare = |a: &(u32, usize), b: &(u32, usize)| {
+            a.0.cmp(&b.0).then_with(|| {
+                let (x, y) = (ids[a.1].as_ref(), ids[b.1].as_ref());
+                sort_key(&self.digest(x))
+                    .cmp(&sort_key(&self.digest(y)))
+                    .then_with(|| self.ticket(x).cmp(&self.ticket(y)))
+            })
+        };
+        let count = count.min(keyed.len());
+        if count < keyed.len() && count > 0 {
+            keyed.select_nth_unstable_by(count - 1, compare);
+        }
+        keyed.truncate(count);
+        keyed.sort_unstable_by(compare);
+        keyed
+            .into_iter()
+            .map(|(_, i)| (i, self.digest(ids[i].as_ref())))
+            .collect()
+    }
+
+    fn display_from(&self, id: &str, digest: &[u8; 32]) -> String {
+        let key = format!("0.{:019}", sort_key(digest));
+        let shown = display_ticket(&key, 9);
+        if shown.len() < key.len() {
+            shown
+        } else {
+            display_ticket(&self.ticket(id).number, 9)
+        }
+    }
+}
+
 /// The draw order of a population: every id's ticket, smallest first.
 #[derive(Clone, Debug)]
 pub struct TicketSequence {
@@ -137,9 +349,13 @@ impl TicketSequence {
     /// Tickets for `ids` under `seed`, in draw order. Ids must be distinct (see
     /// [`TicketSequence::duplicates`]).
     pub fn new<'a>(seed: &str, ids: impl IntoIterator<Item = &'a str>) -> TicketSequence {
-        let hash = seed_hash(seed);
-        let mut tickets: Vec<Ticket> = ids.into_iter().map(|id| first_ticket(&hash, id)).collect();
-        tickets.sort_unstable();
+        let sampler = Sampler::new(seed);
+        let ids: Vec<&str> = ids.into_iter().collect();
+        let tickets = sampler
+            .order(&ids)
+            .into_iter()
+            .map(|i| sampler.ticket(ids[i]))
+            .collect();
         TicketSequence { tickets }
     }
 
@@ -248,6 +464,22 @@ mod tests {
             .filter(|t| half.contains(&t.id.as_str()))
             .collect();
         assert_eq!(subset.tickets().iter().collect::<Vec<_>>(), filtered);
+    }
+
+    #[test]
+    fn the_fast_key_is_the_full_tickets_first_19_digits() {
+        let sampler = Sampler::new("79512035641283460917");
+        for n in 0..2000 {
+            let id = format!("3413240007{n:04}");
+            let full = sampler.ticket(&id).number;
+            let key = sort_key(&sampler.digest(&id));
+            assert_eq!(format!("0.{key:019}"), full[..21], "{id}");
+            let short = short_key(&sampler.digest(&id));
+            assert_eq!(format!("0.{short:09}"), full[..11], "{id}");
+            assert_eq!(sampler.display(&id), display_ticket(&full, 9));
+        }
+        assert_eq!(INV_FIVE_19 * (FIVE_19 % TWO_19) % TWO_19, 1);
+        assert_eq!(INV_FIVE_9 * (FIVE_9 % TWO_9) % TWO_9, 1);
     }
 
     #[test]

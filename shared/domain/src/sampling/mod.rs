@@ -9,9 +9,13 @@
 
 mod agreement;
 mod consistent;
+mod stratified;
 
 pub use agreement::{Agreement, agreement, wilson_interval};
-pub use consistent::{Ticket, TicketSequence, display_ticket, first_ticket, seed_hash};
+pub use consistent::{Sampler, Ticket, TicketSequence, display_ticket, first_ticket, seed_hash};
+pub use stratified::{
+    CountyStratum, Drawn, DrawnCounty, DrawnSchool, SchoolStratum, StagePlan, stratified_draw,
+};
 
 use crate::policy::Ratio;
 
