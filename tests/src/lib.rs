@@ -7,6 +7,7 @@ use std::time::Duration;
 use tica::serve::{ServeArgs, Suite, start};
 use tica_auth::{Role, TokenSigner};
 use tica_domain::division::DivisionCode;
+use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
 use tica_roster::client::{Bearer, RosterClient};
 use tica_storage::Backend;
@@ -114,6 +115,54 @@ impl Cluster {
         )
     }
 
+    /// Registers jurisdictions `(code, name, parent code or "")` in order, as the province office
+    /// of the first.
+    pub async fn register_jurisdictions(&self, list: &[(&str, &str, &str)]) {
+        let mut office = self.roster(Role::ProvinceOffice, list[0].0);
+        for (code, name, parent) in list {
+            office
+                .create_jurisdiction(tica_proto::tica::roster::v1::CreateJurisdictionRequest {
+                    jurisdiction: Some(tica_proto::tica::roster::v1::Jurisdiction {
+                        name: format!("jurisdictions/{code}"),
+                        display_name: (*name).into(),
+                        parent: if parent.is_empty() {
+                            String::new()
+                        } else {
+                            format!("jurisdictions/{parent}")
+                        },
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .expect("jurisdiction registered");
+        }
+    }
+
+    /// Creates and opens `county`'s batch for `year` as its county office; the opened batch.
+    pub async fn open_batch(&self, county: &str, year: i32, display_name: &str) -> pb::Batch {
+        let mut office = self.assessment("county-office", Role::CountyOffice, county, None);
+        let batch = office
+            .create_batch(pb::CreateBatchRequest {
+                batch: Some(pb::Batch {
+                    county: format!("jurisdictions/{county}"),
+                    year,
+                    display_name: display_name.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("batch created")
+            .into_inner();
+        office
+            .open_batch(pb::OpenBatchRequest {
+                name: batch.name,
+                open_date: None,
+            })
+            .await
+            .expect("batch opened")
+            .into_inner()
+    }
+
     /// The suite's data directory (databases, keys, evidence).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir
@@ -136,4 +185,26 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// Streams an evidence upload: `first` (the metadata message, with `parent`), then `bytes` in
+/// 64 KiB chunks; with `stop_after`, the stream ends after that many bytes, as a dropped
+/// connection looks to the server.
+pub async fn upload_evidence(
+    client: &mut AssessmentClient,
+    first: pb::UploadEvidenceRequest,
+    bytes: &[u8],
+    stop_after: Option<usize>,
+) -> Result<pb::Evidence, tonic::Status> {
+    let mut messages = vec![first];
+    for chunk in bytes[..stop_after.unwrap_or(bytes.len())].chunks(64 << 10) {
+        messages.push(pb::UploadEvidenceRequest {
+            parent: String::new(),
+            payload: Some(pb::upload_evidence_request::Payload::Chunk(chunk.to_vec())),
+        });
+    }
+    client
+        .upload_evidence(tokio_stream::iter(messages))
+        .await
+        .map(|r| r.into_inner())
 }

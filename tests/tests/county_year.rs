@@ -863,17 +863,7 @@ async fn upload(
             },
         )),
     }];
-    let sent = &bytes[..stop_after.unwrap_or(bytes.len())];
-    for chunk in sent.chunks(64 << 10) {
-        messages.push(pb::UploadEvidenceRequest {
-            parent: String::new(),
-            payload: Some(pb::upload_evidence_request::Payload::Chunk(chunk.to_vec())),
-        });
-    }
-    client
-        .upload_evidence(tokio_stream::iter(messages))
-        .await
-        .map(|r| r.into_inner())
+    tica_e2e::upload_evidence(client, messages.remove(0), bytes, stop_after).await
 }
 
 async fn grade(

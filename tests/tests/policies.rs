@@ -6,7 +6,6 @@ use prost_types::FieldMask;
 use tica_auth::Role;
 use tica_e2e::{AssessmentClient, Cluster};
 use tica_proto::tica::assessment::v1 as pb;
-use tica_proto::tica::roster::v1 as roster;
 use tica_server::errors::field_violations;
 use tica_storage::Backend;
 use tonic::Code;
@@ -22,25 +21,14 @@ const COUNTY: &str = "341302"; // 埇桥区, under 宿州市 in Anhui: no preset
 
 async fn suite(backend: Backend) -> Option<(Cluster, AssessmentClient)> {
     let cluster = Cluster::start(backend).await?;
-    let mut province = cluster.roster(Role::ProvinceOffice, "340000");
-    for (code, name, parent) in [
-        ("340000", "安徽省", ""),
-        ("341300", "宿州市", "jurisdictions/340000"),
-        (COUNTY, "埇桥区", "jurisdictions/341300"),
-        ("341323", "灵璧县", "jurisdictions/341300"),
-    ] {
-        province
-            .create_jurisdiction(roster::CreateJurisdictionRequest {
-                jurisdiction: Some(roster::Jurisdiction {
-                    name: format!("jurisdictions/{code}"),
-                    display_name: name.into(),
-                    parent: parent.into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .unwrap();
-    }
+    cluster
+        .register_jurisdictions(&[
+            ("340000", "安徽省", ""),
+            ("341300", "宿州市", "340000"),
+            (COUNTY, "埇桥区", "341300"),
+            ("341323", "灵璧县", "341300"),
+        ])
+        .await;
     let county = cluster.assessment("county", Role::CountyOffice, COUNTY, None);
     Some((cluster, county))
 }

@@ -116,10 +116,10 @@ impl Assessment {
                 )),
             };
         if provider != own {
-            return Err(AssessmentError::invalid(
-                "parent",
-                format!("this token pushes as providers/{own}"),
-            ));
+            // Another provider's records: a question of permission, not of a malformed field.
+            return Err(AssessmentError::PermissionDenied(format!(
+                "this token pushes hours as providers/{own} only"
+            )));
         }
         if records.is_empty() || records.len() > 1000 {
             return Err(AssessmentError::invalid("records", "1 to 1000 records"));
