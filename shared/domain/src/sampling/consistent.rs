@@ -134,7 +134,22 @@ pub fn display_ticket(number: &str, digits: usize) -> String {
 pub struct Sampler {
     seed_hash: String,
     after_seed: Sha256,
+    /// The SHA-256 state after the seed hash's one block, for ids short enough to finish in
+    /// one more block (55 bytes or less: every code and number TICA keys items by).
+    state: [u32; 8],
 }
+
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
 
 impl std::fmt::Debug for Sampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -251,16 +266,39 @@ impl Sampler {
         let seed_hash = seed_hash(seed);
         let mut after_seed = Sha256::new();
         after_seed.update(seed_hash.as_bytes());
+        let mut state = SHA256_IV;
+        let block: [u8; 64] = seed_hash
+            .as_bytes()
+            .try_into()
+            .expect("a SHA-256 hex digest is 64 bytes");
+        sha2::block_api::compress256(&mut state, &[block]);
         Sampler {
             seed_hash,
             after_seed,
+            state,
         }
     }
 
     fn digest(&self, id: &str) -> [u8; 32] {
-        let mut hasher = self.after_seed.clone();
-        hasher.update(id.as_bytes());
-        hasher.finalize().into()
+        let bytes = id.as_bytes();
+        if bytes.len() > 55 {
+            let mut hasher = self.after_seed.clone();
+            hasher.update(bytes);
+            return hasher.finalize().into();
+        }
+        // The last block by hand: the id, 0x80, zeros, the message length in bits.
+        let mut block = [0u8; 64];
+        block[..bytes.len()].copy_from_slice(bytes);
+        block[bytes.len()] = 0x80;
+        let bits = ((64 + bytes.len()) as u64) * 8;
+        block[56..].copy_from_slice(&bits.to_be_bytes());
+        let mut state = self.state;
+        sha2::block_api::compress256(&mut state, &[block]);
+        let mut out = [0u8; 32];
+        for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        out
     }
 
     /// `id`'s full ticket.
@@ -480,6 +518,24 @@ mod tests {
         }
         assert_eq!(INV_FIVE_19 * (FIVE_19 % TWO_19) % TWO_19, 1);
         assert_eq!(INV_FIVE_9 * (FIVE_9 % TWO_9) % TWO_9, 1);
+    }
+
+    #[test]
+    fn the_one_block_digest_equals_the_library_digest_for_short_and_long_ids() {
+        let sampler = Sampler::new("seed");
+        for len in [0, 1, 14, 54, 55, 56, 63, 64, 100] {
+            let id = "9".repeat(len);
+            let mut hasher = Sha256::new();
+            hasher.update(seed_hash("seed").as_bytes());
+            hasher.update(id.as_bytes());
+            let expected: [u8; 32] = hasher.finalize().into();
+            assert_eq!(sampler.digest(&id), expected, "length {len}");
+        }
+        let chinese = "泗县第一小学";
+        let mut hasher = Sha256::new();
+        hasher.update(seed_hash("seed").as_bytes());
+        hasher.update(chinese.as_bytes());
+        assert_eq!(sampler.digest(chinese), <[u8; 32]>::from(hasher.finalize()));
     }
 
     #[test]
