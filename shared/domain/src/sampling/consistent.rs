@@ -341,11 +341,26 @@ impl Sampler {
 
     /// The first `count` positions in draw order, with their digests.
     fn drawn<S: AsRef<str>>(&self, ids: &[S], count: usize) -> Vec<(usize, [u8; 32])> {
-        let mut keyed: Vec<(u32, usize)> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (short_key(&self.digest(id.as_ref())), i))
-            .collect();
+        thread_local! {
+            // One buffer per thread for the keys of a stratum: a province's draw orders ten
+            // thousand strata.
+            static KEYED: std::cell::RefCell<Vec<(u32, usize)>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        KEYED.with_borrow_mut(|keyed| self.drawn_with(ids, count, keyed))
+    }
+
+    fn drawn_with<S: AsRef<str>>(
+        &self,
+        ids: &[S],
+        count: usize,
+        keyed: &mut Vec<(u32, usize)>,
+    ) -> Vec<(usize, [u8; 32])> {
+        keyed.clear();
+        keyed.extend(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (short_key(&self.digest(id.as_ref())), i)),
+        );
         let compare = |a: &(u32, usize), b: &(u32, usize)| {
             a.0.cmp(&b.0).then_with(|| {
                 let (x, y) = (ids[a.1].as_ref(), ids[b.1].as_ref());
@@ -361,18 +376,24 @@ impl Sampler {
         keyed.truncate(count);
         keyed.sort_unstable_by(compare);
         keyed
-            .into_iter()
-            .map(|(_, i)| (i, self.digest(ids[i].as_ref())))
+            .iter()
+            .map(|&(_, i)| (i, self.digest(ids[i].as_ref())))
             .collect()
     }
 
     fn display_from(&self, id: &str, digest: &[u8; 32]) -> String {
-        let key = format!("0.{:019}", sort_key(digest));
-        let shown = display_ticket(&key, 9);
-        if shown.len() < key.len() {
-            shown
-        } else {
-            display_ticket(&self.ticket(id).number, 9)
+        // "0." and the ticket's first 19 digits, on the stack.
+        let mut text = *b"0.0000000000000000000";
+        let mut key = sort_key(digest);
+        for place in text[2..].iter_mut().rev() {
+            *place = b'0' + (key % 10) as u8;
+            key /= 10;
+        }
+        let first_non_9 = (2..text.len()).find(|&i| text[i] < b'9');
+        match first_non_9 {
+            Some(i) if i + 9 <= text.len() => String::from_utf8_lossy(&text[..i + 9]).into_owned(),
+            // A ticket starting with more than ten 9s: the full ticket decides.
+            _ => display_ticket(&self.ticket(id).number, 9),
         }
     }
 }
