@@ -67,6 +67,16 @@ fn err(e: AssessmentError) -> Status {
 }
 
 impl AssessmentGrpc {
+    /// A school result just changed by the caller, with its figures (no second read or access
+    /// check: the change already did both).
+    async fn school_result_reply(
+        &self,
+        result: crate::model::SchoolResultRecord,
+    ) -> Reply<pb::SchoolResult> {
+        let (result, f) = self.svc.with_figures(result).await?;
+        ok(convert::school_result_to_proto(&result, &f))
+    }
+
     async fn batch_proto(&self, b: &BatchRecord) -> Result<pb::Batch, Status> {
         let figures = self.svc.batch_figures(b).await?;
         Ok(convert::batch_to_proto(b, &figures)?)
@@ -1311,11 +1321,7 @@ impl AssessmentService for AssessmentGrpc {
             .svc
             .submit_school_results(&c, v[0], v[1], &r.reason)
             .await?;
-        let (result, f) = self
-            .svc
-            .get_school_result(&c, v[0], &result.school_code)
-            .await?;
-        ok(convert::school_result_to_proto(&result, &f))
+        self.school_result_reply(result).await
     }
 
     async fn approve_school_results(
@@ -1325,11 +1331,11 @@ impl AssessmentService for AssessmentGrpc {
         let c = ctx(&request)?;
         let r = request.into_inner();
         let v = convert::ids("name", &r.name, &["batches", "schoolResults"])?;
-        self.svc
+        let result = self
+            .svc
             .approve_school_results(&c, v[0], v[1], &r.review_round, &r.reason)
             .await?;
-        let (result, f) = self.svc.get_school_result(&c, v[0], v[1]).await?;
-        ok(convert::school_result_to_proto(&result, &f))
+        self.school_result_reply(result).await
     }
 
     async fn return_school_results(
@@ -1339,11 +1345,11 @@ impl AssessmentService for AssessmentGrpc {
         let c = ctx(&request)?;
         let r = request.into_inner();
         let v = convert::ids("name", &r.name, &["batches", "schoolResults"])?;
-        self.svc
+        let result = self
+            .svc
             .return_school_results(&c, v[0], v[1], &r.review_round, &r.reason)
             .await?;
-        let (result, f) = self.svc.get_school_result(&c, v[0], v[1]).await?;
-        ok(convert::school_result_to_proto(&result, &f))
+        self.school_result_reply(result).await
     }
 
     async fn record_offline_check(

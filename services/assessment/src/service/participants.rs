@@ -1,7 +1,6 @@
 //! Participants: teachers enrolled in a batch.
 
 use tica_auth::Role;
-use tica_domain::ScopePath;
 
 use super::batches::{batch_rules, enrolment};
 use super::{ADMINISTRATORS, Assessment, Ctx, denied, require_covers, require_participant_access};
@@ -189,9 +188,4 @@ impl Assessment {
 /// A participant's resource name.
 pub fn participant_name(p: &ParticipantRecord) -> String {
     format!("batches/{}/participants/{}", p.batch_id, p.teacher_number)
-}
-
-/// The root path (every scope is inside it).
-pub(crate) fn everywhere() -> ScopePath {
-    ScopePath::everything()
 }

@@ -7,7 +7,6 @@ use tica_domain::micro_competency;
 use tica_domain::policy::{self as rules, CertificateMode, PolicyRules};
 
 use super::batches::{batch_rules, transition};
-use super::participants::everywhere;
 use super::stream::CertifiedPayload;
 use super::{
     ADMINISTRATORS, Assessment, Ctx, Step, denied, require_covers, require_participant_access,
@@ -16,6 +15,7 @@ use super::{
 use crate::error::{AssessmentError, Result};
 use crate::model::*;
 use crate::store::{self, SchoolSums, Work, to_json};
+use tica_domain::ScopePath;
 
 /// What a principal's appraisal uses (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(二)1).
 #[derive(Clone, Debug, Default)]
@@ -132,6 +132,19 @@ impl Assessment {
         Ok((result, figures))
     }
 
+    /// `result`'s figures, for a result the caller has just read or changed (access already
+    /// checked).
+    pub async fn with_figures(
+        &self,
+        result: SchoolResultRecord,
+    ) -> Result<(SchoolResultRecord, SchoolFigures)> {
+        let batch = self.batch_or_404(&result.batch_id).await?;
+        let figures = self
+            .school_figures(&batch, &batch_rules(&batch)?, &result)
+            .await?;
+        Ok((result, figures))
+    }
+
     /// The school results of a batch inside the caller's subtree.
     pub async fn list_school_results(
         &self,
@@ -238,7 +251,7 @@ impl Assessment {
             ));
             // When the last school passes county review the county is ready for the audit.
             if to == SchoolResultState::CountyApproved {
-                let others = store::school_results_in(&self.db, batch_id, &everywhere(), "", "", i64::MAX).await?;
+                let others = store::school_results_in(&self.db, batch_id, &ScopePath::everything(), "", "", i64::MAX).await?;
                 if others.iter().all(|r| r.school_code == school || r.state == SchoolResultState::CountyApproved) {
                     batch.transitions.push(transition(ctx, batch.state.key(), "ready_for_audit", "every school passed county review", round));
                     batch.state = BatchState::ReadyForAudit;
@@ -556,7 +569,8 @@ impl Assessment {
             }
         }
         let schools =
-            store::school_results_in(&self.db, id, &everywhere(), "", "", i64::MAX).await?;
+            store::school_results_in(&self.db, id, &ScopePath::everything(), "", "", i64::MAX)
+                .await?;
         let sequence_start = batch.last_sequence;
         let certified_numbers: std::collections::HashSet<String> =
             numbers.iter().cloned().collect();

@@ -51,7 +51,7 @@ impl Ticket {
 
 /// `hex(SHA-256(seed))`, lowercase: what the reference hashes every id with.
 pub fn seed_hash(seed: &str) -> String {
-    hex(&Sha256::digest(seed.as_bytes()))
+    hex::encode(Sha256::digest(seed.as_bytes()))
 }
 
 /// The first (and, without replacement, only) ticket of `id` under the seed whose hash is
@@ -103,16 +103,6 @@ fn to_decimal(bytes: &[u8]) -> String {
     }
     for limb in iter {
         out.push_str(&format!("{limb:019}"));
-    }
-    out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
     }
     out
 }
