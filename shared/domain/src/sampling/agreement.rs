@@ -2,6 +2,8 @@
 //! (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 七(三): "评审结果一致率低于80%的学校…" ): percent
 //! agreement with its Wilson 95 % score interval, and Cohen's κ, always with n.
 
+use crate::policy::{AgreementCriterion, Ratio, ThresholdComparison};
+
 /// z for a two-sided 95 % interval.
 const Z95: f64 = 1.959_963_984_540_054;
 
@@ -154,5 +156,102 @@ mod tests {
         assert_eq!(a.kappa, None);
         let empty: Agreement = agreement::<&str>(&[]);
         assert_eq!((empty.n, empty.kappa), (0, None));
+    }
+}
+
+/// How a unit under review fares against its policy's threshold. Every figure is computed
+/// whichever criterion decides (issue 4: "the report always shows all figures").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// agreeing / n meets the threshold, compared exactly as fractions.
+    pub point_estimate_meets: bool,
+    /// The Wilson 95 % lower bound meets it.
+    pub wilson_lower_meets: bool,
+    /// What the criterion gives.
+    pub passes: bool,
+}
+
+/// Judges `figures` against `threshold` as the policy says: the point estimate (the seeds'
+/// "一致率达到80%以上", seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)3) or the lower bound of
+/// its Wilson interval; "at least" or "more than". Nothing compared (n = 0) meets nothing.
+pub fn verdict(
+    figures: &Agreement,
+    threshold: Ratio,
+    criterion: AgreementCriterion,
+    comparison: ThresholdComparison,
+) -> Verdict {
+    let meets = |ordering: std::cmp::Ordering| match comparison {
+        ThresholdComparison::AtLeast => ordering.is_ge(),
+        ThresholdComparison::MoreThan => ordering.is_gt(),
+    };
+    let valid = figures.n > 0 && threshold.denominator > 0;
+    let point_estimate_meets = valid
+        && meets(
+            (u128::from(figures.agreeing) * u128::from(threshold.denominator))
+                .cmp(&(u128::from(threshold.numerator) * u128::from(figures.n))),
+        );
+    let bound = f64::from(threshold.numerator) / f64::from(threshold.denominator.max(1));
+    let wilson_lower_meets = valid && figures.wilson.0.partial_cmp(&bound).is_some_and(&meets);
+    Verdict {
+        point_estimate_meets,
+        wilson_lower_meets,
+        passes: match criterion {
+            AgreementCriterion::PointEstimate => point_estimate_meets,
+            AgreementCriterion::WilsonLowerBound => wilson_lower_meets,
+        },
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use super::*;
+
+    #[test]
+    fn eight_of_ten_meets_eighty_percent_at_least_but_not_more_than() {
+        let figures = agreement(
+            &[(1, 1); 8]
+                .iter()
+                .chain(&[(1, 2); 2])
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        let eighty = Ratio::new(80, 100);
+        let at_least = verdict(
+            &figures,
+            eighty,
+            AgreementCriterion::PointEstimate,
+            ThresholdComparison::AtLeast,
+        );
+        assert!(at_least.point_estimate_meets && at_least.passes);
+        // Wilson 95 % for 8/10 is (0.490, 0.943): the lower bound is far below 80 %.
+        assert!(!at_least.wilson_lower_meets);
+        let more_than = verdict(
+            &figures,
+            eighty,
+            AgreementCriterion::PointEstimate,
+            ThresholdComparison::MoreThan,
+        );
+        assert!(!more_than.passes);
+        let by_bound = verdict(
+            &figures,
+            eighty,
+            AgreementCriterion::WilsonLowerBound,
+            ThresholdComparison::AtLeast,
+        );
+        assert!(
+            !by_bound.passes,
+            "the lower bound decides when the policy says so"
+        );
+    }
+
+    #[test]
+    fn nothing_compared_meets_nothing() {
+        let v = verdict(
+            &agreement::<u8>(&[]),
+            Ratio::new(80, 100),
+            AgreementCriterion::PointEstimate,
+            ThresholdComparison::AtLeast,
+        );
+        assert!(!v.passes && !v.point_estimate_meets && !v.wilson_lower_meets);
     }
 }

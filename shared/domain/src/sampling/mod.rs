@@ -8,10 +8,12 @@
 //! with the exported population and the seed gets the same draw with that tool.
 
 mod agreement;
+mod chain;
 mod consistent;
 mod stratified;
 
-pub use agreement::{Agreement, agreement, wilson_interval};
+pub use agreement::{Agreement, Verdict, agreement, verdict, wilson_interval};
+pub use chain::{Pick, StratumDraw, continue_draw};
 pub use consistent::{Sampler, Ticket, TicketSequence, display_ticket, first_ticket, seed_hash};
 pub use stratified::{
     CountyStratum, Drawn, DrawnCounty, DrawnSchool, SchoolStratum, StagePlan, stratified_draw,
