@@ -4,31 +4,11 @@
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
 use tica_proto::tica::roster::v1::roster_service_client::RosterServiceClient;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
+use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Request, Status};
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone, Debug)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Bearer {
-    /// For `token`.
-    pub fn new(token: &str) -> Bearer {
-        Bearer(format!("Bearer {token}").parse().expect("a JWT is ASCII"))
-    }
-}
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
+pub use tica_auth::Bearer;
 
 /// A roster client that authenticates every call.
 pub type RosterClient = RosterServiceClient<InterceptedService<Channel, Bearer>>;

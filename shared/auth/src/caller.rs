@@ -107,3 +107,27 @@ pub fn bearer_from<T>(request: &tonic::Request<T>) -> Result<BearerToken, tonic:
         .cloned()
         .ok_or_else(|| tonic::Status::unauthenticated("no bearer token"))
 }
+
+/// Adds `authorization: Bearer <token>` to every call of a client (the services forward their
+/// caller's own token this way, so that the callee decides what the caller may see).
+#[derive(Clone, Debug)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    /// For `token`.
+    pub fn new(token: &str) -> Bearer {
+        Bearer(format!("Bearer {token}").parse().expect("a JWT is ASCII"))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}

@@ -21,7 +21,7 @@ mod provider;
 mod role;
 mod token;
 
-pub use caller::{BearerToken, Caller, bearer_from, caller_from};
+pub use caller::{Bearer, BearerToken, Caller, bearer_from, caller_from};
 pub use keys::{KeyError, KeyPair, key_id, load_verifying_keys, read_signing_key, write_key_pair};
 pub use layer::{AuthLayer, AuthService, MethodPolicy, PolicySet};
 pub use role::Role;
