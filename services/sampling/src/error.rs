@@ -1,0 +1,3 @@
+//! The sampling service's error type: the shared [`tica_server::ServiceError`].
+
+pub use tica_server::service_error::{Problems, Result, ServiceError as SamplingError};

@@ -1,0 +1,240 @@
+//! The sampling service's logic: who may do what, the draw, the review and its decisions. No
+//! proto types except the upstream services' messages read in [`rounds`].
+//!
+//! Writes read the round they change, change it and its children in memory, and
+//! [`store::commit`] them with their audit entries in one transaction; a concurrent change to
+//! the round makes the commit fail and [`Sampling::retry`] runs the step again from a fresh
+//! read. Calls to the assessment service that a step makes (approve, return, certify) happen
+//! before its local commit and are not repeated by a retry.
+
+mod export;
+mod review;
+mod rounds;
+mod units;
+
+pub use export::{ExportFile, Part};
+pub use review::{Assignment, RegradeInput, item_name};
+pub use rounds::{NewRound, grade_from};
+pub use units::UnitReport;
+
+use std::future::Future;
+
+use tica_auth::{BearerToken, Caller, Role};
+use tica_domain::ScopePath;
+use tica_storage::Database;
+use tica_storage::audit::AuditEntry;
+
+use crate::error::{Result, SamplingError};
+use crate::model::*;
+use crate::store;
+use crate::upstream::Upstream;
+
+/// The fully-qualified gRPC service name (audit entries name methods under it).
+pub const SERVICE_NAME: &str = "tica.sampling.v1.SamplingService";
+
+/// The sampling service's logic.
+#[derive(Clone, Debug)]
+pub struct Sampling {
+    db: Database,
+    upstream: Upstream,
+}
+
+/// Who is calling, with the token to forward upstream.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// The authenticated caller.
+    pub caller: Caller,
+    /// Their bearer token.
+    pub token: BearerToken,
+}
+
+impl Ctx {
+    /// The audit trail's view of the caller.
+    pub fn actor(&self) -> Actor {
+        tica_server::actor(&self.caller)
+    }
+
+    /// An audit entry for `method` about `resource`.
+    pub fn audit(
+        &self,
+        method: &str,
+        resource: String,
+        path: &str,
+        change: serde_json::Value,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor: self.actor(),
+            method: format!("{SERVICE_NAME}/{method}"),
+            resource,
+            path: ScopePath::parse(path).unwrap_or_else(ScopePath::everything),
+            change,
+        }
+    }
+}
+
+/// A strictly later instant than `previous` (so that optimistic locks always move).
+pub(crate) fn next_micros(previous: i64) -> i64 {
+    tica_storage::now_micros().max(previous + 1)
+}
+
+fn not_found(what: String) -> SamplingError {
+    SamplingError::NotFound(what)
+}
+
+fn precondition(message: impl Into<String>) -> SamplingError {
+    SamplingError::FailedPrecondition(message.into())
+}
+
+fn denied(message: impl Into<String>) -> SamplingError {
+    SamplingError::PermissionDenied(message.into())
+}
+
+impl Sampling {
+    /// The logic over `db`, reaching the other services through `upstream`.
+    pub fn new(db: Database, upstream: Upstream) -> Sampling {
+        Sampling { db, upstream }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Runs `step` again (at most five times) while it fails with a conflict.
+    async fn retry<T, F, Fut>(&self, mut step: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match step().await {
+                Err(SamplingError::Conflict(_)) if attempt < 4 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// A round, 404 when absent; the caller must be able to see it: an office whose
+    /// jurisdiction contains the round's or lies inside it, or an assessor.
+    pub async fn round(&self, ctx: &Ctx, id: &str) -> Result<RoundRecord> {
+        let round = store::round(&self.db, id)
+            .await?
+            .ok_or_else(|| not_found(format!("reviewRounds/{id}")))?;
+        let path = ScopePath::parse(&round.path).unwrap_or_else(ScopePath::everything);
+        let sees = ctx.caller.covers(&path)
+            || (ctx.caller.role != Role::Teacher && path.contains(&ctx.caller.scope));
+        if !sees {
+            return Err(denied(format!(
+                "reviewRounds/{id} lies outside the jurisdiction this token acts for ({})",
+                ctx.caller.acting_for()
+            )));
+        }
+        Ok(round)
+    }
+
+    /// A round the caller runs: the office of the round's own scope (or above it).
+    async fn own_round(&self, ctx: &Ctx, id: &str) -> Result<RoundRecord> {
+        let round = self.round(ctx, id).await?;
+        require_office_of(ctx, &round)?;
+        Ok(round)
+    }
+
+    /// A round with its counts.
+    pub async fn counts(&self, round: &RoundRecord) -> Result<store::RoundCounts> {
+        store::round_counts(&self.db, &round.id).await
+    }
+
+    /// Lists rounds within `parent` (default: the caller's jurisdiction).
+    pub async fn list_rounds(
+        &self,
+        ctx: &Ctx,
+        parent: Option<&str>,
+        filter: &store::RoundFilter,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<(Vec<RoundRecord>, i64)> {
+        let scope = scope_of(ctx, parent, true)?;
+        store::rounds_in(&self.db, &scope, filter, after, limit).await
+    }
+
+    /// The audit trail within `parent` (default: the caller's jurisdiction). Offices only.
+    pub async fn audit_events(
+        &self,
+        ctx: &Ctx,
+        parent: Option<&str>,
+        resource: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<tica_storage::audit::AuditEvent>> {
+        if !ctx.caller.role.is_office() {
+            return Err(denied("only offices read the audit trail"));
+        }
+        let scope = scope_of(ctx, parent, false)?;
+        Ok(tica_storage::audit::list(&self.db, &scope, resource, before, limit).await?)
+    }
+}
+
+/// The scope `parent` (a division code) names, or the caller's own; the caller must cover it,
+/// or, with `or_above`, lie inside it (a county assessor listing a province's audit rounds).
+fn scope_of(ctx: &Ctx, parent: Option<&str>, or_above: bool) -> Result<ScopePath> {
+    let Some(code) = parent else {
+        return Ok(ctx.caller.scope.clone());
+    };
+    let code = tica_domain::division::DivisionCode::parse(code)
+        .map_err(|e| SamplingError::invalid("parent", e.to_string()))?;
+    let scope = ScopePath::for_jurisdiction(code);
+    if ctx.caller.covers(&scope) || (or_above && scope.contains(&ctx.caller.scope)) {
+        Ok(scope)
+    } else {
+        Err(denied(format!(
+            "jurisdictions/{code} lies outside the jurisdiction this token acts for ({})",
+            ctx.caller.acting_for()
+        )))
+    }
+}
+
+/// The caller is an office whose jurisdiction contains the round's scope.
+fn require_office_of(ctx: &Ctx, round: &RoundRecord) -> Result<()> {
+    let path = ScopePath::parse(&round.path).unwrap_or_else(ScopePath::everything);
+    if ctx.caller.role.is_office() && ctx.caller.covers(&path) {
+        Ok(())
+    } else {
+        Err(denied(format!(
+            "only the office running reviewRounds/{} (jurisdictions/{}) may do this",
+            round.id, round.scope_code
+        )))
+    }
+}
+
+/// Appends a transition and moves the round.
+fn transition(ctx: &Ctx, round: &mut RoundRecord, to: RoundState, reason: &str) {
+    let micros = next_micros(round.update_micros);
+    round.transitions.push(Transition {
+        from: round.state,
+        to,
+        actor: ctx.actor(),
+        micros,
+        reason: reason.trim().to_owned(),
+    });
+    round.state = to;
+    round.update_micros = micros;
+}
+
+/// Refuses unless the round is in one of `states`.
+fn require_state(round: &RoundRecord, states: &[RoundState], doing: &str) -> Result<()> {
+    if states.contains(&round.state) {
+        Ok(())
+    } else {
+        Err(precondition(format!(
+            "reviewRounds/{} is {}; {doing} needs {}",
+            round.id,
+            round.state.key().to_uppercase(),
+            states
+                .iter()
+                .map(|s| s.key().to_uppercase())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )))
+    }
+}

@@ -1,0 +1,914 @@
+//! Creating a round, freezing its population, drawing, cancelling.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+use tica_auth::Role;
+use tica_domain::ScopePath;
+use tica_domain::division::DivisionCode;
+use tica_domain::policy::{AgreementCriterion, Ratio, ThresholdComparison};
+use tica_domain::sampling::{Sampler, continue_draw, stratum_size};
+use tica_proto::tica::assessment::v1 as apb;
+use tica_proto::tica::common::v1 as common;
+
+use super::{Ctx, Sampling, denied, precondition, require_office_of, require_state, transition};
+use crate::error::{Result, SamplingError};
+use crate::model::*;
+use crate::store::{self, Work};
+use crate::upstream::{Change, Step, school_code};
+
+/// What CreateReviewRound asks for.
+#[derive(Clone, Debug)]
+pub struct NewRound {
+    /// Level.
+    pub level: Level,
+    /// Kind.
+    pub kind: Kind,
+    /// Batch ids; for an audit, empty means every READY_FOR_AUDIT batch in the caller's
+    /// jurisdiction.
+    pub batches: Vec<String>,
+    /// Optional.
+    pub display_name: String,
+}
+
+fn ratio(r: Option<&common::Ratio>) -> Ratio {
+    r.map(|r| {
+        Ratio::new(
+            u32::try_from(r.numerator).unwrap_or(0),
+            u32::try_from(r.denominator).unwrap_or(0),
+        )
+    })
+    .unwrap_or_default()
+}
+
+/// The draw plan `batch`'s pinned policy gives for `level` and `kind`.
+fn plan_of(batch: &apb::Batch, id: &str, level: Level, kind: Kind) -> Result<Plan> {
+    let rule = batch
+        .effective_rules
+        .as_ref()
+        .and_then(|r| r.sampling.as_ref())
+        .ok_or_else(|| precondition(format!("batches/{id} has no sampling rules pinned")))?;
+    let stage = match (level, kind) {
+        (_, Kind::OfflineCheck) => rule.offline_check.as_ref(),
+        (Level::CountyReview, _) => rule.county_review.as_ref(),
+        (Level::ProvinceAudit, _) => rule.province_audit.as_ref(),
+    };
+    let stage = stage.filter(|s| s.enabled).ok_or_else(|| {
+        precondition(format!(
+            "the policy pinned by batches/{id} has no {} stage",
+            match (level, kind) {
+                (_, Kind::OfflineCheck) => "offline-check",
+                (Level::CountyReview, _) => "county review",
+                (Level::ProvinceAudit, _) => "province audit",
+            }
+        ))
+    })?;
+    Ok(Plan {
+        batch: id.to_owned(),
+        county: batch
+            .county
+            .strip_prefix("jurisdictions/")
+            .unwrap_or(&batch.county)
+            .to_owned(),
+        policy_versions: batch.policy_versions.clone(),
+        school_rate: ratio(stage.school_rate.as_ref()),
+        teacher_rate: ratio(stage.teacher_rate.as_ref()),
+        minimum: u32::try_from(stage.minimum_per_stratum).unwrap_or(0),
+        threshold: ratio(rule.agreement_threshold.as_ref()),
+        criterion: match common::AgreementCriterion::try_from(rule.agreement_criterion) {
+            Ok(common::AgreementCriterion::WilsonLowerBound) => {
+                AgreementCriterion::WilsonLowerBound
+            }
+            _ => AgreementCriterion::PointEstimate,
+        },
+        comparison: match common::ThresholdComparison::try_from(rule.agreement_comparison) {
+            Ok(common::ThresholdComparison::MoreThan) => ThresholdComparison::MoreThan,
+            _ => ThresholdComparison::AtLeast,
+        },
+        offline_required: rule.offline_check.as_ref().is_some_and(|s| s.enabled),
+    })
+}
+
+fn batch_id(batch: &apb::Batch) -> String {
+    batch
+        .name
+        .strip_prefix("batches/")
+        .unwrap_or(&batch.name)
+        .to_owned()
+}
+
+/// The states a batch may be in for a round of `level` and `kind` to start over it.
+fn batch_states(level: Level, kind: Kind) -> &'static [apb::BatchState] {
+    use apb::BatchState as S;
+    match (level, kind) {
+        (Level::CountyReview, _) => &[S::Open, S::ReturnedToCounty],
+        (Level::ProvinceAudit, Kind::OnlineRegrade) => &[S::ReadyForAudit],
+        (Level::ProvinceAudit, Kind::OfflineCheck) => &[S::ReadyForAudit, S::InProvinceAudit],
+    }
+}
+
+fn state_name(state: i32) -> String {
+    apb::BatchState::try_from(state)
+        .map(|s| s.as_str_name().to_owned())
+        .unwrap_or_else(|_| "UNSPECIFIED".into())
+}
+
+/// The population CSV (`id,stage,stratum`, rows sorted by stage, stratum, id; UTF-8, LF).
+pub(crate) fn population_csv(rows: &[PopulationRow]) -> String {
+    let mut sorted: Vec<&PopulationRow> = rows.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.stage.key(), &a.stratum, &a.sampler_id).cmp(&(b.stage.key(), &b.stratum, &b.sampler_id))
+    });
+    let mut csv = String::from("id,stage,stratum\n");
+    for r in sorted {
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            r.sampler_id,
+            r.stage.key(),
+            r.stratum
+        ));
+    }
+    csv
+}
+
+/// The seed rule of DrawSample: 1–100 printable ASCII characters.
+fn check_seed(seed: &str) -> Result<()> {
+    if seed.is_empty() || seed.len() > 100 || !seed.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(SamplingError::invalid(
+            "seed",
+            "enter the public seed: 1–100 printable ASCII characters, e.g. 20 dice digits",
+        ));
+    }
+    Ok(())
+}
+
+impl Sampling {
+    /// Creates a round in DRAFT.
+    pub async fn create_round(&self, ctx: &Ctx, new: NewRound) -> Result<RoundRecord> {
+        let caller = &ctx.caller;
+        match new.level {
+            Level::CountyReview if caller.role != Role::CountyOffice => {
+                return Err(denied("county review rounds are run by the county office"));
+            }
+            Level::ProvinceAudit
+                if !matches!(caller.role, Role::ProvinceOffice | Role::CityOffice) =>
+            {
+                return Err(denied(
+                    "province audit rounds are run by the province (or a city) office",
+                ));
+            }
+            _ => {}
+        }
+        let mut ids = new.batches.clone();
+        if new.level == Level::CountyReview && ids.len() != 1 {
+            return Err(SamplingError::invalid(
+                "review_round.batches",
+                "a county review covers exactly one batch",
+            ));
+        }
+        let mut batches = Vec::new();
+        if ids.is_empty() {
+            batches = self
+                .upstream
+                .batches_in(
+                    &ctx.token,
+                    caller.jurisdiction.as_str(),
+                    apb::BatchState::ReadyForAudit,
+                )
+                .await?;
+            if batches.is_empty() {
+                return Err(precondition(format!(
+                    "no batch in jurisdictions/{} is READY_FOR_AUDIT",
+                    caller.jurisdiction
+                )));
+            }
+            ids = batches.iter().map(batch_id).collect();
+        } else {
+            let unique: BTreeSet<&String> = ids.iter().collect();
+            if unique.len() != ids.len() {
+                return Err(SamplingError::invalid(
+                    "review_round.batches",
+                    "a batch is named twice",
+                ));
+            }
+            for id in &ids {
+                batches.push(self.upstream.batch(&ctx.token, id).await?);
+            }
+        }
+        let mut plans = Vec::new();
+        for (id, batch) in ids.iter().zip(&batches) {
+            let allowed = batch_states(new.level, new.kind);
+            if !allowed.iter().any(|s| *s as i32 == batch.state) {
+                return Err(precondition(format!(
+                    "batches/{id} is {}; this round needs it {}",
+                    state_name(batch.state),
+                    allowed
+                        .iter()
+                        .map(|s| s.as_str_name())
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                )));
+            }
+            let plan = plan_of(batch, id, new.level, new.kind)?;
+            let county = DivisionCode::parse(&plan.county)
+                .map_err(|_| SamplingError::Internal(format!("batches/{id} has no county")))?;
+            if !caller.covers(&ScopePath::for_jurisdiction(county)) {
+                return Err(denied(format!(
+                    "batches/{id} lies outside the jurisdiction this token acts for ({})",
+                    caller.acting_for()
+                )));
+            }
+            plans.push(plan);
+        }
+        let years: BTreeSet<i32> = batches.iter().map(|b| b.year).collect();
+        if years.len() != 1 {
+            return Err(SamplingError::invalid(
+                "review_round.batches",
+                "the batches of one round are of one year",
+            ));
+        }
+        let year = *years.iter().next().expect("one year");
+        let scope = caller.jurisdiction;
+        let key = RoundRecord::chain_key(new.level, new.kind, &ids);
+        let display = new.display_name.trim().to_owned();
+        self.retry(|| async {
+            let earlier: Vec<RoundRecord> = store::rounds_with_key(&self.db, &key)
+                .await?
+                .into_iter()
+                .filter(|r| r.state != RoundState::Cancelled)
+                .collect();
+            if let Some(open) = earlier.iter().find(|r| r.state != RoundState::Decided) {
+                return Err(precondition(format!(
+                    "reviewRounds/{} over the same batches is still {}: close or cancel it first",
+                    open.id,
+                    open.state.key().to_uppercase()
+                )));
+            }
+            let last = earlier.last();
+            let n = store::rounds_numbered(&self.db, scope.as_str(), year, new.level, new.kind)
+                .await?
+                + 1;
+            let id = format!("{scope}-{year}-{}-{n}", new.level.tag(new.kind));
+            let now = tica_storage::now_micros();
+            let round = RoundRecord {
+                display_name: if display.is_empty() {
+                    format!(
+                        "{scope} {year} 年{} 第{n}轮",
+                        match (new.level, new.kind) {
+                            (Level::CountyReview, Kind::OnlineRegrade) => "县级复核",
+                            (Level::ProvinceAudit, Kind::OnlineRegrade) => "省市抽测",
+                            (Level::CountyReview, Kind::OfflineCheck) => "县级推门听课",
+                            (Level::ProvinceAudit, Kind::OfflineCheck) => "省市推门听课",
+                        }
+                    )
+                } else {
+                    display.clone()
+                },
+                level: new.level,
+                kind: new.kind,
+                scope_code: scope.as_str().to_owned(),
+                path: ScopePath::for_jurisdiction(scope).as_str().to_owned(),
+                year,
+                batches: ids.clone(),
+                extends: last.map(|l| l.id.clone()).unwrap_or_default(),
+                chain: last.map_or_else(|| id.clone(), |l| l.chain.clone()),
+                plans: plans.clone(),
+                state: RoundState::Draft,
+                population_schools: 0,
+                population_teachers: 0,
+                population_sha256: String::new(),
+                freeze_micros: None,
+                seed: String::new(),
+                seed_note: String::new(),
+                seed_actor: None,
+                seed_micros: None,
+                creator: ctx.actor(),
+                transitions: Vec::new(),
+                create_micros: now,
+                update_micros: now,
+                id,
+            };
+            let audit = ctx.audit(
+                "CreateReviewRound",
+                round.name(),
+                &round.path,
+                serde_json::json!({ "level": round.level.key(), "kind": round.kind.key(),
+                    "batches": round.batches, "extends": round.extends }),
+            );
+            store::commit(
+                &self.db,
+                &Work {
+                    round: Some((round.clone(), None)),
+                    audits: vec![audit],
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok(round)
+        })
+        .await
+    }
+
+    /// Freezes the population: DRAFT → POPULATION_FROZEN.
+    pub async fn freeze(&self, ctx: &Ctx, id: &str) -> Result<RoundRecord> {
+        let round = self.own_round(ctx, id).await?;
+        require_state(&round, &[RoundState::Draft], "freezing the population")?;
+        let mut rows = Vec::new();
+        for plan in &round.plans {
+            rows.extend(self.population_of(ctx, &round, plan).await?);
+        }
+        let schools: BTreeSet<&str> = rows
+            .iter()
+            .filter(|r| r.stage == Stage::School)
+            .map(|r| r.sampler_id.as_str())
+            .collect();
+        if schools.is_empty() {
+            return Err(precondition(match round.level {
+                Level::CountyReview => {
+                    "nothing to review: no school's results are IN_COUNTY_REVIEW"
+                }
+                Level::ProvinceAudit => "nothing to audit: the batches have no approved schools",
+            }));
+        }
+        if let Some(clash) = rows
+            .iter()
+            .find(|r| r.stage == Stage::Teacher && schools.contains(r.sampler_id.as_str()))
+        {
+            return Err(precondition(format!(
+                "teacher number {} equals a school code of the population; ids must be distinct",
+                clash.sampler_id
+            )));
+        }
+        if round.level == Level::ProvinceAudit && round.kind == Kind::OnlineRegrade {
+            for plan in &round.plans {
+                let batch = self.upstream.batch(&ctx.token, &plan.batch).await?;
+                if batch.state == apb::BatchState::ReadyForAudit as i32 {
+                    self.upstream
+                        .apply(
+                            &ctx.token,
+                            Step {
+                                change: Change::BeginAudit { batch: &plan.batch },
+                                round: &round.name(),
+                                reason: "省市抽测：冻结抽样总体",
+                            },
+                        )
+                        .await?;
+                }
+            }
+        }
+        let hash = hex::encode(Sha256::digest(population_csv(&rows).as_bytes()));
+        self.retry(|| async {
+            let read = self.own_round(ctx, id).await?;
+            require_state(&read, &[RoundState::Draft], "freezing the population")?;
+            let mut round = read.clone();
+            transition(ctx, &mut round, RoundState::PopulationFrozen, "");
+            round.population_schools = schools.len() as i64;
+            round.population_teachers = (rows.len() - schools.len()) as i64;
+            round.population_sha256 = hash.clone();
+            round.freeze_micros = Some(round.update_micros);
+            let audit = ctx.audit(
+                "FreezePopulation",
+                round.name(),
+                &round.path,
+                serde_json::json!({ "population_sha256": hash, "schools": round.population_schools,
+                    "teachers": round.population_teachers }),
+            );
+            store::commit(
+                &self.db,
+                &Work {
+                    round: Some((round.clone(), Some(read.update_micros))),
+                    population: rows.clone(),
+                    audits: vec![audit],
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok(round)
+        })
+        .await
+    }
+
+    /// The population a plan contributes: the schools under review and their teachers with
+    /// the grades under review.
+    async fn population_of(
+        &self,
+        ctx: &Ctx,
+        round: &RoundRecord,
+        plan: &Plan,
+    ) -> Result<Vec<PopulationRow>> {
+        use apb::SchoolResultState as S;
+        let states: &[S] = match (round.level, round.kind) {
+            (Level::CountyReview, Kind::OnlineRegrade) => &[S::InCountyReview],
+            (Level::CountyReview, Kind::OfflineCheck) => &[S::InCountyReview, S::CountyApproved],
+            (Level::ProvinceAudit, _) => &[S::CountyApproved],
+        };
+        let mut schools = BTreeSet::new();
+        for state in states {
+            schools.extend(
+                self.upstream
+                    .schools_in_state(&ctx.token, &plan.batch, *state)
+                    .await?,
+            );
+        }
+        // (school, teacher number) → (code, submission, grade) under review.
+        type Graded = BTreeMap<(String, String), Vec<(String, String, Grade)>>;
+        let mut teachers = Graded::new();
+        match round.kind {
+            Kind::OnlineRegrade => {
+                for s in self
+                    .upstream
+                    .graded_submissions(&ctx.token, &plan.batch)
+                    .await?
+                {
+                    let school = school_code(&s.school).to_owned();
+                    let grade = s.grading.as_ref().and_then(|g| grade_from(g.grade));
+                    if let (true, Some(grade)) = (schools.contains(&school), grade) {
+                        let number = s.teacher.strip_prefix("teachers/").unwrap_or(&s.teacher);
+                        teachers
+                            .entry((school, number.to_owned()))
+                            .or_default()
+                            .push((s.micro_competency.clone(), s.name.clone(), grade));
+                    }
+                }
+            }
+            Kind::OfflineCheck => {
+                for p in self.upstream.participants(&ctx.token, &plan.batch).await? {
+                    let school = school_code(&p.school).to_owned();
+                    if let (true, Some(grade)) =
+                        (schools.contains(&school), grade_from(p.online_grade))
+                    {
+                        let number = p.teacher.strip_prefix("teachers/").unwrap_or(&p.teacher);
+                        teachers
+                            .entry((school, number.to_owned()))
+                            .or_default()
+                            .push(("visit".into(), String::new(), grade));
+                    }
+                }
+            }
+        }
+        let mut rows: Vec<PopulationRow> = schools
+            .iter()
+            .map(|code| PopulationRow {
+                stage: Stage::School,
+                stratum: format!("county-{}", plan.county),
+                sampler_id: code.clone(),
+                batch: plan.batch.clone(),
+                school: code.clone(),
+                grades: Vec::new(),
+            })
+            .collect();
+        rows.extend(
+            teachers
+                .into_iter()
+                .map(|((school, number), grades)| PopulationRow {
+                    stage: Stage::Teacher,
+                    stratum: format!("school-{school}"),
+                    sampler_id: number,
+                    batch: plan.batch.clone(),
+                    school,
+                    grades,
+                }),
+        );
+        Ok(rows)
+    }
+
+    /// Records the seed and draws: POPULATION_FROZEN → DRAWN.
+    pub async fn draw(&self, ctx: &Ctx, id: &str, seed: &str, note: &str) -> Result<RoundRecord> {
+        let round = self.own_round(ctx, id).await?;
+        require_state(&round, &[RoundState::PopulationFrozen], "drawing")?;
+        let seed = if round.extends.is_empty() {
+            check_seed(seed)?;
+            seed.to_owned()
+        } else {
+            let first = store::round(&self.db, &round.chain)
+                .await?
+                .ok_or_else(|| SamplingError::Internal("the chain's first round is gone".into()))?;
+            if !seed.is_empty() && seed != first.seed {
+                return Err(SamplingError::invalid(
+                    "seed",
+                    format!(
+                        "reviewRounds/{id} extends reviewRounds/{}: it continues that chain's ticket order and takes no seed",
+                        round.extends
+                    ),
+                ));
+            }
+            first.seed
+        };
+        let population = store::population(&self.db, id).await?;
+        let before = store::drawn_in_chain(&self.db, &round.chain, id).await?;
+        let draw = draw_round(&round, &population, &seed, &before);
+        if round.kind == Kind::OfflineCheck {
+            for item in draw.items.iter().filter(|i| i.stage == Stage::Teacher) {
+                self.upstream
+                    .apply(
+                        &ctx.token,
+                        Step {
+                            change: Change::OfflineCheck {
+                                batch: &item.batch,
+                                teacher: &item.teacher,
+                                outcome: apb::OfflineCheck::Pending,
+                            },
+                            round: &round.name(),
+                            reason: "抽中推门听课",
+                        },
+                    )
+                    .await?;
+            }
+        }
+        self.retry(|| async {
+            let read = self.own_round(ctx, id).await?;
+            require_state(&read, &[RoundState::PopulationFrozen], "drawing")?;
+            let mut round = read.clone();
+            transition(ctx, &mut round, RoundState::Drawn, note);
+            round.seed = seed.clone();
+            round.seed_note = note.trim().to_owned();
+            round.seed_actor = Some(ctx.actor());
+            round.seed_micros = Some(round.update_micros);
+            let audit = ctx.audit(
+                "DrawSample",
+                round.name(),
+                &round.path,
+                serde_json::json!({ "seed": seed, "seed_note": round.seed_note,
+                    "items": draw.items.len(), "regrades": draw.regrades.len() }),
+            );
+            store::commit(
+                &self.db,
+                &Work {
+                    round: Some((round.clone(), Some(read.update_micros))),
+                    strata: draw.strata.clone(),
+                    items: draw.items.clone(),
+                    regrades: draw.regrades.clone(),
+                    units: draw.units.clone(),
+                    audits: vec![audit],
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok(round)
+        })
+        .await
+    }
+
+    /// Cancels a round before its draw.
+    pub async fn cancel(&self, ctx: &Ctx, id: &str, reason: &str) -> Result<RoundRecord> {
+        if reason.trim().is_empty() {
+            return Err(SamplingError::invalid(
+                "reason",
+                "say why the round is cancelled",
+            ));
+        }
+        self.retry(|| async {
+            let read = self.own_round(ctx, id).await?;
+            require_state(
+                &read,
+                &[RoundState::Draft, RoundState::PopulationFrozen],
+                "cancelling (a drawn round cannot be cancelled)",
+            )?;
+            let mut round = read.clone();
+            transition(ctx, &mut round, RoundState::Cancelled, reason);
+            let audit = ctx.audit(
+                "CancelReviewRound",
+                round.name(),
+                &round.path,
+                serde_json::json!({ "reason": reason.trim() }),
+            );
+            store::commit(
+                &self.db,
+                &Work {
+                    round: Some((round.clone(), Some(read.update_micros))),
+                    audits: vec![audit],
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok(round)
+        })
+        .await
+    }
+
+    /// A round's strata.
+    pub async fn strata(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        stage: &str,
+        after: Option<(String, String)>,
+        limit: i64,
+    ) -> Result<(Vec<StratumRecord>, i64)> {
+        let round = self.round(ctx, id).await?;
+        require_office_of(ctx, &round).or_else(|_| {
+            if ctx.caller.role == Role::Assessor {
+                Ok(())
+            } else {
+                Err(denied("offices and assessors see a round's strata"))
+            }
+        })?;
+        store::strata(&self.db, id, stage, after, limit).await
+    }
+}
+
+/// A grade from its proto value.
+pub fn grade_from(value: i32) -> Option<Grade> {
+    match common::Grade::try_from(value) {
+        Ok(common::Grade::Fail) => Some(Grade::Fail),
+        Ok(common::Grade::Pass) => Some(Grade::Pass),
+        Ok(common::Grade::Excellent) => Some(Grade::Excellent),
+        _ => None,
+    }
+}
+
+/// What a draw writes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RoundDraw {
+    pub strata: Vec<StratumRecord>,
+    pub items: Vec<ItemRecord>,
+    pub regrades: Vec<RegradeRecord>,
+    pub units: Vec<UnitRecord>,
+}
+
+/// The whole draw of a round, without I/O: per batch, the county's schools, then each drawn
+/// school's teachers, each stratum continuing its chain's ticket order.
+pub(crate) fn draw_round(
+    round: &RoundRecord,
+    population: &[PopulationRow],
+    seed: &str,
+    before: &std::collections::HashMap<String, std::collections::HashSet<String>>,
+) -> RoundDraw {
+    let sampler = Sampler::new(seed);
+    let empty = std::collections::HashSet::new();
+    let mut out = RoundDraw::default();
+    let mut seq = 0i64;
+    for plan in &round.plans {
+        let county_unit = format!("jurisdictions/{}", plan.county);
+        let unit_of = |school: &str| match round.level {
+            Level::CountyReview => format!("schools/{school}"),
+            Level::ProvinceAudit => county_unit.clone(),
+        };
+        let school_rows: Vec<&PopulationRow> = population
+            .iter()
+            .filter(|r| r.batch == plan.batch && r.stage == Stage::School)
+            .collect();
+        let stratum = format!("county-{}", plan.county);
+        let ids: Vec<&str> = school_rows.iter().map(|r| r.sampler_id.as_str()).collect();
+        let size = stratum_size(plan.school_rate, ids.len() as u64, u64::from(plan.minimum));
+        let schools = continue_draw(
+            &sampler,
+            &ids,
+            before.get(&stratum).unwrap_or(&empty),
+            size as usize,
+        );
+        out.strata.push(StratumRecord {
+            id: stratum.clone(),
+            stage: Stage::School,
+            parent_unit: county_unit.clone(),
+            batch: plan.batch.clone(),
+            population_size: ids.len() as i64,
+            rate: plan.school_rate,
+            minimum: i64::from(plan.minimum),
+            sample_size: size as i64,
+            first_position: schools.first_position as i64,
+            wrapped: schools.wrapped,
+        });
+        let mut drawn_units = BTreeSet::new();
+        for pick in &schools.picks {
+            let school = ids[pick.index];
+            out.items.push(ItemRecord {
+                round: round.id.clone(),
+                id: format!("school-{school}"),
+                stage: Stage::School,
+                sampler_id: school.to_owned(),
+                stratum: stratum.clone(),
+                position: pick.position as i64,
+                ticket: pick.ticket.clone(),
+                unit: unit_of(school),
+                batch: plan.batch.clone(),
+                school: school.to_owned(),
+                teacher: String::new(),
+                assessor: String::new(),
+                state: ItemState::Drawn,
+                history: Vec::new(),
+            });
+            let teacher_stratum = format!("school-{school}");
+            let teacher_rows: Vec<&PopulationRow> = population
+                .iter()
+                .filter(|r| r.stage == Stage::Teacher && r.stratum == teacher_stratum)
+                .collect();
+            let tids: Vec<&str> = teacher_rows.iter().map(|r| r.sampler_id.as_str()).collect();
+            let tsize = stratum_size(
+                plan.teacher_rate,
+                tids.len() as u64,
+                u64::from(plan.minimum),
+            );
+            let teachers = continue_draw(
+                &sampler,
+                &tids,
+                before.get(&teacher_stratum).unwrap_or(&empty),
+                tsize as usize,
+            );
+            out.strata.push(StratumRecord {
+                id: teacher_stratum.clone(),
+                stage: Stage::Teacher,
+                parent_unit: format!("schools/{school}"),
+                batch: plan.batch.clone(),
+                population_size: tids.len() as i64,
+                rate: plan.teacher_rate,
+                minimum: i64::from(plan.minimum),
+                sample_size: tsize as i64,
+                first_position: teachers.first_position as i64,
+                wrapped: teachers.wrapped,
+            });
+            for tpick in &teachers.picks {
+                let row = teacher_rows[tpick.index];
+                let item_id = format!("teacher-{}", row.sampler_id);
+                seq += 1;
+                out.items.push(ItemRecord {
+                    round: round.id.clone(),
+                    id: item_id.clone(),
+                    stage: Stage::Teacher,
+                    sampler_id: row.sampler_id.clone(),
+                    stratum: teacher_stratum.clone(),
+                    position: tpick.position as i64,
+                    ticket: tpick.ticket.clone(),
+                    unit: unit_of(school),
+                    batch: plan.batch.clone(),
+                    school: school.to_owned(),
+                    teacher: row.sampler_id.clone(),
+                    assessor: String::new(),
+                    state: ItemState::Drawn,
+                    history: Vec::new(),
+                });
+                drawn_units.insert(unit_of(school));
+                for (code, submission, grade) in &row.grades {
+                    out.regrades.push(RegradeRecord {
+                        round: round.id.clone(),
+                        item: item_id.clone(),
+                        code: code.clone(),
+                        seq,
+                        unit: unit_of(school),
+                        submission: submission.clone(),
+                        assessor: String::new(),
+                        state: RegradeState::Pending,
+                        original: *grade,
+                        grade: None,
+                        agrees: false,
+                        detail: RegradeDetail::default(),
+                        submit_micros: None,
+                    });
+                }
+            }
+        }
+        let unit_ids: BTreeSet<(String, String)> = match round.level {
+            Level::CountyReview => school_rows
+                .iter()
+                .map(|r| (r.sampler_id.clone(), unit_of(&r.sampler_id)))
+                .collect(),
+            Level::ProvinceAudit => [(plan.county.clone(), county_unit.clone())].into(),
+        };
+        for (id, unit) in unit_ids {
+            out.units.push(UnitRecord {
+                round: round.id.clone(),
+                drawn: drawn_units.contains(&unit),
+                id,
+                unit,
+                batch: plan.batch.clone(),
+                outcome: Outcome::Undecided,
+                decision: None,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(level: Level) -> RoundRecord {
+        RoundRecord {
+            id: "341324-2026-county-1".into(),
+            display_name: String::new(),
+            level,
+            kind: Kind::OnlineRegrade,
+            scope_code: "341324".into(),
+            path: String::new(),
+            year: 2026,
+            batches: vec!["341324-2026".into()],
+            extends: String::new(),
+            chain: "341324-2026-county-1".into(),
+            plans: vec![Plan {
+                batch: "341324-2026".into(),
+                county: "341324".into(),
+                policy_versions: Vec::new(),
+                school_rate: Ratio::new(15, 100),
+                teacher_rate: Ratio::new(15, 100),
+                minimum: 1,
+                threshold: Ratio::new(80, 100),
+                criterion: AgreementCriterion::PointEstimate,
+                comparison: ThresholdComparison::AtLeast,
+                offline_required: false,
+            }],
+            state: RoundState::PopulationFrozen,
+            population_schools: 0,
+            population_teachers: 0,
+            population_sha256: String::new(),
+            freeze_micros: None,
+            seed: String::new(),
+            seed_note: String::new(),
+            seed_actor: None,
+            seed_micros: None,
+            creator: Actor::default(),
+            transitions: Vec::new(),
+            create_micros: 0,
+            update_micros: 0,
+        }
+    }
+
+    fn population(schools: usize, teachers: usize) -> Vec<PopulationRow> {
+        let mut rows = Vec::new();
+        for s in 1..=schools {
+            let school = format!("34132400{s:02}");
+            rows.push(PopulationRow {
+                stage: Stage::School,
+                stratum: "county-341324".into(),
+                sampler_id: school.clone(),
+                batch: "341324-2026".into(),
+                school: school.clone(),
+                grades: Vec::new(),
+            });
+            for t in 1..=teachers {
+                rows.push(PopulationRow {
+                    stage: Stage::Teacher,
+                    stratum: format!("school-{school}"),
+                    sampler_id: format!("T{s:02}{t:03}"),
+                    batch: "341324-2026".into(),
+                    school: school.clone(),
+                    grades: vec![
+                        ("A1".into(), String::new(), Grade::Pass),
+                        ("B2".into(), String::new(), Grade::Excellent),
+                    ],
+                });
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn a_county_review_draws_ceil_fifteen_percent_of_schools_then_of_their_teachers() {
+        // 测评实施办法 五(一)3 (seeds/001_a7fb3e33a85a8b41.txt): 不低于15%的学校和教师.
+        let draw = draw_round(
+            &round(Level::CountyReview),
+            &population(20, 10),
+            "07318552946601823357",
+            &Default::default(),
+        );
+        let schools = draw
+            .items
+            .iter()
+            .filter(|i| i.stage == Stage::School)
+            .count();
+        let teachers = draw
+            .items
+            .iter()
+            .filter(|i| i.stage == Stage::Teacher)
+            .count();
+        assert_eq!(schools, 3, "ceil(0.15 × 20)");
+        assert_eq!(teachers, 3 * 2, "ceil(0.15 × 10) in each drawn school");
+        assert_eq!(
+            draw.regrades.len(),
+            12,
+            "each drawn teacher's two graded submissions"
+        );
+        assert_eq!(
+            draw.units.len(),
+            20,
+            "every school of the population is a unit"
+        );
+        assert_eq!(draw.units.iter().filter(|u| u.drawn).count(), 3);
+    }
+
+    #[test]
+    fn an_audit_has_one_unit_per_county() {
+        let draw = draw_round(
+            &round(Level::ProvinceAudit),
+            &population(20, 10),
+            "seed",
+            &Default::default(),
+        );
+        assert_eq!(draw.units.len(), 1);
+        assert_eq!(draw.units[0].unit, "jurisdictions/341324");
+        assert!(draw.items.iter().all(|i| i.unit == "jurisdictions/341324"));
+    }
+
+    #[test]
+    fn the_population_file_is_sorted_by_stage_stratum_and_id() {
+        let mut rows = population(2, 2);
+        rows.reverse();
+        let csv = population_csv(&rows);
+        assert_eq!(
+            csv,
+            "id,stage,stratum\n3413240001,school,county-341324\n3413240002,school,county-341324\n\
+             T01001,teacher,school-3413240001\nT01002,teacher,school-3413240001\n\
+             T02001,teacher,school-3413240002\nT02002,teacher,school-3413240002\n"
+        );
+    }
+}

@@ -1,0 +1,49 @@
+//! Building and running the sampling service.
+
+use sqlx::migrate::Migrator;
+use tica_proto::tica::sampling::v1::sampling_service_server::SamplingServiceServer;
+use tica_server::GrpcServer;
+use tica_storage::{Database, DatabaseConfig, Migrations};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::grpc::SamplingGrpc;
+use crate::service::Sampling;
+use crate::upstream::Upstream;
+
+pub use crate::service::SERVICE_NAME;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The sampling service's migrations.
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
+
+/// Opens (and migrates) the sampling database.
+pub async fn open(url: &str, schema: Option<String>) -> tica_storage::Result<Database> {
+    let mut config = DatabaseConfig::new(url, "sampling");
+    config.schema = schema;
+    Database::connect(&config, MIGRATIONS).await
+}
+
+/// A channel to a service at `url`, connected on first use (so start-up order does not matter).
+pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect_lazy())
+}
+
+/// The logic over `db`, reaching the assessment service and the roster on their channels.
+pub fn build(db: Database, assessment: Channel, roster: Channel) -> Sampling {
+    Sampling::new(db, Upstream::new(assessment, roster))
+}
+
+/// Adds the service to `server`.
+pub fn register(server: &mut GrpcServer, svc: Sampling) {
+    let service = SamplingServiceServer::new(SamplingGrpc::new(svc))
+        .max_decoding_message_size(4 << 20)
+        .max_encoding_message_size(64 << 20);
+    server.add_service(service, crate::policy::policy());
+}
