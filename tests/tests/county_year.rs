@@ -728,48 +728,16 @@ async fn register_roster(cluster: &Cluster) -> People {
     }
 }
 
-/// Registers a certified assessor and returns its id (the subject of its tokens).
+/// Registers a certified assessor as the county office and returns its id.
 async fn register(
     cluster: &Cluster,
     teacher: &str,
     level: roster::AssessorLevel,
     at: &str,
 ) -> String {
-    let mut county = cluster.roster(Role::CountyOffice, COUNTY);
-    let created = county
-        .create_assessor(roster::CreateAssessorRequest {
-            assessor: Some(roster::Assessor {
-                teacher: format!("teachers/{teacher}"),
-                level: level as i32,
-                registered_at: at.into(),
-                ..Default::default()
-            }),
-        })
+    cluster
+        .register_assessor((Role::CountyOffice, COUNTY), teacher, level, at)
         .await
-        .unwrap()
-        .into_inner();
-    county
-        .certify_assessor(roster::CertifyAssessorRequest {
-            name: created.name.clone(),
-            certification: Some(roster::AssessorCertification {
-                certificate_number: format!("SX-2026-{teacher}"),
-                exam_date: Some(tica_proto::google::r#type::Date {
-                    year: 2026,
-                    month: 4,
-                    day: 20,
-                }),
-                issued_by: "泗县教育体育局".into(),
-            }),
-        })
-        .await
-        .unwrap();
-    county
-        .register_assessor(roster::RegisterAssessorRequest {
-            name: created.name.clone(),
-        })
-        .await
-        .unwrap();
-    created.name.strip_prefix("assessors/").unwrap().to_owned()
 }
 
 /// School-level assessors of schools A and B.

@@ -14,8 +14,8 @@ use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 tica_storage::backend_tests!(
     a_stranger_can_discover_every_service_by_reflection,
-    health_reports_roster_and_assessment_serving_and_the_services_still_to_come_not_serving,
-    roster_and_assessment_answer_through_the_suite_and_the_rest_is_unimplemented,
+    health_reports_roster_assessment_and_sampling_serving_and_the_certificate_service_not_yet,
+    roster_assessment_and_sampling_answer_through_the_suite_and_certificates_are_unimplemented,
 );
 
 async fn a_stranger_can_discover_every_service_by_reflection(backend: Backend) {
@@ -68,7 +68,7 @@ async fn a_stranger_can_discover_every_service_by_reflection(backend: Backend) {
     cluster.stop().await;
 }
 
-async fn health_reports_roster_and_assessment_serving_and_the_services_still_to_come_not_serving(
+async fn health_reports_roster_assessment_and_sampling_serving_and_the_certificate_service_not_yet(
     backend: Backend,
 ) {
     let Some(cluster) = Cluster::start(backend).await else {
@@ -95,13 +95,19 @@ async fn health_reports_roster_and_assessment_serving_and_the_services_still_to_
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(sampling.status, ServingStatus::NotServing as i32);
+    assert_eq!(sampling.status, ServingStatus::Serving as i32);
+    let certificate = health
+        .check(status("tica.certificate.v1.CertificateService"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(certificate.status, ServingStatus::NotServing as i32);
     let body = reqwest_free_get(&format!("{}/healthz", cluster.http())).await;
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     cluster.stop().await;
 }
 
-async fn roster_and_assessment_answer_through_the_suite_and_the_rest_is_unimplemented(
+async fn roster_assessment_and_sampling_answer_through_the_suite_and_certificates_are_unimplemented(
     backend: Backend,
 ) {
     let Some(cluster) = Cluster::start(backend).await else {
@@ -141,8 +147,21 @@ async fn roster_and_assessment_answer_through_the_suite_and_the_rest_is_unimplem
         cluster.channel.clone(),
         tica_roster::client::Bearer::new(&token),
     );
-    let status = sampling
+    let rounds = sampling
         .list_review_rounds(tica_proto::tica::sampling::v1::ListReviewRoundsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        rounds.total_size, 0,
+        "the sampling service answers: no rounds yet"
+    );
+    let mut certificate = tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient::with_interceptor(
+        cluster.channel.clone(),
+        tica_roster::client::Bearer::new(&token),
+    );
+    let status = certificate
+        .list_certificates(tica_proto::tica::certificate::v1::ListCertificatesRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);

@@ -16,10 +16,7 @@ use tokio::sync::watch;
 use crate::token::dev_key;
 
 /// The services of the contract that this build does not implement yet.
-const NOT_YET: [&str; 2] = [
-    "tica.sampling.v1.SamplingService",
-    "tica.certificate.v1.CertificateService",
-];
+const NOT_YET: [&str; 1] = ["tica.certificate.v1.CertificateService"];
 
 /// Arguments of `tica serve`.
 #[derive(Debug, Args)]
@@ -61,6 +58,7 @@ pub struct Suite {
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
     roster_db: Database,
     assessment_db: Database,
+    sampling_db: Database,
     /// Where evidence files are kept.
     evidence: String,
 }
@@ -76,6 +74,7 @@ impl Suite {
             .context("HTTP server")?;
         self.roster_db.close().await;
         self.assessment_db.close().await;
+        self.sampling_db.close().await;
         Ok(())
     }
 }
@@ -106,6 +105,9 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let assessment_db = tica_assessment::startup::open(&url, schema("assessment"))
         .await
         .context("opening the assessment database")?;
+    let sampling_db = tica_sampling::startup::open(&url, schema("sampling"))
+        .await
+        .context("opening the sampling database")?;
     let evidence = args
         .evidence_store
         .clone()
@@ -124,10 +126,13 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     // The services call each other over gRPC even in one process, exactly as when deployed
     // apart: the assessment service reaches the roster through this server's own address.
     let own = tica_assessment::startup::roster_channel(&format!("http://{grpc_addr}"))?;
-    let assessment = tica_assessment::startup::build(assessment_db.clone(), own, objects).await?;
+    let assessment =
+        tica_assessment::startup::build(assessment_db.clone(), own.clone(), objects).await?;
+    let sampling = tica_sampling::startup::build(sampling_db.clone(), own.clone(), own);
     let mut grpc = GrpcServer::new();
     tica_roster::startup::register(&mut grpc, roster_db.clone());
     tica_assessment::startup::register(&mut grpc, assessment);
+    tica_sampling::startup::register(&mut grpc, sampling);
     for service in NOT_YET {
         grpc.declare_not_serving(service);
     }
@@ -162,6 +167,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
         http_task,
         roster_db,
         assessment_db,
+        sampling_db,
         evidence,
     })
 }
@@ -181,14 +187,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
     let dir = args.data_dir.display();
     let (grpc, http) = (suite.grpc_addr, suite.http_addr);
-    let (roster, assessment) = (suite.roster_db.location(), suite.assessment_db.location());
+    let (roster, assessment, sampling) = (
+        suite.roster_db.location(),
+        suite.assessment_db.location(),
+        suite.sampling_db.location(),
+    );
     let lines = [
         String::new(),
         "TICA is running.".to_owned(),
-        format!("  gRPC    {grpc}  roster, assessment: serving; sampling, certificate: not yet (UNIMPLEMENTED)"),
+        format!("  gRPC    {grpc}  roster, assessment, sampling: serving; certificate: not yet (UNIMPLEMENTED)"),
         format!("          reflection is on: `grpcurl -plaintext {grpc} list` shows every service"),
         format!("  HTTP    http://{http}  (/healthz)"),
-        format!("  data    {dir}  (roster: {roster}; assessment: {assessment}; evidence: {})", suite.evidence),
+        format!("  data    {dir}  (roster: {roster}; assessment: {assessment}; sampling: {sampling}; evidence: {})", suite.evidence),
         format!("  tokens  signed with {dir}/keys/token-signing.pem (key id {kid}); mint one with"),
         "          export TICA_TOKEN=$(tica token mint --role province_office --jurisdiction 340000)".to_owned(),
         "  try     tica roster sample --out sample        # a sample province as CSV/XLSX files".to_owned(),
@@ -204,7 +214,7 @@ fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
 
 async fn index() -> &'static str {
     "TICA: gRPC services for the Teacher ICT Application Competence Project 2.0.\n\
-     The roster and assessment services are served over gRPC (reflection enabled). /healthz reports readiness.\n"
+     The roster, assessment and sampling services are served over gRPC (reflection enabled). /healthz reports readiness.\n"
 }
 
 async fn healthz(State(db): State<Database>) -> (StatusCode, &'static str) {

@@ -1,0 +1,999 @@
+//! The review chain end to end over gRPC (issue 4; seeds/001_a7fb3e33a85a8b41.txt 测评实施办法
+//! 五(一)3–4): a county of 20 schools grades its teachers; the county draws 15 % of its schools
+//! and 15 % of their teachers with a public seed; reviewers re-grade blind; one school disagrees,
+//! goes back, is re-graded and passes on the next round, which continues the same ticket order;
+//! the province audit draws 5 %/5 %, passes, and the county's results are certified.
+
+use sha2::{Digest, Sha256};
+use tica_auth::Role;
+use tica_domain::sampling::TicketSequence;
+use tica_e2e::{AssessmentClient, Cluster};
+use tica_proto::tica::assessment::v1 as pb;
+use tica_proto::tica::common::v1 as common;
+use tica_proto::tica::roster::v1 as roster;
+use tica_proto::tica::sampling::v1 as sp;
+use tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient;
+use tica_roster::client::Bearer;
+use tica_storage::Backend;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+tica_storage::backend_tests!(
+    a_county_review_sends_one_school_back_and_the_province_audit_certifies_the_county,
+);
+
+type SamplingClient = SamplingServiceClient<InterceptedService<Channel, Bearer>>;
+
+const PROVINCE: &str = "340000";
+const CITY: &str = "341300";
+const COUNTY: &str = "341324";
+const YEAR: i32 = 2026;
+const SCHOOLS: usize = 20;
+const TEACHERS_PER_SCHOOL: usize = 3;
+const PICKS: [&str; 3] = ["B2", "C1", "C4"]; // 5 + 8 + 9 = 22 credits ≥ Sixian's 20
+const SEED: &str = "07318552946601823357";
+
+fn school(i: usize) -> String {
+    format!("{COUNTY}{i:04}")
+}
+
+fn sampling(cluster: &Cluster, subject: &str, role: Role, jurisdiction: &str) -> SamplingClient {
+    SamplingServiceClient::with_interceptor(
+        cluster.channel.clone(),
+        Bearer::new(&cluster.token_as(subject, role, jurisdiction, None)),
+    )
+}
+
+/// The county and its 20 schools of three teachers each; returns the teacher numbers by school.
+async fn register_roster(cluster: &Cluster) -> Vec<Vec<String>> {
+    cluster
+        .register_jurisdictions(&[
+            (PROVINCE, "安徽省", ""),
+            (CITY, "宿州市", PROVINCE),
+            (COUNTY, "泗县", CITY),
+        ])
+        .await;
+    let mut county = cluster.roster(Role::CountyOffice, COUNTY);
+    let mut teachers = Vec::new();
+    let mut sequence = 0u16;
+    for s in 1..=SCHOOLS {
+        county
+            .create_school(roster::CreateSchoolRequest {
+                school: Some(roster::School {
+                    name: format!("schools/{}", school(s)),
+                    display_name: format!("泗县第{s}小学"),
+                    jurisdiction: format!("jurisdictions/{COUNTY}"),
+                    kind: roster::SchoolKind::Primary as i32,
+                    rural: s % 2 == 0,
+                    full_time_teacher_count: 30,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+        let mut numbers = Vec::new();
+        for _ in 0..TEACHERS_PER_SCHOOL {
+            sequence += 1;
+            let id = tica_domain::ResidentId::generate(
+                COUNTY,
+                time::Date::from_calendar_date(
+                    1980 + (sequence % 20) as i32,
+                    time::Month::May,
+                    1 + (sequence % 28) as u8,
+                )
+                .unwrap(),
+                sequence,
+            );
+            let created = county
+                .create_teacher(roster::CreateTeacherRequest {
+                    teacher: Some(roster::Teacher {
+                        display_name: format!("教师{sequence}"),
+                        id_number: id.as_str().into(),
+                        school: format!("schools/{}", school(s)),
+                        stage: roster::Stage::Primary as i32,
+                        subject: "数学".into(),
+                        category: roster::TeacherCategory::Ordinary as i32,
+                        ..Default::default()
+                    }),
+                    teacher_id: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            numbers.push(created.name.strip_prefix("teachers/").unwrap().to_owned());
+        }
+        teachers.push(numbers);
+    }
+    teachers
+}
+
+/// The county's policy with the review chain of Ningxia's 测评实施办法 五(一)3–4: county review
+/// 15 %/15 %, province audit 5 %/5 %, 80 % agreement (the Sixian preset checks every school).
+async fn set_review_rates(county: &mut AssessmentClient) {
+    let ratio = |n, d| {
+        Some(common::Ratio {
+            numerator: n,
+            denominator: d,
+        })
+    };
+    let stage = |rate: i64, enabled: bool| {
+        Some(pb::ReviewStageRule {
+            enabled,
+            school_rate: ratio(rate, 100),
+            teacher_rate: ratio(rate, 100),
+            minimum_per_stratum: 1,
+            source: "县工程办 2026-03 会议（参照宁夏测评实施办法 五(一)3、4）".into(),
+        })
+    };
+    county
+        .update_policy(pb::UpdatePolicyRequest {
+            policy: Some(pb::Policy {
+                name: format!("policies/{COUNTY}"),
+                rules: Some(pb::PolicyRules {
+                    sampling: Some(pb::SamplingRule {
+                        county_review: stage(15, true),
+                        province_audit: stage(5, true),
+                        offline_check: stage(5, false),
+                        agreement_threshold: ratio(80, 100),
+                        agreement_criterion: common::AgreementCriterion::PointEstimate as i32,
+                        agreement_comparison: common::ThresholdComparison::AtLeast as i32,
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["rules.sampling".into()],
+            }),
+            change_note: "县复核抽 15%，省抽测 5%".into(),
+            validate_only: false,
+        })
+        .await
+        .unwrap();
+}
+
+/// Every teacher selects, uploads a plan and submits; `grader` grades all but their own work,
+/// which `second` grades.
+async fn run_school_year(
+    cluster: &Cluster,
+    batch: &str,
+    teachers: &[Vec<String>],
+    graders: [(&str, &str); 2],
+) {
+    let plan = {
+        let mut bytes = b"%PDF-1.7\n".to_vec();
+        bytes.extend((0..20_000).map(|i| (i % 251) as u8));
+        bytes
+    };
+    for (s, numbers) in teachers.iter().enumerate() {
+        for n in numbers {
+            let participant = format!("{batch}/participants/{n}");
+            let mut own = cluster.assessment(n, Role::Teacher, COUNTY, Some(&school(s + 1)));
+            own.submit_selection(pb::SubmitSelectionRequest {
+                name: format!("{participant}/selection"),
+                micro_competencies: PICKS.iter().map(|c| c.to_string()).collect(),
+                validate_only: false,
+            })
+            .await
+            .unwrap();
+            tica_e2e::upload_evidence(
+                &mut own,
+                pb::UploadEvidenceRequest {
+                    parent: participant.clone(),
+                    payload: Some(pb::upload_evidence_request::Payload::Evidence(
+                        pb::Evidence {
+                            micro_competencies: PICKS.iter().map(|c| c.to_string()).collect(),
+                            kind: pb::EvidenceKind::DesignPlan as i32,
+                            file_name: "应用设计方案.pdf".into(),
+                            content_type: "application/pdf".into(),
+                            size_bytes: plan.len() as i64,
+                            description: "三个微能力的设计方案".into(),
+                            ..Default::default()
+                        },
+                    )),
+                },
+                &plan,
+                None,
+            )
+            .await
+            .unwrap();
+            for code in PICKS {
+                own.submit_submission(pb::SubmitSubmissionRequest {
+                    name: format!("{participant}/submissions/{code}"),
+                })
+                .await
+                .unwrap();
+            }
+        }
+    }
+    for numbers in teachers {
+        for n in numbers {
+            let (id, _) = if graders[0].1 == n {
+                graders[1]
+            } else {
+                graders[0]
+            };
+            for code in PICKS {
+                grade(
+                    cluster,
+                    id,
+                    &format!("{batch}/participants/{n}"),
+                    code,
+                    common::Grade::Pass,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn grade(cluster: &Cluster, assessor: &str, participant: &str, code: &str, g: common::Grade) {
+    cluster
+        .assessment(assessor, Role::Assessor, COUNTY, None)
+        .grade_submission(pb::GradeSubmissionRequest {
+            name: format!("{participant}/submissions/{code}"),
+            assessor: format!("assessors/{assessor}"),
+            grade: g as i32,
+            rubric_scores: Vec::new(),
+            invalid_evidence: Vec::new(),
+            comment: "符合要求".into(),
+        })
+        .await
+        .unwrap();
+}
+
+async fn submit_school(cluster: &Cluster, batch: &str, code: &str) {
+    let mut office = cluster.assessment("office", Role::SchoolAdmin, COUNTY, Some(code));
+    let name = format!("{batch}/schoolResults/{code}");
+    let result = office
+        .get_school_result(pb::GetSchoolResultRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    if result.state != pb::SchoolResultState::InCountyReview as i32 {
+        office
+            .submit_school_results(pb::SubmitSchoolResultsRequest {
+                name,
+                reason: "校本考核完成".into(),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn school_state(county: &mut AssessmentClient, batch: &str, code: &str) -> i32 {
+    county
+        .get_school_result(pb::GetSchoolResultRequest {
+            name: format!("{batch}/schoolResults/{code}"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .state
+}
+
+/// Every re-grade in `assessor`'s inbox, submitted with `grade_for(original)`; returns how
+/// many. Checks the reviewer is blind until they submit.
+async fn regrade_inbox(
+    cluster: &Cluster,
+    assessor: &str,
+    jurisdiction: &str,
+    grade_for: impl Fn(&sp::Regrade) -> common::Grade,
+) -> usize {
+    let mut me = sampling(cluster, assessor, Role::Assessor, jurisdiction);
+    let inbox = me
+        .list_regrades(sp::ListRegradesRequest {
+            parent: "reviewRounds/-".into(),
+            state: sp::RegradeState::Pending as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .regrades;
+    for r in &inbox {
+        assert_eq!(
+            r.original_grade,
+            common::Grade::Unspecified as i32,
+            "blind: the reviewer does not see the grade under review"
+        );
+        let done = me
+            .submit_regrade(sp::SubmitRegradeRequest {
+                name: r.name.clone(),
+                grade: grade_for(r) as i32,
+                comment: "复核".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(done.state, sp::RegradeState::Submitted as i32);
+        assert_ne!(
+            done.original_grade,
+            common::Grade::Unspecified as i32,
+            "revealed once submitted"
+        );
+        assert_eq!(done.agrees, done.grade == done.original_grade);
+    }
+    inbox.len()
+}
+
+async fn export(
+    office: &mut SamplingClient,
+    round: &str,
+    format: common::FileFormat,
+    part: sp::RoundExportPart,
+) -> Vec<u8> {
+    let mut stream = office
+        .export_review_round(sp::ExportReviewRoundRequest {
+            name: round.into(),
+            format: format as i32,
+            part: part as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(message) = stream.next().await {
+        if let Some(sp::export_review_round_response::Payload::Chunk(chunk)) =
+            message.unwrap().payload
+        {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    bytes
+}
+
+async fn drawn(office: &mut SamplingClient, round: &str, stage: sp::Stage) -> Vec<sp::DrawnItem> {
+    office
+        .list_drawn_items(sp::ListDrawnItemsRequest {
+            parent: round.into(),
+            stage: stage as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .drawn_items
+}
+
+async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_the_county(
+    backend: Backend,
+) {
+    let Some(cluster) = Cluster::start(backend).await else {
+        return;
+    };
+    let teachers = register_roster(&cluster).await;
+    let county_office = (Role::CountyOffice, COUNTY);
+    // County-level assessors from schools 1, 2 and 3 grade and review; a province assessor audits.
+    let a = cluster
+        .register_assessor(
+            county_office,
+            &teachers[0][0],
+            roster::AssessorLevel::County,
+            &format!("jurisdictions/{COUNTY}"),
+        )
+        .await;
+    let b = cluster
+        .register_assessor(
+            county_office,
+            &teachers[1][0],
+            roster::AssessorLevel::County,
+            &format!("jurisdictions/{COUNTY}"),
+        )
+        .await;
+    let c = cluster
+        .register_assessor(
+            county_office,
+            &teachers[2][0],
+            roster::AssessorLevel::County,
+            &format!("jurisdictions/{COUNTY}"),
+        )
+        .await;
+    let p = cluster
+        .register_assessor(
+            (Role::ProvinceOffice, PROVINCE),
+            &teachers[19][0],
+            roster::AssessorLevel::Province,
+            &format!("jurisdictions/{PROVINCE}"),
+        )
+        .await;
+    let school_of = |assessor: &str| {
+        let teacher = if assessor == a {
+            &teachers[0][0]
+        } else if assessor == b {
+            &teachers[1][0]
+        } else if assessor == c {
+            &teachers[2][0]
+        } else {
+            &teachers[19][0]
+        };
+        let s = teachers.iter().position(|t| t.contains(teacher)).unwrap();
+        school(s + 1)
+    };
+
+    let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
+    set_review_rates(&mut county).await;
+    let batch = cluster
+        .open_batch(COUNTY, YEAR, "泗县 2026 年能力提升工程2.0")
+        .await
+        .name;
+    run_school_year(
+        &cluster,
+        &batch,
+        &teachers,
+        [(&a, &teachers[0][0]), (&b, &teachers[1][0])],
+    )
+    .await;
+    for s in 1..=SCHOOLS {
+        submit_school(&cluster, &batch, &school(s)).await;
+    }
+
+    // Round 1: the county freezes its population and publishes the hash before any seed exists.
+    let mut office = sampling(&cluster, "county-office", Role::CountyOffice, COUNTY);
+    let round = office
+        .create_review_round(sp::CreateReviewRoundRequest {
+            review_round: Some(sp::ReviewRound {
+                level: sp::RoundLevel::CountyReview as i32,
+                kind: sp::RoundKind::OnlineRegrade as i32,
+                batches: vec![batch.clone()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(round.name, format!("reviewRounds/{COUNTY}-{YEAR}-county-1"));
+    assert_eq!(round.state, sp::RoundState::Draft as i32);
+    let plan = &round.plans[0];
+    assert_eq!(
+        plan.school_rate.as_ref().unwrap().numerator,
+        15,
+        "the rates come from the policy"
+    );
+    let r1 = round.name.clone();
+    let early = office
+        .draw_sample(sp::DrawSampleRequest {
+            name: r1.clone(),
+            seed: SEED.into(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        early.code(),
+        Code::FailedPrecondition,
+        "no draw before the population is frozen"
+    );
+    let frozen = office
+        .freeze_population(sp::FreezePopulationRequest { name: r1.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (frozen.population_schools, frozen.population_teachers),
+        (20, 60)
+    );
+    let population = export(
+        &mut office,
+        &r1,
+        common::FileFormat::Csv,
+        sp::RoundExportPart::Population,
+    )
+    .await;
+    assert_eq!(
+        hex::encode(Sha256::digest(&population)),
+        frozen.population_sha256,
+        "the published hash is the hash of the exported population file"
+    );
+    let bad_seed = office
+        .draw_sample(sp::DrawSampleRequest {
+            name: r1.clone(),
+            seed: "骰子".into(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_seed.code(), Code::InvalidArgument);
+    let drawn_round = office
+        .draw_sample(sp::DrawSampleRequest {
+            name: r1.clone(),
+            seed: SEED.into(),
+            seed_note: "2026-11-08 县工程办会议，20 枚十面骰".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(drawn_round.seed, SEED);
+    assert_eq!(
+        drawn_round.seed_entered_by.as_ref().unwrap().subject,
+        "county-office"
+    );
+    assert_eq!(
+        (drawn_round.schools_drawn, drawn_round.teachers_drawn),
+        (3, 3),
+        "ceil(15 % × 20) schools, ceil(15 % × 3) teacher each"
+    );
+    let cancel = office
+        .cancel_review_round(sp::CancelReviewRoundRequest {
+            name: r1.clone(),
+            reason: "换个种子".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        cancel.code(),
+        Code::FailedPrecondition,
+        "a drawn round cannot be redrawn by cancelling"
+    );
+
+    // Anyone with the population file and the seed gets the same schools with the reference
+    // sampler's ticket order.
+    let codes: Vec<String> = (1..=SCHOOLS).map(school).collect();
+    let reference = TicketSequence::new(SEED, codes.iter().map(String::as_str));
+    let schools = drawn(&mut office, &r1, sp::Stage::School).await;
+    let mut by_position = schools.clone();
+    by_position.sort_by_key(|i| i.position);
+    assert_eq!(
+        by_position
+            .iter()
+            .map(|i| (i.sampler_id.clone(), i.ticket.clone()))
+            .collect::<Vec<_>>(),
+        reference
+            .first(3)
+            .iter()
+            .map(|t| (t.id.clone(), t.display()))
+            .collect::<Vec<_>>()
+    );
+
+    // Assignment: balanced, never to a reviewer from the school under review.
+    let assigned = office
+        .assign_reviewers(sp::AssignReviewersRequest {
+            round: r1.clone(),
+            assessors: Vec::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((assigned.assigned_count, assigned.unassigned_count), (3, 0));
+    assert_eq!(
+        assigned.review_round.unwrap().state,
+        sp::RoundState::InReview as i32
+    );
+    let items = drawn(&mut office, &r1, sp::Stage::Teacher).await;
+    for item in &items {
+        let reviewer = item.assessor.strip_prefix("assessors/").unwrap();
+        assert_ne!(
+            format!("schools/{}", school_of(reviewer)),
+            item.school,
+            "never from the school under review"
+        );
+    }
+    assert_eq!(
+        assigned.loads.len(),
+        3,
+        "the county's three assessors; the province's is not of this level"
+    );
+    assert_eq!(
+        assigned.loads.iter().map(|l| l.items_in_round).sum::<i64>(),
+        3
+    );
+    assert!(
+        assigned.loads.iter().all(|l| l.items_in_round <= 2),
+        "balanced by load: {:?}",
+        assigned.loads
+    );
+
+    // The reviewers re-grade blind; everything in the first drawn school is judged excellent.
+    let disputed = by_position[0].school.clone();
+    let mut wrong_reviewer = sampling(&cluster, &p, Role::Assessor, PROVINCE);
+    let regrade_name = format!("{}/regrades/B2", items[0].name);
+    let refused = wrong_reviewer
+        .submit_regrade(sp::SubmitRegradeRequest {
+            name: regrade_name,
+            grade: common::Grade::Pass as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::PermissionDenied,
+        "only the assigned reviewer re-grades"
+    );
+    let item_school = |name: &str| {
+        items
+            .iter()
+            .find(|i| name.starts_with(&i.name))
+            .unwrap()
+            .school
+            .clone()
+    };
+    let mut submitted = 0;
+    for reviewer in [&a, &b, &c] {
+        submitted += regrade_inbox(&cluster, reviewer, COUNTY, |r| {
+            if item_school(&r.name) == disputed {
+                common::Grade::Excellent
+            } else {
+                common::Grade::Pass
+            }
+        })
+        .await;
+    }
+    assert_eq!(
+        submitted, 9,
+        "three teachers × three graded micro-competencies"
+    );
+
+    // Decisions: the disputed school goes back; the other two pass.
+    let disputed_code = disputed.strip_prefix("schools/").unwrap().to_owned();
+    for school_item in &by_position {
+        let code = &school_item.sampler_id;
+        let unit = office
+            .decide_review_unit(sp::DecideReviewUnitRequest {
+                name: format!("{r1}/units/{code}"),
+                reason: "复核一致率".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(unit.compared, 3);
+        if *code == disputed_code {
+            assert_eq!(unit.outcome, sp::UnitOutcome::SentBack as i32);
+            assert_eq!((unit.agreements, unit.agreement_permille), (0, 0));
+            assert_eq!(
+                unit.decision.unwrap().target,
+                format!("{batch}/schoolResults/{code}")
+            );
+            assert_eq!(
+                school_state(&mut county, &batch, code).await,
+                pb::SchoolResultState::Returned as i32
+            );
+        } else {
+            assert_eq!(unit.outcome, sp::UnitOutcome::Passed as i32);
+            assert_eq!(unit.agreement_permille, 1000);
+            assert_eq!(
+                school_state(&mut county, &batch, code).await,
+                pb::SchoolResultState::CountyApproved as i32
+            );
+        }
+    }
+    let closed = office
+        .close_review_round(sp::CloseReviewRoundRequest {
+            name: r1.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(closed.state, sp::RoundState::Decided as i32);
+    assert_eq!(
+        (
+            closed.units_total,
+            closed.units_passed,
+            closed.units_sent_back
+        ),
+        (20, 19, 1)
+    );
+    let b1 = county
+        .get_batch(pb::GetBatchRequest {
+            name: batch.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        b1.state,
+        pb::BatchState::Open as i32,
+        "one school is still back with its graders"
+    );
+
+    // The school re-grades and sends its results again; round 2 continues round 1's tickets.
+    let returned = teachers[disputed_code[COUNTY.len()..].parse::<usize>().unwrap() - 1].clone();
+    for n in &returned {
+        let grader = if *n == teachers[0][0] { &b } else { &a };
+        for code in PICKS {
+            grade(
+                &cluster,
+                grader,
+                &format!("{batch}/participants/{n}"),
+                code,
+                common::Grade::Excellent,
+            )
+            .await;
+        }
+    }
+    submit_school(&cluster, &batch, &disputed_code).await;
+    let round2 = office
+        .create_review_round(sp::CreateReviewRoundRequest {
+            review_round: Some(sp::ReviewRound {
+                level: sp::RoundLevel::CountyReview as i32,
+                kind: sp::RoundKind::OnlineRegrade as i32,
+                batches: vec![batch.clone()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let r2 = round2.name.clone();
+    assert_eq!(r2, format!("reviewRounds/{COUNTY}-{YEAR}-county-2"));
+    assert_eq!(round2.extends, r1);
+    let frozen2 = office
+        .freeze_population(sp::FreezePopulationRequest { name: r2.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (frozen2.population_schools, frozen2.population_teachers),
+        (1, 3)
+    );
+    let reseeded = office
+        .draw_sample(sp::DrawSampleRequest {
+            name: r2.clone(),
+            seed: "another seed".into(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reseeded.code(),
+        Code::InvalidArgument,
+        "an extending round takes no new seed"
+    );
+    let drawn2 = office
+        .draw_sample(sp::DrawSampleRequest {
+            name: r2.clone(),
+            seed: String::new(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(drawn2.seed, SEED, "the chain's seed");
+    let strata = office
+        .list_strata(sp::ListStrataRequest {
+            parent: r2.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .strata;
+    let school_stratum = strata
+        .iter()
+        .find(|s| s.stage == sp::Stage::School as i32)
+        .unwrap();
+    assert!(
+        school_stratum.wrapped,
+        "the one school left was drawn before: the order restarts"
+    );
+    let teacher_stratum = strata
+        .iter()
+        .find(|s| s.stage == sp::Stage::Teacher as i32)
+        .unwrap();
+    assert_eq!(
+        teacher_stratum.first_position, 2,
+        "the teacher drawn in round 1 is skipped"
+    );
+    let teacher_order = TicketSequence::new(SEED, returned.iter().map(String::as_str));
+    let second = drawn(&mut office, &r2, sp::Stage::Teacher).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(
+        second[0].sampler_id,
+        teacher_order.after(1, 1)[0].id,
+        "the reference's drop=1, take=1"
+    );
+    office
+        .assign_reviewers(sp::AssignReviewersRequest {
+            round: r2.clone(),
+            assessors: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let mut again = 0;
+    for reviewer in [&a, &b, &c] {
+        again += regrade_inbox(&cluster, reviewer, COUNTY, |_| common::Grade::Excellent).await;
+    }
+    assert_eq!(again, 3);
+    let unit = office
+        .decide_review_unit(sp::DecideReviewUnitRequest {
+            name: format!("{r2}/units/{disputed_code}"),
+            reason: "复核一致".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unit.outcome, sp::UnitOutcome::Passed as i32);
+    office
+        .close_review_round(sp::CloseReviewRoundRequest {
+            name: r2.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let ready = county
+        .get_batch(pb::GetBatchRequest {
+            name: batch.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        ready.state,
+        pb::BatchState::ReadyForAudit as i32,
+        "every school approved"
+    );
+
+    // The province audit: 5 % of the county's schools, 5 % of their teachers, then certification.
+    let mut province = sampling(&cluster, "province-office", Role::ProvinceOffice, PROVINCE);
+    let audit = province
+        .create_review_round(sp::CreateReviewRoundRequest {
+            review_round: Some(sp::ReviewRound {
+                level: sp::RoundLevel::ProvinceAudit as i32,
+                kind: sp::RoundKind::OnlineRegrade as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        audit.batches,
+        std::slice::from_ref(&batch),
+        "every READY_FOR_AUDIT batch of the province"
+    );
+    let ra = audit.name.clone();
+    province
+        .freeze_population(sp::FreezePopulationRequest { name: ra.clone() })
+        .await
+        .unwrap();
+    let in_audit = county
+        .get_batch(pb::GetBatchRequest {
+            name: batch.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(in_audit.state, pb::BatchState::InProvinceAudit as i32);
+    let drawn_audit = province
+        .draw_sample(sp::DrawSampleRequest {
+            name: ra.clone(),
+            seed: "64098812345".into(),
+            seed_note: "省工程办".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (drawn_audit.schools_drawn, drawn_audit.teachers_drawn),
+        (1, 1)
+    );
+    let assigned = province
+        .assign_reviewers(sp::AssignReviewersRequest {
+            round: ra.clone(),
+            assessors: Vec::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(assigned.assigned_count, 1);
+    assert_eq!(
+        assigned.loads.len(),
+        1,
+        "only the province's assessor reviews an audit"
+    );
+    // The auditor agrees with the grades in force: EXCELLENT in the re-graded school, PASS elsewhere.
+    let audited = regrade_inbox(&cluster, &p, PROVINCE, |r| {
+        if returned
+            .iter()
+            .any(|n| r.name.contains(&format!("/items/teacher-{n}/")))
+        {
+            common::Grade::Excellent
+        } else {
+            common::Grade::Pass
+        }
+    })
+    .await;
+    assert_eq!(audited, 3);
+    let units = province
+        .list_review_units(sp::ListReviewUnitsRequest {
+            parent: ra.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .review_units;
+    assert_eq!(units.len(), 1);
+    assert_eq!(
+        units[0].unit,
+        format!("jurisdictions/{COUNTY}"),
+        "the county is the unit of an audit"
+    );
+    let decided = province
+        .decide_review_unit(sp::DecideReviewUnitRequest {
+            name: units[0].name.clone(),
+            reason: "省抽测一致".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let certified = county
+        .get_batch(pb::GetBatchRequest {
+            name: batch.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        decided.outcome,
+        sp::UnitOutcome::Passed as i32,
+        "{decided:?}"
+    );
+    assert_eq!(decided.decision.as_ref().unwrap().target, batch);
+    assert_eq!(certified.state, pb::BatchState::Certified as i32);
+    assert!(
+        certified.transitions.iter().any(|t| t.review_round == ra),
+        "the transition names the round"
+    );
+    province
+        .close_review_round(sp::CloseReviewRoundRequest {
+            name: ra.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+
+    // The round's workbook opens with every part as a sheet; the audit trail has the story.
+    let workbook = export(
+        &mut office,
+        &r1,
+        common::FileFormat::Xlsx,
+        sp::RoundExportPart::Unspecified,
+    )
+    .await;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(workbook)).unwrap();
+    use calamine::Reader;
+    assert_eq!(
+        book.sheet_names(),
+        ["summary", "population", "tickets", "sample"]
+    );
+    let tickets = book.worksheet_range("tickets").unwrap();
+    assert_eq!(
+        tickets.height(),
+        1 + 20 + 3 * 3,
+        "header, the county's schools, each drawn school's teachers"
+    );
+    let events = office
+        .list_audit_events(sp::ListAuditEventsRequest {
+            resource: r1.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    let methods: Vec<&str> = events
+        .iter()
+        .map(|e| e.method.rsplit('/').next().unwrap())
+        .collect();
+    for expected in [
+        "CreateReviewRound",
+        "FreezePopulation",
+        "DrawSample",
+        "AssignReviewers",
+        "CloseReviewRound",
+    ] {
+        assert!(
+            methods.contains(&expected),
+            "{expected} missing from {methods:?}"
+        );
+    }
+    cluster.stop().await;
+}
