@@ -22,6 +22,7 @@ use tonic::transport::Channel;
 
 tica_storage::backend_tests!(
     a_county_review_sends_one_school_back_and_the_province_audit_certifies_the_county,
+    offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery,
 );
 
 type SamplingClient = SamplingServiceClient<InterceptedService<Channel, Bearer>>;
@@ -46,8 +47,8 @@ fn sampling(cluster: &Cluster, subject: &str, role: Role, jurisdiction: &str) ->
     )
 }
 
-/// The county and its 20 schools of three teachers each; returns the teacher numbers by school.
-async fn register_roster(cluster: &Cluster) -> Vec<Vec<String>> {
+/// The county and its `schools` schools of three teachers each; the teacher numbers by school.
+async fn register_roster(cluster: &Cluster, schools: usize) -> Vec<Vec<String>> {
     cluster
         .register_jurisdictions(&[
             (PROVINCE, "安徽省", ""),
@@ -58,7 +59,7 @@ async fn register_roster(cluster: &Cluster) -> Vec<Vec<String>> {
     let mut county = cluster.roster(Role::CountyOffice, COUNTY);
     let mut teachers = Vec::new();
     let mut sequence = 0u16;
-    for s in 1..=SCHOOLS {
+    for s in 1..=schools {
         county
             .create_school(roster::CreateSchoolRequest {
                 school: Some(roster::School {
@@ -110,8 +111,9 @@ async fn register_roster(cluster: &Cluster) -> Vec<Vec<String>> {
 }
 
 /// The county's policy with the review chain of Ningxia's 测评实施办法 五(一)3–4: county review
-/// 15 %/15 %, province audit 5 %/5 %, 80 % agreement (the Sixian preset checks every school).
-async fn set_review_rates(county: &mut AssessmentClient) {
+/// 15 %/15 %, province audit 5 %/5 %, 80 % agreement (the Sixian preset checks every school);
+/// with `offline`, classroom visits at that rate (五(二)).
+async fn set_review_rates(county: &mut AssessmentClient, offline: Option<i64>) {
     let ratio = |n, d| {
         Some(common::Ratio {
             numerator: n,
@@ -135,7 +137,7 @@ async fn set_review_rates(county: &mut AssessmentClient) {
                     sampling: Some(pb::SamplingRule {
                         county_review: stage(15, true),
                         province_audit: stage(5, true),
-                        offline_check: stage(5, false),
+                        offline_check: stage(offline.unwrap_or(5), offline.is_some()),
                         agreement_threshold: ratio(80, 100),
                         agreement_criterion: common::AgreementCriterion::PointEstimate as i32,
                         agreement_comparison: common::ThresholdComparison::AtLeast as i32,
@@ -208,6 +210,36 @@ async fn run_school_year(
             }
         }
     }
+    // A training provider reports 30 online and 30 practice hours for everyone.
+    let mut provider = cluster.assessment("anhui-online", Role::Service, PROVINCE, None);
+    let records = teachers
+        .iter()
+        .flatten()
+        .flat_map(|n| {
+            [
+                (pb::HoursKind::OnlineStudy, "online"),
+                (pb::HoursKind::Practice, "practice"),
+            ]
+            .map(|(kind, what)| pb::HoursRecord {
+                name: format!("providers/anhui-online/hoursRecords/{n}-{what}"),
+                teacher: format!("teachers/{n}"),
+                kind: kind as i32,
+                course_id: what.into(),
+                course_title: "信息技术应用能力提升".into(),
+                centihours: 3000,
+                revision: 1,
+                complete_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+                ..Default::default()
+            })
+        })
+        .collect();
+    provider
+        .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
+            parent: "providers/anhui-online".into(),
+            records,
+        })
+        .await
+        .unwrap();
     for numbers in teachers {
         for n in numbers {
             let (id, _) = if graders[0].1 == n {
@@ -367,7 +399,7 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
     let Some(cluster) = Cluster::start(backend).await else {
         return;
     };
-    let teachers = register_roster(&cluster).await;
+    let teachers = register_roster(&cluster, SCHOOLS).await;
     let county_office = (Role::CountyOffice, COUNTY);
     // County-level assessors from schools 1, 2 and 3 grade and review; a province assessor audits.
     let a = cluster
@@ -417,7 +449,7 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
     };
 
     let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
-    set_review_rates(&mut county).await;
+    set_review_rates(&mut county, None).await;
     let batch = cluster
         .open_batch(COUNTY, YEAR, "泗县 2026 年能力提升工程2.0")
         .await
@@ -995,5 +1027,357 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
             "{expected} missing from {methods:?}"
         );
     }
+    cluster.stop().await;
+}
+
+async fn round_count(office: &mut SamplingClient) -> i64 {
+    office
+        .list_review_rounds(sp::ListReviewRoundsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .total_size
+}
+
+async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery(backend: Backend) {
+    let Some(cluster) = Cluster::start(backend).await else {
+        return;
+    };
+    let teachers = register_roster(&cluster, 4).await;
+    let at_county = format!("jurisdictions/{COUNTY}");
+    let county_level = roster::AssessorLevel::County;
+    let office_of_county = (Role::CountyOffice, COUNTY);
+    let a = cluster
+        .register_assessor(office_of_county, &teachers[0][0], county_level, &at_county)
+        .await;
+    let b = cluster
+        .register_assessor(office_of_county, &teachers[1][0], county_level, &at_county)
+        .await;
+    let c = cluster
+        .register_assessor(office_of_county, &teachers[2][0], county_level, &at_county)
+        .await;
+    let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
+    // Half the schools and half their teachers are visited (rate set by the office, 五(二)).
+    set_review_rates(&mut county, Some(50)).await;
+    let batch = cluster.open_batch(COUNTY, YEAR, "泗县 2026").await.name;
+    run_school_year(
+        &cluster,
+        &batch,
+        &teachers,
+        [(&a, &teachers[0][0]), (&b, &teachers[1][0])],
+    )
+    .await;
+    for s in 1..=4 {
+        submit_school(&cluster, &batch, &school(s)).await;
+    }
+    let mut office = sampling(&cluster, "county-office", Role::CountyOffice, COUNTY);
+
+    // Refused calls say what is wrong and store nothing.
+    let new_round = |batches: Vec<String>, kind: sp::RoundKind| sp::CreateReviewRoundRequest {
+        review_round: Some(sp::ReviewRound {
+            level: sp::RoundLevel::CountyReview as i32,
+            kind: kind as i32,
+            batches,
+            ..Default::default()
+        }),
+    };
+    let two = office
+        .create_review_round(new_round(
+            vec![batch.clone(), "batches/341323-2026".into()],
+            sp::RoundKind::OnlineRegrade,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(two.code(), Code::InvalidArgument);
+    assert!(
+        tica_server::errors::field_violations(&two)
+            .iter()
+            .any(|(f, _)| f == "review_round.batches"),
+        "{two:?}"
+    );
+    let kindless = office
+        .create_review_round(new_round(vec![batch.clone()], sp::RoundKind::Unspecified))
+        .await
+        .unwrap_err();
+    assert_eq!(kindless.code(), Code::InvalidArgument);
+    let mut province = sampling(&cluster, "province-office", Role::ProvinceOffice, PROVINCE);
+    let not_theirs = province
+        .create_review_round(new_round(vec![batch.clone()], sp::RoundKind::OnlineRegrade))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        not_theirs.code(),
+        Code::PermissionDenied,
+        "county review is the county office's"
+    );
+    assert_eq!(
+        round_count(&mut office).await,
+        0,
+        "refused calls store nothing"
+    );
+
+    // An online round, assigned to one reviewer, then reassigned when they drop out.
+    let online = office
+        .create_review_round(new_round(vec![batch.clone()], sp::RoundKind::OnlineRegrade))
+        .await
+        .unwrap()
+        .into_inner()
+        .name;
+    office
+        .freeze_population(sp::FreezePopulationRequest {
+            name: online.clone(),
+        })
+        .await
+        .unwrap();
+    office
+        .draw_sample(sp::DrawSampleRequest {
+            name: online.clone(),
+            seed: "314159".into(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap();
+    let outsider = teachers[3][0].clone();
+    let bad_pool = office
+        .assign_reviewers(sp::AssignReviewersRequest {
+            round: online.clone(),
+            assessors: vec![format!("assessors/{outsider}")],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        bad_pool.code(),
+        Code::InvalidArgument,
+        "only registered assessors of the level form a pool"
+    );
+    let solo = office
+        .assign_reviewers(sp::AssignReviewersRequest {
+            round: online.clone(),
+            assessors: vec![format!("assessors/{c}")],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let items = drawn(&mut office, &online, sp::Stage::Teacher).await;
+    let in_c_school = items
+        .iter()
+        .filter(|i| i.school == format!("schools/{}", school(3)))
+        .count() as i64;
+    assert_eq!(
+        solo.unassigned_count, in_c_school,
+        "never to an assessor of the school under review"
+    );
+    let item = items
+        .iter()
+        .find(|i| i.assessor == format!("assessors/{c}"))
+        .unwrap()
+        .clone();
+    let reasonless = office
+        .reassign_drawn_item(sp::ReassignDrawnItemRequest {
+            name: item.name.clone(),
+            assessor: String::new(),
+            reason: " ".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reasonless.code(), Code::InvalidArgument);
+    let unchanged = office
+        .get_drawn_item(sp::GetDrawnItemRequest {
+            name: item.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        unchanged.assessor, item.assessor,
+        "a refused reassignment changes nothing"
+    );
+    let moved = office
+        .reassign_drawn_item(sp::ReassignDrawnItemRequest {
+            name: item.name.clone(),
+            assessor: String::new(),
+            reason: "测评员调换".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(moved.assessor, item.assessor);
+    assert_ne!(
+        moved.assessor,
+        format!(
+            "assessors/{}",
+            if moved.school.ends_with("0001") {
+                &a
+            } else {
+                &b
+            }
+        ),
+        "not from the school under review"
+    );
+    assert_eq!(moved.assignment_history.len(), 2);
+    assert_eq!(moved.assignment_history[1].reason, "测评员调换");
+    let mut dropped = sampling(&cluster, &c, Role::Assessor, COUNTY);
+    let gone = dropped
+        .submit_regrade(sp::SubmitRegradeRequest {
+            name: format!("{}/regrades/B2", item.name),
+            grade: common::Grade::Pass as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        gone.code(),
+        Code::PermissionDenied,
+        "the reviewer who dropped out no longer holds it"
+    );
+
+    // Offline checks: a second kind of draw, its own chain, beside the online one.
+    let offline = office
+        .create_review_round(new_round(vec![batch.clone()], sp::RoundKind::OfflineCheck))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        offline.name,
+        format!("reviewRounds/{COUNTY}-{YEAR}-county-offline-1")
+    );
+    assert!(offline.extends.is_empty(), "the offline chain is its own");
+    let off = offline.name;
+    let frozen = office
+        .freeze_population(sp::FreezePopulationRequest { name: off.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (frozen.population_schools, frozen.population_teachers),
+        (4, 12)
+    );
+    let visited = office
+        .draw_sample(sp::DrawSampleRequest {
+            name: off.clone(),
+            seed: "271828".into(),
+            seed_note: "推门听课抽签".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (visited.schools_drawn, visited.teachers_drawn),
+        (2, 4),
+        "ceil(50 % × 4) schools, ceil(50 % × 3) teachers each"
+    );
+    let visits = drawn(&mut office, &off, sp::Stage::Teacher).await;
+    for v in &visits {
+        let p = county
+            .get_participant(pb::GetParticipantRequest {
+                name: v.participant.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            p.offline_check,
+            pb::OfflineCheck::Pending as i32,
+            "drawn teachers await their visit"
+        );
+    }
+    office
+        .assign_reviewers(sp::AssignReviewersRequest {
+            round: off.clone(),
+            assessors: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let visits = drawn(&mut office, &off, sp::Stage::Teacher).await;
+    for v in &visits {
+        let reviewer = v.assessor.strip_prefix("assessors/").unwrap();
+        let mut me = sampling(&cluster, reviewer, Role::Assessor, COUNTY);
+        let name = format!("{}/regrades/visit", v.name);
+        let undated = me
+            .submit_regrade(sp::SubmitRegradeRequest {
+                name: name.clone(),
+                grade: common::Grade::Pass as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            undated.code(),
+            Code::InvalidArgument,
+            "a visit records its day"
+        );
+        let pending = me
+            .get_regrade(sp::GetRegradeRequest { name: name.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            pending.state,
+            sp::RegradeState::Pending as i32,
+            "the refused submission changed nothing"
+        );
+        let done = me
+            .submit_regrade(sp::SubmitRegradeRequest {
+                name,
+                grade: common::Grade::Pass as i32,
+                visit_date: Some(tica_proto::google::r#type::Date {
+                    year: YEAR,
+                    month: 11,
+                    day: 20,
+                }),
+                visited_lesson: "四年级数学《三角形的面积》".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(done.agrees, "the visit confirms the online PASS");
+    }
+    let units = office
+        .list_review_units(sp::ListReviewUnitsRequest {
+            parent: off.clone(),
+            drawn_only: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .review_units;
+    assert_eq!(units.len(), 2);
+    for unit in units {
+        let decided = office
+            .decide_review_unit(sp::DecideReviewUnitRequest {
+                name: unit.name,
+                reason: "听课评价与线上一致".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(decided.outcome, sp::UnitOutcome::Passed as i32);
+    }
+    for v in &visits {
+        let p = county
+            .get_participant(pb::GetParticipantRequest {
+                name: v.participant.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            p.offline_check,
+            pb::OfflineCheck::Passed as i32,
+            "recorded beside the online result"
+        );
+    }
+    let closed = office
+        .close_review_round(sp::CloseReviewRoundRequest {
+            name: off,
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(closed.units_passed, 4);
+    assert_eq!(round_count(&mut office).await, 2);
     cluster.stop().await;
 }

@@ -982,3 +982,76 @@ impl SamplingService for SamplingGrpc {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tica_domain::policy::{AgreementCriterion, Ratio, ThresholdComparison};
+    use tica_domain::sampling::{agreement, verdict};
+
+    #[test]
+    fn a_unit_report_shows_every_figure_rounded_as_the_contract_says() {
+        // The 3-grade table of tica_domain's κ test: 20 re-grades, 15 agree, κ = 0.534884,
+        // Wilson 95 % (0.5312991, 0.8881383).
+        let cells = [
+            ((Grade::Fail, Grade::Fail), 2),
+            ((Grade::Fail, Grade::Pass), 1),
+            ((Grade::Pass, Grade::Fail), 1),
+            ((Grade::Pass, Grade::Pass), 10),
+            ((Grade::Pass, Grade::Excellent), 1),
+            ((Grade::Excellent, Grade::Pass), 2),
+            ((Grade::Excellent, Grade::Excellent), 3),
+        ];
+        let pairs: Vec<(Grade, Grade)> = cells
+            .iter()
+            .flat_map(|(pair, n)| std::iter::repeat_n(*pair, *n))
+            .collect();
+        let figures = agreement(&pairs);
+        let plan = Plan {
+            batch: "341324-2026".into(),
+            county: "341324".into(),
+            policy_versions: Vec::new(),
+            school_rate: Ratio::new(15, 100),
+            teacher_rate: Ratio::new(15, 100),
+            minimum: 1,
+            threshold: Ratio::new(80, 100),
+            criterion: AgreementCriterion::PointEstimate,
+            comparison: ThresholdComparison::AtLeast,
+            offline_required: false,
+        };
+        let report = UnitReport {
+            unit: UnitRecord {
+                round: "341324-2026-county-1".into(),
+                id: "3413240007".into(),
+                unit: "schools/3413240007".into(),
+                batch: "341324-2026".into(),
+                drawn: true,
+                outcome: Outcome::Undecided,
+                decision: None,
+            },
+            verdict: verdict(&figures, plan.threshold, plan.criterion, plan.comparison),
+            plan,
+            pending: 0,
+            figures,
+            confusion: cells.iter().map(|(pair, n)| (*pair, *n as i64)).collect(),
+        };
+        let proto = unit_to_proto(&report);
+        assert_eq!((proto.compared, proto.agreements), (20, 15));
+        assert_eq!(proto.agreement_permille, 750);
+        assert_eq!(proto.wilson_lower_ppm, 531_299, "rounded down");
+        assert_eq!(proto.wilson_upper_ppm, 888_139, "rounded up");
+        assert_eq!(proto.kappa_ppm, Some(534_884));
+        assert_eq!(proto.confusion.len(), 7);
+        assert!(!proto.point_estimate_meets && !proto.wilson_lower_meets);
+        assert_eq!(
+            proto.computed_outcome,
+            pb::UnitOutcome::SentBack as i32,
+            "75 % < 80 %"
+        );
+        assert_eq!(
+            proto.outcome,
+            pb::UnitOutcome::Unspecified as i32,
+            "not decided yet"
+        );
+    }
+}
