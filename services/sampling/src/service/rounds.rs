@@ -102,8 +102,8 @@ fn batch_states(level: Level, kind: Kind) -> &'static [apb::BatchState] {
     use apb::BatchState as S;
     match (level, kind) {
         (Level::CountyReview, _) => &[S::Open, S::ReturnedToCounty],
-        (Level::ProvinceAudit, Kind::OnlineRegrade) => &[S::ReadyForAudit],
-        (Level::ProvinceAudit, Kind::OfflineCheck) => &[S::ReadyForAudit, S::InProvinceAudit],
+        // IN_PROVINCE_AUDIT too: a round cancelled after freezing leaves its batches there.
+        (Level::ProvinceAudit, _) => &[S::ReadyForAudit, S::InProvinceAudit],
     }
 }
 

@@ -230,15 +230,16 @@ const REVERSED: [u8; 100] = {
     table
 };
 
-/// The ticket's first 9 digits as a number (the coarse sort key; ties go to [`sort_key`]).
-fn short_key(digest: &[u8; 32]) -> u32 {
-    // Σ limb_i × (2^(32·(7−i)) mod 5^9): each term < 2^53, the sum of eight < 2^56, one reduction.
+/// The ticket's first 9 digits as a number (the coarse sort key; ties go to [`sort_key`]),
+/// from the digest's eight big-endian words.
+fn short_key(words: &[u32; 8]) -> u32 {
+    // Σ word_i × (2^(32·(7−i)) mod 5^9): each term < 2^53, the sum of eight < 2^56, one reduction.
     let mut sum = 0u64;
-    for (quad, weight) in digest.chunks_exact(4).zip(WEIGHTS_9) {
-        sum += u64::from(u32::from_be_bytes([quad[0], quad[1], quad[2], quad[3]])) * weight;
+    for (word, weight) in words.iter().zip(WEIGHTS_9) {
+        sum += u64::from(*word) * weight;
     }
     let mod5 = sum % FIVE_9;
-    let mod2 = u64::from(digest[31]) | (u64::from(digest[30] & 1) << 8);
+    let mod2 = u64::from(words[7]) % TWO_9;
     let t = ((mod2 + TWO_9 - mod5 % TWO_9) % TWO_9) * INV_FIVE_9 % TWO_9;
     let mut low = mod5 + FIVE_9 * t;
     // Reverse the 9 digits (zero-padded): four pairs and the leading digit.
@@ -269,12 +270,18 @@ impl Sampler {
         }
     }
 
-    fn digest(&self, id: &str) -> [u8; 32] {
+    /// The digest of `id` as SHA-256's eight state words (big-endian order of the bytes).
+    fn words(&self, id: &str) -> [u32; 8] {
         let bytes = id.as_bytes();
         if bytes.len() > 55 {
             let mut hasher = self.after_seed.clone();
             hasher.update(bytes);
-            return hasher.finalize().into();
+            let digest: [u8; 32] = hasher.finalize().into();
+            let mut words = [0u32; 8];
+            for (word, quad) in words.iter_mut().zip(digest.chunks_exact(4)) {
+                *word = u32::from_be_bytes([quad[0], quad[1], quad[2], quad[3]]);
+            }
+            return words;
         }
         // The last block by hand: the id, 0x80, zeros, the message length in bits.
         let mut block = [0u8; 64];
@@ -284,8 +291,12 @@ impl Sampler {
         block[56..].copy_from_slice(&bits.to_be_bytes());
         let mut state = self.state;
         sha2::block_api::compress256(&mut state, &[block]);
+        state
+    }
+
+    fn digest(&self, id: &str) -> [u8; 32] {
         let mut out = [0u8; 32];
-        for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        for (chunk, word) in out.chunks_exact_mut(4).zip(self.words(id)) {
             chunk.copy_from_slice(&word.to_be_bytes());
         }
         out
@@ -349,7 +360,7 @@ impl Sampler {
         keyed.extend(
             ids.iter()
                 .enumerate()
-                .map(|(i, id)| (short_key(&self.digest(id.as_ref())), i)),
+                .map(|(i, id)| (short_key(&self.words(id.as_ref())), i)),
         );
         let compare = |a: &(u32, usize), b: &(u32, usize)| {
             a.0.cmp(&b.0).then_with(|| {
@@ -523,7 +534,7 @@ mod tests {
             let full = sampler.ticket(&id).number;
             let key = sort_key(&sampler.digest(&id));
             assert_eq!(format!("0.{key:019}"), full[..21], "{id}");
-            let short = short_key(&sampler.digest(&id));
+            let short = short_key(&sampler.words(&id));
             assert_eq!(format!("0.{short:09}"), full[..11], "{id}");
             assert_eq!(sampler.display(&id), display_ticket(&full, 9));
         }
