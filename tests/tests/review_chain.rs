@@ -800,9 +800,14 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
         .iter()
         .find(|s| s.stage == sp::Stage::School as i32)
         .unwrap();
-    assert!(
-        school_stratum.wrapped,
-        "the one school left was drawn before: the order restarts"
+    assert_eq!(
+        (school_stratum.population_size, school_stratum.sample_size),
+        (1, 1)
+    );
+    let redrawn = drawn(&mut office, &r2, sp::Stage::School).await;
+    assert_eq!(
+        redrawn[0].sampler_id, disputed_code,
+        "the school sent back is re-examined"
     );
     let teacher_stratum = strata
         .iter()
@@ -1137,6 +1142,31 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
         })
         .await
         .unwrap();
+    // Offices above the county read its round but do not run it; reviewers see no figures.
+    let meddling = province
+        .draw_sample(sp::DrawSampleRequest {
+            name: online.clone(),
+            seed: "1".into(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(meddling.code(), Code::PermissionDenied, "{meddling:?}");
+    province
+        .list_review_units(sp::ListReviewUnitsRequest {
+            parent: online.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the province reads the county's figures");
+    let peeking = sampling(&cluster, &a, Role::Assessor, COUNTY)
+        .list_review_units(sp::ListReviewUnitsRequest {
+            parent: online.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(peeking.code(), Code::PermissionDenied);
     let outsider = teachers[3][0].clone();
     let bad_pool = office
         .assign_reviewers(sp::AssignReviewersRequest {

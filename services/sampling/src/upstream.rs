@@ -148,6 +148,21 @@ impl Upstream {
             .collect())
     }
 
+    /// The state of a school's results in a batch.
+    pub async fn school_state(
+        &self,
+        token: &BearerToken,
+        batch: &str,
+        school: &str,
+    ) -> Result<i32> {
+        let what = format!("batches/{batch}/schoolResults/{school}");
+        self.assessment(token)
+            .get_school_result(apb::GetSchoolResultRequest { name: what.clone() })
+            .await
+            .map(|r| r.into_inner().state)
+            .map_err(|s| map_status(s, &what))
+    }
+
     /// Every GRADED submission of the batch, by school, teacher number, code.
     pub async fn graded_submissions(
         &self,

@@ -49,7 +49,8 @@ async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm
         "HTTP",
         "data",
         "token mint",
-        "roster, assessment: serving",
+        "roster, assessment, sampling: serving",
+        "sampling.db",
         "evidence",
         "reflection",
     ] {

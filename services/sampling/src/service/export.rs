@@ -8,7 +8,7 @@ use rust_xlsxwriter::{Format, Workbook};
 use tica_domain::sampling::Sampler;
 
 use super::rounds::population_csv;
-use super::{Ctx, Sampling, precondition, require_office_of};
+use super::{Ctx, Sampling, precondition};
 use crate::error::{Result, SamplingError};
 use crate::model::*;
 use crate::store::{self, RegradeFilter};
@@ -256,12 +256,15 @@ impl Sampling {
         xlsx: bool,
     ) -> Result<ExportFile> {
         let round = self.round(ctx, id).await?;
-        require_office_of(ctx, &round)?;
+        super::require_office_over(ctx, &round)?;
         let drawn = matches!(
             round.state,
             RoundState::Drawn | RoundState::InReview | RoundState::Decided
         );
-        let frozen = drawn || round.state == RoundState::PopulationFrozen;
+        // A round cancelled after freezing still exports what it published.
+        let frozen = drawn
+            || round.state == RoundState::PopulationFrozen
+            || (round.state == RoundState::Cancelled && round.freeze_micros.is_some());
         let needs_draw = |p: Part| matches!(p, Part::Tickets | Part::Sample);
         if !frozen || part.is_some_and(needs_draw) && !drawn {
             return Err(precondition(format!(

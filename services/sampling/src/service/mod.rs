@@ -175,8 +175,9 @@ impl Sampling {
     }
 }
 
-/// The scope `parent` (a division code) names, or the caller's own; the caller must cover it,
-/// or, with `or_above`, lie inside it (a county assessor listing a province's audit rounds).
+/// The scope `parent` (a division code) names, or the caller's own; the caller must cover it.
+/// With `or_above`, a parent above the caller gives the caller's own scope: rounds within it and
+/// on its path (a county assessor sees the province's audit rounds, never other counties').
 fn scope_of(ctx: &Ctx, parent: Option<&str>, or_above: bool) -> Result<ScopePath> {
     let Some(code) = parent else {
         return Ok(ctx.caller.scope.clone());
@@ -184,8 +185,10 @@ fn scope_of(ctx: &Ctx, parent: Option<&str>, or_above: bool) -> Result<ScopePath
     let code = tica_domain::division::DivisionCode::parse(code)
         .map_err(|e| SamplingError::invalid("parent", e.to_string()))?;
     let scope = ScopePath::for_jurisdiction(code);
-    if ctx.caller.covers(&scope) || (or_above && scope.contains(&ctx.caller.scope)) {
+    if ctx.caller.covers(&scope) {
         Ok(scope)
+    } else if or_above && scope.contains(&ctx.caller.scope) {
+        Ok(ctx.caller.scope.clone())
     } else {
         Err(denied(format!(
             "jurisdictions/{code} lies outside the jurisdiction this token acts for ({})",
@@ -194,15 +197,34 @@ fn scope_of(ctx: &Ctx, parent: Option<&str>, or_above: bool) -> Result<ScopePath
     }
 }
 
-/// The caller is an office whose jurisdiction contains the round's scope.
+/// The caller is the office running the round: the office of the round's own scope (the
+/// county for a county review, the province for an audit). Offices above it read, they do not
+/// act.
 fn require_office_of(ctx: &Ctx, round: &RoundRecord) -> Result<()> {
-    let path = ScopePath::parse(&round.path).unwrap_or_else(ScopePath::everything);
-    if ctx.caller.role.is_office() && ctx.caller.covers(&path) {
+    let caller = &ctx.caller;
+    if caller.role.is_office()
+        && caller.school.is_none()
+        && caller.jurisdiction.as_str() == round.scope_code
+    {
         Ok(())
     } else {
         Err(denied(format!(
             "only the office running reviewRounds/{} (jurisdictions/{}) may do this",
             round.id, round.scope_code
+        )))
+    }
+}
+
+/// The caller is an office whose jurisdiction contains the round's scope (it may read the
+/// round's items, units and files).
+fn require_office_over(ctx: &Ctx, round: &RoundRecord) -> Result<()> {
+    let path = ScopePath::parse(&round.path).unwrap_or_else(ScopePath::everything);
+    if ctx.caller.role.is_office() && ctx.caller.covers(&path) {
+        Ok(())
+    } else {
+        Err(denied(format!(
+            "only offices over jurisdictions/{} read reviewRounds/{}'s sample and figures",
+            round.scope_code, round.id
         )))
     }
 }

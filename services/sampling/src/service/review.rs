@@ -142,6 +142,11 @@ impl Sampling {
             "assigning reviewers",
         )?;
         let reviewers = self.reviewers(ctx, &round, pool).await?;
+        if round.kind == Kind::OfflineCheck && round.state == RoundState::Drawn {
+            // Again, in case the draw's own marking failed (it is idempotent).
+            let items = store::all_items(&self.db, id).await?;
+            self.mark_visits_pending(ctx, &round, &items).await?;
+        }
         self.retry(|| async {
             let read = self.own_round(ctx, id).await?;
             require_state(
@@ -349,8 +354,8 @@ impl Sampling {
                 item_name(&item)
             )));
         }
-        if !ctx.caller.role.is_office() && ctx.caller.role != Role::Assessor {
-            return Err(denied("offices and assigned assessors see drawn items"));
+        if ctx.caller.role != Role::Assessor {
+            super::require_office_over(ctx, round)?;
         }
         Ok(item)
     }
@@ -372,7 +377,7 @@ impl Sampling {
                 }
                 filter.assessor = ctx.caller.subject.clone();
             }
-            role if role.is_office() => super::require_office_of(ctx, &round)?,
+            role if role.is_office() => super::require_office_over(ctx, &round)?,
             _ => return Err(denied("offices and assessors list drawn items")),
         }
         store::items(&self.db, id, &filter, after, limit).await
@@ -407,7 +412,7 @@ impl Sampling {
     ) -> Result<()> {
         match ctx.caller.role {
             Role::Assessor if r.assessor == ctx.caller.subject => Ok(()),
-            role if role.is_office() => super::require_office_of(ctx, round),
+            role if role.is_office() => super::require_office_over(ctx, round),
             _ => Err(denied(format!("{} is not assigned to you", r.name()))),
         }
     }
@@ -434,7 +439,7 @@ impl Sampling {
         if !filter.round.is_empty() {
             let round = self.round(ctx, &filter.round).await?;
             if ctx.caller.role != Role::Assessor {
-                super::require_office_of(ctx, &round)?;
+                super::require_office_over(ctx, &round)?;
             }
         }
         store::regrades(&self.db, &filter, after, limit).await

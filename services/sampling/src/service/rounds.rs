@@ -7,11 +7,11 @@ use tica_auth::Role;
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
 use tica_domain::policy::{AgreementCriterion, Ratio, ThresholdComparison};
-use tica_domain::sampling::{Sampler, continue_draw, stratum_size};
+use tica_domain::sampling::{Pick, Sampler, continue_draw, stratum_size};
 use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::common::v1 as common;
 
-use super::{Ctx, Sampling, denied, precondition, require_office_of, require_state, transition};
+use super::{Ctx, Sampling, denied, precondition, require_state, transition};
 use crate::error::{Result, SamplingError};
 use crate::model::*;
 use crate::store::{self, Work};
@@ -63,7 +63,7 @@ fn plan_of(batch: &apb::Batch, id: &str, level: Level, kind: Kind) -> Result<Pla
             }
         ))
     })?;
-    Ok(Plan {
+    let plan = Plan {
         batch: id.to_owned(),
         county: batch
             .county
@@ -86,7 +86,22 @@ fn plan_of(batch: &apb::Batch, id: &str, level: Level, kind: Kind) -> Result<Pla
             _ => ThresholdComparison::AtLeast,
         },
         offline_required: rule.offline_check.as_ref().is_some_and(|s| s.enabled),
-    })
+    };
+    // A rule with a gap would draw nothing or pass everything: refuse it rather than guess.
+    let proper = |r: Ratio| r.numerator > 0 && r.denominator > 0 && r.numerator <= r.denominator;
+    for (field, ok) in [
+        ("school_rate", proper(plan.school_rate)),
+        ("teacher_rate", proper(plan.teacher_rate)),
+        ("minimum_per_stratum", plan.minimum >= 1),
+        ("agreement_threshold", proper(plan.threshold)),
+    ] {
+        if !ok {
+            return Err(precondition(format!(
+                "the sampling rule pinned by batches/{id} has no usable {field}; the office fixes its policy"
+            )));
+        }
+    }
+    Ok(plan)
 }
 
 fn batch_id(batch: &apb::Batch) -> String {
@@ -150,11 +165,9 @@ impl Sampling {
             Level::CountyReview if caller.role != Role::CountyOffice => {
                 return Err(denied("county review rounds are run by the county office"));
             }
-            Level::ProvinceAudit
-                if !matches!(caller.role, Role::ProvinceOffice | Role::CityOffice) =>
-            {
+            Level::ProvinceAudit if caller.role != Role::ProvinceOffice => {
                 return Err(denied(
-                    "province audit rounds are run by the province (or a city) office",
+                    "province audit rounds are run by the province office",
                 ));
             }
             _ => {}
@@ -228,6 +241,27 @@ impl Sampling {
             ));
         }
         let year = *years.iter().next().expect("one year");
+        // One open round per batch, level and kind, whatever other batches a round covers.
+        for id in &ids {
+            let filter = store::RoundFilter {
+                batch: id.clone(),
+                level: new.level.key().to_owned(),
+                kind: new.kind.key().to_owned(),
+                state: String::new(),
+            };
+            let (rounds, _) =
+                store::rounds_in(&self.db, &ScopePath::everything(), &filter, None, 1000).await?;
+            if let Some(open) = rounds.iter().find(|r| {
+                r.batches.contains(id)
+                    && !matches!(r.state, RoundState::Decided | RoundState::Cancelled)
+            }) {
+                return Err(precondition(format!(
+                    "reviewRounds/{} over batches/{id} is still {}: close or cancel it first",
+                    open.id,
+                    open.state.key().to_uppercase()
+                )));
+            }
+        }
         let scope = caller.jurisdiction;
         let key = RoundRecord::chain_key(new.level, new.kind, &ids);
         let display = new.display_name.trim().to_owned();
@@ -339,7 +373,7 @@ impl Sampling {
                 clash.sampler_id
             )));
         }
-        if round.level == Level::ProvinceAudit && round.kind == Kind::OnlineRegrade {
+        if round.level == Level::ProvinceAudit {
             for plan in &round.plans {
                 let batch = self.upstream.batch(&ctx.token, &plan.batch).await?;
                 if batch.state == apb::BatchState::ReadyForAudit as i32 {
@@ -427,7 +461,7 @@ impl Sampling {
                         teachers
                             .entry((school, number.to_owned()))
                             .or_default()
-                            .push((s.micro_competency.clone(), s.name.clone(), grade));
+                            .push((regrade_code(&s), s.name.clone(), grade));
                     }
                 }
             }
@@ -483,7 +517,7 @@ impl Sampling {
             let first = store::round(&self.db, &round.chain)
                 .await?
                 .ok_or_else(|| SamplingError::Internal("the chain's first round is gone".into()))?;
-            if !seed.is_empty() && seed != first.seed {
+            if !seed.is_empty() {
                 return Err(SamplingError::invalid(
                     "seed",
                     format!(
@@ -496,57 +530,88 @@ impl Sampling {
         };
         let population = store::population(&self.db, id).await?;
         let before = store::drawn_in_chain(&self.db, &round.chain, id).await?;
-        let draw = draw_round(&round, &population, &seed, &before);
-        if round.kind == Kind::OfflineCheck {
-            for item in draw.items.iter().filter(|i| i.stage == Stage::Teacher) {
-                self.upstream
-                    .apply(
-                        &ctx.token,
-                        Step {
-                            change: Change::OfflineCheck {
-                                batch: &item.batch,
-                                teacher: &item.teacher,
-                                outcome: apb::OfflineCheck::Pending,
-                            },
-                            round: &round.name(),
-                            reason: "抽中推门听课",
-                        },
-                    )
-                    .await?;
+        // Units the chain last sent back are re-examined whatever their tickets say.
+        let mut last: std::collections::HashMap<String, Outcome> = Default::default();
+        for unit in store::chain_units(&self.db, &round.chain).await? {
+            if unit.outcome != Outcome::Undecided {
+                last.insert(unit.id, unit.outcome);
             }
         }
-        self.retry(|| async {
-            let read = self.own_round(ctx, id).await?;
-            require_state(&read, &[RoundState::PopulationFrozen], "drawing")?;
-            let mut round = read.clone();
-            transition(ctx, &mut round, RoundState::Drawn, note);
-            round.seed = seed.clone();
-            round.seed_note = note.trim().to_owned();
-            round.seed_actor = Some(ctx.actor());
-            round.seed_micros = Some(round.update_micros);
-            let audit = ctx.audit(
-                "DrawSample",
-                round.name(),
-                &round.path,
-                serde_json::json!({ "seed": seed, "seed_note": round.seed_note,
+        let sent_back: std::collections::HashSet<String> = last
+            .into_iter()
+            .filter(|(_, outcome)| *outcome == Outcome::SentBack)
+            .map(|(unit, _)| unit)
+            .collect();
+        let draw = draw_round(&round, &population, &seed, &before, &sent_back);
+        let round = self
+            .retry(|| async {
+                let read = self.own_round(ctx, id).await?;
+                require_state(&read, &[RoundState::PopulationFrozen], "drawing")?;
+                let mut round = read.clone();
+                transition(ctx, &mut round, RoundState::Drawn, note);
+                round.seed = seed.clone();
+                round.seed_note = note.trim().to_owned();
+                round.seed_actor = Some(ctx.actor());
+                round.seed_micros = Some(round.update_micros);
+                let audit = ctx.audit(
+                    "DrawSample",
+                    round.name(),
+                    &round.path,
+                    serde_json::json!({ "seed": seed, "seed_note": round.seed_note,
                     "items": draw.items.len(), "regrades": draw.regrades.len() }),
-            );
-            store::commit(
-                &self.db,
-                &Work {
-                    round: Some((round.clone(), Some(read.update_micros))),
-                    strata: draw.strata.clone(),
-                    items: draw.items.clone(),
-                    regrades: draw.regrades.clone(),
-                    units: draw.units.clone(),
-                    audits: vec![audit],
-                    ..Default::default()
-                },
-            )
+                );
+                store::commit(
+                    &self.db,
+                    &Work {
+                        round: Some((round.clone(), Some(read.update_micros))),
+                        strata: draw.strata.clone(),
+                        items: draw.items.clone(),
+                        regrades: draw.regrades.clone(),
+                        units: draw.units.clone(),
+                        audits: vec![audit],
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                Ok(round)
+            })
             .await?;
-            Ok(round)
-        })
-        .await
+        // Only once the seed and sample are on record: marking first would let a failed draw
+        // be tried again with another seed.
+        if let Err(e) = self.mark_visits_pending(ctx, &round, &draw.items).await {
+            tracing::warn!(round = %round.id, error = %e, "marking drawn teachers PENDING failed; AssignReviewers marks them again");
+        }
+        Ok(round)
+    }
+
+    /// Offline checks: marks the drawn teachers PENDING in the assessment service (idempotent).
+    pub(super) async fn mark_visits_pending(
+        &self,
+        ctx: &Ctx,
+        round: &RoundRecord,
+        items: &[ItemRecord],
+    ) -> Result<()> {
+        if round.kind != Kind::OfflineCheck {
+            return Ok(());
+        }
+        let name = round.name();
+        for item in items.iter().filter(|i| i.stage == Stage::Teacher) {
+            self.upstream
+                .apply(
+                    &ctx.token,
+                    Step {
+                        change: Change::OfflineCheck {
+                            batch: &item.batch,
+                            teacher: &item.teacher,
+                            outcome: apb::OfflineCheck::Pending,
+                        },
+                        round: &name,
+                        reason: "抽中推门听课",
+                    },
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// Cancels a round before its draw.
@@ -596,7 +661,7 @@ impl Sampling {
         limit: i64,
     ) -> Result<(Vec<StratumRecord>, i64)> {
         let round = self.round(ctx, id).await?;
-        require_office_of(ctx, &round).or_else(|_| {
+        super::require_office_over(ctx, &round).or_else(|_| {
             if ctx.caller.role == Role::Assessor {
                 Ok(())
             } else {
@@ -607,6 +672,16 @@ impl Sampling {
     }
 }
 
+/// The re-grade code of a submission: its micro-competency, or `leadership` for the
+/// principal's leadership submission (which has none).
+fn regrade_code(s: &apb::Submission) -> String {
+    if s.micro_competency.is_empty() {
+        "leadership".to_owned()
+    } else {
+        s.micro_competency.clone()
+    }
+}
+
 /// A grade from its proto value.
 pub fn grade_from(value: i32) -> Option<Grade> {
     match common::Grade::try_from(value) {
@@ -614,6 +689,51 @@ pub fn grade_from(value: i32) -> Option<Grade> {
         Ok(common::Grade::Pass) => Some(Grade::Pass),
         Ok(common::Grade::Excellent) => Some(Grade::Excellent),
         _ => None,
+    }
+}
+
+/// A county's schools: those `forced` (sent back earlier in the chain and now back under
+/// review) in ticket order, then the next undrawn ones up to `size`.
+fn draw_schools(
+    sampler: &Sampler,
+    ids: &[&str],
+    before: &std::collections::HashSet<String>,
+    size: usize,
+    forced: &std::collections::HashSet<String>,
+) -> tica_domain::sampling::StratumDraw {
+    let mut picks: Vec<Pick> = if forced.is_empty() {
+        Vec::new()
+    } else {
+        sampler
+            .first_with_tickets(ids, ids.len())
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (index, _))| forced.contains(ids[*index]))
+            .map(|(position, (index, ticket))| Pick {
+                index,
+                position: position as u64 + 1,
+                ticket,
+            })
+            .collect()
+    };
+    let mut skip = before.clone();
+    skip.extend(picks.iter().map(|p| ids[p.index].to_owned()));
+    let rest = continue_draw(sampler, ids, &skip, size.saturating_sub(picks.len()));
+    let first_position = if rest.picks.is_empty() {
+        picks.first().map_or(1, |p| p.position)
+    } else {
+        rest.first_position
+    };
+    let already: std::collections::HashSet<usize> = picks.iter().map(|p| p.index).collect();
+    picks.extend(
+        rest.picks
+            .into_iter()
+            .filter(|p| !already.contains(&p.index)),
+    );
+    tica_domain::sampling::StratumDraw {
+        picks,
+        first_position,
+        wrapped: rest.wrapped,
     }
 }
 
@@ -633,6 +753,7 @@ pub(crate) fn draw_round(
     population: &[PopulationRow],
     seed: &str,
     before: &std::collections::HashMap<String, std::collections::HashSet<String>>,
+    sent_back: &std::collections::HashSet<String>,
 ) -> RoundDraw {
     let sampler = Sampler::new(seed);
     let empty = std::collections::HashSet::new();
@@ -651,11 +772,16 @@ pub(crate) fn draw_round(
         let stratum = format!("county-{}", plan.county);
         let ids: Vec<&str> = school_rows.iter().map(|r| r.sampler_id.as_str()).collect();
         let size = stratum_size(plan.school_rate, ids.len() as u64, u64::from(plan.minimum));
-        let schools = continue_draw(
+        let schools = draw_schools(
             &sampler,
             &ids,
             before.get(&stratum).unwrap_or(&empty),
             size as usize,
+            if round.level == Level::CountyReview {
+                sent_back
+            } else {
+                &empty
+            },
         );
         out.strata.push(StratumRecord {
             id: stratum.clone(),
@@ -860,6 +986,7 @@ mod tests {
             &population(20, 10),
             "07318552946601823357",
             &Default::default(),
+            &Default::default(),
         );
         let schools = draw
             .items
@@ -887,11 +1014,61 @@ mod tests {
     }
 
     #[test]
+    fn a_school_sent_back_is_drawn_again_and_the_rest_continue_the_order() {
+        // 测评实施办法 五(一)3: results that disagree go back to the school and are re-examined.
+        let population = population(20, 10);
+        let first = draw_round(
+            &round(Level::CountyReview),
+            &population,
+            "seed",
+            &Default::default(),
+            &Default::default(),
+        );
+        let drawn: Vec<&str> = first
+            .items
+            .iter()
+            .filter(|i| i.stage == Stage::School)
+            .map(|i| i.sampler_id.as_str())
+            .collect();
+        let before = [(
+            "county-341324".to_owned(),
+            drawn.iter().map(|s| s.to_string()).collect(),
+        )]
+        .into();
+        let sent_back = [drawn[1].to_owned()].into();
+        let mut second_round = round(Level::CountyReview);
+        second_round.id = "341324-2026-county-2".into();
+        let second = draw_round(&second_round, &population, "seed", &before, &sent_back);
+        let again: Vec<&str> = second
+            .items
+            .iter()
+            .filter(|i| i.stage == Stage::School)
+            .map(|i| i.sampler_id.as_str())
+            .collect();
+        assert_eq!(again.len(), 3);
+        assert_eq!(again[0], drawn[1], "the school sent back comes first");
+        let ids: Vec<String> = population
+            .iter()
+            .filter(|r| r.stage == Stage::School)
+            .map(|r| r.sampler_id.clone())
+            .collect();
+        let order =
+            tica_domain::sampling::TicketSequence::new("seed", ids.iter().map(String::as_str));
+        let next: Vec<&str> = order.after(3, 2).iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(
+            &again[1..],
+            next,
+            "then the ticket order continues past round 1"
+        );
+    }
+
+    #[test]
     fn an_audit_has_one_unit_per_county() {
         let draw = draw_round(
             &round(Level::ProvinceAudit),
             &population(20, 10),
             "seed",
+            &Default::default(),
             &Default::default(),
         );
         assert_eq!(draw.units.len(), 1);

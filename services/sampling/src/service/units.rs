@@ -84,6 +84,7 @@ impl Sampling {
     /// A unit's report.
     pub async fn unit(&self, ctx: &Ctx, round_id: &str, id: &str) -> Result<UnitReport> {
         let round = self.round(ctx, round_id).await?;
+        super::require_office_over(ctx, &round)?;
         let unit = store::unit(&self.db, round_id, id)
             .await?
             .ok_or_else(|| not_found(format!("reviewRounds/{round_id}/units/{id}")))?;
@@ -101,6 +102,7 @@ impl Sampling {
         limit: i64,
     ) -> Result<(Vec<UnitReport>, i64)> {
         let round = self.round(ctx, round_id).await?;
+        super::require_office_over(ctx, &round)?;
         let (units, total) = store::units(
             &self.db,
             round_id,
@@ -164,9 +166,13 @@ impl Sampling {
             .await?;
         self.retry(|| async {
             let read = self.own_round(ctx, round_id).await?;
+            require_state(&read, &[RoundState::InReview], "deciding a unit")?;
             let mut unit = store::unit(&self.db, round_id, id)
                 .await?
                 .ok_or_else(|| not_found(format!("reviewRounds/{round_id}/units/{id}")))?;
+            if unit.outcome != Outcome::Undecided {
+                return Err(precondition(format!("{} was decided meanwhile", unit.unit)));
+            }
             let mut round = read.clone();
             round.update_micros = next_micros(round.update_micros);
             unit.outcome = outcome;
@@ -276,8 +282,38 @@ impl Sampling {
             return Ok(String::new());
         };
         let target = change.target();
-        self.upstream.apply(&ctx.token, step(change)).await?;
+        if !self.already_applied(ctx, &change).await? {
+            self.upstream.apply(&ctx.token, step(change)).await?;
+        }
         Ok(target)
+    }
+
+    /// Whether the assessment service is already where `change` would take it: a decision
+    /// whose local commit failed after the upstream call went through is then simply retried.
+    async fn already_applied(&self, ctx: &Ctx, change: &Change<'_>) -> Result<bool> {
+        use apb::{BatchState as B, SchoolResultState as S};
+        Ok(match change {
+            Change::ApproveSchool { batch, school } => {
+                let state = self
+                    .upstream
+                    .school_state(&ctx.token, batch, school)
+                    .await?;
+                state == S::CountyApproved as i32 || state == S::Certified as i32
+            }
+            Change::ReturnSchool { batch, school } => {
+                self.upstream
+                    .school_state(&ctx.token, batch, school)
+                    .await?
+                    == S::Returned as i32
+            }
+            Change::Certify { batch } => {
+                self.upstream.batch(&ctx.token, batch).await?.state == B::Certified as i32
+            }
+            Change::ReturnBatch { batch } => {
+                self.upstream.batch(&ctx.token, batch).await?.state == B::ReturnedToCounty as i32
+            }
+            Change::BeginAudit { .. } | Change::OfflineCheck { .. } => false,
+        })
     }
 
     /// Whether the latest decision about `unit` in the chain of (level, kind, batches) passed.
@@ -312,11 +348,7 @@ impl Sampling {
             reason.trim()
         };
         let round = self.own_round(ctx, round_id).await?;
-        require_state(
-            &round,
-            &[RoundState::Drawn, RoundState::InReview],
-            "closing",
-        )?;
+        require_state(&round, &[RoundState::InReview], "closing")?;
         let (units, _) = store::units(&self.db, round_id, false, None, "", i64::MAX).await?;
         if let Some(open) = units
             .iter()
@@ -347,7 +379,7 @@ impl Sampling {
         }
         self.retry(|| async {
             let read = self.own_round(ctx, round_id).await?;
-            require_state(&read, &[RoundState::Drawn, RoundState::InReview], "closing")?;
+            require_state(&read, &[RoundState::InReview], "closing")?;
             let mut round = read.clone();
             transition(ctx, &mut round, RoundState::Decided, reason);
             let audit = ctx.audit(
