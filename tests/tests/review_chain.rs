@@ -23,6 +23,7 @@ use tonic::transport::Channel;
 tica_storage::backend_tests!(
     a_county_review_sends_one_school_back_and_the_province_audit_certifies_the_county,
     offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery,
+    certification_waits_for_the_offline_audit_and_reviewers_match_the_subject,
 );
 
 type SamplingClient = SamplingServiceClient<InterceptedService<Channel, Bearer>>;
@@ -1409,5 +1410,293 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
         .into_inner();
     assert_eq!(closed.units_passed, 4);
     assert_eq!(round_count(&mut office).await, 2);
+    cluster.stop().await;
+}
+
+/// Runs a whole county-review round as the county office: everything drawn is re-graded PASS
+/// (agreeing) by whoever it was assigned to.
+async fn pass_county_review(cluster: &Cluster, office: &mut SamplingClient, batch: &str) {
+    let round = office
+        .create_review_round(sp::CreateReviewRoundRequest {
+            review_round: Some(sp::ReviewRound {
+                level: sp::RoundLevel::CountyReview as i32,
+                kind: sp::RoundKind::OnlineRegrade as i32,
+                batches: vec![batch.to_owned()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .name;
+    office
+        .freeze_population(sp::FreezePopulationRequest {
+            name: round.clone(),
+        })
+        .await
+        .unwrap();
+    office
+        .draw_sample(sp::DrawSampleRequest {
+            name: round.clone(),
+            seed: "1234567890".into(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap();
+    office
+        .assign_reviewers(sp::AssignReviewersRequest {
+            round: round.clone(),
+            assessors: Vec::new(),
+        })
+        .await
+        .unwrap();
+    for item in drawn(office, &round, sp::Stage::Teacher).await {
+        let reviewer = item.assessor.strip_prefix("assessors/").unwrap();
+        regrade_inbox(cluster, reviewer, COUNTY, |_| common::Grade::Pass).await;
+    }
+    for unit in office
+        .list_review_units(sp::ListReviewUnitsRequest {
+            parent: round.clone(),
+            drawn_only: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .review_units
+    {
+        office
+            .decide_review_unit(sp::DecideReviewUnitRequest {
+                name: unit.name,
+                reason: "一致".into(),
+            })
+            .await
+            .unwrap();
+    }
+    office
+        .close_review_round(sp::CloseReviewRoundRequest {
+            name: round,
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+}
+
+/// Runs a province audit round of `kind` through its draw and assignment; its name.
+async fn start_audit(province: &mut SamplingClient, kind: sp::RoundKind, seed: &str) -> String {
+    let round = province
+        .create_review_round(sp::CreateReviewRoundRequest {
+            review_round: Some(sp::ReviewRound {
+                level: sp::RoundLevel::ProvinceAudit as i32,
+                kind: kind as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .name;
+    province
+        .freeze_population(sp::FreezePopulationRequest {
+            name: round.clone(),
+        })
+        .await
+        .unwrap();
+    province
+        .draw_sample(sp::DrawSampleRequest {
+            name: round.clone(),
+            seed: seed.into(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap();
+    province
+        .assign_reviewers(sp::AssignReviewersRequest {
+            round: round.clone(),
+            assessors: Vec::new(),
+        })
+        .await
+        .unwrap();
+    round
+}
+
+async fn certification_waits_for_the_offline_audit_and_reviewers_match_the_subject(
+    backend: Backend,
+) {
+    let Some(cluster) = Cluster::start(backend).await else {
+        return;
+    };
+    let teachers = register_roster(&cluster, 4).await;
+    let at_county = format!("jurisdictions/{COUNTY}");
+    let at_province = format!("jurisdictions/{PROVINCE}");
+    let county_level = roster::AssessorLevel::County;
+    let office_of_county = (Role::CountyOffice, COUNTY);
+    let a = cluster
+        .register_assessor(office_of_county, &teachers[0][0], county_level, &at_county)
+        .await;
+    let b = cluster
+        .register_assessor(office_of_county, &teachers[1][0], county_level, &at_county)
+        .await;
+    cluster
+        .register_assessor(office_of_county, &teachers[2][0], county_level, &at_county)
+        .await;
+    // Two province assessors: one registered for Chinese only, one for mathematics.
+    let province_office = (Role::ProvinceOffice, PROVINCE);
+    let province_level = roster::AssessorLevel::Province;
+    let chinese = cluster
+        .register_assessor(
+            province_office,
+            &teachers[3][1],
+            province_level,
+            &at_province,
+        )
+        .await;
+    let maths = cluster
+        .register_assessor(
+            province_office,
+            &teachers[3][2],
+            province_level,
+            &at_province,
+        )
+        .await;
+    let mut roster_office = cluster.roster(Role::ProvinceOffice, PROVINCE);
+    for (id, subject) in [(&chinese, "语文"), (&maths, "数学")] {
+        roster_office
+            .update_assessor(roster::UpdateAssessorRequest {
+                assessor: Some(roster::Assessor {
+                    name: format!("assessors/{id}"),
+                    subjects: vec![subject.into()],
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["subjects".into()],
+                }),
+            })
+            .await
+            .unwrap();
+    }
+
+    // The county's policy: review 50 %, visits required, reviewers of the teacher's subject.
+    let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
+    set_review_rates(&mut county, Some(50)).await;
+    let mut grading = county
+        .get_effective_policy(pb::GetEffectivePolicyRequest {
+            jurisdiction: format!("jurisdictions/{COUNTY}"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rules
+        .unwrap()
+        .grading
+        .unwrap();
+    grading.subject_match_required = true;
+    county
+        .update_policy(pb::UpdatePolicyRequest {
+            policy: Some(pb::Policy {
+                name: format!("policies/{COUNTY}"),
+                rules: Some(pb::PolicyRules {
+                    grading: Some(grading),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["rules.grading".into()],
+            }),
+            change_note: "以学科为单位测评".into(),
+            validate_only: false,
+        })
+        .await
+        .unwrap();
+    let batch = cluster.open_batch(COUNTY, YEAR, "泗县 2026").await.name;
+    run_school_year(
+        &cluster,
+        &batch,
+        &teachers,
+        [(&a, &teachers[0][0]), (&b, &teachers[1][0])],
+    )
+    .await;
+    for s in 1..=4 {
+        submit_school(&cluster, &batch, &school(s)).await;
+    }
+    let mut office = sampling(&cluster, "county-office", Role::CountyOffice, COUNTY);
+    pass_county_review(&cluster, &mut office, &batch).await;
+    let state = |county: &mut AssessmentClient| {
+        let mut county = county.clone();
+        let batch = batch.clone();
+        async move {
+            county
+                .get_batch(pb::GetBatchRequest { name: batch })
+                .await
+                .unwrap()
+                .into_inner()
+                .state
+        }
+    };
+    assert_eq!(
+        state(&mut county).await,
+        pb::BatchState::ReadyForAudit as i32
+    );
+
+    // The online audit passes, but the county is not certified until its visits pass too.
+    let mut province = sampling(&cluster, "province-office", Role::ProvinceOffice, PROVINCE);
+    let online = start_audit(&mut province, sp::RoundKind::OnlineRegrade, "555").await;
+    let items = drawn(&mut province, &online, sp::Stage::Teacher).await;
+    assert!(
+        items
+            .iter()
+            .all(|i| i.assessor == format!("assessors/{maths}")),
+        "mathematics teachers go to the mathematics reviewer: {items:?}"
+    );
+    regrade_inbox(&cluster, &maths, PROVINCE, |_| common::Grade::Pass).await;
+    let unit = format!("{online}/units/{COUNTY}");
+    let passed = province
+        .decide_review_unit(sp::DecideReviewUnitRequest {
+            name: unit,
+            reason: "省抽测一致".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(passed.outcome, sp::UnitOutcome::Passed as i32);
+    assert_eq!(passed.decision.unwrap().target, "", "nothing moves yet");
+    assert_eq!(
+        state(&mut county).await,
+        pb::BatchState::InProvinceAudit as i32
+    );
+
+    let visits = start_audit(&mut province, sp::RoundKind::OfflineCheck, "777").await;
+    for item in drawn(&mut province, &visits, sp::Stage::Teacher).await {
+        assert_eq!(item.assessor, format!("assessors/{maths}"));
+        sampling(&cluster, &maths, Role::Assessor, PROVINCE)
+            .submit_regrade(sp::SubmitRegradeRequest {
+                name: format!("{}/regrades/visit", item.name),
+                grade: common::Grade::Pass as i32,
+                visit_date: Some(tica_proto::google::r#type::Date {
+                    year: YEAR,
+                    month: 12,
+                    day: 1,
+                }),
+                visited_lesson: "五年级数学".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let certified = province
+        .decide_review_unit(sp::DecideReviewUnitRequest {
+            name: format!("{visits}/units/{COUNTY}"),
+            reason: "推门听课合格".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        certified.decision.unwrap().target,
+        batch,
+        "both kinds passed: certified"
+    );
+    assert_eq!(state(&mut county).await, pb::BatchState::Certified as i32);
     cluster.stop().await;
 }

@@ -1018,6 +1018,7 @@ mod tests {
             criterion: AgreementCriterion::PointEstimate,
             comparison: ThresholdComparison::AtLeast,
             offline_required: false,
+            subject_match: false,
         };
         let report = UnitReport {
             unit: UnitRecord {

@@ -117,6 +117,10 @@ pub struct Plan {
     pub comparison: ThresholdComparison,
     /// The policy has offline checks: certification waits for them too.
     pub offline_required: bool,
+    /// Reviewers must teach the drawn teacher's subject (GradingRule.subject_match_required,
+    /// 测评以学科为单位).
+    #[serde(default)]
+    pub subject_match: bool,
 }
 
 /// One state change of a round.

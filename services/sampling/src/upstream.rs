@@ -305,12 +305,12 @@ impl Upstream {
         .await
     }
 
-    /// The school each of `teachers` (numbers) works at.
+    /// The school each of `teachers` (numbers) works at, and the subject they teach.
     pub async fn schools_of(
         &self,
         token: &BearerToken,
         teachers: &[String],
-    ) -> Result<HashMap<String, String>> {
+    ) -> Result<HashMap<String, (String, String)>> {
         let mut client = self.roster(token);
         let mut out = HashMap::new();
         for chunk in teachers.chunks(1000) {
@@ -322,7 +322,10 @@ impl Upstream {
                 .map_err(|s| map_status(s, "looking up assessors' schools"))?
                 .into_inner();
             for (number, teacher) in chunk.iter().zip(found.teachers) {
-                out.insert(number.clone(), school_code(&teacher.school).to_owned());
+                out.insert(
+                    number.clone(),
+                    (school_code(&teacher.school).to_owned(), teacher.subject),
+                );
             }
         }
         Ok(out)

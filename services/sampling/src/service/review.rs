@@ -18,6 +18,8 @@ struct Reviewer {
     id: String,
     teacher: String,
     school: String,
+    /// Subjects on the registration; empty means any.
+    subjects: Vec<String>,
     /// County assessors: their county; city assessors: their city; province: "".
     registered_at: String,
 }
@@ -53,17 +55,47 @@ pub struct RegradeInput {
 }
 
 impl Reviewer {
-    /// May review `item`: never from the school under review, never the item's own teacher,
-    /// and a city (or county) assessor only within their city.
-    fn may_review(&self, item: &ItemRecord) -> bool {
+    /// May review `item`: never from the school under review, never the item's own teacher, a
+    /// city (or county) assessor only within their city, and, when the policy asks for it, only
+    /// in a subject on their registration (`subject` is the drawn teacher's).
+    fn may_review(&self, item: &ItemRecord, subject: Option<&str>) -> bool {
         let county = item.batch.split('-').next().unwrap_or_default();
         self.school != item.school
             && self.teacher != item.teacher
             && (self.registered_at.is_empty() || county.get(..4) == self.registered_at.get(..4))
+            && subject
+                .is_none_or(|s| self.subjects.is_empty() || self.subjects.iter().any(|r| r == s))
     }
 }
 
 impl Sampling {
+    /// The subject each drawn teacher of `items` teaches, for batches whose policy matches
+    /// reviewers by subject.
+    async fn subjects_needed(
+        &self,
+        ctx: &Ctx,
+        round: &RoundRecord,
+        items: &[ItemRecord],
+    ) -> Result<HashMap<String, String>> {
+        let numbers: Vec<String> = items
+            .iter()
+            .filter(|i| {
+                i.stage == Stage::Teacher && round.plan(&i.batch).is_some_and(|p| p.subject_match)
+            })
+            .map(|i| i.teacher.clone())
+            .collect();
+        if numbers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .upstream
+            .schools_of(&ctx.token, &numbers)
+            .await?
+            .into_iter()
+            .map(|(number, (_, subject))| (number, subject))
+            .collect())
+    }
+
     /// The assessors who may review `round`: REGISTERED at the reviewing level (county review:
     /// county assessors of the county; audit: province assessors and city assessors), with the
     /// school each works at; restricted to `pool` when given.
@@ -106,7 +138,7 @@ impl Sampling {
                     .to_owned()
             })
             .collect();
-        let schools = self.upstream.schools_of(&ctx.token, &numbers).await?;
+        let places = self.upstream.schools_of(&ctx.token, &numbers).await?;
         let mut out: Vec<Reviewer> = chosen
             .iter()
             .zip(numbers)
@@ -116,7 +148,8 @@ impl Sampling {
                     .strip_prefix("assessors/")
                     .unwrap_or(&a.name)
                     .to_owned(),
-                school: schools.get(&number).cloned().unwrap_or_default(),
+                school: places.get(&number).map(|p| p.0.clone()).unwrap_or_default(),
+                subjects: a.subjects.clone(),
                 teacher: number,
                 registered_at: if a.level == rpb::AssessorLevel::Province as i32 {
                     String::new()
@@ -142,6 +175,9 @@ impl Sampling {
             "assigning reviewers",
         )?;
         let reviewers = self.reviewers(ctx, &round, pool).await?;
+        let subjects = self
+            .subjects_needed(ctx, &round, &store::all_items(&self.db, id).await?)
+            .await?;
         if round.kind == Kind::OfflineCheck && round.state == RoundState::Drawn {
             // Again, in case the draw's own marking failed (it is idempotent).
             let items = store::all_items(&self.db, id).await?;
@@ -184,7 +220,9 @@ impl Sampling {
             {
                 let Some(reviewer) = reviewers
                     .iter()
-                    .filter(|r| r.may_review(&item))
+                    .filter(|r| {
+                        r.may_review(&item, subjects.get(&item.teacher).map(String::as_str))
+                    })
                     .min_by_key(|r| (loads[&r.id], r.id.clone()))
                 else {
                     unassigned += 1;
@@ -263,9 +301,12 @@ impl Sampling {
         let round = self.own_round(ctx, round_id).await?;
         require_state(&round, &[RoundState::InReview], "reassigning")?;
         let reviewers = self.reviewers(ctx, &round, &[]).await?;
+        let held = store::item(&self.db, round_id, item_id).await?;
+        let subjects = self.subjects_needed(ctx, &round, held.as_slice()).await?;
         self.retry(|| async {
             let read = self.own_round(ctx, round_id).await?;
             let mut item = self.item(ctx, &read, item_id).await?;
+            let subject = subjects.get(&item.teacher).map(String::as_str);
             let pending: Vec<RegradeRecord> = store::all_regrades(
                 &self.db,
                 &RegradeFilter {
@@ -285,7 +326,7 @@ impl Sampling {
             let loads = store::open_loads(&self.db).await?;
             let candidates: Vec<&Reviewer> = reviewers
                 .iter()
-                .filter(|r| r.id != item.assessor && r.may_review(&item))
+                .filter(|r| r.id != item.assessor && r.may_review(&item, subject))
                 .collect();
             let reviewer = if to.is_empty() {
                 candidates

@@ -86,6 +86,11 @@ fn plan_of(batch: &apb::Batch, id: &str, level: Level, kind: Kind) -> Result<Pla
             _ => ThresholdComparison::AtLeast,
         },
         offline_required: rule.offline_check.as_ref().is_some_and(|s| s.enabled),
+        subject_match: batch
+            .effective_rules
+            .as_ref()
+            .and_then(|r| r.grading.as_ref())
+            .is_some_and(|g| g.subject_match_required),
     };
     // A rule with a gap would draw nothing or pass everything: refuse it rather than guess.
     let proper = |r: Ratio| r.numerator > 0 && r.denominator > 0 && r.numerator <= r.denominator;
@@ -181,17 +186,21 @@ impl Sampling {
         }
         let mut batches = Vec::new();
         if ids.is_empty() {
-            batches = self
-                .upstream
-                .batches_in(
-                    &ctx.token,
-                    caller.jurisdiction.as_str(),
-                    apb::BatchState::ReadyForAudit,
-                )
-                .await?;
+            // Every batch awaiting its audit; visits also join an audit already under way.
+            let states: &[apb::BatchState] = match new.kind {
+                Kind::OnlineRegrade => &[apb::BatchState::ReadyForAudit],
+                Kind::OfflineCheck => batch_states(new.level, new.kind),
+            };
+            for state in states {
+                batches.extend(
+                    self.upstream
+                        .batches_in(&ctx.token, caller.jurisdiction.as_str(), *state)
+                        .await?,
+                );
+            }
             if batches.is_empty() {
                 return Err(precondition(format!(
-                    "no batch in jurisdictions/{} is READY_FOR_AUDIT",
+                    "no batch in jurisdictions/{} awaits an audit; name the batches",
                     caller.jurisdiction
                 )));
             }
@@ -932,6 +941,7 @@ mod tests {
                 criterion: AgreementCriterion::PointEstimate,
                 comparison: ThresholdComparison::AtLeast,
                 offline_required: false,
+                subject_match: false,
             }],
             state: RoundState::PopulationFrozen,
             population_schools: 0,

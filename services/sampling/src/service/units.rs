@@ -264,17 +264,14 @@ impl Sampling {
             (Level::CountyReview, Kind::OfflineCheck, _) => None,
             (Level::ProvinceAudit, _, false) => Some(Change::ReturnBatch { batch }),
             (Level::ProvinceAudit, kind, true) => {
-                let plan = round.plan(batch).cloned();
+                // 线上与线下测评都合格 (测评实施办法 五(三)): certify once both kinds passed.
                 let other = match kind {
                     Kind::OnlineRegrade => Kind::OfflineCheck,
                     Kind::OfflineCheck => Kind::OnlineRegrade,
                 };
-                let other_needed =
-                    kind == Kind::OfflineCheck || plan.is_some_and(|p| p.offline_required);
-                let other_passed = !other_needed
-                    || self
-                        .passed_in_chain(Level::ProvinceAudit, other, &round.batches, &unit.unit)
-                        .await?;
+                let other_needed = kind == Kind::OfflineCheck
+                    || round.plan(batch).is_some_and(|p| p.offline_required);
+                let other_passed = !other_needed || self.audit_passed(ctx, batch, other).await?;
                 other_passed.then_some(Change::Certify { batch })
             }
         };
@@ -316,28 +313,54 @@ impl Sampling {
         })
     }
 
-    /// Whether the latest decision about `unit` in the chain of (level, kind, batches) passed.
-    async fn passed_in_chain(
-        &self,
-        level: Level,
-        kind: Kind,
-        batches: &[String],
-        unit: &str,
-    ) -> Result<bool> {
-        let key = RoundRecord::chain_key(level, kind, batches);
-        let Some(last) = store::rounds_with_key(&self.db, &key)
-            .await?
-            .into_iter()
-            .last()
-        else {
-            return Ok(false);
+    /// Whether the latest audit decision of `kind` about `batch`'s county passed, and came after
+    /// the batch last went back to its county (results returned and re-approved are audited
+    /// afresh, whichever other batches those rounds covered).
+    async fn audit_passed(&self, ctx: &Ctx, batch: &str, kind: Kind) -> Result<bool> {
+        let filter = store::RoundFilter {
+            batch: batch.to_owned(),
+            level: Level::ProvinceAudit.key().to_owned(),
+            kind: kind.key().to_owned(),
+            state: String::new(),
         };
-        Ok(store::chain_units(&self.db, &last.chain)
+        let (rounds, _) = store::rounds_in(
+            &self.db,
+            &tica_domain::ScopePath::everything(),
+            &filter,
+            None,
+            1000,
+        )
+        .await?;
+        let returned = self
+            .upstream
+            .batch(&ctx.token, batch)
             .await?
+            .transitions
             .iter()
-            .rev()
-            .find(|u| u.unit == unit && u.outcome != Outcome::Undecided)
-            .is_some_and(|u| matches!(u.outcome, Outcome::Passed | Outcome::PassedNotDrawn)))
+            .filter(|t| t.to_state == apb::BatchState::ReturnedToCounty as i32)
+            .filter_map(|t| t.time.as_ref())
+            .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos / 1000))
+            .max()
+            .unwrap_or(i64::MIN);
+        let mut latest: Option<Decision> = None;
+        for round in rounds
+            .iter()
+            .filter(|r| r.batches.iter().any(|b| b == batch))
+        {
+            let Some(plan) = round.plan(batch) else {
+                continue;
+            };
+            if let Some(decision) = store::unit(&self.db, &round.id, &plan.county)
+                .await?
+                .and_then(|u| u.decision)
+                && latest.as_ref().is_none_or(|l| decision.micros > l.micros)
+            {
+                latest = Some(decision);
+            }
+        }
+        Ok(latest.is_some_and(|d| {
+            d.micros > returned && matches!(d.outcome, Outcome::Passed | Outcome::PassedNotDrawn)
+        }))
     }
 
     /// Closes a round once every drawn unit is decided; units with nothing drawn pass on.
