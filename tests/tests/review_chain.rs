@@ -327,22 +327,25 @@ async fn regrade_inbox(
         .unwrap()
         .into_inner()
         .regrades;
+    // All at once, as reviewers work side by side: submissions take no lock on the round.
+    let mut submitting = tokio::task::JoinSet::new();
     for r in &inbox {
         assert_eq!(
             r.original_grade,
             common::Grade::Unspecified as i32,
             "blind: the reviewer does not see the grade under review"
         );
-        let done = me
-            .submit_regrade(sp::SubmitRegradeRequest {
-                name: r.name.clone(),
-                grade: grade_for(r) as i32,
-                comment: "复核".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let mut me = me.clone();
+        let request = sp::SubmitRegradeRequest {
+            name: r.name.clone(),
+            grade: grade_for(r) as i32,
+            comment: "复核".into(),
+            ..Default::default()
+        };
+        submitting.spawn(async move { me.submit_regrade(request).await });
+    }
+    while let Some(done) = submitting.join_next().await {
+        let done = done.unwrap().unwrap().into_inner();
         assert_eq!(done.state, sp::RegradeState::Submitted as i32);
         assert_ne!(
             done.original_grade,
@@ -661,6 +664,10 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
         submitted, 9,
         "three teachers × three graded micro-competencies"
     );
+    for item in drawn(&mut office, &r1, sp::Stage::Teacher).await {
+        assert_eq!(item.state, sp::DrawnItemState::Regraded as i32, "{item:?}");
+        assert_eq!((item.regrades_total, item.regrades_submitted), (3, 3));
+    }
 
     // Decisions: the disputed school goes back; the other two pass.
     let disputed_code = disputed.strip_prefix("schools/").unwrap().to_owned();

@@ -711,8 +711,15 @@ pub struct Work {
     pub strata: Vec<StratumRecord>,
     /// Items to write.
     pub items: Vec<ItemRecord>,
-    /// Re-grades to write.
+    /// Re-grades to write (new, or assigned for the first time).
     pub regrades: Vec<RegradeRecord>,
+    /// Pending re-grades moving to another assessor: (round, item, code, assessor). Each must
+    /// still be pending, or the whole commit is a conflict.
+    pub moves: Vec<(String, String, String, String)>,
+    /// Re-grades just submitted: each must still be pending with the same assessor, or the
+    /// whole commit is a conflict. Their item becomes REGRADED when none of its re-grades is
+    /// pending any more. These need no lock on the round: reviewers submit side by side.
+    pub submissions: Vec<RegradeRecord>,
     /// Units to write.
     pub units: Vec<UnitRecord>,
     /// Audit entries.
@@ -858,6 +865,65 @@ pub async fn commit(db: &Database, work: &Work) -> Result<()> {
             .bind(r.agrees)
             .bind(json(&r.detail))
             .bind(r.submit_micros)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (round, item, code, assessor) in &work.moves {
+            let moved = sqlx::query(
+                "UPDATE regrades SET assessor = $1 \
+                 WHERE round_id = $2 AND item_id = $3 AND code = $4 AND state = 'pending'",
+            )
+            .bind(assessor.clone())
+            .bind(round.clone())
+            .bind(item.clone())
+            .bind(code.clone())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                return Err(SamplingError::Conflict(format!(
+                    "reviewRounds/{round}/items/{item}/regrades/{code} was submitted meanwhile"
+                )));
+            }
+        }
+        for r in &work.submissions {
+            // Take the item's row lock first: two reviewers finishing the same teacher then run
+            // one after the other, and the second sees the first's submission when it checks
+            // whether anything is still pending (READ COMMITTED would otherwise let both miss it).
+            sqlx::query("UPDATE items SET state = state WHERE round_id = $1 AND item_id = $2")
+                .bind(r.round.clone())
+                .bind(r.item.clone())
+                .execute(&mut *tx)
+                .await?;
+            let submitted = sqlx::query(
+                "UPDATE regrades SET state = 'submitted', grade = $1, agrees = $2, detail_json = $3, \
+                 submit_micros = $4 \
+                 WHERE round_id = $5 AND item_id = $6 AND code = $7 AND state = 'pending' AND assessor = $8",
+            )
+            .bind(r.grade.map_or("", Grade::key))
+            .bind(r.agrees)
+            .bind(json(&r.detail))
+            .bind(r.submit_micros)
+            .bind(r.round.clone())
+            .bind(r.item.clone())
+            .bind(r.code.clone())
+            .bind(r.assessor.clone())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if submitted != 1 {
+                return Err(SamplingError::Conflict(format!(
+                    "{} changed meanwhile",
+                    r.name()
+                )));
+            }
+            sqlx::query(
+                "UPDATE items SET state = 'regraded' WHERE round_id = $1 AND item_id = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM regrades WHERE round_id = $1 AND item_id = $2 \
+                 AND state = 'pending')",
+            )
+            .bind(r.round.clone())
+            .bind(r.item.clone())
             .execute(&mut *tx)
             .await?;
         }

@@ -355,12 +355,9 @@ impl Sampling {
                 reason: reason.trim().to_owned(),
             });
             item.assessor = reviewer.id.clone();
-            let regrades = pending
+            let moves = pending
                 .into_iter()
-                .map(|mut r| {
-                    r.assessor = reviewer.id.clone();
-                    r
-                })
+                .map(|r| (r.round, r.item, r.code, reviewer.id.clone()))
                 .collect();
             let audit = ctx.audit(
                 "ReassignDrawnItem",
@@ -373,7 +370,7 @@ impl Sampling {
                 &Work {
                     round: Some((round, Some(read.update_micros))),
                     items: vec![item.clone()],
-                    regrades,
+                    moves,
                     audits: vec![audit],
                     ..Default::default()
                 },
@@ -529,12 +526,11 @@ impl Sampling {
                     "an offline check records the day of the visit",
                 ));
             }
-            let mut round = read.clone();
-            round.update_micros = next_micros(round.update_micros);
+            let micros = tica_storage::now_micros();
             r.state = RegradeState::Submitted;
             r.grade = Some(grade);
             r.agrees = grade == r.original;
-            r.submit_micros = Some(round.update_micros);
+            r.submit_micros = Some(micros);
             r.detail = RegradeDetail {
                 rubric_scores: input.rubric_scores.clone(),
                 invalid_evidence: input.invalid_evidence.clone(),
@@ -542,34 +538,16 @@ impl Sampling {
                 visit_date: input.visit_date.clone(),
                 visited_lesson: input.visited_lesson.trim().to_owned(),
             };
-            let mut work = Work::default();
-            let still_pending = store::all_regrades(
-                &self.db,
-                &RegradeFilter {
-                    round: round_id.to_owned(),
-                    item: item_id.to_owned(),
-                    state: RegradeState::Pending.key().to_owned(),
-                    ..Default::default()
-                },
-            )
-            .await?
-            .iter()
-            .filter(|p| p.code != code)
-            .count();
-            if still_pending == 0
-                && let Some(mut item) = store::item(&self.db, round_id, item_id).await?
-            {
-                item.state = ItemState::Regraded;
-                work.items.push(item);
-            }
-            work.audits.push(ctx.audit(
-                "SubmitRegrade",
-                r.name(),
-                &round.path,
-                serde_json::json!({ "grade": grade.key(), "agrees": r.agrees }),
-            ));
-            work.regrades.push(r.clone());
-            work.round = Some((round, Some(read.update_micros)));
+            let work = Work {
+                audits: vec![ctx.audit(
+                    "SubmitRegrade",
+                    r.name(),
+                    &read.path,
+                    serde_json::json!({ "grade": grade.key(), "agrees": r.agrees }),
+                )],
+                submissions: vec![r.clone()],
+                ..Default::default()
+            };
             store::commit(&self.db, &work).await?;
             Ok(r)
         })
