@@ -162,9 +162,9 @@ async fn a_county_runs_selection_hours_evidence_grading_and_results_through_the_
     let mut provider = cluster.assessment("anhui-online", Role::Service, PROVINCE, None);
     let mut records = Vec::new();
     for n in everyone {
-        records.push(hours(n, pb::HoursKind::OnlineStudy, "online"));
+        records.push(tica_e2e::hours(n, pb::HoursKind::OnlineStudy, "online"));
         if *n != people.short_of_hours {
-            records.push(hours(n, pb::HoursKind::Practice, "practice"));
+            records.push(tica_e2e::hours(n, pb::HoursKind::Practice, "practice"));
         }
     }
     let push = pb::BatchPushHoursRecordsRequest {
@@ -785,20 +785,6 @@ async fn select(client: &mut AssessmentClient, participant: &str, codes: &[&str]
         .unwrap()
         .into_inner();
     assert!(selection.verdict.unwrap().accepted);
-}
-
-fn hours(teacher: &str, kind: pb::HoursKind, what: &str) -> pb::HoursRecord {
-    pb::HoursRecord {
-        name: format!("providers/anhui-online/hoursRecords/{teacher}-{what}"),
-        teacher: format!("teachers/{teacher}"),
-        kind: kind as i32,
-        course_id: what.into(),
-        course_title: "信息技术应用能力提升".into(),
-        centihours: 3000,
-        revision: 1,
-        complete_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
-        ..Default::default()
-    }
 }
 
 /// A PDF-looking file of `len` bytes.

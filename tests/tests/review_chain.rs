@@ -37,6 +37,22 @@ const TEACHERS_PER_SCHOOL: usize = 3;
 const PICKS: [&str; 3] = ["B2", "C1", "C4"]; // 5 + 8 + 9 = 22 credits ≥ Sixian's 20
 const SEED: &str = "07318552946601823357";
 
+/// CreateReviewRound for `level` and `kind` over `batches` (none: every batch awaiting audit).
+fn new_round(
+    level: sp::RoundLevel,
+    kind: sp::RoundKind,
+    batches: Vec<String>,
+) -> sp::CreateReviewRoundRequest {
+    sp::CreateReviewRoundRequest {
+        review_round: Some(sp::ReviewRound {
+            level: level as i32,
+            kind: kind as i32,
+            batches,
+            ..Default::default()
+        }),
+    }
+}
+
 fn school(i: usize) -> String {
     format!("{COUNTY}{i:04}")
 }
@@ -472,14 +488,11 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
     // Round 1: the county freezes its population and publishes the hash before any seed exists.
     let mut office = sampling(&cluster, "county-office", Role::CountyOffice, COUNTY);
     let round = office
-        .create_review_round(sp::CreateReviewRoundRequest {
-            review_round: Some(sp::ReviewRound {
-                level: sp::RoundLevel::CountyReview as i32,
-                kind: sp::RoundKind::OnlineRegrade as i32,
-                batches: vec![batch.clone()],
-                ..Default::default()
-            }),
-        })
+        .create_review_round(new_round(
+            sp::RoundLevel::CountyReview,
+            sp::RoundKind::OnlineRegrade,
+            vec![batch.clone()],
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -749,14 +762,11 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
     }
     submit_school(&cluster, &batch, &disputed_code).await;
     let round2 = office
-        .create_review_round(sp::CreateReviewRoundRequest {
-            review_round: Some(sp::ReviewRound {
-                level: sp::RoundLevel::CountyReview as i32,
-                kind: sp::RoundKind::OnlineRegrade as i32,
-                batches: vec![batch.clone()],
-                ..Default::default()
-            }),
-        })
+        .create_review_round(new_round(
+            sp::RoundLevel::CountyReview,
+            sp::RoundKind::OnlineRegrade,
+            vec![batch.clone()],
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -877,13 +887,11 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
     // The province audit: 5 % of the county's schools, 5 % of their teachers, then certification.
     let mut province = sampling(&cluster, "province-office", Role::ProvinceOffice, PROVINCE);
     let audit = province
-        .create_review_round(sp::CreateReviewRoundRequest {
-            review_round: Some(sp::ReviewRound {
-                level: sp::RoundLevel::ProvinceAudit as i32,
-                kind: sp::RoundKind::OnlineRegrade as i32,
-                ..Default::default()
-            }),
-        })
+        .create_review_round(new_round(
+            sp::RoundLevel::ProvinceAudit,
+            sp::RoundKind::OnlineRegrade,
+            Vec::new(),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -1086,13 +1094,8 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
     let mut office = sampling(&cluster, "county-office", Role::CountyOffice, COUNTY);
 
     // Refused calls say what is wrong and store nothing.
-    let new_round = |batches: Vec<String>, kind: sp::RoundKind| sp::CreateReviewRoundRequest {
-        review_round: Some(sp::ReviewRound {
-            level: sp::RoundLevel::CountyReview as i32,
-            kind: kind as i32,
-            batches,
-            ..Default::default()
-        }),
+    let new_round = |batches: Vec<String>, kind: sp::RoundKind| {
+        new_round(sp::RoundLevel::CountyReview, kind, batches)
     };
     let two = office
         .create_review_round(new_round(
@@ -1424,14 +1427,11 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
 /// (agreeing) by whoever it was assigned to.
 async fn pass_county_review(cluster: &Cluster, office: &mut SamplingClient, batch: &str) {
     let round = office
-        .create_review_round(sp::CreateReviewRoundRequest {
-            review_round: Some(sp::ReviewRound {
-                level: sp::RoundLevel::CountyReview as i32,
-                kind: sp::RoundKind::OnlineRegrade as i32,
-                batches: vec![batch.to_owned()],
-                ..Default::default()
-            }),
-        })
+        .create_review_round(new_round(
+            sp::RoundLevel::CountyReview,
+            sp::RoundKind::OnlineRegrade,
+            vec![batch.to_owned()],
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -1492,13 +1492,7 @@ async fn pass_county_review(cluster: &Cluster, office: &mut SamplingClient, batc
 /// Runs a province audit round of `kind` through its draw and assignment; its name.
 async fn start_audit(province: &mut SamplingClient, kind: sp::RoundKind, seed: &str) -> String {
     let round = province
-        .create_review_round(sp::CreateReviewRoundRequest {
-            review_round: Some(sp::ReviewRound {
-                level: sp::RoundLevel::ProvinceAudit as i32,
-                kind: kind as i32,
-                ..Default::default()
-            }),
-        })
+        .create_review_round(new_round(sp::RoundLevel::ProvinceAudit, kind, Vec::new()))
         .await
         .unwrap()
         .into_inner()
