@@ -127,6 +127,24 @@ async fn register_roster(cluster: &Cluster, schools: usize) -> Vec<Vec<String>> 
     teachers
 }
 
+/// County-level assessors: the first teacher of each of the first `n` schools; their ids.
+async fn county_assessors(cluster: &Cluster, teachers: &[Vec<String>], n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for school_teachers in &teachers[..n] {
+        ids.push(
+            cluster
+                .register_assessor(
+                    (Role::CountyOffice, COUNTY),
+                    &school_teachers[0],
+                    roster::AssessorLevel::County,
+                    &format!("jurisdictions/{COUNTY}"),
+                )
+                .await,
+        );
+    }
+    ids
+}
+
 /// The county's policy with the review chain of Ningxia's 测评实施办法 五(一)3–4: county review
 /// 15 %/15 %, province audit 5 %/5 %, 80 % agreement (the Sixian preset checks every school);
 /// with `offline`, classroom visits at that rate (五(二)).
@@ -420,32 +438,9 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
         return;
     };
     let teachers = register_roster(&cluster, SCHOOLS).await;
-    let county_office = (Role::CountyOffice, COUNTY);
     // County-level assessors from schools 1, 2 and 3 grade and review; a province assessor audits.
-    let a = cluster
-        .register_assessor(
-            county_office,
-            &teachers[0][0],
-            roster::AssessorLevel::County,
-            &format!("jurisdictions/{COUNTY}"),
-        )
-        .await;
-    let b = cluster
-        .register_assessor(
-            county_office,
-            &teachers[1][0],
-            roster::AssessorLevel::County,
-            &format!("jurisdictions/{COUNTY}"),
-        )
-        .await;
-    let c = cluster
-        .register_assessor(
-            county_office,
-            &teachers[2][0],
-            roster::AssessorLevel::County,
-            &format!("jurisdictions/{COUNTY}"),
-        )
-        .await;
+    let [a, b, c] =
+        <[String; 3]>::try_from(county_assessors(&cluster, &teachers, 3).await).unwrap();
     let p = cluster
         .register_assessor(
             (Role::ProvinceOffice, PROVINCE),
@@ -1065,18 +1060,8 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
         return;
     };
     let teachers = register_roster(&cluster, 4).await;
-    let at_county = format!("jurisdictions/{COUNTY}");
-    let county_level = roster::AssessorLevel::County;
-    let office_of_county = (Role::CountyOffice, COUNTY);
-    let a = cluster
-        .register_assessor(office_of_county, &teachers[0][0], county_level, &at_county)
-        .await;
-    let b = cluster
-        .register_assessor(office_of_county, &teachers[1][0], county_level, &at_county)
-        .await;
-    let c = cluster
-        .register_assessor(office_of_county, &teachers[2][0], county_level, &at_county)
-        .await;
+    let [a, b, c] =
+        <[String; 3]>::try_from(county_assessors(&cluster, &teachers, 3).await).unwrap();
     let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
     // Half the schools and half their teachers are visited (rate set by the office, 五(二)).
     set_review_rates(&mut county, Some(50)).await;
@@ -1528,19 +1513,9 @@ async fn certification_waits_for_the_offline_audit_and_reviewers_match_the_subje
         return;
     };
     let teachers = register_roster(&cluster, 4).await;
-    let at_county = format!("jurisdictions/{COUNTY}");
     let at_province = format!("jurisdictions/{PROVINCE}");
-    let county_level = roster::AssessorLevel::County;
-    let office_of_county = (Role::CountyOffice, COUNTY);
-    let a = cluster
-        .register_assessor(office_of_county, &teachers[0][0], county_level, &at_county)
-        .await;
-    let b = cluster
-        .register_assessor(office_of_county, &teachers[1][0], county_level, &at_county)
-        .await;
-    cluster
-        .register_assessor(office_of_county, &teachers[2][0], county_level, &at_county)
-        .await;
+    let [a, b, _] =
+        <[String; 3]>::try_from(county_assessors(&cluster, &teachers, 3).await).unwrap();
     // Two province assessors: one registered for Chinese only, one for mathematics.
     let province_office = (Role::ProvinceOffice, PROVINCE);
     let province_level = roster::AssessorLevel::Province;
