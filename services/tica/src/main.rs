@@ -1,7 +1,7 @@
 //! `tica`: run the suite on one machine, mint development tokens, and operate the services.
 
 use clap::{Parser, Subcommand};
-use tica::{cli, sampling, serve, token};
+use tica::{cli, credential, sampling, serve, token};
 
 /// TICA — the Teacher ICT Application Competence Project 2.0, as gRPC services.
 #[derive(Debug, Parser)]
@@ -24,6 +24,9 @@ enum Command {
     /// Offline sampling tools: re-run a review draw from its population and seed.
     #[command(subcommand)]
     Sampling(sampling::SamplingCommand),
+    /// Offline credential tools: verify a W3C Verifiable Credential (eddsa-jcs-2022).
+    #[command(subcommand)]
+    Credential(credential::CredentialCommand),
 }
 
 #[tokio::main]
@@ -34,6 +37,7 @@ async fn main() -> std::process::ExitCode {
         Command::Token(command) => token::run(command),
         Command::Roster(command) => cli::run(command).await,
         Command::Sampling(command) => sampling::run(command),
+        Command::Credential(command) => credential::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

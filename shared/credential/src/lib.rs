@@ -1,0 +1,392 @@
+//! W3C Verifiable Credentials 2.0 secured with a Data Integrity proof of the `eddsa-jcs-2022`
+//! cryptosuite (W3C "Data Integrity EdDSA Cryptosuites v1.0", §3.3): the document and the proof
+//! options are each canonicalized with JCS (RFC 8785) and hashed with SHA-256; the proof's
+//! hash followed by the document's is signed with Ed25519; the signature travels as a
+//! base58-btc multibase `proofValue`.
+//!
+//! Verification keys come from `did:key` identifiers (an Ed25519 public key in the identifier
+//! itself) or from a set of published keys (JWKS-style JSON, `kty` OKP, `crv` Ed25519), matched
+//! by the fragment of the proof's `verificationMethod`. Tested against the W3C test vectors
+//! (`tests/vectors/eddsa-jcs-2022/`, from w3c/vc-di-eddsa).
+//!
+//! Pure: no I/O; callers read files and fetch keys.
+
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The cryptosuite this crate implements.
+pub const CRYPTOSUITE: &str = "eddsa-jcs-2022";
+/// The proof type of Data Integrity.
+pub const PROOF_TYPE: &str = "DataIntegrityProof";
+/// The multicodec prefix of an Ed25519 public key (`ed01`, varint of 0xed).
+const ED25519_PUB: [u8; 2] = [0xed, 0x01];
+
+/// Why a credential does not verify (or cannot be signed).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CredentialError {
+    /// Not a JSON object, or a required member is missing or of the wrong kind.
+    #[error("malformed credential: {0}")]
+    Malformed(String),
+    /// The proof is not one this verifier handles.
+    #[error("unsupported proof: {0}")]
+    Unsupported(String),
+    /// The verification method names no key this verifier knows.
+    #[error("unknown verification method {0}")]
+    UnknownKey(String),
+    /// The signature does not match the document and proof options: altered, or signed by
+    /// another key.
+    #[error("the signature does not match: the credential was altered or signed by another key")]
+    BadSignature,
+}
+
+/// Proof options chosen by the signer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProofOptions {
+    /// XML Schema dateTime, e.g. `2026-11-24T08:00:00Z`.
+    pub created: String,
+    /// The key's URL: `did:key:z6Mk…#z6Mk…` or a published key's `https://…/keys#{kid}`.
+    pub verification_method: String,
+    /// `assertionMethod` for credentials.
+    pub proof_purpose: String,
+}
+
+/// A verified credential's proof, as a verifier reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The verification method that signed.
+    pub verification_method: String,
+    /// When the proof says it was created.
+    pub created: String,
+}
+
+fn object(value: &Value, what: &str) -> Result<Map<String, Value>, CredentialError> {
+    value
+        .as_object()
+        .cloned()
+        .ok_or_else(|| CredentialError::Malformed(format!("{what} is not a JSON object")))
+}
+
+fn text<'a>(map: &'a Map<String, Value>, key: &str) -> Result<&'a str, CredentialError> {
+    map.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| CredentialError::Malformed(format!("proof.{key} is missing")))
+}
+
+/// JCS (RFC 8785) of a JSON value.
+pub fn canonical(value: &Value) -> String {
+    serde_json_canonicalizer::to_string(value).expect("a serde_json::Value canonicalizes")
+}
+
+/// `SHA-256(JCS(proof options)) ‖ SHA-256(JCS(document))`: what the signature covers.
+pub fn hash_data(document: &Value, proof_options: &Value) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(&Sha256::digest(canonical(proof_options).as_bytes()));
+    out[32..].copy_from_slice(&Sha256::digest(canonical(document).as_bytes()));
+    out
+}
+
+/// The `did:key` identifier of an Ed25519 public key (`did:key:z6Mk…`).
+pub fn did_key(key: &VerifyingKey) -> String {
+    let mut bytes = ED25519_PUB.to_vec();
+    bytes.extend_from_slice(key.as_bytes());
+    format!("did:key:z{}", bs58::encode(bytes).into_string())
+}
+
+/// The key of a `did:key` verification method (`did:key:z6Mk…` with or without `#fragment`).
+pub fn did_key_verifying_key(method: &str) -> Result<VerifyingKey, CredentialError> {
+    let unknown = || CredentialError::UnknownKey(method.to_owned());
+    let id = method.split('#').next().unwrap_or_default();
+    let encoded = id.strip_prefix("did:key:z").ok_or_else(|| {
+        CredentialError::Unsupported(format!("{method} is not a base58-btc did:key"))
+    })?;
+    let bytes = bs58::decode(encoded).into_vec().map_err(|_| unknown())?;
+    let key: [u8; 32] = bytes
+        .strip_prefix(&ED25519_PUB)
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| {
+            CredentialError::Unsupported(format!("{method} is not an Ed25519 did:key"))
+        })?;
+    VerifyingKey::from_bytes(&key).map_err(|_| unknown())
+}
+
+/// Published keys (`{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": …, "x": base64url}]}`) by
+/// key id; keys of other types are skipped.
+pub fn keys_from_jwks(jwks: &Value) -> Result<BTreeMap<String, VerifyingKey>, CredentialError> {
+    let keys = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| CredentialError::Malformed("the key set has no `keys` array".into()))?;
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let member = |name: &str| key.get(name).and_then(Value::as_str).unwrap_or_default();
+        if member("kty") != "OKP" || member("crv") != "Ed25519" {
+            continue;
+        }
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(member("x"))
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+            .ok_or_else(|| {
+                CredentialError::Malformed(format!(
+                    "key {} has no valid Ed25519 `x`",
+                    member("kid")
+                ))
+            })?;
+        out.insert(member("kid").to_owned(), x);
+    }
+    Ok(out)
+}
+
+/// Adds an `eddsa-jcs-2022` proof to `unsecured` (a credential without `proof`), signed by `key`.
+pub fn sign(
+    unsecured: &Value,
+    options: &ProofOptions,
+    key: &SigningKey,
+) -> Result<Value, CredentialError> {
+    let mut document = object(unsecured, "the credential")?;
+    if document.contains_key("proof") {
+        return Err(CredentialError::Malformed(
+            "the credential already has a proof".into(),
+        ));
+    }
+    let mut proof = Map::new();
+    proof.insert("type".into(), PROOF_TYPE.into());
+    proof.insert("cryptosuite".into(), CRYPTOSUITE.into());
+    proof.insert("created".into(), options.created.clone().into());
+    proof.insert(
+        "verificationMethod".into(),
+        options.verification_method.clone().into(),
+    );
+    proof.insert("proofPurpose".into(), options.proof_purpose.clone().into());
+    if let Some(context) = document.get("@context") {
+        proof.insert("@context".into(), context.clone());
+    }
+    let hash = hash_data(unsecured, &Value::Object(proof.clone()));
+    let signature = key.sign(&hash);
+    proof.insert(
+        "proofValue".into(),
+        format!("z{}", bs58::encode(signature.to_bytes()).into_string()).into(),
+    );
+    document.insert("proof".into(), Value::Object(proof));
+    Ok(Value::Object(document))
+}
+
+/// Verifies `secured`'s `eddsa-jcs-2022` proof with the key `resolve` gives for its
+/// verification method (`did:key` methods resolve themselves when `resolve` knows nothing).
+pub fn verify(
+    secured: &Value,
+    resolve: &dyn Fn(&str) -> Option<VerifyingKey>,
+) -> Result<Verified, CredentialError> {
+    let mut document = object(secured, "the credential")?;
+    let proof = match document.remove("proof") {
+        Some(Value::Object(proof)) => proof,
+        Some(Value::Array(_)) => {
+            return Err(CredentialError::Unsupported(
+                "proof sets (several proofs) are not supported".into(),
+            ));
+        }
+        _ => {
+            return Err(CredentialError::Malformed(
+                "the credential has no proof".into(),
+            ));
+        }
+    };
+    if text(&proof, "type")? != PROOF_TYPE {
+        return Err(CredentialError::Unsupported(format!(
+            "proof type {}",
+            text(&proof, "type")?
+        )));
+    }
+    if text(&proof, "cryptosuite")? != CRYPTOSUITE {
+        return Err(CredentialError::Unsupported(format!(
+            "cryptosuite {}",
+            text(&proof, "cryptosuite")?
+        )));
+    }
+    let method = text(&proof, "verificationMethod")?.to_owned();
+    let created = proof
+        .get("created")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let signature = text(&proof, "proofValue")?
+        .strip_prefix('z')
+        .and_then(|b58| bs58::decode(b58).into_vec().ok())
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+        .map(|bytes| Signature::from_bytes(&bytes))
+        .ok_or_else(|| {
+            CredentialError::Malformed(
+                "proof.proofValue is not a base58-btc Ed25519 signature".into(),
+            )
+        })?;
+    let mut options = proof;
+    options.remove("proofValue");
+    // §3.3.2: the proof's @context must be how the document's begins; the document is then
+    // hashed under the proof's.
+    if let Some(context) = options.get("@context") {
+        let starts = match (document.get("@context"), context) {
+            (Some(Value::Array(doc)), Value::Array(proof)) => doc.starts_with(proof),
+            (Some(doc), proof) => doc == proof,
+            (None, _) => false,
+        };
+        if !starts {
+            return Err(CredentialError::Malformed(
+                "the proof's @context is not the start of the credential's".into(),
+            ));
+        }
+        document.insert("@context".into(), context.clone());
+    }
+    let key = match resolve(&method) {
+        Some(key) => key,
+        None if method.starts_with("did:key:") => did_key_verifying_key(&method)?,
+        None => return Err(CredentialError::UnknownKey(method)),
+    };
+    let hash = hash_data(&Value::Object(document), &Value::Object(options));
+    key.verify(&hash, &signature)
+        .map_err(|_| CredentialError::BadSignature)?;
+    Ok(Verified {
+        verification_method: method,
+        created,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VECTORS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/eddsa-jcs-2022"
+    );
+
+    fn vector(name: &str) -> String {
+        std::fs::read_to_string(format!("{VECTORS}/{name}"))
+            .unwrap()
+            .trim_end()
+            .to_owned()
+    }
+
+    fn json(name: &str) -> Value {
+        serde_json::from_str(&vector(name)).unwrap()
+    }
+
+    fn no_keys(_: &str) -> Option<VerifyingKey> {
+        None
+    }
+
+    #[test]
+    fn the_w3c_vector_canonicalizes_hashes_and_verifies_step_by_step() {
+        let signed = json("signedJCS.json");
+        let mut document = signed.as_object().unwrap().clone();
+        document.remove("proof");
+        let document = Value::Object(document);
+        let options = json("proofConfigJCS.json");
+        assert_eq!(canonical(&document), vector("canonDocJCS.txt"));
+        assert_eq!(canonical(&options), vector("proofCanonJCS.txt"));
+        assert_eq!(
+            hex::encode(Sha256::digest(canonical(&document).as_bytes())),
+            vector("docHashJCS.txt")
+        );
+        assert_eq!(
+            hex::encode(Sha256::digest(canonical(&options).as_bytes())),
+            vector("proofHashJCS.txt")
+        );
+        assert_eq!(
+            hex::encode(hash_data(&document, &options)),
+            vector("combinedHashJCS.txt")
+        );
+        let proof_value = signed["proof"]["proofValue"].as_str().unwrap();
+        assert_eq!(proof_value, vector("sigBTC58JCS.txt"));
+        let signature = bs58::decode(&proof_value[1..]).into_vec().unwrap();
+        assert_eq!(
+            hex::encode(signature),
+            vector("sigHexJCS.txt").to_lowercase()
+        );
+        let verified = verify(&signed, &no_keys).unwrap();
+        assert_eq!(verified.created, "2023-02-24T23:36:38Z");
+    }
+
+    #[test]
+    fn an_altered_credential_or_another_key_fails() {
+        let mut altered = json("signedJCS.json");
+        altered["credentialSubject"]["alumniOf"] = "Another School".into();
+        assert_eq!(
+            verify(&altered, &no_keys),
+            Err(CredentialError::BadSignature)
+        );
+        let mut retimed = json("signedJCS.json");
+        retimed["proof"]["created"] = "2024-01-01T00:00:00Z".into();
+        assert_eq!(
+            verify(&retimed, &no_keys),
+            Err(CredentialError::BadSignature),
+            "the proof options are signed too"
+        );
+        let other = SigningKey::from_bytes(&[7; 32]).verifying_key();
+        let signed = json("signedJCS.json");
+        assert_eq!(
+            verify(&signed, &|_| Some(other)),
+            Err(CredentialError::BadSignature)
+        );
+        let mut unknown = json("signedJCS.json");
+        unknown["proof"]["verificationMethod"] = "https://tica.example/keys#missing".into();
+        assert!(matches!(
+            verify(&unknown, &no_keys),
+            Err(CredentialError::UnknownKey(_))
+        ));
+        let mut suite = json("signedJCS.json");
+        suite["proof"]["cryptosuite"] = "ecdsa-jcs-2019".into();
+        assert!(matches!(
+            verify(&suite, &no_keys),
+            Err(CredentialError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn a_signed_credential_verifies_with_its_did_key_and_with_published_keys() {
+        let key = SigningKey::from_bytes(&[42; 32]);
+        let did = did_key(&key.verifying_key());
+        assert!(did.starts_with("did:key:z6Mk"), "{did}");
+        assert_eq!(did_key_verifying_key(&did).unwrap(), key.verifying_key());
+        let mut unsecured = json("signedJCS.json");
+        unsecured.as_object_mut().unwrap().remove("proof");
+        let options = ProofOptions {
+            created: "2026-11-24T08:00:00Z".into(),
+            verification_method: format!("{did}#{}", &did["did:key:".len()..]),
+            proof_purpose: "assertionMethod".into(),
+        };
+        let signed = sign(&unsecured, &options, &key).unwrap();
+        assert!(verify(&signed, &no_keys).is_ok());
+
+        // The same key published as TICA publishes its keys.
+        let x =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+        let jwks = serde_json::json!({ "keys": [
+            { "kty": "OKP", "crv": "Ed25519", "kid": "tica-2026-1", "x": x },
+            { "kty": "RSA", "kid": "ignored" }
+        ]});
+        let published = keys_from_jwks(&jwks).unwrap();
+        assert_eq!(published.len(), 1);
+        let options = ProofOptions {
+            verification_method: "https://verify.tica.example/keys#tica-2026-1".into(),
+            ..options
+        };
+        let signed = sign(&unsecured, &options, &key).unwrap();
+        let resolve = |method: &str| {
+            method
+                .rsplit_once('#')
+                .and_then(|(_, kid)| published.get(kid).copied())
+        };
+        assert!(verify(&signed, &resolve).is_ok());
+        assert!(matches!(
+            verify(&signed, &no_keys),
+            Err(CredentialError::UnknownKey(_))
+        ));
+    }
+}
