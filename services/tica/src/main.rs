@@ -27,6 +27,8 @@ enum Command {
     /// Offline credential tools: verify a W3C Verifiable Credential (eddsa-jcs-2022).
     #[command(subcommand)]
     Credential(credential::CredentialCommand),
+    /// Verify a certificate's QR code offline against the published keys.
+    Verify(credential::VerifyArgs),
 }
 
 #[tokio::main]
@@ -38,6 +40,7 @@ async fn main() -> std::process::ExitCode {
         Command::Roster(command) => cli::run(command).await,
         Command::Sampling(command) => sampling::run(command),
         Command::Credential(command) => credential::run(command),
+        Command::Verify(args) => credential::run_verify(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -21,7 +21,7 @@ fn verify(file: &Path, keys: Option<&Path>) -> Output {
     command.output().expect("tica runs")
 }
 
-fn text(output: &Output) -> String {
+fn text_of(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -32,8 +32,8 @@ fn text(output: &Output) -> String {
 #[test]
 fn the_w3c_vector_is_valid_and_an_altered_copy_is_not() {
     let ok = verify(&vector(), None);
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
-    assert!(text(&ok).starts_with("valid"), "{}", text(&ok));
+    assert_eq!(ok.status.code(), Some(0), "{}", text_of(&ok));
+    assert!(text_of(&ok).starts_with("valid"), "{}", text_of(&ok));
 
     let dir = tempfile::tempdir().unwrap();
     let mut credential: serde_json::Value =
@@ -43,13 +43,13 @@ fn the_w3c_vector_is_valid_and_an_altered_copy_is_not() {
     std::fs::write(&altered, credential.to_string()).unwrap();
     let bad = verify(&altered, None);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(text(&bad).contains("altered"), "{}", text(&bad));
+    assert!(text_of(&bad).contains("altered"), "{}", text_of(&bad));
 
     let garbage = dir.path().join("garbage.json");
     std::fs::write(&garbage, "not json").unwrap();
     let bad = verify(&garbage, None);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(text(&bad).contains("not JSON"), "{}", text(&bad));
+    assert!(text_of(&bad).contains("not JSON"), "{}", text_of(&bad));
 }
 
 #[test]
@@ -74,9 +74,9 @@ fn a_credential_signed_with_a_published_key_verifies_against_the_key_set() {
     let unknown = verify(&file, None);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(
-        text(&unknown).contains("unknown verification method"),
+        text_of(&unknown).contains("unknown verification method"),
         "{}",
-        text(&unknown)
+        text_of(&unknown)
     );
 
     let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
@@ -88,6 +88,51 @@ fn a_credential_signed_with_a_published_key_verifies_against_the_key_set() {
     )
     .unwrap();
     let ok = verify(&file, Some(&keys));
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
-    assert!(text(&ok).contains("tica-2026-1"), "{}", text(&ok));
+    assert_eq!(ok.status.code(), Some(0), "{}", text_of(&ok));
+    assert!(text_of(&ok).contains("tica-2026-1"), "{}", text_of(&ok));
+}
+
+#[test]
+fn a_certificate_qr_is_valid_offline_with_the_published_keys_and_a_forged_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let claims = tica_credential::qr::QrClaims {
+        version: 1,
+        kid: "340000-2026-1".into(),
+        id: "b2c4e1f07a9d4c3e8f615d2a9c".into(),
+        number: "AH-341324-2026-000123".into(),
+        name: "王芳".into(),
+        id_masked: "3413**********123X".into(),
+        school: "泗县第一小学".into(),
+        competency: "B2".into(),
+        grade: "合格".into(),
+        issuer: "泗县教育体育局".into(),
+        issued: "2026-11-24".into(),
+    };
+    let text = tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &key);
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+    let keys = dir.path().join("keys.json");
+    std::fs::write(
+        &keys,
+        serde_json::json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "340000-2026-1", "x": x }] })
+            .to_string(),
+    )
+    .unwrap();
+    let run = |qr: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tica"))
+            .args(["verify", "--qr", qr, "--keys"])
+            .arg(&keys)
+            .output()
+            .expect("tica runs")
+    };
+    let ok = run(&text);
+    assert_eq!(ok.status.code(), Some(0), "{}", text_of(&ok));
+    assert!(text_of(&ok).starts_with("有效 VALID"), "{}", text_of(&ok));
+    assert!(text_of(&ok).contains("泗县第一小学"));
+
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let forged = tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &forger);
+    let bad = run(&forged);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text_of(&bad).contains("NOT GENUINE"), "{}", text_of(&bad));
 }

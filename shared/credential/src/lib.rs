@@ -9,9 +9,13 @@
 //! by the fragment of the proof's `verificationMethod`. Tested against the W3C test vectors
 //! (`tests/vectors/eddsa-jcs-2022/`, from w3c/vc-di-eddsa).
 //!
+//! [`qr`] is the certificate's QR code: a verification URL carrying a compact signed payload.
+//!
 //! Pure: no I/O; callers read files and fetch keys.
 
 #![deny(missing_docs)]
+
+pub mod qr;
 
 use std::collections::BTreeMap;
 
