@@ -109,7 +109,7 @@ fn a_certificate_qr_is_valid_offline_with_the_published_keys_and_a_forged_one_is
         issuer: "泗县教育体育局".into(),
         issued: "2026-11-24".into(),
     };
-    let text = tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &key);
+    let text = tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &key).unwrap();
     let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
     let keys = dir.path().join("keys.json");
     std::fs::write(
@@ -131,7 +131,8 @@ fn a_certificate_qr_is_valid_offline_with_the_published_keys_and_a_forged_one_is
     assert!(text_of(&ok).contains("泗县第一小学"));
 
     let forger = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
-    let forged = tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &forger);
+    let forged =
+        tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &forger).unwrap();
     let bad = run(&forged);
     assert_eq!(bad.status.code(), Some(1));
     assert!(text_of(&bad).contains("NOT GENUINE"), "{}", text_of(&bad));

@@ -104,16 +104,31 @@ fn cbor<T: Serialize>(value: &T) -> Vec<u8> {
 /// The QR text of `claims` signed with `key`: `{BASE_URL}/C/{ID}#{payload}`. The scheme and
 /// host of `base_url` are upper-cased (they are case-insensitive) and the certificate id is
 /// written in capitals, so that all but the `#` fits the QR alphanumeric mode.
-pub fn qr_text(base_url: &str, claims: &QrClaims, key: &SigningKey) -> String {
+///
+/// Refused when the text would need a QR version above [`MAX_VERSION`] at level Q (a school or
+/// issuer name far longer than usual): the caller shortens what it prints in the code.
+pub fn qr_text(
+    base_url: &str,
+    claims: &QrClaims,
+    key: &SigningKey,
+) -> Result<String, CredentialError> {
     let protected = cbor(&to_wire(claims));
     let signature = key.sign(&signed_message(&claims.id, &protected));
     let payload = cbor(&(cbor_bytes(&protected), cbor_bytes(&signature.to_bytes())));
-    format!(
+    let text = format!(
         "{}/C/{}#{}",
         upper_origin(base_url.trim_end_matches('/')),
         claims.id.to_uppercase(),
         data_encoding::BASE32_NOPAD.encode(&payload)
-    )
+    );
+    let version = qr_version(&text)?;
+    if version > MAX_VERSION {
+        return Err(CredentialError::Malformed(format!(
+            "the QR code would need version {version} (at most {MAX_VERSION} at level Q): {} characters",
+            text.len()
+        )));
+    }
+    Ok(text)
 }
 
 /// `https://verify.example.cn/x` → `HTTPS://VERIFY.EXAMPLE.CN/x`.
@@ -220,7 +235,7 @@ mod tests {
     #[test]
     fn a_certificate_qr_verifies_offline_and_fits_version_15_at_level_q() {
         let key = SigningKey::from_bytes(&[3; 32]);
-        let text = qr_text("https://verify.ahedu.gov.cn/", &claims(), &key);
+        let text = qr_text("https://verify.ahedu.gov.cn/", &claims(), &key).unwrap();
         assert!(
             text.starts_with("HTTPS://VERIFY.AHEDU.GOV.CN/C/B2C4E1F07A9D4C3E8F615D2A9C#"),
             "{text}"
@@ -233,6 +248,13 @@ mod tests {
         );
         let known = |kid: &str| (kid == "340000-2026-1").then(|| key.verifying_key());
         assert_eq!(verify_qr(&text, &known).unwrap(), claims());
+        // A name far beyond any school's is refused rather than printed as an unreadable code.
+        let mut long = claims();
+        long.school = "宁夏回族自治区银川市兴庆区第二十一小学（北校区）教师发展中心".into();
+        assert!(matches!(
+            qr_text("https://verify.ahedu.gov.cn", &long, &key),
+            Err(CredentialError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -241,13 +263,13 @@ mod tests {
         let known = |kid: &str| (kid == "340000-2026-1").then(|| key.verifying_key());
         // Claims signed by someone else's key under TICA's key id.
         let forger = SigningKey::from_bytes(&[4; 32]);
-        let forged = qr_text("https://verify.ahedu.gov.cn", &claims(), &forger);
+        let forged = qr_text("https://verify.ahedu.gov.cn", &claims(), &forger).unwrap();
         assert_eq!(
             verify_qr(&forged, &known),
             Err(CredentialError::BadSignature)
         );
         // A genuine payload moved onto another certificate's URL.
-        let genuine = qr_text("https://verify.ahedu.gov.cn", &claims(), &key);
+        let genuine = qr_text("https://verify.ahedu.gov.cn", &claims(), &key).unwrap();
         let moved = genuine.replacen("/C/B2C4", "/C/FFFF", 1);
         assert_eq!(
             verify_qr(&moved, &known),
@@ -256,7 +278,7 @@ mod tests {
         // An unknown key id, and garbage.
         let mut other = claims();
         other.kid = "retired-and-unpublished".into();
-        let unknown = qr_text("https://verify.ahedu.gov.cn", &other, &key);
+        let unknown = qr_text("https://verify.ahedu.gov.cn", &other, &key).unwrap();
         let refused = verify_qr(&unknown, &known);
         assert!(
             matches!(refused, Err(CredentialError::UnknownKey(_))),
