@@ -700,6 +700,10 @@ pub async fn chain_units(db: &Database, chain: &str) -> Result<Vec<UnitRecord>> 
 // ---------------------------------------------------------------------------------------------
 // Writes
 
+/// Population rows per INSERT: 7 parameters each, within SQLite's 32,766 and PostgreSQL's
+/// 65,535 bound parameters.
+const POPULATION_ROWS_PER_INSERT: usize = 1000;
+
 /// Everything one call writes.
 #[derive(Debug, Default)]
 pub struct Work {
@@ -781,25 +785,27 @@ pub async fn commit(db: &Database, work: &Work) -> Result<()> {
             }
         }
         let round_id = work.round.as_ref().map(|(r, _)| r.id.clone()).unwrap_or_default();
-        for p in &work.population {
-            let grades: Vec<(&str, &str, &str)> = p
-                .grades
-                .iter()
-                .map(|(c, s, g)| (c.as_str(), s.as_str(), g.key()))
-                .collect();
-            sqlx::query(
-                "INSERT INTO population (round_id, stage, stratum, sampler_id, batch_id, school_code, grades_json) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(round_id.clone())
-            .bind(p.stage.key())
-            .bind(p.stratum.clone())
-            .bind(p.sampler_id.clone())
-            .bind(p.batch.clone())
-            .bind(p.school.clone())
-            .bind(json(&grades))
-            .execute(&mut *tx)
-            .await?;
+        // Many rows per statement: a province audit freezes every graded teacher of its
+        // batches, and one round trip per row would hold the transaction for minutes.
+        for chunk in work.population.chunks(POPULATION_ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO population (round_id, stage, stratum, sampler_id, batch_id, school_code, grades_json) ",
+            );
+            insert.push_values(chunk, |mut row, p| {
+                let grades: Vec<(&str, &str, &str)> = p
+                    .grades
+                    .iter()
+                    .map(|(c, s, g)| (c.as_str(), s.as_str(), g.key()))
+                    .collect();
+                row.push_bind(round_id.clone())
+                    .push_bind(p.stage.key())
+                    .push_bind(p.stratum.clone())
+                    .push_bind(p.sampler_id.clone())
+                    .push_bind(p.batch.clone())
+                    .push_bind(p.school.clone())
+                    .push_bind(json(&grades));
+            });
+            insert.build().execute(&mut *tx).await?;
         }
         for s in &work.strata {
             sqlx::query(
