@@ -1405,6 +1405,31 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
         .into_inner();
     assert_eq!(closed.units_passed, 4);
     assert_eq!(round_count(&mut office).await, 2);
+    let by_batch = |batch: &str| sp::ListReviewRoundsRequest {
+        batch: batch.into(),
+        ..Default::default()
+    };
+    let listed = office
+        .list_review_rounds(by_batch(&batch))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, 2, "both rounds are over the batch");
+    let other_year = office
+        .list_review_rounds(by_batch("batches/341324-2025"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(other_year.total_size, 0);
+    let partial = office
+        .list_review_rounds(by_batch("batches/341324-202%"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        partial.code(),
+        Code::InvalidArgument,
+        "no wildcards: {partial:?}"
+    );
     cluster.stop().await;
 }
 

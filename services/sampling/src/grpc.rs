@@ -88,6 +88,28 @@ fn regrade_name<'a>(field: &str, name: &'a str) -> Result<(&'a str, &'a str, &'a
     }
 }
 
+/// A `batches/{county_code}-{year}` filter as its id ("" when empty).
+fn batch_filter(name: &str) -> Result<String, Status> {
+    if name.is_empty() {
+        return Ok(String::new());
+    }
+    let id = name.strip_prefix("batches/").unwrap_or_default();
+    let well_formed = id.len() == 11
+        && id.as_bytes()[6] == b'-'
+        && id
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 6 || b.is_ascii_digit());
+    if well_formed {
+        Ok(id.to_owned())
+    } else {
+        Err(invalid(
+            "batch",
+            format!("expected batches/{{county_code}}-{{year}}, got {name:?}"),
+        ))
+    }
+}
+
 fn assessor_id<'a>(field: &str, name: &'a str) -> Result<&'a str, Status> {
     if name.is_empty() {
         return Ok("");
@@ -533,11 +555,7 @@ impl SamplingService for SamplingGrpc {
             )
         };
         let filter = RoundFilter {
-            batch: r
-                .batch
-                .strip_prefix("batches/")
-                .unwrap_or(&r.batch)
-                .to_owned(),
+            batch: batch_filter(&r.batch)?,
             level: enum_filter("level", r.level, |v| match pb::RoundLevel::try_from(v) {
                 Ok(pb::RoundLevel::CountyReview) => Some(Level::CountyReview.key()),
                 Ok(pb::RoundLevel::ProvinceAudit) => Some(Level::ProvinceAudit.key()),

@@ -48,7 +48,8 @@ pub async fn round(db: &Database, id: &str) -> Result<Option<RoundRecord>> {
 /// Filters of [`rounds_in`].
 #[derive(Clone, Debug, Default)]
 pub struct RoundFilter {
-    /// Only rounds over this batch id.
+    /// Only rounds over this batch id (`{county}-{year}`: digits and a dash, matched whole within
+    /// the chain key `level|kind|batch,batch…`).
     pub batch: String,
     /// Only this level key.
     pub level: String,
@@ -74,7 +75,8 @@ pub async fn rounds_in(
     let ancestors = json(&ancestors);
     let (before_micros, before_id) = after.unwrap_or((i64::MAX, String::new()));
     let clause = "((path >= $1 AND path < $2) OR $3 LIKE '%\"' || path || '\"%') \
-        AND ($4 = '' OR chain_key LIKE '%' || $4 || '%') AND ($5 = '' OR level = $5) \
+        AND ($4 = '' OR chain_key || ',' LIKE '%|' || $4 || ',%' OR chain_key || ',' LIKE '%,' || $4 || ',%') \
+        AND ($5 = '' OR level = $5) \
         AND ($6 = '' OR kind = $6) AND ($7 = '' OR state = $7)";
     let (rows, total): (Vec<(String,)>, (i64,)) = with_db!(db, pool => {
         let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
