@@ -1124,20 +1124,7 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
         .unwrap()
         .into_inner()
         .name;
-    office
-        .freeze_population(sp::FreezePopulationRequest {
-            name: online.clone(),
-        })
-        .await
-        .unwrap();
-    office
-        .draw_sample(sp::DrawSampleRequest {
-            name: online.clone(),
-            seed: "314159".into(),
-            seed_note: String::new(),
-        })
-        .await
-        .unwrap();
+    freeze_and_draw(&mut office, &online, "314159").await;
     // Offices above the county read its round but do not run it; reviewers see no figures.
     let meddling = province
         .draw_sample(sp::DrawSampleRequest {
@@ -1433,6 +1420,22 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
     cluster.stop().await;
 }
 
+/// Freezes `round`'s population and draws with `seed`, as its office.
+async fn freeze_and_draw(office: &mut SamplingClient, round: &str, seed: &str) {
+    office
+        .freeze_population(sp::FreezePopulationRequest { name: round.into() })
+        .await
+        .unwrap();
+    office
+        .draw_sample(sp::DrawSampleRequest {
+            name: round.into(),
+            seed: seed.into(),
+            seed_note: String::new(),
+        })
+        .await
+        .unwrap();
+}
+
 /// Runs a whole county-review round as the county office: everything drawn is re-graded PASS
 /// (agreeing) by whoever it was assigned to.
 async fn pass_county_review(cluster: &Cluster, office: &mut SamplingClient, batch: &str) {
@@ -1446,20 +1449,7 @@ async fn pass_county_review(cluster: &Cluster, office: &mut SamplingClient, batc
         .unwrap()
         .into_inner()
         .name;
-    office
-        .freeze_population(sp::FreezePopulationRequest {
-            name: round.clone(),
-        })
-        .await
-        .unwrap();
-    office
-        .draw_sample(sp::DrawSampleRequest {
-            name: round.clone(),
-            seed: "1234567890".into(),
-            seed_note: String::new(),
-        })
-        .await
-        .unwrap();
+    freeze_and_draw(office, &round, "1234567890").await;
     office
         .assign_reviewers(sp::AssignReviewersRequest {
             round: round.clone(),
@@ -1507,20 +1497,7 @@ async fn start_audit(province: &mut SamplingClient, kind: sp::RoundKind, seed: &
         .unwrap()
         .into_inner()
         .name;
-    province
-        .freeze_population(sp::FreezePopulationRequest {
-            name: round.clone(),
-        })
-        .await
-        .unwrap();
-    province
-        .draw_sample(sp::DrawSampleRequest {
-            name: round.clone(),
-            seed: seed.into(),
-            seed_note: String::new(),
-        })
-        .await
-        .unwrap();
+    freeze_and_draw(province, &round, seed).await;
     province
         .assign_reviewers(sp::AssignReviewersRequest {
             round: round.clone(),

@@ -453,21 +453,27 @@ impl SamplingGrpc {
         Ok(round_to_proto(round, &counts))
     }
 
-    async fn item_reply(&self, item: &ItemRecord) -> Result<pb::DrawnItem, Status> {
-        let regrades = crate::store::all_regrades(
-            self.svc.db(),
-            &RegradeFilter {
-                round: item.round.clone(),
-                item: item.id.clone(),
-                ..Default::default()
-            },
-        )
-        .await?;
-        let submitted = regrades
+    /// Items with their re-grade counts, read in one query for the whole round.
+    async fn items_reply(&self, items: &[ItemRecord]) -> Result<Vec<pb::DrawnItem>, Status> {
+        let Some(round) = items.first().map(|i| i.round.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let counts = crate::store::regrade_counts(self.svc.db(), round).await?;
+        Ok(items
             .iter()
-            .filter(|r| r.state == RegradeState::Submitted)
-            .count();
-        Ok(item_to_proto(item, regrades.len() as i32, submitted as i32))
+            .map(|item| {
+                let (total, submitted) = counts.get(&item.id).copied().unwrap_or_default();
+                item_to_proto(item, total as i32, submitted as i32)
+            })
+            .collect())
+    }
+
+    async fn item_reply(&self, item: &ItemRecord) -> Result<pb::DrawnItem, Status> {
+        Ok(self
+            .items_reply(std::slice::from_ref(item))
+            .await?
+            .pop()
+            .expect("one item in, one out"))
     }
 }
 
@@ -724,12 +730,8 @@ impl SamplingService for SamplingGrpc {
         let (rows, next_page_token) = page.finish(rows, |i| {
             (i.stage.key().to_owned(), i.stratum.clone(), i.position)
         });
-        let mut drawn_items = Vec::with_capacity(rows.len());
-        for item in &rows {
-            drawn_items.push(self.item_reply(item).await?);
-        }
         ok(pb::ListDrawnItemsResponse {
-            drawn_items,
+            drawn_items: self.items_reply(&rows).await?,
             next_page_token,
             total_size: total,
         })

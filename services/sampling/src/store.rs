@@ -599,6 +599,23 @@ pub async fn all_regrades(db: &Database, filter: &RegradeFilter) -> Result<Vec<R
     Ok(regrades(db, filter, None, i64::MAX).await?.0)
 }
 
+/// Re-grades per item of a round, `(total, submitted)`, in one query (for item listings).
+pub async fn regrade_counts(db: &Database, round: &str) -> Result<HashMap<String, (i64, i64)>> {
+    let rows: Vec<(String, i64, i64)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT item_id, COUNT(*), COALESCE(SUM(CASE WHEN state = 'submitted' THEN 1 ELSE 0 END), 0) \
+             FROM regrades WHERE round_id = $1 GROUP BY item_id",
+        )
+        .bind(round.to_owned())
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(item, n, done)| (item, (n, done)))
+        .collect())
+}
+
 /// Pending re-grades per assessor, over every round.
 pub async fn open_loads(db: &Database) -> Result<HashMap<String, i64>> {
     let rows: Vec<(String, i64)> = with_db!(db, pool => {

@@ -175,13 +175,12 @@ impl Sampling {
             "assigning reviewers",
         )?;
         let reviewers = self.reviewers(ctx, &round, pool).await?;
-        let subjects = self
-            .subjects_needed(ctx, &round, &store::all_items(&self.db, id).await?)
-            .await?;
+        // Drawn items never change; only their assignment does, which the step below re-reads.
+        let drawn = store::all_items(&self.db, id).await?;
+        let subjects = self.subjects_needed(ctx, &round, &drawn).await?;
         if round.kind == Kind::OfflineCheck && round.state == RoundState::Drawn {
             // Again, in case the draw's own marking failed (it is idempotent).
-            let items = store::all_items(&self.db, id).await?;
-            self.mark_visits_pending(ctx, &round, &items).await?;
+            self.mark_visits_pending(ctx, &round, &drawn).await?;
         }
         self.retry(|| async {
             let read = self.own_round(ctx, id).await?;
