@@ -133,7 +133,17 @@ impl GrpcServer {
         routes.add_service(reflection_v1);
         routes.add_service(reflection_v1alpha);
 
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // `Server::tcp_nodelay` applies only to listeners tonic binds itself: set it on every
+        // accepted socket, or Nagle and delayed ACKs hold each small reply for ~40 ms.
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |accepted| {
+                if let Ok(socket) = &accepted {
+                    let _ = socket.set_nodelay(true);
+                }
+                accepted
+            },
+        );
         let health_on_shutdown = health.clone();
         let serving = self.serving.clone();
         let shutdown = async move {
