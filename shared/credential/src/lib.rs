@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+pub mod merkle;
 pub mod qr;
 
 use std::collections::BTreeMap;
