@@ -101,6 +101,27 @@ fn cbor<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
+/// A certificate's claims, signed: the CBOR bytes of the claims (the certificate's canonical
+/// payload, stored beside it) and the Ed25519 signature over the certificate id, 0x1F and
+/// exactly those bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedClaims {
+    /// The claims' CBOR bytes, key id included, certificate id left out.
+    pub protected: Vec<u8>,
+    /// Ed25519 over `id ‖ 0x1F ‖ protected`.
+    pub signature: [u8; 64],
+}
+
+/// Signs `claims` with `key`.
+pub fn sign_claims(claims: &QrClaims, key: &SigningKey) -> SignedClaims {
+    let protected = cbor(&to_wire(claims));
+    let signature = key.sign(&signed_message(&claims.id, &protected)).to_bytes();
+    SignedClaims {
+        protected,
+        signature,
+    }
+}
+
 /// The QR text of `claims` signed with `key`: `{BASE_URL}/C/{ID}#{payload}`. The scheme and
 /// host of `base_url` are upper-cased (they are case-insensitive) and the certificate id is
 /// written in capitals, so that all but the `#` fits the QR alphanumeric mode.
@@ -112,13 +133,20 @@ pub fn qr_text(
     claims: &QrClaims,
     key: &SigningKey,
 ) -> Result<String, CredentialError> {
-    let protected = cbor(&to_wire(claims));
-    let signature = key.sign(&signed_message(&claims.id, &protected));
-    let payload = cbor(&(cbor_bytes(&protected), cbor_bytes(&signature.to_bytes())));
+    encode_qr(base_url, &claims.id, &sign_claims(claims, key))
+}
+
+/// The QR text of claims already signed for certificate `id` (see [`qr_text`]).
+pub fn encode_qr(
+    base_url: &str,
+    id: &str,
+    signed: &SignedClaims,
+) -> Result<String, CredentialError> {
+    let payload = cbor(&(cbor_bytes(&signed.protected), cbor_bytes(&signed.signature)));
     let text = format!(
         "{}/C/{}#{}",
         upper_origin(base_url.trim_end_matches('/')),
-        claims.id.to_uppercase(),
+        id.to_uppercase(),
         data_encoding::BASE32_NOPAD.encode(&payload)
     );
     let version = qr_version(&text)?;
@@ -129,6 +157,35 @@ pub fn qr_text(
         )));
     }
     Ok(text)
+}
+
+/// Verifies a stored payload: `signature` over `id ‖ 0x1F ‖ protected` by the key `resolve`
+/// gives for the payload's key id; the claims when genuine.
+pub fn verify_signed(
+    id: &str,
+    protected: &[u8],
+    signature: &[u8],
+    resolve: &dyn Fn(&str) -> Option<VerifyingKey>,
+) -> Result<QrClaims, CredentialError> {
+    let malformed =
+        |why: &str| CredentialError::Malformed(format!("not a TICA certificate payload: {why}"));
+    let wire: Wire =
+        ciborium::from_reader(protected).map_err(|_| malformed("the claims are not readable"))?;
+    if wire.0 != 1 {
+        return Err(CredentialError::Unsupported(format!(
+            "QR payload version {}",
+            wire.0
+        )));
+    }
+    let claims = from_wire(wire, id.to_owned());
+    let key =
+        resolve(&claims.kid).ok_or_else(|| CredentialError::UnknownKey(claims.kid.clone()))?;
+    let signature = <[u8; 64]>::try_from(signature)
+        .map(|b| Signature::from_bytes(&b))
+        .map_err(|_| malformed("the signature is not 64 bytes"))?;
+    key.verify(&signed_message(id, protected), &signature)
+        .map_err(|_| CredentialError::BadSignature)?;
+    Ok(claims)
 }
 
 /// `https://verify.example.cn/x` → `HTTPS://VERIFY.EXAMPLE.CN/x`.
@@ -156,9 +213,10 @@ fn cbor_bytes(bytes: &[u8]) -> ciborium::Value {
 
 /// The QR version `text` needs at level Q.
 pub fn qr_version(text: &str) -> Result<i16, CredentialError> {
-    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), EC_LEVEL)
+    // Segmenting and choosing the version is all that is needed: no masks are scored.
+    let bits = qrcode::bits::encode_auto(text.as_bytes(), EC_LEVEL)
         .map_err(|e| CredentialError::Malformed(format!("no QR code holds this text: {e}")))?;
-    Ok(match code.version() {
+    Ok(match bits.version() {
         qrcode::Version::Normal(v) | qrcode::Version::Micro(v) => v,
     })
 }
@@ -187,28 +245,20 @@ pub fn verify_qr(
     else {
         return Err(malformed("the payload is not [claims, signature]"));
     };
-    let wire: Wire = ciborium::from_reader(protected.as_slice())
-        .map_err(|_| malformed("the claims are not readable"))?;
-    if wire.0 != 1 {
-        return Err(CredentialError::Unsupported(format!(
-            "QR payload version {}",
-            wire.0
-        )));
-    }
     let id = url
         .rsplit_once("/C/")
         .map(|(_, id)| id.to_lowercase())
         .filter(|id| !id.is_empty() && !id.contains('/'))
         .ok_or_else(|| malformed("the URL names no certificate"))?;
-    let claims = from_wire(wire, id);
-    let key =
-        resolve(&claims.kid).ok_or_else(|| CredentialError::UnknownKey(claims.kid.clone()))?;
-    let signature = <[u8; 64]>::try_from(signature.as_slice())
-        .map(|b| Signature::from_bytes(&b))
-        .map_err(|_| malformed("the signature is not 64 bytes"))?;
-    key.verify(&signed_message(&claims.id, protected), &signature)
-        .map_err(|_| CredentialError::BadSignature)?;
-    Ok(claims)
+    verify_signed(&id, protected, signature, resolve)
+}
+
+/// The certificate id in QR text (`…/C/{ID}#…`), lower-cased; None when there is none.
+pub fn qr_certificate_id(text: &str) -> Option<String> {
+    let url = text.trim().split('#').next()?;
+    url.rsplit_once("/C/")
+        .map(|(_, id)| id.to_lowercase())
+        .filter(|id| !id.is_empty() && !id.contains('/'))
 }
 
 #[cfg(test)]
