@@ -12,6 +12,7 @@ use crate::token::TokenVerifier;
 pub struct MethodPolicy {
     service: &'static str,
     methods: BTreeMap<&'static str, &'static [Role]>,
+    public: std::collections::BTreeSet<&'static str>,
 }
 
 impl MethodPolicy {
@@ -20,6 +21,7 @@ impl MethodPolicy {
         MethodPolicy {
             service,
             methods: BTreeMap::new(),
+            public: std::collections::BTreeSet::new(),
         }
     }
 
@@ -27,6 +29,18 @@ impl MethodPolicy {
     pub fn allow(mut self, method: &'static str, roles: &'static [Role]) -> MethodPolicy {
         self.methods.insert(method, roles);
         self
+    }
+
+    /// Lets anyone call `method` without a token (e.g. certificate verification for HR
+    /// offices). Its handler gets no [`crate::Caller`].
+    pub fn public(mut self, method: &'static str) -> MethodPolicy {
+        self.public.insert(method);
+        self
+    }
+
+    /// Whether `method` needs no token.
+    pub fn is_public(&self, method: &str) -> bool {
+        self.public.contains(method)
     }
 
     /// The service this policy is for.
@@ -39,9 +53,9 @@ impl MethodPolicy {
         self.methods.get(method).copied()
     }
 
-    /// Every method named in the policy.
+    /// Every method named in the policy, public ones included.
     pub fn methods(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.methods.keys().copied()
+        self.methods.keys().chain(self.public.iter()).copied()
     }
 }
 
@@ -56,6 +70,13 @@ impl PolicySet {
     pub fn with(mut self, policy: MethodPolicy) -> PolicySet {
         Arc::make_mut(&mut self.services).insert(policy.service, policy);
         self
+    }
+
+    /// Whether `service`'s `method` is served without a token.
+    fn is_public(&self, service: &str, method: &str) -> bool {
+        self.services
+            .get(service)
+            .is_some_and(|policy| policy.is_public(method))
     }
 
     /// Decides a call to `path` (`/package.Service/Method`) by `role`.
@@ -135,6 +156,9 @@ impl<S> AuthService<S> {
             .trim_start_matches('/')
             .split_once('/')
             .ok_or_else(|| tonic::Status::unimplemented("not a gRPC method path"))?;
+        if self.policies.is_public(service, method) {
+            return Ok(());
+        }
         let header = request
             .headers()
             .get(http::header::AUTHORIZATION)

@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// A concurrent change won; the caller may retry.
     #[error("{0}")]
     Conflict(String),
+    /// The caller asked too often (rate limits against enumeration).
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// The database failed.
     #[error("database error: {0}")]
     Storage(#[from] sqlx::Error),
@@ -114,6 +117,7 @@ impl From<ServiceError> for tonic::Status {
             }
             ServiceError::PermissionDenied(message) => tonic::Status::permission_denied(message),
             ServiceError::Conflict(message) => tonic::Status::aborted(message),
+            ServiceError::ResourceExhausted(message) => tonic::Status::resource_exhausted(message),
             ServiceError::Storage(error) => errors::internal(&error),
             ServiceError::Internal(message) => errors::internal(&message),
         }
