@@ -1,0 +1,94 @@
+//! The shipped font, parsed once: the whole face and a pre-cut copy holding only the
+//! characters certificates usually need, so that subsetting at save time reads small tables.
+
+use std::collections::BTreeMap;
+
+use printpdf::ParsedFont;
+
+use crate::PdfError;
+
+/// WenQuanYi Micro Hei, face 0 of `wqy-microhei.ttc`, as a standalone TrueType file
+/// (see `assets/README.md`).
+pub(crate) const FONT_BYTES: &[u8] = include_bytes!("../assets/wqy-microhei-face0.ttf");
+
+/// The characters of the pre-cut font: printable ASCII, the GB 2312 repertoire (its symbol
+/// rows and both levels of hanzi, 7,445 characters) and a few typographic marks. A name or
+/// school outside it (喆, 堃, 燊, …) makes the page use the whole face instead.
+fn common_characters() -> Vec<char> {
+    let mut chars: Vec<char> = (0x20u8..=0x7e).map(char::from).collect();
+    chars.extend("「」『』（）：，。；！？、·—…“”‘’《》【】〔〕".chars());
+    let mut decoder_input = Vec::with_capacity(2 * 94 * 87);
+    for row in 0xa1u8..=0xf7 {
+        for cell in 0xa1u8..=0xfe {
+            decoder_input.extend_from_slice(&[row, cell]);
+        }
+    }
+    let (decoded, _, _) = encoding_rs::GBK.decode(&decoder_input);
+    chars.extend(
+        decoded
+            .chars()
+            .filter(|c| *c != '\u{fffd}' && !c.is_ascii()),
+    );
+    chars.sort_unstable();
+    chars.dedup();
+    chars
+}
+
+/// One parsed face with what the layout needs to measure text.
+#[derive(Debug)]
+pub(crate) struct Face {
+    pub(crate) parsed: ParsedFont,
+    units_per_em: f32,
+}
+
+impl Face {
+    fn new(parsed: ParsedFont) -> Self {
+        let units_per_em = f32::from(parsed.pdf_font_metrics.units_per_em.max(1));
+        Self {
+            parsed,
+            units_per_em,
+        }
+    }
+
+    /// The glyph of `c`, None when the face has none.
+    pub(crate) fn glyph(&self, c: char) -> Option<u16> {
+        self.parsed
+            .lookup_glyph_index(u32::from(c))
+            .filter(|gid| *gid != 0)
+    }
+
+    /// The advance of `c` in ems (0 for a character the face lacks).
+    pub(crate) fn advance_em(&self, c: char) -> f32 {
+        self.glyph(c).map_or(0.0, |gid| {
+            f32::from(self.parsed.get_horizontal_advance(gid)) / self.units_per_em
+        })
+    }
+}
+
+/// The whole face and the pre-cut one.
+#[derive(Debug)]
+pub(crate) struct Fonts {
+    pub(crate) full: Face,
+    pub(crate) common: Face,
+}
+
+impl Fonts {
+    pub(crate) fn load() -> Result<Self, PdfError> {
+        let mut warnings = Vec::new();
+        let full = ParsedFont::from_bytes(FONT_BYTES, 0, &mut warnings)
+            .ok_or_else(|| PdfError::Render("the shipped font does not parse".into()))?;
+        let full = Face::new(full);
+        let used: BTreeMap<u16, String> = common_characters()
+            .into_iter()
+            .filter_map(|c| full.glyph(c).map(|gid| (gid, c.to_string())))
+            .collect();
+        let cut = printpdf::subset_font(&full.parsed, &used)
+            .map_err(|e| PdfError::Render(format!("pre-cutting the font: {e}")))?;
+        let common = ParsedFont::from_bytes(&cut.bytes, 0, &mut warnings)
+            .ok_or_else(|| PdfError::Render("the pre-cut font does not parse".into()))?;
+        Ok(Self {
+            full,
+            common: Face::new(common),
+        })
+    }
+}

@@ -1,0 +1,513 @@
+//! Where everything goes on the page: the certificate as printpdf operations.
+//!
+//! Coordinates are PDF points from the lower left corner of an A4 page. Text is measured
+//! with the font's horizontal advances (printpdf does not measure), centred or wrapped here,
+//! and placed with absolute text matrices.
+
+use printpdf::{
+    Color, CurTransMat, FontId, Line, LinePoint, Op, PaintMode, PdfFontHandle, Point, Pt, Rect,
+    Rgb, TextItem, TextMatrix, TextRenderingMode,
+};
+
+use crate::CertificatePage;
+use crate::font::Face;
+use crate::qr::Matrix;
+
+/// A4 in points.
+pub(crate) const PAGE_W: f32 = 595.276;
+pub(crate) const PAGE_H: f32 = 841.89;
+const MM: f32 = 72.0 / 25.4;
+
+/// The QR code's lower left corner and side, in points.
+pub(crate) const QR_BOX: (f32, f32, f32) = (26.0 * MM, 34.0 * MM, 40.0 * MM);
+
+/// The QR symbol as a 1-bit image mask: rows from the top, packed most significant bit first,
+/// 0 where a module is dark (an image mask paints its 0 samples in the fill colour). A random
+/// payload makes ~1,500 runs of dark modules; as vector rectangles they cost ~3.5 KB even
+/// compressed, as a mask under 1 KB — and a mask scaled by whole modules prints as sharp.
+pub(crate) fn qr_mask(matrix: &Matrix) -> Vec<u8> {
+    let width = matrix.width;
+    let stride = width.div_ceil(8);
+    let mut bits = vec![0xff_u8; stride * width];
+    for row in 0..width {
+        for col in 0..width {
+            if matrix.dark(col, row) {
+                bits[row * stride + col / 8] &= !(0x80 >> (col % 8));
+            }
+        }
+    }
+    bits
+}
+
+/// The operators that paint the mask named `name` in the QR box, in black.
+pub(crate) fn qr_placement(name: &str) -> Vec<u8> {
+    let (x, y, size) = QR_BOX;
+    format!("\nq\n0 g\n{size:.3} 0 0 {size:.3} {x:.3} {y:.3} cm\n/{name} Do\nQ\n").into_bytes()
+}
+
+fn crimson() -> Color {
+    Color::Rgb(Rgb::new(0.63, 0.09, 0.11, None))
+}
+fn ink() -> Color {
+    Color::Rgb(Rgb::new(0.11, 0.11, 0.12, None))
+}
+fn grey() -> Color {
+    Color::Rgb(Rgb::new(0.42, 0.42, 0.44, None))
+}
+
+/// How a piece of body text is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    /// Drawn with a thin outline as well: the one face has no bold.
+    Strong,
+}
+
+/// Builds the operations of one page.
+pub(crate) struct Composer<'f> {
+    face: &'f Face,
+    font: PdfFontHandle,
+    ops: Vec<Op>,
+}
+
+impl<'f> Composer<'f> {
+    pub(crate) fn new(face: &'f Face, font_id: FontId) -> Self {
+        Self {
+            face,
+            font: PdfFontHandle::External(font_id),
+            ops: Vec::with_capacity(1600),
+        }
+    }
+
+    /// Width of `text` at `size` points, with `spacing` ems added after each character but
+    /// the last.
+    fn width(&self, text: &str, size: f32, spacing: f32) -> f32 {
+        let mut ems = 0.0;
+        let mut count = 0usize;
+        for c in text.chars() {
+            ems += self.face.advance_em(c);
+            count += 1;
+        }
+        (ems + spacing * count.saturating_sub(1) as f32) * size
+    }
+
+    /// Text starting at (`x`, `y`), optionally letter-spaced by `spacing` ems.
+    fn text(&mut self, text: &str, x: f32, y: f32, size: f32, color: Color, spacing: f32) {
+        let items = if spacing == 0.0 {
+            vec![TextItem::Text(text.to_owned())]
+        } else {
+            let mut items = Vec::new();
+            for (i, c) in text.chars().enumerate() {
+                if i > 0 {
+                    // TJ offsets are in thousandths of an em; negative moves right.
+                    items.push(TextItem::Offset(-spacing * 1000.0));
+                }
+                items.push(TextItem::Text(c.to_string()));
+            }
+            items
+        };
+        self.ops.extend([
+            Op::StartTextSection,
+            Op::SetFont {
+                font: self.font.clone(),
+                size: Pt(size),
+            },
+            Op::SetFillColor { col: color },
+            Op::SetTextMatrix {
+                matrix: TextMatrix::Translate(Pt(x), Pt(y)),
+            },
+            Op::ShowText { items },
+            Op::EndTextSection,
+        ]);
+    }
+
+    fn centred(&mut self, text: &str, cx: f32, y: f32, size: f32, color: Color, spacing: f32) {
+        let w = self.width(text, size, spacing);
+        self.text(text, cx - w / 2.0, y, size, color, spacing);
+    }
+
+    /// The largest size up to `max` at which `text` fits `width`.
+    fn fitting(&self, text: &str, max: f32, width: f32, spacing: f32) -> f32 {
+        let at_one = self.width(text, 1.0, spacing).max(f32::EPSILON);
+        (width / at_one).min(max)
+    }
+
+    fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32, thickness: f32) {
+        self.ops.extend([
+            Op::SetOutlineThickness { pt: Pt(thickness) },
+            Op::DrawRectangle {
+                rectangle: Rect {
+                    mode: Some(PaintMode::Stroke),
+                    ..Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h))
+                },
+            },
+        ]);
+    }
+
+    fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32) {
+        self.ops.push(Op::DrawRectangle {
+            rectangle: Rect {
+                mode: Some(PaintMode::Fill),
+                ..Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h))
+            },
+        });
+    }
+
+    fn line(&mut self, from: (f32, f32), to: (f32, f32), thickness: f32) {
+        let point = |(x, y): (f32, f32)| LinePoint {
+            p: Point { x: Pt(x), y: Pt(y) },
+            bezier: false,
+        };
+        self.ops.extend([
+            Op::SetOutlineThickness { pt: Pt(thickness) },
+            Op::DrawLine {
+                line: Line {
+                    points: vec![point(from), point(to)],
+                    is_closed: false,
+                },
+            },
+        ]);
+    }
+
+    /// A small diamond centred on (`cx`, `cy`).
+    fn diamond(&mut self, cx: f32, cy: f32, r: f32) {
+        // A square rotated by 45° about its centre.
+        self.ops.extend([
+            Op::SaveGraphicsState,
+            Op::SetTransformationMatrix {
+                matrix: CurTransMat::Raw([1.0, 1.0, -1.0, 1.0, cx, cy]),
+            },
+        ]);
+        let h = r / 2.0;
+        self.fill_rect(-h, -h, r, r);
+        self.ops.push(Op::RestoreGraphicsState);
+    }
+
+    /// The double frame with corner ornaments.
+    fn border(&mut self) {
+        let outer = 10.0 * MM;
+        let inner = 13.0 * MM;
+        self.ops.extend([
+            Op::SetOutlineColor { col: crimson() },
+            Op::SetFillColor { col: crimson() },
+        ]);
+        self.stroke_rect(
+            outer,
+            outer,
+            PAGE_W - 2.0 * outer,
+            PAGE_H - 2.0 * outer,
+            2.4,
+        );
+        self.stroke_rect(
+            inner,
+            inner,
+            PAGE_W - 2.0 * inner,
+            PAGE_H - 2.0 * inner,
+            0.6,
+        );
+        // Corner squares between the two rules, and a diamond inside each inner corner.
+        let mid = 11.5 * MM;
+        let s = 2.2 * MM;
+        for (x, y) in [
+            (mid, mid),
+            (PAGE_W - mid, mid),
+            (mid, PAGE_H - mid),
+            (PAGE_W - mid, PAGE_H - mid),
+        ] {
+            self.fill_rect(x - s / 2.0, y - s / 2.0, s, s);
+        }
+        let d = 17.0 * MM;
+        for (x, y) in [
+            (d, d),
+            (PAGE_W - d, d),
+            (d, PAGE_H - d),
+            (PAGE_W - d, PAGE_H - d),
+        ] {
+            self.diamond(x, y, 2.4 * MM);
+        }
+    }
+
+    /// The title: a long title splits at its last space into a smaller line above (the
+    /// programme) and the certificate's name below, large and letter-spaced.
+    fn title(&mut self, title: &str) {
+        let cx = PAGE_W / 2.0;
+        let usable = PAGE_W - 2.0 * 30.0 * MM;
+        let (upper, main) = match title.trim().rsplit_once(' ') {
+            Some((upper, main)) => (Some(upper.trim()), main.trim()),
+            None => (None, title.trim()),
+        };
+        if let Some(upper) = upper {
+            let size = self.fitting(upper, 17.0, usable, 0.12);
+            self.centred(upper, cx, PAGE_H - 52.0 * MM, size, ink(), 0.12);
+        }
+        let spacing = 0.3;
+        let size = self.fitting(main, 40.0, usable, spacing);
+        self.centred(main, cx, PAGE_H - 74.0 * MM, size, crimson(), spacing);
+        // A rule with a diamond under the title.
+        let y = PAGE_H - 85.0 * MM;
+        self.ops.extend([
+            Op::SetOutlineColor { col: crimson() },
+            Op::SetFillColor { col: crimson() },
+        ]);
+        self.line((cx - 48.0 * MM, y), (cx - 4.0 * MM, y), 0.8);
+        self.line((cx + 4.0 * MM, y), (cx + 48.0 * MM, y), 0.8);
+        self.diamond(cx, y, 2.2 * MM);
+    }
+
+    /// Wraps `pieces` to `width` at `size` points and draws the lines from `top` down;
+    /// the first line starts `indent` ems in. Returns the baseline of the last line.
+    #[allow(clippy::too_many_arguments)]
+    fn paragraph(
+        &mut self,
+        pieces: &[(Style, String)],
+        x: f32,
+        top: f32,
+        width: f32,
+        size: f32,
+        leading: f32,
+        indent: f32,
+    ) -> f32 {
+        let tokens = tokens(pieces);
+        let mut lines: Vec<Vec<(Style, String)>> = vec![Vec::new()];
+        let mut used = indent * size;
+        for (style, token) in tokens {
+            let w = self.width(&token, size, 0.0);
+            let line = lines.last_mut().expect("one line at least");
+            if used + w > width + 0.01 && !line.is_empty() && !token.trim().is_empty() {
+                lines.push(Vec::new());
+                used = 0.0;
+            }
+            let line = lines.last_mut().expect("one line at least");
+            if line.is_empty() && token == " " {
+                continue;
+            }
+            used += w;
+            match line.last_mut() {
+                Some((s, text)) if *s == style => text.push_str(&token),
+                _ => line.push((style, token)),
+            }
+        }
+        let mut y = top;
+        for (i, line) in lines.iter().enumerate() {
+            let start = if i == 0 { x + indent * size } else { x };
+            let mut items_ops = vec![
+                Op::StartTextSection,
+                Op::SetFont {
+                    font: self.font.clone(),
+                    size: Pt(size),
+                },
+                Op::SetFillColor { col: ink() },
+                Op::SetOutlineColor { col: ink() },
+                Op::SetOutlineThickness { pt: Pt(0.35) },
+                Op::SetTextMatrix {
+                    matrix: TextMatrix::Translate(Pt(start), Pt(y)),
+                },
+            ];
+            let mut current = Style::Plain;
+            for (style, text) in line {
+                if *style != current {
+                    items_ops.push(Op::SetTextRenderingMode {
+                        mode: match style {
+                            Style::Plain => TextRenderingMode::Fill,
+                            Style::Strong => TextRenderingMode::FillStroke,
+                        },
+                    });
+                    current = *style;
+                }
+                items_ops.push(Op::ShowText {
+                    items: vec![TextItem::Text(text.clone())],
+                });
+            }
+            if current != Style::Plain {
+                items_ops.push(Op::SetTextRenderingMode {
+                    mode: TextRenderingMode::Fill,
+                });
+            }
+            items_ops.push(Op::EndTextSection);
+            self.ops.extend(items_ops);
+            if i + 1 < lines.len() {
+                y -= leading;
+            }
+        }
+        y
+    }
+
+    /// Lays out the whole certificate.
+    pub(crate) fn compose(mut self, page: &CertificatePage<'_>) -> Vec<Op> {
+        self.border();
+        self.title(page.title);
+
+        let left = 30.0 * MM;
+        let width = PAGE_W - 2.0 * left;
+        let size = 15.0;
+        let leading = 29.0;
+        let salutation = [
+            (Style::Strong, page.teacher_name.to_owned()),
+            (
+                Style::Plain,
+                format!(" 老师（身份证号 {}）：", page.id_number_masked),
+            ),
+        ];
+        let top = PAGE_H - 108.0 * MM;
+        let last = self.paragraph(&salutation, left, top, width, size, leading, 0.0);
+        let body = body_pieces(page);
+        self.paragraph(
+            &body,
+            left,
+            last - leading * 1.15,
+            width,
+            size,
+            leading,
+            2.0,
+        );
+
+        // Issuer and date, lower right.
+        let cx = PAGE_W - 62.0 * MM;
+        let issuer_size = self.fitting(page.issuer, 16.0, 90.0 * MM, 0.0);
+        self.centred(page.issuer, cx, 84.0 * MM, issuer_size, ink(), 0.0);
+        self.centred(page.issue_date, cx, 74.0 * MM, 14.0, ink(), 0.0);
+
+        // The QR code, lower left, with its caption.
+        let (qr_x, qr_y, qr_size) = QR_BOX;
+        self.centred(
+            "扫码验证",
+            qr_x + qr_size / 2.0,
+            qr_y - 6.0 * MM,
+            10.0,
+            grey(),
+            0.2,
+        );
+
+        // Number and key, bottom right.
+        let number = format!("证书编号 {}", page.number);
+        let number_size = self.fitting(&number, 11.0, 95.0 * MM, 0.0);
+        self.centred(&number, cx, 44.0 * MM, number_size, ink(), 0.0);
+        let key = format!("签名密钥 {}", page.key_id);
+        self.centred(&key, cx, 37.5 * MM, 7.0, grey(), 0.0);
+        self.ops
+    }
+}
+
+/// The body sentence, for a micro-competency certificate (its achievement starts with a
+/// code such as `B2`) or a level certificate.
+fn body_pieces(page: &CertificatePage<'_>) -> Vec<(Style, String)> {
+    let school = if page.county.is_empty() || page.school.starts_with(page.county) {
+        page.school.to_owned()
+    } else {
+        format!("{}{}", page.county, page.school)
+    };
+    let extra = page
+        .credits_or_hours
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| format!("（{}）", s.trim()))
+        .unwrap_or_default();
+    let plain = |s: String| (Style::Plain, s);
+    let strong = |s: &str| (Style::Strong, s.to_owned());
+    if is_micro_competency(page.achievement) {
+        vec![
+            plain(format!(
+                "您作为{school}教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的"
+            )),
+            strong(&format!("「{}」", page.achievement.trim())),
+            plain("能力点成果经考核，认定为".into()),
+            strong(&format!("「{}」", page.grade)),
+            plain(format!("{extra}，特发此证。")),
+        ]
+    } else {
+        let achievement = page.achievement.trim();
+        let subject = achievement
+            .strip_suffix(page.grade)
+            .map(str::trim_end)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(achievement);
+        vec![
+            plain(format!(
+                "您作为{school}教师，参加信息技术应用能力提升工程2.0 培训与测评，经考核，"
+            )),
+            strong(subject),
+            plain("等级认定为".into()),
+            strong(&format!("「{}」", page.grade)),
+            plain(format!("{extra}，特发此证。")),
+        ]
+    }
+}
+
+/// `A1 …` to `C12 …`: the code of a micro-competency.
+fn is_micro_competency(achievement: &str) -> bool {
+    let mut chars = achievement.trim().chars();
+    matches!(chars.next(), Some('A'..='Z'))
+        && matches!(chars.next(), Some('0'..='9'))
+        && chars
+            .take_while(|c| !c.is_whitespace())
+            .all(|c| c.is_ascii_digit())
+}
+
+/// Splits text into what a line may not break inside: runs of Latin letters, digits and
+/// the marks inside numbers and codes stay whole, each other character stands alone, and
+/// closing punctuation sticks to what precedes it (opening to what follows).
+fn tokens(pieces: &[(Style, String)]) -> Vec<(Style, String)> {
+    const CLOSING: &str = "，。、；：！？）」』”’》】…";
+    const OPENING: &str = "（「『“‘《【";
+    let keeps_together =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | '-' | '.' | '/' | '#' | '_');
+    let mut out: Vec<(Style, String)> = Vec::new();
+    let mut open_pending: Option<(Style, String)> = None;
+    for (style, text) in pieces {
+        // A short bracketed piece (「合格」) never breaks.
+        if text.chars().next().is_some_and(|c| OPENING.contains(c)) && text.chars().count() <= 6 {
+            out.push((*style, text.clone()));
+            continue;
+        }
+        for c in text.chars() {
+            // A number sticks to the word before it ("工程2.0").
+            let glue_to_previous = CLOSING.contains(c)
+                || (c.is_ascii_digit()
+                    && open_pending.is_none()
+                    && out.last().is_some_and(|(_, t)| {
+                        t.chars().last().is_some_and(|p| !p.is_whitespace())
+                    }))
+                || (keeps_together(c)
+                    && out
+                        .last()
+                        .is_some_and(|(_, t)| t.chars().last().is_some_and(keeps_together))
+                    && open_pending.is_none());
+            if glue_to_previous && let Some((_, last)) = out.last_mut() {
+                last.push(c);
+                continue;
+            }
+            let mut token = open_pending.take().map(|(_, t)| t).unwrap_or_default();
+            token.push(c);
+            if OPENING.contains(c) {
+                open_pending = Some((*style, token));
+            } else {
+                out.push((*style, token));
+            }
+        }
+    }
+    if let Some(pending) = open_pending {
+        out.push(pending);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_numbers_are_not_split_and_closing_marks_stay_on_the_line() {
+        let t = tokens(&[(Style::Plain, "证号 6401**12X），工程2.0 「B2 好」".into())]);
+        let texts: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
+        assert!(texts.contains(&"6401**12X），"), "{texts:?}");
+        assert!(texts.contains(&"程2.0"), "{texts:?}");
+        assert!(texts.contains(&"「B2"), "{texts:?}");
+        assert!(texts.contains(&"好」"), "{texts:?}");
+    }
+
+    #[test]
+    fn a_micro_competency_is_recognised_by_its_code() {
+        assert!(is_micro_competency("B2 微课程设计与制作"));
+        assert!(is_micro_competency("A12 家校交流与合作"));
+        assert!(!is_micro_competency("信息技术应用能力 合格"));
+    }
+}

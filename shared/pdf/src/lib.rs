@@ -1,0 +1,442 @@
+//! The certificate PDF: one A4 page in Chinese, signed by a county education bureau.
+//!
+//! - The font ships with the crate (WenQuanYi Micro Hei, Apache-2.0, `assets/`) and is
+//!   embedded as a subset (CID TrueType, Identity-H) of exactly the glyphs the page uses.
+//!   A character the font lacks is refused ([`PdfError::MissingGlyph`]), never printed as a
+//!   box.
+//! - The QR code is drawn as vectors (one rectangle per run of dark modules), level Q,
+//!   version 15 at most, and its text is also carried in the document information
+//!   (`/Subject (TICA-QR:…)`), which [`embedded_qr_text`] reads back without a PDF parser.
+//! - The same page gives the same bytes: the document id, the subset tag and the dates are
+//!   derived from the page.
+//! - Speed: the font is parsed once in [`Renderer::new`], together with a pre-cut copy
+//!   (GB 2312 and ASCII) that pages without rare characters subset from; streams are
+//!   compressed at a lighter level than printpdf's default save.
+
+use std::io::Write as _;
+
+use printpdf::{FontId, Mm, PdfDocument, PdfPage, PdfSaveOptions, PdfWarnMsg};
+
+mod font;
+mod layout;
+mod qr;
+pub mod reference;
+
+pub use qr::MAX_QR_VERSION;
+
+/// The marker before the QR text in the document information's `/Subject`.
+pub const QR_MARKER: &str = "TICA-QR:";
+
+/// Deflate level for the font program: glyph outlines gain little from harder work (a 24 KB
+/// subset: 15.7 KB at level 1, 15.2 KB at 6 for twice the time; lopdf's `compress` uses 9).
+const FONT_COMPRESSION: u32 = 1;
+/// Deflate level for the page content and ToUnicode streams (repetitive text operators).
+const CONTENT_COMPRESSION: u32 = 4;
+
+/// What a certificate page prints. All strings are already final text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificatePage<'a> {
+    /// The title, e.g. "信息技术应用能力提升工程2.0 微能力认证证书"; a space splits it into a
+    /// smaller upper line and the large certificate name.
+    pub title: &'a str,
+    /// The teacher's name, e.g. "张喆".
+    pub teacher_name: &'a str,
+    /// The masked identity card number, e.g. "6401**********123X".
+    pub id_number_masked: &'a str,
+    /// The school, e.g. "泗县第一中学".
+    pub school: &'a str,
+    /// The county, e.g. "泗县" (printed before the school unless the school's name starts
+    /// with it).
+    pub county: &'a str,
+    /// Micro-competency: "B2 微课程设计与制作" (a code first); level certificate:
+    /// "信息技术应用能力 合格".
+    pub achievement: &'a str,
+    /// "合格" or "优秀".
+    pub grade: &'a str,
+    /// e.g. "学分 2" or "学时 50".
+    pub credits_or_hours: Option<&'a str>,
+    /// The issuing authority, e.g. "泗县教育体育局".
+    pub issuer: &'a str,
+    /// The issue date as printed, e.g. "2022年12月30日".
+    pub issue_date: &'a str,
+    /// The certificate number, e.g. "341324-2022-000123".
+    pub number: &'a str,
+    /// The signing key's id, printed small, e.g. "sx-2022-01".
+    pub key_id: &'a str,
+    /// The QR content: uppercase letters, digits, `$%*+-./:` and `#`.
+    pub qr_text: &'a str,
+}
+
+/// Why a certificate was not rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// The shipped font has no glyph for this character.
+    #[error("the certificate font has no glyph for {0:?} (U+{code:04X})", code = u32::from(*.0))]
+    MissingGlyph(char),
+    /// The QR text (this many characters) needs more than version 15 at level Q.
+    #[error("the QR text ({0} characters) does not fit a version 15 QR code at level Q")]
+    QrTooLong(usize),
+    /// The QR text has a character outside `A–Z 0–9 $%*+-./:#`.
+    #[error("the QR text has {0:?}, outside A-Z 0-9 $%*+-./: and #")]
+    QrText(char),
+    /// printpdf or the serialisation failed.
+    #[error("rendering the certificate PDF: {0}")]
+    Render(String),
+}
+
+/// Renders certificates. The font is parsed once; share one renderer (`Send + Sync`).
+#[derive(Debug)]
+pub struct Renderer {
+    fonts: font::Fonts,
+}
+
+impl Renderer {
+    /// Loads the shipped font and pre-cuts the common-character copy (tens of ms, once).
+    pub fn new() -> Result<Renderer, PdfError> {
+        Ok(Renderer {
+            fonts: font::Fonts::load()?,
+        })
+    }
+
+    /// One certificate as PDF bytes; the same page always gives the same bytes.
+    pub fn render(&self, page: &CertificatePage<'_>) -> Result<Vec<u8>, PdfError> {
+        if let Some(c) = page.qr_text.chars().find(|c| !is_qr_char(*c)) {
+            return Err(PdfError::QrText(c));
+        }
+        let printed = printed_text(page);
+        let face = self.face_for(&printed)?;
+        let matrix = qr::encode(page.qr_text)?;
+
+        let font_id = FontId(subset_tag(&printed));
+        let ops = layout::Composer::new(face, font_id.clone()).compose(page);
+
+        let mut doc = PdfDocument::new(page.title);
+        doc.resources
+            .fonts
+            .map
+            .insert(font_id, printpdf::PdfFont::new(face.parsed.clone()));
+        doc.pages.push(PdfPage::new(Mm(210.0), Mm(297.0), ops));
+        let options = PdfSaveOptions {
+            optimize: false,
+            subset_fonts: true,
+            secure: true,
+            image_optimization: None,
+        };
+        let mut warnings: Vec<PdfWarnMsg> = Vec::new();
+        let mut lo = doc.to_lopdf_document(&options, &mut warnings);
+        finish(&mut lo, page, &matrix)?;
+        let mut out = Vec::with_capacity(24 * 1024);
+        lo.save_to(&mut out)
+            .map_err(|e| PdfError::Render(format!("writing the PDF: {e}")))?;
+        Ok(out)
+    }
+
+    /// The pre-cut face when it has every character, else the whole face (which must).
+    fn face_for(&self, printed: &str) -> Result<&font::Face, PdfError> {
+        let mut common = true;
+        for c in printed.chars() {
+            if common && self.fonts.common.glyph(c).is_some() {
+                continue;
+            }
+            common = false;
+            if self.fonts.full.glyph(c).is_none() {
+                return Err(PdfError::MissingGlyph(c));
+            }
+        }
+        Ok(if common {
+            &self.fonts.common
+        } else {
+            &self.fonts.full
+        })
+    }
+}
+
+/// Everything the page prints, in one string (for the glyph check and the subset tag).
+fn printed_text(page: &CertificatePage<'_>) -> String {
+    let mut s = String::with_capacity(512);
+    for part in [
+        page.title,
+        page.teacher_name,
+        page.id_number_masked,
+        page.school,
+        page.county,
+        page.achievement,
+        page.grade,
+        page.credits_or_hours.unwrap_or(""),
+        page.issuer,
+        page.issue_date,
+        page.number,
+        page.key_id,
+        // The fixed wording of both kinds of certificate (see layout.rs).
+        "老师（身份证号）：您作为教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的「」\
+         能力点成果经考核，认定为培训与测评等级特发此证。扫码验证证书编号签名密钥",
+    ] {
+        s.push_str(part);
+    }
+    s.retain(|c| !c.is_whitespace() || c == ' ');
+    s
+}
+
+fn is_qr_char(c: char) -> bool {
+    c.is_ascii_uppercase() || c.is_ascii_digit() || "$%*+-./: #".contains(c)
+}
+
+/// FNV-1a, 64 bits: a stable hash for ids (not for security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Six capitals from the set of printed characters: the font's subset tag (and resource
+/// name), the same for the same glyphs.
+fn subset_tag(printed: &str) -> String {
+    let mut chars: Vec<char> = printed.chars().collect();
+    chars.sort_unstable();
+    chars.dedup();
+    let joined: String = chars.into_iter().collect();
+    let mut h = fnv1a(joined.as_bytes());
+    (0..6)
+        .map(|_| {
+            let c = char::from(b'A' + (h % 26) as u8);
+            h /= 26;
+            c
+        })
+        .collect()
+}
+
+/// `2022年12月30日` → `D:20221230000000+08'00'`; None when the date is not in that form.
+fn pdf_date(issue_date: &str) -> Option<String> {
+    let (y, rest) = issue_date.trim().split_once('年')?;
+    let (m, rest) = rest.split_once('月')?;
+    let d = rest.strip_suffix('日')?;
+    let (y, m, d): (u16, u8, u8) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    ((1..=12).contains(&m) && (1..=31).contains(&d))
+        .then(|| format!("D:{y:04}{m:02}{d:02}000000+08'00'"))
+}
+
+/// Deterministic trailer and information, lighter compression.
+fn finish(
+    doc: &mut lopdf::Document,
+    page: &CertificatePage<'_>,
+    matrix: &qr::Matrix,
+) -> Result<(), PdfError> {
+    use lopdf::{Dictionary, Object, StringFormat};
+
+    // The QR code: a 1-bit image mask, drawn from the page's content stream.
+    let page_id = *doc
+        .get_pages()
+        .values()
+        .next()
+        .ok_or_else(|| PdfError::Render("no page".into()))?;
+    let mut mask = Dictionary::new();
+    mask.set("Type", Object::Name(b"XObject".to_vec()));
+    mask.set("Subtype", Object::Name(b"Image".to_vec()));
+    mask.set("Width", matrix.width as i64);
+    mask.set("Height", matrix.width as i64);
+    mask.set("ImageMask", true);
+    mask.set("BitsPerComponent", 1);
+    let mask_id = doc.add_object(lopdf::Stream::new(mask, layout::qr_mask(matrix)));
+    let resources = match doc
+        .get_dictionary(page_id)
+        .and_then(|d| d.get(b"Resources"))
+        .map_err(|e| PdfError::Render(format!("no page resources: {e}")))?
+    {
+        Object::Reference(id) => *id,
+        _ => {
+            return Err(PdfError::Render(
+                "the page resources are not an indirect dictionary".into(),
+            ));
+        }
+    };
+    let resources = doc
+        .get_object_mut(resources)
+        .and_then(Object::as_dict_mut)
+        .map_err(|e| PdfError::Render(format!("the page resources: {e}")))?;
+    let mut xobjects = match resources.get(b"XObject") {
+        Ok(Object::Dictionary(d)) => d.clone(),
+        _ => Dictionary::new(),
+    };
+    xobjects.set("TicaQr", Object::Reference(mask_id));
+    resources.set("XObject", Object::Dictionary(xobjects));
+    let qr = layout::qr_placement("TicaQr");
+    let contents = doc
+        .get_dictionary(page_id)
+        .and_then(|d| d.get(b"Contents"))
+        .and_then(Object::as_reference)
+        .map_err(|e| PdfError::Render(format!("no page contents: {e}")))?;
+    match doc.objects.get_mut(&contents) {
+        Some(Object::Stream(stream)) => stream.content.extend_from_slice(&qr),
+        _ => {
+            return Err(PdfError::Render(
+                "the page contents are not a stream".into(),
+            ));
+        }
+    }
+
+    for object in doc.objects.values_mut() {
+        if let Object::Stream(stream) = object {
+            if stream.dict.has(b"Filter") || stream.content.len() < 64 {
+                continue;
+            }
+            if stream.dict.has(b"Length1")
+                && let Some(lean) = without_tables(&stream.content, &[*b"name", *b"post"])
+            {
+                stream.dict.set("Length1", lean.len() as i64);
+                stream.set_content(lean);
+            }
+            let mut z = flate2::write::ZlibEncoder::new(
+                Vec::with_capacity(stream.content.len() / 2),
+                flate2::Compression::new(if stream.dict.has(b"Length1") {
+                    FONT_COMPRESSION
+                } else {
+                    CONTENT_COMPRESSION
+                }),
+            );
+            z.write_all(&stream.content)
+                .map_err(|e| PdfError::Render(e.to_string()))?;
+            let compressed = z.finish().map_err(|e| PdfError::Render(e.to_string()))?;
+            if compressed.len() < stream.content.len() {
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(compressed);
+            }
+        }
+    }
+
+    let date = pdf_date(page.issue_date).unwrap_or_else(|| "D:20000101000000+08'00'".into());
+    let utf16 = |s: &str| {
+        let mut bytes = vec![0xfe, 0xff];
+        for unit in s.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_be_bytes());
+        }
+        Object::String(bytes, StringFormat::Hexadecimal)
+    };
+    let ascii = |s: String| Object::String(s.into_bytes(), StringFormat::Literal);
+    let info = lopdf::Dictionary::from_iter(vec![
+        ("Title", utf16(&format!("{} {}", page.title, page.number))),
+        ("Author", utf16(page.issuer)),
+        ("Subject", ascii(format!("{QR_MARKER}{}", page.qr_text))),
+        ("Keywords", ascii(page.number.to_owned())),
+        ("Creator", ascii("TICA".into())),
+        ("Producer", ascii("tica-pdf (printpdf)".into())),
+        ("CreationDate", ascii(date.clone())),
+        ("ModDate", ascii(date)),
+    ]);
+    let info_id = doc
+        .trailer
+        .get(b"Info")
+        .and_then(Object::as_reference)
+        .map_err(|e| PdfError::Render(format!("no document information: {e}")))?;
+    doc.objects.insert(info_id, Object::Dictionary(info));
+
+    let mut id = fnv1a(page.number.as_bytes()).to_be_bytes().to_vec();
+    id.extend_from_slice(&fnv1a(page.qr_text.as_bytes()).to_be_bytes());
+    let id = Object::String(id, StringFormat::Hexadecimal);
+    doc.trailer.set("ID", Object::Array(vec![id.clone(), id]));
+    Ok(())
+}
+
+/// The TrueType font `font` without the tables `drop` (tables kept verbatim, directory
+/// rebuilt); None when it is not a TrueType font. The subset's `name` table (2.8 KB) and
+/// `post` serve no purpose inside a PDF: the font is found by its /BaseFont, its glyphs by
+/// CID (ISO 32000-1, 9.9: a CIDFontType2 program needs glyf, head, hhea, hmtx, loca, maxp
+/// and the hinting tables).
+fn without_tables(font: &[u8], drop: &[[u8; 4]]) -> Option<Vec<u8>> {
+    let u16_at = |i: usize| Some(u16::from_be_bytes(font.get(i..i + 2)?.try_into().ok()?));
+    let u32_at = |i: usize| Some(u32::from_be_bytes(font.get(i..i + 4)?.try_into().ok()?));
+    if u32_at(0)? != 0x0001_0000 {
+        return None;
+    }
+    let count = usize::from(u16_at(4)?);
+    let mut kept = Vec::with_capacity(count);
+    for i in 0..count {
+        let entry = font.get(12 + 16 * i..28 + 16 * i)?;
+        let tag: [u8; 4] = entry[..4].try_into().ok()?;
+        if drop.contains(&tag) {
+            continue;
+        }
+        let checksum = u32_at(12 + 16 * i + 4)?;
+        let offset = u32_at(12 + 16 * i + 8)? as usize;
+        let length = u32_at(12 + 16 * i + 12)? as usize;
+        kept.push((tag, checksum, font.get(offset..offset + length)?));
+    }
+    let n = kept.len() as u16;
+    let selector = 15 - n.leading_zeros() as u16;
+    let range = (1u16 << selector) * 16;
+    let mut out = Vec::with_capacity(font.len());
+    out.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+    for v in [n, range, selector, n * 16 - range] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    let mut offset = 12 + 16 * kept.len();
+    for (tag, checksum, data) in &kept {
+        out.extend_from_slice(tag);
+        out.extend_from_slice(&checksum.to_be_bytes());
+        out.extend_from_slice(&(offset as u32).to_be_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        offset += data.len().next_multiple_of(4);
+    }
+    for (_, _, data) in &kept {
+        out.extend_from_slice(data);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
+    Some(out)
+}
+
+/// The QR text a certificate PDF carries in its document information (`/Subject
+/// (TICA-QR:…)`, written uncompressed); None when absent.
+pub fn embedded_qr_text(pdf: &[u8]) -> Option<String> {
+    let marker = QR_MARKER.as_bytes();
+    let start = pdf.windows(marker.len()).position(|w| w == marker)? + marker.len();
+    let rest = &pdf[start..];
+    let end = rest.iter().position(|b| *b == b')')?;
+    let text = std::str::from_utf8(&rest[..end]).ok()?;
+    (!text.is_empty() && text.chars().all(is_qr_char)).then(|| text.to_owned())
+}
+
+/// A realistic level-certificate page with a rare name character and a ~380-character QR
+/// text, for tests and the bench.
+pub fn sample_page() -> CertificatePage<'static> {
+    CertificatePage {
+        title: "信息技术应用能力提升工程2.0 微能力认证证书",
+        teacher_name: "张喆",
+        id_number_masked: "6401**********123X",
+        school: "泗县第一中学",
+        county: "泗县",
+        achievement: "B2 微课程设计与制作",
+        grade: "合格",
+        credits_or_hours: Some("学分 2"),
+        issuer: "泗县教育体育局",
+        issue_date: "2022年12月30日",
+        number: "341324-2022-000123",
+        key_id: "sx-2022-01",
+        qr_text: SAMPLE_QR,
+    }
+}
+
+/// The shape of a real certificate QR: `{BASE}/C/{ID}#{base32 of the signed CBOR}`.
+const SAMPLE_QR: &str = "HTTPS://VERIFY.AHEDU.GOV.CN/C/B2C4E1F07A9D4C3E8F615D2A9C#\
+    NY2AXHH7WN5JRHFFITTLW6AKFR4JAHJ7WM3TQ5UFCGRQMF5PUAOUX5ISF42EKVGFHPPC5O4M2K36HULABLLD\
+    DQ4FUXL4ZYR4O6CULGW3YG2MSAH74SGVOW25UXDDQBABEX3F3MH6HYSESS3W5KMGIV6ZQYEE73IIXF4K6TL5\
+    DFVHIRVINNMABHTDNNQR3MLCCG3FVGVN74U4LZJNTRIIYUBDI42E3DAHVWI4XVQGRL6HL73CSLYGFIE4UOA4\
+    RHTR455ZVGXJ4MFQ3PNW6UIKEZHPTXTYCUA5PNVZFLUJ5MCZYWVXIPNWOWDOTD5NE7NAXGLA";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issue_date_in_chinese_becomes_a_pdf_date() {
+        assert_eq!(
+            pdf_date("2022年12月30日").as_deref(),
+            Some("D:20221230000000+08'00'")
+        );
+        assert_eq!(pdf_date("2022-12-30"), None);
+    }
+
+    #[test]
+    fn the_sample_qr_text_is_about_380_characters() {
+        let n = SAMPLE_QR.len();
+        assert!((360..=420).contains(&n), "{n}");
+    }
+}

@@ -1,0 +1,181 @@
+//! The QR symbol: `qrcode`'s segmentation (alphanumeric runs around the `#`, exactly as
+//! `tica-credential` sizes the code), error correction and module placement, with the mask
+//! chosen by a bit-parallel implementation of the ISO/IEC 18004 penalty rules (the crate's
+//! own scoring is what makes it slow). `fast_qr` is not used: it encodes one mode per
+//! symbol, and the `#` would force byte mode, which does not fit version 15 at level Q.
+
+use qrcode::canvas::{Canvas, MaskPattern};
+use qrcode::{Color, EcLevel, Version};
+
+use crate::PdfError;
+
+/// The largest QR version a certificate prints (at error correction level Q).
+pub const MAX_QR_VERSION: i16 = 15;
+
+/// A square of modules: one bit set per dark module, bit `x` of `rows[y]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Matrix {
+    pub(crate) width: usize,
+    pub(crate) rows: Vec<u128>,
+}
+
+impl Matrix {
+    /// Whether the module at column `x`, row `y` is dark.
+    pub(crate) fn dark(&self, x: usize, y: usize) -> bool {
+        self.rows[y] >> x & 1 == 1
+    }
+}
+
+const PATTERNS: [MaskPattern; 8] = [
+    MaskPattern::Checkerboard,
+    MaskPattern::HorizontalLines,
+    MaskPattern::VerticalLines,
+    MaskPattern::DiagonalLines,
+    MaskPattern::LargeCheckerboard,
+    MaskPattern::Fields,
+    MaskPattern::Diamonds,
+    MaskPattern::Meadow,
+];
+
+/// Encodes `text` at level Q in the smallest version that holds it (at most
+/// [`MAX_QR_VERSION`]).
+pub(crate) fn encode(text: &str) -> Result<Matrix, PdfError> {
+    let too_long = || PdfError::QrTooLong(text.chars().count());
+    let bits = qrcode::bits::encode_auto(text.as_bytes(), EcLevel::Q).map_err(|_| too_long())?;
+    let version = bits.version();
+    if !matches!(version, Version::Normal(v) if v <= MAX_QR_VERSION) {
+        return Err(too_long());
+    }
+    let data = bits.into_bytes();
+    let (data, ec) = qrcode::ec::construct_codewords(&data, version, EcLevel::Q)
+        .map_err(|e| PdfError::Render(format!("QR error correction: {e}")))?;
+    let mut canvas = Canvas::new(version, EcLevel::Q);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&data, &ec);
+    let width = usize::try_from(version.width()).unwrap_or(0);
+    let mut best: Option<(u32, Matrix)> = None;
+    for pattern in PATTERNS {
+        let mut masked = canvas.clone();
+        masked.apply_mask(pattern);
+        let mut rows = vec![0u128; width];
+        for (i, color) in masked.into_colors().into_iter().enumerate() {
+            if color == Color::Dark {
+                rows[i / width] |= 1 << (i % width);
+            }
+        }
+        let matrix = Matrix { width, rows };
+        let score = penalty(&matrix);
+        if best.as_ref().is_none_or(|(s, _)| score < *s) {
+            best = Some((score, matrix));
+        }
+    }
+    best.map(|(_, m)| m)
+        .ok_or_else(|| PdfError::Render("no QR mask".into()))
+}
+
+/// The ISO/IEC 18004 (7.8.3) mask penalty: runs of five or more, 2×2 blocks, finder-like
+/// 1:1:3:1:1 patterns with four light modules on a side (the quiet zone counts as light),
+/// and the dark proportion. Computed on whole rows and columns as bit sets.
+fn penalty(m: &Matrix) -> u32 {
+    let n = m.width;
+    let full = (1u128 << n) - 1;
+    let mut columns = vec![0u128; n];
+    for (y, row) in m.rows.iter().enumerate() {
+        let mut rest = *row;
+        while rest != 0 {
+            let x = rest.trailing_zeros() as usize;
+            columns[x] |= 1 << y;
+            rest &= rest - 1;
+        }
+    }
+    let mut score = 0;
+    for line in m.rows.iter().chain(columns.iter()) {
+        score += line_penalty(*line, n, full);
+    }
+    // N2: 2×2 blocks of one colour.
+    let inner = full >> 1;
+    for pair in m.rows.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let dark = a & b & (a >> 1) & (b >> 1) & inner;
+        let light = !a & !b & !(a >> 1) & !(b >> 1) & inner;
+        score += 3 * (dark.count_ones() + light.count_ones());
+    }
+    // N4: 10 points per 5 % away from half dark.
+    let dark: u32 = m.rows.iter().map(|r| r.count_ones()).sum();
+    let percent = dark as usize * 100 / (n * n);
+    score + 10 * (percent.abs_diff(50) / 5) as u32
+}
+
+/// N1 and N3 of one row or column of `n` modules.
+fn line_penalty(line: u128, n: usize, full: u128) -> u32 {
+    let mut score = 0;
+    // N1: a run of L ≥ 5 scores L − 2 = (its L − 4 windows of five) + 2.
+    for bits in [line, !line & full] {
+        let five = bits & bits >> 1 & bits >> 2 & bits >> 3 & bits >> 4;
+        let starts = five & !(five << 1);
+        score += five.count_ones() + 2 * starts.count_ones();
+    }
+    // N3: 1011101 with 0000 before or after, four light modules of quiet zone each side.
+    let padded = line << 4;
+    let light = !padded & ((1u128 << (n + 8)) - 1);
+    let windows = |pattern: u32| {
+        let mut hit = u128::MAX;
+        for k in 0..11 {
+            let want_dark = pattern >> k & 1 == 1;
+            hit &= if want_dark { padded } else { light } >> k;
+        }
+        hit
+    };
+    // Bit k of a pattern is the module k places after the window's start.
+    score += 40 * (windows(0b101_1101_0000).count_ones() + windows(0b000_0101_1101).count_ones());
+    score
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_beyond_version_15_at_level_q_is_refused() {
+        let text = "A".repeat(600);
+        assert!(matches!(encode(&text), Err(PdfError::QrTooLong(600))));
+    }
+
+    #[test]
+    fn the_sample_text_fits_version_15_at_level_q() {
+        let page = crate::sample_page();
+        let m = encode(page.qr_text).unwrap();
+        assert!(m.width <= 17 + 4 * 15, "width {}", m.width);
+        // The finder pattern's corner is dark, the separator beside it light.
+        assert!(m.dark(0, 0) && !m.dark(7, 0));
+    }
+
+    #[test]
+    fn the_mask_paints_exactly_the_dark_modules() {
+        let m = encode(crate::sample_page().qr_text).unwrap();
+        let mask = crate::layout::qr_mask(&m);
+        let stride = m.width.div_ceil(8);
+        for y in 0..m.width {
+            for x in 0..m.width {
+                let painted = mask[y * stride + x / 8] & (0x80 >> (x % 8)) == 0;
+                assert_eq!(painted, m.dark(x, y), "module ({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
+    fn the_penalty_counts_runs_blocks_and_finder_patterns() {
+        // A 21-wide all-light symbol: each line is one run of 21 (19 points), 20×20 blocks,
+        // and the proportion is 50 % away from half (100 points).
+        let m = Matrix {
+            width: 21,
+            rows: vec![0; 21],
+        };
+        assert_eq!(penalty(&m), 42 * 19 + 3 * 400 + 100);
+        // One finder-like row 1011101 followed by light: +40 for that row at least.
+        let mut rows = vec![0u128; 21];
+        rows[10] = 0b101_1101;
+        let with = penalty(&Matrix { width: 21, rows });
+        assert!(with >= 40);
+    }
+}

@@ -1,0 +1,248 @@
+//! The certificate PDF end to end: glyphs, subset, QR, text, determinism. The checks that
+//! need poppler-utils or zbar-tools skip (with a message) when the tools are absent, unless
+//! `TICA_REQUIRE_BROWSER=1`, which makes their absence a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use tica_pdf::{CertificatePage, PdfError, Renderer, embedded_qr_text, sample_page};
+
+fn renderer() -> &'static Renderer {
+    static R: OnceLock<Renderer> = OnceLock::new();
+    R.get_or_init(|| Renderer::new().expect("the renderer"))
+}
+
+/// Whether `tool` runs; when it does not, skip (or fail under TICA_REQUIRE_BROWSER=1).
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool).arg("-v").output().is_ok();
+    if !ok {
+        if std::env::var("TICA_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("{tool} is required (TICA_REQUIRE_BROWSER=1) but not installed");
+        }
+        eprintln!("SKIPPED: {tool} is not installed (poppler-utils / zbar-tools)");
+    }
+    ok
+}
+
+fn write_temp(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tica-pdf-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn run(tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn png(pdf: &Path, dpi: u32) -> PathBuf {
+    let prefix = pdf.with_extension("");
+    run(
+        "pdftoppm",
+        &[
+            "-png",
+            "-r",
+            &dpi.to_string(),
+            "-singlefile",
+            pdf.to_str().unwrap(),
+            prefix.to_str().unwrap(),
+        ],
+    );
+    prefix.with_extension("png")
+}
+
+const RARE: [&str; 10] = ["喆", "堃", "燊", "昇", "珺", "玥", "犇", "淼", "鑫", "垚"];
+
+fn level_page() -> CertificatePage<'static> {
+    CertificatePage {
+        title: "信息技术应用能力提升工程2.0 能力等级证书",
+        achievement: "信息技术应用能力 合格",
+        credits_or_hours: Some("学时 50"),
+        teacher_name: "欧阳垚",
+        ..sample_page()
+    }
+}
+
+#[test]
+fn the_same_page_gives_the_same_bytes() {
+    let a = renderer().render(&sample_page()).unwrap();
+    let b = renderer().render(&sample_page()).unwrap();
+    assert_eq!(a, b);
+    // A fresh renderer too (no state carried between documents).
+    let c = Renderer::new().unwrap().render(&sample_page()).unwrap();
+    assert_eq!(a, c);
+    let other = CertificatePage {
+        number: "341324-2022-000124",
+        ..sample_page()
+    };
+    assert_ne!(a, renderer().render(&other).unwrap());
+}
+
+#[test]
+fn the_qr_text_round_trips_through_the_document_information() {
+    let pdf = renderer().render(&sample_page()).unwrap();
+    assert_eq!(
+        embedded_qr_text(&pdf).as_deref(),
+        Some(sample_page().qr_text)
+    );
+    assert_eq!(embedded_qr_text(b"%PDF-1.3 nothing here"), None);
+}
+
+#[test]
+fn a_certificate_is_at_most_25_kb() {
+    for name in ["张喆", "李明", "欧阳晓华"] {
+        for page in [sample_page(), level_page()] {
+            let pdf = renderer()
+                .render(&CertificatePage {
+                    teacher_name: name,
+                    school: "泗县大路口乡中心小学",
+                    ..page
+                })
+                .unwrap();
+            assert!(pdf.len() <= 25 * 1024, "{} bytes", pdf.len());
+            assert!(pdf.starts_with(b"%PDF-"));
+        }
+    }
+}
+
+#[test]
+fn a_character_the_font_lacks_is_refused() {
+    // U+2A6A5 (CJK Extension B) is not in WenQuanYi Micro Hei.
+    let page = CertificatePage {
+        teacher_name: "王\u{2A6A5}",
+        ..sample_page()
+    };
+    assert!(matches!(
+        renderer().render(&page),
+        Err(PdfError::MissingGlyph('\u{2A6A5}'))
+    ));
+}
+
+#[test]
+fn a_qr_text_outside_the_alphabet_or_too_long_is_refused() {
+    let lower = CertificatePage {
+        qr_text: "https://x/c/1#abc",
+        ..sample_page()
+    };
+    assert!(matches!(
+        renderer().render(&lower),
+        Err(PdfError::QrText('h'))
+    ));
+    let long = "A".repeat(700);
+    let page = CertificatePage {
+        qr_text: &long,
+        ..sample_page()
+    };
+    assert!(matches!(
+        renderer().render(&page),
+        Err(PdfError::QrTooLong(700))
+    ));
+}
+
+#[test]
+fn the_font_is_embedded_as_a_cid_truetype_subset() {
+    if !have("pdffonts") {
+        return;
+    }
+    let path = write_temp("fonts.pdf", &renderer().render(&sample_page()).unwrap());
+    let out = run("pdffonts", &[path.to_str().unwrap()]);
+    let line = out.lines().nth(2).expect("one font");
+    assert!(line.contains("+WenQuanYiMicroHei"), "{out}");
+    assert!(line.contains("CID TrueType"), "{out}");
+    assert!(line.contains("Identity-H"), "{out}");
+    let flags: Vec<&str> = line.split_whitespace().collect();
+    // name type… encoding emb sub uni object ID
+    let n = flags.len();
+    assert_eq!(&flags[n - 5..n - 2], &["yes", "yes", "yes"], "{out}");
+    assert_eq!(out.lines().count(), 3, "exactly one font: {out}");
+}
+
+#[test]
+fn a_rare_name_character_renders_and_extracts() {
+    if !have("pdftotext") || !have("pdftoppm") {
+        return;
+    }
+    for (i, rare) in RARE.iter().enumerate() {
+        let name = format!("王{rare}");
+        let page = CertificatePage {
+            teacher_name: &name,
+            ..if i % 2 == 0 {
+                sample_page()
+            } else {
+                level_page()
+            }
+        };
+        let pdf = renderer().render(&page).unwrap();
+        let path = write_temp(&format!("rare-{i}.pdf"), &pdf);
+        let text = run("pdftotext", &[path.to_str().unwrap(), "-"]);
+        let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(flat.contains(&format!("{name}老师")), "{rare}: {text}");
+        assert!(flat.contains("泗县教育体育局"), "{text}");
+        assert!(flat.contains("证书编号341324-2022-000123"), "{text}");
+        assert!(flat.contains("特发此证"), "{text}");
+        assert!(flat.contains("6401**********123X"), "{text}");
+        // Renders without complaint.
+        let out = Command::new("pdftoppm")
+            .args(["-png", "-r", "30", "-singlefile", path.to_str().unwrap()])
+            .arg(path.with_extension("").to_str().unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn both_kinds_of_certificate_read_right() {
+    if !have("pdftotext") {
+        return;
+    }
+    let micro = write_temp("micro.pdf", &renderer().render(&sample_page()).unwrap());
+    let flat = |p: &Path| -> String {
+        run("pdftotext", &[p.to_str().unwrap(), "-"])
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    };
+    let m = flat(&micro);
+    assert!(m.contains("微能力认证证书"), "{m}");
+    assert!(
+        m.contains(
+            "所提交的「B2微课程设计与制作」能力点成果经考核，认定为「合格」（学分2），特发此证。"
+        ),
+        "{m}"
+    );
+    let level = write_temp("level.pdf", &renderer().render(&level_page()).unwrap());
+    let l = flat(&level);
+    assert!(l.contains("能力等级证书"), "{l}");
+    assert!(
+        l.contains("经考核，信息技术应用能力等级认定为「合格」（学时50），特发此证。"),
+        "{l}"
+    );
+    assert!(l.contains("您作为泗县第一中学教师"), "{l}");
+}
+
+#[test]
+fn the_printed_qr_code_decodes_to_the_qr_text() {
+    if !have("pdftoppm") || !have("zbarimg") {
+        return;
+    }
+    for page in [sample_page(), level_page()] {
+        let path = write_temp("qr.pdf", &renderer().render(&page).unwrap());
+        let image = png(&path, 200);
+        let out = run("zbarimg", &["-q", "--raw", image.to_str().unwrap()]);
+        assert_eq!(out.trim_end_matches('\n'), page.qr_text);
+    }
+}
