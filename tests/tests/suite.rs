@@ -14,8 +14,8 @@ use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
 tica_storage::backend_tests!(
     a_stranger_can_discover_every_service_by_reflection,
-    health_reports_roster_assessment_and_sampling_serving_and_the_certificate_service_not_yet,
-    roster_assessment_and_sampling_answer_through_the_suite_and_certificates_are_unimplemented,
+    health_reports_all_four_services_serving,
+    every_service_answers_through_the_suite,
 );
 
 async fn a_stranger_can_discover_every_service_by_reflection(backend: Backend) {
@@ -68,9 +68,7 @@ async fn a_stranger_can_discover_every_service_by_reflection(backend: Backend) {
     cluster.stop().await;
 }
 
-async fn health_reports_roster_assessment_and_sampling_serving_and_the_certificate_service_not_yet(
-    backend: Backend,
-) {
+async fn health_reports_all_four_services_serving(backend: Backend) {
     let Some(cluster) = Cluster::start(backend).await else {
         return;
     };
@@ -101,15 +99,15 @@ async fn health_reports_roster_assessment_and_sampling_serving_and_the_certifica
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(certificate.status, ServingStatus::NotServing as i32);
+    assert_eq!(certificate.status, ServingStatus::Serving as i32);
     let body = reqwest_free_get(&format!("{}/healthz", cluster.http())).await;
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    let jwks = reqwest_free_get(&format!("{}/.well-known/jwks.json", cluster.http())).await;
+    assert!(jwks.contains("\"crv\": \"Ed25519\""), "{jwks}");
     cluster.stop().await;
 }
 
-async fn roster_assessment_and_sampling_answer_through_the_suite_and_certificates_are_unimplemented(
-    backend: Backend,
-) {
+async fn every_service_answers_through_the_suite(backend: Backend) {
     let Some(cluster) = Cluster::start(backend).await else {
         return;
     };
@@ -160,11 +158,12 @@ async fn roster_assessment_and_sampling_answer_through_the_suite_and_certificate
         cluster.channel.clone(),
         tica_roster::client::Bearer::new(&token),
     );
-    let status = certificate
+    let listed = certificate
         .list_certificates(tica_proto::tica::certificate::v1::ListCertificatesRequest::default())
         .await
-        .unwrap_err();
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, 0, "no certificates issued yet");
     cluster.stop().await;
 }
 

@@ -15,16 +15,13 @@ use tokio::sync::watch;
 
 use crate::token::dev_key;
 
-/// The services of the contract that this build does not implement yet.
-const NOT_YET: [&str; 1] = ["tica.certificate.v1.CertificateService"];
-
 /// Arguments of `tica serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// gRPC address.
     #[arg(long, env = "TICA_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc: SocketAddr,
-    /// HTTP address (health now; certificate verification pages later).
+    /// HTTP address: health, and the certificate verification and download pages.
     #[arg(long, env = "TICA_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
     /// Where data, SQLite files and development keys live.
@@ -44,6 +41,18 @@ pub struct ServeArgs {
     /// default: `evidence/` in the data directory.
     #[arg(long, env = "TICA_EVIDENCE_STORE")]
     pub evidence_store: Option<String>,
+    /// The public base URL of the certificate verification page (what QR codes point at);
+    /// default: `http://{HTTP address}`.
+    #[arg(long, env = "TICA_VERIFY_BASE_URL")]
+    pub verify_base_url: Option<String>,
+    /// The certificate signing keys: a directory of `{kid}.pem` (and retired `{kid}.pub.pem`);
+    /// default: `certificate-keys/` in the data directory, with a development key made on first
+    /// start.
+    #[arg(long, env = "TICA_CERT_KEYS")]
+    pub cert_keys: Option<PathBuf>,
+    /// The key id that signs, when the key directory holds several private keys.
+    #[arg(long, env = "TICA_CERT_ACTIVE_KEY")]
+    pub cert_active_key: Option<String>,
 }
 
 /// The suite running in the background.
@@ -59,6 +68,9 @@ pub struct Suite {
     roster_db: Database,
     assessment_db: Database,
     sampling_db: Database,
+    certificate_db: Database,
+    /// The verification page's base URL.
+    pub verify_base_url: String,
     /// Where evidence files are kept.
     evidence: String,
 }
@@ -75,6 +87,7 @@ impl Suite {
         self.roster_db.close().await;
         self.assessment_db.close().await;
         self.sampling_db.close().await;
+        self.certificate_db.close().await;
         Ok(())
     }
 }
@@ -108,6 +121,9 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let sampling_db = tica_sampling::startup::open(&url, schema("sampling"))
         .await
         .context("opening the sampling database")?;
+    let certificate_db = tica_certificate::startup::open(&url, schema("certificate"))
+        .await
+        .context("opening the certificate database")?;
     let evidence = args
         .evidence_store
         .clone()
@@ -128,27 +144,56 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let own = tica_assessment::startup::roster_channel(&format!("http://{grpc_addr}"))?;
     let assessment =
         tica_assessment::startup::build(assessment_db.clone(), own.clone(), objects).await?;
-    let sampling = tica_sampling::startup::build(sampling_db.clone(), own.clone(), own);
+    let sampling = tica_sampling::startup::build(sampling_db.clone(), own.clone(), own.clone());
+    let verify_base_url = args
+        .verify_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{http_addr}"));
+    let key_dir = args
+        .cert_keys
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("certificate-keys"));
+    if args.cert_keys.is_none() {
+        tica_certificate::keys::ensure_dev_key(&key_dir, "dev-1")?;
+    }
+    let secret =
+        tica_certificate::startup::search_secret(&args.data_dir.join("certificate-search.secret"))?;
+    let certificates = tica_certificate::startup::build(
+        certificate_db.clone(),
+        own.clone(),
+        own,
+        &key_dir,
+        args.cert_active_key.as_deref(),
+        tica_certificate::service::Config::new(
+            &verify_base_url,
+            secret,
+            args.data_dir.join("archives"),
+        ),
+    )
+    .await
+    .context("starting the certificate service")?;
     let mut grpc = GrpcServer::new();
     tica_roster::startup::register(&mut grpc, roster_db.clone());
     tica_assessment::startup::register(&mut grpc, assessment);
     tica_sampling::startup::register(&mut grpc, sampling);
-    for service in NOT_YET {
-        grpc.declare_not_serving(service);
-    }
+    tica_certificate::startup::register(&mut grpc, certificates.clone());
 
     let (stop, stopped) = watch::channel(false);
     let http = axum::Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
-        .with_state(roster_db.clone());
+        .with_state(roster_db.clone())
+        .merge(tica_certificate::http::router(certificates));
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(http_listener, http)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
+        axum::serve(
+            http_listener,
+            http.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
+        .await
     });
     let mut grpc_stop = stopped;
     let verifier = TokenVerifier::new(&keys);
@@ -168,6 +213,8 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
         roster_db,
         assessment_db,
         sampling_db,
+        certificate_db,
+        verify_base_url,
         evidence,
     })
 }
@@ -187,18 +234,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
     let dir = args.data_dir.display();
     let (grpc, http) = (suite.grpc_addr, suite.http_addr);
-    let (roster, assessment, sampling) = (
+    let (roster, assessment, sampling, certificate) = (
         suite.roster_db.location(),
         suite.assessment_db.location(),
         suite.sampling_db.location(),
+        suite.certificate_db.location(),
     );
     let lines = [
         String::new(),
         "TICA is running.".to_owned(),
-        format!("  gRPC    {grpc}  roster, assessment, sampling: serving; certificate: not yet (UNIMPLEMENTED)"),
+        format!("  gRPC    {grpc}  roster, assessment, sampling, certificate: serving"),
         format!("          reflection is on: `grpcurl -plaintext {grpc} list` shows every service"),
-        format!("  HTTP    http://{http}  (/healthz)"),
-        format!("  data    {dir}  (roster: {roster}; assessment: {assessment}; sampling: {sampling}; evidence: {})", suite.evidence),
+        format!("  HTTP    http://{http}  (/healthz; certificates: /c/{{id}}, /certificates, /.well-known/jwks.json)"),
+        format!("  verify  QR codes point at {}", suite.verify_base_url),
+        format!("  data    {dir}  (roster: {roster}; assessment: {assessment}; sampling: {sampling}; certificate: {certificate}; evidence: {})", suite.evidence),
         format!("  tokens  signed with {dir}/keys/token-signing.pem (key id {kid}); mint one with"),
         "          export TICA_TOKEN=$(tica token mint --role province_office --jurisdiction 340000)".to_owned(),
         "  try     tica roster sample --out sample        # a sample province as CSV/XLSX files".to_owned(),
@@ -214,7 +263,8 @@ fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
 
 async fn index() -> &'static str {
     "TICA: gRPC services for the Teacher ICT Application Competence Project 2.0.\n\
-     The roster, assessment and sampling services are served over gRPC (reflection enabled). /healthz reports readiness.\n"
+     The roster, assessment, sampling and certificate services are served over gRPC (reflection enabled). /healthz reports readiness.\n\
+     Certificates: /c/{id} verifies one (the QR code opens it), /certificates finds a teacher's, /.well-known/jwks.json lists the signing keys.\n"
 }
 
 async fn healthz(State(db): State<Database>) -> (StatusCode, &'static str) {

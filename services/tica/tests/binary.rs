@@ -49,8 +49,11 @@ async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm
         "HTTP",
         "data",
         "token mint",
-        "roster, assessment, sampling: serving",
+        "roster, assessment, sampling, certificate: serving",
         "sampling.db",
+        "certificate.db",
+        "/.well-known/jwks.json",
+        "QR codes point at http://127.0.0.1:",
         "evidence",
         "reflection",
     ] {

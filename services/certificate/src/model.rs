@@ -1,0 +1,409 @@
+//! The certificate service's records, as stored (JSON documents beside indexed columns).
+
+use serde::{Deserialize, Serialize};
+pub use tica_storage::audit::Actor;
+
+/// What a certificate certifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// One passed micro-competency.
+    MicroCompetency,
+    /// The teacher's level.
+    Level,
+}
+
+impl Kind {
+    /// The stored key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::MicroCompetency => "micro_competency",
+            Kind::Level => "level",
+        }
+    }
+}
+
+/// Whether a certificate holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Valid.
+    Active,
+    /// Revoked, final.
+    Revoked,
+}
+
+impl Status {
+    /// The stored key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Revoked => "revoked",
+        }
+    }
+
+    /// From the stored key.
+    pub fn from_key(key: &str) -> Option<Status> {
+        match key {
+            "active" => Some(Status::Active),
+            "revoked" => Some(Status::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// Why a certificate was revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A review overturned the certified result.
+    ResultWithdrawn,
+    /// Issued by mistake.
+    IssuedInError,
+    /// Obtained by fraud.
+    Fraud,
+    /// Another reason, explained.
+    Other,
+}
+
+impl Reason {
+    /// The stored key (also in log entries).
+    pub fn key(self) -> &'static str {
+        match self {
+            Reason::ResultWithdrawn => "result_withdrawn",
+            Reason::IssuedInError => "issued_in_error",
+            Reason::Fraud => "fraud",
+            Reason::Other => "other",
+        }
+    }
+}
+
+/// PASS or EXCELLENT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grade {
+    /// 合格.
+    Pass,
+    /// 优秀.
+    Excellent,
+}
+
+impl Grade {
+    /// As printed.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Grade::Pass => "合格",
+            Grade::Excellent => "优秀",
+        }
+    }
+
+    /// From the printed word.
+    pub fn from_zh(text: &str) -> Option<Grade> {
+        match text {
+            "合格" => Some(Grade::Pass),
+            "优秀" => Some(Grade::Excellent),
+            _ => None,
+        }
+    }
+}
+
+/// The facts a certificate states: what is signed and what verification shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    /// The unguessable id.
+    pub certificate_id: String,
+    /// The printed number.
+    pub number: String,
+    /// Micro-competency or level.
+    pub kind: Kind,
+    /// The printed title.
+    pub title: String,
+    /// The teacher's name (personal data).
+    pub teacher_display_name: String,
+    /// `6401**********123X`.
+    pub teacher_id_number_masked: String,
+    /// The school's name.
+    pub school_display_name: String,
+    /// The county's name.
+    pub county_display_name: String,
+    /// The code, empty for a level.
+    pub micro_competency: String,
+    /// The code's name, empty for a level.
+    pub micro_competency_display_name: String,
+    /// The grade.
+    pub grade: Grade,
+    /// Credits when the policy prints them.
+    pub credits: i32,
+    /// Hours (centihours) when the policy prints them.
+    pub counted_centihours: i64,
+    /// The issuer as printed.
+    pub issuing_authority: String,
+    /// `YYYY-MM-DD`, Asia/Shanghai.
+    pub issue_date: String,
+    /// The batch year.
+    pub year: i32,
+    /// The signing key's id.
+    pub key_id: String,
+}
+
+/// A revocation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// Why.
+    pub reason: Reason,
+    /// Shown on the verification page.
+    pub explanation: String,
+    /// When (µs).
+    pub revoke_micros: i64,
+    /// Who.
+    pub actor: Actor,
+    /// The revocation's log entry.
+    pub log_index: i64,
+}
+
+/// The parts of a certificate kept as JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateDoc {
+    /// The signed facts.
+    pub facts: Facts,
+    /// The QR code's text.
+    pub qr_text: String,
+    /// The verification page for this certificate.
+    pub verification_url: String,
+    /// `jurisdictions/{code}` of the county.
+    pub county: String,
+    /// The stream sequence that produced it.
+    pub result_sequence: i64,
+    /// `issuanceRuns/{id}`.
+    pub issuance_run: String,
+    /// The PDF's size in bytes.
+    pub pdf_size: i64,
+    /// Set when revoked.
+    pub revocation: Option<Revocation>,
+}
+
+/// A stored certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateRecord {
+    /// Unguessable id.
+    pub id: String,
+    /// Printed number.
+    pub number: String,
+    /// `{batch}/{teacher}/{code|level}`.
+    pub result_key: String,
+    /// The batch id.
+    pub batch_id: String,
+    /// Teacher number.
+    pub teacher: String,
+    /// School code.
+    pub school: String,
+    /// The school's scope path.
+    pub path: String,
+    /// Active or revoked.
+    pub status: Status,
+    /// Keyed hash of name and ID number.
+    pub search_key: String,
+    /// Lowercase hex.
+    pub pdf_sha256: String,
+    /// The signed payload (CBOR claims).
+    pub payload: Vec<u8>,
+    /// Ed25519 over id ‖ 0x1F ‖ payload.
+    pub signature: Vec<u8>,
+    /// The issuance entry's index in the log.
+    pub log_index: i64,
+    /// The rest.
+    pub doc: CertificateDoc,
+    /// Issued at (µs).
+    pub create_micros: i64,
+    /// Last change (µs).
+    pub update_micros: i64,
+}
+
+/// Where an issuance run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Accepted.
+    Pending,
+    /// Consuming.
+    Running,
+    /// Caught up.
+    Succeeded,
+    /// Stopped at `error_sequence`.
+    Failed,
+}
+
+impl RunState {
+    /// The stored key.
+    pub fn key(self) -> &'static str {
+        match self {
+            RunState::Pending => "pending",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+        }
+    }
+
+    /// Whether the run has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RunState::Succeeded | RunState::Failed)
+    }
+}
+
+/// An issuance run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `{batch_id}-{seq}`.
+    pub id: String,
+    /// The batch.
+    pub batch_id: String,
+    /// The run's number within the batch.
+    pub seq: i64,
+    /// `jurisdictions/{code}`.
+    pub county: String,
+    /// The county's scope path.
+    pub path: String,
+    /// State.
+    pub state: RunState,
+    /// The cursor when it started.
+    pub start_after_sequence: i64,
+    /// Last durably processed.
+    pub cursor: i64,
+    /// The stream's end as last seen.
+    pub target_sequence: i64,
+    /// Events processed.
+    pub events_processed: i64,
+    /// Certificates issued.
+    pub certificates_issued: i64,
+    /// Certificates revoked.
+    pub certificates_revoked: i64,
+    /// Redelivered events.
+    pub already_issued: i64,
+    /// FAILED: where.
+    pub error_sequence: i64,
+    /// FAILED: why.
+    pub error: String,
+    /// Who started it.
+    pub creator: Actor,
+    /// µs.
+    pub create_micros: i64,
+    /// µs, 0 until it starts.
+    pub start_micros: i64,
+    /// µs, 0 until it ends.
+    pub end_micros: i64,
+    /// µs.
+    pub update_micros: i64,
+}
+
+/// Where an archive job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchiveState {
+    /// Accepted.
+    Pending,
+    /// Adding PDFs.
+    Running,
+    /// Ready.
+    Succeeded,
+    /// Stopped.
+    Failed,
+}
+
+impl ArchiveState {
+    /// The stored key.
+    pub fn key(self) -> &'static str {
+        match self {
+            ArchiveState::Pending => "pending",
+            ArchiveState::Running => "running",
+            ArchiveState::Succeeded => "succeeded",
+            ArchiveState::Failed => "failed",
+        }
+    }
+
+    /// Whether the job has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, ArchiveState::Succeeded | ArchiveState::Failed)
+    }
+}
+
+/// An archive job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveRecord {
+    /// Server-assigned id.
+    pub id: String,
+    /// School code.
+    pub school: String,
+    /// The school's scope path.
+    pub path: String,
+    /// Only this batch, when not empty.
+    pub batch_id: String,
+    /// Revoked certificates too, under `revoked/`.
+    pub include_revoked: bool,
+    /// State.
+    pub state: ArchiveState,
+    /// Certificates to add.
+    pub total: i64,
+    /// Added so far.
+    pub added: i64,
+    /// SUCCEEDED: bytes.
+    pub size_bytes: i64,
+    /// SUCCEEDED: SHA-256 hex.
+    pub sha256: String,
+    /// FAILED: why.
+    pub error: String,
+    /// Who asked.
+    pub creator: Actor,
+    /// µs.
+    pub create_micros: i64,
+    /// µs, 0 until it ends.
+    pub end_micros: i64,
+    /// µs, when the file is deleted.
+    pub expire_micros: i64,
+}
+
+/// A signing key as published.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Key id.
+    pub kid: String,
+    /// 32 bytes.
+    pub public_key: Vec<u8>,
+    /// µs.
+    pub activate_micros: i64,
+    /// µs, None while active.
+    pub retire_micros: Option<i64>,
+}
+
+/// A log entry as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntryRecord {
+    /// 0-based index.
+    pub idx: i64,
+    /// `issued` or `revoked`.
+    pub kind: String,
+    /// The certificate id.
+    pub certificate_id: String,
+    /// The bytes hashed.
+    pub entry: Vec<u8>,
+    /// SHA-256(0x00 ‖ entry).
+    pub leaf_hash: Vec<u8>,
+    /// µs.
+    pub create_micros: i64,
+}
+
+/// A signed checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    /// Entries.
+    pub tree_size: i64,
+    /// MTH.
+    pub root_hash: Vec<u8>,
+    /// Signing key.
+    pub key_id: String,
+    /// The signed text.
+    pub note: String,
+    /// Ed25519 over `note`.
+    pub signature: Vec<u8>,
+    /// µs.
+    pub create_micros: i64,
+}

@@ -1,0 +1,254 @@
+//! ZIP archives of a school's certificates, built in the background: the PDFs are read one at
+//! a time and streamed into a file (never the whole archive in memory), with progress saved as
+//! it goes; and the W3C credential export.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+use tica_auth::Role;
+use tica_domain::ScopePath;
+
+use super::{Certificates, Ctx, denied, not_found, precondition};
+use crate::error::{CertificateError, Result};
+use crate::model::*;
+use crate::store;
+
+/// How long a finished archive stays downloadable.
+pub const ARCHIVE_TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+impl Certificates {
+    fn archive_path(&self, id: &str) -> PathBuf {
+        self.inner.config.archive_dir.join(format!("{id}.zip"))
+    }
+
+    /// Starts building a school's archive.
+    pub async fn create_archive(
+        &self,
+        ctx: &Ctx,
+        school_path: ScopePath,
+        batch_id: &str,
+        include_revoked: bool,
+    ) -> Result<ArchiveRecord> {
+        if ctx.caller.role == Role::Teacher || ctx.caller.role == Role::Assessor {
+            return Err(denied(
+                "archives are for school offices and offices above them",
+            ));
+        }
+        ctx.caller
+            .require_covers(&school_path)
+            .map_err(|s| denied(s.message().to_owned()))?;
+        self.delete_expired_archives();
+        let school = school_path.school_code().unwrap_or_default().to_owned();
+        let ids =
+            store::school_certificate_ids(self.db(), &school, batch_id, include_revoked).await?;
+        let now = tica_storage::now_micros();
+        let mut id_bytes = [0u8; 10];
+        rand::fill(&mut id_bytes);
+        let archive = ArchiveRecord {
+            id: hex::encode(id_bytes),
+            school,
+            path: school_path.as_str().to_owned(),
+            batch_id: batch_id.to_owned(),
+            include_revoked,
+            state: ArchiveState::Pending,
+            total: ids.len() as i64,
+            added: 0,
+            size_bytes: 0,
+            sha256: String::new(),
+            error: String::new(),
+            creator: ctx.actor(),
+            create_micros: now,
+            end_micros: 0,
+            expire_micros: 0,
+        };
+        let audit = ctx.audit(
+            "CreateCertificateArchive",
+            format!("certificateArchives/{}", archive.id),
+            &archive.path,
+            serde_json::json!({ "certificates": ids.len(), "batch": batch_id, "include_revoked": include_revoked }),
+        );
+        store::save_archive(self.db(), &archive, Some(&audit)).await?;
+        let this = self.clone();
+        let job = archive.clone();
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let mut job = job;
+            let result = this.build_archive(&handle, &mut job, &ids);
+            let now = tica_storage::now_micros();
+            job.end_micros = now;
+            match result {
+                Ok((size, sha)) => {
+                    job.state = ArchiveState::Succeeded;
+                    job.size_bytes = size;
+                    job.sha256 = sha;
+                    job.expire_micros = now + ARCHIVE_TTL_MICROS;
+                }
+                Err(error) => {
+                    let _ = std::fs::remove_file(this.archive_path(&job.id));
+                    job.state = ArchiveState::Failed;
+                    job.error = error.to_string();
+                }
+            }
+            if let Err(error) = handle.block_on(store::save_archive(this.db(), &job, None)) {
+                tracing::error!(archive = %job.id, %error, "an archive could not record its end");
+            }
+        });
+        Ok(archive)
+    }
+
+    fn build_archive(
+        &self,
+        handle: &tokio::runtime::Handle,
+        job: &mut ArchiveRecord,
+        ids: &[(String, String, Status)],
+    ) -> Result<(i64, String)> {
+        let io =
+            |e: std::io::Error| CertificateError::Internal(format!("writing the archive: {e}"));
+        let zip_err = |e: zip::result::ZipError| {
+            CertificateError::Internal(format!("writing the archive: {e}"))
+        };
+        job.state = ArchiveState::Running;
+        handle.block_on(store::save_archive(self.db(), job, None))?;
+        let path = self.archive_path(&job.id);
+        let partial = path.with_extension("zip.partial");
+        let file = std::fs::File::create(&partial).map_err(io)?;
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+        // PDFs are compressed already: store them.
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (i, (id, number, status)) in ids.iter().enumerate() {
+            let pdf = handle
+                .block_on(store::pdf(self.db(), id))?
+                .ok_or_else(|| not_found(format!("the PDF of certificates/{id}")))?;
+            let name = match status {
+                Status::Active => format!("{number}.pdf"),
+                Status::Revoked => format!("revoked/{number}.pdf"),
+            };
+            zip.start_file(name, options).map_err(zip_err)?;
+            zip.write_all(&pdf).map_err(io)?;
+            job.added = i as i64 + 1;
+            if job.added % 100 == 0 {
+                handle.block_on(store::save_archive(self.db(), job, None))?;
+            }
+        }
+        let writer = zip.finish().map_err(zip_err)?;
+        writer
+            .into_inner()
+            .map_err(|e| io(e.into_error()))?
+            .sync_all()
+            .map_err(io)?;
+        std::fs::rename(&partial, &path).map_err(io)?;
+        let mut file = std::fs::File::open(&path).map_err(io)?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 16];
+        let mut size = 0i64;
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buffer).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            size += n as i64;
+        }
+        Ok((size, hex::encode(hasher.finalize())))
+    }
+
+    fn delete_expired_archives(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.inner.config.archive_dir) else {
+            return;
+        };
+        let ttl = std::time::Duration::from_micros(ARCHIVE_TTL_MICROS as u64);
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > ttl);
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// An archive job the caller may see.
+    pub async fn archive(&self, ctx: &Ctx, id: &str) -> Result<ArchiveRecord> {
+        let archive = store::archive(self.db(), id)
+            .await?
+            .ok_or_else(|| not_found(format!("certificateArchives/{id}")))?;
+        let path = ScopePath::parse(&archive.path).unwrap_or_else(ScopePath::everything);
+        ctx.caller
+            .require_covers(&path)
+            .map_err(|s| denied(s.message().to_owned()))?;
+        Ok(archive)
+    }
+
+    /// A SUCCEEDED archive's file.
+    pub async fn archive_file(&self, ctx: &Ctx, id: &str) -> Result<(ArchiveRecord, PathBuf)> {
+        let archive = self.archive(ctx, id).await?;
+        if archive.state != ArchiveState::Succeeded {
+            return Err(precondition(format!(
+                "certificateArchives/{id} is not ready (state {})",
+                archive.state.key()
+            )));
+        }
+        if archive.expire_micros < tica_storage::now_micros() {
+            return Err(precondition(format!(
+                "certificateArchives/{id} expired: create a new one"
+            )));
+        }
+        Ok((archive, self.archive_path(id)))
+    }
+
+    /// The certificate as a W3C Verifiable Credential 2.0 with an `eddsa-jcs-2022` proof by
+    /// the active key.
+    pub fn credential(&self, record: &CertificateRecord) -> Result<(String, String)> {
+        let f = &record.doc.facts;
+        let base = &self.inner.config.base_url;
+        let unsecured = serde_json::json!({
+            "@context": [
+                "https://www.w3.org/ns/credentials/v2",
+                "https://www.w3.org/ns/credentials/examples/v2"
+            ],
+            "id": record.doc.verification_url,
+            "type": ["VerifiableCredential", "TicaCertificate"],
+            "name": f.title,
+            "issuer": { "id": base, "name": f.issuing_authority },
+            "validFrom": format!("{}T00:00:00+08:00", f.issue_date),
+            "credentialSubject": {
+                "type": "TicaCertificateSubject",
+                "name": f.teacher_display_name,
+                "idNumberMasked": f.teacher_id_number_masked,
+                "school": f.school_display_name,
+                "county": f.county_display_name,
+                "certificateNumber": f.number,
+                "kind": f.kind.key(),
+                "microCompetency": f.micro_competency,
+                "microCompetencyName": f.micro_competency_display_name,
+                "grade": f.grade.zh(),
+                "credits": f.credits,
+                "countedHours": f.counted_centihours as f64 / 100.0,
+                "year": f.year,
+                "issueDate": f.issue_date,
+                "pdfSha256": record.pdf_sha256,
+            },
+        });
+        let method = self.verification_method(&self.inner.keys.active_kid);
+        let created = time::OffsetDateTime::from_unix_timestamp(record.create_micros / 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| CertificateError::Internal(e.to_string()))?;
+        let options = tica_credential::ProofOptions {
+            created,
+            verification_method: method.clone(),
+            proof_purpose: "assertionMethod".into(),
+        };
+        let secured = tica_credential::sign(&unsecured, &options, &self.inner.keys.active)
+            .map_err(|e| CertificateError::Internal(e.to_string()))?;
+        Ok((
+            serde_json::to_string_pretty(&secured).expect("JSON serialises"),
+            method,
+        ))
+    }
+}

@@ -1,0 +1,705 @@
+//! Issuance runs: one pass over a batch's certified-results stream, issuing one certificate per
+//! certified result and revoking the certificate of a withdrawn one, in chunks, each chunk one
+//! transaction with the batch's cursor — so a run that stops (crash, failure) is resumed by the
+//! next one exactly where it stopped.
+
+use std::collections::{HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+use tica_credential::qr::{self, QrClaims};
+use tica_proto::tica::assessment::v1 as apb;
+use tica_proto::tica::common::v1 as common;
+
+use super::log::{Pending, entry_bytes};
+use super::{
+    Certificates, Ctx, audit_entry, denied, invalid, new_certificate_id, not_found, precondition,
+};
+use crate::error::{CertificateError, Result};
+use crate::model::*;
+use crate::store::{self, Append, NewCertificate, Revoke};
+
+/// The explanation of a revocation that follows a withdrawn result, when none is given.
+pub const WITHDRAWN: &str =
+    "复核结果不合格，证书撤销 The certified result was withdrawn after review";
+
+/// A certificate made: the record, its PDF, and its number's (county, year, sequence).
+type Made = (CertificateRecord, Vec<u8>, (String, i64, i64));
+
+/// The last printed number per (county, year) within a run.
+pub type Numbers = HashMap<(String, i64), i64>;
+
+/// One certified result to issue, with its number and id.
+struct ToIssue {
+    event: apb::CertifiedResult,
+    id: String,
+    number: String,
+    counter: (String, i64, i64),
+    search_key: String,
+}
+
+fn code_of<'a>(name: &'a str, collection: &str) -> &'a str {
+    name.strip_prefix(collection)
+        .and_then(|r| r.strip_prefix('/'))
+        .unwrap_or(name)
+}
+
+fn zh_date(iso: &str) -> String {
+    let parts: Vec<&str> = iso.split('-').collect();
+    match parts.as_slice() {
+        [y, m, d] => format!(
+            "{y}年{}月{}日",
+            m.trim_start_matches('0'),
+            d.trim_start_matches('0')
+        ),
+        _ => iso.to_owned(),
+    }
+}
+
+fn hours_text(centihours: i64) -> String {
+    if centihours % 100 == 0 {
+        format!("{}", centihours / 100)
+    } else {
+        format!("{}.{:02}", centihours / 100, centihours % 100)
+            .trim_end_matches('0')
+            .to_owned()
+    }
+}
+
+impl Certificates {
+    /// Starts issuing a batch (or returns its run in progress).
+    pub async fn start_run(&self, ctx: &Ctx, batch_id: &str) -> Result<RunRecord> {
+        let batch = self.inner.upstream.batch(&ctx.token, batch_id).await?;
+        let county_code = code_of(&batch.county, "jurisdictions").to_owned();
+        let county = tica_domain::division::DivisionCode::parse(&county_code).map_err(|_| {
+            CertificateError::Internal(format!("batch {batch_id} names county {county_code:?}"))
+        })?;
+        let path = tica_domain::ScopePath::for_jurisdiction(county);
+        if !ctx.caller.covers(&path) {
+            return Err(denied(format!(
+                "only the county's office or an office above it issues certificates for batches/{batch_id}"
+            )));
+        }
+        if batch.state != apb::BatchState::Certified as i32 {
+            return Err(precondition(format!(
+                "batches/{batch_id} is not CERTIFIED: certificates are issued only for certified results"
+            )));
+        }
+        let latest = store::latest_run(&self.inner.db, batch_id).await?;
+        if let Some(run) = &latest
+            && !run.state.is_terminal()
+        {
+            return Ok(run.clone());
+        }
+        let seq = latest.map_or(1, |r| r.seq + 1);
+        let cursor = store::cursor(&self.inner.db, batch_id).await?;
+        let now = tica_storage::now_micros();
+        let run = RunRecord {
+            id: format!("{batch_id}-{seq}"),
+            batch_id: batch_id.to_owned(),
+            seq,
+            county: format!("jurisdictions/{county_code}"),
+            path: path.as_str().to_owned(),
+            state: RunState::Pending,
+            start_after_sequence: cursor,
+            cursor,
+            target_sequence: cursor,
+            events_processed: 0,
+            certificates_issued: 0,
+            certificates_revoked: 0,
+            already_issued: 0,
+            error_sequence: 0,
+            error: String::new(),
+            creator: ctx.actor(),
+            create_micros: now,
+            start_micros: 0,
+            end_micros: 0,
+            update_micros: now,
+        };
+        let audit = ctx.audit(
+            "StartIssuanceRun",
+            format!("issuanceRuns/{}", run.id),
+            &run.path,
+            serde_json::json!({ "batch": format!("batches/{batch_id}"), "start_after_sequence": cursor }),
+        );
+        store::insert_run(&self.inner.db, &run, &audit).await?;
+        let this = self.clone();
+        let token = ctx.token.clone();
+        let started = run.clone();
+        tokio::spawn(async move {
+            let id = started.id.clone();
+            if let Err(error) = this.execute(started, token).await {
+                tracing::error!(run = %id, %error, "an issuance run could not record its end");
+            }
+        });
+        Ok(run)
+    }
+
+    /// A run the caller may see.
+    pub async fn run(&self, ctx: &Ctx, id: &str) -> Result<RunRecord> {
+        let run = store::run(&self.inner.db, id)
+            .await?
+            .ok_or_else(|| not_found(format!("issuanceRuns/{id}")))?;
+        let path = tica_domain::ScopePath::parse(&run.path)
+            .unwrap_or_else(tica_domain::ScopePath::everything);
+        if !ctx.caller.covers(&path) && !path.contains(&ctx.caller.scope) {
+            return Err(denied(
+                "the run's county is outside this token's jurisdiction",
+            ));
+        }
+        Ok(run)
+    }
+
+    /// Runs under the caller's jurisdiction (or `scope`), newest first.
+    pub async fn runs(
+        &self,
+        ctx: &Ctx,
+        scope: Option<tica_domain::ScopePath>,
+        batch_id: &str,
+        state: &str,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<RunRecord>> {
+        let scope = match scope {
+            Some(s) => {
+                ctx.caller
+                    .require_covers(&s)
+                    .map_err(|s| denied(s.message().to_owned()))?;
+                s
+            }
+            None => ctx.caller.scope.clone(),
+        };
+        store::runs_in(&self.inner.db, scope.range(), batch_id, state, after, limit).await
+    }
+
+    /// Runs `run` to its end, recording the end (FAILED with the sequence and reason when a
+    /// result cannot be processed).
+    async fn execute(&self, mut run: RunRecord, token: tica_auth::BearerToken) -> Result<()> {
+        run.state = RunState::Running;
+        run.start_micros = super::next_micros(run.update_micros);
+        run.update_micros = run.start_micros;
+        store::save_run(&self.inner.db, &run).await?;
+        match self.consume(&mut run, &token).await {
+            Ok(()) => {
+                run.state = RunState::Succeeded;
+            }
+            Err((sequence, error)) => {
+                tracing::warn!(run = %run.id, sequence, "an issuance run failed");
+                run.state = RunState::Failed;
+                run.error_sequence = sequence;
+                run.error = error;
+            }
+        }
+        run.end_micros = super::next_micros(run.update_micros);
+        run.update_micros = run.end_micros;
+        store::save_run(&self.inner.db, &run).await
+    }
+
+    async fn consume(
+        &self,
+        run: &mut RunRecord,
+        token: &tica_auth::BearerToken,
+    ) -> std::result::Result<(), (i64, String)> {
+        let first = run.cursor + 1;
+        let fail = |e: CertificateError| (first, e.to_string());
+        let search_keys = self
+            .inner
+            .upstream
+            .search_keys(token, &run.county, &self.inner.config.search_secret)
+            .await
+            .map_err(fail)?;
+        let mut stream = self
+            .inner
+            .upstream
+            .certified_results(token, &run.batch_id, run.cursor)
+            .await
+            .map_err(fail)?;
+        let mut numbers = Numbers::new();
+        let mut chunk = Vec::new();
+        loop {
+            let message = stream.message().await.map_err(|s| {
+                (
+                    run.cursor + 1,
+                    format!("the certified-results stream broke: {}", s.message()),
+                )
+            })?;
+            let done = message.is_none();
+            match message.and_then(|m| m.payload) {
+                Some(apb::stream_certified_results_response::Payload::Header(h)) => {
+                    run.target_sequence = h.last_sequence.max(run.cursor);
+                    run.update_micros = super::next_micros(run.update_micros);
+                    store::save_run(&self.inner.db, run).await.map_err(fail)?;
+                }
+                Some(apb::stream_certified_results_response::Payload::Result(event)) => {
+                    run.target_sequence = run.target_sequence.max(event.sequence);
+                    chunk.push(event);
+                }
+                None => {}
+            }
+            if chunk.len() >= self.inner.config.chunk || (done && !chunk.is_empty()) {
+                let events = std::mem::take(&mut chunk);
+                let first_sequence = events.first().map_or(run.cursor + 1, |e| e.sequence);
+                self.process(run, events, &search_keys, &mut numbers)
+                    .await
+                    .map_err(|e| (first_sequence, e.to_string()))?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Issues and revokes one chunk of a run's events in one transaction: the stream
+    /// consumer's step (public so that benches drive it with synthetic events).
+    pub async fn process(
+        &self,
+        run: &mut RunRecord,
+        events: Vec<apb::CertifiedResult>,
+        search_keys: &HashMap<String, String>,
+        numbers: &mut Numbers,
+    ) -> Result<()> {
+        let last_sequence = events.last().map_or(run.cursor, |e| e.sequence);
+        let keys: Vec<String> = events.iter().map(|e| e.result_key.clone()).collect();
+        let mut issued: HashSet<String> = store::issued_result_keys(&self.inner.db, &keys)
+            .await?
+            .into_iter()
+            .collect();
+        let mut to_issue = Vec::new();
+        let mut to_revoke: Vec<CertificateRecord> = Vec::new();
+        let mut withdrawals = Vec::new();
+        let mut already = 0;
+        for event in events {
+            if event.sequence <= run.cursor {
+                continue;
+            }
+            match apb::CertifiedResultEventKind::try_from(event.kind) {
+                Ok(apb::CertifiedResultEventKind::Certified) => {
+                    if !issued.insert(event.result_key.clone()) {
+                        already += 1;
+                        continue;
+                    }
+                    let county = code_of(&event.county, "jurisdictions").to_owned();
+                    let year = i64::from(event.year);
+                    let next = match numbers.get(&(county.clone(), year)) {
+                        Some(n) => n + 1,
+                        None => store::last_number(&self.inner.db, &county, year).await? + 1,
+                    };
+                    numbers.insert((county.clone(), year), next);
+                    let teacher = code_of(&event.teacher, "teachers").to_owned();
+                    let search_key = search_keys.get(&teacher).cloned().ok_or_else(|| {
+                        precondition(format!(
+                            "teachers/{teacher} of result {} is not in the roster of {}",
+                            event.result_key, run.county
+                        ))
+                    })?;
+                    to_issue.push(ToIssue {
+                        id: new_certificate_id(),
+                        number: format!("{county}-{year}-{next:06}"),
+                        counter: (county, year, next),
+                        search_key,
+                        event,
+                    });
+                }
+                Ok(apb::CertifiedResultEventKind::Withdrawn) => {
+                    let explanation = if event.withdraw_reason.trim().is_empty() {
+                        WITHDRAWN.to_owned()
+                    } else {
+                        event.withdraw_reason.trim().to_owned()
+                    };
+                    withdrawals.push((event.result_key.clone(), explanation));
+                }
+                _ => {
+                    return Err(invalid(
+                        "kind",
+                        format!("sequence {}: an event of unknown kind", event.sequence),
+                    ));
+                }
+            }
+        }
+        let made = self.make_all(run, to_issue).await?;
+        // Withdrawals, in stream order, of certificates stored earlier or made in this chunk
+        // (then issued and revoked in the same commit, as separate chunks would have done).
+        for (result_key, explanation) in withdrawals {
+            let record = match made.iter().find(|(r, _, _)| r.result_key == result_key) {
+                Some((r, _, _)) => Some(r.clone()),
+                None => store::certificate_by_result(&self.inner.db, &result_key).await?,
+            };
+            let Some(mut record) = record else { continue };
+            if record.status != Status::Active || to_revoke.iter().any(|r| r.id == record.id) {
+                continue;
+            }
+            record.status = Status::Revoked;
+            record.doc.revocation = Some(Revocation {
+                reason: Reason::ResultWithdrawn,
+                explanation,
+                revoke_micros: tica_storage::now_micros(),
+                actor: Actor {
+                    subject: format!("issuanceRuns/{}", run.id),
+                    role: "service".into(),
+                    acting_for: run.county.clone(),
+                },
+                log_index: 0,
+            });
+            to_revoke.push(record);
+        }
+        let mut pending = Vec::new();
+        for (record, _, _) in &made {
+            pending.push(Pending {
+                kind: "issued",
+                certificate_id: record.id.clone(),
+                entry: entry_bytes(
+                    "issued",
+                    &record.id,
+                    &hex::encode(Sha256::digest(&record.payload)),
+                    &record.pdf_sha256,
+                    record.create_micros,
+                    None,
+                ),
+            });
+        }
+        for record in &to_revoke {
+            let revocation = record.doc.revocation.as_ref().expect("set above");
+            pending.push(Pending {
+                kind: "revoked",
+                certificate_id: record.id.clone(),
+                entry: entry_bytes(
+                    "revoked",
+                    &record.id,
+                    &hex::encode(Sha256::digest(&record.payload)),
+                    &record.pdf_sha256,
+                    revocation.revoke_micros,
+                    Some(revocation.reason.key()),
+                ),
+            });
+        }
+        let mut progress = run.clone();
+        progress.cursor = last_sequence;
+        // Every event of the chunk is processed, whatever it produced.
+        progress.events_processed = run.events_processed + (last_sequence - run.cursor);
+        progress.certificates_issued += made.len() as i64;
+        progress.certificates_revoked += to_revoke.len() as i64;
+        progress.already_issued += already as i64;
+        progress.update_micros = super::next_micros(run.update_micros);
+        let issued_count = made.len();
+        let revoked_count = to_revoke.len();
+        let audit = (issued_count + revoked_count > 0).then(|| {
+            audit_entry(
+                run.creator.clone(),
+                "StartIssuanceRun",
+                format!("issuanceRuns/{}", run.id),
+                &run.path,
+                serde_json::json!({
+                    "issued": issued_count,
+                    "revoked": revoked_count,
+                    "through_sequence": last_sequence,
+                }),
+            )
+        });
+        self.append_logged(pending, |first| {
+            let mut append = Append::default();
+            for (i, (record, pdf, counter)) in made.iter().enumerate() {
+                let mut record = record.clone();
+                record.log_index = first + i as i64;
+                append.issued.push(NewCertificate {
+                    record,
+                    pdf: pdf.clone(),
+                    counter: counter.clone(),
+                });
+            }
+            for (i, record) in to_revoke.iter().enumerate() {
+                let mut record = record.clone();
+                if let Some(r) = record.doc.revocation.as_mut() {
+                    r.log_index = first + (made.len() + i) as i64;
+                }
+                append.revoked.push(Revoke { record });
+            }
+            append.run = Some((progress.clone(), last_sequence));
+            append.audit = audit.clone().into_iter().collect();
+            append
+        })
+        .await?;
+        *run = progress;
+        Ok(())
+    }
+
+    /// Signs, encodes and renders the chunk's certificates on every core.
+    async fn make_all(&self, run: &RunRecord, items: Vec<ToIssue>) -> Result<Vec<Made>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(8);
+        let per = items.len().div_ceil(workers);
+        let mut handles = Vec::new();
+        let mut items = items;
+        while !items.is_empty() {
+            let rest = items.split_off(per.min(items.len()));
+            let part = std::mem::replace(&mut items, rest);
+            let this = self.clone();
+            let run = run.clone();
+            handles.push(tokio::task::spawn_blocking(move || {
+                part.into_iter()
+                    .map(|item| this.make(&run, item))
+                    .collect::<Result<Vec<_>>>()
+            }));
+        }
+        let mut out = Vec::new();
+        for handle in handles {
+            out.extend(
+                handle
+                    .await
+                    .map_err(|e| CertificateError::Internal(format!("a render worker: {e}")))??,
+            );
+        }
+        Ok(out)
+    }
+
+    /// One certificate: facts, signed payload, QR text, PDF.
+    fn make(&self, run: &RunRecord, item: ToIssue) -> Result<Made> {
+        let e = &item.event;
+        let kind = match apb::CertificateMode::try_from(e.certificate_mode) {
+            Ok(apb::CertificateMode::PerMicroCompetency) => Kind::MicroCompetency,
+            Ok(apb::CertificateMode::Level) => Kind::Level,
+            _ => {
+                return Err(precondition(format!(
+                    "result {}: the batch's policy issues no certificates",
+                    e.result_key
+                )));
+            }
+        };
+        let grade = match common::Grade::try_from(e.grade) {
+            Ok(common::Grade::Pass) => Grade::Pass,
+            Ok(common::Grade::Excellent) => Grade::Excellent,
+            _ => {
+                return Err(precondition(format!(
+                    "result {}: only PASS and EXCELLENT are certified",
+                    e.result_key
+                )));
+            }
+        };
+        let now = tica_storage::now_micros();
+        let today = tica_domain::time_zone::today_in_china(
+            time::OffsetDateTime::from_unix_timestamp(now / 1_000_000)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        );
+        let issue_date = tica_server::proto_time::date_to_iso(today);
+        let title = if e.certificate_title.trim().is_empty() {
+            match kind {
+                Kind::MicroCompetency => "信息技术应用能力提升工程2.0 微能力认证证书",
+                Kind::Level => "信息技术应用能力提升工程2.0 能力等级证书",
+            }
+            .to_owned()
+        } else {
+            e.certificate_title.trim().to_owned()
+        };
+        let kid = self.inner.keys.active_kid.clone();
+        let facts = Facts {
+            certificate_id: item.id.clone(),
+            number: item.number.clone(),
+            kind,
+            title,
+            teacher_display_name: e.teacher_display_name.clone(),
+            teacher_id_number_masked: e.teacher_id_number_masked.clone(),
+            school_display_name: e.school_display_name.clone(),
+            county_display_name: e.county_display_name.clone(),
+            micro_competency: e.micro_competency.clone(),
+            micro_competency_display_name: e.micro_competency_display_name.clone(),
+            grade,
+            credits: e.credits,
+            counted_centihours: e.counted_centihours,
+            issuing_authority: e.issuing_authority.clone(),
+            issue_date: issue_date.clone(),
+            year: e.year,
+            key_id: kid.clone(),
+        };
+        let claims = QrClaims {
+            version: 1,
+            kid,
+            id: item.id.clone(),
+            number: facts.number.clone(),
+            name: facts.teacher_display_name.clone(),
+            id_masked: facts.teacher_id_number_masked.clone(),
+            school: facts.school_display_name.clone(),
+            competency: match kind {
+                Kind::MicroCompetency => facts.micro_competency.clone(),
+                Kind::Level => "level".into(),
+            },
+            grade: grade.zh().to_owned(),
+            issuer: facts.issuing_authority.clone(),
+            issued: issue_date.clone(),
+        };
+        let signed = qr::sign_claims(&claims, &self.inner.keys.active);
+        let qr_text = qr::encode_qr(&self.inner.config.base_url, &item.id, &signed)
+            .map_err(|error| precondition(format!("result {}: {error}", e.result_key)))?;
+        let achievement = match kind {
+            Kind::MicroCompetency => format!(
+                "{} {}",
+                facts.micro_competency, facts.micro_competency_display_name
+            ),
+            Kind::Level => format!("信息技术应用能力 {}", grade.zh()),
+        };
+        let extra = if facts.credits > 0 {
+            Some(format!("学分 {}", facts.credits))
+        } else if facts.counted_centihours > 0 {
+            Some(format!("学时 {}", hours_text(facts.counted_centihours)))
+        } else {
+            None
+        };
+        let issue_zh = zh_date(&issue_date);
+        let page = tica_pdf::CertificatePage {
+            title: &facts.title,
+            teacher_name: &facts.teacher_display_name,
+            id_number_masked: &facts.teacher_id_number_masked,
+            school: &facts.school_display_name,
+            county: &facts.county_display_name,
+            achievement: &achievement,
+            grade: grade.zh(),
+            credits_or_hours: extra.as_deref(),
+            issuer: &facts.issuing_authority,
+            issue_date: &issue_zh,
+            number: &facts.number,
+            key_id: &facts.key_id,
+            qr_text: &qr_text,
+        };
+        let pdf =
+            self.inner.renderer.render(&page).map_err(|error| {
+                precondition(format!("result {}: the PDF: {error}", e.result_key))
+            })?;
+        let pdf_sha256 = hex::encode(Sha256::digest(&pdf));
+        let county_code = code_of(&e.county, "jurisdictions");
+        let school = code_of(&e.school, "schools").to_owned();
+        let path = tica_domain::division::DivisionCode::parse(county_code)
+            .ok()
+            .and_then(|c| tica_domain::ScopePath::try_for_school(c, &school).ok())
+            .ok_or_else(|| {
+                CertificateError::Internal(format!(
+                    "result {}: county {county_code:?} or school {school:?} is not a valid code",
+                    e.result_key
+                ))
+            })?;
+        let record = CertificateRecord {
+            id: item.id.clone(),
+            number: item.number.clone(),
+            result_key: e.result_key.clone(),
+            batch_id: run.batch_id.clone(),
+            teacher: code_of(&e.teacher, "teachers").to_owned(),
+            school,
+            path: path.as_str().to_owned(),
+            status: Status::Active,
+            search_key: item.search_key.clone(),
+            pdf_sha256,
+            payload: signed.protected.clone(),
+            signature: signed.signature.to_vec(),
+            log_index: 0,
+            doc: CertificateDoc {
+                verification_url: format!("{}/c/{}", self.inner.config.base_url, item.id),
+                facts,
+                qr_text,
+                county: e.county.clone(),
+                result_sequence: e.sequence,
+                issuance_run: format!("issuanceRuns/{}", run.id),
+                pdf_size: pdf.len() as i64,
+                revocation: None,
+            },
+            create_micros: now,
+            update_micros: now,
+        };
+        Ok((record, pdf, item.counter))
+    }
+
+    /// Revokes an ACTIVE certificate with a reason: final, logged, audited.
+    pub async fn revoke(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        reason: Reason,
+        explanation: &str,
+    ) -> Result<CertificateRecord> {
+        let explanation = explanation.trim();
+        if explanation.is_empty() || explanation.chars().count() > 200 {
+            return Err(invalid(
+                "explanation",
+                "required: shown on the verification page (at most 200 characters)",
+            ));
+        }
+        let mut record = store::certificate(&self.inner.db, id)
+            .await?
+            .ok_or_else(|| not_found(format!("certificates/{id}")))?;
+        let path = tica_domain::ScopePath::parse(&record.path)
+            .unwrap_or_else(tica_domain::ScopePath::everything);
+        let county = path
+            .parent()
+            .unwrap_or_else(tica_domain::ScopePath::everything);
+        if !ctx.caller.covers(&county) || ctx.caller.school.is_some() {
+            return Err(denied(
+                "only the issuing county's office or an office above it revokes certificates",
+            ));
+        }
+        if record.status == Status::Revoked {
+            return Err(precondition(format!(
+                "certificates/{id} is already revoked (revocation is final)"
+            )));
+        }
+        let now = super::next_micros(record.update_micros);
+        record.status = Status::Revoked;
+        record.update_micros = now;
+        record.doc.revocation = Some(Revocation {
+            reason,
+            explanation: explanation.to_owned(),
+            revoke_micros: now,
+            actor: ctx.actor(),
+            log_index: 0,
+        });
+        let entry = entry_bytes(
+            "revoked",
+            &record.id,
+            &hex::encode(Sha256::digest(&record.payload)),
+            &record.pdf_sha256,
+            now,
+            Some(reason.key()),
+        );
+        let audit = ctx.audit(
+            "RevokeCertificate",
+            format!("certificates/{id}"),
+            &record.path,
+            serde_json::json!({ "reason": reason.key(), "explanation": explanation }),
+        );
+        let index = self
+            .append_logged(
+                vec![Pending {
+                    kind: "revoked",
+                    certificate_id: record.id.clone(),
+                    entry,
+                }],
+                |first| {
+                    let mut r = record.clone();
+                    if let Some(rev) = r.doc.revocation.as_mut() {
+                        rev.log_index = first;
+                    }
+                    Append {
+                        revoked: vec![Revoke { record: r }],
+                        audit: vec![audit.clone()],
+                        ..Append::default()
+                    }
+                },
+            )
+            .await?;
+        if let Some(rev) = record.doc.revocation.as_mut() {
+            rev.log_index = index;
+        }
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_hours_print_as_a_certificate_writes_them() {
+        assert_eq!(zh_date("2022-12-05"), "2022年12月5日");
+        assert_eq!(hours_text(5000), "50");
+        assert_eq!(hours_text(5050), "50.5");
+        assert_eq!(hours_text(5025), "50.25");
+    }
+}

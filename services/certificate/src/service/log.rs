@@ -1,0 +1,225 @@
+//! The transparency log: every issue and revocation appended as an RFC 9162 leaf, a signed
+//! checkpoint after every commit, inclusion and consistency proofs.
+//!
+//! The tree lives in memory (loaded at start) and in `log_entries`. An append holds the lock,
+//! first reads any entries another replica added, writes its entries at the next indices with
+//! the new checkpoint in the same transaction as the certificates they record, and only then
+//! extends the tree in memory; a unique violation on an index (another writer was first)
+//! reloads and retries.
+
+use ed25519_dalek::Signer;
+use tica_credential::merkle::{self, Hash, MerkleLog};
+
+use super::{Certificates, invalid, not_found};
+use crate::error::{CertificateError, Result};
+use crate::model::*;
+use crate::store::{self, Append};
+
+/// Builds the tree from stored leaf hashes.
+pub(super) fn tree_from(leaves: Vec<(i64, Vec<u8>)>) -> anyhow::Result<MerkleLog> {
+    let mut tree = MerkleLog::new();
+    for (idx, leaf) in leaves {
+        let hash: Hash = leaf
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("log entry {idx}: a leaf hash is not 32 bytes"))?;
+        if idx as u64 != tree.len() {
+            anyhow::bail!("the log has a gap at index {}", tree.len());
+        }
+        tree.push(hash);
+    }
+    Ok(tree)
+}
+
+/// The canonical bytes of a log entry: compact JSON, members sorted.
+pub(super) fn entry_bytes(
+    kind: &str,
+    certificate_id: &str,
+    payload_sha256: &str,
+    pdf_sha256: &str,
+    micros: i64,
+    reason: Option<&str>,
+) -> Vec<u8> {
+    let mut entry = serde_json::json!({
+        "kind": kind,
+        "certificate": certificate_id,
+        "payload_sha256": payload_sha256,
+        "pdf_sha256": pdf_sha256,
+        "time_micros": micros,
+    });
+    if let Some(reason) = reason {
+        entry["reason"] = reason.into();
+    }
+    // serde_json's maps are ordered by key: the text is canonical.
+    entry.to_string().into_bytes()
+}
+
+/// One entry to append.
+pub(super) struct Pending {
+    pub kind: &'static str,
+    pub certificate_id: String,
+    pub entry: Vec<u8>,
+}
+
+/// A proof with what it proves.
+#[derive(Clone, Debug)]
+pub struct LogView {
+    /// The entry (inclusion proofs).
+    pub entry: Option<LogEntryRecord>,
+    /// The tree size proved against.
+    pub tree_size: i64,
+    /// The earlier size (consistency proofs).
+    pub first_tree_size: i64,
+    /// The proof's hashes.
+    pub hashes: Vec<Vec<u8>>,
+    /// The signed checkpoint of `tree_size`.
+    pub checkpoint: CheckpointRecord,
+}
+
+impl Certificates {
+    /// Appends `entries` (their indices are assigned here) together with `build`'s writes in
+    /// one transaction; `build` gets the first index. Returns that index.
+    pub(super) async fn append_logged(
+        &self,
+        entries: Vec<Pending>,
+        mut build: impl FnMut(i64) -> Append,
+    ) -> Result<i64> {
+        let mut tree = self.inner.log.lock().await;
+        for attempt in 0..5 {
+            // Entries another replica appended since.
+            let newer = store::leaf_hashes_from(&self.inner.db, tree.len() as i64).await?;
+            if !newer.is_empty() {
+                let mut all = store::leaf_hashes_from(&self.inner.db, 0).await?;
+                all.sort_by_key(|(i, _)| *i);
+                *tree = tree_from(all).map_err(|e| CertificateError::Internal(e.to_string()))?;
+            }
+            let first = tree.len() as i64;
+            let now = tica_storage::now_micros();
+            let mut append = build(first);
+            let mut leaves = Vec::with_capacity(entries.len());
+            for (i, e) in entries.iter().enumerate() {
+                let leaf = merkle::leaf_hash(&e.entry);
+                leaves.push(leaf);
+                append.entries.push(LogEntryRecord {
+                    idx: first + i as i64,
+                    kind: e.kind.to_owned(),
+                    certificate_id: e.certificate_id.clone(),
+                    entry: e.entry.clone(),
+                    leaf_hash: leaf.to_vec(),
+                    create_micros: now,
+                });
+            }
+            for leaf in &leaves {
+                tree.push(*leaf);
+            }
+            let size = tree.len() as i64;
+            let root = tree.root();
+            append.checkpoint = (!leaves.is_empty()).then(|| self.checkpoint(size, &root, now));
+            match store::append(&self.inner.db, &append).await {
+                Ok(()) => return Ok(first),
+                Err(error) => {
+                    // Undo the pushes: reload what is stored.
+                    let all = store::leaf_hashes_from(&self.inner.db, 0).await?;
+                    *tree =
+                        tree_from(all).map_err(|e| CertificateError::Internal(e.to_string()))?;
+                    match error {
+                        CertificateError::Conflict(_) if attempt < 4 => continue,
+                        other => return Err(other),
+                    }
+                }
+            }
+        }
+        Err(CertificateError::Conflict(
+            "the log kept moving under this write; try again".into(),
+        ))
+    }
+
+    fn checkpoint(&self, size: i64, root: &Hash, now: i64) -> CheckpointRecord {
+        let note = merkle::checkpoint_note(&self.inner.config.log_origin, size as u64, root);
+        let signature = self.inner.keys.active.sign(note.as_bytes());
+        CheckpointRecord {
+            tree_size: size,
+            root_hash: root.to_vec(),
+            key_id: self.inner.keys.active_kid.clone(),
+            note,
+            signature: signature.to_bytes().to_vec(),
+            create_micros: now,
+        }
+    }
+
+    /// The latest checkpoint, or the one signed at exactly `size`.
+    pub async fn log_checkpoint(&self, size: i64) -> Result<CheckpointRecord> {
+        if size < 0 {
+            return Err(invalid("tree_size", "must not be negative"));
+        }
+        store::checkpoint(&self.inner.db, size)
+            .await?
+            .ok_or_else(|| match size {
+                0 => CertificateError::FailedPrecondition("the log is empty".into()),
+                n => not_found(format!("a checkpoint of size {n}")),
+            })
+    }
+
+    async fn tree_at_least(&self, size: i64) -> Result<tokio::sync::MutexGuard<'_, MerkleLog>> {
+        let mut tree = self.inner.log.lock().await;
+        if (tree.len() as i64) < size {
+            let all = store::leaf_hashes_from(&self.inner.db, 0).await?;
+            *tree = tree_from(all).map_err(|e| CertificateError::Internal(e.to_string()))?;
+        }
+        Ok(tree)
+    }
+
+    /// Proves that entry `index` is in the tree of a signed checkpoint (`size` 0: the latest).
+    pub async fn inclusion_proof(&self, index: i64, size: i64) -> Result<LogView> {
+        let checkpoint = self.log_checkpoint(size).await?;
+        if index < 0 || index >= checkpoint.tree_size {
+            return Err(invalid(
+                "log_index",
+                format!(
+                    "must be below the tree size {} it is proved against",
+                    checkpoint.tree_size
+                ),
+            ));
+        }
+        let entry = store::log_entry(&self.inner.db, index)
+            .await?
+            .ok_or_else(|| not_found(format!("log entry {index}")))?;
+        let tree = self.tree_at_least(checkpoint.tree_size).await?;
+        let hashes = tree
+            .inclusion_proof(index as u64, checkpoint.tree_size as u64)
+            .map_err(|e| CertificateError::Internal(e.to_string()))?;
+        Ok(LogView {
+            entry: Some(entry),
+            tree_size: checkpoint.tree_size,
+            first_tree_size: 0,
+            hashes: hashes.into_iter().map(|h| h.to_vec()).collect(),
+            checkpoint,
+        })
+    }
+
+    /// Proves that the tree of size `first` is a prefix of the checkpoint of `second` (0: the
+    /// latest).
+    pub async fn consistency_proof(&self, first: i64, second: i64) -> Result<LogView> {
+        let checkpoint = self.log_checkpoint(second).await?;
+        if first < 1 || first > checkpoint.tree_size {
+            return Err(invalid(
+                "first_tree_size",
+                format!(
+                    "must be between 1 and the later size {}",
+                    checkpoint.tree_size
+                ),
+            ));
+        }
+        let tree = self.tree_at_least(checkpoint.tree_size).await?;
+        let hashes = tree
+            .consistency_proof(first as u64, checkpoint.tree_size as u64)
+            .map_err(|e| CertificateError::Internal(e.to_string()))?;
+        Ok(LogView {
+            entry: None,
+            tree_size: checkpoint.tree_size,
+            first_tree_size: first,
+            hashes: hashes.into_iter().map(|h| h.to_vec()).collect(),
+            checkpoint,
+        })
+    }
+}

@@ -1,0 +1,208 @@
+//! Verification: by id, by scanned QR text, by PDF bytes — VALID, REVOKED or NOT GENUINE, with
+//! the reason. No token: HR offices and the public page call it.
+
+use sha2::{Digest, Sha256};
+use tica_credential::CredentialError;
+use tica_credential::qr;
+
+use super::{Certificates, is_certificate_id};
+use crate::error::Result;
+use crate::model::*;
+use crate::store;
+
+/// The largest PDF verified.
+pub const MAX_PDF_BYTES: usize = 1 << 20;
+
+/// What to verify.
+#[derive(Clone, Debug)]
+pub enum Subject {
+    /// A certificate id.
+    Id(String),
+    /// Text scanned from a QR code.
+    Qr(String),
+    /// A PDF file.
+    Pdf(Vec<u8>),
+}
+
+/// The answer at a glance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// 有效: genuine and not revoked.
+    Valid,
+    /// 已撤销: genuine but revoked.
+    Revoked,
+    /// 无法验证.
+    NotGenuine,
+}
+
+/// Why a certificate is not genuine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// No certificate has this id.
+    UnknownId,
+    /// The signature does not verify.
+    BadSignature,
+    /// The key id names no published key.
+    UnknownKey,
+    /// Not a TICA certificate QR text or PDF.
+    Malformed,
+    /// A genuine payload that differs from the registered certificate.
+    PayloadMismatch,
+    /// A genuine payload in a PDF whose bytes differ from the PDF issued.
+    PdfAltered,
+    /// A PDF no certificate was issued as, with no readable payload.
+    PdfNotIssued,
+}
+
+impl Failure {
+    /// Chinese with English beside.
+    pub fn message(self) -> &'static str {
+        match self {
+            Failure::UnknownId => "无此证书 No certificate has this id",
+            Failure::BadSignature => {
+                "签名不符，内容被篡改 The signature does not match: the content was altered"
+            }
+            Failure::UnknownKey => {
+                "签名密钥未公布 The signing key is not one of the published keys"
+            }
+            Failure::Malformed => {
+                "不是本系统的证书二维码或文件 Not a certificate QR code or file of this system"
+            }
+            Failure::PayloadMismatch => {
+                "与登记的证书内容不符 The content differs from the certificate on record"
+            }
+            Failure::PdfAltered => {
+                "文件已被修改，与签发的文件不一致 The file was altered: its bytes differ from the PDF issued"
+            }
+            Failure::PdfNotIssued => "未找到签发记录 No certificate was issued as this file",
+        }
+    }
+}
+
+/// A verification's outcome.
+#[derive(Clone, Debug)]
+pub struct Verification {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// NOT GENUINE: why.
+    pub failure: Option<Failure>,
+    /// Genuine: the certificate on record.
+    pub record: Option<CertificateRecord>,
+    /// PDF requests: the bytes are exactly the PDF issued.
+    pub pdf_matches: bool,
+}
+
+impl Verification {
+    fn not_genuine(failure: Failure) -> Verification {
+        Verification {
+            verdict: Verdict::NotGenuine,
+            failure: Some(failure),
+            record: None,
+            pdf_matches: false,
+        }
+    }
+
+    fn genuine(record: CertificateRecord, pdf_matches: bool) -> Verification {
+        Verification {
+            verdict: match record.status {
+                Status::Active => Verdict::Valid,
+                Status::Revoked => Verdict::Revoked,
+            },
+            failure: None,
+            record: Some(record),
+            pdf_matches,
+        }
+    }
+
+    /// The verdict and reason in Chinese with English beside.
+    pub fn message(&self) -> String {
+        match (self.verdict, self.failure) {
+            (Verdict::Valid, _) => "有效 VALID".to_owned(),
+            (Verdict::Revoked, _) => "已撤销 REVOKED".to_owned(),
+            (Verdict::NotGenuine, Some(f)) => format!("无法验证 NOT GENUINE：{}", f.message()),
+            (Verdict::NotGenuine, None) => "无法验证 NOT GENUINE".to_owned(),
+        }
+    }
+}
+
+fn failure_of(error: &CredentialError) -> Failure {
+    match error {
+        CredentialError::BadSignature => Failure::BadSignature,
+        CredentialError::UnknownKey(_) => Failure::UnknownKey,
+        CredentialError::Malformed(_) | CredentialError::Unsupported(_) => Failure::Malformed,
+    }
+}
+
+impl Certificates {
+    /// Verifies one subject.
+    pub async fn verify(&self, subject: Subject) -> Result<Verification> {
+        match subject {
+            Subject::Id(id) => self.verify_id(&id).await,
+            Subject::Qr(text) => self.verify_qr(&text).await,
+            Subject::Pdf(bytes) => self.verify_pdf(&bytes).await,
+        }
+    }
+
+    /// By id: the registered certificate, its stored signature checked again.
+    async fn verify_id(&self, id: &str) -> Result<Verification> {
+        let id = id.trim().trim_start_matches("certificates/").to_lowercase();
+        if !is_certificate_id(&id) {
+            return Ok(Verification::not_genuine(Failure::UnknownId));
+        }
+        let Some(record) = store::certificate(self.db(), &id).await? else {
+            return Ok(Verification::not_genuine(Failure::UnknownId));
+        };
+        if let Err(error) = qr::verify_signed(&id, &record.payload, &record.signature, &|kid| {
+            self.resolve(kid)
+        }) {
+            return Ok(Verification::not_genuine(failure_of(&error)));
+        }
+        Ok(Verification::genuine(record, false))
+    }
+
+    /// By QR text: the signature first (offline-equivalent), then the register.
+    async fn verify_qr(&self, text: &str) -> Result<Verification> {
+        let claims = match qr::verify_qr(text, &|kid| self.resolve(kid)) {
+            Ok(claims) => claims,
+            Err(error) => return Ok(Verification::not_genuine(failure_of(&error))),
+        };
+        let Some(record) = store::certificate(self.db(), &claims.id).await? else {
+            return Ok(Verification::not_genuine(Failure::UnknownId));
+        };
+        let registered =
+            qr::verify_signed(&record.id, &record.payload, &record.signature, &|kid| {
+                self.resolve(kid)
+            });
+        if registered.as_ref().ok() != Some(&claims) {
+            return Ok(Verification::not_genuine(Failure::PayloadMismatch));
+        }
+        Ok(Verification::genuine(record, false))
+    }
+
+    /// By PDF: exactly an issued file, or a file carrying a genuine payload but altered.
+    async fn verify_pdf(&self, bytes: &[u8]) -> Result<Verification> {
+        if bytes.len() > MAX_PDF_BYTES {
+            return Err(super::invalid(
+                "pdf",
+                format!("at most {MAX_PDF_BYTES} bytes (a certificate is about 20 KB)"),
+            ));
+        }
+        let sha = hex::encode(Sha256::digest(bytes));
+        if let Some(record) = store::certificate_by_pdf(self.db(), &sha).await? {
+            return Ok(Verification::genuine(record, true));
+        }
+        let Some(text) = tica_pdf::embedded_qr_text(bytes) else {
+            return Ok(Verification::not_genuine(Failure::PdfNotIssued));
+        };
+        let carried = self.verify_qr(&text).await?;
+        Ok(match carried.verdict {
+            Verdict::NotGenuine => carried,
+            _ => Verification {
+                verdict: Verdict::NotGenuine,
+                failure: Some(Failure::PdfAltered),
+                record: carried.record,
+                pdf_matches: false,
+            },
+        })
+    }
+}

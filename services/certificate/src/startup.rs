@@ -1,0 +1,82 @@
+//! Building and running the certificate service.
+
+use std::path::Path;
+
+use sqlx::migrate::Migrator;
+use tica_proto::tica::certificate::v1::certificate_service_server::CertificateServiceServer;
+use tica_server::GrpcServer;
+use tica_storage::{Database, DatabaseConfig, Migrations};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::grpc::CertificateGrpc;
+use crate::service::{Certificates, Config};
+use crate::upstream::Upstream;
+
+pub use crate::service::SERVICE_NAME;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The certificate service's migrations.
+pub const MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
+
+/// Opens (and migrates) the certificate database.
+pub async fn open(url: &str, schema: Option<String>) -> tica_storage::Result<Database> {
+    let mut config = DatabaseConfig::new(url, "certificate");
+    config.schema = schema;
+    Database::connect(&config, MIGRATIONS).await
+}
+
+/// A channel to a service at `url`, connected on first use.
+pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect_lazy())
+}
+
+/// Reads the search secret from `path`, creating a random one there when absent (one per
+/// installation: every replica must read the same file).
+pub fn search_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    if let Ok(secret) = std::fs::read(path) {
+        anyhow::ensure!(
+            secret.len() >= 16,
+            "{}: the search secret must hold at least 16 bytes",
+            path.display()
+        );
+        return Ok(secret);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut secret = [0u8; 32];
+    rand::fill(&mut secret);
+    let text = hex::encode(secret);
+    std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(text.into_bytes())
+}
+
+/// The logic over `db` with keys from `key_dir` (`active` naming the signing key when there
+/// are several).
+pub async fn build(
+    db: Database,
+    assessment: Channel,
+    roster: Channel,
+    key_dir: &Path,
+    active: Option<&str>,
+    config: Config,
+) -> anyhow::Result<Certificates> {
+    let keys = crate::keys::read_key_dir(key_dir, active)?;
+    Certificates::new(db, Upstream::new(assessment, roster), keys, config).await
+}
+
+/// Adds the service to `server`.
+pub fn register(server: &mut GrpcServer, svc: Certificates) {
+    let service = CertificateServiceServer::new(CertificateGrpc::new(svc))
+        .max_decoding_message_size(2 << 20)
+        .max_encoding_message_size(64 << 20);
+    server.add_service(service, crate::policy::policy());
+}

@@ -1,0 +1,719 @@
+//! Every SQL statement of the certificate service, the same text on SQLite and PostgreSQL.
+//!
+//! Issuance writes a whole chunk of certificates — their PDFs, their log entries, the signed
+//! checkpoint, the run's progress and the batch's cursor — in one transaction, so a crash
+//! leaves either all of a chunk or none of it, and the cursor never passes a result whose
+//! certificate is not stored.
+
+use tica_storage::audit::AuditEntry;
+use tica_storage::{Database, append_audit, with_db, with_write_tx};
+
+use crate::error::{CertificateError, Result};
+use crate::model::*;
+
+fn corrupt(what: &str) -> CertificateError {
+    CertificateError::Internal(format!("stored {what} is not readable"))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialize")
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing keys
+
+/// Every key that ever signed: active first, then retired by retire time.
+pub async fn keys(db: &Database) -> Result<Vec<KeyRecord>> {
+    let rows: Vec<(String, Vec<u8>, i64, Option<i64>)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT kid, public_key, activate_micros, retire_micros FROM signing_keys \
+             ORDER BY retire_micros IS NOT NULL, retire_micros DESC, kid",
+        )
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(
+            |(kid, public_key, activate_micros, retire_micros)| KeyRecord {
+                kid,
+                public_key,
+                activate_micros,
+                retire_micros,
+            },
+        )
+        .collect())
+}
+
+/// Records the keys found in files: `active` signs from now on, every other key is retired
+/// (from now, unless it already was). A key id whose public key changed is refused.
+pub async fn publish_keys(
+    db: &Database,
+    active: &str,
+    public: &[(String, Vec<u8>)],
+    now: i64,
+) -> Result<()> {
+    let known = keys(db).await?;
+    for (kid, key) in public {
+        if let Some(k) = known.iter().find(|k| &k.kid == kid)
+            && &k.public_key != key
+        {
+            return Err(CertificateError::FailedPrecondition(format!(
+                "key id {kid} is already published with another public key: a key id names one key forever"
+            )));
+        }
+    }
+    with_write_tx!(db, tx => {
+        for (kid, key) in public {
+            if !known.iter().any(|k| &k.kid == kid) {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, public_key, activate_micros, retire_micros) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(kid.clone())
+                .bind(key.clone())
+                .bind(now)
+                .bind(if kid == active { None } else { Some(now) })
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sqlx::query("UPDATE signing_keys SET retire_micros = $1 WHERE kid <> $2 AND retire_micros IS NULL")
+            .bind(now)
+            .bind(active.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE signing_keys SET retire_micros = NULL WHERE kid = $1")
+            .bind(active.to_owned())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issuance runs
+
+/// A run by id.
+pub async fn run(db: &Database, id: &str) -> Result<Option<RunRecord>> {
+    let row: Option<(String,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT doc_json FROM issuance_runs WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(pool)
+            .await?
+    });
+    row.map(|(doc,)| parse(&doc, "issuance run")).transpose()
+}
+
+/// The batch's newest run.
+pub async fn latest_run(db: &Database, batch_id: &str) -> Result<Option<RunRecord>> {
+    let row: Option<(String,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT doc_json FROM issuance_runs WHERE batch_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(batch_id.to_owned())
+            .fetch_optional(pool)
+            .await?
+    });
+    row.map(|(doc,)| parse(&doc, "issuance run")).transpose()
+}
+
+/// The batch's cursor: the last sequence durably processed (0 before any).
+pub async fn cursor(db: &Database, batch_id: &str) -> Result<i64> {
+    let row: Option<(i64,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT cursor FROM batch_cursors WHERE batch_id = $1")
+            .bind(batch_id.to_owned())
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(row.map_or(0, |(c,)| c))
+}
+
+/// Stores a new run; AlreadyExists when another run of its batch took the number.
+pub async fn insert_run(db: &Database, run: &RunRecord, audit: &AuditEntry) -> Result<()> {
+    let result: std::result::Result<(), sqlx::Error> = async {
+        with_write_tx!(db, tx => {
+            sqlx::query(
+                "INSERT INTO issuance_runs (id, batch_id, seq, path, state, doc_json, create_micros, update_micros) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(run.id.clone())
+            .bind(run.batch_id.clone())
+            .bind(run.seq)
+            .bind(run.path.clone())
+            .bind(run.state.key())
+            .bind(json(run))
+            .bind(run.create_micros)
+            .bind(run.update_micros)
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+    .await;
+    match result {
+        Err(e) if tica_storage::is_unique_violation(&e) => Err(CertificateError::Conflict(
+            "another run of this batch started at the same moment".into(),
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// Saves a run's progress or end.
+pub async fn save_run(db: &Database, run: &RunRecord) -> Result<()> {
+    with_db!(db, pool => {
+        sqlx::query("UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 WHERE id = $4")
+            .bind(run.state.key())
+            .bind(json(run))
+            .bind(run.update_micros)
+            .bind(run.id.clone())
+            .execute(pool)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Runs left PENDING or RUNNING by a process that stopped: FAILED, to be resumed by a new run.
+pub async fn fail_interrupted_runs(db: &Database, now: i64) -> Result<usize> {
+    let rows: Vec<(String,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT doc_json FROM issuance_runs WHERE state IN ('pending', 'running')")
+            .fetch_all(pool)
+            .await?
+    });
+    let mut n = 0;
+    for (doc,) in rows {
+        let mut run: RunRecord = parse(&doc, "issuance run")?;
+        run.state = RunState::Failed;
+        run.error_sequence = run.cursor + 1;
+        run.error = "interrupted: the service stopped while the run was in progress; start a new run to resume after the last certificate stored".into();
+        run.end_micros = now;
+        run.update_micros = now;
+        save_run(db, &run).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Runs whose county lies in `[lo, hi)`, newest first, after `(create_micros, id)`.
+pub async fn runs_in(
+    db: &Database,
+    (lo, hi): (String, String),
+    batch_id: &str,
+    state: &str,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<RunRecord>> {
+    let (before_micros, before_id) = after.unwrap_or((i64::MAX, String::new()));
+    let rows: Vec<(String,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT doc_json FROM issuance_runs WHERE path >= $1 AND path < $2 \
+             AND ($3 = '' OR batch_id = $3) AND ($4 = '' OR state = $4) \
+             AND (create_micros < $5 OR (create_micros = $5 AND ($6 = '' OR id < $6))) \
+             ORDER BY create_micros DESC, id DESC LIMIT $7",
+        )
+        .bind(lo)
+        .bind(hi)
+        .bind(batch_id.to_owned())
+        .bind(state.to_owned())
+        .bind(before_micros)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.iter()
+        .map(|(doc,)| parse(doc, "issuance run"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates
+
+const CERT_COLUMNS: &str = "id, number, result_key, batch_id, teacher, school, path, status, \
+    search_key, pdf_sha256, payload, signature, log_index, doc_json, create_micros, update_micros";
+
+type CertRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    String,
+    i64,
+    i64,
+);
+
+fn cert_from(row: CertRow) -> Result<CertificateRecord> {
+    Ok(CertificateRecord {
+        id: row.0,
+        number: row.1,
+        result_key: row.2,
+        batch_id: row.3,
+        teacher: row.4,
+        school: row.5,
+        path: row.6,
+        status: Status::from_key(&row.7).ok_or_else(|| corrupt("certificate status"))?,
+        search_key: row.8,
+        pdf_sha256: row.9,
+        payload: row.10,
+        signature: row.11,
+        log_index: row.12,
+        doc: parse(&row.13, "certificate")?,
+        create_micros: row.14,
+        update_micros: row.15,
+    })
+}
+
+/// A certificate by id.
+pub async fn certificate(db: &Database, id: &str) -> Result<Option<CertificateRecord>> {
+    let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE id = $1");
+    let row: Option<CertRow> = with_db!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id.to_owned()).fetch_optional(pool).await?
+    });
+    row.map(cert_from).transpose()
+}
+
+/// The certificate whose issued PDF has this SHA-256.
+pub async fn certificate_by_pdf(db: &Database, sha256: &str) -> Result<Option<CertificateRecord>> {
+    let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE pdf_sha256 = $1 LIMIT 1");
+    let row: Option<CertRow> = with_db!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(sha256.to_owned()).fetch_optional(pool).await?
+    });
+    row.map(cert_from).transpose()
+}
+
+/// A teacher's certificates by search key, newest first.
+pub async fn certificates_by_search_key(
+    db: &Database,
+    key: &str,
+) -> Result<Vec<CertificateRecord>> {
+    let sql = format!(
+        "SELECT {CERT_COLUMNS} FROM certificates WHERE search_key = $1 ORDER BY create_micros DESC, number DESC LIMIT 1000"
+    );
+    let rows: Vec<CertRow> = with_db!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(key.to_owned()).fetch_all(pool).await?
+    });
+    rows.into_iter().map(cert_from).collect()
+}
+
+/// Which of `keys` already have a certificate.
+pub async fn issued_result_keys(db: &Database, keys: &[String]) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(500) {
+        let list = json(&chunk);
+        let rows: Vec<(String,)> = with_db!(db, pool => {
+            match db.backend() {
+                tica_storage::Backend::Sqlite => sqlx::query_as(
+                    "SELECT result_key FROM certificates WHERE result_key IN (SELECT value FROM json_each($1))",
+                ),
+                tica_storage::Backend::Postgres => sqlx::query_as(
+                    "SELECT result_key FROM certificates WHERE result_key IN (SELECT jsonb_array_elements_text($1::jsonb))",
+                ),
+            }
+            .bind(list)
+            .fetch_all(pool)
+            .await?
+        });
+        found.extend(rows.into_iter().map(|(k,)| k));
+    }
+    Ok(found)
+}
+
+/// The certificate of a result key.
+pub async fn certificate_by_result(db: &Database, key: &str) -> Result<Option<CertificateRecord>> {
+    let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE result_key = $1");
+    let row: Option<CertRow> = with_db!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(key.to_owned()).fetch_optional(pool).await?
+    });
+    row.map(cert_from).transpose()
+}
+
+/// Filters of [`certificates`].
+#[derive(Clone, Debug, Default)]
+pub struct CertFilter {
+    /// Scope path range `[lo, hi)`.
+    pub range: (String, String),
+    /// Only this teacher number.
+    pub teacher: String,
+    /// Only this batch id.
+    pub batch_id: String,
+    /// Only this status key.
+    pub status: String,
+    /// Only this kind key.
+    pub kind: String,
+    /// Only this micro-competency code.
+    pub micro_competency: String,
+    /// Only this year (0: any).
+    pub year: i64,
+}
+
+/// Certificates matching `filter` ordered by number after `after`; with the total.
+pub async fn certificates(
+    db: &Database,
+    filter: &CertFilter,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<CertificateRecord>, i64)> {
+    let clause = "path >= $1 AND path < $2 AND ($3 = '' OR teacher = $3) AND ($4 = '' OR batch_id = $4) \
+        AND ($5 = '' OR status = $5) AND ($6 = '' OR kind = $6) AND ($7 = '' OR micro_competency = $7) \
+        AND ($8 = 0 OR year = $8)";
+    let sql = format!(
+        "SELECT {CERT_COLUMNS} FROM certificates WHERE {clause} AND number > $9 ORDER BY number LIMIT $10"
+    );
+    let count = format!("SELECT COUNT(*) FROM certificates WHERE {clause}");
+    let f = filter.clone();
+    let (rows, total): (Vec<CertRow>, (i64,)) = with_db!(db, pool => {
+        let rows = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(f.range.0.clone()).bind(f.range.1.clone()).bind(f.teacher.clone())
+            .bind(f.batch_id.clone()).bind(f.status.clone()).bind(f.kind.clone())
+            .bind(f.micro_competency.clone()).bind(f.year)
+            .bind(after.to_owned()).bind(limit)
+            .fetch_all(pool).await?;
+        let total = sqlx::query_as(sqlx::AssertSqlSafe(count.clone()))
+            .bind(f.range.0.clone()).bind(f.range.1.clone()).bind(f.teacher.clone())
+            .bind(f.batch_id.clone()).bind(f.status.clone()).bind(f.kind.clone())
+            .bind(f.micro_competency.clone()).bind(f.year)
+            .fetch_one(pool).await?;
+        (rows, total)
+    });
+    Ok((
+        rows.into_iter().map(cert_from).collect::<Result<_>>()?,
+        total.0,
+    ))
+}
+
+/// The scope path of a school that has certificates.
+pub async fn school_path(db: &Database, school: &str) -> Result<Option<String>> {
+    let row: Option<(String,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT path FROM certificates WHERE school = $1 LIMIT 1")
+            .bind(school.to_owned())
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(row.map(|(p,)| p))
+}
+
+/// A certificate's PDF.
+pub async fn pdf(db: &Database, id: &str) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT pdf FROM certificate_pdfs WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(row.map(|(p,)| p))
+}
+
+/// Ids of a school's certificates in number order (for archives).
+pub async fn school_certificate_ids(
+    db: &Database,
+    school: &str,
+    batch_id: &str,
+    include_revoked: bool,
+) -> Result<Vec<(String, String, Status)>> {
+    let rows: Vec<(String, String, String)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT id, number, status FROM certificates WHERE school = $1 AND ($2 = '' OR batch_id = $2) \
+             AND ($3 OR status = 'active') ORDER BY number",
+        )
+        .bind(school.to_owned())
+        .bind(batch_id.to_owned())
+        .bind(include_revoked)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter()
+        .map(|(id, number, status)| {
+            Ok((
+                id,
+                number,
+                Status::from_key(&status).ok_or_else(|| corrupt("status"))?,
+            ))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The log
+
+/// Leaf hashes from index `from` on, in order.
+pub async fn leaf_hashes_from(db: &Database, from: i64) -> Result<Vec<(i64, Vec<u8>)>> {
+    Ok(with_db!(db, pool => {
+        sqlx::query_as("SELECT idx, leaf_hash FROM log_entries WHERE idx >= $1 ORDER BY idx")
+            .bind(from)
+            .fetch_all(pool)
+            .await?
+    }))
+}
+
+type LogRow = (i64, String, String, Vec<u8>, Vec<u8>, i64);
+type CheckpointRow = (i64, Vec<u8>, String, String, Vec<u8>, i64);
+
+/// One log entry.
+pub async fn log_entry(db: &Database, idx: i64) -> Result<Option<LogEntryRecord>> {
+    let row: Option<LogRow> = with_db!(db, pool => {
+        sqlx::query_as("SELECT idx, kind, certificate_id, entry, leaf_hash, create_micros FROM log_entries WHERE idx = $1")
+            .bind(idx)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(row.map(|r| LogEntryRecord {
+        idx: r.0,
+        kind: r.1,
+        certificate_id: r.2,
+        entry: r.3,
+        leaf_hash: r.4,
+        create_micros: r.5,
+    }))
+}
+
+/// The checkpoint of exactly `size`, or the latest when `size` is 0.
+pub async fn checkpoint(db: &Database, size: i64) -> Result<Option<CheckpointRecord>> {
+    let row: Option<CheckpointRow> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT tree_size, root_hash, key_id, note, signature, create_micros FROM checkpoints \
+             WHERE ($1 = 0 OR tree_size = $1) ORDER BY tree_size DESC LIMIT 1",
+        )
+        .bind(size)
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.map(|r| CheckpointRecord {
+        tree_size: r.0,
+        root_hash: r.1,
+        key_id: r.2,
+        note: r.3,
+        signature: r.4,
+        create_micros: r.5,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes that append to the log
+
+/// A certificate to insert with its PDF.
+#[derive(Debug)]
+pub struct NewCertificate {
+    /// The record.
+    pub record: CertificateRecord,
+    /// The PDF bytes.
+    pub pdf: Vec<u8>,
+    /// Its number's county and year, and the sequence within them.
+    pub counter: (String, i64, i64),
+}
+
+/// A revocation to apply.
+#[derive(Debug)]
+pub struct Revoke {
+    /// The certificate, with status and revocation already set.
+    pub record: CertificateRecord,
+}
+
+/// One atomic write: certificates, revocations, their log entries, the checkpoint, the run's
+/// progress and cursor, the audit entries. A unique violation on the log index (another
+/// writer appended first) is a [`CertificateError::Conflict`].
+#[derive(Debug, Default)]
+pub struct Append {
+    /// New certificates.
+    pub issued: Vec<NewCertificate>,
+    /// Revocations.
+    pub revoked: Vec<Revoke>,
+    /// Log entries, indices consecutive from the log's current size.
+    pub entries: Vec<LogEntryRecord>,
+    /// The checkpoint after them.
+    pub checkpoint: Option<CheckpointRecord>,
+    /// Run progress to save, and the batch cursor to set.
+    pub run: Option<(RunRecord, i64)>,
+    /// Audit entries.
+    pub audit: Vec<AuditEntry>,
+}
+
+/// `($1, …, $width), ($width+1, …)`: `rows` tuples of `width` placeholders.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Commits an [`Append`].
+pub async fn append(db: &Database, a: &Append) -> Result<()> {
+    let result: std::result::Result<(), sqlx::Error> = async {
+        with_write_tx!(db, tx => {
+            // Multi-row INSERTs, 100 certificates per statement: a chunk is a handful of
+            // round trips rather than four per certificate.
+            for rows in a.issued.chunks(100) {
+                let sql = format!(
+                    "INSERT INTO certificates ({CERT_COLUMNS}, kind, micro_competency, year) VALUES {}",
+                    placeholders(rows.len(), 19)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for n in rows {
+                    let r = &n.record;
+                    q = q
+                        .bind(r.id.clone()).bind(r.number.clone()).bind(r.result_key.clone())
+                        .bind(r.batch_id.clone()).bind(r.teacher.clone()).bind(r.school.clone())
+                        .bind(r.path.clone()).bind(r.status.key()).bind(r.search_key.clone())
+                        .bind(r.pdf_sha256.clone()).bind(r.payload.clone()).bind(r.signature.clone())
+                        .bind(r.log_index).bind(json(&r.doc)).bind(r.create_micros).bind(r.update_micros)
+                        .bind(r.doc.facts.kind.key()).bind(r.doc.facts.micro_competency.clone())
+                        .bind(r.doc.facts.year as i64);
+                }
+                q.execute(&mut *tx).await?;
+                let sql = format!(
+                    "INSERT INTO certificate_pdfs (id, pdf) VALUES {}",
+                    placeholders(rows.len(), 2)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for n in rows {
+                    q = q.bind(n.record.id.clone()).bind(n.pdf.clone());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            // The last number used per county and year.
+            let mut last: std::collections::BTreeMap<(&str, i64), i64> = Default::default();
+            for n in &a.issued {
+                let (county, year, seq) = &n.counter;
+                let e = last.entry((county.as_str(), *year)).or_insert(*seq);
+                *e = (*e).max(*seq);
+            }
+            for ((county, year), seq) in last {
+                sqlx::query(
+                    "INSERT INTO number_counters (county, year, last) VALUES ($1, $2, $3) \
+                     ON CONFLICT (county, year) DO UPDATE SET last = excluded.last",
+                )
+                .bind(county.to_owned()).bind(year).bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for r in &a.revoked {
+                let r = &r.record;
+                let done = sqlx::query(
+                    "UPDATE certificates SET status = $1, doc_json = $2, update_micros = $3 WHERE id = $4 AND status = 'active'",
+                )
+                .bind(r.status.key()).bind(json(&r.doc)).bind(r.update_micros).bind(r.id.clone())
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(sqlx::Error::RowNotFound);
+                }
+            }
+            for rows in a.entries.chunks(500) {
+                let sql = format!(
+                    "INSERT INTO log_entries (idx, kind, certificate_id, entry, leaf_hash, create_micros) VALUES {}",
+                    placeholders(rows.len(), 6)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for e in rows {
+                    q = q
+                        .bind(e.idx).bind(e.kind.clone()).bind(e.certificate_id.clone())
+                        .bind(e.entry.clone()).bind(e.leaf_hash.clone()).bind(e.create_micros);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            if let Some(c) = &a.checkpoint {
+                sqlx::query(
+                    "INSERT INTO checkpoints (tree_size, root_hash, key_id, note, signature, create_micros) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(c.tree_size).bind(c.root_hash.clone()).bind(c.key_id.clone())
+                .bind(c.note.clone()).bind(c.signature.clone()).bind(c.create_micros)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some((run, cursor)) = &a.run {
+                sqlx::query("UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 WHERE id = $4")
+                    .bind(run.state.key()).bind(json(run)).bind(run.update_micros).bind(run.id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO batch_cursors (batch_id, cursor) VALUES ($1, $2) \
+                     ON CONFLICT (batch_id) DO UPDATE SET cursor = excluded.cursor",
+                )
+                .bind(run.batch_id.clone()).bind(*cursor)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for entry in &a.audit {
+                append_audit!(tx, entry);
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+    .await;
+    match result {
+        Err(e) if tica_storage::is_unique_violation(&e) => Err(CertificateError::Conflict(
+            "another writer appended to the log or issued the same result first".into(),
+        )),
+        Err(sqlx::Error::RowNotFound) => Err(CertificateError::Conflict(
+            "the certificate was revoked meanwhile".into(),
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// The last number used for a county and year.
+pub async fn last_number(db: &Database, county: &str, year: i64) -> Result<i64> {
+    let row: Option<(i64,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT last FROM number_counters WHERE county = $1 AND year = $2")
+            .bind(county.to_owned())
+            .bind(year)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(row.map_or(0, |(n,)| n))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Archives
+
+/// An archive by id.
+pub async fn archive(db: &Database, id: &str) -> Result<Option<ArchiveRecord>> {
+    let row: Option<(String,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT doc_json FROM archives WHERE id = $1")
+            .bind(id.to_owned())
+            .fetch_optional(pool)
+            .await?
+    });
+    row.map(|(doc,)| parse(&doc, "archive")).transpose()
+}
+
+/// Stores or updates an archive job.
+pub async fn save_archive(
+    db: &Database,
+    a: &ArchiveRecord,
+    audit: Option<&AuditEntry>,
+) -> Result<()> {
+    with_write_tx!(db, tx => {
+        sqlx::query(
+            "INSERT INTO archives (id, school, path, state, doc_json, create_micros) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, doc_json = excluded.doc_json",
+        )
+        .bind(a.id.clone()).bind(a.school.clone()).bind(a.path.clone())
+        .bind(a.state.key()).bind(json(a)).bind(a.create_micros)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(entry) = audit {
+            append_audit!(tx, entry);
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}

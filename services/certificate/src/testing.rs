@@ -1,0 +1,145 @@
+//! What tests and benches need to drive issuance without the assessment service: a service
+//! whose upstream is unreachable, a run, and synthetic certified-result events shaped exactly
+//! as the assessment stream sends them.
+
+use std::path::Path;
+
+use tica_proto::tica::assessment::v1 as apb;
+use tica_proto::tica::common::v1 as common;
+use tica_storage::Database;
+
+use crate::model::{Actor, RunRecord, RunState};
+use crate::service::{Certificates, Config};
+
+const NAMES: [&str; 12] = [
+    "王芳",
+    "李强",
+    "张敏",
+    "刘洋",
+    "陈静",
+    "杨喆",
+    "赵堃",
+    "黄淼",
+    "周鑫",
+    "吴玥",
+    "欧阳珺",
+    "孙燊",
+];
+const CODES: [(&str, &str); 6] = [
+    ("A1", "技术支持的学情分析"),
+    ("A3", "演示文稿设计与制作"),
+    ("B2", "微课程设计与制作"),
+    ("A6", "技术支持的课堂导入"),
+    ("B6", "技术支持的课堂讲授"),
+    ("A5", "技术支持的测验与练习"),
+];
+
+/// The service over `db` with a development key in `dir/keys` and no reachable upstream.
+pub async fn offline_service(db: Database, dir: &Path) -> anyhow::Result<Certificates> {
+    crate::keys::ensure_dev_key(&dir.join("keys"), "test-1")?;
+    let keys = crate::keys::read_key_dir(&dir.join("keys"), None)?;
+    let nowhere = crate::startup::channel("http://127.0.0.1:9")?;
+    Certificates::new(
+        db,
+        crate::upstream::Upstream::new(nowhere.clone(), nowhere),
+        keys,
+        Config::new(
+            "https://verify.ahedu.gov.cn",
+            b"test-search-secret-0123".to_vec(),
+            dir.join("archives"),
+        ),
+    )
+    .await
+}
+
+/// A RUNNING run `341324-2022-{seq}` of Sixian's 2022 batch after `cursor`, stored.
+pub async fn stored_run(db: &Database, seq: i64, cursor: i64) -> anyhow::Result<RunRecord> {
+    let now = tica_storage::now_micros();
+    let run = RunRecord {
+        id: format!("341324-2022-{seq}"),
+        batch_id: "341324-2022".into(),
+        seq,
+        county: "jurisdictions/341324".into(),
+        path: "/340000/341300/341324/".into(),
+        state: RunState::Running,
+        start_after_sequence: cursor,
+        cursor,
+        target_sequence: cursor,
+        events_processed: 0,
+        certificates_issued: 0,
+        certificates_revoked: 0,
+        already_issued: 0,
+        error_sequence: 0,
+        error: String::new(),
+        creator: Actor::default(),
+        create_micros: now,
+        start_micros: now,
+        end_micros: 0,
+        update_micros: now,
+    };
+    let audit = tica_storage::audit::AuditEntry {
+        actor: Actor::default(),
+        method: format!("{}/StartIssuanceRun", crate::service::SERVICE_NAME),
+        resource: format!("issuanceRuns/{}", run.id),
+        path: tica_domain::ScopePath::parse(&run.path).expect("a county path"),
+        change: serde_json::json!({}),
+    };
+    crate::store::insert_run(db, &run, &audit).await?;
+    Ok(run)
+}
+
+/// The teacher number of result `i` (three results per teacher).
+pub fn teacher_of(i: usize) -> String {
+    format!("T{:07}", i / 3)
+}
+
+/// Certified result `i` (sequence `i + 1`): teachers of three results each in schools of 300
+/// results, six micro-competencies in turn, rare name characters included.
+pub fn certified_event(i: usize) -> apb::CertifiedResult {
+    let teacher = teacher_of(i);
+    let school = 3_413_240_001 + (i / 300) as u64;
+    let (code, name) = CODES[i % CODES.len()];
+    apb::CertifiedResult {
+        sequence: i as i64 + 1,
+        kind: apb::CertifiedResultEventKind::Certified as i32,
+        result_key: format!("341324-2022/{teacher}/{code}"),
+        batch: "batches/341324-2022".into(),
+        year: 2022,
+        teacher: format!("teachers/{teacher}"),
+        teacher_display_name: NAMES[(i / 3) % NAMES.len()].into(),
+        teacher_id_number_masked: format!("3413**********{:03}X", i % 1000),
+        school: format!("schools/{school}"),
+        school_display_name: format!(
+            "泗县第{}小学",
+            ["一", "二", "三", "四", "五"][(i / 300) % 5]
+        ),
+        county: "jurisdictions/341324".into(),
+        county_display_name: "泗县".into(),
+        certificate_mode: apb::CertificateMode::PerMicroCompetency as i32,
+        micro_competency: code.into(),
+        micro_competency_display_name: name.into(),
+        grade: if i.is_multiple_of(7) {
+            common::Grade::Excellent
+        } else {
+            common::Grade::Pass
+        } as i32,
+        credits: 0,
+        counted_centihours: 5000,
+        issuing_authority: "泗县教育体育局".into(),
+        issuing_jurisdiction: "jurisdictions/341324".into(),
+        certificate_title: "信息技术应用能力提升工程2.0 微能力认证证书".into(),
+        policy_versions: vec![],
+        event_time: None,
+        withdraw_reason: String::new(),
+    }
+}
+
+/// The withdrawal of result `i`, at `sequence`.
+pub fn withdrawn_event(i: usize, sequence: i64) -> apb::CertifiedResult {
+    apb::CertifiedResult {
+        sequence,
+        kind: apb::CertifiedResultEventKind::Withdrawn as i32,
+        withdraw_reason: "省级抽检复核不合格".into(),
+        ..certified_event(i)
+    }
+}

@@ -1,0 +1,266 @@
+//! Issuance on both databases, driven with the events the assessment stream sends: a resumed
+//! or repeated run issues nothing twice and skips nothing; a withdrawn result revokes its
+//! certificate; every issue and revocation is in the log, whose proofs verify.
+
+use std::collections::HashMap;
+
+use tica_certificate::model::Status;
+use tica_certificate::service::{Numbers, Subject, Verdict};
+use tica_certificate::store::{self, CertFilter};
+use tica_certificate::testing::{self, certified_event, withdrawn_event};
+use tica_credential::merkle;
+use tica_storage::Backend;
+use tica_storage::testing::TestDatabase;
+
+tica_storage::backend_tests!(
+    a_resumed_run_issues_nothing_twice_and_skips_nothing,
+    a_withdrawn_result_revokes_its_certificate_in_the_log,
+    a_retired_key_keeps_verifying_what_it_signed,
+);
+
+fn keys_for(n: usize) -> HashMap<String, String> {
+    (0..n)
+        .map(|i| (testing::teacher_of(i), format!("key-{}", i / 3)))
+        .collect()
+}
+
+async fn all(db: &tica_storage::Database) -> Vec<tica_certificate::model::CertificateRecord> {
+    let filter = CertFilter {
+        range: tica_domain::ScopePath::parse("/340000/").unwrap().range(),
+        ..CertFilter::default()
+    };
+    store::certificates(db, &filter, "", 1000).await.unwrap().0
+}
+
+async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) {
+    let Some(test_db) = TestDatabase::new(backend) else {
+        return;
+    };
+    let db = test_db
+        .connect("certificate", tica_certificate::startup::MIGRATIONS)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let svc = testing::offline_service(db.clone(), dir.path())
+        .await
+        .unwrap();
+    let keys = keys_for(30);
+    // A first run gets through results 1..=12, then stops (a crash after its last commit).
+    let mut first = testing::stored_run(&db, 1, 0).await.unwrap();
+    let mut numbers = Numbers::new();
+    svc.process(
+        &mut first,
+        (0..12).map(certified_event).collect(),
+        &keys,
+        &mut numbers,
+    )
+    .await
+    .unwrap();
+    assert_eq!(store::cursor(&db, "341324-2022").await.unwrap(), 12);
+    // The next run starts after the cursor; the stream redelivers 10..=30 (a consumer may see
+    // events again): those at or below the cursor are skipped, the rest issued once.
+    let cursor = store::cursor(&db, "341324-2022").await.unwrap();
+    let mut second = testing::stored_run(&db, 2, cursor).await.unwrap();
+    let mut numbers = Numbers::new();
+    svc.process(
+        &mut second,
+        (9..30).map(certified_event).collect(),
+        &keys,
+        &mut numbers,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (second.certificates_issued, second.cursor),
+        (18, 30),
+        "{second:?}"
+    );
+    // The same result under a new sequence (a redelivery) is counted, not issued.
+    let mut again = certified_event(5);
+    again.sequence = 31;
+    svc.process(&mut second, vec![again], &keys, &mut numbers)
+        .await
+        .unwrap();
+    assert_eq!(second.already_issued, 1);
+    let issued = all(&db).await;
+    assert_eq!(issued.len(), 30, "every result once");
+    let mut numbers: Vec<&str> = issued.iter().map(|c| c.number.as_str()).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 30, "numbers are unique");
+    assert_eq!(numbers[0], "341324-2022-000001");
+    assert_eq!(numbers[29], "341324-2022-000030", "no gaps across runs");
+    // Every certificate is VALID by its id and its QR text, and its PDF is exactly the bytes hashed.
+    for c in issued.iter().take(5) {
+        let v = svc.verify(Subject::Id(c.id.clone())).await.unwrap();
+        assert_eq!(v.verdict, Verdict::Valid);
+        let v = svc
+            .verify(Subject::Qr(c.doc.qr_text.clone()))
+            .await
+            .unwrap();
+        assert_eq!(v.verdict, Verdict::Valid);
+        let pdf = svc.pdf_of(&c.id).await.unwrap();
+        let v = svc.verify(Subject::Pdf(pdf)).await.unwrap();
+        assert!(v.pdf_matches);
+    }
+    db.close().await;
+}
+
+async fn a_withdrawn_result_revokes_its_certificate_in_the_log(backend: Backend) {
+    let Some(test_db) = TestDatabase::new(backend) else {
+        return;
+    };
+    let db = test_db
+        .connect("certificate", tica_certificate::startup::MIGRATIONS)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let svc = testing::offline_service(db.clone(), dir.path())
+        .await
+        .unwrap();
+    let keys = keys_for(6);
+    let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
+    let mut numbers = Numbers::new();
+    let mut events: Vec<_> = (0..6).map(certified_event).collect();
+    events.push(withdrawn_event(2, 7));
+    // A withdrawal of a result that never had a certificate changes nothing.
+    let mut stray = withdrawn_event(2, 8);
+    stray.result_key = "341324-2022/T9999999/B2".into();
+    events.push(stray);
+    svc.process(&mut run, events, &keys, &mut numbers)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            run.certificates_issued,
+            run.certificates_revoked,
+            run.cursor
+        ),
+        (6, 1, 8)
+    );
+    let issued = all(&db).await;
+    let revoked: Vec<_> = issued
+        .iter()
+        .filter(|c| c.status == Status::Revoked)
+        .collect();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].result_key, certified_event(2).result_key);
+    let v = svc
+        .verify(Subject::Qr(revoked[0].doc.qr_text.clone()))
+        .await
+        .unwrap();
+    assert_eq!(v.verdict, Verdict::Revoked);
+    assert_eq!(
+        v.record.unwrap().doc.revocation.unwrap().explanation,
+        "省级抽检复核不合格"
+    );
+    // Seven entries: six issues, one revocation; each proves into the signed checkpoint.
+    let checkpoint = svc.log_checkpoint(0).await.unwrap();
+    assert_eq!(checkpoint.tree_size, 7);
+    let root: merkle::Hash = checkpoint.root_hash.as_slice().try_into().unwrap();
+    for index in 0..7 {
+        let view = svc.inclusion_proof(index, 0).await.unwrap();
+        let entry = view.entry.unwrap();
+        let proof: Vec<merkle::Hash> = view
+            .hashes
+            .iter()
+            .map(|h| h.as_slice().try_into().unwrap())
+            .collect();
+        merkle::verify_inclusion(
+            index as u64,
+            7,
+            &merkle::leaf_hash(&entry.entry),
+            &proof,
+            &root,
+        )
+        .unwrap();
+    }
+    let entry = svc.inclusion_proof(6, 0).await.unwrap().entry.unwrap();
+    assert_eq!(entry.kind, "revoked");
+    let text = String::from_utf8(entry.entry).unwrap();
+    assert!(text.contains("\"reason\":\"result_withdrawn\""), "{text}");
+    db.close().await;
+}
+
+async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
+    use ed25519_dalek::pkcs8::EncodePublicKey;
+    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+    let Some(test_db) = TestDatabase::new(backend) else {
+        return;
+    };
+    let db = test_db
+        .connect("certificate", tica_certificate::startup::MIGRATIONS)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let old = testing::offline_service(db.clone(), dir.path())
+        .await
+        .unwrap();
+    let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
+    old.process(
+        &mut run,
+        vec![certified_event(0)],
+        &keys_for(1),
+        &mut Numbers::new(),
+    )
+    .await
+    .unwrap();
+    let signed = all(&db).await.remove(0);
+    assert_eq!(signed.doc.facts.key_id, "test-1");
+    // Rotation: a new private key signs; the old key's private half is destroyed and only its
+    // public half stays in the secret.
+    let old_key = tica_certificate::keys::read_key_dir(&dir.path().join("keys"), None).unwrap();
+    let rotated = dir.path().join("rotated");
+    tica_certificate::keys::ensure_dev_key(&rotated, "test-2").unwrap();
+    let pem = old_key.public["test-1"]
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    std::fs::write(rotated.join("test-1.pub.pem"), pem).unwrap();
+    let nowhere = tica_certificate::startup::channel("http://127.0.0.1:9").unwrap();
+    let new = tica_certificate::startup::build(
+        db.clone(),
+        nowhere.clone(),
+        nowhere,
+        &rotated,
+        None,
+        old.config().clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(new.active_kid(), "test-2");
+    let states: Vec<(String, bool)> = new
+        .signing_keys()
+        .iter()
+        .map(|k| (k.kid.clone(), k.retire_micros.is_some()))
+        .collect();
+    assert_eq!(
+        states,
+        [("test-2".to_owned(), false), ("test-1".to_owned(), true)],
+        "active first, then retired"
+    );
+    let v = new
+        .verify(Subject::Qr(signed.doc.qr_text.clone()))
+        .await
+        .unwrap();
+    assert_eq!(v.verdict, Verdict::Valid, "the retired key still verifies");
+    assert!(new.jwks_json().contains("\"kid\": \"test-1\""));
+    // A key id reused for another key is refused at start.
+    let reused = dir.path().join("reused");
+    tica_certificate::keys::ensure_dev_key(&reused, "test-1").unwrap();
+    let nowhere = tica_certificate::startup::channel("http://127.0.0.1:9").unwrap();
+    let refused = tica_certificate::startup::build(
+        db.clone(),
+        nowhere.clone(),
+        nowhere,
+        &reused,
+        None,
+        old.config().clone(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refused.to_string().contains("another public key"),
+        "{refused:#}"
+    );
+    db.close().await;
+}
