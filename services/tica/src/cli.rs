@@ -13,7 +13,7 @@ use tica_roster::client::{self, Kind, RosterClient};
 use tica_roster::sample::{SampleRoster, SampleSpec};
 use tonic::transport::Channel;
 
-/// Where the server is and who is calling.
+/// Where the server is and who is calling (shared by `tica roster …` and `tica certificates …`).
 #[derive(Debug, Args)]
 pub struct Connection {
     /// The gRPC endpoint.
@@ -23,26 +23,36 @@ pub struct Connection {
         default_value = "http://127.0.0.1:50051",
         global = true
     )]
-    server: String,
-    /// Bearer token (see `tica token mint`).
+    pub server: String,
+    /// Bearer token (see `tica token mint`); verifying certificates and listing keys need none.
     #[arg(long, env = "TICA_TOKEN", hide_env_values = true, global = true)]
-    token: Option<String>,
+    pub token: Option<String>,
 }
 
 impl Connection {
-    async fn client(&self) -> anyhow::Result<RosterClient> {
-        let Some(token) = &self.token else {
-            bail!(
+    /// The token, or an error saying how to get one.
+    pub fn required_token(&self) -> anyhow::Result<&str> {
+        match self.token.as_deref().filter(|t| !t.is_empty()) {
+            Some(token) => Ok(token),
+            None => bail!(
                 "no token: set TICA_TOKEN (e.g. `export TICA_TOKEN=$(tica token mint --role province_office --jurisdiction 340000)`) or pass --token"
-            );
-        };
-        let channel = Channel::from_shared(self.server.clone())
+            ),
+        }
+    }
+
+    /// A connected channel to the server.
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        Channel::from_shared(self.server.clone())
             .context("--server must be a URL such as http://127.0.0.1:50051")?
             .connect_timeout(Duration::from_secs(5))
             .connect()
             .await
-            .with_context(|| format!("cannot reach {} (is `tica serve` running?)", self.server))?;
-        Ok(client::client(channel, token))
+            .with_context(|| format!("cannot reach {} (is `tica serve` running?)", self.server))
+    }
+
+    async fn client(&self) -> anyhow::Result<RosterClient> {
+        let token = self.required_token()?;
+        Ok(client::client(self.channel().await?, token))
     }
 }
 

@@ -2,6 +2,7 @@
 //! tokens, the operator's gRPC client, and offline tools (`tica sampling draw`, `tica credential verify`). The cross-service tests in `tests/` start the suite
 //! through [`serve::start`].
 
+pub mod certificate;
 pub mod cli;
 pub mod credential;
 pub mod sampling;

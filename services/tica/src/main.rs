@@ -1,7 +1,7 @@
 //! `tica`: run the suite on one machine, mint development tokens, and operate the services.
 
 use clap::{Parser, Subcommand};
-use tica::{cli, credential, sampling, serve, token};
+use tica::{certificate, cli, credential, sampling, serve, token};
 
 /// TICA — the Teacher ICT Application Competence Project 2.0, as gRPC services.
 #[derive(Debug, Parser)]
@@ -21,6 +21,8 @@ enum Command {
     /// Operate the roster service over gRPC.
     #[command(subcommand)]
     Roster(cli::RosterCommand),
+    /// Operate the certificate service over gRPC: issue, list, revoke, download, verify.
+    Certificates(certificate::CertificatesCommand),
     /// Offline sampling tools: re-run a review draw from its population and seed.
     #[command(subcommand)]
     Sampling(sampling::SamplingCommand),
@@ -38,6 +40,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Token(command) => token::run(command),
         Command::Roster(command) => cli::run(command).await,
+        Command::Certificates(command) => certificate::run(command).await,
         Command::Sampling(command) => sampling::run(command),
         Command::Credential(command) => credential::run(command),
         Command::Verify(args) => credential::run_verify(args),
