@@ -1,6 +1,10 @@
 //! A cluster for tests that span services: the whole suite (`tica serve`) started in-process on
 //! free ports over a fresh database, with token-bearing clients.
 
+pub mod browser;
+pub mod certificates;
+pub mod rfc9162;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,6 +59,9 @@ impl Cluster {
             token_public_keys: None,
             database_schema_prefix: prefix,
             evidence_store: None,
+            verify_base_url: None,
+            cert_keys: None,
+            cert_active_key: None,
         };
         let suite = start(&args).await.expect("the suite starts");
         let channel = Channel::from_shared(format!("http://{}", suite.grpc_addr))

@@ -15,9 +15,7 @@ use tica_storage::Backend;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-tica_storage::backend_tests!(
-    a_county_runs_selection_hours_evidence_grading_and_results_through_the_api,
-);
+tica_storage::backend_tests!(a_county_runs_its_year_through_the_api_to_certificates_that_verify,);
 
 const PROVINCE: &str = "340000";
 const COUNTY: &str = "341324";
@@ -38,9 +36,7 @@ struct People {
     assessor_b_teacher: String,
 }
 
-async fn a_county_runs_selection_hours_evidence_grading_and_results_through_the_api(
-    backend: Backend,
-) {
+async fn a_county_runs_its_year_through_the_api_to_certificates_that_verify(backend: Backend) {
     let Some(cluster) = Cluster::start(backend).await else {
         return;
     };
@@ -648,7 +644,32 @@ async fn a_county_runs_selection_hours_evidence_grading_and_results_through_the_
         .await
         .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // Certificates for the certified results: issued once, verified, revoked, proved.
+    let holder = tica_e2e::certificates::Holder {
+        number: people.diligent.clone(),
+        name: "王芳".into(),
+        id_number: resident_id(1).as_str().to_owned(),
+        school: SCHOOL_A.into(),
+    };
+    tica_e2e::certificates::certificates_chapter(
+        &cluster,
+        &batch.name,
+        COUNTY,
+        results.len() as i64,
+        &holder,
+    )
+    .await;
     cluster.stop().await;
+}
+
+/// The resident ID number of the county's teacher number `sequence`.
+fn resident_id(sequence: u16) -> tica_domain::ResidentId {
+    tica_domain::ResidentId::generate(
+        COUNTY,
+        time::Date::from_calendar_date(1985, time::Month::March, 1 + sequence as u8).unwrap(),
+        sequence,
+    )
 }
 
 /// Jurisdictions, two schools and five teachers, registered by the offices over gRPC.
@@ -696,11 +717,7 @@ async fn register_roster(cluster: &Cluster) -> People {
             .unwrap();
     }
     let number = |sequence: u16, name: &str, school: &str| {
-        let id = tica_domain::ResidentId::generate(
-            COUNTY,
-            time::Date::from_calendar_date(1985, time::Month::March, 1 + sequence as u8).unwrap(),
-            sequence,
-        );
+        let id = resident_id(sequence);
         let request = roster::CreateTeacherRequest {
             teacher: Some(roster::Teacher {
                 display_name: name.into(),

@@ -1,0 +1,589 @@
+//! The certificate chapter of a county's year, over gRPC and HTTP: issue a certified batch,
+//! issue again (nothing twice), verify by id, by QR text and by PDF, tamper and forge, verify
+//! offline against the published keys, open the verification page in a browser from the QR code
+//! read out of the rendered PDF, revoke, prove the log independently, search, archive.
+
+use sha2::{Digest, Sha256};
+use tica_auth::Role;
+use tica_proto::tica::certificate::v1 as cpb;
+use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
+use tica_roster::client::Bearer;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::Cluster;
+
+/// A certificate client that authenticates every call.
+pub type CertificateClient = CertificateServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A certificate client for `role` acting for `jurisdiction` (and `school`), as `subject`.
+pub fn client(
+    cluster: &Cluster,
+    subject: &str,
+    role: Role,
+    jurisdiction: &str,
+    school: Option<&str>,
+) -> CertificateClient {
+    CertificateServiceClient::with_interceptor(
+        cluster.channel.clone(),
+        Bearer::new(&cluster.token_as(subject, role, jurisdiction, school)),
+    )
+}
+
+/// Starts a run of `batch` and follows it to its end.
+pub async fn issue(office: &mut CertificateClient, batch: &str) -> cpb::IssuanceRun {
+    let run = office
+        .start_issuance_run(cpb::StartIssuanceRunRequest {
+            batch: batch.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut watch = office
+        .watch_issuance_run(cpb::WatchIssuanceRunRequest { name: run.name })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(update) = watch.message().await.unwrap() {
+        last = Some(update);
+    }
+    last.expect("at least the run's state")
+}
+
+/// Downloads a certificate's PDF.
+pub async fn download(
+    client: &mut CertificateClient,
+    name: &str,
+) -> (cpb::DownloadCertificatePdfResponse, Vec<u8>) {
+    use cpb::download_certificate_pdf_response::Payload;
+    let mut stream = client
+        .download_certificate_pdf(cpb::DownloadCertificatePdfRequest {
+            name: name.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().expect("metadata first");
+    assert!(matches!(first.payload, Some(Payload::Metadata(_))));
+    let mut bytes = Vec::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        match m.payload {
+            Some(Payload::Chunk(c)) => bytes.extend_from_slice(&c),
+            other => panic!("only chunks follow the metadata: {other:?}"),
+        }
+    }
+    (first, bytes)
+}
+
+/// Verifies one subject with no token.
+pub async fn verify(
+    cluster: &Cluster,
+    subject: cpb::verify_request::Subject,
+) -> cpb::VerifyResponse {
+    CertificateServiceClient::new(cluster.channel.clone())
+        .verify(cpb::VerifyRequest {
+            subject: Some(subject),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Runs `tica certificates ARGS…` against `server` with `token`.
+pub async fn cli(args: &[&str], server: &str, token: &str) -> anyhow::Result<()> {
+    use clap::Parser;
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        command: tica::certificate::CertificatesCommand,
+    }
+    let mut argv = vec!["tica-certificates", "--server", server, "--token", token];
+    argv.extend_from_slice(args);
+    let parsed = Cli::try_parse_from(argv)?;
+    tica::certificate::run(parsed.command).await
+}
+
+/// A teacher of the county: name and full ID number.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    /// Teacher number.
+    pub number: String,
+    /// Name as registered.
+    pub name: String,
+    /// Full resident ID number.
+    pub id_number: String,
+    /// School code.
+    pub school: String,
+}
+
+/// The whole chapter for a CERTIFIED `batch` of `county` with `expected` certified results;
+/// `holder` has certificates among them.
+pub async fn certificates_chapter(
+    cluster: &Cluster,
+    batch: &str,
+    county: &str,
+    expected: i64,
+    holder: &Holder,
+) {
+    use cpb::verify_request::Subject;
+    let mut office = client(cluster, "county-office", Role::CountyOffice, county, None);
+
+    // Issue: one certificate per certified result; a second run issues nothing twice.
+    let run = issue(&mut office, batch).await;
+    assert_eq!(
+        run.state,
+        cpb::IssuanceRunState::Succeeded as i32,
+        "{run:?}"
+    );
+    assert_eq!(run.certificates_issued, expected, "{run:?}");
+    assert_eq!(run.cursor, run.target_sequence);
+    let again = issue(&mut office, batch).await;
+    assert_eq!(
+        again.state,
+        cpb::IssuanceRunState::Succeeded as i32,
+        "{again:?}"
+    );
+    assert_eq!(
+        again.name,
+        format!("issuanceRuns/{}-2", batch.trim_start_matches("batches/"))
+    );
+    assert_eq!((again.certificates_issued, again.events_processed), (0, 0));
+    assert_eq!(
+        again.start_after_sequence, run.cursor,
+        "the second run resumes after the first"
+    );
+    let all = office
+        .list_certificates(cpb::ListCertificatesRequest {
+            parent: format!("jurisdictions/{county}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.total_size, expected);
+
+    // The holder's certificates, as the holder sees them.
+    let mut teacher = client(
+        cluster,
+        &holder.number,
+        Role::Teacher,
+        county,
+        Some(&holder.school),
+    );
+    let mine = teacher
+        .list_certificates(cpb::ListCertificatesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!mine.certificates.is_empty());
+    assert!(
+        mine.certificates
+            .iter()
+            .all(|c| c.teacher == format!("teachers/{}", holder.number))
+    );
+    let cert = mine.certificates[0].clone();
+    let facts = cert.facts.clone().unwrap();
+    assert_eq!(facts.teacher_display_name, holder.name);
+    assert!(facts.teacher_id_number_masked.contains("**********"));
+    assert_eq!(
+        cert.name.len(),
+        "certificates/".len() + 26,
+        "128-bit id: {}",
+        cert.name
+    );
+    assert!(
+        cert.number.starts_with(&format!("{county}-")),
+        "{}",
+        cert.number
+    );
+    let (metadata, pdf) = download(&mut teacher, &cert.name).await;
+    assert_eq!(hex::encode(Sha256::digest(&pdf)), cert.pdf_sha256);
+    assert!(
+        pdf.len() <= 25 * 1024,
+        "a certificate PDF of {} bytes",
+        pdf.len()
+    );
+    let _ = metadata;
+
+    // The operator's CLI over the same server: issue (a third run, nothing new), download, verify.
+    let server = format!("http://{}", cluster.suite.as_ref().unwrap().grpc_addr);
+    let token = cluster.token_as("county-office", Role::CountyOffice, county, None);
+    let out = cluster.data_dir().join("cli-certificate.pdf");
+    cli(&["issue", "--batch", batch], &server, &token)
+        .await
+        .expect("tica certificates issue");
+    cli(
+        &["download", &cert.name, "--out", out.to_str().unwrap()],
+        &server,
+        &token,
+    )
+    .await
+    .expect("tica certificates download");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        pdf,
+        "the CLI saves exactly the PDF issued"
+    );
+    cli(&["verify", "--pdf", out.to_str().unwrap()], &server, &token)
+        .await
+        .expect("the downloaded PDF verifies");
+    let mut forged = pdf.clone();
+    let at = forged.len() / 2;
+    forged[at] ^= 0x10;
+    std::fs::write(&out, &forged).unwrap();
+    assert!(
+        cli(&["verify", "--pdf", out.to_str().unwrap()], &server, &token)
+            .await
+            .is_err(),
+        "an altered PDF makes `tica certificates verify` fail"
+    );
+
+    // Valid by id, by QR text, by PDF bytes.
+    for subject in [
+        Subject::Certificate(cert.name.clone()),
+        Subject::QrText(cert.qr_text.clone()),
+        Subject::Pdf(pdf.clone()),
+    ] {
+        let v = verify(cluster, subject).await;
+        assert_eq!(v.verdict, cpb::Verdict::Valid as i32, "{v:?}");
+        assert_eq!(v.message, "有效 VALID");
+        assert_eq!(v.facts.as_ref().unwrap().teacher_display_name, holder.name);
+    }
+    // Not genuine: a byte flipped in the payload, another key under the same id, an unknown
+    // key, an unknown id, an altered PDF.
+    let (url, payload) = cert.qr_text.split_once('#').unwrap();
+    let mut bytes = data_encoding::BASE32_NOPAD
+        .decode(payload.as_bytes())
+        .unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    let flipped = format!("{url}#{}", data_encoding::BASE32_NOPAD.encode(&bytes));
+    let v = verify(cluster, Subject::QrText(flipped)).await;
+    assert_eq!(v.verdict, cpb::Verdict::NotGenuine as i32, "{v:?}");
+    assert!(
+        [
+            cpb::VerifyFailure::BadSignature as i32,
+            cpb::VerifyFailure::Malformed as i32
+        ]
+        .contains(&v.failure),
+        "{v:?}"
+    );
+    let claims = tica_credential::qr::QrClaims {
+        version: 1,
+        kid: facts.key_id.clone(),
+        id: cert.name.trim_start_matches("certificates/").to_owned(),
+        number: cert.number.clone(),
+        name: holder.name.clone(),
+        id_masked: facts.teacher_id_number_masked.clone(),
+        school: facts.school_display_name.clone(),
+        competency: facts.micro_competency.clone(),
+        grade: "优秀".into(),
+        issuer: facts.issuing_authority.clone(),
+        issued: "2022-12-30".into(),
+    };
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let base = url.split("/C/").next().unwrap();
+    let forged = tica_credential::qr::qr_text(base, &claims, &forger).unwrap();
+    let v = verify(cluster, Subject::QrText(forged)).await;
+    assert_eq!(v.failure, cpb::VerifyFailure::BadSignature as i32, "{v:?}");
+    let unknown_key = tica_credential::qr::qr_text(
+        base,
+        &tica_credential::qr::QrClaims {
+            kid: "nobody-1".into(),
+            ..claims.clone()
+        },
+        &forger,
+    )
+    .unwrap();
+    let v = verify(cluster, Subject::QrText(unknown_key)).await;
+    assert_eq!(v.failure, cpb::VerifyFailure::UnknownKey as i32, "{v:?}");
+    let v = verify(
+        cluster,
+        Subject::Certificate("certificates/0000000000000000000000000z".into()),
+    )
+    .await;
+    assert_eq!(
+        (v.verdict, v.failure),
+        (
+            cpb::Verdict::NotGenuine as i32,
+            cpb::VerifyFailure::UnknownId as i32
+        )
+    );
+    let mut altered = pdf.clone();
+    let at = altered.len() / 3;
+    altered[at] ^= 0x20;
+    let v = verify(cluster, Subject::Pdf(altered)).await;
+    assert_eq!(v.failure, cpb::VerifyFailure::PdfAltered as i32, "{v:?}");
+
+    // Offline: the QR text against the published keys alone.
+    let keys = CertificateServiceClient::new(cluster.channel.clone())
+        .list_signing_keys(cpb::ListSigningKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let jwks: serde_json::Value = serde_json::from_str(&keys.jwks_json).unwrap();
+    let published = tica_credential::keys_from_jwks(&jwks).unwrap();
+    let offline = tica_credential::qr::verify_qr(&cert.qr_text, &|kid| published.get(kid).copied())
+        .expect("the QR verifies offline");
+    assert_eq!(offline.name, holder.name);
+
+    // The Verifiable Credential verifies against the same keys.
+    let credential = teacher
+        .get_certificate_credential(cpb::GetCertificateCredentialRequest {
+            name: cert.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let vc: serde_json::Value = serde_json::from_str(&credential.credential_json).unwrap();
+    let kid_of = |method: &str| {
+        method
+            .rsplit_once('#')
+            .map(|(_, k)| k.to_owned())
+            .unwrap_or_default()
+    };
+    tica_credential::verify(&vc, &|method| published.get(&kid_of(method)).copied())
+        .expect("the credential verifies");
+
+    // The browser: the QR read out of the rendered certificate opens the page, which says 有效.
+    let tools = crate::browser::tools();
+    if let Some(tools) = &tools {
+        let png = tools.render_png(&pdf, 150);
+        // `TICA_E2E_ARTIFACTS=DIR` keeps what a person would look at.
+        if let Some(dir) = std::env::var_os("TICA_E2E_ARTIFACTS") {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("certificate.pdf"), &pdf).unwrap();
+            std::fs::write(dir.join("certificate.png"), &png).unwrap();
+            let page = tools.screenshot(&cert.qr_text, 412, 915);
+            std::fs::write(dir.join("verification-page.png"), page).unwrap();
+        }
+        let scanned = crate::browser::decode_qr(&png).expect("the QR code reads back");
+        assert_eq!(scanned, cert.qr_text);
+        let dom = tools.dump_dom(&scanned);
+        assert!(dom.contains("有效"), "{dom}");
+        assert!(dom.contains(&holder.name), "{dom}");
+        assert!(
+            !dom.contains(&holder.id_number),
+            "the full ID number never shows"
+        );
+        let fonts = tools.pdf_fonts(&pdf);
+        assert!(fonts.contains("yes yes"), "an embedded subset: {fonts}");
+    }
+
+    // Revoke: the same URL now says 已撤销, with the reason.
+    let refused = teacher
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: cert.name.clone(),
+            reason: cpb::RevocationReason::Fraud as i32,
+            explanation: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let missing = office
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: cert.name.clone(),
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "  ".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+    let revoked = office
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: cert.name.clone(),
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "复核结果不合格，证书撤销".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(revoked.status, cpb::CertificateStatus::Revoked as i32);
+    let v = verify(cluster, Subject::QrText(cert.qr_text.clone())).await;
+    assert_eq!(v.verdict, cpb::Verdict::Revoked as i32, "{v:?}");
+    assert_eq!(v.message, "已撤销 REVOKED");
+    assert_eq!(
+        v.revocation.as_ref().unwrap().explanation,
+        "复核结果不合格，证书撤销"
+    );
+    if let Some(tools) = &tools {
+        let dom = tools.dump_dom(&cert.qr_text);
+        assert!(dom.contains("已撤销"), "{dom}");
+        assert!(dom.contains("复核结果不合格"), "{dom}");
+    }
+    let twice = office
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: cert.name.clone(),
+            reason: cpb::RevocationReason::Other as i32,
+            explanation: "again".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), tonic::Code::FailedPrecondition);
+
+    // The log: the issuance entry's inclusion and the log's growth, checked by an RFC 9162
+    // verifier that shares no code with the service, under a checkpoint signed by a published key.
+    let mut public = CertificateServiceClient::new(cluster.channel.clone());
+    let proof = public
+        .get_inclusion_proof(cpb::GetInclusionProofRequest {
+            entry: Some(cpb::get_inclusion_proof_request::Entry::Certificate(
+                cert.name.clone(),
+            )),
+            tree_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let entry = proof.entry.clone().unwrap();
+    assert_eq!(entry.index, cert.log_index);
+    let checkpoint = proof.checkpoint.clone().unwrap();
+    assert_eq!(
+        checkpoint.tree_size,
+        expected + 1,
+        "every issue and the revocation"
+    );
+    let leaf = crate::rfc9162::leaf_hash(&entry.entry);
+    assert_eq!(leaf.to_vec(), entry.leaf_hash);
+    crate::rfc9162::verify_inclusion(
+        entry.index as u64,
+        proof.tree_size as u64,
+        &leaf,
+        &proof.hashes,
+        &checkpoint.root_hash,
+    )
+    .expect("the inclusion proof verifies");
+    let key = published
+        .get(&checkpoint.key_id)
+        .expect("a published key signed the checkpoint");
+    let signature = ed25519_dalek::Signature::from_slice(&checkpoint.signature).unwrap();
+    ed25519_dalek::Verifier::verify(key, checkpoint.note.as_bytes(), &signature)
+        .expect("the checkpoint's signature verifies");
+    assert!(
+        checkpoint
+            .note
+            .contains(&format!("\n{}\n", checkpoint.tree_size))
+    );
+    let earlier = public
+        .get_log_checkpoint(cpb::GetLogCheckpointRequest {
+            tree_size: expected,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let consistency = public
+        .get_consistency_proof(cpb::GetConsistencyProofRequest {
+            first_tree_size: expected,
+            second_tree_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    crate::rfc9162::verify_consistency(
+        expected as u64,
+        consistency.second_tree_size as u64,
+        &earlier.root_hash,
+        &consistency.checkpoint.as_ref().unwrap().root_hash,
+        &consistency.hashes,
+    )
+    .expect("the consistency proof verifies");
+    let mut tampered = consistency.hashes.clone();
+    if let Some(h) = tampered.first_mut() {
+        h[0] ^= 1;
+    }
+    assert!(
+        crate::rfc9162::verify_consistency(
+            expected as u64,
+            consistency.second_tree_size as u64,
+            &earlier.root_hash,
+            &consistency.checkpoint.as_ref().unwrap().root_hash,
+            &tampered,
+        )
+        .is_err()
+    );
+
+    // The teachers' search: name and full ID number; a wrong number finds nothing.
+    let found = public
+        .search_certificates(cpb::SearchCertificatesRequest {
+            teacher_display_name: holder.name.clone(),
+            id_number: holder.id_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.certificates.len(), mine.certificates.len());
+    let mut wrong = holder.id_number.clone().into_bytes();
+    wrong[14] = if wrong[14] == b'1' { b'2' } else { b'1' };
+    let wrong = String::from_utf8(wrong).unwrap();
+    let nothing = public
+        .search_certificates(cpb::SearchCertificatesRequest {
+            teacher_display_name: holder.name.clone(),
+            id_number: wrong,
+        })
+        .await;
+    match nothing {
+        Ok(r) => assert!(r.into_inner().certificates.is_empty()),
+        Err(s) => assert_eq!(
+            s.code(),
+            tonic::Code::InvalidArgument,
+            "a malformed number: {s:?}"
+        ),
+    }
+
+    // The school's archive: built in the background, downloaded in chunks, every PDF inside.
+    let mut school_office = client(
+        cluster,
+        "school-office",
+        Role::SchoolAdmin,
+        county,
+        Some(&holder.school),
+    );
+    let archive = school_office
+        .create_certificate_archive(cpb::CreateCertificateArchiveRequest {
+            certificate_archive: Some(cpb::CertificateArchive {
+                school: format!("schools/{}", holder.school),
+                include_revoked: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut watch = school_office
+        .watch_certificate_archive(cpb::WatchCertificateArchiveRequest {
+            name: archive.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut done = None;
+    while let Some(a) = watch.message().await.unwrap() {
+        done = Some(a);
+    }
+    let done = done.unwrap();
+    assert_eq!(done.state, cpb::ArchiveState::Succeeded as i32, "{done:?}");
+    assert_eq!(done.certificates_added, done.certificates_total);
+    let mut stream = school_office
+        .download_certificate_archive(cpb::DownloadCertificateArchiveRequest {
+            name: archive.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut zip = Vec::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        if let Some(cpb::download_certificate_archive_response::Payload::Chunk(c)) = m.payload {
+            zip.extend_from_slice(&c);
+        }
+    }
+    assert_eq!(zip.len() as i64, done.size_bytes);
+    assert_eq!(hex::encode(Sha256::digest(&zip)), done.sha256);
+    assert!(zip.starts_with(b"PK"));
+    let revoked_entry = format!("revoked/{}.pdf", cert.number);
+    assert!(
+        zip.windows(revoked_entry.len())
+            .any(|w| w == revoked_entry.as_bytes()),
+        "the revoked certificate sits in revoked/"
+    );
+}
