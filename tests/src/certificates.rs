@@ -90,6 +90,42 @@ pub async fn verify(
         .into_inner()
 }
 
+/// A plain HTTP/1.1 request over a TCP socket (`Connection: close`); the whole answer.
+pub async fn http(base: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// `application/x-www-form-urlencoded` of `pairs`.
+fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
 /// Runs `tica certificates ARGS…` against `server` with `token`.
 pub async fn cli(args: &[&str], server: &str, token: &str) -> anyhow::Result<()> {
     use clap::Parser;
@@ -316,6 +352,36 @@ pub async fn certificates_chapter(
     let v = verify(cluster, Subject::Pdf(altered)).await;
     assert_eq!(v.failure, cpb::VerifyFailure::PdfAltered as i32, "{v:?}");
 
+    // The page's PDF check: the exact file, then an altered one.
+    let answer = http(
+        &cluster.http(),
+        "POST",
+        "/verify/pdf",
+        "application/pdf",
+        &pdf,
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("有效"),
+        "{answer}"
+    );
+    assert!(answer.contains("与签发文件完全一致"), "{answer}");
+    let mut touched = pdf.clone();
+    let at = touched.len() / 4;
+    touched[at] ^= 0x08;
+    let answer = http(
+        &cluster.http(),
+        "POST",
+        "/verify/pdf",
+        "application/pdf",
+        &touched,
+    )
+    .await;
+    assert!(
+        answer.contains("无法验证") && answer.contains("文件已被修改"),
+        "{answer}"
+    );
+
     // Offline: the QR text against the published keys alone.
     let keys = CertificateServiceClient::new(cluster.channel.clone())
         .list_signing_keys(cpb::ListSigningKeysRequest {})
@@ -530,6 +596,28 @@ pub async fn certificates_chapter(
             "a malformed number: {s:?}"
         ),
     }
+
+    // The same search on the teachers' page, with a download link that serves the PDF.
+    let page = http(
+        &cluster.http(),
+        "POST",
+        "/certificates",
+        "application/x-www-form-urlencoded",
+        &form(&[("name", &holder.name), ("id_number", &holder.id_number)]),
+    )
+    .await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let link = format!(
+        "/c/{}/certificate.pdf",
+        cert.name.trim_start_matches("certificates/")
+    );
+    assert!(page.contains(&link), "{page}");
+    assert!(
+        !page.contains(&holder.id_number),
+        "the full ID number is not echoed"
+    );
+    let download = http(&cluster.http(), "GET", &link, "text/plain", b"").await;
+    assert!(download.starts_with("HTTP/1.1 200") && download.contains("application/pdf"));
 
     // The school's archive: built in the background, downloaded in chunks, every PDF inside.
     let mut school_office = client(
