@@ -18,6 +18,34 @@ tica_storage::backend_tests!(
     a_retired_key_keeps_verifying_what_it_signed,
 );
 
+/// A fresh database and key directory with the service over them.
+struct Fixture {
+    _test_db: TestDatabase,
+    db: tica_storage::Database,
+    dir: tempfile::TempDir,
+    svc: tica_certificate::service::Certificates,
+}
+
+impl Fixture {
+    async fn open(backend: Backend) -> Option<Fixture> {
+        let test_db = TestDatabase::new(backend)?;
+        let db = test_db
+            .connect("certificate", tica_certificate::startup::MIGRATIONS)
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let svc = testing::offline_service(db.clone(), dir.path())
+            .await
+            .unwrap();
+        Some(Fixture {
+            _test_db: test_db,
+            db,
+            dir,
+            svc,
+        })
+    }
+}
+
 fn keys_for(n: usize) -> HashMap<String, String> {
     (0..n)
         .map(|i| (testing::teacher_of(i), format!("key-{}", i / 3)))
@@ -33,17 +61,15 @@ async fn all(db: &tica_storage::Database) -> Vec<tica_certificate::model::Certif
 }
 
 async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) {
-    let Some(test_db) = TestDatabase::new(backend) else {
+    let Some(Fixture {
+        _test_db,
+        db,
+        dir,
+        svc: svc,
+    }) = Fixture::open(backend).await
+    else {
         return;
     };
-    let db = test_db
-        .connect("certificate", tica_certificate::startup::MIGRATIONS)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let svc = testing::offline_service(db.clone(), dir.path())
-        .await
-        .unwrap();
     let keys = keys_for(30);
     // A first run gets through results 1..=12, then stops (a crash after its last commit).
     let mut first = testing::stored_run(&db, 1, 0).await.unwrap();
@@ -107,17 +133,15 @@ async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) 
 }
 
 async fn a_withdrawn_result_revokes_its_certificate_in_the_log(backend: Backend) {
-    let Some(test_db) = TestDatabase::new(backend) else {
+    let Some(Fixture {
+        _test_db,
+        db,
+        dir,
+        svc: svc,
+    }) = Fixture::open(backend).await
+    else {
         return;
     };
-    let db = test_db
-        .connect("certificate", tica_certificate::startup::MIGRATIONS)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let svc = testing::offline_service(db.clone(), dir.path())
-        .await
-        .unwrap();
     let keys = keys_for(6);
     let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
     let mut numbers = Numbers::new();
@@ -185,17 +209,15 @@ async fn a_withdrawn_result_revokes_its_certificate_in_the_log(backend: Backend)
 async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
     use ed25519_dalek::pkcs8::EncodePublicKey;
     use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-    let Some(test_db) = TestDatabase::new(backend) else {
+    let Some(Fixture {
+        _test_db,
+        db,
+        dir,
+        svc: old,
+    }) = Fixture::open(backend).await
+    else {
         return;
     };
-    let db = test_db
-        .connect("certificate", tica_certificate::startup::MIGRATIONS)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let old = testing::offline_service(db.clone(), dir.path())
-        .await
-        .unwrap();
     let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
     old.process(
         &mut run,
