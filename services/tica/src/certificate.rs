@@ -501,16 +501,11 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
                 }
                 token = page.next_page_token;
                 if !all || token.is_empty() {
-                    println!("{table}");
-                    println!(
-                        "{} of {} certificates{}",
-                        table.row_count(),
+                    crate::cli::print_page(
+                        &table,
+                        "certificates",
                         page.total_size,
-                        if token.is_empty() {
-                            ""
-                        } else {
-                            " (more: --all)"
-                        }
+                        !token.is_empty(),
                     );
                     return Ok(());
                 }

@@ -56,6 +56,16 @@ impl Connection {
     }
 }
 
+/// Prints a listed page and "N of TOTAL {noun}", pointing at `--all` when more pages follow.
+pub(crate) fn print_page(table: &Table, noun: &str, total: i64, more: bool) {
+    println!("{table}");
+    println!(
+        "{} of {total} {noun}{}",
+        table.row_count(),
+        if more { " (more: --all)" } else { "" }
+    );
+}
+
 /// Roster commands.
 #[derive(Debug, Subcommand)]
 pub enum RosterCommand {
@@ -334,17 +344,7 @@ pub async fn run(command: RosterCommand) -> anyhow::Result<()> {
                 }
                 token = page.next_page_token;
                 if !all || token.is_empty() {
-                    println!("{table}");
-                    println!(
-                        "{} of {} teachers{}",
-                        table.row_count(),
-                        page.total_size,
-                        if token.is_empty() {
-                            ""
-                        } else {
-                            " (more: --all)"
-                        }
-                    );
+                    crate::cli::print_page(&table, "teachers", page.total_size, !token.is_empty());
                     return Ok(());
                 }
             }
