@@ -16,6 +16,7 @@ tica_storage::backend_tests!(
     a_resumed_run_issues_nothing_twice_and_skips_nothing,
     a_withdrawn_result_revokes_its_certificate_in_the_log,
     a_retired_key_keeps_verifying_what_it_signed,
+    the_teachers_search_is_limited_per_id_number_and_per_client,
 );
 
 /// A fresh database and key directory with the service over them.
@@ -285,4 +286,53 @@ async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
         "{refused:#}"
     );
     db.close().await;
+}
+
+async fn the_teachers_search_is_limited_per_id_number_and_per_client(backend: Backend) {
+    use tica_certificate::error::CertificateError;
+    let Some(Fixture { svc, .. }) = Fixture::open(backend).await else {
+        return;
+    };
+    let id = tica_domain::ResidentId::generate(
+        "341324",
+        time::Date::from_calendar_date(1985, time::Month::March, 2).unwrap(),
+        1,
+    );
+    // Ten guesses at names for one ID number, from different clients, then no more.
+    for guess in 0..10 {
+        let found = svc
+            .search(
+                &format!("client-{guess}"),
+                &format!("王{guess}"),
+                id.as_str(),
+            )
+            .await
+            .unwrap();
+        assert!(found.is_empty(), "an unknown teacher finds nothing");
+    }
+    let refused = svc.search("client-x", "王芳", id.as_str()).await;
+    assert!(
+        matches!(refused, Err(CertificateError::ResourceExhausted(_))),
+        "{refused:?}"
+    );
+    // Twenty searches a minute from one client, whatever the numbers.
+    let mut refused = 0;
+    for n in 2..30u16 {
+        let other = tica_domain::ResidentId::generate(
+            "341324",
+            time::Date::from_calendar_date(1985, time::Month::March, 2).unwrap(),
+            n,
+        );
+        if svc
+            .search("one-client", "李强", other.as_str())
+            .await
+            .is_err()
+        {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 28 - 20);
+    // A malformed number is refused before it counts.
+    let bad = svc.search("client-y", "王芳", "34132419850302001").await;
+    assert!(matches!(bad, Err(CertificateError::Invalid(_))), "{bad:?}");
 }

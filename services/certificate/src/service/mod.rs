@@ -426,7 +426,9 @@ impl Certificates {
             return Err(CertificateError::Invalid(problems));
         }
         let key = crate::upstream::search_key(&self.inner.config.search_secret, name, &id_number);
-        if !self.inner.per_client.allow(client) || !self.inner.per_person.allow(&key) {
+        // Per ID number whatever the name, so guessing names for one number is limited too.
+        let person = crate::upstream::search_key(&self.inner.config.search_secret, "", &id_number);
+        if !self.inner.per_client.allow(client) || !self.inner.per_person.allow(&person) {
             return Err(CertificateError::ResourceExhausted(
                 "too many searches: try again in a few minutes".into(),
             ));
