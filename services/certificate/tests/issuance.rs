@@ -20,6 +20,8 @@ tica_storage::backend_tests!(
 );
 
 /// A fresh database and key directory with the service over them.
+/// Bind every field: a field left out of a `let` pattern is dropped at once, and with it the
+/// database directory or the keys.
 struct Fixture {
     _test_db: TestDatabase,
     db: tica_storage::Database,
@@ -65,8 +67,8 @@ async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) 
     let Some(Fixture {
         _test_db,
         db,
-        dir,
-        svc: svc,
+        dir: _dir,
+        svc,
     }) = Fixture::open(backend).await
     else {
         return;
@@ -137,8 +139,8 @@ async fn a_withdrawn_result_revokes_its_certificate_in_the_log(backend: Backend)
     let Some(Fixture {
         _test_db,
         db,
-        dir,
-        svc: svc,
+        dir: _dir,
+        svc,
     }) = Fixture::open(backend).await
     else {
         return;
@@ -290,7 +292,13 @@ async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
 
 async fn the_teachers_search_is_limited_per_id_number_and_per_client(backend: Backend) {
     use tica_certificate::error::CertificateError;
-    let Some(Fixture { svc, .. }) = Fixture::open(backend).await else {
+    let Some(Fixture {
+        _test_db,
+        db: _db,
+        dir: _dir,
+        svc,
+    }) = Fixture::open(backend).await
+    else {
         return;
     };
     let id = tica_domain::ResidentId::generate(
