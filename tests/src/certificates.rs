@@ -382,6 +382,46 @@ pub async fn certificates_chapter(
         "{answer}"
     );
 
+    // BatchVerify: one answer per request, in order; more than 1,000 is refused.
+    let batch_answer = CertificateServiceClient::new(cluster.channel.clone())
+        .batch_verify(cpb::BatchVerifyRequest {
+            requests: vec![
+                cpb::VerifyRequest {
+                    subject: Some(Subject::Certificate(cert.name.clone())),
+                },
+                cpb::VerifyRequest {
+                    subject: Some(Subject::QrText("https://example.com/nothing".into())),
+                },
+                cpb::VerifyRequest {
+                    subject: Some(Subject::Pdf(pdf.clone())),
+                },
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let verdicts: Vec<i32> = batch_answer.responses.iter().map(|r| r.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            cpb::Verdict::Valid as i32,
+            cpb::Verdict::NotGenuine as i32,
+            cpb::Verdict::Valid as i32
+        ]
+    );
+    let too_many = CertificateServiceClient::new(cluster.channel.clone())
+        .batch_verify(cpb::BatchVerifyRequest {
+            requests: vec![
+                cpb::VerifyRequest {
+                    subject: Some(Subject::Certificate(cert.name.clone())),
+                };
+                1001
+            ],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(too_many.code(), tonic::Code::InvalidArgument);
+
     // Offline: the QR text against the published keys alone.
     let keys = CertificateServiceClient::new(cluster.channel.clone())
         .list_signing_keys(cpb::ListSigningKeysRequest {})
