@@ -90,22 +90,6 @@ pub async fn verify(
         .into_inner()
 }
 
-/// A plain HTTP/1.1 request over a TCP socket (`Connection: close`); the whole answer.
-pub async fn http(base: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 /// `application/x-www-form-urlencoded` of `pairs`.
 fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
     let encode = |s: &str| {
@@ -353,7 +337,7 @@ pub async fn certificates_chapter(
     assert_eq!(v.failure, cpb::VerifyFailure::PdfAltered as i32, "{v:?}");
 
     // The page's PDF check: the exact file, then an altered one.
-    let answer = http(
+    let answer = crate::http_request(
         &cluster.http(),
         "POST",
         "/verify/pdf",
@@ -369,7 +353,7 @@ pub async fn certificates_chapter(
     let mut touched = pdf.clone();
     let at = touched.len() / 4;
     touched[at] ^= 0x08;
-    let answer = http(
+    let answer = crate::http_request(
         &cluster.http(),
         "POST",
         "/verify/pdf",
@@ -638,7 +622,7 @@ pub async fn certificates_chapter(
     }
 
     // The same search on the teachers' page, with a download link that serves the PDF.
-    let page = http(
+    let page = crate::http_request(
         &cluster.http(),
         "POST",
         "/certificates",
@@ -656,7 +640,7 @@ pub async fn certificates_chapter(
         !page.contains(&holder.id_number),
         "the full ID number is not echoed"
     );
-    let download = http(&cluster.http(), "GET", &link, "text/plain", b"").await;
+    let download = crate::http_request(&cluster.http(), "GET", &link, "text/plain", b"").await;
     assert!(download.starts_with("HTTP/1.1 200") && download.contains("application/pdf"));
 
     // The school's archive: built in the background, downloaded in chunks, every PDF inside.

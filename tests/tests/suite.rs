@@ -100,9 +100,16 @@ async fn health_reports_all_four_services_serving(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(certificate.status, ServingStatus::Serving as i32);
-    let body = reqwest_free_get(&format!("{}/healthz", cluster.http())).await;
+    let body = tica_e2e::http_request(&cluster.http(), "GET", "/healthz", "text/plain", b"").await;
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
-    let jwks = reqwest_free_get(&format!("{}/.well-known/jwks.json", cluster.http())).await;
+    let jwks = tica_e2e::http_request(
+        &cluster.http(),
+        "GET",
+        "/.well-known/jwks.json",
+        "text/plain",
+        b"",
+    )
+    .await;
     assert!(jwks.contains("\"crv\": \"Ed25519\""), "{jwks}");
     cluster.stop().await;
 }
@@ -165,24 +172,4 @@ async fn every_service_answers_through_the_suite(backend: Backend) {
         .into_inner();
     assert_eq!(listed.total_size, 0, "no certificates issued yet");
     cluster.stop().await;
-}
-
-/// A plain HTTP/1.1 GET over a TCP socket (no HTTP client dependency for one request).
-async fn reqwest_free_get(url: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h, format!("/{p}")))
-        .unwrap();
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.unwrap();
-    body
 }

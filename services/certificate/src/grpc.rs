@@ -294,6 +294,48 @@ fn chunks<T: Send + 'static>(metadata: T, bytes: Vec<u8>, wrap: fn(Vec<u8>) -> T
     Box::pin(futures::stream::iter(messages))
 }
 
+/// Streams what `fetch` reads: at once, then whenever `key` changes (polled every
+/// [`WATCH_EVERY`]), ending after a state `done` says is terminal or at the first error.
+fn watch<R, M, K, F, Fut>(
+    first: R,
+    fetch: F,
+    key: fn(&R) -> K,
+    done: fn(&R) -> bool,
+    convert: fn(&R) -> M,
+) -> Boxed<M>
+where
+    R: Send + 'static,
+    M: Send + 'static,
+    K: PartialEq + Send + 'static,
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<R, Status>> + Send,
+{
+    let stream = futures::stream::unfold(
+        (Some(first), None::<K>, false, fetch),
+        move |(next, seen, ended, fetch)| async move {
+            if ended {
+                return None;
+            }
+            let mut current = next;
+            loop {
+                if let Some(r) = current.take() {
+                    let k = key(&r);
+                    if seen.as_ref() != Some(&k) {
+                        let end = done(&r);
+                        return Some((Ok(convert(&r)), (None, Some(k), end, fetch)));
+                    }
+                }
+                tokio::time::sleep(WATCH_EVERY).await;
+                match fetch().await {
+                    Ok(r) => current = Some(r),
+                    Err(e) => return Some((Err(e), (None, seen, true, fetch))),
+                }
+            }
+        },
+    );
+    Box::pin(stream)
+}
+
 impl CertificateGrpc {
     /// `jurisdictions/{code}` or `schools/{code}` as a scope (a school's county is found from
     /// its certificates); None when empty.
@@ -375,31 +417,17 @@ impl CertificateService for CertificateGrpc {
         let id = parse("name", &request.get_ref().name, "issuanceRuns")?.to_owned();
         let first = self.svc.run(&ctx, &id).await?;
         let svc = self.svc.clone();
-        let stream =
-            futures::stream::unfold((Some(first), 0i64, false), move |(first, seen, ended)| {
-                let (svc, ctx, id) = (svc.clone(), ctx.clone(), id.clone());
-                async move {
-                    if ended {
-                        return None;
-                    }
-                    let mut run = first;
-                    loop {
-                        if let Some(r) = run.take()
-                            && r.update_micros != seen
-                        {
-                            let end = r.state.is_terminal();
-                            let at = r.update_micros;
-                            return Some((Ok(run_to_proto(&r)), (None, at, end)));
-                        }
-                        tokio::time::sleep(WATCH_EVERY).await;
-                        match svc.run(&ctx, &id).await {
-                            Ok(r) => run = Some(r),
-                            Err(e) => return Some((Err(Status::from(e)), (None, seen, true))),
-                        }
-                    }
-                }
-            });
-        ok(Box::pin(stream))
+        let fetch = move || {
+            let (svc, ctx, id) = (svc.clone(), ctx.clone(), id.clone());
+            async move { svc.run(&ctx, &id).await.map_err(Status::from) }
+        };
+        ok(watch(
+            first,
+            fetch,
+            |r| r.update_micros,
+            |r| r.state.is_terminal(),
+            run_to_proto,
+        ))
     }
 
     async fn get_certificate(
@@ -594,33 +622,17 @@ impl CertificateService for CertificateGrpc {
         let id = parse("name", &request.get_ref().name, "certificateArchives")?.to_owned();
         let first = self.svc.archive(&ctx, &id).await?;
         let svc = self.svc.clone();
-        let stream = futures::stream::unfold(
-            (Some(first), None::<(i64, String)>, false),
-            move |(first, seen, ended)| {
-                let (svc, ctx, id) = (svc.clone(), ctx.clone(), id.clone());
-                async move {
-                    if ended {
-                        return None;
-                    }
-                    let mut archive = first;
-                    loop {
-                        if let Some(a) = archive.take() {
-                            let key = (a.added, a.state.key().to_owned());
-                            if seen.as_ref() != Some(&key) {
-                                let end = a.state.is_terminal();
-                                return Some((Ok(archive_to_proto(&a)), (None, Some(key), end)));
-                            }
-                        }
-                        tokio::time::sleep(WATCH_EVERY).await;
-                        match svc.archive(&ctx, &id).await {
-                            Ok(a) => archive = Some(a),
-                            Err(e) => return Some((Err(Status::from(e)), (None, seen, true))),
-                        }
-                    }
-                }
-            },
-        );
-        ok(Box::pin(stream))
+        let fetch = move || {
+            let (svc, ctx, id) = (svc.clone(), ctx.clone(), id.clone());
+            async move { svc.archive(&ctx, &id).await.map_err(Status::from) }
+        };
+        ok(watch(
+            first,
+            fetch,
+            |a| (a.added, a.state),
+            |a| a.state.is_terminal(),
+            archive_to_proto,
+        ))
     }
 
     type DownloadCertificateArchiveStream = Boxed<pb::DownloadCertificateArchiveResponse>;
@@ -751,10 +763,7 @@ impl CertificateService for CertificateGrpc {
             Some(Entry::LogIndex(i)) => i,
             Some(Entry::Certificate(name)) => {
                 let id = certificate_id("certificate", &name)?;
-                match self.svc.verify(Subject::Id(id.to_owned())).await?.record {
-                    Some(record) => record.log_index,
-                    None => return Err(Status::not_found(format!("{name} not found"))),
-                }
+                self.svc.log_index_of(id).await?
             }
             None => return Err(invalid("entry", "give certificate or log_index")),
         };

@@ -389,6 +389,14 @@ impl Certificates {
         store::certificates(&self.inner.db, &filter, after, limit).await
     }
 
+    /// The index of a certificate's issuance entry in the log (no token: it is public).
+    pub async fn log_index_of(&self, id: &str) -> Result<i64> {
+        store::certificate(&self.inner.db, id)
+            .await?
+            .map(|record| record.log_index)
+            .ok_or_else(|| not_found(format!("certificates/{id}")))
+    }
+
     /// A school's scope, from its certificates (NOT_FOUND when it has none).
     pub async fn school_path(&self, code: &str) -> Result<ScopePath> {
         store::school_path(&self.inner.db, code)
