@@ -8,13 +8,15 @@ use tica_auth::Role;
 use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
 use tica_roster::client::Bearer;
+use tica_telemetry::TracedChannel;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tracing::Instrument;
 
 use crate::Cluster;
+use crate::traces::{CLIENT, SERVER};
 
-/// A certificate client that authenticates every call.
-pub type CertificateClient = CertificateServiceClient<InterceptedService<Channel, Bearer>>;
+/// A certificate client that authenticates every call (and carries the caller's trace).
+pub type CertificateClient = CertificateServiceClient<InterceptedService<TracedChannel, Bearer>>;
 
 /// A certificate client for `role` acting for `jurisdiction` (and `school`), as `subject`.
 pub fn client(
@@ -25,7 +27,7 @@ pub fn client(
     school: Option<&str>,
 ) -> CertificateClient {
     CertificateServiceClient::with_interceptor(
-        cluster.channel.clone(),
+        tica_telemetry::traced(cluster.channel.clone()),
         Bearer::new(&cluster.token_as(subject, role, jurisdiction, school)),
     )
 }
@@ -149,8 +151,13 @@ pub async fn certificates_chapter(
     use cpb::verify_request::Subject;
     let mut office = client(cluster, "county-office", Role::CountyOffice, county, None);
 
-    // Issue: one certificate per certified result; a second run issues nothing twice.
-    let run = issue(&mut office, batch).await;
+    // Issue: one certificate per certified result; a second run issues nothing twice. The
+    // first run is traced from this test's own span through every service it reaches.
+    let receiver = crate::traces::receiver();
+    let root = tracing::info_span!("e2e", otel.name = "e2e: issue a county's certificates");
+    let trace_id = crate::traces::trace_id(&root);
+    let run = issue(&mut office, batch).instrument(root).await;
+    assert_one_trace_across_services(receiver, &trace_id);
     assert_eq!(
         run.state,
         cpb::IssuanceRunState::Succeeded as i32,
@@ -698,4 +705,87 @@ pub async fn certificates_chapter(
             .any(|w| w == revoked_entry.as_bytes()),
         "the revoked certificate sits in revoked/"
     );
+}
+
+/// The issuance run's trace: the test's client span → the certificate service's
+/// StartIssuanceRun → the background run → the assessment service's stream and the roster's
+/// export (each a server span whose parent is the calling service's client span, linked only by
+/// the `traceparent` header) → each service's database statements; all under one trace id, and
+/// no personal data in any attribute.
+fn assert_one_trace_across_services(receiver: &crate::traces::Receiver, trace_id: &str) {
+    const START: &str = "/tica.certificate.v1.CertificateService/StartIssuanceRun";
+    const STREAM: &str = "/tica.assessment.v1.AssessmentService/StreamCertifiedResults";
+    let trace = receiver.wait_for(trace_id, |t| {
+        !t.named("issuance run", None).is_empty()
+            && !t.named(STREAM, Some(SERVER)).is_empty()
+            && t.spans.iter().any(|s| s.name.starts_with("certificate."))
+            && t.spans.iter().any(|s| s.name.starts_with("roster."))
+    });
+    let outline = trace.outline();
+    let one = |name: &str, kind: Option<i32>| {
+        let found = trace.named(name, kind);
+        assert!(!found.is_empty(), "no {name} span in the trace:\n{outline}");
+        found[0]
+    };
+    assert!(
+        trace.spans.iter().all(|s| s.trace_id == trace_id),
+        "one trace id"
+    );
+    let root = one("e2e: issue a county's certificates", None);
+    assert!(root.parent.is_empty(), "the test's span is the root");
+    let call = one(START, Some(CLIENT));
+    assert_eq!(call.parent, root.span_id, "{outline}");
+    let served = one(START, Some(SERVER));
+    assert_eq!(
+        served.parent, call.span_id,
+        "the server continues the caller's span:\n{outline}"
+    );
+    let run = one("issuance run", None);
+    assert_eq!(run.parent, served.span_id, "{outline}");
+    let stream_call = one(STREAM, Some(CLIENT));
+    assert!(trace.descends_from(stream_call, run), "{outline}");
+    let stream = one(STREAM, Some(SERVER));
+    assert_eq!(stream.parent, stream_call.span_id, "{outline}");
+    let roster = trace
+        .spans
+        .iter()
+        .find(|s| {
+            s.kind == SERVER
+                && s.name.starts_with("/tica.roster.v1.RosterService/")
+                && trace.descends_from(s, run)
+        })
+        .unwrap_or_else(|| panic!("no roster call under the run:\n{outline}"));
+    let roster_call = trace.parent(roster).expect("the roster's caller");
+    assert_eq!(
+        (roster_call.kind, &roster_call.name),
+        (CLIENT, &roster.name)
+    );
+    for (prefix, under) in [
+        ("certificate.", run),
+        ("assessment.", stream),
+        ("roster.", roster),
+    ] {
+        assert!(
+            trace
+                .spans
+                .iter()
+                .any(|s| s.name.starts_with(prefix) && trace.descends_from(s, under)),
+            "a {prefix}* database span under {}:\n{outline}",
+            under.name
+        );
+    }
+    // Privacy: no name (Chinese characters) and no resident ID number (17+ digits) anywhere.
+    for span in &trace.spans {
+        for (key, value) in &span.attributes {
+            let cjk = value
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+            let mut digits = 0usize;
+            let id_like = value.chars().any(|c| {
+                digits = if c.is_ascii_digit() { digits + 1 } else { 0 };
+                digits >= 17
+            });
+            assert!(!cjk && !id_like, "{} carries {key}={value:?}", span.name);
+        }
+    }
 }

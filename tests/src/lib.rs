@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod certificates;
 pub mod rfc9162;
+pub mod traces;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1542,7 +1542,7 @@ impl AssessmentService for AssessmentGrpc {
         };
         let svc = self.svc.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(256);
-        tokio::spawn(async move {
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             if tx.send(Ok(header)).await.is_err() {
                 return;
             }
@@ -1579,7 +1579,7 @@ impl AssessmentService for AssessmentGrpc {
                     }
                 }
             }
-        });
+        }));
         ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 

@@ -9,6 +9,7 @@ use tica_domain::division::DivisionCode;
 use tica_domain::{AssessorLevel, AssessorState, PersonRole, ScopePath, TeacherCategory};
 use tica_proto::tica::roster::v1 as pb;
 use tica_proto::tica::roster::v1::roster_service_client::RosterServiceClient;
+use tica_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
 
 use crate::error::{AssessmentError, Result};
@@ -180,20 +181,11 @@ impl Roster {
         &self,
         token: &BearerToken,
     ) -> RosterServiceClient<
-        tonic::service::interceptor::InterceptedService<Channel, impl tonic::service::Interceptor>,
+        tonic::service::interceptor::InterceptedService<TracedChannel, tica_auth::Bearer>,
     > {
-        let header: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
-            format!("Bearer {}", token.0)
-                .parse()
-                .unwrap_or_else(|_| tonic::metadata::MetadataValue::from_static(""));
         RosterServiceClient::with_interceptor(
-            self.channel.clone(),
-            move |mut request: tonic::Request<()>| {
-                request
-                    .metadata_mut()
-                    .insert("authorization", header.clone());
-                Ok(request)
-            },
+            traced(self.channel.clone()),
+            tica_auth::Bearer::new(&token.0),
         )
         .max_decoding_message_size(64 << 20)
     }

@@ -17,7 +17,9 @@ use tica_server::proto_time::timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::model::*;
-use crate::service::{Certificates, Ctx, Failure, LogView, Parent, Subject, Verdict, Verification};
+use crate::service::{
+    Certificates, Ctx, Failure, LogView, Parent, Subject, Verdict, Verification, Via,
+};
 use crate::store::CertFilter;
 
 /// The tonic service.
@@ -692,6 +694,7 @@ impl CertificateService for CertificateGrpc {
     async fn verify(&self, request: Request<pb::VerifyRequest>) -> Reply<pb::VerifyResponse> {
         let subject = subject_of("subject", request.into_inner())?;
         let verification = self.svc.verify(subject).await?;
+        verification.count(Via::Grpc);
         ok(verification_to_proto(&verification))
     }
 
@@ -706,7 +709,9 @@ impl CertificateService for CertificateGrpc {
         let mut responses = Vec::with_capacity(requests.len());
         for (i, r) in requests.into_iter().enumerate() {
             let subject = subject_of(&format!("requests[{i}].subject"), r)?;
-            responses.push(verification_to_proto(&self.svc.verify(subject).await?));
+            let verification = self.svc.verify(subject).await?;
+            verification.count(Via::Batch);
+            responses.push(verification_to_proto(&verification));
         }
         ok(pb::BatchVerifyResponse { responses })
     }

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 
 use crate::error::CertificateError;
 use crate::model::*;
-use crate::service::{Certificates, Subject, Verdict, Verification};
+use crate::service::{Certificates, Subject, Verdict, Verification, Via};
 
 /// The router (state included).
 pub fn router(svc: Certificates) -> Router {
@@ -188,6 +188,7 @@ async fn page(State(svc): State<Certificates>, Path(id): Path<String>) -> Respon
     let id = id.to_lowercase();
     match svc.verify(Subject::Id(id.clone())).await {
         Ok(v) => {
+            v.count(Via::Page);
             let mut body = format!(
                 "<h1 style=\"font-size:1.1rem\">证书验证 Certificate verification</h1>{}",
                 verdict_html(&v)
@@ -212,6 +213,7 @@ async fn check_pdf(
 ) -> Response {
     match svc.verify(Subject::Pdf(body.to_vec())).await {
         Ok(v) => {
+            v.count(Via::PdfUpload);
             let other = v
                 .record
                 .as_ref()
@@ -228,7 +230,10 @@ async fn check_pdf(
 
 async fn check_any_pdf(State(svc): State<Certificates>, body: Bytes) -> Response {
     match svc.verify(Subject::Pdf(body.to_vec())).await {
-        Ok(v) => Html(verdict_html(&v)).into_response(),
+        Ok(v) => {
+            v.count(Via::PdfUpload);
+            Html(verdict_html(&v)).into_response()
+        }
         Err(e) => failed(e),
     }
 }

@@ -27,6 +27,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
 // Signing keys
 
 /// Every key that ever signed: active first, then retired by retire time.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.keys", db.operation.name = "certificate.keys"))]
 pub async fn keys(db: &Database) -> Result<Vec<KeyRecord>> {
     let rows: Vec<(String, Vec<u8>, i64, Option<i64>)> = with_db!(db, pool => {
         sqlx::query_as(
@@ -51,6 +52,7 @@ pub async fn keys(db: &Database) -> Result<Vec<KeyRecord>> {
 
 /// Records the keys found in files: `active` signs from now on, every other key is retired
 /// (from now, unless it already was). A key id whose public key changed is refused.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.publish_keys", db.operation.name = "certificate.publish_keys"))]
 pub async fn publish_keys(
     db: &Database,
     active: &str,
@@ -100,6 +102,7 @@ pub async fn publish_keys(
 // Issuance runs
 
 /// A run by id.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.run", db.operation.name = "certificate.run"))]
 pub async fn run(db: &Database, id: &str) -> Result<Option<RunRecord>> {
     let row: Option<(String,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT doc_json FROM issuance_runs WHERE id = $1")
@@ -111,6 +114,7 @@ pub async fn run(db: &Database, id: &str) -> Result<Option<RunRecord>> {
 }
 
 /// The batch's newest run.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.latest_run", db.operation.name = "certificate.latest_run"))]
 pub async fn latest_run(db: &Database, batch_id: &str) -> Result<Option<RunRecord>> {
     let row: Option<(String,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT doc_json FROM issuance_runs WHERE batch_id = $1 ORDER BY seq DESC LIMIT 1")
@@ -122,6 +126,7 @@ pub async fn latest_run(db: &Database, batch_id: &str) -> Result<Option<RunRecor
 }
 
 /// The batch's cursor: the last sequence durably processed (0 before any).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.cursor", db.operation.name = "certificate.cursor"))]
 pub async fn cursor(db: &Database, batch_id: &str) -> Result<i64> {
     let row: Option<(i64,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT cursor FROM batch_cursors WHERE batch_id = $1")
@@ -133,6 +138,7 @@ pub async fn cursor(db: &Database, batch_id: &str) -> Result<i64> {
 }
 
 /// Stores a new run; AlreadyExists when another run of its batch took the number.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.insert_run", db.operation.name = "certificate.insert_run"))]
 pub async fn insert_run(db: &Database, run: &RunRecord, audit: &AuditEntry) -> Result<()> {
     let result: std::result::Result<(), sqlx::Error> = async {
         with_write_tx!(db, tx => {
@@ -165,6 +171,7 @@ pub async fn insert_run(db: &Database, run: &RunRecord, audit: &AuditEntry) -> R
 }
 
 /// Saves a run's progress or end.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.save_run", db.operation.name = "certificate.save_run"))]
 pub async fn save_run(db: &Database, run: &RunRecord) -> Result<()> {
     with_db!(db, pool => {
         sqlx::query("UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 WHERE id = $4")
@@ -179,6 +186,7 @@ pub async fn save_run(db: &Database, run: &RunRecord) -> Result<()> {
 }
 
 /// Runs left PENDING or RUNNING by a process that stopped: FAILED, to be resumed by a new run.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.fail_interrupted_runs", db.operation.name = "certificate.fail_interrupted_runs"))]
 pub async fn fail_interrupted_runs(db: &Database, now: i64) -> Result<usize> {
     let rows: Vec<(String,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT doc_json FROM issuance_runs WHERE state IN ('pending', 'running')")
@@ -200,6 +208,7 @@ pub async fn fail_interrupted_runs(db: &Database, now: i64) -> Result<usize> {
 }
 
 /// Runs whose county lies in `[lo, hi)`, newest first, after `(create_micros, id)`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.runs_in", db.operation.name = "certificate.runs_in"))]
 pub async fn runs_in(
     db: &Database,
     (lo, hi): (String, String),
@@ -278,6 +287,7 @@ fn cert_from(row: CertRow) -> Result<CertificateRecord> {
 }
 
 /// A certificate by id.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.certificate", db.operation.name = "certificate.certificate"))]
 pub async fn certificate(db: &Database, id: &str) -> Result<Option<CertificateRecord>> {
     let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE id = $1");
     let row: Option<CertRow> = with_db!(db, pool => {
@@ -287,6 +297,7 @@ pub async fn certificate(db: &Database, id: &str) -> Result<Option<CertificateRe
 }
 
 /// The certificate whose issued PDF has this SHA-256.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.certificate_by_pdf", db.operation.name = "certificate.certificate_by_pdf"))]
 pub async fn certificate_by_pdf(db: &Database, sha256: &str) -> Result<Option<CertificateRecord>> {
     let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE pdf_sha256 = $1 LIMIT 1");
     let row: Option<CertRow> = with_db!(db, pool => {
@@ -296,6 +307,7 @@ pub async fn certificate_by_pdf(db: &Database, sha256: &str) -> Result<Option<Ce
 }
 
 /// A teacher's certificates by search key, newest first.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.certificates_by_search_key", db.operation.name = "certificate.certificates_by_search_key"))]
 pub async fn certificates_by_search_key(
     db: &Database,
     key: &str,
@@ -310,6 +322,7 @@ pub async fn certificates_by_search_key(
 }
 
 /// Which of `keys` already have a certificate.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.issued_result_keys", db.operation.name = "certificate.issued_result_keys"))]
 pub async fn issued_result_keys(db: &Database, keys: &[String]) -> Result<Vec<String>> {
     let mut found = Vec::new();
     for chunk in keys.chunks(500) {
@@ -333,6 +346,7 @@ pub async fn issued_result_keys(db: &Database, keys: &[String]) -> Result<Vec<St
 }
 
 /// The certificate of a result key.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.certificate_by_result", db.operation.name = "certificate.certificate_by_result"))]
 pub async fn certificate_by_result(db: &Database, key: &str) -> Result<Option<CertificateRecord>> {
     let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE result_key = $1");
     let row: Option<CertRow> = with_db!(db, pool => {
@@ -361,6 +375,7 @@ pub struct CertFilter {
 }
 
 /// Certificates matching `filter` ordered by number after `after`; with the total.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.certificates", db.operation.name = "certificate.certificates"))]
 pub async fn certificates(
     db: &Database,
     filter: &CertFilter,
@@ -396,6 +411,7 @@ pub async fn certificates(
 }
 
 /// The scope path of a school that has certificates.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.school_path", db.operation.name = "certificate.school_path"))]
 pub async fn school_path(db: &Database, school: &str) -> Result<Option<String>> {
     let row: Option<(String,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT path FROM certificates WHERE school = $1 LIMIT 1")
@@ -407,6 +423,7 @@ pub async fn school_path(db: &Database, school: &str) -> Result<Option<String>> 
 }
 
 /// A certificate's PDF.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.pdf", db.operation.name = "certificate.pdf"))]
 pub async fn pdf(db: &Database, id: &str) -> Result<Option<Vec<u8>>> {
     let row: Option<(Vec<u8>,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT pdf FROM certificate_pdfs WHERE id = $1")
@@ -418,6 +435,7 @@ pub async fn pdf(db: &Database, id: &str) -> Result<Option<Vec<u8>>> {
 }
 
 /// Ids of a school's certificates in number order (for archives).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.school_certificate_ids", db.operation.name = "certificate.school_certificate_ids"))]
 pub async fn school_certificate_ids(
     db: &Database,
     school: &str,
@@ -450,6 +468,7 @@ pub async fn school_certificate_ids(
 // The log
 
 /// Leaf hashes from index `from` on, in order.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.leaf_hashes_from", db.operation.name = "certificate.leaf_hashes_from"))]
 pub async fn leaf_hashes_from(db: &Database, from: i64) -> Result<Vec<(i64, Vec<u8>)>> {
     Ok(with_db!(db, pool => {
         sqlx::query_as("SELECT idx, leaf_hash FROM log_entries WHERE idx >= $1 ORDER BY idx")
@@ -463,6 +482,7 @@ type LogRow = (i64, String, String, Vec<u8>, Vec<u8>, i64);
 type CheckpointRow = (i64, Vec<u8>, String, String, Vec<u8>, i64);
 
 /// One log entry.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.log_entry", db.operation.name = "certificate.log_entry"))]
 pub async fn log_entry(db: &Database, idx: i64) -> Result<Option<LogEntryRecord>> {
     let row: Option<LogRow> = with_db!(db, pool => {
         sqlx::query_as("SELECT idx, kind, certificate_id, entry, leaf_hash, create_micros FROM log_entries WHERE idx = $1")
@@ -481,6 +501,7 @@ pub async fn log_entry(db: &Database, idx: i64) -> Result<Option<LogEntryRecord>
 }
 
 /// The checkpoint of exactly `size`, or the latest when `size` is 0.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.checkpoint", db.operation.name = "certificate.checkpoint"))]
 pub async fn checkpoint(db: &Database, size: i64) -> Result<Option<CheckpointRecord>> {
     let row: Option<CheckpointRow> = with_db!(db, pool => {
         sqlx::query_as(
@@ -553,6 +574,7 @@ fn placeholders(rows: usize, width: usize) -> String {
 }
 
 /// Commits an [`Append`].
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.append", db.operation.name = "certificate.append"))]
 pub async fn append(db: &Database, a: &Append) -> Result<()> {
     let result: std::result::Result<(), sqlx::Error> = async {
         with_write_tx!(db, tx => {
@@ -670,6 +692,7 @@ pub async fn append(db: &Database, a: &Append) -> Result<()> {
 }
 
 /// The last number used for a county and year.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.last_number", db.operation.name = "certificate.last_number"))]
 pub async fn last_number(db: &Database, county: &str, year: i64) -> Result<i64> {
     let row: Option<(i64,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT last FROM number_counters WHERE county = $1 AND year = $2")
@@ -685,6 +708,7 @@ pub async fn last_number(db: &Database, county: &str, year: i64) -> Result<i64> 
 // Archives
 
 /// An archive by id.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.archive", db.operation.name = "certificate.archive"))]
 pub async fn archive(db: &Database, id: &str) -> Result<Option<ArchiveRecord>> {
     let row: Option<(String,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT doc_json FROM archives WHERE id = $1")
@@ -696,6 +720,7 @@ pub async fn archive(db: &Database, id: &str) -> Result<Option<ArchiveRecord>> {
 }
 
 /// Stores or updates an archive job.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.save_archive", db.operation.name = "certificate.save_archive"))]
 pub async fn save_archive(
     db: &Database,
     a: &ArchiveRecord,

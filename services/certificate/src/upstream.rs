@@ -11,12 +11,13 @@ use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
 use tica_proto::tica::common::v1 as common;
 use tica_roster::client::{Kind, RosterClient};
+use tica_telemetry::{TracedChannel, traced};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::error::{CertificateError, Result};
 
-type Assessment = AssessmentServiceClient<InterceptedService<Channel, Bearer>>;
+type Assessment = AssessmentServiceClient<InterceptedService<TracedChannel, Bearer>>;
 
 /// The channels to the services upstream.
 #[derive(Clone, Debug)]
@@ -58,8 +59,11 @@ impl Upstream {
     }
 
     fn assessment(&self, token: &BearerToken) -> Assessment {
-        AssessmentServiceClient::with_interceptor(self.assessment.clone(), Bearer::new(&token.0))
-            .max_decoding_message_size(64 << 20)
+        AssessmentServiceClient::with_interceptor(
+            traced(self.assessment.clone()),
+            Bearer::new(&token.0),
+        )
+        .max_decoding_message_size(64 << 20)
     }
 
     /// A batch.

@@ -188,7 +188,7 @@ fn main() {
     } else {
         1
     };
-    tica_telemetry::init("import-bench", tica_telemetry::LogFormat::Pretty);
+    let _telemetry = tica_telemetry::init("import-bench", tica_telemetry::LogFormat::Pretty);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -198,7 +198,7 @@ where
     let options = convert::import_options(options)?;
     let mut bytes = chunk.unwrap_or_default();
     let (tx, rx) = mpsc::channel::<Result<M, Status>>(64);
-    tokio::spawn(async move {
+    tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut last_report = 0usize;
         loop {
             match incoming.message().await {
@@ -272,7 +272,7 @@ where
                 let _ = tx.send(Err(error.into())).await;
             }
         }
-    });
+    }));
     Ok(Box::pin(ReceiverStream::new(rx)))
 }
 

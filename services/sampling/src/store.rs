@@ -35,6 +35,7 @@ fn key<T>(parsed: Option<T>, what: &str) -> Result<T> {
 // Rounds
 
 /// A round by id.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.round", db.operation.name = "sampling.round"))]
 pub async fn round(db: &Database, id: &str) -> Result<Option<RoundRecord>> {
     let row: Option<(String,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT doc_json FROM rounds WHERE id = $1")
@@ -61,6 +62,7 @@ pub struct RoundFilter {
 
 /// Rounds whose scope lies in `scope`'s subtree or on its path, newest first, after the key
 /// `(create_micros, id)`; with the total.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.rounds_in", db.operation.name = "sampling.rounds_in"))]
 pub async fn rounds_in(
     db: &Database,
     scope: &ScopePath,
@@ -118,6 +120,7 @@ pub async fn rounds_in(
 }
 
 /// Rounds sharing `chain_key`, oldest first.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.rounds_with_key", db.operation.name = "sampling.rounds_with_key"))]
 pub async fn rounds_with_key(db: &Database, chain_key: &str) -> Result<Vec<RoundRecord>> {
     let rows: Vec<(String,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT doc_json FROM rounds WHERE chain_key = $1 ORDER BY create_micros, id")
@@ -131,6 +134,7 @@ pub async fn rounds_with_key(db: &Database, chain_key: &str) -> Result<Vec<Round
 }
 
 /// Rounds of `scope_code`, `year` and this level and kind: the next round's number is one more.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.rounds_numbered", db.operation.name = "sampling.rounds_numbered"))]
 pub async fn rounds_numbered(
     db: &Database,
     scope_code: &str,
@@ -176,6 +180,7 @@ pub struct RoundCounts {
 }
 
 /// A round's counts.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.round_counts", db.operation.name = "sampling.round_counts"))]
 pub async fn round_counts(db: &Database, round: &str) -> Result<RoundCounts> {
     type Counts = ((i64, i64, i64), (i64, i64), (i64, i64, i64, i64));
     let (items, regrades, units): Counts = with_db!(db, pool => {
@@ -243,6 +248,7 @@ fn population_from(row: PopulationRowSql) -> Result<PopulationRow> {
 }
 
 /// A round's population, sorted by stage, stratum, id (the order its hash is taken in).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.population", db.operation.name = "sampling.population"))]
 pub async fn population(db: &Database, round: &str) -> Result<Vec<PopulationRow>> {
     let rows: Vec<PopulationRowSql> = with_db!(db, pool => {
         sqlx::query_as(
@@ -288,6 +294,7 @@ fn stratum_from(row: StratumRowSql) -> Result<StratumRecord> {
 
 /// A round's strata: school strata first, then teacher strata, each by id; after `after`
 /// (stage, id).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.strata", db.operation.name = "sampling.strata"))]
 pub async fn strata(
     db: &Database,
     round: &str,
@@ -369,6 +376,7 @@ fn item_from(r: ItemRowSql) -> Result<ItemRecord> {
 }
 
 /// One item.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.item", db.operation.name = "sampling.item"))]
 pub async fn item(db: &Database, round: &str, id: &str) -> Result<Option<ItemRecord>> {
     let row: Option<ItemRowSql> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -396,6 +404,7 @@ pub struct ItemFilter {
 }
 
 /// A round's items by stage, stratum, position, after that key; with the total.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.items", db.operation.name = "sampling.items"))]
 pub async fn items(
     db: &Database,
     round: &str,
@@ -440,6 +449,7 @@ pub async fn items(
 }
 
 /// Every item of a round, in draw order.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.all_items", db.operation.name = "sampling.all_items"))]
 pub async fn all_items(db: &Database, round: &str) -> Result<Vec<ItemRecord>> {
     Ok(items(db, round, &ItemFilter::default(), None, i64::MAX)
         .await?
@@ -447,6 +457,7 @@ pub async fn all_items(db: &Database, round: &str) -> Result<Vec<ItemRecord>> {
 }
 
 /// Ids drawn by the other rounds of `chain`, by stratum.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.drawn_in_chain", db.operation.name = "sampling.drawn_in_chain"))]
 pub async fn drawn_in_chain(
     db: &Database,
     chain: &str,
@@ -514,6 +525,7 @@ fn regrade_from(r: RegradeRowSql) -> Result<RegradeRecord> {
 }
 
 /// One re-grade.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.regrade", db.operation.name = "sampling.regrade"))]
 pub async fn regrade(
     db: &Database,
     round: &str,
@@ -549,6 +561,7 @@ pub struct RegradeFilter {
 }
 
 /// Re-grades by round, item draw order, code, after that key; with the total.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.regrades", db.operation.name = "sampling.regrades"))]
 pub async fn regrades(
     db: &Database,
     filter: &RegradeFilter,
@@ -595,11 +608,13 @@ pub async fn regrades(
 }
 
 /// Every re-grade matching `filter`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.all_regrades", db.operation.name = "sampling.all_regrades"))]
 pub async fn all_regrades(db: &Database, filter: &RegradeFilter) -> Result<Vec<RegradeRecord>> {
     Ok(regrades(db, filter, None, i64::MAX).await?.0)
 }
 
 /// Re-grades per item of a round, `(total, submitted)`, in one query (for item listings).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.regrade_counts", db.operation.name = "sampling.regrade_counts"))]
 pub async fn regrade_counts(db: &Database, round: &str) -> Result<HashMap<String, (i64, i64)>> {
     let rows: Vec<(String, i64, i64)> = with_db!(db, pool => {
         sqlx::query_as(
@@ -617,6 +632,7 @@ pub async fn regrade_counts(db: &Database, round: &str) -> Result<HashMap<String
 }
 
 /// Pending re-grades per assessor, over every round.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.open_loads", db.operation.name = "sampling.open_loads"))]
 pub async fn open_loads(db: &Database) -> Result<HashMap<String, i64>> {
     let rows: Vec<(String, i64)> = with_db!(db, pool => {
         sqlx::query_as(
@@ -651,6 +667,7 @@ fn unit_from(r: UnitRowSql) -> Result<UnitRecord> {
 }
 
 /// One unit.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.unit", db.operation.name = "sampling.unit"))]
 pub async fn unit(db: &Database, round: &str, id: &str) -> Result<Option<UnitRecord>> {
     let row: Option<UnitRowSql> = with_db!(db, pool => {
         sqlx::query_as(
@@ -666,6 +683,7 @@ pub async fn unit(db: &Database, round: &str, id: &str) -> Result<Option<UnitRec
 }
 
 /// A round's units by code after `after`; `drawn_only` and an outcome key filter; with the total.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.units", db.operation.name = "sampling.units"))]
 pub async fn units(
     db: &Database,
     round: &str,
@@ -703,6 +721,7 @@ pub async fn units(
 }
 
 /// Units of every round of `chain` about `unit`, with their rounds' ids.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.chain_units", db.operation.name = "sampling.chain_units"))]
 pub async fn chain_units(db: &Database, chain: &str) -> Result<Vec<UnitRecord>> {
     let rows: Vec<UnitRowSql> = with_db!(db, pool => {
         sqlx::query_as(
@@ -751,6 +770,7 @@ pub struct Work {
 
 /// Stores `work` in one transaction; [`SamplingError::Conflict`] when the round changed since
 /// it was read (the caller retries).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.commit", db.operation.name = "sampling.commit"))]
 pub async fn commit(db: &Database, work: &Work) -> Result<()> {
     with_write_tx!(db, tx => {
         if let Some((round, read)) = &work.round {

@@ -10,6 +10,7 @@ use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
 use tica_proto::tica::roster::v1 as rpb;
 use tica_proto::tica::roster::v1::roster_service_client::RosterServiceClient;
+use tica_telemetry::{TracedChannel, traced};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -22,8 +23,8 @@ pub struct Upstream {
     roster: Channel,
 }
 
-type Assessment = AssessmentServiceClient<InterceptedService<Channel, Bearer>>;
-type Roster = RosterServiceClient<InterceptedService<Channel, Bearer>>;
+type Assessment = AssessmentServiceClient<InterceptedService<TracedChannel, Bearer>>;
+type Roster = RosterServiceClient<InterceptedService<TracedChannel, Bearer>>;
 
 /// A refusal upstream, as this service reports it.
 fn map_status(status: tonic::Status, what: &str) -> SamplingError {
@@ -70,12 +71,15 @@ impl Upstream {
     }
 
     fn assessment(&self, token: &BearerToken) -> Assessment {
-        AssessmentServiceClient::with_interceptor(self.assessment.clone(), Bearer::new(&token.0))
-            .max_decoding_message_size(64 << 20)
+        AssessmentServiceClient::with_interceptor(
+            traced(self.assessment.clone()),
+            Bearer::new(&token.0),
+        )
+        .max_decoding_message_size(64 << 20)
     }
 
     fn roster(&self, token: &BearerToken) -> Roster {
-        RosterServiceClient::with_interceptor(self.roster.clone(), Bearer::new(&token.0))
+        RosterServiceClient::with_interceptor(traced(self.roster.clone()), Bearer::new(&token.0))
             .max_decoding_message_size(64 << 20)
     }
 

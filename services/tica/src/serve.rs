@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::routing::get;
 use clap::Args;
 use tica_auth::{TokenVerifier, load_verifying_keys};
@@ -182,6 +182,13 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let http = axum::Router::new()
         .route("/", get(index))
         .route("/healthz", get(healthz))
+        .route(
+            "/metrics",
+            get(|| async {
+                let content_type = [(header::CONTENT_TYPE, tica_server::metrics::CONTENT_TYPE)];
+                (content_type, tica_server::metrics::render())
+            }),
+        )
         .with_state(roster_db.clone())
         .merge(tica_certificate::http::router(certificates));
     let mut http_stop = stopped.clone();
@@ -221,12 +228,13 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
 
 /// Runs until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tica_telemetry::init("tica", tica_telemetry::LogFormat::from_env());
+    let telemetry = tica_telemetry::init("tica", tica_telemetry::LogFormat::from_env());
     let suite = start(&args).await?;
     let key = dev_key(&args.data_dir)?;
     print_banner(&args, &suite, &key.kid);
     shutdown_signal().await;
     suite.shutdown().await?;
+    telemetry.shutdown();
     eprintln!("TICA stopped.");
     Ok(())
 }

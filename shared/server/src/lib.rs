@@ -7,10 +7,12 @@
 //! - [`paging`]: opaque, filter-bound page tokens for keyset pagination.
 //! - [`proto_time`]: timestamps and dates between storage, `time` and proto.
 //! - [`names`]: parsing resource names such as `schools/{code}`.
+//! - [`metrics`]: the Prometheus recorder, its `/metrics` text, and per-RPC call metrics.
 
 #![deny(missing_docs)]
 
 pub mod errors;
+pub mod metrics;
 pub mod names;
 pub mod paging;
 pub mod proto_time;

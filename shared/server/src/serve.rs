@@ -23,6 +23,7 @@ pub struct GrpcServer {
     policies: PolicySet,
     serving: Vec<&'static str>,
     not_serving: Vec<&'static str>,
+    drain_delay: Duration,
 }
 
 impl Default for GrpcServer {
@@ -66,7 +67,15 @@ impl GrpcServer {
             policies: PolicySet::default(),
             serving: Vec::new(),
             not_serving: Vec::new(),
+            drain_delay: Duration::ZERO,
         }
+    }
+
+    /// After the shutdown signal, keep serving for `delay` while health reports NOT_SERVING, so
+    /// load balancers (Kubernetes endpoints) stop sending new calls before the listener closes.
+    pub fn drain_delay(&mut self, delay: Duration) -> &mut Self {
+        self.drain_delay = delay;
+        self
     }
 
     /// Hosts `service`, reachable by the roles its `policy` admits; reported SERVING.
@@ -146,17 +155,28 @@ impl GrpcServer {
         );
         let health_on_shutdown = health.clone();
         let serving = self.serving.clone();
+        let drain_delay = self.drain_delay;
         let shutdown = async move {
             shutdown.await;
-            // Tell load balancers first, then stop accepting and drain.
-            for name in serving {
+            // Tell load balancers first (every service, and the server as a whole: ""), give
+            // them `drain_delay` to notice, then stop accepting and drain in-flight calls.
+            for name in serving.into_iter().chain([""]) {
                 health_on_shutdown
                     .set_service_status(name, ServingStatus::NotServing)
                     .await;
             }
+            if !drain_delay.is_zero() {
+                tracing::info!(
+                    seconds = drain_delay.as_secs_f64(),
+                    "shutting down: not serving, waiting before closing the listener"
+                );
+                tokio::time::sleep(drain_delay).await;
+            }
             tracing::info!("shutting down: draining in-flight calls");
         };
 
+        // Every server has a recorder, so `/metrics` (admin port, `tica serve`) shows its calls.
+        crate::metrics::install();
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -175,6 +195,11 @@ impl GrpcServer {
                     .on_eos(())
                     .on_failure(on_failure as fn(GrpcFailureClass, Duration, &tracing::Span)),
             )
+            // Inside the span, outside auth: refused calls (UNAUTHENTICATED, PERMISSION_DENIED)
+            // count too, and labels come only from the names of the services hosted here.
+            .layer(crate::metrics::GrpcMetricsLayer::new(
+                self.serving.iter().chain(&self.not_serving).copied(),
+            ))
             .layer(AuthLayer::new(verifier, self.policies))
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, shutdown)
@@ -202,25 +227,43 @@ impl GrpcServer {
 }
 
 /// One span per call, named after the method (never with request fields: they may hold
-/// personal data).
+/// personal data), continuing the caller's trace when the request carries a `traceparent`.
 fn make_span(request: &http::Request<Body>) -> tracing::Span {
-    tracing::info_span!("grpc", method = %request.uri().path())
+    let path = request.uri().path();
+    let (service, method) = tica_telemetry::propagation::split_path(path);
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = path,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
+    );
+    tica_telemetry::propagation::set_remote_parent(&span, request.headers());
+    span
 }
 
 /// Client mistakes log at INFO, server faults at ERROR (tower-http's default logs every non-OK
 /// status as an error, which buries real faults under refused inputs).
-fn on_failure(class: GrpcFailureClass, latency: Duration, _span: &tracing::Span) {
+fn on_failure(class: GrpcFailureClass, latency: Duration, span: &tracing::Span) {
     let millis = latency.as_millis() as u64;
     match class {
         GrpcFailureClass::Status(status) => {
             let code = tonic::Code::from_i32(status.code_raw());
+            span.record("rpc.grpc.status_code", status.code_raw());
             if is_server_fault(code) {
+                span.record("otel.status_code", "error");
                 tracing::error!(?code, millis, "call failed");
             } else {
                 tracing::info!(?code, millis, "call refused");
             }
         }
-        other => tracing::error!(error = %other, millis, "call failed"),
+        other => {
+            span.record("otel.status_code", "error");
+            tracing::error!(error = %other, millis, "call failed")
+        }
     }
 }
 

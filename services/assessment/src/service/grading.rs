@@ -399,6 +399,7 @@ impl Assessment {
             Ok(s)
         })
         .await
+        .inspect(|_| metrics::counter!("tica_assessment_submissions_total").increment(1))
     }
 
     /// SUBMITTED or GRADED → DRAFT, with a reason for the teacher.
@@ -602,6 +603,12 @@ impl Assessment {
             Ok(s)
         })
         .await
+        .inspect(|s| {
+            if let Some(g) = &s.grading {
+                metrics::counter!("tica_assessment_gradings_total", "grade" => g.grade.key())
+                    .increment(1);
+            }
+        })
     }
 
     /// The batch takes changes and the school's results are unlocked.

@@ -52,6 +52,18 @@ pub enum PushOutcome {
     Rejected,
 }
 
+impl PushOutcome {
+    /// The `outcome` label of `tica_assessment_hours_records_total`.
+    pub fn key(self) -> &'static str {
+        match self {
+            PushOutcome::Created => "created",
+            PushOutcome::Updated => "updated",
+            PushOutcome::Unchanged => "unchanged",
+            PushOutcome::Rejected => "rejected",
+        }
+    }
+}
+
 /// One record's result.
 #[derive(Clone, Debug)]
 pub struct PushedRecord {
@@ -129,7 +141,7 @@ impl Assessment {
         for push in records {
             let name = format!("providers/{provider}/hoursRecords/{}", push.record_id);
             let result = self.push_one(ctx, provider, push).await;
-            results.push(match result {
+            let pushed = match result {
                 Ok((outcome, record)) => {
                     if outcome != PushOutcome::Unchanged {
                         touched.insert(record.teacher_number.clone());
@@ -150,7 +162,12 @@ impl Assessment {
                     record: None,
                     error: error_text(&e),
                 },
-            });
+            };
+            // Each record commits on its own (or is refused): count it at once.
+            let outcome = pushed.outcome.key();
+            metrics::counter!("tica_assessment_hours_records_total", "outcome" => outcome)
+                .increment(1);
+            results.push(pushed);
         }
         for teacher in touched {
             self.refresh_hours(&teacher).await?;

@@ -21,6 +21,7 @@ use crate::model::*;
 use rows::*;
 
 /// The policy attached to `code`, if any.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.policy", db.operation.name = "assessment.policy"))]
 pub async fn policy(db: &Database, code: &str) -> Result<Option<PolicyRecord>> {
     let row: Option<PolicyRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {POLICY_COLUMNS} FROM policies WHERE jurisdiction_code = $1")))
@@ -32,6 +33,7 @@ pub async fn policy(db: &Database, code: &str) -> Result<Option<PolicyRecord>> {
 }
 
 /// Policies attached inside `scope`, ordered by code, after `after`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.policies_in", db.operation.name = "assessment.policies_in"))]
 pub async fn policies_in(
     db: &Database,
     scope: &ScopePath,
@@ -55,6 +57,7 @@ pub async fn policies_in(
 }
 
 /// One version of a policy.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.policy_version", db.operation.name = "assessment.policy_version"))]
 pub async fn policy_version(
     db: &Database,
     code: &str,
@@ -73,6 +76,7 @@ pub async fn policy_version(
 }
 
 /// A policy's versions, newest first, below `before`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.policy_versions", db.operation.name = "assessment.policy_versions"))]
 pub async fn policy_versions(
     db: &Database,
     code: &str,
@@ -96,6 +100,7 @@ pub async fn policy_versions(
 }
 
 /// One batch.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.batch", db.operation.name = "assessment.batch"))]
 pub async fn batch(db: &Database, id: &str) -> Result<Option<BatchRecord>> {
     let row: Option<BatchRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {BATCH_COLUMNS} FROM batches WHERE id = $1")))
@@ -107,6 +112,7 @@ pub async fn batch(db: &Database, id: &str) -> Result<Option<BatchRecord>> {
 }
 
 /// Batches inside `scope` (by their county's path), optionally of one year and state.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.batches_in", db.operation.name = "assessment.batches_in"))]
 pub async fn batches_in(
     db: &Database,
     scope: &ScopePath,
@@ -149,6 +155,7 @@ pub async fn batches_in(
 }
 
 /// One participant.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.participant", db.operation.name = "assessment.participant"))]
 pub async fn participant(
     db: &Database,
     batch: &str,
@@ -176,6 +183,7 @@ pub struct ParticipantFilter {
 }
 
 /// Participants of a batch inside `scope`, ordered by (path, teacher).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.participants_in", db.operation.name = "assessment.participants_in"))]
 pub async fn participants_in(
     db: &Database,
     batch: &str,
@@ -220,6 +228,7 @@ pub async fn participants_in(
 }
 
 /// Every participant of a batch at one school (or the whole batch with an empty school).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.participants_of", db.operation.name = "assessment.participants_of"))]
 pub async fn participants_of(
     db: &Database,
     batch: &str,
@@ -239,6 +248,7 @@ pub async fn participants_of(
 }
 
 /// Every enrolment of a teacher, newest batch year first.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.enrolments", db.operation.name = "assessment.enrolments"))]
 pub async fn enrolments(db: &Database, teacher: &str) -> Result<Vec<ParticipantRecord>> {
     let rows: Vec<ParticipantRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -254,6 +264,7 @@ pub async fn enrolments(db: &Database, teacher: &str) -> Result<Vec<ParticipantR
 }
 
 /// One hours record.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.hours_record", db.operation.name = "assessment.hours_record"))]
 pub async fn hours_record(
     db: &Database,
     provider: &str,
@@ -272,6 +283,7 @@ pub async fn hours_record(
 }
 
 /// Hours records of one teacher, or of one provider, ordered by (provider, record).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.hours_records", db.operation.name = "assessment.hours_records"))]
 pub async fn hours_records(
     db: &Database,
     teacher: &str,
@@ -298,6 +310,7 @@ pub async fn hours_records(
 }
 
 /// One evidence file.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.evidence", db.operation.name = "assessment.evidence"))]
 pub async fn evidence(db: &Database, id: &str) -> Result<Option<EvidenceRecord>> {
     let row: Option<EvidenceRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE id = $1")))
@@ -309,6 +322,7 @@ pub async fn evidence(db: &Database, id: &str) -> Result<Option<EvidenceRecord>>
 }
 
 /// A participant's evidence files, oldest first.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.evidence_of", db.operation.name = "assessment.evidence_of"))]
 pub async fn evidence_of(db: &Database, batch: &str, teacher: &str) -> Result<Vec<EvidenceRecord>> {
     let rows: Vec<EvidenceRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -323,6 +337,7 @@ pub async fn evidence_of(db: &Database, batch: &str, teacher: &str) -> Result<Ve
 }
 
 /// One submission.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.submission", db.operation.name = "assessment.submission"))]
 pub async fn submission(
     db: &Database,
     batch: &str,
@@ -354,6 +369,7 @@ pub struct SubmissionFilter {
 }
 
 /// Submissions of a batch inside `scope`, ordered by (path, teacher, code).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.submissions_in", db.operation.name = "assessment.submissions_in"))]
 pub async fn submissions_in(
     db: &Database,
     batch: &str,
@@ -402,6 +418,7 @@ pub async fn submissions_in(
 }
 
 /// Every submission of a participant.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.submissions_of", db.operation.name = "assessment.submissions_of"))]
 pub async fn submissions_of(
     db: &Database,
     batch: &str,
@@ -425,6 +442,7 @@ pub async fn submissions_of(
 }
 
 /// One school's results.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.school_result", db.operation.name = "assessment.school_result"))]
 pub async fn school_result(
     db: &Database,
     batch: &str,
@@ -443,6 +461,7 @@ pub async fn school_result(
 }
 
 /// School results of a batch inside `scope`, ordered by path.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.school_results_in", db.operation.name = "assessment.school_results_in"))]
 pub async fn school_results_in(
     db: &Database,
     batch: &str,
@@ -470,6 +489,7 @@ pub async fn school_results_in(
 }
 
 /// Certified-results events of a batch after `after`, in sequence order.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.events_after", db.operation.name = "assessment.events_after"))]
 pub async fn events_after(
     db: &Database,
     batch: &str,
@@ -491,6 +511,7 @@ pub async fn events_after(
 }
 
 /// Whether an event with this key and kind exists.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.event_exists", db.operation.name = "assessment.event_exists"))]
 pub async fn event_exists(db: &Database, result_key: &str, kind: &str) -> Result<bool> {
     let n: i64 = with_db!(db, pool => {
         sqlx::query_scalar("SELECT COUNT(*) FROM certified_results WHERE result_key = $1 AND kind = $2")
@@ -556,6 +577,7 @@ pub const SCHOOL_SUMS_SQL: &str = "SELECT p.path AS path, p.batch_id AS batch_id
              GROUP BY p.path, p.batch_id ORDER BY p.path";
 
 /// [`SchoolSums`] for every school inside `scope` with participants in batches of `year`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.school_sums", db.operation.name = "assessment.school_sums"))]
 pub async fn school_sums(
     db: &Database,
     scope: &ScopePath,

@@ -347,6 +347,7 @@ macro_rules! write_all {
 }
 
 /// Stores `work` in one transaction: all of it, or (on any error) none of it.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.write.commit", db.operation.name = "assessment.write.commit"))]
 pub async fn commit(db: &Database, work: &Work) -> Result<(), CommitError> {
     match db.pool() {
         Pool::Sqlite(pool) => {

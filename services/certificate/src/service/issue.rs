@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use tica_credential::qr::{self, QrClaims};
 use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::common::v1 as common;
+use tracing::Instrument;
 
 use super::log::{Pending, entry_bytes};
 use super::{
@@ -125,12 +126,18 @@ impl Certificates {
         let this = self.clone();
         let token = ctx.token.clone();
         let started = run.clone();
-        tokio::spawn(async move {
-            let id = started.id.clone();
-            if let Err(error) = this.execute(started, token).await {
-                tracing::error!(run = %id, %error, "an issuance run could not record its end");
+        // The run outlives the call that started it, but belongs to its trace: every chunk's
+        // calls upstream and writes show under the StartIssuanceRun span.
+        let span = tracing::info_span!("issuance run", otel.name = "issuance run", run = %run.id);
+        tokio::spawn(
+            async move {
+                let id = started.id.clone();
+                if let Err(error) = this.execute(started, token).await {
+                    tracing::error!(run = %id, %error, "an issuance run could not record its end");
+                }
             }
-        });
+            .instrument(span),
+        );
         Ok(run)
     }
 
@@ -417,6 +424,16 @@ impl Certificates {
             append
         })
         .await?;
+        // Committed: count what the chunk stored.
+        for (record, _, _) in &made {
+            let kind = record.doc.facts.kind.key();
+            metrics::counter!("tica_certificates_issued_total", "kind" => kind).increment(1);
+        }
+        for record in &to_revoke {
+            let reason = record.doc.revocation.as_ref().expect("set above").reason;
+            metrics::counter!("tica_certificates_revoked_total", "reason" => reason.key())
+                .increment(1);
+        }
         *run = progress;
         Ok(())
     }
@@ -687,6 +704,7 @@ impl Certificates {
         if let Some(rev) = record.doc.revocation.as_mut() {
             rev.log_index = index;
         }
+        metrics::counter!("tica_certificates_revoked_total", "reason" => reason.key()).increment(1);
         Ok(record)
     }
 }

@@ -9,7 +9,7 @@ mod verify;
 
 pub use issue::Numbers;
 pub use log::LogView;
-pub use verify::{Failure, Subject, Verdict, Verification};
+pub use verify::{Failure, Subject, Verdict, Verification, Via};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -430,18 +430,28 @@ impl Certificates {
                 "required: the full 18-character resident ID number".to_owned(),
             ));
         }
+        let searched = |outcome: &'static str| {
+            metrics::counter!("tica_certificate_searches_total", "outcome" => outcome).increment(1);
+        };
         if !problems.is_empty() {
+            searched("invalid");
             return Err(CertificateError::Invalid(problems));
         }
         let key = crate::upstream::search_key(&self.inner.config.search_secret, name, &id_number);
         // Per ID number whatever the name, so guessing names for one number is limited too.
         let person = crate::upstream::search_key(&self.inner.config.search_secret, "", &id_number);
         if !self.inner.per_client.allow(client) || !self.inner.per_person.allow(&person) {
+            searched("rate_limited");
             return Err(CertificateError::ResourceExhausted(
                 "too many searches: try again in a few minutes".into(),
             ));
         }
-        store::certificates_by_search_key(&self.inner.db, &key).await
+        let found = store::certificates_by_search_key(&self.inner.db, &key).await?;
+        searched(match found.is_empty() {
+            true => "not_found",
+            false => "found",
+        });
+        Ok(found)
     }
 }
 

@@ -35,6 +35,41 @@ pub enum Verdict {
     NotGenuine,
 }
 
+impl Verdict {
+    /// The `outcome` label of `tica_certificate_verifications_total`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Revoked => "revoked",
+            Verdict::NotGenuine => "not_genuine",
+        }
+    }
+}
+
+/// Where a verification was asked: the `via` label of `tica_certificate_verifications_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The `Verify` RPC.
+    Grpc,
+    /// One item of `BatchVerify`.
+    Batch,
+    /// The verification page a QR code opens.
+    Page,
+    /// A PDF uploaded to the verification pages.
+    PdfUpload,
+}
+
+impl Via {
+    fn key(self) -> &'static str {
+        match self {
+            Via::Grpc => "grpc",
+            Via::Batch => "batch",
+            Via::Page => "page",
+            Via::PdfUpload => "pdf_upload",
+        }
+    }
+}
+
 /// Why a certificate is not genuine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
@@ -112,6 +147,17 @@ impl Verification {
             record: Some(record),
             pdf_matches,
         }
+    }
+
+    /// Counts this answer in `tica_certificate_verifications_total` (how it was asked and the
+    /// verdict: nothing about the certificate or who asked).
+    pub fn count(&self, via: Via) {
+        metrics::counter!(
+            "tica_certificate_verifications_total",
+            "via" => via.key(),
+            "outcome" => self.verdict.key()
+        )
+        .increment(1);
     }
 
     /// The verdict and reason in Chinese with English beside.

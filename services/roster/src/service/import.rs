@@ -162,10 +162,23 @@ fn distinct_lines(errors: &[RowError]) -> i64 {
     errors.iter().map(|e| e.line).collect::<HashSet<_>>().len() as i64
 }
 
-fn finish(mut outcome: ImportOutcome, started: Instant) -> ImportOutcome {
+fn finish(
+    kind: &'static str,
+    options: &ImportOptions,
+    mut outcome: ImportOutcome,
+    started: Instant,
+) -> ImportOutcome {
     outcome.errors.sort_by_key(|e| e.line);
     outcome.rows_rejected = distinct_lines(&outcome.errors);
     outcome.elapsed_millis = started.elapsed().as_millis() as i64;
+    // A check-only run imports nothing and is not counted; rows count once the write committed.
+    if !options.validate_only {
+        let imported = outcome.rows_created + outcome.rows_updated;
+        for (label, rows) in [("imported", imported), ("rejected", outcome.rows_rejected)] {
+            metrics::counter!("tica_roster_import_rows_total", "kind" => kind, "outcome" => label)
+                .increment(rows as u64);
+        }
+    }
     outcome
 }
 
@@ -204,7 +217,7 @@ impl Roster {
             Ok(parsed) => parsed,
             Err(file_error) => {
                 outcome.file_error = Some(file_error);
-                return Ok(finish(outcome, started));
+                return Ok(finish("teachers", &options, outcome, started));
             }
         };
         outcome.rows_total = rows;
@@ -409,7 +422,7 @@ impl Roster {
         }
         outcome.errors = errors;
         if stop || (options.all_or_nothing && !outcome.errors.is_empty()) {
-            return Ok(finish(outcome, started));
+            return Ok(finish("teachers", &options, outcome, started));
         }
 
         let (new_teachers, new_lines) = index_order(new_teachers, new_lines);
@@ -492,7 +505,7 @@ impl Roster {
             }
             Err(BulkError::Other(e)) => return Err(e),
         }
-        Ok(finish(outcome, started))
+        Ok(finish("teachers", &options, outcome, started))
     }
 
     /// Imports schools. Rows' jurisdictions must lie inside `parent` (default: the caller's).
@@ -528,7 +541,7 @@ impl Roster {
             Ok(parsed) => parsed,
             Err(file_error) => {
                 outcome.file_error = Some(file_error);
-                return Ok(finish(outcome, started));
+                return Ok(finish("schools", &options, outcome, started));
             }
         };
         outcome.rows_total = rows;
@@ -587,7 +600,7 @@ impl Roster {
         outcome.errors = errors;
         let failed: HashSet<i64> = outcome.errors.iter().map(|e| e.line).collect();
         if options.validate_only || (options.all_or_nothing && !failed.is_empty()) {
-            return Ok(finish(outcome, started));
+            return Ok(finish("schools", &options, outcome, started));
         }
         let now = store::audit::now();
         let mut new = Vec::new();
@@ -624,7 +637,7 @@ impl Roster {
             }
             Err(BulkError::Other(e)) => return Err(e),
         }
-        Ok(finish(outcome, started))
+        Ok(finish("schools", &options, outcome, started))
     }
 }
 

@@ -102,6 +102,7 @@ impl TryFrom<AssessorRow> for Assessor {
 }
 
 /// One assessor.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.assessors.get", db.operation.name = "roster.assessors.get"))]
 pub async fn get(db: &Database, id: &str) -> Result<Option<Assessor>> {
     let row: Option<AssessorRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -126,6 +127,7 @@ pub struct AssessorFilter {
 }
 
 /// Assessors registered inside `scope`, ordered by (path, id).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.assessors.list", db.operation.name = "roster.assessors.list"))]
 pub async fn list(
     db: &Database,
     scope: &ScopePath,
@@ -180,6 +182,7 @@ pub async fn list(
 }
 
 /// Inserts or rewrites an assessor (`insert` picks which), with its audit entry.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.assessors.save", db.operation.name = "roster.assessors.save"))]
 pub async fn save(db: &Database, a: &Assessor, insert: bool, audit: &AuditEntry) -> Result<()> {
     let subjects = serde_json::to_string(&a.subjects).expect("subjects serialise");
     let reprimands = serde_json::to_string(&a.reprimands).expect("reprimands serialise");

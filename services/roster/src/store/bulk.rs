@@ -101,6 +101,7 @@ fn copy_row(out: &mut Vec<u8>, t: &Teacher) {
 
 /// Stores new teachers and changes to registered ones in one transaction, calling
 /// `written(n)` as rows go in.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.write_teachers", db.operation.name = "roster.bulk.write_teachers"))]
 pub async fn write_teachers(
     db: &Database,
     new: &[Teacher],
@@ -213,6 +214,7 @@ apply_change!(apply_change_pg, sqlx::Postgres);
 apply_change!(apply_change_sqlite, sqlx::Sqlite);
 
 /// Registered teachers among `id_numbers`: id number → (teacher number, path).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.teachers_by_id_number", db.operation.name = "roster.bulk.teachers_by_id_number"))]
 pub async fn teachers_by_id_number(
     db: &Database,
     id_numbers: &[String],
@@ -258,6 +260,7 @@ pub async fn teachers_by_id_number(
 }
 
 /// Registered teacher numbers among `numbers`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.existing_teacher_numbers", db.operation.name = "roster.bulk.existing_teacher_numbers"))]
 pub async fn existing_teacher_numbers(
     db: &Database,
     numbers: &[String],
@@ -294,6 +297,7 @@ pub async fn existing_teacher_numbers(
 }
 
 /// Jurisdictions inside `scope`: code → path.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.jurisdictions_in", db.operation.name = "roster.bulk.jurisdictions_in"))]
 pub async fn jurisdictions_in(db: &Database, scope: &ScopePath) -> Result<HashMap<String, String>> {
     let (lo, hi) = scope.range();
     let rows: Vec<(String, String)> = with_db!(db, pool => {
@@ -307,6 +311,7 @@ pub async fn jurisdictions_in(db: &Database, scope: &ScopePath) -> Result<HashMa
 }
 
 /// Whether jurisdiction `code` is registered at all.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.jurisdiction_exists", db.operation.name = "roster.bulk.jurisdiction_exists"))]
 pub async fn jurisdiction_exists(db: &Database, code: &str) -> Result<bool> {
     let n: i64 = with_db!(db, pool => {
         sqlx::query_scalar("SELECT COUNT(*) FROM jurisdictions WHERE code = $1").bind(code.to_owned()).fetch_one(pool).await?
@@ -315,6 +320,7 @@ pub async fn jurisdiction_exists(db: &Database, code: &str) -> Result<bool> {
 }
 
 /// Registered schools among `codes`, as code → school.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.schools_by_code", db.operation.name = "roster.bulk.schools_by_code"))]
 pub async fn schools_by_code(db: &Database, codes: &[String]) -> Result<HashMap<String, School>> {
     let mut found = HashMap::new();
     for code in codes {
@@ -326,6 +332,7 @@ pub async fn schools_by_code(db: &Database, codes: &[String]) -> Result<HashMap<
 }
 
 /// Stores new schools and updated ones in one transaction.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.write_schools", db.operation.name = "roster.bulk.write_schools"))]
 pub async fn write_schools(
     db: &Database,
     new: &[School],

@@ -87,6 +87,7 @@ impl TryFrom<JurisdictionRow> for Jurisdiction {
 }
 
 /// One jurisdiction.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.jurisdictions.get", db.operation.name = "roster.jurisdictions.get"))]
 pub async fn get(db: &Database, code: DivisionCode) -> Result<Option<Jurisdiction>> {
     let row: Option<JurisdictionRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM jurisdictions WHERE code = $1")))
@@ -98,6 +99,7 @@ pub async fn get(db: &Database, code: DivisionCode) -> Result<Option<Jurisdictio
 }
 
 /// The registered jurisdictions among `codes`, in no particular order.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.jurisdictions.get_many", db.operation.name = "roster.jurisdictions.get_many"))]
 pub async fn get_many(db: &Database, codes: &[DivisionCode]) -> Result<Vec<Jurisdiction>> {
     let mut found = Vec::with_capacity(codes.len());
     for code in codes {
@@ -109,6 +111,7 @@ pub async fn get_many(db: &Database, codes: &[DivisionCode]) -> Result<Vec<Juris
 }
 
 /// Children of `parent`, ordered by code, after `after`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.jurisdictions.list_children", db.operation.name = "roster.jurisdictions.list_children"))]
 pub async fn list_children(
     db: &Database,
     parent: DivisionCode,
@@ -139,6 +142,7 @@ pub async fn list_children(
 }
 
 /// Inserts a jurisdiction; ALREADY_EXISTS if its code is taken.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.jurisdictions.insert", db.operation.name = "roster.jurisdictions.insert"))]
 pub async fn insert(db: &Database, j: &Jurisdiction, audit: &AuditEntry) -> Result<()> {
     let result: Result<()> = async {
         with_write_tx!(db, tx => {
@@ -171,6 +175,7 @@ pub async fn insert(db: &Database, j: &Jurisdiction, audit: &AuditEntry) -> Resu
 }
 
 /// Writes a jurisdiction's display name and rules.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.jurisdictions.update", db.operation.name = "roster.jurisdictions.update"))]
 pub async fn update(db: &Database, j: &Jurisdiction, audit: &AuditEntry) -> Result<()> {
     with_write_tx!(db, tx => {
         sqlx::query("UPDATE jurisdictions SET display_name = $1, team_rules_json = $2, update_micros = $3 WHERE code = $4")

@@ -68,6 +68,7 @@ impl TryFrom<SchoolRow> for School {
 }
 
 /// One school.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.get", db.operation.name = "roster.schools.get"))]
 pub async fn get(db: &Database, code: &str) -> Result<Option<School>> {
     let row: Option<SchoolRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM schools s WHERE s.code = $1")))
@@ -89,6 +90,7 @@ pub struct SchoolFilter {
 
 /// Schools inside `scope` matching `filter`, ordered by path, after path `after`; and how many
 /// match in all.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.list", db.operation.name = "roster.schools.list"))]
 pub async fn list(
     db: &Database,
     scope: &ScopePath,
@@ -135,6 +137,7 @@ pub async fn list(
 }
 
 /// Every school inside `scope` as code → (jurisdiction, path): the import's look-up table.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.index", db.operation.name = "roster.schools.index"))]
 pub async fn index(
     db: &Database,
     scope: &ScopePath,
@@ -159,6 +162,7 @@ pub async fn index(
 
 /// Every registered school code outside `scope` among `codes` (to tell "out of scope" from
 /// "unknown" in import reports).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.existing_codes", db.operation.name = "roster.schools.existing_codes"))]
 pub async fn existing_codes(db: &Database, codes: &[String]) -> Result<Vec<String>> {
     let mut found = Vec::new();
     for chunk in codes.chunks(500) {
@@ -234,6 +238,7 @@ macro_rules! bind_update {
 pub(crate) use bind_update;
 
 /// Inserts a school; ALREADY_EXISTS if the code is taken.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.insert", db.operation.name = "roster.schools.insert"))]
 pub async fn insert(db: &Database, school: &School, audit: &AuditEntry) -> Result<()> {
     let result: Result<()> = async {
         with_write_tx!(db, tx => {
@@ -253,6 +258,7 @@ pub async fn insert(db: &Database, school: &School, audit: &AuditEntry) -> Resul
 }
 
 /// Writes every mutable field of a school.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.update", db.operation.name = "roster.schools.update"))]
 pub async fn update(db: &Database, school: &School, audit: &AuditEntry) -> Result<()> {
     with_write_tx!(db, tx => {
         bind_update!(sqlx::query(UPDATE), school).execute(&mut *tx).await?;
@@ -263,6 +269,7 @@ pub async fn update(db: &Database, school: &School, audit: &AuditEntry) -> Resul
 }
 
 /// Names of the schools inside `scope`, by code (for exports).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.names", db.operation.name = "roster.schools.names"))]
 pub async fn names(db: &Database, scope: &ScopePath) -> Result<HashMap<String, String>> {
     let (lo, hi) = scope.range();
     let rows: Vec<(String, String)> = with_db!(db, pool => {

@@ -125,6 +125,7 @@ async fn with_history(db: &Database, rows: Vec<TeacherRow>) -> Result<Vec<Teache
 }
 
 /// One teacher with history.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.get", db.operation.name = "roster.teachers.get"))]
 pub async fn get(db: &Database, number: &str) -> Result<Option<Teacher>> {
     let row: Option<TeacherRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -141,6 +142,7 @@ pub async fn get(db: &Database, number: &str) -> Result<Option<Teacher>> {
 }
 
 /// The teacher registered with `id_number`, if any.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.find_by_id_number", db.operation.name = "roster.teachers.find_by_id_number"))]
 pub async fn find_by_id_number(db: &Database, id_number: &ResidentId) -> Result<Option<Teacher>> {
     let row: Option<TeacherRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -170,6 +172,7 @@ pub struct TeacherFilter {
 }
 
 /// Teachers inside `scope`, ordered by (path, number), after `after`; and the total.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.list", db.operation.name = "roster.teachers.list"))]
 pub async fn list(
     db: &Database,
     scope: &ScopePath,
@@ -226,6 +229,7 @@ pub async fn list(
 }
 
 /// Teachers by number, in the order asked; missing numbers are absent from the map.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.get_many", db.operation.name = "roster.teachers.get_many"))]
 pub async fn get_many(db: &Database, numbers: &[String]) -> Result<HashMap<String, Teacher>> {
     let mut found = HashMap::with_capacity(numbers.len());
     for chunk in numbers.chunks(500) {
@@ -325,6 +329,7 @@ fn clash(e: sqlx::Error, number: &str) -> RosterError {
 }
 
 /// Inserts a teacher (no history yet).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.insert", db.operation.name = "roster.teachers.insert"))]
 pub async fn insert(db: &Database, teacher: &Teacher, audit: &AuditEntry) -> Result<()> {
     let result: Result<()> = async {
         with_write_tx!(db, tx => {
@@ -342,6 +347,7 @@ pub async fn insert(db: &Database, teacher: &Teacher, audit: &AuditEntry) -> Res
 }
 
 /// Writes a teacher's fields (not its history).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.update", db.operation.name = "roster.teachers.update"))]
 pub async fn update(db: &Database, teacher: &Teacher, audit: &AuditEntry) -> Result<()> {
     let result: Result<()> = async {
         with_write_tx!(db, tx => {
@@ -360,6 +366,7 @@ pub async fn update(db: &Database, teacher: &Teacher, audit: &AuditEntry) -> Res
 
 /// Moves `teacher` (already holding its new school, path and start) and records `ended` as a
 /// past assignment, in one transaction.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.move_to", db.operation.name = "roster.teachers.move_to"))]
 pub async fn move_to(
     db: &Database,
     teacher: &Teacher,
@@ -385,6 +392,7 @@ pub async fn move_to(
 }
 
 /// The highest 4-digit sequence already used in generated numbers `{school_code}NNNN`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.max_generated_sequence", db.operation.name = "roster.teachers.max_generated_sequence"))]
 pub async fn max_generated_sequence(db: &Database, school_code: &str) -> Result<u32> {
     let lo = format!("{school_code}0000");
     let hi = format!("{school_code}9999");

@@ -69,6 +69,7 @@ impl TryFrom<TeamRow> for Team {
 }
 
 /// One team.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teams.get", db.operation.name = "roster.teams.get"))]
 pub async fn get(db: &Database, id: &str) -> Result<Option<Team>> {
     let row: Option<TeamRow> = with_db!(db, pool => {
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM teams WHERE id = $1")))
@@ -80,6 +81,7 @@ pub async fn get(db: &Database, id: &str) -> Result<Option<Team>> {
 }
 
 /// Teams owned inside `scope`, ordered by (owner_path, id).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teams.list", db.operation.name = "roster.teams.list"))]
 pub async fn list(
     db: &Database,
     scope: &ScopePath,
@@ -121,6 +123,7 @@ pub async fn list(
 }
 
 /// Inserts a team; ALREADY_EXISTS for a school's second ICT management team.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teams.insert", db.operation.name = "roster.teams.insert"))]
 pub async fn insert(db: &Database, team: &Team, audit: &AuditEntry) -> Result<()> {
     let members = serde_json::to_string(&team.members).expect("members serialise");
     let result: Result<()> = async {
@@ -157,6 +160,7 @@ pub async fn insert(db: &Database, team: &Team, audit: &AuditEntry) -> Result<()
 }
 
 /// Writes a team's name and members.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teams.update", db.operation.name = "roster.teams.update"))]
 pub async fn update(db: &Database, team: &Team, audit: &AuditEntry) -> Result<()> {
     let members = serde_json::to_string(&team.members).expect("members serialise");
     with_write_tx!(db, tx => {

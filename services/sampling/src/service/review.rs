@@ -551,6 +551,7 @@ impl Sampling {
             Ok(r)
         })
         .await
+        .inspect(|_| metrics::counter!("tica_sampling_reviews_submitted_total").increment(1))
     }
 }
 

@@ -585,6 +585,8 @@ impl Sampling {
                 Ok(round)
             })
             .await?;
+        metrics::counter!("tica_sampling_rounds_drawn_total", "level" => round.level.key())
+            .increment(1);
         // Only once the seed and sample are on record: marking first would let a failed draw
         // be tried again with another seed.
         if let Err(e) = self.mark_visits_pending(ctx, &round, &draw.items).await {

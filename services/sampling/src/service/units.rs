@@ -203,6 +203,10 @@ impl Sampling {
             Ok(())
         })
         .await?;
+        if outcome == Outcome::SentBack {
+            metrics::counter!("tica_sampling_send_backs_total", "level" => round.level.key())
+                .increment(1);
+        }
         self.unit(ctx, round_id, id).await
     }
 
