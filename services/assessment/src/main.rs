@@ -1,12 +1,16 @@
-//! `tica-assessment`: the assessment service on its own (as deployed on Kubernetes).
+//! `tica-assessment`: the assessment service on its own (as deployed on Kubernetes), configured
+//! by environment variables alone.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use tica_auth::{TokenVerifier, load_verifying_keys};
-use tica_server::{GrpcServer, shutdown_signal};
+use tica_server::GrpcServer;
+use tica_server::process::{self, ProcessArgs, Servers};
+use tica_storage::Database;
 
 /// Serves tica.assessment.v1 over gRPC.
 #[derive(Debug, Parser)]
@@ -30,29 +34,42 @@ struct Args {
     /// A PEM public key, or a directory of `*.pub.pem` keys, trusted for bearer tokens.
     #[arg(long, env = "TICA_TOKEN_PUBLIC_KEYS")]
     token_public_keys: PathBuf,
+    #[command(flatten)]
+    process: ProcessArgs,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    tica_telemetry::init("tica-assessment", tica_telemetry::LogFormat::from_env());
-    let keys = load_verifying_keys(&args.token_public_keys).context("loading token public keys")?;
+async fn main() -> ExitCode {
+    let telemetry = tica_telemetry::init("tica-assessment", tica_telemetry::LogFormat::from_env());
+    let args: Args = process::parse_args();
+    let code = process::exit_code(run(args).await);
+    telemetry.shutdown();
+    code
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let db = tica_assessment::startup::open(&args.database_url, args.database_schema.clone())
         .await
-        .context("opening the assessment database")?;
+        .context("opening the assessment database (TICA_DATABASE_URL)")?;
+    process::with_database("assessment", db, &args.process, async |db| {
+        serve(&args, db).await
+    })
+    .await
+}
+
+async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
+    let keys = load_verifying_keys(&args.token_public_keys)
+        .context("loading token public keys (TICA_TOKEN_PUBLIC_KEYS)")?;
     let objects = tica_assessment::objects::EvidenceStore::open(&args.evidence_store)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let roster = tica_assessment::startup::roster_channel(&args.roster_url)?;
+        .map_err(|e| anyhow::anyhow!("opening the evidence store (TICA_EVIDENCE_STORE): {e}"))?;
+    let roster = tica_assessment::startup::roster_channel(&args.roster_url)
+        .context("the roster URL (TICA_ROSTER_URL)")?;
     let svc = tica_assessment::startup::build(db.clone(), roster, objects).await?;
-    tracing::info!(database = db.location(), listen = %args.listen, "assessment starting");
     let mut server = GrpcServer::new();
     tica_assessment::startup::register(&mut server, svc);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    server
-        .serve(listener, TokenVerifier::new(&keys), shutdown_signal())
+    tracing::info!(database = db.location(), "assessment starting");
+    Servers::new("assessment", server, args.listen, TokenVerifier::new(&keys))
+        .run(&args.process)
         .await?;
-    db.close().await;
     Ok(())
 }

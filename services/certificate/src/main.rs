@@ -1,14 +1,18 @@
-//! `tica-certificate`: the certificate service on its own (as deployed on Kubernetes): gRPC on
-//! one port, the public verification and download pages on another.
+//! `tica-certificate`: the certificate service on its own (as deployed on Kubernetes),
+//! configured by environment variables alone: gRPC on one port, the public verification and
+//! download pages on another.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use tica_auth::{TokenVerifier, load_verifying_keys};
 use tica_certificate::service::Config;
-use tica_server::{GrpcServer, shutdown_signal};
+use tica_server::GrpcServer;
+use tica_server::process::{self, ProcessArgs, Servers};
+use tica_storage::Database;
 
 /// Serves tica.certificate.v1 over gRPC and the verification pages over HTTP.
 #[derive(Debug, Parser)]
@@ -60,60 +64,58 @@ struct Args {
         default_value = "/tmp/tica-archives"
     )]
     archive_dir: PathBuf,
+    #[command(flatten)]
+    process: ProcessArgs,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    tica_telemetry::init("tica-certificate", tica_telemetry::LogFormat::from_env());
-    let keys = load_verifying_keys(&args.token_public_keys).context("loading token public keys")?;
+async fn main() -> ExitCode {
+    let telemetry = tica_telemetry::init("tica-certificate", tica_telemetry::LogFormat::from_env());
+    let args: Args = process::parse_args();
+    let code = process::exit_code(run(args).await);
+    telemetry.shutdown();
+    code
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let db = tica_certificate::startup::open(&args.database_url, args.database_schema.clone())
         .await
-        .context("opening the certificate database")?;
-    let secret = tica_certificate::startup::search_secret(&args.search_secret_file)?;
+        .context("opening the certificate database (TICA_DATABASE_URL)")?;
+    process::with_database("certificate", db, &args.process, async |db| {
+        serve(&args, db).await
+    })
+    .await
+}
+
+async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
+    let keys = load_verifying_keys(&args.token_public_keys)
+        .context("loading token public keys (TICA_TOKEN_PUBLIC_KEYS)")?;
+    let secret = tica_certificate::startup::search_secret(&args.search_secret_file)
+        .context("the search secret (TICA_CERT_SEARCH_SECRET_FILE)")?;
     let svc = tica_certificate::startup::build(
         db.clone(),
-        tica_certificate::startup::channel(&args.assessment_url)?,
-        tica_certificate::startup::channel(&args.roster_url)?,
+        tica_certificate::startup::channel(&args.assessment_url)
+            .context("the assessment URL (TICA_ASSESSMENT_URL)")?,
+        tica_certificate::startup::channel(&args.roster_url)
+            .context("the roster URL (TICA_ROSTER_URL)")?,
         &args.cert_keys,
         args.cert_active_key.as_deref(),
         Config::new(&args.verify_base_url, secret, args.archive_dir.clone()),
     )
     .await
     .context("starting the certificate service")?;
-    tracing::info!(database = db.location(), listen = %args.listen, http = %args.http_listen, "certificate starting");
-    let http = tica_certificate::http::router(svc.clone());
+    let pages = tica_certificate::http::router(svc.clone());
     let mut server = GrpcServer::new();
     tica_certificate::startup::register(&mut server, svc);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let http_listener = tokio::net::TcpListener::bind(args.http_listen)
-        .await
-        .with_context(|| format!("binding {}", args.http_listen))?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut http_stop = stopped.clone();
-    let http_task = tokio::spawn(async move {
-        axum::serve(
-            http_listener,
-            http.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        })
-        .await
-    });
-    let mut grpc_stop = stopped;
-    let grpc = server.serve(listener, TokenVerifier::new(&keys), async move {
-        let _ = grpc_stop.wait_for(|s| *s).await;
-    });
-    let signal = tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
-    });
-    grpc.await?;
-    http_task.await??;
-    signal.abort();
-    db.close().await;
+    tracing::info!(database = db.location(), "certificate starting");
+    Servers::new(
+        "certificate",
+        server,
+        args.listen,
+        TokenVerifier::new(&keys),
+    )
+    .with_public_http(pages, args.http_listen, "TICA_HTTP_LISTEN")
+    .run(&args.process)
+    .await?;
     Ok(())
 }

@@ -1,12 +1,16 @@
-//! `tica-sampling`: the sampling service on its own (as deployed on Kubernetes).
+//! `tica-sampling`: the sampling service on its own (as deployed on Kubernetes), configured by
+//! environment variables alone.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use tica_auth::{TokenVerifier, load_verifying_keys};
-use tica_server::{GrpcServer, shutdown_signal};
+use tica_server::GrpcServer;
+use tica_server::process::{self, ProcessArgs, Servers};
+use tica_storage::Database;
 
 /// Serves tica.sampling.v1 over gRPC.
 #[derive(Debug, Parser)]
@@ -34,30 +38,44 @@ struct Args {
     /// A PEM public key, or a directory of `*.pub.pem` keys, trusted for bearer tokens.
     #[arg(long, env = "TICA_TOKEN_PUBLIC_KEYS")]
     token_public_keys: PathBuf,
+    #[command(flatten)]
+    process: ProcessArgs,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    tica_telemetry::init("tica-sampling", tica_telemetry::LogFormat::from_env());
-    let keys = load_verifying_keys(&args.token_public_keys).context("loading token public keys")?;
+async fn main() -> ExitCode {
+    let telemetry = tica_telemetry::init("tica-sampling", tica_telemetry::LogFormat::from_env());
+    let args: Args = process::parse_args();
+    let code = process::exit_code(run(args).await);
+    telemetry.shutdown();
+    code
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let db = tica_sampling::startup::open(&args.database_url, args.database_schema.clone())
         .await
-        .context("opening the sampling database")?;
+        .context("opening the sampling database (TICA_DATABASE_URL)")?;
+    process::with_database("sampling", db, &args.process, async |db| {
+        serve(&args, db).await
+    })
+    .await
+}
+
+async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
+    let keys = load_verifying_keys(&args.token_public_keys)
+        .context("loading token public keys (TICA_TOKEN_PUBLIC_KEYS)")?;
     let svc = tica_sampling::startup::build(
         db.clone(),
-        tica_sampling::startup::channel(&args.assessment_url)?,
-        tica_sampling::startup::channel(&args.roster_url)?,
+        tica_sampling::startup::channel(&args.assessment_url)
+            .context("the assessment URL (TICA_ASSESSMENT_URL)")?,
+        tica_sampling::startup::channel(&args.roster_url)
+            .context("the roster URL (TICA_ROSTER_URL)")?,
     );
-    tracing::info!(database = db.location(), listen = %args.listen, "sampling starting");
     let mut server = GrpcServer::new();
     tica_sampling::startup::register(&mut server, svc);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    server
-        .serve(listener, TokenVerifier::new(&keys), shutdown_signal())
+    tracing::info!(database = db.location(), "sampling starting");
+    Servers::new("sampling", server, args.listen, TokenVerifier::new(&keys))
+        .run(&args.process)
         .await?;
-    db.close().await;
     Ok(())
 }

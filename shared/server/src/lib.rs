@@ -8,6 +8,9 @@
 //! - [`proto_time`]: timestamps and dates between storage, `time` and proto.
 //! - [`names`]: parsing resource names such as `schools/{code}`.
 //! - [`metrics`]: the Prometheus recorder, its `/metrics` text, and per-RPC call metrics.
+//! - [`process`]: what every service binary shares: admin port, drain delay, migrate-only,
+//!   running gRPC (and a public HTTP front) until SIGTERM.
+//! - [`testing`]: running a service binary as a child process in tests.
 
 #![deny(missing_docs)]
 
@@ -15,9 +18,11 @@ pub mod errors;
 pub mod metrics;
 pub mod names;
 pub mod paging;
+pub mod process;
 pub mod proto_time;
 mod serve;
 pub mod service_error;
+pub mod testing;
 
 pub use errors::Violations;
 pub use serve::{GrpcServer, RunningServer, shutdown_signal};

@@ -1,0 +1,59 @@
+//! The `tica-sampling` binary as Kubernetes runs it: configured by environment variables
+//! alone, answering health checks and the admin port, finishing a call under way when SIGTERM
+//! arrives, migrating and exiting for the migration Job, refusing to start without its keys.
+//! On SQLite, and on PostgreSQL with `DATABASE_URL`. The scenarios are
+//! `tica_server::testing::BinaryUnderTest`'s.
+
+use tica_server::testing::{BinaryUnderTest, TOKEN_PUBLIC_KEYS_VARIABLE};
+use tica_storage::Backend;
+
+const SAMPLING: BinaryUnderTest = BinaryUnderTest {
+    binary: env!("CARGO_BIN_EXE_tica-sampling"),
+    database: "sampling",
+    service: "tica.sampling.v1.SamplingService",
+    migrations: tica_sampling::startup::MIGRATIONS,
+    more_listen: &[],
+    // The assessment service and the roster at an address where nothing listens (channels
+    // connect on first use).
+    env: |_| {
+        vec![
+            ("TICA_ASSESSMENT_URL", "http://127.0.0.1:1".to_owned()),
+            ("TICA_ROSTER_URL", "http://127.0.0.1:1".to_owned()),
+        ]
+    },
+};
+
+tica_storage::backend_tests!(
+    the_sampling_binary_starts_from_environment_variables_alone_and_answers_health_and_the_admin_port,
+    the_sampling_binary_finishes_an_in_flight_call_after_sigterm_and_exits_cleanly,
+    the_sampling_binary_with_migrate_only_applies_its_migrations_and_exits_without_listening,
+);
+
+async fn the_sampling_binary_starts_from_environment_variables_alone_and_answers_health_and_the_admin_port(
+    backend: Backend,
+) {
+    SAMPLING.assert_starts_from_environment_alone(backend).await;
+}
+
+async fn the_sampling_binary_finishes_an_in_flight_call_after_sigterm_and_exits_cleanly(
+    backend: Backend,
+) {
+    SAMPLING
+        .assert_in_flight_reflection_call_survives_sigterm(backend)
+        .await;
+}
+
+async fn the_sampling_binary_with_migrate_only_applies_its_migrations_and_exits_without_listening(
+    backend: Backend,
+) {
+    SAMPLING
+        .assert_migrate_only_applies_migrations_and_exits(backend)
+        .await;
+}
+
+#[tokio::test]
+async fn the_sampling_binary_without_token_public_keys_exits_with_a_message_naming_the_variable() {
+    SAMPLING
+        .assert_missing_variable_is_named(TOKEN_PUBLIC_KEYS_VARIABLE)
+        .await;
+}
