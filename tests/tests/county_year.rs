@@ -873,6 +873,7 @@ async fn export_progress(county: &mut AssessmentClient) -> Vec<u8> {
             level: pb::ProgressLevel::School as i32,
             year: 2026,
             format: 0,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -1,13 +1,70 @@
 //! The progress workbook offices hand upward (请用excel制表报送, seeds/002_956918a84436fd87.txt):
-//! Chinese headers, a frozen header row, rates as percentages.
+//! Chinese headers, a frozen header row, rates as percentages, print setup; optionally one sheet
+//! per level and the micro-competency sheets.
 
 use std::collections::HashMap;
 
-use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
+use rust_xlsxwriter::{DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet};
+use tica_domain::micro_competency::{Dimension, Environment};
 
 use crate::error::{AssessmentError, Result};
+use crate::model::SchoolResultState;
 use crate::service::ProgressRow;
-use crate::service::progress::Level;
+use crate::service::progress::{Level, MicroCompetencyFigures};
+
+/// Columns the workbook adds after the CSV's 17 (§4.1 of the issue 7 design): the principal's
+/// appraisal figures (seeds/004_0cbffe1373acaefb.txt 三.3) and the school's results state.
+const MORE_HEADERS: [&str; 6] = [
+    "微能力应提交",
+    "微能力已评定",
+    "微能力通过",
+    "微能力通过率",
+    "目标达成率",
+    "校本考核状态",
+];
+
+/// One sheet of progress rows: a level's units, their total and their names.
+#[derive(Clone, Copy, Debug)]
+pub struct ProgressSheet<'a> {
+    /// The level of the rows.
+    pub level: Level,
+    /// One row per unit.
+    pub rows: &'a [ProgressRow],
+    /// The parent's total.
+    pub total: &'a ProgressRow,
+    /// Unit names by unit.
+    pub names: &'a HashMap<String, String>,
+}
+
+/// What the workbook is about: the parent's name, the year, the export date (`YYYY-MM-DD`).
+#[derive(Clone, Debug, Default)]
+pub struct WorkbookInfo {
+    /// The parent unit's name (page header, document company).
+    pub unit_name: String,
+    /// The batch year (0: every year).
+    pub year: i32,
+    /// The export date, printed in the footer.
+    pub date: String,
+}
+
+fn level_label(level: Level) -> &'static str {
+    match level {
+        Level::School => "学校",
+        Level::County => "区县",
+        Level::City => "市",
+        Level::Province => "省",
+    }
+}
+
+fn state_label(state: SchoolResultState) -> &'static str {
+    match state {
+        SchoolResultState::Open => "校内评审中",
+        SchoolResultState::InCountyReview => "县级复核中",
+        SchoolResultState::Returned => "已退回重评",
+        SchoolResultState::CountyApproved => "县级复核通过",
+        SchoolResultState::Certified => "已认证",
+    }
+}
 
 const HEADERS: [&str; 17] = [
     "单位代码",
@@ -61,99 +118,344 @@ fn cells(row: &ProgressRow, name: &str) -> (Vec<String>, Vec<(usize, f64, bool)>
     (vec![text[0].clone(), text[1].clone(), grade], numbers)
 }
 
-/// The progress file: (file name, content type, bytes).
-pub fn progress_file(
-    rows: &[ProgressRow],
-    total: &ProgressRow,
-    names: &HashMap<String, String>,
-    level: Level,
-    year: i32,
-    xlsx: bool,
-) -> Result<(String, &'static str, Vec<u8>)> {
-    let what = match level {
-        Level::School => "学校",
-        Level::County => "区县",
-        Level::City => "市",
-        Level::Province => "省",
-    };
-    let stem = format!(
-        "能力提升工程2.0进度-按{what}-{}",
+/// The file name's stem: `能力提升工程2.0进度-按{level}-{year|全部}`.
+fn stem(level: Level, year: i32) -> String {
+    format!(
+        "能力提升工程2.0进度-按{}-{}",
+        level_label(level),
         if year == 0 {
             "全部".to_owned()
         } else {
             year.to_string()
         }
-    );
+    )
+}
+
+/// The progress rows as CSV (UTF-8 with a BOM, the 17 columns, a 合计 row last): (file name,
+/// content type, bytes).
+pub fn progress_csv(
+    rows: &[ProgressRow],
+    total: &ProgressRow,
+    names: &HashMap<String, String>,
+    level: Level,
+    year: i32,
+) -> (String, &'static str, Vec<u8>) {
     let all: Vec<(&ProgressRow, String)> = rows
         .iter()
         .map(|r| (r, names.get(&r.unit).cloned().unwrap_or_default()))
         .chain(std::iter::once((total, "合计".to_owned())))
         .collect();
-    if !xlsx {
-        let mut out = b"\xEF\xBB\xBF".to_vec();
-        out.extend_from_slice(HEADERS.join(",").as_bytes());
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    out.extend_from_slice(HEADERS.join(",").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (row, name) in &all {
+        let (text, numbers) = cells(row, name);
+        let mut line: Vec<String> = vec![text[0].clone(), text[1].replace(',', " ")];
+        line.extend(numbers.iter().map(|(_, v, pct)| {
+            if *pct {
+                format!("{:.1}%", v * 100.0)
+            } else {
+                format!("{v}")
+            }
+        }));
+        line.push(text[2].clone());
+        out.extend_from_slice(line.join(",").as_bytes());
         out.extend_from_slice(b"\r\n");
-        for (row, name) in &all {
-            let (text, numbers) = cells(row, name);
-            let mut line: Vec<String> = vec![text[0].clone(), text[1].replace(',', " ")];
-            line.extend(numbers.iter().map(|(_, v, pct)| {
-                if *pct {
-                    format!("{:.1}%", v * 100.0)
-                } else {
-                    format!("{v}")
-                }
-            }));
-            line.push(text[2].clone());
-            out.extend_from_slice(line.join(",").as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        return Ok((format!("{stem}.csv"), "text/csv; charset=utf-8", out));
     }
-    let fail = |e: rust_xlsxwriter::XlsxError| {
-        AssessmentError::Internal(format!("cannot write the workbook: {e}"))
-    };
-    let mut workbook = Workbook::new();
-    let sheet = workbook.add_worksheet();
-    sheet.set_name("进度").map_err(fail)?;
-    let header = Format::new()
-        .set_bold()
-        .set_border_bottom(FormatBorder::Thin)
-        .set_align(FormatAlign::Center)
-        .set_text_wrap();
-    let percent = Format::new().set_num_format("0.0%");
-    let count = Format::new().set_num_format("0");
-    let bold = Format::new().set_bold();
-    for (c, h) in HEADERS.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, c as u16, *h, &header)
-            .map_err(fail)?;
-        sheet
-            .set_column_width(c as u16, if c == 1 { 28 } else { 11 })
-            .map_err(fail)?;
-    }
+    (
+        format!("{}.csv", stem(level, year)),
+        "text/csv; charset=utf-8",
+        out,
+    )
+}
+
+fn fail(e: rust_xlsxwriter::XlsxError) -> AssessmentError {
+    AssessmentError::Internal(format!("cannot write the workbook: {e}"))
+}
+
+/// Print setup every sheet shares: landscape, one page wide, the header row repeated, the
+/// header row and the first two columns frozen, an autofilter on the header.
+fn setup(
+    sheet: &mut Worksheet,
+    title: &str,
+    info: &WorkbookInfo,
+    last_row: u32,
+    last_col: u16,
+) -> Result<()> {
     sheet.set_freeze_panes(1, 2).map_err(fail)?;
+    sheet.autofilter(0, 0, last_row, last_col).map_err(fail)?;
+    sheet.set_landscape();
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(0, 0).map_err(fail)?;
+    let year = if info.year == 0 {
+        String::new()
+    } else {
+        format!("{}年 ", info.year)
+    };
+    sheet.set_header(format!(
+        "&C{} {year}{title}",
+        info.unit_name.replace('&', "&&")
+    ));
+    sheet.set_footer(format!("&L导出 {}&R第 &P 页 共 &N 页", info.date));
+    Ok(())
+}
+
+struct Formats {
+    header: Format,
+    percent: Format,
+    count: Format,
+    bold: Format,
+}
+
+fn write_header(sheet: &mut Worksheet, headers: &[&str], f: &Formats, wide: u16) -> Result<()> {
+    for (c, h) in headers.iter().enumerate() {
+        sheet
+            .write_string_with_format(0, c as u16, *h, &f.header)
+            .map_err(fail)?;
+        sheet
+            .set_column_width(c as u16, if c as u16 == wide { 28 } else { 11 })
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+fn progress_sheet(
+    workbook: &mut Workbook,
+    sheet: &ProgressSheet<'_>,
+    info: &WorkbookInfo,
+    f: &Formats,
+) -> Result<()> {
+    let ws = workbook.add_worksheet();
+    let name = format!("{}进度", level_label(sheet.level));
+    ws.set_name(&name).map_err(fail)?;
+    let headers: Vec<&str> = HEADERS.iter().chain(MORE_HEADERS.iter()).copied().collect();
+    write_header(ws, &headers, f, 1)?;
+    let all: Vec<(&ProgressRow, String)> = sheet
+        .rows
+        .iter()
+        .map(|r| (r, sheet.names.get(&r.unit).cloned().unwrap_or_default()))
+        .chain(std::iter::once((sheet.total, "合计".to_owned())))
+        .collect();
     for (i, (row, name)) in all.iter().enumerate() {
         let r = (i + 1) as u32;
         let (text, numbers) = cells(row, name);
         let is_total = i + 1 == all.len();
         if is_total {
-            sheet
-                .write_string_with_format(r, 1, &text[1], &bold)
+            ws.write_string_with_format(r, 1, &text[1], &f.bold)
                 .map_err(fail)?;
         } else {
-            sheet.write_string(r, 0, &text[0]).map_err(fail)?;
-            sheet.write_string(r, 1, &text[1]).map_err(fail)?;
+            ws.write_string(r, 0, &text[0]).map_err(fail)?;
+            ws.write_string(r, 1, &text[1]).map_err(fail)?;
         }
         for (c, value, pct) in numbers {
-            sheet
-                .write_number_with_format(r, c as u16, value, if pct { &percent } else { &count })
+            ws.write_number_with_format(
+                r,
+                c as u16,
+                value,
+                if pct { &f.percent } else { &f.count },
+            )
+            .map_err(fail)?;
+        }
+        // 等级: the grade; 不评定 where the pinned policy grades no such units (Sixian, Anhui,
+        // Beijing); empty while not every member is graded.
+        let grade = if row.grade_rule {
+            text[2].as_str()
+        } else {
+            "不评定"
+        };
+        ws.write_string(r, 16, grade).map_err(fail)?;
+        let s = &row.sums;
+        for (c, value, pct) in [
+            (17, s.submissions_expected as f64, false),
+            (18, s.submissions_graded as f64, false),
+            (19, s.submissions_passed as f64, false),
+            (20, rate(s.submissions_passed, s.submissions_graded), true),
+            (21, rate(s.submitted, s.participants), true),
+        ] {
+            ws.write_number_with_format(r, c, value, if pct { &f.percent } else { &f.count })
                 .map_err(fail)?;
         }
-        sheet.write_string(r, 16, &text[2]).map_err(fail)?;
+        if let Some(state) = row.school_result_state {
+            ws.write_string(r, 22, state_label(state)).map_err(fail)?;
+        }
+    }
+    let title = format!("能力提升工程2.0 进度（按{}）", level_label(sheet.level));
+    setup(
+        ws,
+        &title,
+        info,
+        all.len() as u32,
+        (headers.len() - 1) as u16,
+    )
+}
+
+fn micro_competency_sheets(
+    workbook: &mut Workbook,
+    figures: &MicroCompetencyFigures,
+    info: &WorkbookInfo,
+    f: &Formats,
+) -> Result<()> {
+    let ws = workbook.add_worksheet();
+    ws.set_name("微能力").map_err(fail)?;
+    let headers = [
+        "编号",
+        "微能力",
+        "维度",
+        "所属环境",
+        "学分",
+        "选择人数",
+        "选择率",
+        "已评定",
+        "合格（含优秀）",
+        "合格率",
+        "优秀",
+    ];
+    write_header(ws, &headers, f, 1)?;
+    let mut sums = [0_i64; 3];
+    for (i, c) in figures.codes.iter().enumerate() {
+        let r = (i + 1) as u32;
+        let m = c.micro_competency;
+        ws.write_string(r, 0, m.code).map_err(fail)?;
+        ws.write_string(r, 1, m.name_zh).map_err(fail)?;
+        ws.write_string(r, 2, m.dimension.label_zh())
+            .map_err(fail)?;
+        ws.write_string(r, 3, m.environment.label_zh())
+            .map_err(fail)?;
+        let s = &c.sums;
+        for (col, value, pct) in [
+            (4, f64::from(m.credits), false),
+            (5, s.selected as f64, false),
+            (6, rate(s.selected, figures.participants), true),
+            (7, s.graded as f64, false),
+            (8, s.passed as f64, false),
+            (9, rate(s.passed, s.graded), true),
+            (10, s.excellent as f64, false),
+        ] {
+            ws.write_number_with_format(r, col, value, if pct { &f.percent } else { &f.count })
+                .map_err(fail)?;
+        }
+        sums[0] += s.selected;
+        sums[1] += s.graded;
+        sums[2] += s.passed;
+    }
+    let r = (figures.codes.len() + 1) as u32;
+    ws.write_string_with_format(r, 1, "合计", &f.bold)
+        .map_err(fail)?;
+    for (col, value) in [(5, sums[0]), (7, sums[1]), (8, sums[2])] {
+        ws.write_number_with_format(r, col, value as f64, &f.count)
+            .map_err(fail)?;
+    }
+    ws.write_number_with_format(r, 9, rate(sums[2], sums[1]), &f.percent)
+        .map_err(fail)?;
+    setup(
+        ws,
+        "能力提升工程2.0 微能力选择与通过",
+        info,
+        r,
+        (headers.len() - 1) as u16,
+    )?;
+
+    // 环境×维度: selections, then (below) each cell's share of all selections.
+    let ws = workbook.add_worksheet();
+    ws.set_name("环境×维度").map_err(fail)?;
+    let mut headers = vec!["所属环境"];
+    headers.extend(Dimension::ALL.iter().map(|d| d.label_zh()));
+    headers.push("合计");
+    write_header(ws, &headers, f, 0)?;
+    let all: i64 = figures.codes.iter().map(|c| c.sums.selected).sum();
+    let block = Environment::ALL.len() as u32 + 2;
+    for (b, pct) in [(0_u32, false), (block + 1, true)] {
+        if pct {
+            ws.write_string_with_format(b, 0, "占全部选择的比例", &f.bold)
+                .map_err(fail)?;
+        }
+        let mut columns = [0_i64; 5];
+        for (i, e) in Environment::ALL.iter().enumerate() {
+            let r = b + 1 + i as u32;
+            ws.write_string(r, 0, e.label_zh()).map_err(fail)?;
+            let mut row_sum = 0;
+            for (j, d) in Dimension::ALL.iter().enumerate() {
+                let (selected, _) = figures.cell(*e, *d);
+                row_sum += selected;
+                columns[j] += selected;
+                write_count(ws, r, (j + 1) as u16, selected, all, pct, f)?;
+            }
+            columns[4] += row_sum;
+            write_count(ws, r, 5, row_sum, all, pct, f)?;
+        }
+        let r = b + 1 + Environment::ALL.len() as u32;
+        ws.write_string_with_format(r, 0, "合计", &f.bold)
+            .map_err(fail)?;
+        for (j, v) in columns.iter().enumerate() {
+            write_count(ws, r, (j + 1) as u16, *v, all, pct, f)?;
+        }
+    }
+    setup(
+        ws,
+        "能力提升工程2.0 微能力选择（环境×维度）",
+        info,
+        Environment::ALL.len() as u32 + 1,
+        5,
+    )
+}
+
+fn write_count(
+    ws: &mut Worksheet,
+    r: u32,
+    c: u16,
+    value: i64,
+    all: i64,
+    pct: bool,
+    f: &Formats,
+) -> Result<()> {
+    if pct {
+        ws.write_number_with_format(r, c, rate(value, all), &f.percent)
+    } else {
+        ws.write_number_with_format(r, c, value as f64, &f.count)
+    }
+    .map_err(fail)?;
+    Ok(())
+}
+
+/// The progress workbook: one sheet per level given (`学校进度`, `区县进度`, …; header row 0,
+/// a bold 合计 row last), then, with `figures`, the sheets `微能力` and `环境×维度`.
+pub fn progress_workbook(
+    sheets: &[ProgressSheet<'_>],
+    figures: Option<&MicroCompetencyFigures>,
+    info: &WorkbookInfo,
+) -> Result<(String, &'static str, Vec<u8>)> {
+    let first = sheets
+        .first()
+        .ok_or_else(|| AssessmentError::Internal("a workbook needs a sheet".into()))?;
+    let f = Formats {
+        header: Format::new()
+            .set_bold()
+            .set_border_bottom(FormatBorder::Thin)
+            .set_align(FormatAlign::Center)
+            .set_text_wrap(),
+        percent: Format::new().set_num_format("0.0%"),
+        count: Format::new().set_num_format("0"),
+        bold: Format::new().set_bold(),
+    };
+    let mut workbook = Workbook::new();
+    workbook.set_properties(
+        &DocProperties::new()
+            .set_title(format!(
+                "{} 能力提升工程2.0 进度（按{}）",
+                info.unit_name,
+                level_label(first.level)
+            ))
+            .set_company(&info.unit_name),
+    );
+    for sheet in sheets {
+        progress_sheet(&mut workbook, sheet, info, &f)?;
+    }
+    if let Some(figures) = figures {
+        micro_competency_sheets(&mut workbook, figures, info, &f)?;
     }
     let bytes = workbook.save_to_buffer().map_err(fail)?;
     Ok((
-        format!("{stem}.xlsx"),
+        format!("{}.xlsx", stem(first.level, info.year)),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         bytes,
     ))

@@ -122,6 +122,18 @@ impl AssessmentGrpc {
             .ok()
     }
 
+    /// The display name of a progress parent (`schools/…` or `jurisdictions/…`), or empty.
+    async fn parent_name(&self, ctx: &Ctx, parent: &str) -> String {
+        let row = service::ProgressRow {
+            unit: parent.to_owned(),
+            ..Default::default()
+        };
+        self.names_for(ctx, std::slice::from_ref(&row))
+            .await
+            .remove(parent)
+            .unwrap_or_default()
+    }
+
     /// The scope a progress unit or parent names.
     async fn unit_scope(
         &self,
@@ -1472,14 +1484,68 @@ impl AssessmentService for AssessmentGrpc {
         } else {
             Some(self.unit_scope(&c, "parent", &r.parent).await?.0)
         };
-        let (rows, total) = self.svc.list_progress(&c, scope, level, r.year).await?;
+        let (rows, total) = self
+            .svc
+            .list_progress(&c, scope.clone(), level, r.year)
+            .await?;
         let names = self.names_for(&c, &rows).await;
         let xlsx = !matches!(
             common::FileFormat::try_from(r.format),
             Ok(common::FileFormat::Csv)
         );
-        let file = crate::export::progress_file(&rows, &total, &names, level, r.year, xlsx)
-            .map_err(err)?;
+        let file = if xlsx {
+            // Lower levels, each its own sheet (a city's workbook: 区县进度, 学校进度).
+            let lower: &[Level] = match (r.include_lower_levels, level) {
+                (false, _) | (true, Level::School) => &[],
+                (true, Level::County) => &[Level::School],
+                (true, Level::City) => &[Level::County, Level::School],
+                (true, Level::Province) => &[Level::City, Level::County, Level::School],
+            };
+            let mut more = Vec::new();
+            for l in lower {
+                let (rows, total) = self
+                    .svc
+                    .list_progress(&c, scope.clone(), *l, r.year)
+                    .await?;
+                let names = self.names_for(&c, &rows).await;
+                more.push((*l, rows, total, names));
+            }
+            let mut sheets = vec![crate::export::ProgressSheet {
+                level,
+                rows: &rows,
+                total: &total,
+                names: &names,
+            }];
+            sheets.extend(more.iter().map(|(l, rows, total, names)| {
+                crate::export::ProgressSheet {
+                    level: *l,
+                    rows,
+                    total,
+                    names,
+                }
+            }));
+            let figures = if r.include_micro_competencies {
+                Some(
+                    self.svc
+                        .micro_competency_progress(&c, scope.clone(), r.year, "")
+                        .await?,
+                )
+            } else {
+                None
+            };
+            let unit_name = match scope.as_ref() {
+                Some(_) => self.parent_name(&c, &r.parent).await,
+                None => String::new(),
+            };
+            let info = crate::export::WorkbookInfo {
+                unit_name,
+                year: r.year,
+                date: tica_server::proto_time::date_to_iso(service::today()),
+            };
+            crate::export::progress_workbook(&sheets, figures.as_ref(), &info).map_err(err)?
+        } else {
+            crate::export::progress_csv(&rows, &total, &names, level, r.year)
+        };
         let metadata = pb::ExportProgressResponse {
             payload: Some(Payload::Metadata(common::ExportMetadata {
                 file_name: file.0,
@@ -1514,6 +1580,54 @@ impl AssessmentService for AssessmentGrpc {
         )?;
         let a = self.svc.principal_appraisal(&c, v[0], v[1]).await?;
         ok(convert::appraisal_to_proto(r.school_result.clone(), &a))
+    }
+
+    async fn list_micro_competency_progress(
+        &self,
+        request: Request<pb::ListMicroCompetencyProgressRequest>,
+    ) -> Reply<pb::ListMicroCompetencyProgressResponse> {
+        let c = ctx(&request)?;
+        let r = request.into_inner();
+        let scope = if r.parent.is_empty() {
+            None
+        } else {
+            Some(self.unit_scope(&c, "parent", &r.parent).await?.0)
+        };
+        let batch = if r.batch.is_empty() {
+            ""
+        } else {
+            convert::ids("batch", &r.batch, &["batches"])?[0]
+        };
+        let (page, after) = page::<usize>(
+            r.page_size,
+            &r.page_token,
+            format!("parent={};year={};batch={}", r.parent, r.year, r.batch),
+        )?;
+        let figures = self
+            .svc
+            .micro_competency_progress(&c, scope, r.year, batch)
+            .await?;
+        let codes: Vec<(usize, &service::progress::CodeProgress)> = figures
+            .codes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| after.is_none_or(|a| *i > a))
+            .take(page.limit() as usize)
+            .collect();
+        let (codes, next_page_token) = page.finish(codes, |(i, _)| *i);
+        ok(pb::ListMicroCompetencyProgressResponse {
+            micro_competencies: codes
+                .iter()
+                .map(|(_, code)| convert::code_progress_to_proto(code, figures.participants))
+                .collect(),
+            next_page_token,
+            total_size: figures.codes.len() as i64,
+            cells: convert::cells_to_proto(&figures),
+            participants: figures.participants,
+            compute_time: Some(tica_server::proto_time::timestamp(
+                tica_storage::now_micros(),
+            )),
+        })
     }
 
     type StreamCertifiedResultsStream = Stream_<pb::StreamCertifiedResultsResponse>;

@@ -98,6 +98,7 @@ pub fn policy() -> MethodPolicy {
         .allow("ListProgress", STAFF)
         .allow("ExportProgress", STAFF)
         .allow("GetPrincipalAppraisal", STAFF)
+        .allow("ListMicroCompetencyProgress", STAFF)
         .allow("StreamCertifiedResults", ADMINISTRATORS)
         .allow("ListAuditEvents", OFFICES)
 }

@@ -231,12 +231,7 @@ pub fn micro_competency(m: &MicroCompetency) -> pb::MicroCompetency {
         name: format!("microCompetencies/{}", m.code),
         code: m.code.to_owned(),
         display_name: m.name_zh.to_owned(),
-        dimension: (match m.dimension {
-            Dimension::LearningAnalysis => pb::Dimension::LearningAnalysis,
-            Dimension::InstructionalDesign => pb::Dimension::InstructionalDesign,
-            Dimension::LearningGuidance => pb::Dimension::LearningGuidance,
-            Dimension::AcademicAssessment => pb::Dimension::AcademicAssessment,
-        }) as i32,
+        dimension: dimension(m.dimension),
         environment: environment(m.environment),
         credits: i32::from(m.credits),
     }
@@ -677,7 +672,60 @@ pub fn progress_to_proto(row: &ProgressRow, display_name: String, year: i32) -> 
         counties_failed: row.counties[3],
         grade: grade(row.grade),
         compute_time: Some(timestamp(tica_storage::now_micros())),
+        micro_competency_pass_permille: p(s.submissions_passed, s.submissions_graded),
+        school_result_state: row.school_result_state.map(school_state).unwrap_or(0),
     }
+}
+
+/// One micro-competency's figures for the API.
+pub fn code_progress_to_proto(
+    c: &progress::CodeProgress,
+    participants: i64,
+) -> pb::MicroCompetencyProgress {
+    let m = micro_competency(c.micro_competency);
+    let s = &c.sums;
+    pb::MicroCompetencyProgress {
+        micro_competency: m.name,
+        code: m.code,
+        display_name: m.display_name,
+        dimension: m.dimension,
+        environment: m.environment,
+        credits: m.credits,
+        selected: s.selected,
+        submitted: s.submitted,
+        graded: s.graded,
+        passed: s.passed,
+        excellent: s.excellent,
+        selected_permille: progress::permille(s.selected, participants),
+        pass_permille: progress::permille(s.passed, s.graded),
+    }
+}
+
+/// The twelve environment × dimension cells for the API, environment first.
+pub fn cells_to_proto(f: &progress::MicroCompetencyFigures) -> Vec<pb::EnvironmentDimensionCount> {
+    let mut cells = Vec::with_capacity(12);
+    for e in Environment::ALL {
+        for d in Dimension::ALL {
+            let (selected, passed) = f.cell(e, d);
+            cells.push(pb::EnvironmentDimensionCount {
+                environment: environment(e),
+                dimension: dimension(d),
+                selected,
+                passed,
+            });
+        }
+    }
+    cells
+}
+
+/// A dimension for the API.
+pub fn dimension(d: Dimension) -> i32 {
+    (match d {
+        Dimension::LearningAnalysis => pb::Dimension::LearningAnalysis,
+        Dimension::InstructionalDesign => pb::Dimension::InstructionalDesign,
+        Dimension::LearningGuidance => pb::Dimension::LearningGuidance,
+        Dimension::AcademicAssessment => pb::Dimension::AcademicAssessment,
+    }) as i32
 }
 
 /// A principal's appraisal for the API.

@@ -10,8 +10,10 @@ use super::batches::batch_rules;
 use super::results::unit_grade;
 use super::{Assessment, Ctx, denied};
 use crate::error::{AssessmentError, Result};
-use crate::model::GradeKey;
-use crate::store::{self, SchoolSums};
+use tica_domain::micro_competency::{Dimension, Environment, MICRO_COMPETENCIES, MicroCompetency};
+
+use crate::model::{GradeKey, SchoolResultState};
+use crate::store::{self, CodeSums, SchoolSums};
 
 /// The level a progress row is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,8 +43,46 @@ pub struct ProgressRow {
     pub schools: [i64; 4],
     /// Counties counted (by grade): total, excellent, passed, failed.
     pub counties: [i64; 4],
-    /// The unit's grade (schools and counties, when the policy grades them).
+    /// The unit's grade (schools and counties, when the policy grades them; a county's on the
+    /// total of a county's rows).
     pub grade: Option<GradeKey>,
+    /// Whether the policy grades units of this row's kind at all (schools for school rows,
+    /// counties otherwise): false under presets without unit grades (Anhui, Sixian, Beijing),
+    /// where the workbook writes 不评定.
+    pub grade_rule: bool,
+    /// School rows: the school's results state (in its latest batch when several match).
+    pub school_result_state: Option<SchoolResultState>,
+}
+
+/// The figures of one micro-competency inside a unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeProgress {
+    /// The catalogue entry.
+    pub micro_competency: &'static MicroCompetency,
+    /// Its sums (zeros when nobody selected it).
+    pub sums: CodeSums,
+}
+
+/// Popularity and results per micro-competency inside a unit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MicroCompetencyFigures {
+    /// All 30 codes in catalogue order.
+    pub codes: Vec<CodeProgress>,
+    /// Enrolled participants of the unit.
+    pub participants: i64,
+}
+
+impl MicroCompetencyFigures {
+    /// Selections and passes summed over one environment × dimension cell.
+    pub fn cell(&self, environment: Environment, dimension: Dimension) -> (i64, i64) {
+        self.codes
+            .iter()
+            .filter(|c| {
+                c.micro_competency.environment == environment
+                    && c.micro_competency.dimension == dimension
+            })
+            .fold((0, 0), |(s, p), c| (s + c.sums.selected, p + c.sums.passed))
+    }
 }
 
 /// ‰, rounded half up; 0 when the whole is 0.
@@ -164,6 +204,29 @@ impl Assessment {
             )
             .0
         };
+        // School results' states, the latest batch's winning (ordered by path, then year).
+        let mut states: BTreeMap<String, SchoolResultState> = BTreeMap::new();
+        if level == Level::School {
+            for (_, _, path, state) in
+                store::school_result_states(&self.db, scope, i64::from(year)).await?
+            {
+                if let Some(state) = SchoolResultState::from_key(&state) {
+                    states.insert(path, state);
+                }
+            }
+        }
+        let grades_schools = |batch: &str| {
+            rules_of
+                .get(batch)
+                .and_then(|r| r.school_grade.as_ref())
+                .is_some_and(|r| r.enabled)
+        };
+        let grades_counties = |batch: &str| {
+            rules_of
+                .get(batch)
+                .and_then(|r| r.county_grade.as_ref())
+                .is_some_and(|r| r.enabled)
+        };
         let mut rows: BTreeMap<String, ProgressRow> = BTreeMap::new();
         let mut total = ProgressRow {
             unit: String::new(),
@@ -187,7 +250,12 @@ impl Assessment {
             tally(&mut row.schools, *grade);
             if level == Level::School {
                 row.grade = *grade;
+                row.grade_rule |= grades_schools(&s.batch_id);
+                row.school_result_state = states.get(&row.path).copied();
+            } else {
+                row.grade_rule |= grades_counties(&s.batch_id);
             }
+            total.grade_rule |= grades_counties(&s.batch_id);
         }
         for (prefix, _) in counties.iter() {
             let g = county_grade(prefix);
@@ -201,6 +269,10 @@ impl Assessment {
                 && let Some(row) = rows.get_mut(prefix)
             {
                 row.grade = g;
+            }
+            // A county's own figures: its grade goes on the total.
+            if prefix == scope.as_str() {
+                total.grade = g;
             }
         }
         Ok((rows.into_values().collect(), total))
@@ -223,6 +295,51 @@ impl Assessment {
             return Err(denied(&ctx.caller));
         }
         self.progress_rows(&scope, level, year).await
+    }
+
+    /// Selections and results per micro-competency inside `parent` (default: the caller's
+    /// scope), for `year` (0: every year) and `batch` (empty: every batch). Access as
+    /// [`Assessment::list_progress`].
+    pub async fn micro_competency_progress(
+        &self,
+        ctx: &Ctx,
+        parent: Option<ScopePath>,
+        year: i32,
+        batch: &str,
+    ) -> Result<MicroCompetencyFigures> {
+        let scope = match parent {
+            Some(p) if ctx.caller.covers(&p) => p,
+            Some(_) => return Err(denied(&ctx.caller)),
+            None => ctx.caller.scope.clone(),
+        };
+        if ctx.caller.role == tica_auth::Role::Teacher {
+            return Err(denied(&ctx.caller));
+        }
+        let year = i64::from(year);
+        let sums = store::code_sums(&self.db, &scope, year, batch).await?;
+        let participants = store::school_sums(&self.db, &scope, year, batch)
+            .await?
+            .iter()
+            .map(|s| s.participants)
+            .sum();
+        let codes = MICRO_COMPETENCIES
+            .iter()
+            .map(|m| CodeProgress {
+                micro_competency: m,
+                sums: sums
+                    .iter()
+                    .find(|s| s.code == m.code)
+                    .cloned()
+                    .unwrap_or_else(|| CodeSums {
+                        code: m.code.to_owned(),
+                        ..Default::default()
+                    }),
+            })
+            .collect();
+        Ok(MicroCompetencyFigures {
+            codes,
+            participants,
+        })
     }
 
     /// One unit's progress.

@@ -596,3 +596,83 @@ pub async fn school_sums(
     });
     Ok(rows)
 }
+
+/// Per-micro-competency sums over the submissions of enrolled participants inside `scope`
+/// (leadership excluded): selected (one row per selected code), handed in, graded, passed,
+/// excellent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct CodeSums {
+    /// The micro-competency code.
+    pub code: String,
+    /// Participants whose selection includes it.
+    pub selected: i64,
+    /// Handed in (submitted or graded).
+    pub submitted: i64,
+    /// Graded.
+    pub graded: i64,
+    /// Graded pass or excellent.
+    pub passed: i64,
+    /// Graded excellent.
+    pub excellent: i64,
+}
+
+/// The popularity statement: submissions grouped by code in a path range (`$1 <= path < $2`),
+/// for a year (`$3`, 0 for all) and batch (`$4`, empty for all), enrolled participants only.
+/// `grade` is the column migration 0002 added (the current grading's key).
+pub const CODE_SUMS_SQL: &str = "SELECT s.code AS code, \
+                COUNT(*) AS selected, \
+                CAST(SUM(CASE WHEN s.state IN ('submitted', 'graded') THEN 1 ELSE 0 END) AS BIGINT) AS submitted, \
+                CAST(SUM(CASE WHEN s.state = 'graded' THEN 1 ELSE 0 END) AS BIGINT) AS graded, \
+                CAST(SUM(CASE WHEN s.state = 'graded' AND s.grade IN ('pass', 'excellent') THEN 1 ELSE 0 END) AS BIGINT) AS passed, \
+                CAST(SUM(CASE WHEN s.state = 'graded' AND s.grade = 'excellent' THEN 1 ELSE 0 END) AS BIGINT) AS excellent \
+             FROM submissions s \
+             JOIN participants p ON p.batch_id = s.batch_id AND p.teacher_number = s.teacher_number \
+             JOIN batches b ON b.id = s.batch_id \
+             WHERE s.path >= $1 AND s.path < $2 AND ($3 = 0 OR b.year = $3) AND ($4 = '' OR s.batch_id = $4) \
+               AND p.state = 'enrolled' AND s.code <> 'leadership' \
+             GROUP BY s.code ORDER BY s.code";
+
+/// [`CodeSums`] for every code selected inside `scope` (codes nobody selected are absent).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.code_sums", db.operation.name = "assessment.code_sums"))]
+pub async fn code_sums(
+    db: &Database,
+    scope: &ScopePath,
+    year: i64,
+    batch: &str,
+) -> Result<Vec<CodeSums>> {
+    let (lo, hi) = scope.range();
+    let rows: Vec<CodeSums> = with_db!(db, pool => {
+        sqlx::query_as(CODE_SUMS_SQL)
+        .bind(lo)
+        .bind(hi)
+        .bind(year)
+        .bind(batch.to_owned())
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows)
+}
+
+/// The results state of every school inside `scope` in the batches of `year` (0: all), as
+/// `(batch id, batch year, school path, state key)`, ordered by path then year.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.school_result_states", db.operation.name = "assessment.school_result_states"))]
+pub async fn school_result_states(
+    db: &Database,
+    scope: &ScopePath,
+    year: i64,
+) -> Result<Vec<(String, i64, String, String)>> {
+    let (lo, hi) = scope.range();
+    let rows: Vec<(String, i64, String, String)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT r.batch_id, CAST(b.year AS BIGINT), r.path, r.state FROM school_results r \
+             JOIN batches b ON b.id = r.batch_id \
+             WHERE r.path >= $1 AND r.path < $2 AND ($3 = 0 OR b.year = $3) ORDER BY r.path, b.year",
+        )
+        .bind(lo)
+        .bind(hi)
+        .bind(year)
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows)
+}
