@@ -13,7 +13,9 @@ use tica_server::proto_time::timestamp;
 use tonic::{Request, Response, Status};
 
 use crate::model::*;
-use crate::service::{Ctx, NewRound, Part, RegradeInput, Sampling, UnitReport};
+use crate::service::{
+    AgreementFilter, Ctx, NewRound, Part, RegradeInput, Sampling, UnitAgreement, UnitReport,
+};
 use crate::store::{ItemFilter, RegradeFilter, RoundCounts, RoundFilter};
 
 /// The tonic service.
@@ -421,6 +423,45 @@ fn unit_to_proto(u: &UnitReport) -> pb::ReviewUnit {
             reason: d.reason.clone(),
             target: d.target.clone(),
         }),
+    }
+}
+
+/// ‰ rounded half up; 0 when nothing was compared.
+fn permille(agreeing: u64, n: u64) -> i32 {
+    if n == 0 {
+        0
+    } else {
+        ((agreeing * 2000 + n) / (2 * n)) as i32
+    }
+}
+
+fn round_agreement_to_proto(u: &UnitReport) -> pb::RoundAgreement {
+    let unit = unit_to_proto(u);
+    pb::RoundAgreement {
+        review_unit: unit.name,
+        compared: unit.compared,
+        agreements: unit.agreements,
+        agreement_permille: unit.agreement_permille,
+        wilson_lower_ppm: unit.wilson_lower_ppm,
+        wilson_upper_ppm: unit.wilson_upper_ppm,
+        kappa_ppm: unit.kappa_ppm,
+        pending: unit.pending,
+        outcome: unit.outcome,
+    }
+}
+
+fn agreement_to_proto(u: &UnitAgreement) -> pb::UnitAgreement {
+    let (n, agreeing) = u.pooled();
+    pb::UnitAgreement {
+        unit: u.unit.clone(),
+        batch: format!("batches/{}", u.batch),
+        rounds: u.rounds.iter().map(round_agreement_to_proto).collect(),
+        latest_outcome: outcome(u.latest_outcome()) as i32,
+        sent_back: u.sent_back() as i32,
+        pooled_compared: n as i64,
+        pooled_agreements: agreeing as i64,
+        pooled_agreement_permille: permille(agreeing, n),
+        threshold: Some(ratio(u.threshold)),
     }
 }
 
@@ -915,6 +956,74 @@ impl SamplingService for SamplingGrpc {
             review_units: rows.iter().map(unit_to_proto).collect(),
             next_page_token,
             total_size: total,
+        })
+    }
+
+    async fn list_unit_agreements(
+        &self,
+        request: Request<pb::ListUnitAgreementsRequest>,
+    ) -> Reply<pb::ListUnitAgreementsResponse> {
+        let c = ctx(&request)?;
+        let r = request.into_inner();
+        let parent = if r.parent.is_empty() {
+            None
+        } else {
+            Some(
+                r.parent
+                    .strip_prefix("jurisdictions/")
+                    .ok_or_else(|| invalid("parent", "expected jurisdictions/{code}"))?,
+            )
+        };
+        let level = match pb::RoundLevel::try_from(r.level) {
+            Ok(pb::RoundLevel::CountyReview) => Level::CountyReview,
+            Ok(pb::RoundLevel::ProvinceAudit) => Level::ProvinceAudit,
+            _ => {
+                return Err(invalid(
+                    "level",
+                    "required: COUNTY_REVIEW or PROVINCE_AUDIT",
+                ));
+            }
+        };
+        let kind = enum_filter("kind", r.kind, |v| match pb::RoundKind::try_from(v) {
+            Ok(pb::RoundKind::OnlineRegrade) => Some(Kind::OnlineRegrade),
+            Ok(pb::RoundKind::OfflineCheck) => Some(Kind::OfflineCheck),
+            _ => None,
+        })?;
+        if r.year < 0 {
+            return Err(invalid("year", "a year, or 0 for every year"));
+        }
+        let filter = AgreementFilter {
+            level: Some(level),
+            kind,
+            batch: batch_filter(&r.batch)?,
+            year: r.year,
+            drawn_only: r.drawn_only,
+        };
+        let page: Page<(String, String)> = Page::from_request(
+            r.page_size,
+            &r.page_token,
+            &format!(
+                "{}|{}|{}|{}|{}|{}",
+                r.parent, r.level, r.kind, r.batch, r.year, r.drawn_only
+            ),
+        )?;
+        let found = self
+            .svc
+            .unit_agreements(&c, parent, &filter, page.after.as_ref(), page.limit())
+            .await?;
+        let (rows, next_page_token) =
+            page.finish(found.units, |u| (u.unit.clone(), u.batch.clone()));
+        let (n, agreeing) = found.pooled;
+        ok(pb::ListUnitAgreementsResponse {
+            unit_agreements: rows.iter().map(agreement_to_proto).collect(),
+            next_page_token,
+            total_size: found.total,
+            total: Some(pb::UnitAgreement {
+                pooled_compared: n as i64,
+                pooled_agreements: agreeing as i64,
+                pooled_agreement_permille: permille(agreeing, n),
+                ..Default::default()
+            }),
         })
     }
 

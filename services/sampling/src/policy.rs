@@ -33,6 +33,7 @@ pub fn policy() -> MethodPolicy {
         .allow("GetReviewUnit", REVIEW)
         .allow("ListReviewUnits", REVIEW)
         .allow("DecideReviewUnit", OFFICES)
+        .allow("ListUnitAgreements", OFFICES)
         .allow("ExportReviewRound", OFFICES)
         .allow("ListAuditEvents", OFFICES)
 }

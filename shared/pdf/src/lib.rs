@@ -12,6 +12,8 @@
 //! - Speed: the font is parsed once in [`Renderer::new`], together with a pre-cut copy
 //!   (GB 2312 and ASCII) that pages without rare characters subset from; streams are
 //!   compressed at a lighter level than printpdf's default save.
+//! - With the `report` feature, [`report`] renders the county summary (key figures and
+//!   charts drawn by plotters as vectors in the same font).
 
 use std::io::Write as _;
 
@@ -21,6 +23,8 @@ mod font;
 mod layout;
 mod qr;
 pub mod reference;
+#[cfg(feature = "report")]
+pub mod report;
 
 pub use qr::MAX_QR_VERSION;
 

@@ -10,11 +10,13 @@
 mod export;
 mod review;
 mod rounds;
+mod summary;
 mod units;
 
 pub use export::{ExportFile, Part};
 pub use review::{Assignment, RegradeInput, item_name};
 pub use rounds::{NewRound, grade_from};
+pub use summary::{AgreementFilter, AgreementPage, UnitAgreement};
 pub use units::UnitReport;
 
 use std::future::Future;
