@@ -2,7 +2,9 @@
 
 use std::ops::Range;
 
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged, ValueFormatter};
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::Color as _;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -91,6 +93,11 @@ struct Keyed {
 
 fn keyed(range: Range<f64>, keys: Vec<f64>) -> Keyed {
     Keyed { range, keys }
+}
+
+/// An axis of `n` bands 1 wide, labelled at their centres.
+fn bands(n: usize) -> Keyed {
+    keyed(0f64..n as f64, (0..n).map(|i| i as f64 + 0.5).collect())
 }
 
 impl Ranged for Keyed {
@@ -356,24 +363,8 @@ fn overview(canvas: &mut Canvas<'_>, s: &CountySummary) -> Result<(), PdfError> 
         cells[d][e] += c.selected;
     }
     let high = cells.iter().flatten().copied().max().unwrap_or(0).max(1);
-    {
-        let backend = ChartBackend::new(canvas, MARGIN, chart_top - 8.0, CONTENT_W, 235.0);
-        let root = backend.into_drawing_area();
-        let nd = dims.len().max(1);
-        let centres: Vec<f64> = (0..nd).map(|i| i as f64 + 0.5).collect();
-        let mut chart = ChartBuilder::on(&root)
-            .margin_top(40)
-            .margin_right(40)
-            .x_label_area_size(220)
-            .y_label_area_size(450)
-            .build_cartesian_2d(keyed(0f64..nd as f64, centres), 0f64..(high as f64 * 1.15))
-            .map_err(render_error)?;
-        let dim_label = |v: &f64| {
-            dims.get(*v as usize)
-                .map(|d| (*d).to_owned())
-                .unwrap_or_default()
-        };
-        mesh(&mut chart, &dim_label, &|v: &f64| format!("{v:.0}"))?;
+    let top = chart_top - 8.0;
+    column_chart(canvas, top, 235.0, &dims, high as f64 * 1.15, |chart| {
         let ne = envs.len().max(1) as f64;
         let band = 0.8 / ne;
         for (d, row) in cells.iter().enumerate() {
@@ -395,16 +386,13 @@ fn overview(canvas: &mut Canvas<'_>, s: &CountySummary) -> Result<(), PdfError> 
                     .draw_series(std::iter::once(Text::new(
                         label,
                         (x0 + band / 2.0, *n as f64),
-                        ("sans-serif", 75)
-                            .into_font()
-                            .color(&BLACK)
-                            .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                        font(75, BLACK).pos(Pos::new(HPos::Center, VPos::Bottom)),
                     )))
                     .map_err(render_error)?;
             }
         }
-        root.present().map_err(render_error)?;
-    }
+        Ok(())
+    })?;
 
     // Popularity per code.
     let chart_top = chart_top - 260.0;
@@ -425,69 +413,166 @@ fn overview(canvas: &mut Canvas<'_>, s: &CountySummary) -> Result<(), PdfError> 
         Align::Left,
     );
     let high = s.codes.iter().map(|c| c.selected).max().unwrap_or(0).max(1);
-    {
-        let backend = ChartBackend::new(
-            canvas,
-            MARGIN,
-            chart_top - 8.0,
-            CONTENT_W,
-            chart_top - 8.0 - 50.0,
-        );
-        let root = backend.into_drawing_area();
-        let n = s.codes.len().max(1);
-        let centres: Vec<f64> = (0..n).map(|i| i as f64 + 0.5).collect();
-        let mut chart = ChartBuilder::on(&root)
-            .margin_top(40)
-            .margin_right(40)
-            .x_label_area_size(220)
-            .y_label_area_size(450)
-            .build_cartesian_2d(keyed(0f64..n as f64, centres), 0f64..(high as f64 * 1.1))
-            .map_err(render_error)?;
-        let code_label = |v: &f64| {
-            s.codes
-                .get(*v as usize)
-                .map(|c| c.code.clone())
-                .unwrap_or_default()
-        };
-        mesh(&mut chart, &code_label, &|v: &f64| format!("{v:.0}"))?;
-        for (i, c) in s.codes.iter().enumerate() {
-            let e = envs.iter().position(|x| *x == c.environment).unwrap_or(0);
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, c.selected as f64)],
-                    plot(ENV_COLOURS[e % 4]).filled(),
-                )))
-                .map_err(render_error)?;
-        }
-        root.present().map_err(render_error)?;
-    }
-    Ok(())
+    let codes: Vec<&str> = s.codes.iter().map(|c| c.code.as_str()).collect();
+    let top = chart_top - 8.0;
+    column_chart(
+        canvas,
+        top,
+        top - 50.0,
+        &codes,
+        high as f64 * 1.1,
+        |chart| {
+            for (i, c) in s.codes.iter().enumerate() {
+                let e = envs.iter().position(|x| *x == c.environment).unwrap_or(0);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(i as f64 + 0.15, 0.0), (i as f64 + 0.85, c.selected as f64)],
+                        plot(ENV_COLOURS[e % 4]).filled(),
+                    )))
+                    .map_err(render_error)?;
+            }
+            Ok(())
+        },
+    )
 }
 
-/// The axes and grid every chart shares.
-fn mesh<DB: DrawingBackend, X, Y>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
-    x_label: &dyn Fn(&X::ValueType) -> String,
-    y_label: &dyn Fn(&Y::ValueType) -> String,
-) -> Result<(), PdfError>
-where
-    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
-    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
-{
-    chart
-        .configure_mesh()
+/// The frame of a column chart: one column per label along x, a count up the y axis.
+type ColumnFrame<'a, 'c, 'f> =
+    ChartContext<'a, ChartBackend<'c, 'f>, Cartesian2d<Keyed, RangedCoordf64>>;
+
+/// A column chart across the page from `top` down `height` points: one column 1 wide per
+/// label (named below it), counts from 0 to `y_max`; `columns` draws into it.
+fn column_chart(
+    canvas: &mut Canvas<'_>,
+    top: f32,
+    height: f32,
+    labels: &[&str],
+    y_max: f64,
+    columns: impl FnOnce(&mut ColumnFrame<'_, '_, '_>) -> Result<(), PdfError>,
+) -> Result<(), PdfError> {
+    let backend = ChartBackend::new(canvas, MARGIN, top, CONTENT_W, height);
+    let root = backend.into_drawing_area();
+    let n = labels.len().max(1);
+    let mut chart = ChartBuilder::on(&root)
+        .margin_top(40)
+        .margin_right(40)
+        .x_label_area_size(220)
+        .y_label_area_size(450)
+        .build_cartesian_2d(bands(n), 0f64..y_max)
+        .map_err(render_error)?;
+    let label_of = |v: &f64| {
+        labels
+            .get(*v as usize)
+            .map(|l| (*l).to_owned())
+            .unwrap_or_default()
+    };
+    lines(&mut chart.configure_mesh())
         .disable_x_mesh()
         .x_labels(64)
         .y_labels(6)
-        .x_label_formatter(x_label)
-        .y_label_formatter(y_label)
-        .label_style(("sans-serif", 80).into_font().color(&RGBColor(60, 60, 66)))
-        .axis_style(RGBColor(120, 120, 126).stroke_width(6))
+        .x_label_formatter(&label_of)
+        .y_label_formatter(&|v: &f64| format!("{v:.0}"))
+        .label_style(font(80, RGBColor(60, 60, 66)))
+        .draw()
+        .map_err(render_error)?;
+    columns(&mut chart)?;
+    root.present().map_err(render_error)
+}
+
+/// The axis, grid and tick marks of every chart.
+fn lines<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.axis_style(RGBColor(120, 120, 126).stroke_width(6))
         .bold_line_style(RGBColor(225, 225, 230).stroke_width(5))
         .light_line_style(TRANSPARENT)
         .set_all_tick_mark_size(30)
+}
+
+/// Chart text of `size` (in plotters' units) in `colour`.
+fn font(size: i32, colour: RGBColor) -> TextStyle<'static> {
+    ("sans-serif", size).into_font().color(&colour)
+}
+
+/// The frame of a per-school bar chart: x in per cent up to `x_max`, one band per row.
+type SchoolFrame<'a, 'c, 'f> = ChartContext<'a, ChartBackend<'c, 'f>, Cartesian2d<Keyed, Keyed>>;
+
+/// A horizontal bar chart of schools under a page's legend: one band `row_h` high per name,
+/// the first on top, named on the left; x in per cent from 0 to `x_max`, ticked every 20 % to
+/// 100 %. `row` draws row i at band y (its bottom; the band is 1 high); a dashed line then
+/// marks `dash` per cent.
+fn school_chart(
+    canvas: &mut Canvas<'_>,
+    names: &[&str],
+    row_h: f32,
+    x_max: f64,
+    dash: f64,
+    mut row: impl FnMut(&mut SchoolFrame<'_, '_, '_>, usize, f64) -> Result<(), PdfError>,
+) -> Result<(), PdfError> {
+    let n = names.len().max(1);
+    let height = n as f32 * row_h + 30.0;
+    let backend = ChartBackend::new(canvas, MARGIN, PAGE_H - 112.0, CONTENT_W, height);
+    let root = backend.into_drawing_area();
+    let mut chart = ChartBuilder::on(&root)
+        .margin_top(20)
+        .margin_right(30)
+        .x_label_area_size(200)
+        .y_label_area_size(1500)
+        .build_cartesian_2d(
+            keyed(0f64..x_max, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]),
+            bands(n),
+        )
+        .map_err(render_error)?;
+    // Row i from the top is band n - 1 - i.
+    let name_of = |v: &f64| {
+        let i = n - 1 - (*v as usize).min(n - 1);
+        names
+            .get(i)
+            .map(|name| (*name).to_owned())
+            .unwrap_or_default()
+    };
+    lines(&mut chart.configure_mesh())
+        .disable_y_mesh()
+        .x_labels(6)
+        .y_labels(SCHOOLS_PER_PAGE * 2)
+        .x_label_formatter(&|v| format!("{v:.0}%"))
+        .y_label_formatter(&name_of)
+        .label_style(font(85, RGBColor(40, 40, 46)))
         .draw()
-        .map_err(render_error)
+        .map_err(render_error)?;
+    for i in 0..names.len() {
+        row(&mut chart, i, (n - 1 - i) as f64)?;
+    }
+    chart
+        .draw_series(dashes(dash, n as f64))
+        .map_err(render_error)?;
+    root.present().map_err(render_error)
+}
+
+/// A figure in the column right of a school's bars, starting at `x` and centred on `y`.
+fn figure(
+    chart: &mut SchoolFrame<'_, '_, '_>,
+    text: String,
+    (x, y): (f64, f64),
+    colour: RGBColor,
+) -> Result<(), PdfError> {
+    chart
+        .draw_series(std::iter::once(Text::new(
+            text,
+            (x, y),
+            font(75, colour).pos(Pos::new(HPos::Left, VPos::Center)),
+        )))
+        .map_err(render_error)?;
+    Ok(())
+}
+
+/// A chart page's title, numbered "（k/n）" when the chart runs over more than one page.
+fn numbered(title: &str, part: usize, parts: usize) -> String {
+    if parts > 1 {
+        format!("{title}（{}/{}）", part + 1, parts)
+    } else {
+        title.to_owned()
+    }
 }
 
 /// A page of schools' pass and excellent rates, best first.
@@ -498,11 +583,7 @@ fn pass_rates(
     part: usize,
     parts: usize,
 ) -> Result<(), PdfError> {
-    let title = if parts > 1 {
-        format!("各校合格率与优秀率（{}/{}）", part + 1, parts)
-    } else {
-        "各校合格率与优秀率".to_owned()
-    };
+    let title = numbered("各校合格率与优秀率", part, parts);
     let graded: i64 = s.schools.iter().map(|r| r.graded).sum();
     let passed: i64 = s.schools.iter().map(|r| r.passed).sum();
     let average = rate(passed, graded);
@@ -527,43 +608,9 @@ fn pass_rates(
         Align::Left,
     );
 
-    let n = schools.len().max(1);
-    let height = n as f32 * ROW_H + 30.0;
-    let backend = ChartBackend::new(canvas, MARGIN, PAGE_H - 112.0, CONTENT_W, height);
-    let root = backend.into_drawing_area();
-    let centres: Vec<f64> = (0..n).map(|i| i as f64 + 0.5).collect();
-    let mut chart = ChartBuilder::on(&root)
-        .margin_top(20)
-        .margin_right(30)
-        .x_label_area_size(200)
-        .y_label_area_size(1500)
-        .build_cartesian_2d(
-            keyed(0f64..128f64, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]),
-            keyed(0f64..n as f64, centres),
-        )
-        .map_err(render_error)?;
-    // Row i from the top is band n - 1 - i.
-    let band = |i: usize| (n - 1 - i) as f64;
-    let name_of = |v: &f64| {
-        let i = n - 1 - (*v as usize).min(n - 1);
-        schools.get(i).map(|r| r.name.clone()).unwrap_or_default()
-    };
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .x_labels(6)
-        .y_labels(SCHOOLS_PER_PAGE * 2)
-        .x_label_formatter(&|v| format!("{v:.0}%"))
-        .y_label_formatter(&name_of)
-        .label_style(("sans-serif", 85).into_font().color(&RGBColor(40, 40, 46)))
-        .axis_style(RGBColor(120, 120, 126).stroke_width(6))
-        .bold_line_style(RGBColor(225, 225, 230).stroke_width(5))
-        .light_line_style(TRANSPARENT)
-        .set_all_tick_mark_size(30)
-        .draw()
-        .map_err(render_error)?;
-    for (i, r) in schools.iter().enumerate() {
-        let y = band(i);
+    let names: Vec<&str> = schools.iter().map(|r| r.name.as_str()).collect();
+    school_chart(canvas, &names, ROW_H, 128.0, average, |chart, i, y| {
+        let r = schools[i];
         let pass = rate(r.passed, r.graded);
         let excellent = rate(r.excellent, r.graded);
         chart
@@ -586,22 +633,8 @@ fn pass_rates(
         if !r.grade_label.is_empty() {
             label.push_str(&format!("（{}）", r.grade_label));
         }
-        chart
-            .draw_series(std::iter::once(Text::new(
-                label,
-                (LABEL_X, y + 0.5),
-                ("sans-serif", 75)
-                    .into_font()
-                    .color(&RGBColor(40, 40, 46))
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
-            )))
-            .map_err(render_error)?;
-    }
-    chart
-        .draw_series(dashes(average, n as f64))
-        .map_err(render_error)?;
-    root.present().map_err(render_error)?;
-    Ok(())
+        figure(chart, label, (LABEL_X, y + 0.5), RGBColor(40, 40, 46))
+    })
 }
 
 /// A vertical dashed line at `x` from 0 to `top`, in the threshold colour.
@@ -668,11 +701,7 @@ fn agreement(
     part: usize,
     parts: usize,
 ) -> Result<(), PdfError> {
-    let title = if parts > 1 {
-        format!("各校复核一致率（{}/{}）", part + 1, parts)
-    } else {
-        "各校复核一致率".to_owned()
-    };
+    let title = numbered("各校复核一致率", part, parts);
     let threshold = f64::from(s.threshold_permille) / 10.0;
     heading(
         canvas,
@@ -687,109 +716,60 @@ fn agreement(
     let x = swatch(canvas, x, y, page(PENDING), "待决定");
     canvas.text("右列：一致率（比对份数）", x, y, 9.0, grey(), Align::Left);
 
-    let n = rows.len().max(1);
-    let height = n as f32 * ROW_H * 1.25 + 30.0;
-    let backend = ChartBackend::new(canvas, MARGIN, PAGE_H - 112.0, CONTENT_W, height);
-    let root = backend.into_drawing_area();
-    let centres: Vec<f64> = (0..n).map(|i| i as f64 + 0.5).collect();
-    let mut chart = ChartBuilder::on(&root)
-        .margin_top(20)
-        .margin_right(30)
-        .x_label_area_size(200)
-        .y_label_area_size(1500)
-        .build_cartesian_2d(
-            keyed(0f64..150f64, vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]),
-            keyed(0f64..n as f64, centres),
-        )
-        .map_err(render_error)?;
-    let band = |i: usize| (n - 1 - i) as f64;
-    let name_of = |v: &f64| {
-        let i = n - 1 - (*v as usize).min(n - 1);
-        rows.get(i).map(|r| r.name.to_owned()).unwrap_or_default()
-    };
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .x_labels(6)
-        .y_labels(SCHOOLS_PER_PAGE * 2)
-        .x_label_formatter(&|v| format!("{v:.0}%"))
-        .y_label_formatter(&name_of)
-        .label_style(("sans-serif", 85).into_font().color(&RGBColor(40, 40, 46)))
-        .axis_style(RGBColor(120, 120, 126).stroke_width(6))
-        .bold_line_style(RGBColor(225, 225, 230).stroke_width(5))
-        .light_line_style(TRANSPARENT)
-        .set_all_tick_mark_size(30)
-        .draw()
-        .map_err(render_error)?;
-    let small = |colour: RGBColor| {
-        ("sans-serif", 75)
-            .into_font()
-            .color(&colour)
-            .pos(Pos::new(HPos::Left, VPos::Center))
-    };
-    for (i, r) in rows.iter().enumerate() {
-        let y = band(i);
-        let (agreeing, compared, outcome) = r.latest;
-        let latest = rate(agreeing, compared);
-        let colour = match outcome {
-            RoundOutcome::SentBack => plot(SENT_BACK),
-            RoundOutcome::Undecided => plot(PENDING),
-            _ => plot(AGREE),
-        };
-        let label = format!("{}（{}）", percent(agreeing, compared), compared);
-        let mut label_y = y + 0.5;
-        if let Some((a, c)) = r.sent_back {
-            let first = rate(a, c);
-            chart
-                .draw_series([
-                    Rectangle::new(
-                        [(0.0, y + 0.12), (first, y + 0.45)],
-                        plot(SENT_BACK).filled(),
-                    ),
-                    Rectangle::new([(0.0, y + 0.5), (latest, y + 0.88)], colour.filled()),
-                ])
-                .map_err(render_error)?;
-            label_y = y + 0.69;
-            chart
-                .draw_series(std::iter::once(Text::new(
+    let names: Vec<&str> = rows.iter().map(|r| r.name).collect();
+    school_chart(
+        canvas,
+        &names,
+        ROW_H * 1.25,
+        150.0,
+        threshold,
+        |chart, i, y| {
+            let r = &rows[i];
+            let (agreeing, compared, outcome) = r.latest;
+            let latest = rate(agreeing, compared);
+            let colour = match outcome {
+                RoundOutcome::SentBack => plot(SENT_BACK),
+                RoundOutcome::Undecided => plot(PENDING),
+                _ => plot(AGREE),
+            };
+            let label = format!("{}（{}）", percent(agreeing, compared), compared);
+            let mut label_y = y + 0.5;
+            if let Some((a, c)) = r.sent_back {
+                let first = rate(a, c);
+                chart
+                    .draw_series([
+                        Rectangle::new(
+                            [(0.0, y + 0.12), (first, y + 0.45)],
+                            plot(SENT_BACK).filled(),
+                        ),
+                        Rectangle::new([(0.0, y + 0.5), (latest, y + 0.88)], colour.filled()),
+                    ])
+                    .map_err(render_error)?;
+                label_y = y + 0.69;
+                figure(
+                    chart,
                     format!("首轮 {}（{}）", percent(a, c), c),
                     (LABEL_X, y + 0.285),
-                    small(plot(SENT_BACK)),
-                )))
-                .map_err(render_error)?;
-        } else {
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, y + 0.2), (latest, y + 0.8)],
-                    colour.filled(),
-                )))
-                .map_err(render_error)?;
-        }
-        chart
-            .draw_series(std::iter::once(Text::new(
-                label,
-                (LABEL_X, label_y),
-                small(RGBColor(40, 40, 46)),
-            )))
-            .map_err(render_error)?;
-        if r.times > 0 {
-            let tag = if r.times > 1 {
-                format!("退回重评 ×{}", r.times)
+                    plot(SENT_BACK),
+                )?;
             } else {
-                "退回重评".to_owned()
-            };
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    tag,
-                    (131.0, y + 0.5),
-                    small(plot(SENT_BACK)),
-                )))
-                .map_err(render_error)?;
-        }
-    }
-    chart
-        .draw_series(dashes(threshold, n as f64))
-        .map_err(render_error)?;
-    root.present().map_err(render_error)?;
-    Ok(())
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(0.0, y + 0.2), (latest, y + 0.8)],
+                        colour.filled(),
+                    )))
+                    .map_err(render_error)?;
+            }
+            figure(chart, label, (LABEL_X, label_y), RGBColor(40, 40, 46))?;
+            if r.times > 0 {
+                let tag = if r.times > 1 {
+                    format!("退回重评 ×{}", r.times)
+                } else {
+                    "退回重评".to_owned()
+                };
+                figure(chart, tag, (131.0, y + 0.5), plot(SENT_BACK))?;
+            }
+            Ok(())
+        },
+    )
 }
