@@ -40,11 +40,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let telemetry = tica_telemetry::init("tica-assessment", tica_telemetry::LogFormat::from_env());
-    let args: Args = process::parse_args();
-    let code = process::exit_code(run(args).await);
-    telemetry.shutdown();
-    code
+    process::main::<Args, _>("tica-assessment", run).await
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

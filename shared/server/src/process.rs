@@ -72,6 +72,20 @@ pub struct ProcessArgs {
     pub migrate_only: bool,
 }
 
+/// The whole `main` of a service binary: telemetry first (named `binary`), the arguments
+/// ([`parse_args`]), `run`, then the exit code ([`exit_code`]) once telemetry has flushed.
+pub async fn main<A, E>(binary: &'static str, run: impl AsyncFnOnce(A) -> Result<(), E>) -> ExitCode
+where
+    A: clap::Parser,
+    E: std::fmt::Display,
+{
+    let telemetry = tica_telemetry::init(binary, tica_telemetry::LogFormat::from_env());
+    let args: A = parse_args();
+    let code = exit_code(run(args).await);
+    telemetry.shutdown();
+    code
+}
+
 /// Parses a binary's arguments as `A::parse()` does, exiting on an error — but an error about
 /// an argument that an environment variable sets also names the variable (clap names only the
 /// flag), since operators configure the services by environment.
