@@ -218,6 +218,11 @@ impl Cluster {
         created.name.strip_prefix("assessors/").unwrap().to_owned()
     }
 
+    /// The suite as the demo drives it: the same channel, tokens from the same key.
+    pub fn target(&self) -> tica::demo::Target {
+        tica::demo::Target::new(self.channel.clone(), self.signer.clone(), self.http())
+    }
+
     /// The suite's data directory (databases, keys, evidence).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir

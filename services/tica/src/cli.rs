@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
 use tica_roster::client::{self, Kind, RosterClient};
-use tica_roster::sample::{SampleRoster, SampleSpec};
+use tica_roster::sample::{CountySpec, SampleRoster, SampleSpec};
 use tonic::transport::Channel;
 
 /// Where the server is and who is calling (shared by `tica roster …` and `tica certificates …`).
@@ -69,17 +69,22 @@ pub(crate) fn print_page(table: &Table, noun: &str, total: i64, more: bool) {
 /// Roster commands.
 #[derive(Debug, Subcommand)]
 pub enum RosterCommand {
-    /// Write a deterministic sample province as CSV and XLSX files (offline).
+    /// Write a deterministic sample province (or, with `--county`, one county) as CSV and XLSX
+    /// files (offline).
     Sample {
         /// Directory to write into.
         #[arg(long)]
         out: PathBuf,
-        /// Teachers in all.
-        #[arg(long, default_value_t = 20_000)]
-        teachers: usize,
+        /// Teachers in all [default: 20000 for the province, 3000 for a county].
+        #[arg(long)]
+        teachers: Option<usize>,
         /// Seed.
         #[arg(long, default_value_t = 2022)]
         seed: u64,
+        /// Write one county instead of the province: 泗县 2022 (341324) or 永宁县, Ningxia
+        /// (640121), with 107 schools of real kinds per 3,000 teachers.
+        #[arg(long, value_enum)]
+        county: Option<SampleCounty>,
     },
     /// Jurisdictions.
     #[command(subcommand)]
@@ -246,7 +251,8 @@ pub async fn run(command: RosterCommand) -> anyhow::Result<()> {
             out,
             teachers,
             seed,
-        } => write_sample(&out, teachers, seed),
+            county,
+        } => write_sample(&out, teachers, seed, county),
         RosterCommand::Jurisdictions(c) => jurisdictions(c).await,
         RosterCommand::Schools(SchoolsCommand::List {
             parent,
@@ -672,13 +678,41 @@ fn write_errors(path: &Path, errors: &[common::RowError]) -> anyhow::Result<()> 
     std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
 }
 
-fn write_sample(out: &Path, teachers: usize, seed: u64) -> anyhow::Result<()> {
-    let spec = SampleSpec {
-        seed,
-        teachers,
-        ..SampleSpec::province()
+/// The counties `tica roster sample --county` can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SampleCounty {
+    /// 泗县, 宿州市, 安徽省, as in 2022 (seeds/004).
+    Sixian,
+    /// 永宁县, 银川市, 宁夏回族自治区.
+    Ningxia,
+}
+
+fn write_sample(
+    out: &Path,
+    teachers: Option<usize>,
+    seed: u64,
+    county: Option<SampleCounty>,
+) -> anyhow::Result<()> {
+    let sample = match county {
+        None => SampleRoster::generate(SampleSpec {
+            seed,
+            teachers: teachers.unwrap_or(20_000),
+            ..SampleSpec::province()
+        }),
+        Some(county) => {
+            let teachers = teachers.unwrap_or(3_000);
+            if teachers < CountySpec::MIN_TEACHERS {
+                bail!(
+                    "a county needs at least {} teachers (--teachers {teachers})",
+                    CountySpec::MIN_TEACHERS
+                );
+            }
+            SampleRoster::county(&match county {
+                SampleCounty::Sixian => CountySpec::sixian(teachers, seed),
+                SampleCounty::Ningxia => CountySpec::ningxia(teachers, seed),
+            })
+        }
     };
-    let sample = SampleRoster::generate(spec);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut jurisdictions = String::from("code,name,parent\n");
     for j in &sample.jurisdictions {
@@ -693,8 +727,16 @@ fn write_sample(out: &Path, teachers: usize, seed: u64) -> anyhow::Result<()> {
     std::fs::write(out.join("schools.csv"), sample.schools_csv())?;
     std::fs::write(out.join("teachers.csv"), sample.teachers_csv())?;
     std::fs::write(out.join("teachers.xlsx"), sample.teachers_xlsx())?;
+    let county = match county {
+        Some(_) => sample
+            .jurisdictions
+            .last()
+            .map(|c| format!("{} ({}), seed {seed}: ", c.name, c.code))
+            .unwrap_or_default(),
+        None => String::new(),
+    };
     println!(
-        "wrote {} jurisdictions, {} schools and {} teachers to {} (jurisdictions.csv, schools.csv, teachers.csv, teachers.xlsx)",
+        "wrote {county}{} jurisdictions, {} schools and {} teachers to {} (jurisdictions.csv, schools.csv, teachers.csv, teachers.xlsx)",
         sample.jurisdictions.len(),
         sample.schools.len(),
         sample.teachers.len(),

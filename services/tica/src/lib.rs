@@ -5,6 +5,8 @@
 pub mod certificate;
 pub mod cli;
 pub mod credential;
+pub mod demo;
+pub mod report;
 pub mod sampling;
 pub mod serve;
 pub mod token;

@@ -1,7 +1,7 @@
 //! `tica`: run the suite on one machine, mint development tokens, and operate the services.
 
 use clap::{Parser, Subcommand};
-use tica::{certificate, cli, credential, sampling, serve, token};
+use tica::{certificate, cli, credential, demo, report, sampling, serve, token};
 
 /// TICA — the Teacher ICT Application Competence Project 2.0, as gRPC services.
 #[derive(Debug, Parser)]
@@ -15,6 +15,9 @@ struct Cli {
 enum Command {
     /// Run every service in one process on the embedded default (SQLite under ./data).
     Serve(serve::ServeArgs),
+    /// Play a county's whole year through the suite's APIs and leave the outputs behind
+    /// (certificates, verification URLs, sampling files, workbooks, the summary PDF).
+    Demo(demo::DemoArgs),
     /// Development tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -31,6 +34,9 @@ enum Command {
     Credential(credential::CredentialCommand),
     /// Verify a certificate's QR code offline against the published keys.
     Verify(credential::VerifyArgs),
+    /// Reports an office hands upward: the county summary PDF, progress workbooks.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 #[tokio::main]
@@ -38,12 +44,14 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Token(command) => token::run(command),
         Command::Roster(command) => cli::run(command).await,
         Command::Certificates(command) => certificate::run(command).await,
         Command::Sampling(command) => sampling::run(command),
         Command::Credential(command) => credential::run(command),
         Command::Verify(args) => credential::run_verify(args),
+        Command::Report(command) => report::run(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
