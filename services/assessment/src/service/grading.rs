@@ -276,23 +276,41 @@ impl Assessment {
                 None => all.push(c.clone()),
             }
         }
+        let was_graded = p.grade.is_some();
         recompute(&mut p, &all, &rules, None, batch.open_date);
         p.update_micros = next_micros(p.update_micros);
         let auto = rules
             .grading
             .as_ref()
             .is_some_and(|g| g.auto_submit_school_results);
-        if auto && p.grade.is_some() {
+        // Whether the school's participants are all graded depends on every participant, not
+        // only on the one this call writes: two last gradings at one school, each reading the
+        // other as ungraded before either commits, would both leave the school where it is.
+        // So every change that makes a participant graded or ungraded also writes the school's
+        // result — moved, or only touched (its `update_micros` bumped) — and concurrent ones
+        // conflict: the loser's commit fails the version check and `retry` reads again. The
+        // result is read before the participants, so a result read after the winner's commit
+        // comes with participants read after it too. (A settle that changes no participant's
+        // graded-ness cannot change the outcome and leaves the result alone, so hand-ins at one
+        // school do not contend.)
+        if auto
+            && (was_graded || p.grade.is_some())
+            && let Some(mut result) =
+                store::school_result(&self.db, &batch.id, &p.school_code).await?
+        {
+            if !result.state.unlocked() {
+                // Locked since the caller checked it: read again (and refuse then).
+                return Err(AssessmentError::Conflict(
+                    "the school's results changed meanwhile; retry".into(),
+                ));
+            }
             let others = store::participants_of(&self.db, &batch.id, &p.school_code).await?;
-            let all_graded = others
-                .iter()
-                .filter(|o| o.enrolled && o.teacher_number != p.teacher_number)
-                .all(|o| o.grade.is_some());
-            if all_graded
-                && let Some(mut result) =
-                    store::school_result(&self.db, &batch.id, &p.school_code).await?
-                && result.state.unlocked()
-            {
+            let all_graded = p.grade.is_some()
+                && others
+                    .iter()
+                    .filter(|o| o.enrolled && o.teacher_number != p.teacher_number)
+                    .all(|o| o.grade.is_some());
+            if all_graded {
                 result.transitions.push(super::batches::transition(
                     ctx,
                     result.state.key(),
@@ -301,9 +319,9 @@ impl Assessment {
                     "",
                 ));
                 result.state = SchoolResultState::InCountyReview;
-                result.update_micros = next_micros(result.update_micros);
-                work.school_results.push(result);
             }
+            result.update_micros = next_micros(result.update_micros);
+            work.school_results.push(result);
         }
         work.participants.push(p);
         work.submissions.extend(changed);

@@ -250,14 +250,21 @@ impl Assessment {
                 serde_json::json!({ "to": to.key(), "reason": reason.trim(), "review_round": round }),
             ));
             // When the last school passes county review the county is ready for the audit.
+            // Whether this approval is the last depends on the other schools' results, which
+            // this call does not write: two last approvals at once would each read the other
+            // school as unapproved and leave the batch OPEN. So every approval writes the batch
+            // — moved, or only touched (its `update_micros` bumped) — and concurrent approvals
+            // conflict: the loser's commit fails the version check and `retry` reads again. The
+            // batch was read above, before the other schools' results, so a batch read after the
+            // winner's commit comes with results read after it too.
             if to == SchoolResultState::CountyApproved {
                 let others = store::school_results_in(&self.db, batch_id, &ScopePath::everything(), "", "", i64::MAX).await?;
                 if others.iter().all(|r| r.school_code == school || r.state == SchoolResultState::CountyApproved) {
                     batch.transitions.push(transition(ctx, batch.state.key(), "ready_for_audit", "every school passed county review", round));
                     batch.state = BatchState::ReadyForAudit;
-                    batch.update_micros = next_micros(batch.update_micros);
-                    work.batches.push(batch);
                 }
+                batch.update_micros = next_micros(batch.update_micros);
+                work.batches.push(batch);
             }
             work.school_results.push(result.clone());
             self.commit(&work).await?;
