@@ -5,7 +5,7 @@
 //!   A character the font lacks is refused ([`PdfError::MissingGlyph`]), never printed as a
 //!   box.
 //! - The QR code is drawn as vectors (one rectangle per run of dark modules), level Q,
-//!   version 15 at most, and its text is also carried in the document information
+//!   version 18 at most, and its text is also carried in the document information
 //!   (`/Subject (TICA-QR:…)`), which [`embedded_qr_text`] reads back without a PDF parser.
 //! - The same page gives the same bytes: the document id, the subset tag and the dates are
 //!   derived from the page.
@@ -77,8 +77,8 @@ pub enum PdfError {
     /// The shipped font has no glyph for this character.
     #[error("the certificate font has no glyph for {0:?} (U+{code:04X})", code = u32::from(*.0))]
     MissingGlyph(char),
-    /// The QR text (this many characters) needs more than version 15 at level Q.
-    #[error("the QR text ({0} characters) does not fit a version 15 QR code at level Q")]
+    /// The QR text (this many characters) needs more than version 18 at level Q.
+    #[error("the QR text ({0} characters) does not fit a version 18 QR code at level Q")]
     QrTooLong(usize),
     /// The QR text has a character outside `A–Z 0–9 $%*+-./:#`.
     #[error("the QR text has {0:?}, outside A-Z 0-9 $%*+-./: and #")]

@@ -2,7 +2,7 @@
 //! `tica-credential` sizes the code), error correction and module placement, with the mask
 //! chosen by a bit-parallel implementation of the ISO/IEC 18004 penalty rules (the crate's
 //! own scoring is what makes it slow). `fast_qr` is not used: it encodes one mode per
-//! symbol, and the `#` would force byte mode, which does not fit version 15 at level Q.
+//! symbol, and the `#` would force byte mode, which does not fit version 18 at level Q.
 
 use qrcode::canvas::{Canvas, MaskPattern};
 use qrcode::{Color, EcLevel, Version};
@@ -10,7 +10,7 @@ use qrcode::{Color, EcLevel, Version};
 use crate::PdfError;
 
 /// The largest QR version a certificate prints (at error correction level Q).
-pub const MAX_QR_VERSION: i16 = 15;
+pub const MAX_QR_VERSION: i16 = 18;
 
 /// A square of modules: one bit set per dark module, bit `x` of `rows[y]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
