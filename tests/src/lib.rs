@@ -172,7 +172,7 @@ impl Cluster {
     }
 
     /// Creates, certifies and registers an assessor as `office` (role, jurisdiction code) and
-    /// returns its id (the subject of its tokens).
+    /// returns its id (the subject of its tokens) — the demo's own steps.
     pub async fn register_assessor(
         &self,
         office: (Role, &str),
@@ -180,42 +180,10 @@ impl Cluster {
         level: tica_proto::tica::roster::v1::AssessorLevel,
         at: &str,
     ) -> String {
-        use tica_proto::tica::roster::v1 as roster;
         let mut office = self.roster(office.0, office.1);
-        let created = office
-            .create_assessor(roster::CreateAssessorRequest {
-                assessor: Some(roster::Assessor {
-                    teacher: format!("teachers/{teacher}"),
-                    level: level as i32,
-                    registered_at: at.into(),
-                    ..Default::default()
-                }),
-            })
+        tica::demo::api::register_assessor(&mut office, teacher, level, at, "泗县教育体育局")
             .await
-            .expect("assessor created")
-            .into_inner();
-        office
-            .certify_assessor(roster::CertifyAssessorRequest {
-                name: created.name.clone(),
-                certification: Some(roster::AssessorCertification {
-                    certificate_number: format!("CP-2026-{teacher}"),
-                    exam_date: Some(tica_proto::google::r#type::Date {
-                        year: 2026,
-                        month: 4,
-                        day: 20,
-                    }),
-                    issued_by: "泗县教育体育局".into(),
-                }),
-            })
-            .await
-            .expect("assessor certified");
-        office
-            .register_assessor(roster::RegisterAssessorRequest {
-                name: created.name.clone(),
-            })
-            .await
-            .expect("assessor registered");
-        created.name.strip_prefix("assessors/").unwrap().to_owned()
+            .expect("assessor created, certified and registered")
     }
 
     /// The suite as the demo drives it: the same channel, tokens from the same key.

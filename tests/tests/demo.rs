@@ -10,7 +10,10 @@ use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::sampling::v1 as sp;
 use tica_storage::Backend;
 
-tica_storage::backend_tests!(a_sixian_year_runs_through_the_api_and_leaves_its_outputs,);
+tica_storage::backend_tests!(
+    a_sixian_year_runs_through_the_api_and_leaves_its_outputs,
+    the_ningxia_chain_ends_in_level_certificates,
+);
 
 const TEACHERS: usize = 80;
 
@@ -187,5 +190,153 @@ async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Back
         "{} bytes",
         summary.len()
     );
+    cluster.stop().await;
+}
+
+async fn the_ningxia_chain_ends_in_level_certificates(backend: Backend) {
+    let Some(cluster) = Cluster::start(backend).await else {
+        return;
+    };
+    let out = cluster.data_dir().join("demo-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let options = Options {
+        teachers: TEACHERS,
+        seed: 2022,
+        policy: Policy::Ningxia,
+        concurrency: 8,
+        out: Some(out.clone()),
+        certificates: Certificates::Sample,
+        quiet: true,
+    };
+    let outcome = run_year(&cluster.target(), &options)
+        .await
+        .expect("the year runs to its end");
+    assert_eq!(outcome.teachers, TEACHERS);
+    assert!(
+        outcome.refused_selections >= 2 && outcome.refusal_example.contains("50岁以上"),
+        "an over-50 teacher picking three is refused with a reason: {outcome:?}"
+    );
+    // The school's last grade sent its results on: no school office had to.
+    assert_eq!(outcome.schools_submitted_by_hand, 0, "{outcome:?}");
+
+    // The county review: the disputed school sent back once, round 2 passed it.
+    let county = "640121";
+    assert_eq!(outcome.first_round_sent_back.len(), 1);
+    assert_eq!(outcome.rounds.len(), 2);
+    assert!(outcome.redraw_matches);
+    let mut sampling = tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient::with_interceptor(
+        cluster.channel.clone(),
+        tica_roster::client::Bearer::new(&cluster.token_as("county-office", Role::CountyOffice, county, None)),
+    );
+    let agreements = sampling
+        .list_unit_agreements(sp::ListUnitAgreementsRequest {
+            parent: format!("jurisdictions/{county}"),
+            level: sp::RoundLevel::CountyReview as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let unit = agreements
+        .unit_agreements
+        .iter()
+        .find(|u| u.unit == format!("schools/{}", outcome.first_round_sent_back[0]))
+        .expect("the disputed school has agreement figures");
+    assert_eq!(unit.sent_back, 1, "{unit:?}");
+
+    // The region's audit: online, then visits; certified only after the visits.
+    assert_eq!(outcome.audit_rounds.len(), 2, "{outcome:?}");
+    assert!(outcome.audit_rounds[1].contains("offline"), "{outcome:?}");
+    assert_eq!(
+        outcome.audit_states,
+        [
+            pb::BatchState::InProvinceAudit as i32,
+            pb::BatchState::Certified as i32
+        ]
+    );
+    assert!(outcome.certified);
+    let mut office = cluster.assessment("county-office", Role::CountyOffice, county, None);
+    let progress = office
+        .get_progress(pb::GetProgressRequest {
+            unit: format!("jurisdictions/{county}"),
+            year: tica::demo::YEAR,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(progress.participants, TEACHERS as i64);
+    assert_eq!(progress.passed, outcome.passed_teachers);
+    assert_eq!(outcome.expected_certificates, outcome.passed_teachers);
+
+    // School and county grades (测评实施办法 六(二)(三)).
+    let city = cluster.assessment("city-office", Role::CityOffice, "640100", None);
+    for (mut client, parent, level) in [
+        (
+            office.clone(),
+            format!("jurisdictions/{county}"),
+            pb::ProgressLevel::School,
+        ),
+        (
+            city,
+            "jurisdictions/640100".to_owned(),
+            pb::ProgressLevel::County,
+        ),
+    ] {
+        let rows = client
+            .list_progress(pb::ListProgressRequest {
+                parent: parent.clone(),
+                level: level as i32,
+                year: tica::demo::YEAR,
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .rows;
+        assert!(!rows.is_empty(), "{parent}");
+        assert!(
+            rows.iter().all(|r| r.grade != 0),
+            "every {level:?} has a grade: {rows:?}"
+        );
+    }
+
+    // Level certificates, issued by the region: one per passing teacher.
+    assert_eq!(outcome.certificates_issued, outcome.passed_teachers);
+    assert_eq!(outcome.level_certificates, outcome.passed_teachers);
+    assert_eq!(outcome.second_run_issued, 0);
+    let verdicts: Vec<(String, i32)> = outcome
+        .verifications
+        .iter()
+        .map(|v| (v.how.clone(), v.verdict))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("QR".to_owned(), cpb::Verdict::Valid as i32),
+            ("PDF".to_owned(), cpb::Verdict::Valid as i32),
+            ("revoked".to_owned(), cpb::Verdict::Revoked as i32),
+            ("forged QR".to_owned(), cpb::Verdict::NotGenuine as i32),
+        ]
+    );
+    assert_eq!(
+        outcome.verifications[3].failure,
+        cpb::VerifyFailure::BadSignature as i32
+    );
+    assert!(outcome.revoked_page_says_revoked);
+
+    // Sampling exports of all four rounds, the workbook and the summary.
+    let books = std::fs::read_dir(out.join("sampling"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "xlsx"))
+        .count();
+    assert_eq!(books, 4);
+    let summary = std::fs::read(
+        out.join("reports")
+            .join(format!("永宁县-{}-县级总结.pdf", tica::demo::YEAR)),
+    )
+    .unwrap();
+    assert!(summary.starts_with(b"%PDF-"));
     cluster.stop().await;
 }

@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod model;
+mod ningxia;
 pub mod story;
 mod year;
 
@@ -121,6 +122,15 @@ pub struct Outcome {
     pub redraw_matches: bool,
     /// The batch ended certified.
     pub certified: bool,
+    /// The region's audit rounds, in order (Ningxia: online, then visits).
+    pub audit_rounds: Vec<String>,
+    /// The batch's `BatchState` after each audit round was decided.
+    pub audit_states: Vec<i32>,
+    /// Times a school office called SubmitSchoolResults (Ningxia: only where the last grade
+    /// did not move the results).
+    pub schools_submitted_by_hand: usize,
+    /// Level certificates listed after issuance (Ningxia).
+    pub level_certificates: i64,
     /// Certificates the model expects.
     pub expected_certificates: i64,
     /// Certificates the first run issued.
@@ -139,9 +149,6 @@ pub struct Outcome {
 
 /// Plays the year against `target`.
 pub async fn run_year(target: &Target, options: &Options) -> anyhow::Result<Outcome> {
-    if options.policy == Policy::Ningxia {
-        bail!("the Ningxia chain is not available yet");
-    }
     let model = model::Model::build(options.policy, options.teachers, options.seed);
     let mut year = year::Year::new(target, &model, options);
     year.story.say(format!(
@@ -162,8 +169,16 @@ pub async fn run_year(target: &Target, options: &Options) -> anyhow::Result<Outc
     year.evidence().await?;
     year.grading().await?;
     year.county_review().await?;
-    year.certify().await?;
-    year.certificates().await?;
+    match options.policy {
+        Policy::Sixian => {
+            year.certify().await?;
+            year.certificates().await?;
+        }
+        Policy::Ningxia => {
+            year.ningxia_audit().await?;
+            year.ningxia_certificates().await?;
+        }
+    }
     year.reports().await?;
     let total = year.story.elapsed();
     year.story

@@ -42,6 +42,9 @@ pub struct School {
     pub teachers: Vec<usize>,
     /// The school-level assessor (a teacher index), when the school has two or more staff.
     pub assessor: Option<usize>,
+    /// A second school-level assessor (Ningxia: the principal, who grades the first; county
+    /// assessors may not grade there).
+    pub second: Option<usize>,
     /// The environments its classrooms support (1 = A only, 2 = A and B, 3 = all).
     pub environments: u8,
 }
@@ -57,12 +60,17 @@ pub struct Teacher {
     pub quality: Quality,
     /// The micro-competencies finally selected.
     pub picks: Vec<&'static str>,
-    /// The true grade of each pick.
+    /// What the teacher hands in: the picks, then `leadership` for a principal where the
+    /// policy adds the leadership assessment (Ningxia).
+    pub handed: Vec<&'static str>,
+    /// The true grade of each handed-in piece (parallel to [`Teacher::handed`]).
     pub truth: Vec<Grade>,
-    /// A first selection that the policy refuses (too few credits), when the teacher makes one.
+    /// A first selection that the policy refuses, when the teacher makes one.
     pub first_try: Option<Vec<&'static str>>,
     /// Practice hours reported, in centihours (3000 = 30 h; 2000 = short).
     pub practice_centihours: i64,
+    /// Practice hours the policy requires, in centihours.
+    pub practice_required: i64,
     /// Their video does not show them: the grader marks the evidence invalid.
     pub invalid_evidence: bool,
 }
@@ -71,9 +79,42 @@ impl Teacher {
     /// Whether the teacher passes in the end: full hours, evidence that shows them, and no
     /// piece below PASS.
     pub fn passes(&self) -> bool {
-        self.practice_centihours >= 3000
+        self.practice_centihours >= self.practice_required
             && !self.invalid_evidence
             && self.truth.iter().all(|g| *g != Grade::Fail)
+    }
+
+    /// The teacher's grade in truth (what a visit to their lesson finds): FAIL unless they
+    /// pass, EXCELLENT when every piece is, else PASS.
+    pub fn overall(&self) -> Grade {
+        if !self.passes() {
+            Grade::Fail
+        } else if self.truth.iter().all(|g| *g == Grade::Excellent) {
+            Grade::Excellent
+        } else {
+            Grade::Pass
+        }
+    }
+
+    /// The true grade of the piece `code` (a pick or `leadership`), the evidence's validity
+    /// included (an invalid video fails the first pick).
+    pub fn truth_of(&self, code: &str) -> Option<Grade> {
+        let k = self.handed.iter().position(|c| *c == code)?;
+        Some(if self.invalid_evidence && k == 0 {
+            Grade::Fail
+        } else {
+            self.truth[k]
+        })
+    }
+}
+
+impl Policy {
+    /// Centihours required of each kind (online, practice): 30 h (Sixian) or 25 h (Ningxia).
+    pub fn centihours_each(self) -> i64 {
+        match self {
+            Policy::Sixian => 3000,
+            Policy::Ningxia => 2500,
+        }
     }
 }
 
@@ -106,7 +147,7 @@ pub struct Model {
 
 /// Popular picks first (seeds/004 and the province's statistics are silent on shares: these are
 /// illustrative weights).
-fn weight(code: &str) -> u64 {
+pub(super) fn weight(code: &str) -> u64 {
     match code {
         "A3" | "A5" | "A6" => 12,
         "A1" | "A9" | "B2" | "B6" => 8,
@@ -143,6 +184,7 @@ impl Model {
                 name: s.name.clone(),
                 teachers: Vec::new(),
                 assessor: None,
+                second: None,
                 environments: match roster.county_setting(&s.code) {
                     Some(CountySetting::Village) => 1,
                     Some(CountySetting::Town) | None => 2,
@@ -164,6 +206,11 @@ impl Model {
         }
         for school in &mut schools {
             school.assessor = school.teachers.get(1).copied();
+            // Ningxia: county assessors may not grade, so the school's second assessor is the
+            // principal (each of the two grades the other).
+            if policy == Policy::Ningxia && school.assessor.is_some() {
+                school.second = school.teachers.first().copied();
+            }
         }
 
         // The public seed, and the school it draws first: that school grades too kindly.
@@ -182,6 +229,8 @@ impl Model {
 
         // Teachers: quality, picks, hours, evidence.
         let mut people = Vec::with_capacity(roster.teachers.len());
+        // Ningxia: the first teacher of each case that has a refusable first try makes one.
+        let mut refusals = Vec::new();
         for (i, t) in roster.teachers.iter().enumerate() {
             let s = at[i];
             let school = &schools[s];
@@ -200,13 +249,37 @@ impl Model {
             } else {
                 Quality::Ok
             };
-            let picks = pick(&mut rng, school.environments, policy);
-            let truth = truths(&mut rng, quality, picks.len());
-            let first_try = (s != disputed && rng.below(100) < 4).then(|| too_few(&picks));
+            let (picks, first_try, principal) = match policy {
+                Policy::Sixian => {
+                    let picks = pick(&mut rng, school.environments, policy);
+                    let first_try = (s != disputed && rng.below(100) < 4)
+                        .then(|| too_few(&picks))
+                        .flatten();
+                    (picks, first_try, false)
+                }
+                Policy::Ningxia => {
+                    let case = super::ningxia::case_of(t);
+                    let picks = super::ningxia::pick(&mut rng, case);
+                    let forced = s != disputed && !refusals.contains(&case) && {
+                        refusals.push(case);
+                        true
+                    };
+                    let first_try = (s != disputed && (forced || rng.below(100) < 4))
+                        .then(|| super::ningxia::refused_try(case, &picks))
+                        .flatten();
+                    (picks, first_try, case.principal())
+                }
+            };
+            let mut handed = picks.clone();
+            if principal {
+                handed.push(tica_domain::policy::LEADERSHIP_SUBMISSION_ID);
+            }
+            let truth = truths(&mut rng, quality, handed.len());
+            let full = policy.centihours_each();
             let practice_centihours = if s != disputed && rng.below(1000) < 15 {
-                2000
+                full - 1000
             } else {
-                3000
+                full
             };
             let invalid_evidence = s != disputed && rng.below(100) < 1;
             people.push(Teacher {
@@ -214,16 +287,22 @@ impl Model {
                 school: s,
                 quality,
                 picks,
+                handed,
                 truth,
-                first_try: first_try.flatten(),
+                first_try,
                 practice_centihours,
+                practice_required: full,
                 invalid_evidence,
             });
         }
 
         // The training team: backbone teachers of town and county-seat schools, never a
         // principal or a school's assessor, from at least two schools.
-        let wanted = (teachers / 190).clamp(4, 16);
+        let wanted = match policy {
+            Policy::Sixian => (teachers / 190).clamp(4, 16),
+            // The region's rule for a county's training team: 8–10 people.
+            Policy::Ningxia => (teachers / 190).clamp(8, 10),
+        };
         let mut team = Vec::new();
         let taken = |i: usize, schools: &[School]| {
             schools
@@ -259,7 +338,7 @@ impl Model {
         }
     }
 
-    /// The grade the school's grader gives `teacher`'s `k`-th pick: the truth, except in the
+    /// The grade the school's grader gives `teacher`'s `k`-th handed-in piece: the truth, except in the
     /// disputed school before it is sent back, whose grader is kind (PASS → EXCELLENT,
     /// FAIL → PASS).
     pub fn school_grade(&self, teacher: usize, k: usize, kind: bool) -> Grade {
@@ -282,7 +361,7 @@ impl Model {
 
 /// Codes in order of preference under a school's environments until the policy's credits are
 /// met (Anhui: ≥ 20 credits, seeds/004 附件1; Ningxia: three codes, see [`super::ningxia`]).
-fn pick(rng: &mut Rng, environments: u8, policy: Policy) -> Vec<&'static str> {
+pub(super) fn pick(rng: &mut Rng, environments: u8, policy: Policy) -> Vec<&'static str> {
     let mut pool: Vec<&'static MicroCompetency> = MICRO_COMPETENCIES
         .iter()
         .filter(|m| match m.environment {

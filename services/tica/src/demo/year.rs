@@ -19,7 +19,7 @@ use tica_proto::tica::sampling::v1 as sp;
 use tica_roster::client::Kind;
 
 use super::api::{self, AssessmentClient, SamplingClient, Target, each};
-use super::model::{Model, credits};
+use super::model::{Model, Policy, credits};
 use super::story::Story;
 use super::{Certificates, Options, Outcome, Verification};
 
@@ -33,14 +33,29 @@ pub(super) struct Year<'a> {
     pub options: &'a Options,
     pub story: Story,
     pub outcome: Outcome,
-    calls: AtomicU64,
+    pub(super) calls: AtomicU64,
     /// Evidence name per teacher (index).
     evidence: Vec<String>,
     /// Assessor id per teacher index, for those registered (school level).
     school_assessor: HashMap<usize, String>,
     /// County-level assessor ids, parallel to the model's training team.
     county_assessors: Vec<String>,
-    batch: String,
+    pub(super) batch: String,
+}
+
+/// Who re-grades a round's draw and how.
+pub(super) struct Review {
+    /// Assessor ids (each re-grades what was assigned to them).
+    pub reviewers: Vec<String>,
+    /// The jurisdiction (bare code) their tokens act for.
+    pub at: String,
+    /// Now and then one re-grade differs (in units large enough to absorb it).
+    pub noise: bool,
+    /// A visit to a lesson (OFFLINE_CHECK): the re-grade is the teacher's, with a date and
+    /// the lesson seen.
+    pub visit: bool,
+    /// The reason given with each decision.
+    pub reason: &'static str,
 }
 
 fn participant(batch: &str, number: &str) -> String {
@@ -68,21 +83,21 @@ impl<'a> Year<'a> {
     }
 
     /// Counts `n` calls made by the demo.
-    fn calls(&self, n: u64) {
+    pub(super) fn calls(&self, n: u64) {
         self.calls.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Ends a phase with its calls.
-    fn step(&mut self, name: &'static str, what: impl AsRef<str>) {
+    pub(super) fn step(&mut self, name: &'static str, what: impl AsRef<str>) {
         let calls = self.calls.swap(0, Ordering::Relaxed);
         self.story.step(name, calls, what);
     }
 
-    fn out(&self, relative: &str) -> Option<PathBuf> {
+    pub(super) fn out(&self, relative: &str) -> Option<PathBuf> {
         self.options.out.as_ref().map(|o| o.join(relative))
     }
 
-    fn county_office(&self) -> AssessmentClient {
+    pub(super) fn county_office(&self) -> AssessmentClient {
         self.target
             .assessment("county-office", Role::CountyOffice, self.county(), None)
     }
@@ -294,13 +309,16 @@ impl<'a> Year<'a> {
             .await
             .context("the county training team")?;
         self.calls(1);
-        let issued_by = format!("{}教育体育局", m.county.1);
+        let issued_by = match m.policy {
+            Policy::Sixian => format!("{}教育体育局", m.county.1),
+            Policy::Ningxia => format!("{}教育局", m.county.1),
+        };
         // One school-level assessor per school; the training team at county level.
         let mut wanted: Vec<(usize, roster::AssessorLevel, String)> = m
             .schools
             .iter()
-            .filter_map(|s| {
-                s.assessor.map(|a| {
+            .flat_map(|s| {
+                s.assessor.into_iter().chain(s.second).map(|a| {
                     (
                         a,
                         roster::AssessorLevel::School,
@@ -560,11 +578,13 @@ impl<'a> Year<'a> {
             }
         };
         let everyone: Vec<usize> = (0..m.teachers.len()).collect();
+        let full = m.policy.centihours_each();
+        let hours = full / 100;
         let online: Vec<Vec<pb::HoursRecord>> = everyone
             .chunks(1000)
             .map(|c| {
                 c.iter()
-                    .map(|&t| record(t, pb::HoursKind::OnlineStudy, "online", 3000))
+                    .map(|&t| record(t, pb::HoursKind::OnlineStudy, "online", full))
                     .collect()
             })
             .collect();
@@ -591,7 +611,7 @@ impl<'a> Year<'a> {
         self.step(
             "hours",
             format!(
-                "providers/{provider} pushed {} × 30 h online; a retried push: {unchanged} of {} unchanged",
+                "providers/{provider} pushed {} × {hours} h online; a retried push: {unchanged} of {} unchanged",
                 m.teachers.len(),
                 again.len()
             ),
@@ -617,12 +637,15 @@ impl<'a> Year<'a> {
         let short = m
             .teachers
             .iter()
-            .filter(|t| t.practice_centihours < 3000)
+            .filter(|t| t.practice_centihours < t.practice_required)
             .count();
         self.outcome.short_of_hours = short;
         self.step(
             "hours",
-            format!("practice hours pushed; {short} teachers short (20 h of 30)"),
+            format!(
+                "practice hours pushed; {short} teachers short ({} h of {hours})",
+                hours - 10
+            ),
         );
         Ok(())
     }
@@ -660,7 +683,7 @@ impl<'a> Year<'a> {
                 )
                 .await
                 .with_context(|| format!("teacher {}'s upload", teacher.number))?;
-                for code in &teacher.picks {
+                for code in &teacher.handed {
                     client
                         .submit_submission(pb::SubmitSubmissionRequest {
                             name: format!("{parent}/submissions/{code}"),
@@ -672,7 +695,7 @@ impl<'a> Year<'a> {
             }
         })
         .await?;
-        let submissions: usize = m.teachers.iter().map(|t| t.picks.len()).sum();
+        let submissions: usize = m.teachers.iter().map(|t| t.handed.len()).sum();
         self.calls((uploaded.len() + submissions) as u64);
         for (t, name) in uploaded {
             self.evidence[t] = name;
@@ -701,14 +724,32 @@ impl<'a> Year<'a> {
         school: Option<&str>,
         kind: bool,
     ) -> anyhow::Result<u64> {
+        let all = &self.model.teachers[t].handed;
+        self.grade_pieces(t, grader, school, kind, all).await
+    }
+
+    /// Grades the pieces `only` of teacher `t` (see [`Year::grade_teacher`]).
+    async fn grade_pieces(
+        &self,
+        t: usize,
+        grader: &str,
+        school: Option<&str>,
+        kind: bool,
+        only: &[&str],
+    ) -> anyhow::Result<u64> {
         let m = self.model;
         let teacher = &m.teachers[t];
         let mut client = self
             .target
             .assessment(grader, Role::Assessor, self.county(), school);
         let parent = participant(&self.batch, &teacher.number);
-        for (k, code) in teacher.picks.iter().enumerate() {
-            let invalid = teacher.invalid_evidence && k == 0 && !kind;
+        for (k, code) in teacher.handed.iter().enumerate() {
+            if !only.contains(code) {
+                continue;
+            }
+            // (The model never gives the disputed school's teachers invalid evidence, so the
+            // kind first grading there has nothing to overlook.)
+            let invalid = teacher.invalid_evidence && k == 0;
             let grade = if invalid {
                 Grade::Fail
             } else {
@@ -739,7 +780,71 @@ impl<'a> Year<'a> {
                 .await
                 .with_context(|| format!("grading teacher {}'s {code}", teacher.number))?;
         }
-        Ok(teacher.picks.len() as u64)
+        Ok(only.len() as u64)
+    }
+
+    /// The grader of teacher `t` in school `s` when the school has two assessors.
+    fn school_grader(&self, s: usize, t: usize) -> Option<&String> {
+        let school = &self.model.schools[s];
+        let (first, second) = (school.assessor?, school.second?);
+        Some(&self.school_assessor[if t == first { &second } else { &first }])
+    }
+
+    /// A returned school whose last grade sends its results on (Ningxia): the pieces graded
+    /// wrongly are returned to their teachers first (a re-grade of a school whose every
+    /// teacher is still graded would send it on at once), handed in again and graded to the
+    /// truth; the last grade sends the results. Calls made.
+    async fn regrade_returned(&self, s: usize) -> anyhow::Result<u64> {
+        let m = self.model;
+        let school = &m.schools[s];
+        let mut wrong: Vec<(usize, Vec<&'static str>)> = Vec::new();
+        for &t in &school.teachers {
+            let teacher = &m.teachers[t];
+            let codes: Vec<&'static str> = (0..teacher.handed.len())
+                .filter(|&k| m.school_grade(t, k, true) != m.school_grade(t, k, false))
+                .map(|k| teacher.handed[k])
+                .collect();
+            if !codes.is_empty() {
+                wrong.push((t, codes));
+            }
+        }
+        let mut office = self.school_office(s);
+        let mut calls = 0;
+        for (t, codes) in &wrong {
+            let parent = participant(&self.batch, &m.teachers[*t].number);
+            for code in codes {
+                office
+                    .return_submission(pb::ReturnSubmissionRequest {
+                        name: format!("{parent}/submissions/{code}"),
+                        reason: "按县级复核意见重新评审".into(),
+                    })
+                    .await
+                    .with_context(|| format!("returning {parent}'s {code}"))?;
+                calls += 1;
+            }
+        }
+        for (t, codes) in &wrong {
+            let mut client = self.teacher_client(*t);
+            let parent = participant(&self.batch, &m.teachers[*t].number);
+            for code in codes {
+                client
+                    .submit_submission(pb::SubmitSubmissionRequest {
+                        name: format!("{parent}/submissions/{code}"),
+                    })
+                    .await
+                    .with_context(|| format!("handing in {parent}'s {code} again"))?;
+                calls += 1;
+            }
+        }
+        for (t, codes) in &wrong {
+            let grader = self
+                .school_grader(s, *t)
+                .ok_or_else(|| anyhow!("school {} has no two assessors", school.code))?;
+            calls += self
+                .grade_pieces(*t, grader, Some(&school.code), false, codes)
+                .await?;
+        }
+        Ok(calls)
     }
 
     /// Grades every teacher of school `s`: its assessor grades the others, a county assessor
@@ -747,8 +852,18 @@ impl<'a> Year<'a> {
     async fn grade_school(&self, s: usize, kind: bool) -> anyhow::Result<u64> {
         let m = self.model;
         let school = &m.schools[s];
-        let county_grader = &self.county_assessors[s % self.county_assessors.len()];
         let mut calls = 0;
+        if let (Some(first), Some(second)) = (school.assessor, school.second) {
+            // Two school assessors: the first grades everyone else, the second grades them.
+            for &t in &school.teachers {
+                let grader = &self.school_assessor[if t == first { &second } else { &first }];
+                calls += self
+                    .grade_teacher(t, grader, Some(&school.code), kind)
+                    .await?;
+            }
+            return Ok(calls);
+        }
+        let county_grader = &self.county_assessors[s % self.county_assessors.len()];
         for &t in &school.teachers {
             let own = match school.assessor {
                 Some(a) if a != t => Some(&self.school_assessor[&a]),
@@ -783,21 +898,11 @@ impl<'a> Year<'a> {
         .await?;
         self.calls(graded.iter().sum());
         let sent = each(0..m.schools.len(), self.options.concurrency, |s| {
-            let mut office = self.school_office(s);
-            let name = format!("{}/schoolResults/{}", self.batch, m.schools[s].code);
-            async move {
-                office
-                    .submit_school_results(pb::SubmitSchoolResultsRequest {
-                        name,
-                        reason: "校本考核完成".into(),
-                    })
-                    .await
-                    .with_context(|| format!("school {} sending its results", m.schools[s].code))?;
-                Ok(())
-            }
+            self.send_results(s, "校本考核完成")
         })
         .await?;
-        self.calls(sent.len() as u64);
+        let submitted = sent.iter().filter(|s| **s).count();
+        self.outcome.schools_submitted_by_hand += submitted;
         let progress = self.progress().await?;
         let invalid = m.teachers.iter().filter(|t| t.invalid_evidence).count();
         self.outcome.invalid_evidence = invalid;
@@ -807,7 +912,7 @@ impl<'a> Year<'a> {
             .iter()
             .enumerate()
             .map(|(t, teacher)| {
-                (0..teacher.picks.len())
+                (0..teacher.handed.len())
                     .filter(|&k| m.school_grade(t, k, true) == Grade::Excellent)
                     .count()
             })
@@ -825,20 +930,70 @@ impl<'a> Year<'a> {
             "grading",
             format!(
                 "{} submissions graded ({excellent_subs} 优秀); teachers: {} 优秀, {} 合格, {} 不合格\n\
-                 ({invalid} invalid evidence: 教师未出镜; {} short of hours); {} schools sent to county review\n\
+                 ({invalid} invalid evidence: 教师未出镜; {} short of hours); {} schools sent to county review{}\n\
                  {}: 教师合格率 {:.1} %, 微能力通过率 {:.1} % (校长考核)",
-                m.teachers.iter().map(|t| t.picks.len()).sum::<usize>(),
+                m.teachers.iter().map(|t| t.handed.len()).sum::<usize>(),
                 progress.excellent,
                 progress.passed - progress.excellent,
                 progress.failed,
                 self.outcome.short_of_hours,
                 sent.len(),
+                if self.auto_submit() {
+                    format!(" (by their last grade: 自动进入县级复核; {submitted} by hand)")
+                } else {
+                    String::new()
+                },
                 m.schools[0].name,
                 f64::from(appraisal.teacher_pass_permille) / 10.0,
                 f64::from(appraisal.micro_competency_pass_permille) / 10.0,
             ),
         );
         Ok(())
+    }
+
+    /// Whether the school's last grade sends its results to the county (Ningxia).
+    fn auto_submit(&self) -> bool {
+        self.model.policy == Policy::Ningxia
+    }
+
+    /// Sends school `s`'s results to county review: by hand where the policy wants it; where
+    /// the last grade sends them, only if its state shows they did not move. Whether the
+    /// school office called SubmitSchoolResults.
+    async fn send_results(&self, s: usize, reason: &str) -> anyhow::Result<bool> {
+        let code = &self.model.schools[s].code;
+        let name = format!("{}/schoolResults/{code}", self.batch);
+        let mut office = self.school_office(s);
+        if self.auto_submit() {
+            let result = office
+                .get_school_result(pb::GetSchoolResultRequest { name: name.clone() })
+                .await
+                .with_context(|| format!("school {code}'s results"))?
+                .into_inner();
+            self.calls(1);
+            if result.state == pb::SchoolResultState::InCountyReview as i32 {
+                return Ok(false);
+            }
+        }
+        office
+            .submit_school_results(pb::SubmitSchoolResultsRequest {
+                name,
+                reason: reason.into(),
+            })
+            .await
+            .with_context(|| format!("school {code} sending its results"))?;
+        self.calls(1);
+        Ok(true)
+    }
+
+    /// The county review's reviewers: the training team, at county level.
+    fn county_reviewers(&self) -> Review {
+        Review {
+            reviewers: self.county_assessors.clone(),
+            at: self.county().to_owned(),
+            noise: true,
+            visit: false,
+            reason: "县级专家抽验",
+        }
     }
 
     /// The county's progress now.
@@ -921,7 +1076,9 @@ impl<'a> Year<'a> {
                 ),
             )?;
         }
-        let (compared, agreed, sent_back) = self.review_round(&mut office, &round, true).await?;
+        let (compared, agreed, sent_back) = self
+            .review_round(&mut office, &round, &self.county_reviewers())
+            .await?;
         self.outcome.rounds.push(round.clone());
         self.outcome.first_round_sent_back = sent_back.clone();
         let disputed = &m.schools[m.disputed];
@@ -956,16 +1113,19 @@ impl<'a> Year<'a> {
             ),
         );
         // The school grades again, as it should have, and sends its results once more.
-        let regraded = self.grade_school(m.disputed, false).await?;
-        let mut school_office = self.school_office(m.disputed);
-        school_office
-            .submit_school_results(pb::SubmitSchoolResultsRequest {
-                name: format!("{}/schoolResults/{}", self.batch, disputed.code),
-                reason: "按县级复核意见重新评审".into(),
-            })
+        let regraded = if self.auto_submit() {
+            self.regrade_returned(m.disputed).await?
+        } else {
+            self.grade_school(m.disputed, false).await?
+        };
+        self.calls(regraded);
+        let by_hand = self
+            .send_results(m.disputed, "按县级复核意见重新评审")
             .await
             .context("re-submitting the returned school's results")?;
-        self.calls(regraded + 1);
+        if by_hand {
+            self.outcome.schools_submitted_by_hand += 1;
+        }
         let round2 = office
             .create_review_round(new_round(self.batch.clone()))
             .await
@@ -992,8 +1152,12 @@ impl<'a> Year<'a> {
             drawn2.seed == m.seed,
             "round 2 does not continue the chain's seed"
         );
+        let again = Review {
+            reason: "退回重评后复核",
+            ..self.county_reviewers()
+        };
         let (compared2, agreed2, sent_back2) =
-            self.review_round(&mut office, &round2.name, false).await?;
+            self.review_round(&mut office, &round2.name, &again).await?;
         ensure!(sent_back2.is_empty(), "round 2 sent back {sent_back2:?}");
         self.outcome.rounds.push(round2.name.clone());
         for r in [&round, &round2.name] {
@@ -1015,9 +1179,16 @@ impl<'a> Year<'a> {
         self.step(
             "re-review",
             format!(
-                "{} re-graded {regraded} submissions and sent its results again;\n\
+                "{} re-graded {regraded} submissions; its results went back to the county {};\n\
                  {} (same seed, next tickets): {} teachers, {agreed2}/{compared2} agree → passed ✓",
-                disputed.name, round2.name, drawn2.teachers_drawn
+                disputed.name,
+                if by_hand {
+                    "(sent by the school office)"
+                } else {
+                    "(by the last grade)"
+                },
+                round2.name,
+                drawn2.teachers_drawn
             ),
         );
         Ok(())
@@ -1087,11 +1258,11 @@ impl<'a> Year<'a> {
     /// Assigns, re-grades blind (reviewers grade the truth; now and then one differs in a unit
     /// large enough to absorb it), decides every drawn unit and closes `round`; (compared,
     /// agreed, school codes sent back).
-    async fn review_round(
+    pub(super) async fn review_round(
         &self,
         office: &mut SamplingClient,
         round: &str,
-        first: bool,
+        review: &Review,
     ) -> anyhow::Result<(i64, i64, Vec<String>)> {
         let m = self.model;
         office
@@ -1129,7 +1300,7 @@ impl<'a> Year<'a> {
             let total: i64 = items.iter().map(|i| i64::from(i.regrades_total)).sum();
             let code = school.trim_start_matches("schools/");
             let lucky = code.bytes().map(u64::from).sum::<u64>() % 3 == 0;
-            if code != m.schools[m.disputed].code && total >= 6 && lucky {
+            if review.noise && code != m.schools[m.disputed].code && total >= 6 && lucky {
                 let item = items.iter().min_by_key(|i| &i.name).expect("non-empty");
                 if let Some(t) = number_of(&item.name).and_then(|n| index.get(n.as_str()).copied())
                 {
@@ -1137,10 +1308,11 @@ impl<'a> Year<'a> {
                 }
             }
         }
-        let reviewers = self.county_assessors.clone();
-        let county = self.county().to_owned();
+        let reviewers = review.reviewers.clone();
+        let at = review.at.clone();
+        let visit = review.visit;
         let done = each(reviewers, self.options.concurrency, |reviewer| {
-            let mut me = self.target.sampling(&reviewer, Role::Assessor, &county);
+            let mut me = self.target.sampling(&reviewer, Role::Assessor, &at);
             let differs = &differs;
             let index = &index;
             let calls = &self.calls;
@@ -1175,15 +1347,12 @@ impl<'a> Year<'a> {
                     let t = number_of(item)
                         .and_then(|n| index.get(n.as_str()).copied())
                         .ok_or_else(|| anyhow!("a re-grade of an unknown teacher: {}", r.name))?;
-                    let k = m.teachers[t]
-                        .picks
-                        .iter()
-                        .position(|c| *c == code)
-                        .ok_or_else(|| anyhow!("a re-grade of an unpicked code: {}", r.name))?;
-                    let truth = if m.teachers[t].invalid_evidence && k == 0 {
-                        Grade::Fail
+                    let truth = if visit && code == "visit" {
+                        m.teachers[t].overall()
                     } else {
-                        m.teachers[t].truth[k]
+                        m.teachers[t]
+                            .truth_of(code)
+                            .ok_or_else(|| anyhow!("a re-grade of an unpicked code: {}", r.name))?
                     };
                     let grade = if differs.contains(&r.name) {
                         match truth {
@@ -1197,7 +1366,17 @@ impl<'a> Year<'a> {
                         .submit_regrade(sp::SubmitRegradeRequest {
                             name: r.name.clone(),
                             grade: grade as i32,
-                            comment: "复核".into(),
+                            comment: if visit { "推门听课" } else { "复核" }.into(),
+                            visit_date: visit.then_some(tica_proto::google::r#type::Date {
+                                year: YEAR,
+                                month: 12,
+                                day: 6,
+                            }),
+                            visited_lesson: if visit {
+                                "信息技术支持的课堂教学（推门听课）".into()
+                            } else {
+                                String::new()
+                            },
                             ..Default::default()
                         })
                         .await
@@ -1219,19 +1398,20 @@ impl<'a> Year<'a> {
             let decided = office
                 .decide_review_unit(sp::DecideReviewUnitRequest {
                     name: unit.name.clone(),
-                    reason: if first {
-                        "县级专家抽验"
-                    } else {
-                        "退回重评后复核"
-                    }
-                    .into(),
+                    reason: review.reason.into(),
                 })
                 .await
                 .with_context(|| format!("deciding {}", unit.name))?
                 .into_inner();
             self.calls(1);
             if decided.outcome == sp::UnitOutcome::SentBack as i32 {
-                sent_back.push(decided.unit.trim_start_matches("schools/").to_owned());
+                sent_back.push(
+                    decided
+                        .unit
+                        .trim_start_matches("schools/")
+                        .trim_start_matches("jurisdictions/")
+                        .to_owned(),
+                );
             }
         }
         office
@@ -1283,16 +1463,27 @@ impl<'a> Year<'a> {
             "the batch is not certified"
         );
         self.outcome.certified = true;
+        self.count_passed().await
+    }
+
+    /// The teachers who passed, and the certificates the model expects for them: one per
+    /// micro-competency (Sixian: a teacher with a failed piece fails, seeds/004 附件1 四) or
+    /// one level certificate each (Ningxia).
+    pub(super) async fn count_passed(&mut self) -> anyhow::Result<()> {
         let progress = self.progress().await?;
         self.outcome.passed_teachers = progress.passed;
         // One certificate per micro-competency of every teacher who passed (all their picks
         // pass: a teacher with a failed piece fails, seeds/004 附件1 四).
+        let policy = self.model.policy;
         self.outcome.expected_certificates = self
             .model
             .teachers
             .iter()
             .filter(|t| t.passes())
-            .map(|t| t.picks.len() as i64)
+            .map(|t| match policy {
+                Policy::Sixian => t.picks.len() as i64,
+                Policy::Ningxia => 1,
+            })
             .sum();
         Ok(())
     }
@@ -1304,28 +1495,40 @@ impl<'a> Year<'a> {
         let mut office =
             self.target
                 .certificates("county-office", Role::CountyOffice, &county, None);
+        self.issue_and_verify(&mut office, "县级验收").await
+    }
+
+    /// Issues the batch's certificates as `office` (and again: nothing twice), then keeps,
+    /// revokes and verifies ([`Year::verify`]); `certified_by` names who certified.
+    pub(super) async fn issue_and_verify(
+        &mut self,
+        office: &mut api::CertificateClient,
+        certified_by: &str,
+    ) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
-        let run = api::issue(&mut office, &self.batch).await?;
+        let run = api::issue(office, &self.batch).await?;
         let seconds = started.elapsed().as_secs_f64();
         ensure!(
             run.state == cpb::IssuanceRunState::Succeeded as i32,
-            "the issuance run ended {:?}",
-            run.state
+            "the issuance run ended {:?}: {}",
+            run.state,
+            run.error
         );
-        let again = api::issue(&mut office, &self.batch).await?;
+        let again = api::issue(office, &self.batch).await?;
         self.calls(4);
         self.outcome.certificates_issued = run.certificates_issued;
         self.outcome.second_run_issued = again.certificates_issued;
         self.step(
             "certificates",
             format!(
-                "batch certified (县级验收); {} certificates issued ({:.0}/s), a second run: {} new",
+                "batch certified ({certified_by}); {} {}certificates issued ({:.0}/s), a second run: {} new",
                 run.certificates_issued,
+                if self.model.policy == Policy::Ningxia { "level " } else { "" },
                 run.certificates_issued as f64 / seconds.max(1e-3),
                 again.certificates_issued
             ),
         );
-        self.verify(&mut office).await
+        self.verify(office).await
     }
 
     async fn verify(&mut self, office: &mut api::CertificateClient) -> anyhow::Result<()> {
@@ -1375,6 +1578,7 @@ impl<'a> Year<'a> {
                         c.facts
                             .as_ref()
                             .map(|f| f.micro_competency.as_str())
+                            .filter(|code| !code.is_empty())
                             .unwrap_or("level")
                     );
                     std::fs::write(dir.join(sanitize(&file)), &pdf)?;
@@ -1620,7 +1824,7 @@ pub(super) async fn review_units(
 }
 
 /// A round's export, gathered from its stream.
-pub(super) async fn export_round(
+pub(in crate::demo) async fn export_round(
     office: &mut SamplingClient,
     round: &str,
     format: common::FileFormat,
