@@ -1538,11 +1538,12 @@ impl<'a> Year<'a> {
         let mut kept = Vec::new();
         let mut page_token = String::new();
         let all = self.options.certificates == Certificates::All;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let page = office
                 .list_certificates(cpb::ListCertificatesRequest {
                     parent: format!("jurisdictions/{county}"),
-                    page_size: if all { 1000 } else { 200 },
+                    page_size: 1000,
                     page_token: page_token.clone(),
                     ..Default::default()
                 })
@@ -1550,16 +1551,21 @@ impl<'a> Year<'a> {
                 .context("ListCertificates")?
                 .into_inner();
             self.calls(1);
-            kept.extend(page.certificates);
-            if !all || page.next_page_token.is_empty() {
+            if all {
+                kept.extend(page.certificates);
+            } else {
+                // One per school, until a dozen.
+                kept.extend(
+                    page.certificates
+                        .into_iter()
+                        .filter(|c| seen.insert(c.school.clone())),
+                );
+                kept.truncate(12);
+            }
+            if (!all && kept.len() >= 12) || page.next_page_token.is_empty() {
                 break;
             }
             page_token = page.next_page_token;
-        }
-        if !all {
-            let mut seen = std::collections::HashSet::new();
-            kept.retain(|c| seen.insert(c.school.clone()));
-            kept.truncate(12);
         }
         ensure!(kept.len() >= 2, "fewer than two certificates to show");
         let dir = self.out("certificates");

@@ -145,8 +145,10 @@ pub(crate) fn compose(
         pages.push(canvas);
     }
 
+    // Agreement rows are 1.25 times as tall (a sent-back school shows two bars): fewer a page.
+    let per_page = SCHOOLS_PER_PAGE * 4 / 5;
     let rows = agreement_rows(summary);
-    let parts = rows.len().div_ceil(SCHOOLS_PER_PAGE).max(1);
+    let parts = rows.len().div_ceil(per_page).max(1);
     if rows.is_empty() {
         let mut canvas = Canvas::new(face, font);
         heading(
@@ -156,7 +158,7 @@ pub(crate) fn compose(
         );
         pages.push(canvas);
     }
-    for (k, chunk) in rows.chunks(SCHOOLS_PER_PAGE).enumerate() {
+    for (k, chunk) in rows.chunks(per_page).enumerate() {
         let mut canvas = Canvas::new(face, font);
         agreement(&mut canvas, summary, chunk, k, parts)?;
         pages.push(canvas);
