@@ -299,6 +299,8 @@ paged!(
     assessment::ListMicroCompetencyProgressResponse,
     sampling::ListUnitAgreementsResponse,
     sampling::ListReviewRoundsResponse,
+    sampling::ListDrawnItemsResponse,
+    sampling::ListReviewUnitsResponse,
     certificate::ListCertificatesResponse,
 );
 

@@ -1780,26 +1780,25 @@ pub(super) async fn drawn_items(
     round: &str,
     stage: sp::Stage,
 ) -> anyhow::Result<Vec<sp::DrawnItem>> {
-    let mut items = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = office
-            .list_drawn_items(sp::ListDrawnItemsRequest {
-                parent: round.into(),
-                stage: stage as i32,
-                page_size: 1000,
-                page_token: page_token.clone(),
-                ..Default::default()
-            })
-            .await
-            .context("ListDrawnItems")?
-            .into_inner();
-        items.extend(page.drawn_items);
-        if page.next_page_token.is_empty() {
-            return Ok(items);
+    let pages = crate::report::all_pages("ListDrawnItems", |page_token| {
+        let mut office = office.clone();
+        let request = sp::ListDrawnItemsRequest {
+            parent: round.into(),
+            stage: stage as i32,
+            page_size: 1000,
+            page_token,
+            ..Default::default()
+        };
+        async move {
+            Ok(office
+                .list_drawn_items(request)
+                .await
+                .context("ListDrawnItems")?
+                .into_inner())
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await?;
+    Ok(pages.into_iter().flat_map(|p| p.drawn_items).collect())
 }
 
 /// The drawn units of `round`, every page.
@@ -1807,26 +1806,25 @@ pub(super) async fn review_units(
     office: &mut SamplingClient,
     round: &str,
 ) -> anyhow::Result<Vec<sp::ReviewUnit>> {
-    let mut units = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = office
-            .list_review_units(sp::ListReviewUnitsRequest {
-                parent: round.into(),
-                drawn_only: true,
-                page_size: 1000,
-                page_token: page_token.clone(),
-                ..Default::default()
-            })
-            .await
-            .context("ListReviewUnits")?
-            .into_inner();
-        units.extend(page.review_units);
-        if page.next_page_token.is_empty() {
-            return Ok(units);
+    let pages = crate::report::all_pages("ListReviewUnits", |page_token| {
+        let mut office = office.clone();
+        let request = sp::ListReviewUnitsRequest {
+            parent: round.into(),
+            drawn_only: true,
+            page_size: 1000,
+            page_token,
+            ..Default::default()
+        };
+        async move {
+            Ok(office
+                .list_review_units(request)
+                .await
+                .context("ListReviewUnits")?
+                .into_inner())
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await?;
+    Ok(pages.into_iter().flat_map(|p| p.review_units).collect())
 }
 
 /// A round's export, gathered from its stream.
