@@ -17,16 +17,15 @@ tica_storage::backend_tests!(
 
 const TEACHERS: usize = 80;
 
-async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Backend) {
-    let Some(cluster) = Cluster::start(backend).await else {
-        return;
-    };
+/// Runs the demo's year for `policy` at [`TEACHERS`] against `cluster`; its output folder and
+/// outcome.
+async fn play(cluster: &Cluster, policy: Policy) -> (std::path::PathBuf, tica::demo::Outcome) {
     let out = cluster.data_dir().join("demo-out");
     std::fs::create_dir_all(&out).unwrap();
     let options = Options {
         teachers: TEACHERS,
         seed: 2022,
-        policy: Policy::Sixian,
+        policy,
         concurrency: 8,
         out: Some(out.clone()),
         certificates: Certificates::Sample,
@@ -35,6 +34,14 @@ async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Back
     let outcome = run_year(&cluster.target(), &options)
         .await
         .expect("the year runs to its end");
+    (out, outcome)
+}
+
+async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Backend) {
+    let Some(cluster) = Cluster::start(backend).await else {
+        return;
+    };
+    let (out, outcome) = play(&cluster, Policy::Sixian).await;
 
     // The county as generated: every teacher imported and enrolled.
     assert_eq!(outcome.teachers, TEACHERS);
@@ -197,20 +204,7 @@ async fn the_ningxia_chain_ends_in_level_certificates(backend: Backend) {
     let Some(cluster) = Cluster::start(backend).await else {
         return;
     };
-    let out = cluster.data_dir().join("demo-out");
-    std::fs::create_dir_all(&out).unwrap();
-    let options = Options {
-        teachers: TEACHERS,
-        seed: 2022,
-        policy: Policy::Ningxia,
-        concurrency: 8,
-        out: Some(out.clone()),
-        certificates: Certificates::Sample,
-        quiet: true,
-    };
-    let outcome = run_year(&cluster.target(), &options)
-        .await
-        .expect("the year runs to its end");
+    let (out, outcome) = play(&cluster, Policy::Ningxia).await;
     assert_eq!(outcome.teachers, TEACHERS);
     assert!(
         outcome.refused_selections >= 2 && outcome.refusal_example.contains("50岁以上"),
