@@ -13,6 +13,7 @@ use tonic::Code;
 
 tica_storage::backend_tests!(
     a_course_counts_only_when_two_thirds_were_watched_and_pushes_follow_the_revision,
+    a_record_named_twice_in_one_push_is_stored_once_as_it_ends_and_the_hours_are_recounted,
     uploads_that_break_the_policys_limits_are_refused_and_store_nothing,
 );
 
@@ -155,6 +156,85 @@ async fn a_course_counts_only_when_two_thirds_were_watched_and_pushes_follow_the
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
+    cluster.stop().await;
+}
+
+async fn a_record_named_twice_in_one_push_is_stored_once_as_it_ends_and_the_hours_are_recounted(
+    backend: Backend,
+) {
+    let Some((cluster, teacher, participant)) = beijing(backend).await else {
+        return;
+    };
+    let mut provider = cluster.assessment("bjedu", Role::Service, "110000", None);
+    // One push: a course first reported short of 2/3, then again (revision 2) finished; a
+    // stale revision 1 after it; a record with a broken kind; and one for a stranger. The
+    // stranger fails the roster's batch lookup, and only their record is refused for it.
+    let mut broken = course(&teacher, "c-broken", 45, 1);
+    broken.kind = pb::HoursKind::Unspecified as i32;
+    let finished = course(&teacher, "c-twice", 44, 2);
+    let other = course(&teacher, "c-other", 45, 1);
+    let results = push(
+        &mut provider,
+        vec![
+            course(&teacher, "c-twice", 10, 1),
+            finished.clone(),
+            course(&teacher, "c-twice", 20, 1),
+            broken,
+            course("11010500019999", "c-stranger", 45, 1),
+            other.clone(),
+        ],
+    )
+    .await;
+    let outcomes: Vec<i32> = results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            pb::PushOutcome::Created as i32,
+            pb::PushOutcome::Updated as i32,
+            pb::PushOutcome::Unchanged as i32,
+            pb::PushOutcome::Rejected as i32,
+            pb::PushOutcome::Rejected as i32,
+            pb::PushOutcome::Created as i32,
+        ],
+        "{results:#?}"
+    );
+    assert!(results[3].error.contains("kind"), "{}", results[3].error);
+    assert!(
+        results[4].error.contains("11010500019999"),
+        "{}",
+        results[4].error
+    );
+    let stored = provider
+        .get_hours_record(pb::GetHoursRecordRequest {
+            name: "providers/bjedu/hoursRecords/c-twice".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stored.revision, 2,
+        "the record ends as its last higher revision"
+    );
+    assert_eq!(stored.watched_minutes, 44);
+    assert_eq!(stored.counted_centihours, 300);
+    // The participant was recounted after the push: both finished courses count.
+    let mut district = cluster.assessment("district", Role::CountyOffice, DISTRICT, None);
+    let p = district
+        .get_participant(pb::GetParticipantRequest {
+            name: participant.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p.counted_centihours, 600);
+    // Pushing the same again changes nothing.
+    let again = push(&mut provider, vec![finished, other]).await;
+    assert!(
+        again
+            .iter()
+            .all(|r| r.outcome == pb::PushOutcome::Unchanged as i32),
+        "{again:#?}"
+    );
     cluster.stop().await;
 }
 

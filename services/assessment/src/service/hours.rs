@@ -3,13 +3,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use tica_auth::Role;
-use tica_domain::policy::{self as rules, HoursEntry};
+use tica_domain::policy::{self as rules, HoursEntry, PolicyRules};
 
 use super::batches::batch_rules;
 use super::grading::{hours_entries, recompute};
 use super::{Assessment, Ctx, denied, require_covers};
 use crate::error::{AssessmentError, Result};
 use crate::model::*;
+use crate::roster::RosterTeacher;
 use crate::store::{self, Work};
 
 /// One record as a provider pushes it.
@@ -110,6 +111,10 @@ impl Assessment {
     /// Stores up to 1000 records of one provider; each succeeds or fails on its own. The
     /// provider is the caller's token subject (`providers/{subject}`), or `school-{code}` for
     /// hours a school's administrator awards.
+    ///
+    /// The records that pass their checks are stored in one transaction (with their audit
+    /// entries), and the participants whose hours changed are recounted in chunks after it: a
+    /// provider's nightly push of a county is a handful of commits, not two per record.
     pub async fn push_hours(
         &self,
         ctx: &Ctx,
@@ -136,12 +141,33 @@ impl Assessment {
         if records.is_empty() || records.len() > 1000 {
             return Err(AssessmentError::invalid("records", "1 to 1000 records"));
         }
-        let mut results = Vec::with_capacity(records.len());
+        let names: Vec<String> = records
+            .iter()
+            .map(|push| format!("providers/{provider}/hoursRecords/{}", push.record_id))
+            .collect();
+        let mut outcomes: Vec<Option<Result<(PushOutcome, HoursRecordRow)>>> =
+            (0..records.len()).map(|_| None).collect();
+        let mut ready = Vec::with_capacity(records.len());
+        for (i, push) in records.iter().enumerate() {
+            match check_push(push) {
+                Ok(()) => ready.push(i),
+                Err(e) => outcomes[i] = Some(Err(e)),
+            }
+        }
+        let mut stored = Vec::with_capacity(ready.len());
+        for (i, teacher) in self.push_teachers(ctx, &records, &ready).await? {
+            match teacher {
+                Ok(teacher) => stored.push((i, teacher)),
+                Err(e) => outcomes[i] = Some(Err(e)),
+            }
+        }
+        for (i, outcome) in self.store_pushes(ctx, provider, &records, &stored).await? {
+            outcomes[i] = Some(outcome);
+        }
         let mut touched: BTreeSet<String> = BTreeSet::new();
-        for push in records {
-            let name = format!("providers/{provider}/hoursRecords/{}", push.record_id);
-            let result = self.push_one(ctx, provider, push).await;
-            let pushed = match result {
+        let mut results = Vec::with_capacity(records.len());
+        for (name, outcome) in names.into_iter().zip(outcomes) {
+            let pushed = match outcome.expect("every record has an outcome") {
                 Ok((outcome, record)) => {
                     if outcome != PushOutcome::Unchanged {
                         touched.insert(record.teacher_number.clone());
@@ -153,9 +179,6 @@ impl Assessment {
                         error: String::new(),
                     }
                 }
-                Err(AssessmentError::Conflict(m)) => return Err(AssessmentError::Conflict(m)),
-                Err(AssessmentError::Storage(e)) => return Err(AssessmentError::Storage(e)),
-                Err(AssessmentError::Internal(m)) => return Err(AssessmentError::Internal(m)),
                 Err(e) => PushedRecord {
                     name,
                     outcome: PushOutcome::Rejected,
@@ -163,167 +186,169 @@ impl Assessment {
                     error: error_text(&e),
                 },
             };
-            // Each record commits on its own (or is refused): count it at once.
-            let outcome = pushed.outcome.key();
-            metrics::counter!("tica_assessment_hours_records_total", "outcome" => outcome)
+            metrics::counter!("tica_assessment_hours_records_total", "outcome" => pushed.outcome.key())
                 .increment(1);
             results.push(pushed);
         }
-        for teacher in touched {
-            self.refresh_hours(&teacher).await?;
+        let touched: Vec<String> = touched.into_iter().collect();
+        for chunk in touched.chunks(REFRESH_CHUNK) {
+            self.refresh_hours_of(chunk).await?;
         }
         Ok(results)
     }
 
-    async fn push_one(
+    /// The teacher of each checked record (by index), or why it has none: one BatchGetTeachers
+    /// for the records that name `teachers/{number}`, and a lookup per record for those that
+    /// give an ID number. When the batch call is refused (one teacher missing or out of scope
+    /// fails it whole), the records are looked up one by one, so only theirs are rejected.
+    async fn push_teachers(
+        &self,
+        ctx: &Ctx,
+        records: &[HoursPush],
+        ready: &[usize],
+    ) -> Result<Vec<(usize, Result<RosterTeacher>)>> {
+        let numbers: Vec<String> = ready
+            .iter()
+            .filter_map(|&i| records[i].teacher.strip_prefix("teachers/"))
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let known = match self.roster.teachers(&ctx.token, &numbers).await {
+            Ok(known) => known,
+            Err(
+                AssessmentError::NotFound(_)
+                | AssessmentError::PermissionDenied(_)
+                | AssessmentError::Invalid(_),
+            ) => HashMap::new(),
+            Err(e) => return Err(e),
+        };
+        let mut teachers = Vec::with_capacity(ready.len());
+        for &i in ready {
+            let push = &records[i];
+            let teacher = match push.teacher.strip_prefix("teachers/") {
+                Some(number) => match known.get(number) {
+                    Some(t) => Ok(t.clone()),
+                    None => self.roster.teacher(&ctx.token, number).await,
+                },
+                None => self
+                    .roster
+                    .teacher_by_id_number(&ctx.token, &push.id_number)
+                    .await
+                    .and_then(|t| {
+                        t.ok_or_else(|| {
+                            AssessmentError::invalid(
+                                "id_number",
+                                "no teacher with this ID number is visible to this token",
+                            )
+                        })
+                    }),
+            };
+            let teacher = teacher.and_then(|t| require_covers(&ctx.caller, &t.path()).map(|()| t));
+            // A roster outage fails the call; anything else is this record's own.
+            if let Err(e @ (AssessmentError::Internal(_) | AssessmentError::Storage(_))) = teacher {
+                return Err(e);
+            }
+            teachers.push((i, teacher));
+        }
+        Ok(teachers)
+    }
+
+    /// Decides each record against what is stored (or pushed earlier in the same call) and
+    /// stores the new and changed ones, with their audit entries, in one transaction; a lost
+    /// race reads again.
+    async fn store_pushes(
         &self,
         ctx: &Ctx,
         provider: &str,
-        push: HoursPush,
-    ) -> Result<(PushOutcome, HoursRecordRow)> {
-        if !valid_id(&push.record_id) {
-            return Err(AssessmentError::invalid(
-                "record_id",
-                "1 to 64 of [0-9A-Za-z._-]",
-            ));
-        }
-        if super::grading::hours_kind_from_key(&push.kind).is_none() {
-            return Err(AssessmentError::invalid("kind", "required"));
-        }
-        if push.centihours <= 0 || push.centihours > 100_000 {
-            return Err(AssessmentError::invalid(
-                "centihours",
-                "between 1 and 100000 (1000 学时)",
-            ));
-        }
-        if push.watched_minutes < 0 || push.course_minutes < 0 {
-            return Err(AssessmentError::invalid(
-                "watched_minutes",
-                "minutes are not negative",
-            ));
-        }
-        if push.revision < 0
-            || push.course_title.chars().count() > 200
-            || push.course_id.chars().count() > 100
-        {
-            return Err(AssessmentError::invalid(
-                "record",
-                "revision ≥ 0, course title ≤ 200 and id ≤ 100 characters",
-            ));
-        }
-        let teacher = if let Some(number) = push.teacher.strip_prefix("teachers/") {
-            self.roster.teacher(&ctx.token, number).await?
-        } else if !push.id_number.is_empty() {
-            self.roster
-                .teacher_by_id_number(&ctx.token, &push.id_number)
-                .await?
-                .ok_or_else(|| {
-                    AssessmentError::invalid(
-                        "id_number",
-                        "no teacher with this ID number is visible to this token",
-                    )
-                })?
-        } else {
-            return Err(AssessmentError::invalid(
-                "teacher",
-                "give `teachers/{number}` or `id_number`",
-            ));
-        };
-        require_covers(&ctx.caller, &teacher.path())?;
+        records: &[HoursPush],
+        stored: &[(usize, RosterTeacher)],
+    ) -> Result<Vec<(usize, Result<(PushOutcome, HoursRecordRow)>)>> {
         self.retry(|| async {
-            let existing = store::hours_record(&self.db, provider, &push.record_id).await?;
-            let now = tica_storage::now_micros();
-            let mut record = HoursRecordRow {
-                provider_id: provider.to_owned(),
-                record_id: push.record_id.clone(),
-                teacher_number: teacher.number.clone(),
-                path: teacher.path(),
-                kind: push.kind.clone(),
-                course_id: push.course_id.trim().to_owned(),
-                course_title: push.course_title.trim().to_owned(),
-                centihours: push.centihours,
-                watched_minutes: push.watched_minutes,
-                course_minutes: push.course_minutes,
-                complete_micros: push.complete_micros,
-                revision: push.revision,
-                create_micros: now,
-                update_micros: now,
-                loaded: None,
-            };
-            let outcome = match &existing {
-                None => PushOutcome::Created,
-                Some(old) if push.revision < old.revision => return Ok((PushOutcome::Unchanged, old.clone())),
-                Some(old) if push.revision == old.revision => {
-                    let same = old.teacher_number == record.teacher_number
-                        && old.kind == record.kind
-                        && old.course_id == record.course_id
-                        && old.course_title == record.course_title
-                        && old.centihours == record.centihours
-                        && old.watched_minutes == record.watched_minutes
-                        && old.course_minutes == record.course_minutes
-                        && old.complete_micros == record.complete_micros;
-                    if same {
-                        return Ok((PushOutcome::Unchanged, old.clone()));
+            let mut current: HashMap<&str, Option<HoursRecordRow>> = HashMap::new();
+            let mut written: HashMap<&str, usize> = HashMap::new();
+            let mut work = Work::default();
+            let mut outcomes = Vec::with_capacity(stored.len());
+            for (i, teacher) in stored {
+                let i = *i;
+                let push = &records[i];
+                let id = push.record_id.as_str();
+                let existing = match current.get(id) {
+                    Some(r) => r.clone(),
+                    None => store::hours_record(&self.db, provider, id).await?,
+                };
+                let outcome = decide_push(provider, push, teacher, existing.as_ref());
+                if let Ok((outcome, record)) = &outcome
+                    && *outcome != PushOutcome::Unchanged
+                {
+                    work.audits.push(ctx.audit(
+                        "BatchPushHoursRecords",
+                        format!("providers/{provider}/hoursRecords/{}", record.record_id),
+                        record.path.clone(),
+                        serde_json::json!({ "teacher": format!("teachers/{}", record.teacher_number), "kind": record.kind, "centihours": record.centihours, "revision": record.revision }),
+                    ));
+                    // A record pushed twice in one call is written once, as it ends; its
+                    // `loaded` still names the stored version the write replaces.
+                    match written.get(id) {
+                        Some(&slot) => work.hours[slot] = record.clone(),
+                        None => {
+                            written.insert(id, work.hours.len());
+                            work.hours.push(record.clone());
+                        }
                     }
-                    return Err(AssessmentError::FailedPrecondition(format!(
-                        "revision {} was stored with other content; send a higher revision to change it",
-                        old.revision
-                    )));
+                    current.insert(id, Some(record.clone()));
+                } else {
+                    current.insert(id, existing);
                 }
-                Some(old) => {
-                    record.create_micros = old.create_micros;
-                    record.update_micros = next_micros(old.update_micros);
-                    record.loaded = old.loaded;
-                    PushOutcome::Updated
-                }
-            };
-            let audit = ctx.audit(
-                "BatchPushHoursRecords",
-                format!("providers/{provider}/hoursRecords/{}", record.record_id),
-                record.path.clone(),
-                serde_json::json!({ "teacher": format!("teachers/{}", record.teacher_number), "kind": record.kind, "centihours": record.centihours, "revision": record.revision }),
-            );
-            self.commit(&Work { hours: vec![record.clone()], audits: vec![audit], ..Default::default() }).await?;
-            Ok((outcome, record))
+                outcomes.push((i, outcome));
+            }
+            if !work.hours.is_empty() {
+                self.commit(&work).await?;
+            }
+            Ok(outcomes)
         })
         .await
     }
 
-    /// Re-evaluates the hours (and so the grade) of a teacher's open enrolments.
-    pub(crate) async fn refresh_hours(&self, teacher: &str) -> Result<()> {
-        let records = self.all_hours_of(teacher).await?;
-        for p in store::enrolments(&self.db, teacher).await? {
-            self.retry(|| async {
-                let Some(mut p) = store::participant(&self.db, &p.batch_id, teacher).await? else {
-                    return Ok(());
-                };
-                let batch = self.batch_or_404(&p.batch_id).await?;
-                if matches!(batch.state, BatchState::Certified | BatchState::Draft) {
-                    return Ok(());
+    /// Re-evaluates the hours (and so the grade) of teachers' open enrolments, storing every
+    /// changed participant in one transaction (a lost race reads them all again).
+    pub(crate) async fn refresh_hours_of(&self, teachers: &[String]) -> Result<()> {
+        self.retry(|| async {
+            let mut batches: HashMap<String, Option<(BatchRecord, PolicyRules)>> = HashMap::new();
+            let mut work = Work::default();
+            for teacher in teachers {
+                let records = self.all_hours_of(teacher).await?;
+                for mut p in store::enrolments(&self.db, teacher).await? {
+                    if !batches.contains_key(&p.batch_id) {
+                        let batch = self.batch_or_404(&p.batch_id).await?;
+                        let open =
+                            !matches!(batch.state, BatchState::Certified | BatchState::Draft);
+                        let entry = if open {
+                            let rules = batch_rules(&batch)?;
+                            Some((batch, rules))
+                        } else {
+                            None
+                        };
+                        batches.insert(p.batch_id.clone(), entry);
+                    }
+                    let Some((batch, rules)) = &batches[&p.batch_id] else {
+                        continue;
+                    };
+                    let submissions = store::submissions_of(&self.db, &p.batch_id, teacher).await?;
+                    let before = p.clone();
+                    recompute(&mut p, &submissions, rules, Some(&records), batch.open_date);
+                    if p != before {
+                        p.update_micros = next_micros(p.update_micros);
+                        work.participants.push(p);
+                    }
                 }
-                let rules = batch_rules(&batch)?;
-                let submissions = store::submissions_of(&self.db, &p.batch_id, teacher).await?;
-                let before = p.clone();
-                recompute(
-                    &mut p,
-                    &submissions,
-                    &rules,
-                    Some(&records),
-                    batch.open_date,
-                );
-                if p == before {
-                    return Ok(());
-                }
-                p.update_micros = next_micros(p.update_micros);
-                self.commit(&Work {
-                    participants: vec![p],
-                    ..Default::default()
-                })
-                .await
-            })
-            .await?;
-        }
-        Ok(())
+            }
+            if work.participants.is_empty() {
+                return Ok(());
+            }
+            self.commit(&work).await
+        })
+        .await
     }
 
     async fn all_hours_of(&self, teacher: &str) -> Result<Vec<HoursRecordRow>> {
@@ -437,6 +462,109 @@ impl Assessment {
             .map(|h| (h.kind.clone(), (h.required, h.counted)))
             .collect()
     }
+}
+
+/// Teachers recounted per transaction after a push.
+const REFRESH_CHUNK: usize = 250;
+
+/// A record's own checks, before anything is looked up.
+fn check_push(push: &HoursPush) -> Result<()> {
+    if !valid_id(&push.record_id) {
+        return Err(AssessmentError::invalid(
+            "record_id",
+            "1 to 64 of [0-9A-Za-z._-]",
+        ));
+    }
+    if super::grading::hours_kind_from_key(&push.kind).is_none() {
+        return Err(AssessmentError::invalid("kind", "required"));
+    }
+    if push.centihours <= 0 || push.centihours > 100_000 {
+        return Err(AssessmentError::invalid(
+            "centihours",
+            "between 1 and 100000 (1000 学时)",
+        ));
+    }
+    if push.watched_minutes < 0 || push.course_minutes < 0 {
+        return Err(AssessmentError::invalid(
+            "watched_minutes",
+            "minutes are not negative",
+        ));
+    }
+    if push.revision < 0
+        || push.course_title.chars().count() > 200
+        || push.course_id.chars().count() > 100
+    {
+        return Err(AssessmentError::invalid(
+            "record",
+            "revision ≥ 0, course title ≤ 200 and id ≤ 100 characters",
+        ));
+    }
+    if push.teacher.strip_prefix("teachers/").is_none() && push.id_number.is_empty() {
+        return Err(AssessmentError::invalid(
+            "teacher",
+            "give `teachers/{number}` or `id_number`",
+        ));
+    }
+    Ok(())
+}
+
+/// What a pushed record does to the stored one: a new record, a higher revision that replaces
+/// it, the same revision again (unchanged when the content is the same, refused when not), or
+/// a lower revision (unchanged: the stored one is newer).
+fn decide_push(
+    provider: &str,
+    push: &HoursPush,
+    teacher: &RosterTeacher,
+    existing: Option<&HoursRecordRow>,
+) -> Result<(PushOutcome, HoursRecordRow)> {
+    let now = tica_storage::now_micros();
+    let mut record = HoursRecordRow {
+        provider_id: provider.to_owned(),
+        record_id: push.record_id.clone(),
+        teacher_number: teacher.number.clone(),
+        path: teacher.path(),
+        kind: push.kind.clone(),
+        course_id: push.course_id.trim().to_owned(),
+        course_title: push.course_title.trim().to_owned(),
+        centihours: push.centihours,
+        watched_minutes: push.watched_minutes,
+        course_minutes: push.course_minutes,
+        complete_micros: push.complete_micros,
+        revision: push.revision,
+        create_micros: now,
+        update_micros: now,
+        loaded: None,
+    };
+    let outcome = match existing {
+        None => PushOutcome::Created,
+        Some(old) if push.revision < old.revision => {
+            return Ok((PushOutcome::Unchanged, old.clone()));
+        }
+        Some(old) if push.revision == old.revision => {
+            let same = old.teacher_number == record.teacher_number
+                && old.kind == record.kind
+                && old.course_id == record.course_id
+                && old.course_title == record.course_title
+                && old.centihours == record.centihours
+                && old.watched_minutes == record.watched_minutes
+                && old.course_minutes == record.course_minutes
+                && old.complete_micros == record.complete_micros;
+            if same {
+                return Ok((PushOutcome::Unchanged, old.clone()));
+            }
+            return Err(AssessmentError::FailedPrecondition(format!(
+                "revision {} was stored with other content; send a higher revision to change it",
+                old.revision
+            )));
+        }
+        Some(old) => {
+            record.create_micros = old.create_micros;
+            record.update_micros = next_micros(old.update_micros);
+            record.loaded = old.loaded;
+            PushOutcome::Updated
+        }
+    };
+    Ok((outcome, record))
 }
 
 fn error_text(e: &AssessmentError) -> String {
