@@ -304,8 +304,13 @@ impl Assessment {
                     "the school's results changed meanwhile; retry".into(),
                 ));
             }
+            // "As soon as its last submission is graded": this call must complete the school
+            // (its participant was not fully graded before). A re-grade at a school the county
+            // returned completes nothing — everyone was graded already — so the school sends
+            // its results itself when it has finished re-grading (SubmitSchoolResults).
             let others = store::participants_of(&self.db, &batch.id, &p.school_code).await?;
-            let all_graded = p.grade.is_some()
+            let all_graded = !was_graded
+                && p.grade.is_some()
                 && others
                     .iter()
                     .filter(|o| o.enrolled && o.teacher_number != p.teacher_number)

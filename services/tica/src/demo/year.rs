@@ -791,9 +791,9 @@ impl<'a> Year<'a> {
     }
 
     /// A returned school whose last grade sends its results on (Ningxia): the pieces graded
-    /// wrongly are returned to their teachers first (a re-grade of a school whose every
-    /// teacher is still graded would send it on at once), handed in again and graded to the
-    /// truth; the last grade sends the results. Calls made.
+    /// wrongly are returned to their teachers first, handed in again and graded to the truth;
+    /// the grading that completes the school sends the results (a re-grade alone completes
+    /// nothing, and the school would send them itself). Calls made.
     async fn regrade_returned(&self, s: usize) -> anyhow::Result<u64> {
         let m = self.model;
         let school = &m.schools[s];
