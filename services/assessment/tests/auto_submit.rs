@@ -11,7 +11,6 @@ use support::{AssessmentClient, Suite, YONGNING, grade, hand_in, select};
 use tica_auth::Role;
 use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
-use tica_proto::tica::roster::v1 as roster;
 use tica_storage::Backend;
 
 tica_storage::backend_tests!(
@@ -59,19 +58,7 @@ async fn a_returned_school_is_not_sent_back_to_review_by_its_first_re_grade_but_
         suite.register_teacher(county, &school, 1).await,
         suite.register_teacher(county, &school, 2).await,
     ];
-    let mut assessors = Vec::new();
-    for t in &teachers {
-        assessors.push(
-            suite
-                .register_assessor(
-                    county,
-                    t,
-                    roster::AssessorLevel::School,
-                    &format!("schools/{school}"),
-                )
-                .await,
-        );
-    }
+    let assessors = suite.school_assessors(county, &school, &teachers).await;
     let batch = suite.open_batch(county).await;
     let result = format!("{batch}/schoolResults/{school}");
     let participant = |k: usize| format!("{batch}/participants/{}", teachers[k]);

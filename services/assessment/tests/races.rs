@@ -12,7 +12,6 @@ use support::{AssessmentClient, SIXIAN, Suite, YONGNING, grade, hand_in, select}
 use tica_auth::Role;
 use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
-use tica_proto::tica::roster::v1 as roster;
 use tica_storage::Backend;
 
 tica_storage::backend_tests!(
@@ -52,19 +51,7 @@ async fn the_last_two_gradings_of_a_school_at_once_still_send_it_to_county_revie
         for k in 0..2 {
             teachers.push(suite.register_teacher(county, &code, 2 * i + k + 1).await);
         }
-        let mut assessors = Vec::new();
-        for t in &teachers {
-            assessors.push(
-                suite
-                    .register_assessor(
-                        county,
-                        t,
-                        roster::AssessorLevel::School,
-                        &format!("schools/{code}"),
-                    )
-                    .await,
-            );
-        }
+        let assessors = suite.school_assessors(county, &code, &teachers).await;
         schools.push(School {
             code,
             teachers: teachers.try_into().unwrap(),

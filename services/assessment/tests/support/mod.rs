@@ -277,6 +277,29 @@ impl Suite {
         created.name.strip_prefix("assessors/").unwrap().to_owned()
     }
 
+    /// Each teacher of `school` created, certified and registered as one of its school-level
+    /// assessors; their assessor ids, in the teachers' order.
+    pub async fn school_assessors(
+        &self,
+        county: &str,
+        school: &str,
+        teachers: &[String],
+    ) -> Vec<String> {
+        let mut assessors = Vec::with_capacity(teachers.len());
+        for t in teachers {
+            assessors.push(
+                self.register_assessor(
+                    county,
+                    t,
+                    roster::AssessorLevel::School,
+                    &format!("schools/{school}"),
+                )
+                .await,
+            );
+        }
+        assessors
+    }
+
     /// Creates and opens the county's 2026 batch as its office; the batch's name.
     pub async fn open_batch(&self, county: &str) -> String {
         let mut office = self.assessment("county-office", Role::CountyOffice, county, None);
