@@ -145,6 +145,11 @@ async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Back
         cpb::VerifyFailure::BadSignature as i32
     );
     assert!(outcome.revoked_page_says_revoked);
+    assert_eq!(
+        outcome.summary_certificates,
+        outcome.expected_certificates - 1,
+        "the county summary counts the certificates in force, not the revoked one"
+    );
 
     // The files it leaves: certificates, URLs, sampling files, workbooks, the summary.
     for file in [
@@ -318,6 +323,11 @@ async fn the_ningxia_chain_ends_in_level_certificates(backend: Backend) {
         cpb::VerifyFailure::BadSignature as i32
     );
     assert!(outcome.revoked_page_says_revoked);
+    assert_eq!(
+        outcome.summary_certificates,
+        outcome.expected_certificates - 1,
+        "the county summary counts the certificates in force, not the revoked one"
+    );
 
     // Sampling exports of all four rounds, the workbook and the summary.
     let books = std::fs::read_dir(out.join("sampling"))

@@ -354,7 +354,8 @@ pub struct CountyFigures {
     pub agreements: Vec<sampling::ListUnitAgreementsResponse>,
     /// `ListReviewRounds(parent county, batch, COUNTY_REVIEW)`, every page (any order).
     pub rounds: Vec<sampling::ReviewRound>,
-    /// Certificates issued for the batch (`ListCertificates(parent batch).total_size`).
+    /// The batch's certificates in force (`ListCertificates(parent batch, ACTIVE).total_size`:
+    /// issued and not revoked).
     pub certificates: i64,
 }
 
@@ -366,7 +367,7 @@ pub struct CountyFigures {
 /// assessment `GetBatch(batches/{county}-{year})`, `GetPolicy` (the nearest pinned policy),
 /// `ListProgress(SCHOOL)`, `ListMicroCompetencyProgress`; sampling `ListUnitAgreements
 /// (COUNTY_REVIEW, drawn only)`, `ListReviewRounds(COUNTY_REVIEW)`; certificate
-/// `ListCertificates(parent batch)` (its `total_size`); roster `GetJurisdiction`.
+/// `ListCertificates(parent batch, ACTIVE)` (its `total_size`); roster `GetJurisdiction`.
 pub async fn county_summary(
     channel: Channel,
     token: &str,
@@ -502,6 +503,8 @@ async fn gather(
             .list_certificates(certificate::ListCertificatesRequest {
                 parent: batch.name.clone(),
                 page_size: 1,
+                // In force: a revoked certificate no longer counts.
+                status: certificate::CertificateStatus::Active as i32,
                 ..Default::default()
             })
             .await

@@ -143,6 +143,8 @@ pub struct Outcome {
     pub revoked_page_says_revoked: bool,
     /// The county workbook's sheet names.
     pub workbook_sheets: Vec<String>,
+    /// Certificates in force as the county summary counts them (the revoked one left out).
+    pub summary_certificates: i64,
     /// Report files written.
     pub reports: Vec<PathBuf>,
 }

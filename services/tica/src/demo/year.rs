@@ -1737,6 +1737,7 @@ impl<'a> Year<'a> {
         )
         .await
         .context("gathering the county summary")?;
+        self.outcome.summary_certificates = summary.totals.certificates;
         let summary_pdf = dir.join(format!("{}-{YEAR}-县级总结.pdf", m.county.1));
         crate::report::write_summary(&summary, &summary_pdf)?;
         self.calls(12);

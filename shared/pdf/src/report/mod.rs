@@ -75,7 +75,7 @@ pub struct Totals {
     pub passed: i64,
     /// Excellent.
     pub excellent: i64,
-    /// Certificates issued.
+    /// Certificates in force (issued and not revoked).
     pub certificates: i64,
     /// Schools drawn in the county review.
     pub drawn_schools: i64,
