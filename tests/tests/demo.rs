@@ -37,6 +37,35 @@ async fn play(cluster: &Cluster, policy: Policy) -> (std::path::PathBuf, tica::d
     (out, outcome)
 }
 
+/// The demo's four verifications (QR and PDF valid, the revoked one revoked, the forged QR not
+/// genuine by its signature), the revoked page, and the summary's count of certificates in force.
+fn assert_verified_and_counted(outcome: &tica::demo::Outcome) {
+    let verdicts: Vec<(String, i32)> = outcome
+        .verifications
+        .iter()
+        .map(|v| (v.how.clone(), v.verdict))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("QR".to_owned(), cpb::Verdict::Valid as i32),
+            ("PDF".to_owned(), cpb::Verdict::Valid as i32),
+            ("revoked".to_owned(), cpb::Verdict::Revoked as i32),
+            ("forged QR".to_owned(), cpb::Verdict::NotGenuine as i32),
+        ]
+    );
+    assert_eq!(
+        outcome.verifications[3].failure,
+        cpb::VerifyFailure::BadSignature as i32
+    );
+    assert!(outcome.revoked_page_says_revoked);
+    assert_eq!(
+        outcome.summary_certificates,
+        outcome.expected_certificates - 1,
+        "the county summary counts the certificates in force, not the revoked one"
+    );
+}
+
 async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Backend) {
     let Some(cluster) = Cluster::start(backend).await else {
         return;
@@ -126,30 +155,7 @@ async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Back
         .unwrap()
         .into_inner();
     assert_eq!(listed.total_size, outcome.expected_certificates);
-    let verdicts: Vec<(String, i32)> = outcome
-        .verifications
-        .iter()
-        .map(|v| (v.how.clone(), v.verdict))
-        .collect();
-    assert_eq!(
-        verdicts,
-        [
-            ("QR".to_owned(), cpb::Verdict::Valid as i32),
-            ("PDF".to_owned(), cpb::Verdict::Valid as i32),
-            ("revoked".to_owned(), cpb::Verdict::Revoked as i32),
-            ("forged QR".to_owned(), cpb::Verdict::NotGenuine as i32),
-        ]
-    );
-    assert_eq!(
-        outcome.verifications[3].failure,
-        cpb::VerifyFailure::BadSignature as i32
-    );
-    assert!(outcome.revoked_page_says_revoked);
-    assert_eq!(
-        outcome.summary_certificates,
-        outcome.expected_certificates - 1,
-        "the county summary counts the certificates in force, not the revoked one"
-    );
+    assert_verified_and_counted(&outcome);
 
     // The files it leaves: certificates, URLs, sampling files, workbooks, the summary.
     for file in [
@@ -304,30 +310,7 @@ async fn the_ningxia_chain_ends_in_level_certificates(backend: Backend) {
     assert_eq!(outcome.certificates_issued, outcome.passed_teachers);
     assert_eq!(outcome.level_certificates, outcome.passed_teachers);
     assert_eq!(outcome.second_run_issued, 0);
-    let verdicts: Vec<(String, i32)> = outcome
-        .verifications
-        .iter()
-        .map(|v| (v.how.clone(), v.verdict))
-        .collect();
-    assert_eq!(
-        verdicts,
-        [
-            ("QR".to_owned(), cpb::Verdict::Valid as i32),
-            ("PDF".to_owned(), cpb::Verdict::Valid as i32),
-            ("revoked".to_owned(), cpb::Verdict::Revoked as i32),
-            ("forged QR".to_owned(), cpb::Verdict::NotGenuine as i32),
-        ]
-    );
-    assert_eq!(
-        outcome.verifications[3].failure,
-        cpb::VerifyFailure::BadSignature as i32
-    );
-    assert!(outcome.revoked_page_says_revoked);
-    assert_eq!(
-        outcome.summary_certificates,
-        outcome.expected_certificates - 1,
-        "the county summary counts the certificates in force, not the revoked one"
-    );
+    assert_verified_and_counted(&outcome);
 
     // Sampling exports of all four rounds, the workbook and the summary.
     let books = std::fs::read_dir(out.join("sampling"))
