@@ -297,7 +297,7 @@ pub async fn certificates_chapter(
         "{v:?}"
     );
     let claims = tica_credential::qr::QrClaims {
-        version: 1,
+        version: 2,
         kid: facts.key_id.clone(),
         id: cert.name.trim_start_matches("certificates/").to_owned(),
         number: cert.number.clone(),
@@ -421,8 +421,13 @@ pub async fn certificates_chapter(
         .into_inner();
     let jwks: serde_json::Value = serde_json::from_str(&keys.jwks_json).unwrap();
     let published = tica_credential::keys_from_jwks(&jwks).unwrap();
-    let offline = tica_credential::qr::verify_qr(&cert.qr_text, &|kid| published.get(kid).copied())
-        .expect("the QR verifies offline");
+    let offline = tica_credential::qr::verify_qr(&cert.qr_text, None, &|kid| {
+        published
+            .get(kid)
+            .copied()
+            .map(tica_credential::qr::PublishedKey::unbounded)
+    })
+    .expect("the QR verifies offline");
     assert_eq!(offline.name, holder.name);
 
     // The Verifiable Credential verifies against the same keys.

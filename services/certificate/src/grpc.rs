@@ -236,6 +236,8 @@ fn verification_to_proto(v: &Verification) -> pb::VerifyResponse {
                 Failure::PayloadMismatch => pb::VerifyFailure::PayloadMismatch,
                 Failure::PdfAltered => pb::VerifyFailure::PdfAltered,
                 Failure::PdfNotIssued => pb::VerifyFailure::PdfNotIssued,
+                Failure::WrongIssuer => pb::VerifyFailure::WrongIssuer,
+                Failure::KeyNotInForce => pb::VerifyFailure::KeyNotInForce,
             }) as i32,
         message: v.message(),
         facts: record.map(|r| facts_to_proto(&r.doc.facts)),

@@ -55,8 +55,12 @@ fn published_keys(
 /// Verifies a certificate's QR text; a certificate that is not genuine is an error saying why.
 pub fn run_verify(args: VerifyArgs) -> anyhow::Result<()> {
     let keys = published_keys(args.keys.as_deref())?;
-    let claims = tica_credential::qr::verify_qr(&args.qr, &|kid| keys.get(kid).copied())
-        .map_err(|e| anyhow!("无法验证 NOT GENUINE: {e}"))?;
+    let claims = tica_credential::qr::verify_qr(&args.qr, None, &|kid| {
+        keys.get(kid)
+            .copied()
+            .map(tica_credential::qr::PublishedKey::unbounded)
+    })
+    .map_err(|e| anyhow!("无法验证 NOT GENUINE: {e}"))?;
     println!("有效 VALID");
     for (label, value) in [
         ("姓名 name", &claims.name),

@@ -97,7 +97,7 @@ fn a_certificate_qr_is_valid_offline_with_the_published_keys_and_a_forged_one_is
     let dir = tempfile::tempdir().unwrap();
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
     let claims = tica_credential::qr::QrClaims {
-        version: 1,
+        version: 2,
         kid: "340000-2026-1".into(),
         id: "b2c4e1f07a9d4c3e8f615d2a9c".into(),
         number: "AH-341324-2026-000123".into(),

@@ -48,6 +48,26 @@ pub enum CredentialError {
     /// another key.
     #[error("the signature does not match: the credential was altered or signed by another key")]
     BadSignature,
+    /// The QR code's URL is not under the issuer's published base URL: a genuine payload moved
+    /// to another host.
+    #[error("the QR code points at {found}, not at the issuer's {expected}")]
+    WrongIssuer {
+        /// The issuer's published base URL.
+        expected: String,
+        /// The base URL the code carries.
+        found: String,
+    },
+    /// The signature holds, but the key was not in force on the certificate's date: signed
+    /// before the key was activated or after it was retired.
+    #[error(
+        "key {kid} was not in force on {issued}: it signs only between its published activation and retirement"
+    )]
+    KeyNotInForce {
+        /// The key id.
+        kid: String,
+        /// The date the payload claims.
+        issued: String,
+    },
 }
 
 /// Proof options chosen by the signer.
@@ -147,6 +167,112 @@ pub fn keys_from_jwks(jwks: &Value) -> Result<BTreeMap<String, VerifyingKey>, Cr
         out.insert(member("kid").to_owned(), x);
     }
     Ok(out)
+}
+
+/// A published key set: the issuer it belongs to and each key with the span it signed in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeySet {
+    /// The issuer's base URL (the JWKS document's `issuer`), e.g. `https://verify.ahedu.gov.cn`;
+    /// None in key sets published before it was added.
+    pub issuer: Option<String>,
+    /// The keys by key id.
+    pub keys: BTreeMap<String, qr::PublishedKey>,
+}
+
+impl KeySet {
+    /// The key `kid` with its span.
+    pub fn get(&self, kid: &str) -> Option<qr::PublishedKey> {
+        self.keys.get(kid).copied()
+    }
+}
+
+/// Reads a published key set: [`keys_from_jwks`], the document's `issuer`, and each key's
+/// `activated` and `retired` times (RFC 3339, UTC; a key without `activated` covers every date
+/// up to its retirement).
+pub fn key_set_from_jwks(jwks: &Value) -> Result<KeySet, CredentialError> {
+    let plain = keys_from_jwks(jwks)?;
+    let mut keys = BTreeMap::new();
+    for entry in jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(kid) = entry.get("kid").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(key) = plain.get(kid) else { continue };
+        let time = |member: &str| -> Result<Option<i64>, CredentialError> {
+            match entry.get(member) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(text)) => rfc3339_micros(text).map(Some).ok_or_else(|| {
+                    CredentialError::Malformed(format!(
+                        "key {kid}: `{member}` is not an RFC 3339 UTC time: {text}"
+                    ))
+                }),
+                Some(_) => Err(CredentialError::Malformed(format!(
+                    "key {kid}: `{member}` is not a string"
+                ))),
+            }
+        };
+        keys.insert(
+            kid.to_owned(),
+            qr::PublishedKey {
+                key: *key,
+                activated_micros: time("activated")?.unwrap_or(i64::MIN),
+                retired_micros: time("retired")?,
+            },
+        );
+    }
+    Ok(KeySet {
+        issuer: jwks
+            .get("issuer")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        keys,
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` as µs since the epoch.
+pub fn rfc3339_micros(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, min, sec) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let micros = if fraction.is_empty() {
+        0
+    } else {
+        let digits: String = fraction.chars().chain("000000".chars()).take(6).collect();
+        digits.parse::<i64>().ok()?
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + min * 60 + sec) * 1_000_000) + micros)
+}
+
+/// An instant (µs since the epoch) as RFC 3339 UTC with seconds, e.g. `2026-12-06T02:05:36Z`.
+pub fn micros_rfc3339(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    let date = qr::china_date((seconds - 8 * 3600) * 1_000_000);
+    let of_day = seconds.rem_euclid(86_400);
+    format!(
+        "{date}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
 }
 
 /// Adds an `eddsa-jcs-2022` proof to `unsecured` (a credential without `proof`), signed by `key`.
@@ -392,6 +518,51 @@ mod tests {
         assert!(matches!(
             verify(&signed, &no_keys),
             Err(CredentialError::UnknownKey(_))
+        ));
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_round_trip_through_microseconds() {
+        for text in [
+            "1970-01-01T00:00:00Z",
+            "2026-12-06T02:05:36Z",
+            "2000-02-29T23:59:59Z",
+        ] {
+            let micros = rfc3339_micros(text).unwrap();
+            assert_eq!(micros_rfc3339(micros), text);
+        }
+        assert_eq!(
+            rfc3339_micros("2026-12-06T02:05:36.5Z"),
+            Some(1_796_522_736_500_000)
+        );
+        assert_eq!(rfc3339_micros("2026-12-06 02:05:36"), None);
+        assert_eq!(rfc3339_micros("2026-13-06T02:05:36Z"), None);
+    }
+
+    #[test]
+    fn a_published_key_set_carries_its_issuer_and_each_keys_span() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let x =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+        let jwks = serde_json::json!({
+            "issuer": "https://verify.ahedu.gov.cn",
+            "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": x,
+                       "activated": "2025-01-01T00:00:00Z", "retired": "2026-01-01T00:00:00Z" }]
+        });
+        let set = key_set_from_jwks(&jwks).unwrap();
+        assert_eq!(set.issuer.as_deref(), Some("https://verify.ahedu.gov.cn"));
+        let k1 = set.get("k1").unwrap();
+        assert!(k1.in_force_on("2025-06-01") && !k1.in_force_on("2026-01-02"));
+        let bad = serde_json::json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "k1",
+                                                 "x": x, "retired": "yesterday" }] });
+        assert!(matches!(
+            key_set_from_jwks(&bad),
+            Err(CredentialError::Malformed(_))
         ));
     }
 }

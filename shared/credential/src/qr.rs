@@ -1,17 +1,32 @@
 //! The certificate's QR code: a URL any phone camera opens on the verification page, whose
 //! fragment carries the compact signed payload, so that the certificate also verifies offline
-//! against the published keys (in the manner of the EU Digital COVID Certificate).
+//! against the published keys (in the manner of the EU Digital COVID Certificate and SMART
+//! Health Cards).
 //!
-//! `{base}/c/{certificate id}#{payload}`: the page's URL is the part before `#` (the fragment
-//! never reaches the server); the payload is base32 (RFC 4648, no padding — the QR
-//! alphanumeric alphabet, 5.5 bits a character) of the CBOR array
-//! `[protected, signature]`, `protected` being the CBOR bytes of [`QrClaims`] with the key id,
-//! and `signature` Ed25519 over the certificate id, a 0x1F separator and exactly those bytes
-//! (the id travels once, in the URL, and is still signed; verification never re-encodes).
-//! What the verifier can derive is left out: the micro-competency's name comes from its code.
-//! Error correction level Q; a real Chinese certificate fits version 18 (a Ningxia level
-//! certificate, with the region office's long name as issuer, needs 16).
+//! `{BASE}/C/{ID}#{payload}`: the page's URL is the part before `#` (the fragment never reaches
+//! a server); the payload is the CBOR claims ([`QrClaims`], key id included, certificate id left
+//! out: it is in the URL) and an Ed25519 signature over them. Two payload versions exist:
+//!
+//! - **Version 2** (issued now), sized to scan from a photocopy: the fragment is decimal digits
+//!   (QR numeric mode, 3.33 bits a character: every 7 bytes become 17 digits, the last group of
+//!   `k` bytes the fewest digits that hold `256^k`), of the claims' CBOR bytes followed by the
+//!   64-byte signature. The claims are a CBOR array `[2, kid, number, name, masked id, school,
+//!   competency, grade, issuer, issued]` whose Chinese texts (name, school, issuer) are byte
+//!   strings in GB 18030 (two bytes a common character instead of UTF-8's three), the grade an
+//!   integer (1 合格, 2 优秀) and the date the integer `YYYYMMDD`. The signature covers
+//!   `"tica-qr-v2" 0x1F base-url 0x1F id 0x1F claims`: the issuer's published base URL (scheme
+//!   and host in lower case) is bound, so a genuine payload moved under another host's URL does
+//!   not verify.
+//! - **Version 1** (certificates issued before): base32 (RFC 4648, no padding) of the CBOR array
+//!   `[claims, signature]`, UTF-8 texts, the signature over `id 0x1F claims`. Still verified;
+//!   its base URL is checked against the expected issuer, not signed.
+//!
+//! Verification never re-encodes: the signature covers exactly the bytes carried. A key signs
+//! only within its published span: a payload dated outside its key's activation and retirement
+//! (China's calendar days) is refused even when the signature holds — a retired key that leaked
+//! cannot sign new certificates.
 
+use ciborium::Value;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::Serialize;
 
@@ -20,7 +35,7 @@ use crate::CredentialError;
 /// What a certificate's QR code says, signed: what an HR office needs to see.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QrClaims {
-    /// Payload format version (1).
+    /// Payload format version (1 or 2).
     pub version: u8,
     /// The signing key's id.
     pub kid: String,
@@ -46,13 +61,71 @@ pub struct QrClaims {
     pub issued: String,
 }
 
+/// The payload version [`sign_claims`] writes.
+pub const VERSION: u8 = 2;
 /// The QR error correction level the certificates use.
 pub const EC_LEVEL: qrcode::EcLevel = qrcode::EcLevel::Q;
 /// The largest QR version a certificate may need.
 pub const MAX_VERSION: i16 = 18;
 
-/// The claims on the wire: a CBOR array (no member names), id left out (it is in the URL).
-type Wire = (
+/// What a version-2 signature starts with (domain separation from every other signature).
+const V2_CONTEXT: &[u8] = b"tica-qr-v2";
+/// Bytes in an Ed25519 signature.
+const SIGNATURE_LEN: usize = 64;
+
+/// A published signing key and the span in which it signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishedKey {
+    /// The public key.
+    pub key: VerifyingKey,
+    /// When it started signing (µs since the epoch); `i64::MIN` when unknown.
+    pub activated_micros: i64,
+    /// When it stopped signing (µs); `None` while it signs.
+    pub retired_micros: Option<i64>,
+}
+
+impl PublishedKey {
+    /// A key with no known span: it covers every date.
+    pub fn unbounded(key: VerifyingKey) -> PublishedKey {
+        PublishedKey {
+            key,
+            activated_micros: i64::MIN,
+            retired_micros: None,
+        }
+    }
+
+    /// Whether a certificate dated `issued` (`YYYY-MM-DD`, China's calendar) may carry this
+    /// key's signature: from the day it was activated to the day it retired, both included
+    /// (certificates carry a date, not an instant).
+    pub fn in_force_on(&self, issued: &str) -> bool {
+        let after_start = self.activated_micros == i64::MIN
+            || issued >= china_date(self.activated_micros).as_str();
+        let before_end = self
+            .retired_micros
+            .is_none_or(|retired| issued <= china_date(retired).as_str());
+        after_start && before_end
+    }
+}
+
+/// The calendar date (UTC+8, China's only time zone) of an instant, `YYYY-MM-DD`.
+pub fn china_date(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000) + 8 * 3600;
+    let days = seconds.div_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The claims of version 1 on the wire: a CBOR array (no member names), id left out.
+type WireV1 = (
     u8,
     String,
     String,
@@ -65,154 +138,422 @@ type Wire = (
     String,
 );
 
-fn to_wire(c: &QrClaims) -> Wire {
-    (
-        c.version,
-        c.kid.clone(),
-        c.number.clone(),
-        c.name.clone(),
-        c.id_masked.clone(),
-        c.school.clone(),
-        c.competency.clone(),
-        c.grade.clone(),
-        c.issuer.clone(),
-        c.issued.clone(),
-    )
-}
-
-fn from_wire(w: Wire, id: String) -> QrClaims {
-    QrClaims {
-        version: w.0,
-        kid: w.1,
-        id,
-        number: w.2,
-        name: w.3,
-        id_masked: w.4,
-        school: w.5,
-        competency: w.6,
-        grade: w.7,
-        issuer: w.8,
-        issued: w.9,
-    }
-}
-
 fn cbor<T: Serialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::new();
     ciborium::into_writer(value, &mut out).expect("CBOR into a Vec cannot fail");
     out
 }
 
+fn gb18030(text: &str) -> Vec<u8> {
+    // GB 18030 maps every Unicode scalar value: nothing is lost.
+    let (bytes, _, _) = encoding_rs::GB18030.encode(text);
+    bytes.into_owned()
+}
+
+fn grade_number(grade: &str) -> Result<u8, CredentialError> {
+    match grade {
+        "合格" => Ok(1),
+        "优秀" => Ok(2),
+        other => Err(CredentialError::Malformed(format!(
+            "grade {other:?} is neither 合格 nor 优秀"
+        ))),
+    }
+}
+
+fn date_number(date: &str) -> Result<u32, CredentialError> {
+    let bad = || CredentialError::Malformed(format!("issue date {date:?} is not YYYY-MM-DD"));
+    let mut parts = date.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return Err(bad());
+    }
+    let number = format!("{y}{m}{d}").parse::<u32>().map_err(|_| bad())?;
+    valid_date_number(u64::from(number)).ok_or_else(bad)?;
+    Ok(number)
+}
+
+/// `YYYYMMDD` → `YYYY-MM-DD` when month and day are plausible.
+fn valid_date_number(n: u64) -> Option<String> {
+    let (y, m, d) = (n / 10_000, n / 100 % 100, n % 100);
+    ((1900..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d))
+        .then(|| format!("{y:04}-{m:02}-{d:02}"))
+}
+
+/// The version-2 CBOR bytes of `claims` (id left out).
+fn encode_v2(claims: &QrClaims) -> Result<Vec<u8>, CredentialError> {
+    let value = Value::Array(vec![
+        Value::Integer(2.into()),
+        Value::Text(claims.kid.clone()),
+        Value::Text(claims.number.clone()),
+        Value::Bytes(gb18030(&claims.name)),
+        Value::Text(claims.id_masked.clone()),
+        Value::Bytes(gb18030(&claims.school)),
+        Value::Text(claims.competency.clone()),
+        Value::Integer(grade_number(&claims.grade)?.into()),
+        Value::Bytes(gb18030(&claims.issuer)),
+        Value::Integer(date_number(&claims.issued)?.into()),
+    ]);
+    Ok(cbor(&value))
+}
+
+/// Reads the claims of either version from their CBOR bytes, for certificate `id`. Nothing is
+/// verified here: see [`verify_signed`].
+pub fn decode_claims(id: &str, protected: &[u8]) -> Result<QrClaims, CredentialError> {
+    let malformed =
+        |why: &str| CredentialError::Malformed(format!("not a TICA certificate payload: {why}"));
+    let value: Value =
+        ciborium::from_reader(protected).map_err(|_| malformed("the claims are not CBOR"))?;
+    let Value::Array(items) = value else {
+        return Err(malformed("the claims are not an array"));
+    };
+    let version = items
+        .first()
+        .and_then(Value::as_integer)
+        .and_then(|v| u8::try_from(v).ok());
+    match version {
+        Some(1) => {
+            let w: WireV1 = ciborium::from_reader(protected)
+                .map_err(|_| malformed("the version 1 claims are not readable"))?;
+            Ok(QrClaims {
+                version: w.0,
+                kid: w.1,
+                id: id.to_owned(),
+                number: w.2,
+                name: w.3,
+                id_masked: w.4,
+                school: w.5,
+                competency: w.6,
+                grade: w.7,
+                issuer: w.8,
+                issued: w.9,
+            })
+        }
+        Some(2) => {
+            let [
+                _,
+                kid,
+                number,
+                name,
+                masked,
+                school,
+                competency,
+                grade,
+                issuer,
+                issued,
+            ] = items.as_slice()
+            else {
+                return Err(malformed("version 2 claims have ten members"));
+            };
+            let text = |v: &Value, what: &str| {
+                v.as_text()
+                    .map(str::to_owned)
+                    .ok_or_else(|| malformed(&format!("the {what} is not text")))
+            };
+            let chinese = |v: &Value, what: &str| {
+                v.as_bytes()
+                    .and_then(|b| {
+                        encoding_rs::GB18030
+                            .decode_without_bom_handling_and_without_replacement(b)
+                            .map(|t| t.into_owned())
+                    })
+                    .ok_or_else(|| malformed(&format!("the {what} is not GB 18030 text")))
+            };
+            let number_of = |v: &Value| v.as_integer().and_then(|i| u64::try_from(i).ok());
+            let grade = match number_of(grade) {
+                Some(1) => "合格",
+                Some(2) => "优秀",
+                _ => return Err(malformed("the grade is neither 1 (合格) nor 2 (优秀)")),
+            };
+            let issued = number_of(issued)
+                .and_then(valid_date_number)
+                .ok_or_else(|| malformed("the issue date is not YYYYMMDD"))?;
+            Ok(QrClaims {
+                version: 2,
+                kid: text(kid, "key id")?,
+                id: id.to_owned(),
+                number: text(number, "number")?,
+                name: chinese(name, "name")?,
+                id_masked: text(masked, "masked ID number")?,
+                school: chinese(school, "school")?,
+                competency: text(competency, "competency")?,
+                grade: grade.to_owned(),
+                issuer: chinese(issuer, "issuer")?,
+                issued,
+            })
+        }
+        Some(other) => Err(CredentialError::Unsupported(format!(
+            "QR payload version {other}"
+        ))),
+        None => Err(malformed("the claims carry no version")),
+    }
+}
+
 /// A certificate's claims, signed: the CBOR bytes of the claims (the certificate's canonical
-/// payload, stored beside it) and the Ed25519 signature over the certificate id, 0x1F and
-/// exactly those bytes.
+/// payload, stored beside it) and the Ed25519 signature over them (see the module's
+/// documentation for what else it covers).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedClaims {
     /// The claims' CBOR bytes, key id included, certificate id left out.
     pub protected: Vec<u8>,
-    /// Ed25519 over `id ‖ 0x1F ‖ protected`.
+    /// Ed25519 over the version's signed message.
     pub signature: [u8; 64],
 }
 
-/// Signs `claims` with `key`.
-pub fn sign_claims(claims: &QrClaims, key: &SigningKey) -> SignedClaims {
-    let protected = cbor(&to_wire(claims));
-    let signature = key.sign(&signed_message(&claims.id, &protected)).to_bytes();
-    SignedClaims {
+/// Signs `claims` with `key` as a version-2 payload of the issuer whose verification pages
+/// live under `base_url`.
+pub fn sign_claims(
+    base_url: &str,
+    claims: &QrClaims,
+    key: &SigningKey,
+) -> Result<SignedClaims, CredentialError> {
+    let protected = encode_v2(claims)?;
+    let message = signed_message(2, &normalize_base(base_url), &claims.id, &protected);
+    Ok(SignedClaims {
+        signature: key.sign(&message).to_bytes(),
         protected,
-        signature,
-    }
+    })
 }
 
-/// The QR text of `claims` signed with `key`: `{BASE_URL}/C/{ID}#{payload}`. The scheme and
-/// host of `base_url` are upper-cased (they are case-insensitive) and the certificate id is
-/// written in capitals, so that all but the `#` fits the QR alphanumeric mode.
-///
-/// Refused when the text would need a QR version above [`MAX_VERSION`] at level Q (a school or
-/// issuer name far longer than usual): the caller shortens what it prints in the code.
+/// The QR text of `claims` signed with `key`: `{BASE_URL}/C/{ID}#{digits}` (see [`encode_qr`]).
 pub fn qr_text(
     base_url: &str,
     claims: &QrClaims,
     key: &SigningKey,
 ) -> Result<String, CredentialError> {
-    encode_qr(base_url, &claims.id, &sign_claims(claims, key))
+    encode_qr(base_url, &claims.id, &sign_claims(base_url, claims, key)?)
 }
 
-/// The QR text of claims already signed for certificate `id` (see [`qr_text`]).
+/// The QR text of claims already signed for certificate `id`: the scheme and host of
+/// `base_url` upper-cased (they are case-insensitive) and the id in capitals, so that all
+/// before the `#` fits the QR alphanumeric mode; after it, the payload's digits.
+///
+/// Refused when the text would need a QR version above [`MAX_VERSION`] at [`EC_LEVEL`] (a school
+/// or issuer name far longer than usual): the caller shortens what it prints in the code.
 pub fn encode_qr(
     base_url: &str,
     id: &str,
     signed: &SignedClaims,
 ) -> Result<String, CredentialError> {
-    let payload = cbor(&(cbor_bytes(&signed.protected), cbor_bytes(&signed.signature)));
+    let mut payload = signed.protected.clone();
+    payload.extend_from_slice(&signed.signature);
     let text = format!(
         "{}/C/{}#{}",
-        upper_origin(base_url.trim_end_matches('/')),
+        upper_origin(base_url.trim().trim_end_matches('/')),
         id.to_uppercase(),
-        data_encoding::BASE32_NOPAD.encode(&payload)
+        to_digits(&payload)
     );
     let version = qr_version(&text)?;
     if version > MAX_VERSION {
         return Err(CredentialError::Malformed(format!(
-            "the QR code would need version {version} (at most {MAX_VERSION} at level Q): {} characters",
+            "the QR code would need version {version} (at most {MAX_VERSION}): {} characters",
             text.len()
         )));
     }
     Ok(text)
 }
 
-/// Verifies a stored payload: `signature` over `id ‖ 0x1F ‖ protected` by the key `resolve`
-/// gives for the payload's key id; the claims when genuine.
+/// Verifies a payload: `signature` by the key `resolve` gives for the payload's key id, over
+/// what its version signs (for version 2, `base_url` is part of it), and the key in force on
+/// the payload's issue date. The claims when genuine.
 pub fn verify_signed(
+    base_url: &str,
     id: &str,
     protected: &[u8],
     signature: &[u8],
-    resolve: &dyn Fn(&str) -> Option<VerifyingKey>,
+    resolve: &dyn Fn(&str) -> Option<PublishedKey>,
 ) -> Result<QrClaims, CredentialError> {
-    let malformed =
-        |why: &str| CredentialError::Malformed(format!("not a TICA certificate payload: {why}"));
-    let wire: Wire =
-        ciborium::from_reader(protected).map_err(|_| malformed("the claims are not readable"))?;
-    if wire.0 != 1 {
-        return Err(CredentialError::Unsupported(format!(
-            "QR payload version {}",
-            wire.0
-        )));
-    }
-    let claims = from_wire(wire, id.to_owned());
+    let claims = decode_claims(id, protected)?;
     let key =
         resolve(&claims.kid).ok_or_else(|| CredentialError::UnknownKey(claims.kid.clone()))?;
     let signature = <[u8; 64]>::try_from(signature)
         .map(|b| Signature::from_bytes(&b))
-        .map_err(|_| malformed("the signature is not 64 bytes"))?;
-    key.verify(&signed_message(id, protected), &signature)
+        .map_err(|_| CredentialError::Malformed("the signature is not 64 bytes".into()))?;
+    let message = signed_message(claims.version, &normalize_base(base_url), id, protected);
+    key.key
+        .verify(&message, &signature)
         .map_err(|_| CredentialError::BadSignature)?;
+    if !key.in_force_on(&claims.issued) {
+        return Err(CredentialError::KeyNotInForce {
+            kid: claims.kid,
+            issued: claims.issued,
+        });
+    }
     Ok(claims)
+}
+
+/// A QR text taken apart, nothing verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScannedQr {
+    /// The base URL before `/C/`, scheme and host in lower case, e.g. `https://verify.ahedu.gov.cn`.
+    pub base_url: String,
+    /// The certificate id, lower case.
+    pub id: String,
+    /// The claims' CBOR bytes.
+    pub protected: Vec<u8>,
+    /// The signature's bytes.
+    pub signature: Vec<u8>,
+}
+
+/// Takes a scanned QR text apart (either version); nothing is verified.
+pub fn parse_qr(text: &str) -> Result<ScannedQr, CredentialError> {
+    let malformed =
+        |why: &str| CredentialError::Malformed(format!("not a TICA certificate QR code: {why}"));
+    let (url, fragment) = text
+        .trim()
+        .split_once('#')
+        .ok_or_else(|| malformed("no signed payload after `#`"))?;
+    let (base, id) = url
+        .rsplit_once("/C/")
+        .or_else(|| url.rsplit_once("/c/"))
+        .filter(|(_, id)| !id.is_empty() && !id.contains('/'))
+        .ok_or_else(|| malformed("the URL names no certificate"))?;
+    let (protected, signature) = if fragment.bytes().all(|b| b.is_ascii_digit()) {
+        let mut bytes = from_digits(fragment).ok_or_else(|| malformed("the payload digits"))?;
+        if bytes.len() <= SIGNATURE_LEN {
+            return Err(malformed("the payload is shorter than a signature"));
+        }
+        let signature = bytes.split_off(bytes.len() - SIGNATURE_LEN);
+        (bytes, signature)
+    } else {
+        let bytes = data_encoding::BASE32_NOPAD
+            .decode(fragment.as_bytes())
+            .map_err(|_| malformed("the payload is neither digits nor base32"))?;
+        let parts: Vec<Value> = ciborium::from_reader(bytes.as_slice())
+            .map_err(|_| malformed("the payload is not CBOR"))?;
+        let [Value::Bytes(protected), Value::Bytes(signature)] = parts.as_slice() else {
+            return Err(malformed("the payload is not [claims, signature]"));
+        };
+        (protected.clone(), signature.clone())
+    };
+    Ok(ScannedQr {
+        base_url: normalize_base(base),
+        id: id.to_lowercase(),
+        protected,
+        signature,
+    })
+}
+
+/// Reads scanned QR text and verifies it: its base URL is `expected_base` when one is given (the
+/// issuer's published base URL; a genuine payload under another host's URL is refused), and its
+/// signature holds by the key `resolve` gives for its key id, in force on its date. The claims
+/// when genuine.
+pub fn verify_qr(
+    text: &str,
+    expected_base: Option<&str>,
+    resolve: &dyn Fn(&str) -> Option<PublishedKey>,
+) -> Result<QrClaims, CredentialError> {
+    let scanned = parse_qr(text)?;
+    if let Some(expected) = expected_base {
+        let expected = normalize_base(expected);
+        if scanned.base_url != expected {
+            return Err(CredentialError::WrongIssuer {
+                expected,
+                found: scanned.base_url,
+            });
+        }
+    }
+    verify_signed(
+        &scanned.base_url,
+        &scanned.id,
+        &scanned.protected,
+        &scanned.signature,
+        resolve,
+    )
+}
+
+/// The certificate id in QR text (`…/C/{ID}#…`), lower-cased; None when there is none.
+pub fn qr_certificate_id(text: &str) -> Option<String> {
+    let url = text.trim().split('#').next()?;
+    url.rsplit_once("/C/")
+        .or_else(|| url.rsplit_once("/c/"))
+        .map(|(_, id)| id.to_lowercase())
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// A base URL as compared and signed: trimmed, no trailing `/`, scheme and host in lower case
+/// (the path as given).
+pub fn normalize_base(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let (origin, path) = split_origin(url);
+    format!("{}{path}", origin.to_lowercase())
 }
 
 /// `https://verify.example.cn/x` → `HTTPS://VERIFY.EXAMPLE.CN/x`.
 fn upper_origin(url: &str) -> String {
-    let origin_end = url
+    let (origin, path) = split_origin(url);
+    format!("{}{path}", origin.to_uppercase())
+}
+
+fn split_origin(url: &str) -> (&str, &str) {
+    let end = url
         .find("://")
         .map(|i| i + 3)
         .and_then(|start| url[start..].find('/').map(|j| start + j))
         .unwrap_or(url.len());
-    format!("{}{}", url[..origin_end].to_uppercase(), &url[origin_end..])
+    url.split_at(end)
 }
 
-/// What the signature covers: the id, 0x1F, the claims' CBOR bytes.
-fn signed_message(id: &str, protected: &[u8]) -> Vec<u8> {
-    let mut message = id.as_bytes().to_vec();
+/// What a signature covers, by payload version.
+fn signed_message(version: u8, base_url: &str, id: &str, protected: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(protected.len() + base_url.len() + 48);
+    if version >= 2 {
+        message.extend_from_slice(V2_CONTEXT);
+        message.push(0x1f);
+        message.extend_from_slice(base_url.as_bytes());
+        message.push(0x1f);
+    }
+    message.extend_from_slice(id.as_bytes());
     message.push(0x1f);
     message.extend_from_slice(protected);
     message
 }
 
-/// CBOR byte strings (major type 2) rather than arrays of integers.
-fn cbor_bytes(bytes: &[u8]) -> ciborium::Value {
-    ciborium::Value::Bytes(bytes.to_vec())
+/// Decimal digits a group of `k` bytes (index) takes: the fewest that hold `256^k - 1`.
+const GROUP_DIGITS: [usize; 8] = [0, 3, 5, 8, 10, 13, 15, 17];
+
+/// Bytes as decimal digits: 7 bytes (a big-endian integer) become 17 digits, a last group of
+/// `k` bytes `GROUP_DIGITS[k]`.
+pub fn to_digits(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 5 / 2 + 3);
+    for group in bytes.chunks(7) {
+        let value = group.iter().fold(0u64, |v, b| v << 8 | u64::from(*b));
+        let width = GROUP_DIGITS[group.len()];
+        out.push_str(&format!("{value:0width$}"));
+    }
+    out
 }
 
-/// The QR version `text` needs at level Q.
+/// The inverse of [`to_digits`]; None when the digits are not such an encoding.
+pub fn from_digits(digits: &str) -> Option<Vec<u8>> {
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let full = digits.len() / 17;
+    let rest = digits.len() % 17;
+    let last = GROUP_DIGITS.iter().position(|&d| d == rest)?;
+    let mut out = Vec::with_capacity(full * 7 + last);
+    let mut push = |text: &str, k: usize| -> Option<()> {
+        let value: u64 = text.parse().ok()?;
+        if k < 8 && value >> (8 * k) != 0 {
+            return None;
+        }
+        out.extend_from_slice(&value.to_be_bytes()[8 - k..]);
+        Some(())
+    };
+    for i in 0..full {
+        push(&digits[i * 17..(i + 1) * 17], 7)?;
+    }
+    if last > 0 {
+        push(&digits[full * 17..], last)?;
+    }
+    Some(out)
+}
+
+/// The QR version `text` needs at [`EC_LEVEL`].
 pub fn qr_version(text: &str) -> Result<i16, CredentialError> {
     // Segmenting and choosing the version is all that is needed: no masks are scored.
     let bits = qrcode::bits::encode_auto(text.as_bytes(), EC_LEVEL)
@@ -222,57 +563,19 @@ pub fn qr_version(text: &str) -> Result<i16, CredentialError> {
     })
 }
 
-/// Reads scanned QR text and verifies its signature with the key `resolve` gives for its key
-/// id; the claims when genuine.
-pub fn verify_qr(
-    text: &str,
-    resolve: &dyn Fn(&str) -> Option<VerifyingKey>,
-) -> Result<QrClaims, CredentialError> {
-    let malformed =
-        |why: &str| CredentialError::Malformed(format!("not a TICA certificate QR code: {why}"));
-    let (url, payload) = text
-        .trim()
-        .split_once('#')
-        .ok_or_else(|| malformed("no signed payload after `#`"))?;
-    let bytes = data_encoding::BASE32_NOPAD
-        .decode(payload.as_bytes())
-        .map_err(|_| malformed("the payload is not base32"))?;
-    let parts: Vec<ciborium::Value> = ciborium::from_reader(bytes.as_slice())
-        .map_err(|_| malformed("the payload is not CBOR"))?;
-    let [
-        ciborium::Value::Bytes(protected),
-        ciborium::Value::Bytes(signature),
-    ] = parts.as_slice()
-    else {
-        return Err(malformed("the payload is not [claims, signature]"));
-    };
-    let id = url
-        .rsplit_once("/C/")
-        .map(|(_, id)| id.to_lowercase())
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-        .ok_or_else(|| malformed("the URL names no certificate"))?;
-    verify_signed(&id, protected, signature, resolve)
-}
-
-/// The certificate id in QR text (`…/C/{ID}#…`), lower-cased; None when there is none.
-pub fn qr_certificate_id(text: &str) -> Option<String> {
-    let url = text.trim().split('#').next()?;
-    url.rsplit_once("/C/")
-        .map(|(_, id)| id.to_lowercase())
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const BASE: &str = "https://verify.ahedu.gov.cn/";
+
     fn claims() -> QrClaims {
         QrClaims {
-            version: 1,
+            version: 2,
             kid: "340000-2026-1".into(),
             // 128 random bits in base32, as the certificate service makes them.
             id: "b2c4e1f07a9d4c3e8f615d2a9c".into(),
-            number: "AH-341324-2026-000123".into(),
+            number: "341324-2026-000123".into(),
             name: "欧阳䶮".into(),
             id_masked: "3413**********123X".into(),
             school: "泗县大路口乡中心小学".into(),
@@ -283,74 +586,201 @@ mod tests {
         }
     }
 
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[3; 32])
+    }
+
+    fn known(kid: &str) -> Option<PublishedKey> {
+        (kid == "340000-2026-1").then(|| PublishedKey::unbounded(key().verifying_key()))
+    }
+
     #[test]
-    fn a_certificate_qr_verifies_offline_and_fits_version_18_at_level_q() {
-        let key = SigningKey::from_bytes(&[3; 32]);
-        let text = qr_text("https://verify.ahedu.gov.cn/", &claims(), &key).unwrap();
-        assert!(
-            text.starts_with("HTTPS://VERIFY.AHEDU.GOV.CN/C/B2C4E1F07A9D4C3E8F615D2A9C#"),
-            "{text}"
+    fn digits_round_trip_every_length_and_refuse_what_no_bytes_encode() {
+        for len in 0..40 {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 255) as u8).collect();
+            let digits = to_digits(&bytes);
+            assert_eq!(
+                from_digits(&digits).as_deref(),
+                Some(bytes.as_slice()),
+                "{len}"
+            );
+        }
+        assert_eq!(to_digits(&[0xff; 7]), "72057594037927935");
+        // 4 digits is no group's length; 256 does not fit one byte.
+        assert_eq!(from_digits("1234"), None);
+        assert_eq!(from_digits("256"), None);
+        assert_eq!(from_digits("12a"), None);
+    }
+
+    #[test]
+    fn a_version_2_qr_verifies_offline_and_binds_the_issuers_base_url() {
+        let text = qr_text(BASE, &claims(), &key()).unwrap();
+        let (url, fragment) = text.split_once('#').unwrap();
+        assert_eq!(
+            url,
+            "HTTPS://VERIFY.AHEDU.GOV.CN/C/B2C4E1F07A9D4C3E8F615D2A9C"
         );
-        let version = qr_version(&text).unwrap();
-        assert!(
-            version <= MAX_VERSION,
-            "version {version} for {} characters",
-            text.len()
+        assert!(fragment.bytes().all(|b| b.is_ascii_digit()), "{fragment}");
+        assert_eq!(verify_qr(&text, Some(BASE), &known).unwrap(), claims());
+        // Without an expected issuer the signature alone still binds the URL's host.
+        assert_eq!(verify_qr(&text, None, &known).unwrap(), claims());
+        let moved = text.replace("VERIFY.AHEDU.GOV.CN", "VERIFY.AHEDU.GOV.CN.EVIL.EXAMPLE");
+        assert_eq!(
+            verify_qr(&moved, None, &known),
+            Err(CredentialError::BadSignature)
         );
-        let known = |kid: &str| (kid == "340000-2026-1").then(|| key.verifying_key());
-        assert_eq!(verify_qr(&text, &known).unwrap(), claims());
-        // A Ningxia level certificate, issued under the region office's long name, fits.
-        let level = QrClaims {
-            competency: "level".into(),
-            school: "永宁县望洪镇九年一贯制学校".into(),
-            issuer: "宁夏回族自治区教育厅能力提升2.0办公室".into(),
-            ..claims()
-        };
-        let text = qr_text("https://verify.nxedu.gov.cn/", &level, &key).unwrap();
-        assert!(qr_version(&text).unwrap() <= MAX_VERSION, "{}", text.len());
-        // A name far beyond any school's is refused rather than printed as an unreadable code.
-        let mut long = claims();
-        long.school = "宁夏回族自治区银川市兴庆区第二十一小学（北校区）教师发展中心".repeat(2);
         assert!(matches!(
-            qr_text("https://verify.ahedu.gov.cn", &long, &key),
-            Err(CredentialError::Malformed(_))
+            verify_qr(&moved, Some(BASE), &known),
+            Err(CredentialError::WrongIssuer { .. })
         ));
     }
 
     #[test]
+    fn chinese_text_travels_in_gb18030_and_reads_back_exactly() {
+        let rare = QrClaims {
+            name: "𠀀明".into(),
+            school: "宁夏回族自治区银川市兴庆区第二十一小学（北校区）".into(),
+            ..claims()
+        };
+        let signed = sign_claims(BASE, &rare, &key()).unwrap();
+        assert_eq!(decode_claims(&rare.id, &signed.protected).unwrap(), rare);
+        // Two bytes a common character, not UTF-8's three.
+        assert!(signed.protected.len() < encode_v1(&rare).len() - 20);
+    }
+
+    #[test]
+    fn a_typical_certificate_fits_a_smaller_code_than_version_1_did() {
+        let v2 = qr_text(BASE, &claims(), &key()).unwrap();
+        let v1 = v1_qr_text(BASE, &claims(), &key());
+        let (new, old) = (qr_version(&v2).unwrap(), qr_version(&v1).unwrap());
+        assert!(
+            new + 2 <= old,
+            "version 2 needs QR version {new}, version 1 {old}"
+        );
+    }
+
+    #[test]
     fn a_forged_or_foreign_qr_is_not_genuine() {
-        let key = SigningKey::from_bytes(&[3; 32]);
-        let known = |kid: &str| (kid == "340000-2026-1").then(|| key.verifying_key());
-        // Claims signed by someone else's key under TICA's key id.
         let forger = SigningKey::from_bytes(&[4; 32]);
-        let forged = qr_text("https://verify.ahedu.gov.cn", &claims(), &forger).unwrap();
+        let forged = qr_text(BASE, &claims(), &forger).unwrap();
         assert_eq!(
-            verify_qr(&forged, &known),
+            verify_qr(&forged, Some(BASE), &known),
             Err(CredentialError::BadSignature)
         );
         // A genuine payload moved onto another certificate's URL.
-        let genuine = qr_text("https://verify.ahedu.gov.cn", &claims(), &key).unwrap();
+        let genuine = qr_text(BASE, &claims(), &key()).unwrap();
         let moved = genuine.replacen("/C/B2C4", "/C/FFFF", 1);
         assert_eq!(
-            verify_qr(&moved, &known),
+            verify_qr(&moved, Some(BASE), &known),
             Err(CredentialError::BadSignature)
         );
-        // An unknown key id, and garbage.
+        // One digit of the payload changed.
+        let (url, digits) = genuine.split_once('#').unwrap();
+        let mut altered: Vec<u8> = digits.bytes().collect();
+        altered[40] = if altered[40] == b'1' { b'2' } else { b'1' };
+        let altered = format!("{url}#{}", String::from_utf8(altered).unwrap());
+        assert!(verify_qr(&altered, Some(BASE), &known).is_err());
         let mut other = claims();
         other.kid = "retired-and-unpublished".into();
-        let unknown = qr_text("https://verify.ahedu.gov.cn", &other, &key).unwrap();
-        let refused = verify_qr(&unknown, &known);
-        assert!(
-            matches!(refused, Err(CredentialError::UnknownKey(_))),
-            "{refused:?}"
+        let unknown = qr_text(BASE, &other, &key()).unwrap();
+        assert!(matches!(
+            verify_qr(&unknown, Some(BASE), &known),
+            Err(CredentialError::UnknownKey(_))
+        ));
+        for garbage in [
+            "https://example.com",
+            "https://x/C/1#AAAA",
+            "https://x/C/1#1234",
+        ] {
+            assert!(
+                matches!(
+                    verify_qr(garbage, None, &known),
+                    Err(CredentialError::Malformed(_))
+                ),
+                "{garbage}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_signs_only_between_its_activation_and_retirement_days() {
+        // Activated 2025-01-01 00:30 and retired 2026-06-30 23:00, China time.
+        let activated = 1_735_662_600_000_000; // 2024-12-31T16:30:00Z
+        let retired = 1_782_831_600_000_000; // 2026-06-30T15:00:00Z
+        assert_eq!(china_date(activated), "2025-01-01");
+        assert_eq!(china_date(retired), "2026-06-30");
+        let span = PublishedKey {
+            key: key().verifying_key(),
+            activated_micros: activated,
+            retired_micros: Some(retired),
+        };
+        assert!(span.in_force_on("2025-01-01") && span.in_force_on("2026-06-30"));
+        assert!(!span.in_force_on("2024-12-31") && !span.in_force_on("2026-07-01"));
+        let resolve = |kid: &str| (kid == "340000-2026-1").then_some(span);
+        let after = QrClaims {
+            issued: "2026-11-24".into(),
+            ..claims()
+        };
+        let text = qr_text(BASE, &after, &key()).unwrap();
+        assert_eq!(
+            verify_qr(&text, Some(BASE), &resolve),
+            Err(CredentialError::KeyNotInForce {
+                kid: "340000-2026-1".into(),
+                issued: "2026-11-24".into()
+            })
         );
+        let within = QrClaims {
+            issued: "2026-03-01".into(),
+            ..claims()
+        };
+        let text = qr_text(BASE, &within, &key()).unwrap();
+        assert!(verify_qr(&text, Some(BASE), &resolve).is_ok());
+    }
+
+    #[test]
+    fn version_1_certificates_issued_before_still_verify_and_their_host_is_checked() {
+        let v1 = QrClaims {
+            version: 1,
+            ..claims()
+        };
+        let text = v1_qr_text(BASE, &v1, &key());
+        assert!(text.split_once('#').unwrap().1.starts_with('Q'), "{text}");
+        assert_eq!(verify_qr(&text, Some(BASE), &known).unwrap(), v1);
+        let moved = text.replace("VERIFY.AHEDU.GOV.CN", "EVIL.EXAMPLE");
         assert!(matches!(
-            verify_qr("https://example.com", &known),
-            Err(CredentialError::Malformed(_))
+            verify_qr(&moved, Some(BASE), &known),
+            Err(CredentialError::WrongIssuer { .. })
         ));
-        assert!(matches!(
-            verify_qr("https://x/C/1#AAAA", &known),
-            Err(CredentialError::Malformed(_))
-        ));
+    }
+
+    /// Version 1's claims bytes, as certificates issued before carry them.
+    fn encode_v1(c: &QrClaims) -> Vec<u8> {
+        cbor(&(
+            1u8,
+            c.kid.clone(),
+            c.number.clone(),
+            c.name.clone(),
+            c.id_masked.clone(),
+            c.school.clone(),
+            c.competency.clone(),
+            c.grade.clone(),
+            c.issuer.clone(),
+            c.issued.clone(),
+        ))
+    }
+
+    /// A version 1 QR text, exactly as the service wrote them before version 2.
+    fn v1_qr_text(base: &str, c: &QrClaims, key: &SigningKey) -> String {
+        let protected = encode_v1(c);
+        let signature = key
+            .sign(&signed_message(1, "", &c.id, &protected))
+            .to_bytes();
+        let payload = cbor(&(Value::Bytes(protected), Value::Bytes(signature.to_vec())));
+        format!(
+            "{}/C/{}#{}",
+            upper_origin(base.trim_end_matches('/')),
+            c.id.to_uppercase(),
+            data_encoding::BASE32_NOPAD.encode(&payload)
+        )
     }
 }

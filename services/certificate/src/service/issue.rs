@@ -530,7 +530,7 @@ impl Certificates {
             key_id: kid.clone(),
         };
         let claims = QrClaims {
-            version: 1,
+            version: qr::VERSION,
             kid,
             id: item.id.clone(),
             number: facts.number.clone(),
@@ -545,7 +545,12 @@ impl Certificates {
             issuer: facts.issuing_authority.clone(),
             issued: issue_date.clone(),
         };
-        let signed = qr::sign_claims(&claims, &self.inner.keys.active);
+        let signed = qr::sign_claims(
+            &self.inner.config.base_url,
+            &claims,
+            &self.inner.keys.active,
+        )
+        .map_err(|error| precondition(format!("result {}: {error}", e.result_key)))?;
         let qr_text = qr::encode_qr(&self.inner.config.base_url, &item.id, &signed)
             .map_err(|error| precondition(format!("result {}: {error}", e.result_key)))?;
         let achievement = match kind {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use tica_auth::{BearerToken, Caller, Role};
+use tica_credential::qr::PublishedKey;
 use tica_domain::ScopePath;
 use tica_pdf::Renderer;
 use tica_storage::Database;
@@ -114,7 +115,7 @@ fn audit_entry(
 struct Keys {
     active_kid: String,
     active: SigningKey,
-    published: BTreeMap<String, VerifyingKey>,
+    published: BTreeMap<String, PublishedKey>,
     records: Vec<KeyRecord>,
 }
 
@@ -240,7 +241,12 @@ impl Certificates {
             .iter()
             .filter_map(|k| {
                 let bytes = <[u8; 32]>::try_from(k.public_key.as_slice()).ok()?;
-                Some((k.kid.clone(), VerifyingKey::from_bytes(&bytes).ok()?))
+                let key = PublishedKey {
+                    key: VerifyingKey::from_bytes(&bytes).ok()?,
+                    activated_micros: k.activate_micros,
+                    retired_micros: k.retire_micros,
+                };
+                Some((k.kid.clone(), key))
             })
             .collect();
         let interrupted = store::fail_interrupted_runs(&db, now).await?;
@@ -320,7 +326,7 @@ impl Certificates {
         format!("{}/.well-known/jwks.json#{kid}", self.inner.config.base_url)
     }
 
-    fn resolve(&self, kid: &str) -> Option<VerifyingKey> {
+    fn resolve(&self, kid: &str) -> Option<PublishedKey> {
         self.inner.keys.published.get(kid).copied()
     }
 

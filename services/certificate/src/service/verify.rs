@@ -87,6 +87,10 @@ pub enum Failure {
     PdfAltered,
     /// A PDF no certificate was issued as, with no readable payload.
     PdfNotIssued,
+    /// The QR code's URL is not this issuer's published base URL.
+    WrongIssuer,
+    /// Signed by a key outside the span it signed in (before activation, after retirement).
+    KeyNotInForce,
 }
 
 impl Failure {
@@ -110,6 +114,12 @@ impl Failure {
                 "文件已被修改，与签发的文件不一致 The file was altered: its bytes differ from the PDF issued"
             }
             Failure::PdfNotIssued => "未找到签发记录 No certificate was issued as this file",
+            Failure::WrongIssuer => {
+                "二维码指向的不是本发证系统的网址 The QR code points at another site than this issuer's"
+            }
+            Failure::KeyNotInForce => {
+                "签名密钥在证书日期不在有效期内 The signing key was not in force on the certificate's date"
+            }
         }
     }
 }
@@ -174,6 +184,8 @@ impl Verification {
 fn failure_of(error: &CredentialError) -> Failure {
     match error {
         CredentialError::BadSignature => Failure::BadSignature,
+        CredentialError::WrongIssuer { .. } => Failure::WrongIssuer,
+        CredentialError::KeyNotInForce { .. } => Failure::KeyNotInForce,
         CredentialError::UnknownKey(_) => Failure::UnknownKey,
         CredentialError::Malformed(_) | CredentialError::Unsupported(_) => Failure::Malformed,
     }
@@ -198,9 +210,13 @@ impl Certificates {
         let Some(record) = store::certificate(self.db(), &id).await? else {
             return Ok(Verification::not_genuine(Failure::UnknownId));
         };
-        if let Err(error) = qr::verify_signed(&id, &record.payload, &record.signature, &|kid| {
-            self.resolve(kid)
-        }) {
+        if let Err(error) = qr::verify_signed(
+            &self.inner.config.base_url,
+            &id,
+            &record.payload,
+            &record.signature,
+            &|kid| self.resolve(kid),
+        ) {
             return Ok(Verification::not_genuine(failure_of(&error)));
         }
         Ok(Verification::genuine(record, false))
@@ -208,17 +224,22 @@ impl Certificates {
 
     /// By QR text: the signature first (offline-equivalent), then the register.
     async fn verify_qr(&self, text: &str) -> Result<Verification> {
-        let claims = match qr::verify_qr(text, &|kid| self.resolve(kid)) {
+        let claims = match qr::verify_qr(text, Some(&self.inner.config.base_url), &|kid| {
+            self.resolve(kid)
+        }) {
             Ok(claims) => claims,
             Err(error) => return Ok(Verification::not_genuine(failure_of(&error))),
         };
         let Some(record) = store::certificate(self.db(), &claims.id).await? else {
             return Ok(Verification::not_genuine(Failure::UnknownId));
         };
-        let registered =
-            qr::verify_signed(&record.id, &record.payload, &record.signature, &|kid| {
-                self.resolve(kid)
-            });
+        let registered = qr::verify_signed(
+            &self.inner.config.base_url,
+            &record.id,
+            &record.payload,
+            &record.signature,
+            &|kid| self.resolve(kid),
+        );
         if registered.as_ref().ok() != Some(&claims) {
             return Ok(Verification::not_genuine(Failure::PayloadMismatch));
         }

@@ -1863,7 +1863,7 @@ fn forge(genuine: &cpb::Certificate) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow!("a QR text without a payload"))?;
     let base = url.split("/C/").next().unwrap_or(url);
     let claims = tica_credential::qr::QrClaims {
-        version: 1,
+        version: 2,
         kid: facts.key_id.clone(),
         id: genuine.name.trim_start_matches("certificates/").to_owned(),
         number: genuine.number.clone(),
