@@ -49,8 +49,8 @@ async fn main() -> std::process::ExitCode {
         Command::Roster(command) => cli::run(command).await,
         Command::Certificates(command) => certificate::run(command).await,
         Command::Sampling(command) => sampling::run(command),
-        Command::Credential(command) => credential::run(command),
-        Command::Verify(args) => credential::run_verify(args),
+        Command::Credential(command) => return credential::run(command).exit_code(),
+        Command::Verify(args) => return credential::run_verify(args).exit_code(),
         Command::Report(command) => report::run(command).await,
     };
     match result {

@@ -92,48 +92,196 @@ fn a_credential_signed_with_a_published_key_verifies_against_the_key_set() {
     assert!(text_of(&ok).contains("tica-2026-1"), "{}", text_of(&ok));
 }
 
-#[test]
-fn a_certificate_qr_is_valid_offline_with_the_published_keys_and_a_forged_one_is_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-    let claims = tica_credential::qr::QrClaims {
-        version: 2,
-        kid: "340000-2026-1".into(),
-        id: "b2c4e1f07a9d4c3e8f615d2a9c".into(),
-        number: "AH-341324-2026-000123".into(),
-        name: "王芳".into(),
-        id_masked: "3413**********123X".into(),
-        school: "泗县第一小学".into(),
-        competency: "B2".into(),
-        grade: "合格".into(),
-        issuer: "泗县教育体育局".into(),
-        issued: "2026-11-24".into(),
-    };
-    let text = tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &key).unwrap();
-    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
-    let keys = dir.path().join("keys.json");
-    std::fs::write(
-        &keys,
-        serde_json::json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "340000-2026-1", "x": x }] })
+/// An issuer as an offline verifier meets it: its key set (`issuer`, a key in force since 2026
+/// and one retired at the start of 2025) and certificates' QR texts.
+struct Issuer {
+    dir: tempfile::TempDir,
+    key: ed25519_dalek::SigningKey,
+    retired: ed25519_dalek::SigningKey,
+    keys: PathBuf,
+}
+
+const BASE: &str = "https://verify.ahedu.gov.cn";
+
+impl Issuer {
+    fn new() -> Issuer {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        let retired = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
+        let x = |k: &ed25519_dalek::SigningKey| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k.verifying_key().as_bytes())
+        };
+        let keys = dir.path().join("jwks.json");
+        std::fs::write(
+            &keys,
+            serde_json::json!({ "issuer": BASE, "keys": [
+                { "kty": "OKP", "crv": "Ed25519", "kid": "340000-2026-1", "x": x(&key),
+                  "activated": "2026-01-01T00:00:00Z" },
+                { "kty": "OKP", "crv": "Ed25519", "kid": "340000-2024-1", "x": x(&retired),
+                  "activated": "2024-01-01T00:00:00Z", "retired": "2025-01-01T00:00:00Z" }
+            ]})
             .to_string(),
+        )
+        .unwrap();
+        Issuer {
+            dir,
+            key,
+            retired,
+            keys,
+        }
+    }
+
+    fn claims(&self) -> tica_credential::qr::QrClaims {
+        tica_credential::qr::QrClaims {
+            version: 2,
+            kid: "340000-2026-1".into(),
+            id: "b2c4e1f07a9d4c3e8f615d2a9c".into(),
+            number: "341324-2026-000123".into(),
+            name: "王芳".into(),
+            id_masked: "3413**********123X".into(),
+            school: "泗县第一小学".into(),
+            competency: "B2".into(),
+            grade: "合格".into(),
+            issuer: "泗县教育体育局".into(),
+            issued: "2026-11-24".into(),
+        }
+    }
+
+    fn qr(&self) -> String {
+        tica_credential::qr::qr_text(BASE, &self.claims(), &self.key).unwrap()
+    }
+
+    /// A revocation list of `revoked` made `age` seconds ago, valid for a day.
+    fn revocations(&self, revoked: &[&str], age: i64) -> PathBuf {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let ids: Vec<String> = revoked.iter().map(|s| (*s).to_owned()).collect();
+        let list = tica_credential::revocation::RevocationList::new(BASE, &ids, now - age, 86_400);
+        let path = self
+            .dir
+            .path()
+            .join(format!("revocations-{}-{age}.jwt", ids.len()));
+        std::fs::write(&path, list.sign("340000-2026-1", &self.key)).unwrap();
+        path
+    }
+
+    fn verify(&self, qr: &str, revocations: Option<&Path>) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tica"));
+        command
+            .args(["verify", "--qr", qr, "--keys"])
+            .arg(&self.keys);
+        if let Some(list) = revocations {
+            command.arg("--revocations").arg(list);
+        }
+        command.output().expect("tica runs")
+    }
+}
+
+#[test]
+fn a_genuine_qr_without_a_revocation_list_is_genuine_with_revocation_not_checked() {
+    let issuer = Issuer::new();
+    let out = issuer.verify(&issuer.qr(), None);
+    assert_eq!(out.status.code(), Some(4), "{}", text_of(&out));
+    let text = text_of(&out);
+    assert!(text.contains("REVOCATION NOT CHECKED"), "{text}");
+    assert!(!text.contains("有效 VALID"), "no plain VALID: {text}");
+    assert!(
+        text.contains("https://verify.ahedu.gov.cn/revocations"),
+        "{text}"
+    );
+    assert!(text.contains("泗县第一小学"), "{text}");
+}
+
+#[test]
+fn with_a_current_revocation_list_a_certificate_is_valid_or_revoked() {
+    let issuer = Issuer::new();
+    let clean = issuer.revocations(&["00000000000000000000000000"], 60);
+    let out = issuer.verify(&issuer.qr(), Some(&clean));
+    assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
+    assert!(text_of(&out).starts_with("有效 VALID"), "{}", text_of(&out));
+
+    let listed = issuer.revocations(&["b2c4e1f07a9d4c3e8f615d2a9c"], 60);
+    let out = issuer.verify(&issuer.qr(), Some(&listed));
+    assert_eq!(out.status.code(), Some(3), "{}", text_of(&out));
+    assert!(
+        text_of(&out).starts_with("已撤销 REVOKED"),
+        "{}",
+        text_of(&out)
+    );
+}
+
+#[test]
+fn an_expired_revocation_list_leaves_revocation_unchecked_since_it_was_made() {
+    let issuer = Issuer::new();
+    let stale = issuer.revocations(&[], 2 * 86_400);
+    let out = issuer.verify(&issuer.qr(), Some(&stale));
+    assert_eq!(out.status.code(), Some(4), "{}", text_of(&out));
+    assert!(text_of(&out).contains("expired"), "{}", text_of(&out));
+    // A list that is not the issuer's is refused outright.
+    let forged = issuer.dir.path().join("forged.jwt");
+    let list = tica_credential::revocation::RevocationList::new(BASE, &[], 1_900_000_000, 86_400);
+    std::fs::write(
+        &forged,
+        list.sign(
+            "340000-2026-1",
+            &ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+        ),
     )
     .unwrap();
-    let run = |qr: &str| {
-        Command::new(env!("CARGO_BIN_EXE_tica"))
-            .args(["verify", "--qr", qr, "--keys"])
-            .arg(&keys)
-            .output()
-            .expect("tica runs")
-    };
-    let ok = run(&text);
-    assert_eq!(ok.status.code(), Some(0), "{}", text_of(&ok));
-    assert!(text_of(&ok).starts_with("有效 VALID"), "{}", text_of(&ok));
-    assert!(text_of(&ok).contains("泗县第一小学"));
+    let out = issuer.verify(&issuer.qr(), Some(&forged));
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("not a genuine revocation list"),
+        "{}",
+        text_of(&out)
+    );
+}
 
+#[test]
+fn a_forged_qr_another_hosts_url_and_a_retired_keys_later_signature_are_not_genuine() {
+    let issuer = Issuer::new();
     let forger = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
-    let forged =
-        tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &forger).unwrap();
-    let bad = run(&forged);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(text_of(&bad).contains("NOT GENUINE"), "{}", text_of(&bad));
+    let forged = tica_credential::qr::qr_text(BASE, &issuer.claims(), &forger).unwrap();
+    // A genuine payload under another host's URL.
+    let moved = issuer
+        .qr()
+        .replace("VERIFY.AHEDU.GOV.CN", "VERIFY-AHEDU.GOV.CN.EXAMPLE");
+    // The retired key (it leaked) signs a certificate dated after its retirement.
+    let late = tica_credential::qr::QrClaims {
+        kid: "340000-2024-1".into(),
+        ..issuer.claims()
+    };
+    let late = tica_credential::qr::qr_text(BASE, &late, &issuer.retired).unwrap();
+    for (what, qr, why) in [
+        ("forged", forged, "signature does not match"),
+        ("moved", moved, "not at the issuer's"),
+        ("late", late, "not in force"),
+    ] {
+        let out = issuer.verify(&qr, None);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", text_of(&out));
+        assert!(
+            text_of(&out).contains("NOT GENUINE"),
+            "{what}: {}",
+            text_of(&out)
+        );
+        assert!(text_of(&out).contains(why), "{what}: {}", text_of(&out));
+    }
+}
+
+#[test]
+fn without_the_published_keys_it_says_it_cannot_check_rather_than_not_genuine() {
+    let issuer = Issuer::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_tica"))
+        .args(["verify", "--qr", &issuer.qr()])
+        .output()
+        .expect("tica runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text_of(&out));
+    let text = text_of(&out);
+    assert!(!text.contains("NOT GENUINE"), "{text}");
+    assert!(
+        text.contains("https://verify.ahedu.gov.cn/.well-known/jwks.json"),
+        "{text}"
+    );
 }

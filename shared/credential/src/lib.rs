@@ -17,6 +17,7 @@
 
 pub mod merkle;
 pub mod qr;
+pub mod revocation;
 
 use std::collections::BTreeMap;
 

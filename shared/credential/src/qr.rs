@@ -385,6 +385,20 @@ pub fn verify_signed(
     Ok(claims)
 }
 
+/// What a transparency-log entry (version 2) records of a certificate instead of its id:
+/// SHA-256 of `"tica-log-v2" 0x1F id 0x1F claims`. Whoever holds the certificate's QR code (its
+/// id and claims) recomputes it and finds the entry; nobody else learns the id from the log.
+pub fn log_commitment(id: &str, protected: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"tica-log-v2");
+    hash.update([0x1f]);
+    hash.update(id.as_bytes());
+    hash.update([0x1f]);
+    hash.update(protected);
+    hash.finalize().into()
+}
+
 /// A QR text taken apart, nothing verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScannedQr {
