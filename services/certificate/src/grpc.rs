@@ -272,7 +272,11 @@ fn entry_to_proto(e: &LogEntryRecord) -> pb::LogEntry {
             "revoked" => pb::LogEntryKind::Revoked,
             _ => pb::LogEntryKind::Unspecified,
         } as i32,
-        certificate: format!("certificates/{}", e.certificate_id),
+        certificate: if e.certificate_id.is_empty() {
+            String::new()
+        } else {
+            format!("certificates/{}", e.certificate_id)
+        },
         entry: e.entry.clone(),
         leaf_hash: e.leaf_hash.clone(),
         time: Some(timestamp(e.create_micros)),
@@ -766,15 +770,15 @@ impl CertificateService for CertificateGrpc {
     ) -> Reply<pb::InclusionProof> {
         use pb::get_inclusion_proof_request::Entry;
         let r = request.into_inner();
-        let index = match r.entry {
-            Some(Entry::LogIndex(i)) => i,
+        let (index, named) = match r.entry {
+            Some(Entry::LogIndex(i)) => (i, false),
             Some(Entry::Certificate(name)) => {
                 let id = certificate_id("certificate", &name)?;
-                self.svc.log_index_of(id).await?
+                (self.svc.log_index_of(id).await?, true)
             }
             None => return Err(invalid("entry", "give certificate or log_index")),
         };
-        let view: LogView = self.svc.inclusion_proof(index, r.tree_size).await?;
+        let view: LogView = self.svc.inclusion_proof(index, r.tree_size, named).await?;
         ok(pb::InclusionProof {
             entry: view.entry.as_ref().map(entry_to_proto),
             tree_size: view.tree_size,
@@ -803,6 +807,19 @@ impl CertificateService for CertificateGrpc {
                 &self.svc.config().log_origin,
                 &view.checkpoint,
             )),
+        })
+    }
+
+    async fn get_revocation_list(
+        &self,
+        _request: Request<pb::GetRevocationListRequest>,
+    ) -> Reply<pb::RevocationList> {
+        let list = self.svc.revocation_list().await?;
+        ok(pb::RevocationList {
+            token: list.token,
+            issue_time: Some(timestamp(list.issue_micros)),
+            expire_time: Some(timestamp(list.expire_micros)),
+            revoked_count: list.count as i64,
         })
     }
 

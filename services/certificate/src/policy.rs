@@ -42,5 +42,6 @@ pub fn policy() -> MethodPolicy {
         .public("GetLogCheckpoint")
         .public("GetInclusionProof")
         .public("GetConsistencyProof")
+        .public("GetRevocationList")
         .allow("ListAuditEvents", OFFICES)
 }

@@ -69,6 +69,17 @@ pub async fn publish_keys(
             )));
         }
     }
+    // Retirement is final: a retired key that signed again could date new certificates inside
+    // its old span, and its published retirement would be a lie.
+    if let Some(retired) = known
+        .iter()
+        .find(|k| k.kid == active && k.retire_micros.is_some())
+    {
+        return Err(CertificateError::FailedPrecondition(format!(
+            "key {active} was retired at {} and never signs again: give the new signing key a new key id (TICA_CERT_ACTIVE_KEY)",
+            tica_credential::micros_rfc3339(retired.retire_micros.unwrap_or_default())
+        )));
+    }
     with_write_tx!(db, tx => {
         for (kid, key) in public {
             if !known.iter().any(|k| &k.kid == kid) {
@@ -86,10 +97,6 @@ pub async fn publish_keys(
         }
         sqlx::query("UPDATE signing_keys SET retire_micros = $1 WHERE kid <> $2 AND retire_micros IS NULL")
             .bind(now)
-            .bind(active.to_owned())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE signing_keys SET retire_micros = NULL WHERE kid = $1")
             .bind(active.to_owned())
             .execute(&mut *tx)
             .await?;
@@ -741,4 +748,127 @@ pub async fn save_archive(
         tx.commit().await?;
     });
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Guess throttles and the revocation list
+
+/// A throttle's stored state (see the `guess_throttle` table).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThrottleRow {
+    /// Failed guesses counted.
+    pub failures: i64,
+    /// Overall budget: when the window began (µs).
+    pub window_start_micros: i64,
+    /// Overall budget: windows in a row over it.
+    pub strikes: i64,
+    /// Nothing is evaluated before this instant (µs).
+    pub locked_until_micros: i64,
+    /// The row's version: strictly increasing.
+    pub update_micros: i64,
+}
+
+/// A throttle's state; None when it was never charged.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.throttle", db.operation.name = "certificate.throttle"))]
+pub async fn throttle(db: &Database, key: &str) -> Result<Option<ThrottleRow>> {
+    let row: Option<(i64, i64, i64, i64, i64)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT failures, window_start_micros, strikes, locked_until_micros, update_micros \
+             FROM guess_throttle WHERE key = $1",
+        )
+        .bind(key.to_owned())
+        .fetch_optional(pool)
+        .await?
+    });
+    Ok(row.map(
+        |(failures, window_start_micros, strikes, locked_until_micros, update_micros)| {
+            ThrottleRow {
+                failures,
+                window_start_micros,
+                strikes,
+                locked_until_micros,
+                update_micros,
+            }
+        },
+    ))
+}
+
+/// Replaces a throttle's state if it is still `old` (None: absent); whether it was replaced
+/// (false: another guess changed it first — read again and retry).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.set_throttle", db.operation.name = "certificate.set_throttle"))]
+pub async fn set_throttle(
+    db: &Database,
+    key: &str,
+    old: Option<&ThrottleRow>,
+    new: &ThrottleRow,
+) -> Result<bool> {
+    let affected = with_db!(db, pool => {
+        match old {
+            None => sqlx::query(
+                "INSERT INTO guess_throttle (key, failures, window_start_micros, strikes, \
+                 locked_until_micros, update_micros) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key.to_owned())
+            .bind(new.failures)
+            .bind(new.window_start_micros)
+            .bind(new.strikes)
+            .bind(new.locked_until_micros)
+            .bind(new.update_micros)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Some(old) => sqlx::query(
+                "UPDATE guess_throttle SET failures = $2, window_start_micros = $3, strikes = $4, \
+                 locked_until_micros = $5, update_micros = $6 WHERE key = $1 AND update_micros = $7",
+            )
+            .bind(key.to_owned())
+            .bind(new.failures)
+            .bind(new.window_start_micros)
+            .bind(new.strikes)
+            .bind(new.locked_until_micros)
+            .bind(new.update_micros)
+            .bind(old.update_micros)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        }
+    });
+    Ok(affected == 1)
+}
+
+/// The ids of every revoked certificate.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.revoked_ids", db.operation.name = "certificate.revoked_ids"))]
+pub async fn revoked_ids(db: &Database) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT id FROM certificates WHERE status = 'revoked' ORDER BY id")
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// The index of the newest revocation in the log, -1 when there is none: the revocation
+/// list changes exactly when this does.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.last_revocation", db.operation.name = "certificate.last_revocation"))]
+pub async fn last_revocation(db: &Database) -> Result<i64> {
+    let row: (Option<i64>,) = with_db!(db, pool => {
+        sqlx::query_as("SELECT MAX(idx) FROM log_entries WHERE kind = 'revoked'")
+            .fetch_one(pool)
+            .await?
+    });
+    Ok(row.0.unwrap_or(-1))
+}
+
+/// The certificate printed with this number.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.certificate_by_number", db.operation.name = "certificate.certificate_by_number"))]
+pub async fn certificate_by_number(
+    db: &Database,
+    number: &str,
+) -> Result<Option<CertificateRecord>> {
+    let sql = format!("SELECT {CERT_COLUMNS} FROM certificates WHERE number = $1");
+    let row: Option<CertRow> = with_db!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(number.to_owned()).fetch_optional(pool).await?
+    });
+    row.map(cert_from).transpose()
 }

@@ -34,8 +34,30 @@ const CODES: [(&str, &str); 6] = [
     ("A5", "技术支持的测验与练习"),
 ];
 
+/// The installation's configuration the tests use (`https://verify.ahedu.gov.cn`, a fixed
+/// search secret, archives under `dir`).
+pub fn test_config(dir: &Path) -> Config {
+    Config::new(
+        "https://verify.ahedu.gov.cn",
+        SEARCH_SECRET.to_vec(),
+        dir.join("archives"),
+    )
+}
+
+/// The search secret of [`test_config`].
+pub const SEARCH_SECRET: &[u8] = b"test-search-secret-0123";
+
 /// The service over `db` with a development key in `dir/keys` and no reachable upstream.
 pub async fn offline_service(db: Database, dir: &Path) -> anyhow::Result<Certificates> {
+    offline_service_with(db, dir, test_config(dir)).await
+}
+
+/// [`offline_service`] with its own configuration (a clock, limits).
+pub async fn offline_service_with(
+    db: Database,
+    dir: &Path,
+    config: Config,
+) -> anyhow::Result<Certificates> {
     crate::keys::ensure_dev_key(&dir.join("keys"), "test-1")?;
     let keys = crate::keys::read_key_dir(&dir.join("keys"), None)?;
     let nowhere = crate::startup::channel("http://127.0.0.1:9")?;
@@ -43,11 +65,7 @@ pub async fn offline_service(db: Database, dir: &Path) -> anyhow::Result<Certifi
         db,
         crate::upstream::Upstream::new(nowhere.clone(), nowhere),
         keys,
-        Config::new(
-            "https://verify.ahedu.gov.cn",
-            b"test-search-secret-0123".to_vec(),
-            dir.join("archives"),
-        ),
+        config,
     )
     .await
 }

@@ -16,7 +16,7 @@ tica_storage::backend_tests!(
     a_resumed_run_issues_nothing_twice_and_skips_nothing,
     a_withdrawn_result_revokes_its_certificate_in_the_log,
     a_retired_key_keeps_verifying_what_it_signed,
-    the_teachers_search_is_limited_per_id_number_and_per_client,
+    the_teachers_search_is_limited_per_client,
 );
 
 /// A fresh database and key directory with the service over them.
@@ -186,7 +186,7 @@ async fn a_withdrawn_result_revokes_its_certificate_in_the_log(backend: Backend)
     assert_eq!(checkpoint.tree_size, 7);
     let root: merkle::Hash = checkpoint.root_hash.as_slice().try_into().unwrap();
     for index in 0..7 {
-        let view = svc.inclusion_proof(index, 0).await.unwrap();
+        let view = svc.inclusion_proof(index, 0, true).await.unwrap();
         let entry = view.entry.unwrap();
         let proof: Vec<merkle::Hash> = view
             .hashes
@@ -202,7 +202,12 @@ async fn a_withdrawn_result_revokes_its_certificate_in_the_log(backend: Backend)
         )
         .unwrap();
     }
-    let entry = svc.inclusion_proof(6, 0).await.unwrap().entry.unwrap();
+    let entry = svc
+        .inclusion_proof(6, 0, true)
+        .await
+        .unwrap()
+        .entry
+        .unwrap();
     assert_eq!(entry.kind, "revoked");
     let text = String::from_utf8(entry.entry).unwrap();
     assert!(text.contains("\"reason\":\"result_withdrawn\""), "{text}");
@@ -290,8 +295,7 @@ async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
     db.close().await;
 }
 
-async fn the_teachers_search_is_limited_per_id_number_and_per_client(backend: Backend) {
-    use tica_certificate::error::CertificateError;
+async fn the_teachers_search_is_limited_per_client(backend: Backend) {
     let Some(Fixture {
         _test_db,
         db: _db,
@@ -301,28 +305,6 @@ async fn the_teachers_search_is_limited_per_id_number_and_per_client(backend: Ba
     else {
         return;
     };
-    let id = tica_domain::ResidentId::generate(
-        "341324",
-        time::Date::from_calendar_date(1985, time::Month::March, 2).unwrap(),
-        1,
-    );
-    // Ten guesses at names for one ID number, from different clients, then no more.
-    for guess in 0..10 {
-        let found = svc
-            .search(
-                &format!("client-{guess}"),
-                &format!("王{guess}"),
-                id.as_str(),
-            )
-            .await
-            .unwrap();
-        assert!(found.is_empty(), "an unknown teacher finds nothing");
-    }
-    let refused = svc.search("client-x", "王芳", id.as_str()).await;
-    assert!(
-        matches!(refused, Err(CertificateError::ResourceExhausted(_))),
-        "{refused:?}"
-    );
     // Twenty searches a minute from one client, whatever the numbers.
     let mut refused = 0;
     for n in 2..30u16 {
@@ -340,7 +322,4 @@ async fn the_teachers_search_is_limited_per_id_number_and_per_client(backend: Ba
         }
     }
     assert_eq!(refused, 28 - 20);
-    // A malformed number is refused before it counts.
-    let bad = svc.search("client-y", "王芳", "34132419850302001").await;
-    assert!(matches!(bad, Err(CertificateError::Invalid(_))), "{bad:?}");
 }

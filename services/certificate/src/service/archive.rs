@@ -233,12 +233,24 @@ impl Certificates {
                 "issueDate": f.issue_date,
                 "pdfSha256": record.pdf_sha256,
             },
+            // Where an offline verifier learns whether it was revoked: the signed list at
+            // `/revocations` holds this 12-byte entry when it is (see
+            // `tica_credential::revocation`).
+            "credentialStatus": {
+                "id": format!("{base}/revocations#{}", hex::encode(tica_credential::revocation::revocation_entry(&record.id))),
+                "type": tica_credential::revocation::STATUS_TYPE,
+                "revocationList": format!("{base}/revocations"),
+                "revocationEntry": hex::encode(tica_credential::revocation::revocation_entry(&record.id)),
+            },
         });
         let method = self.verification_method(&self.inner.keys.active_kid);
-        let created = time::OffsetDateTime::from_unix_timestamp(record.create_micros / 1_000_000)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-            .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|e| CertificateError::Internal(e.to_string()))?;
+        // Signed now, by the key active now: `created` must fall within that key's published
+        // span, whatever key signed the certificate years ago.
+        let created =
+            time::OffsetDateTime::from_unix_timestamp(tica_storage::now_micros() / 1_000_000)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+                .format(&time::format_description::well_known::Rfc3339)
+                .map_err(|e| CertificateError::Internal(e.to_string()))?;
         let options = tica_credential::ProofOptions {
             created,
             verification_method: method.clone(),

@@ -356,7 +356,7 @@ impl Certificates {
                 entry: entry_bytes(
                     "issued",
                     &record.id,
-                    &hex::encode(Sha256::digest(&record.payload)),
+                    &record.payload,
                     &record.pdf_sha256,
                     record.create_micros,
                     None,
@@ -371,7 +371,7 @@ impl Certificates {
                 entry: entry_bytes(
                     "revoked",
                     &record.id,
-                    &hex::encode(Sha256::digest(&record.payload)),
+                    &record.payload,
                     &record.pdf_sha256,
                     revocation.revoke_micros,
                     Some(revocation.reason.key()),
@@ -675,7 +675,7 @@ impl Certificates {
         let entry = entry_bytes(
             "revoked",
             &record.id,
-            &hex::encode(Sha256::digest(&record.payload)),
+            &record.payload,
             &record.pdf_sha256,
             now,
             Some(reason.key()),

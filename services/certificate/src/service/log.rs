@@ -31,19 +31,25 @@ pub(super) fn tree_from(leaves: Vec<(i64, Vec<u8>)>) -> anyhow::Result<MerkleLog
     Ok(tree)
 }
 
-/// The canonical bytes of a log entry: compact JSON, members sorted.
+/// The canonical bytes of a log entry: compact JSON, members sorted. The entry commits to its
+/// certificate without naming it: `commitment` is [`tica_credential::qr::log_commitment`] of
+/// the certificate's id and signed payload, which whoever holds the certificate (its QR code)
+/// recomputes, and nobody else can invert (the id is 128 random bits). Entries written before
+/// this version named the certificate and hashed the payload alone (`certificate`,
+/// `payload_sha256`); they stay as they are — the log is append-only.
 pub(super) fn entry_bytes(
     kind: &str,
     certificate_id: &str,
-    payload_sha256: &str,
+    payload: &[u8],
     pdf_sha256: &str,
     micros: i64,
     reason: Option<&str>,
 ) -> Vec<u8> {
+    let commitment = tica_credential::qr::log_commitment(certificate_id, payload);
     let mut entry = serde_json::json!({
+        "v": 2,
         "kind": kind,
-        "certificate": certificate_id,
-        "payload_sha256": payload_sha256,
+        "commitment": hex::encode(commitment),
         "pdf_sha256": pdf_sha256,
         "time_micros": micros,
     });
@@ -52,6 +58,13 @@ pub(super) fn entry_bytes(
     }
     // serde_json's maps are ordered by key: the text is canonical.
     entry.to_string().into_bytes()
+}
+
+/// Whether stored entry bytes name a certificate in clear (entries before version 2).
+fn names_its_certificate(entry: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(entry)
+        .ok()
+        .is_none_or(|v| v.get("certificate").is_some())
 }
 
 /// One entry to append.
@@ -170,7 +183,12 @@ impl Certificates {
     }
 
     /// Proves that entry `index` is in the tree of a signed checkpoint (`size` 0: the latest).
-    pub async fn inclusion_proof(&self, index: i64, size: i64) -> Result<LogView> {
+    ///
+    /// `named` says whether the caller named the certificate (and so knows its id): only then
+    /// does the entry carry the certificate's id. An entry reached by index alone names nothing:
+    /// version-2 entries commit to their certificate by a hash, and the bytes of older entries,
+    /// which held the id in clear, are left out (the leaf hash and the proof still verify).
+    pub async fn inclusion_proof(&self, index: i64, size: i64, named: bool) -> Result<LogView> {
         let checkpoint = self.log_checkpoint(size).await?;
         if index < 0 || index >= checkpoint.tree_size {
             return Err(invalid(
@@ -181,9 +199,15 @@ impl Certificates {
                 ),
             ));
         }
-        let entry = store::log_entry(&self.inner.db, index)
+        let mut entry = store::log_entry(&self.inner.db, index)
             .await?
             .ok_or_else(|| not_found(format!("log entry {index}")))?;
+        if !named {
+            entry.certificate_id.clear();
+            if names_its_certificate(&entry.entry) {
+                entry.entry.clear();
+            }
+        }
         let tree = self.tree_at_least(checkpoint.tree_size).await?;
         let hashes = tree
             .inclusion_proof(index as u64, checkpoint.tree_size as u64)

@@ -5,11 +5,15 @@
 mod archive;
 mod issue;
 mod log;
+mod public;
+mod throttle;
 mod verify;
 
 pub use issue::Numbers;
 pub use log::LogView;
-pub use verify::{Failure, Subject, Verdict, Verification, Via};
+pub use public::{Difference, Lookup, QrCheck, Revocations, verification_code};
+pub use throttle::{GuessLimits, target_key};
+pub use verify::{Failure, MAX_PDF_BYTES, Subject, Verdict, Verification, Via};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -46,6 +50,41 @@ pub struct Config {
     pub archive_dir: PathBuf,
     /// How many certified results one transaction issues.
     pub chunk: usize,
+    /// The guess throttles of the teachers' search and the number lookup.
+    pub guesses: GuessLimits,
+    /// How long a signed revocation list may be relied on offline.
+    pub revocation_max_age: Duration,
+    /// Searches per client and minute (on top of the per-target throttle).
+    pub searches_per_client_minute: u32,
+    /// The time (tests move it).
+    pub clock: Clock,
+}
+
+/// The current time in µs since the epoch (tests substitute their own).
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(Arc::new(tica_storage::now_micros))
+    }
+
+    /// A clock that reads `now`.
+    pub fn from_fn(now: impl Fn() -> i64 + Send + Sync + 'static) -> Clock {
+        Clock(Arc::new(now))
+    }
+
+    /// Now, in µs since the epoch.
+    pub fn now(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
 }
 
 impl Config {
@@ -64,6 +103,10 @@ impl Config {
             search_secret,
             archive_dir,
             chunk: 250,
+            guesses: GuessLimits::default(),
+            revocation_max_age: Duration::from_secs(24 * 3600),
+            searches_per_client_minute: 20,
+            clock: Clock::system(),
         }
     }
 }
@@ -160,7 +203,7 @@ struct Inner {
     config: Config,
     log: tokio::sync::Mutex<tica_credential::merkle::MerkleLog>,
     per_client: Limiter,
-    per_person: Limiter,
+    revocations: tokio::sync::Mutex<Option<public::SignedList>>,
 }
 
 /// The certificate service's logic; cheap to clone.
@@ -271,10 +314,13 @@ impl Certificates {
                     published,
                     records,
                 },
+                per_client: Limiter::new(
+                    config.searches_per_client_minute,
+                    Duration::from_secs(60),
+                ),
                 config,
                 log: tokio::sync::Mutex::new(log),
-                per_client: Limiter::new(20, Duration::from_secs(60)),
-                per_person: Limiter::new(10, Duration::from_secs(600)),
+                revocations: tokio::sync::Mutex::new(None),
             }),
         })
     }
@@ -299,7 +345,10 @@ impl Certificates {
         &self.inner.keys.active_kid
     }
 
-    /// The published keys as a JWK Set (RFC 7517, OKP / Ed25519).
+    /// The published keys as a JWK Set (RFC 7517, OKP / Ed25519), with the members offline
+    /// verifiers need beside the keys (RFC 7517 §4 and §5 let a set and its keys carry more):
+    /// the set's `issuer` (the base URL every QR code must point at) and each key's `activated`
+    /// and `retired` times (RFC 3339, UTC; a key signs only certificates dated within them).
     pub fn jwks_json(&self) -> String {
         use base64::Engine;
         let keys: Vec<serde_json::Value> = self
@@ -308,17 +357,26 @@ impl Certificates {
             .records
             .iter()
             .map(|k| {
-                serde_json::json!({
+                let mut key = serde_json::json!({
                     "kty": "OKP",
                     "crv": "Ed25519",
                     "kid": k.kid,
                     "use": "sig",
                     "alg": "EdDSA",
                     "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&k.public_key),
-                })
+                    "activated": tica_credential::micros_rfc3339(k.activate_micros),
+                });
+                if let Some(retired) = k.retire_micros {
+                    key["retired"] = tica_credential::micros_rfc3339(retired).into();
+                }
+                key
             })
             .collect();
-        serde_json::to_string_pretty(&serde_json::json!({ "keys": keys })).expect("JSON serialises")
+        serde_json::to_string_pretty(&serde_json::json!({
+            "issuer": self.inner.config.base_url,
+            "keys": keys,
+        }))
+        .expect("JSON serialises")
     }
 
     /// The verification method naming `kid` in credentials.
@@ -409,55 +467,6 @@ impl Certificates {
             .await?
             .and_then(|p| ScopePath::parse(&p))
             .ok_or_else(|| not_found(format!("certificates of schools/{code}")))
-    }
-
-    /// The teachers' search: certificates whose name and full ID number match, rate-limited per
-    /// client and per ID number; empty when nothing matches (the same answer as an unknown
-    /// teacher).
-    pub async fn search(
-        &self,
-        client: &str,
-        name: &str,
-        id_number: &str,
-    ) -> Result<Vec<CertificateRecord>> {
-        let name = name.trim();
-        let id_number = id_number.trim().to_uppercase();
-        let mut problems = Vec::new();
-        if name.is_empty() || name.chars().count() > 64 {
-            problems.push((
-                "teacher_display_name".to_owned(),
-                "required: the name exactly as registered (at most 64 characters)".to_owned(),
-            ));
-        }
-        let today = tica_domain::time_zone::today_in_china(time::OffsetDateTime::now_utc());
-        if tica_domain::resident_id::ResidentId::parse(&id_number, today).is_err() {
-            problems.push((
-                "id_number".to_owned(),
-                "required: the full 18-character resident ID number".to_owned(),
-            ));
-        }
-        let searched = |outcome: &'static str| {
-            metrics::counter!("tica_certificate_searches_total", "outcome" => outcome).increment(1);
-        };
-        if !problems.is_empty() {
-            searched("invalid");
-            return Err(CertificateError::Invalid(problems));
-        }
-        let key = crate::upstream::search_key(&self.inner.config.search_secret, name, &id_number);
-        // Per ID number whatever the name, so guessing names for one number is limited too.
-        let person = crate::upstream::search_key(&self.inner.config.search_secret, "", &id_number);
-        if !self.inner.per_client.allow(client) || !self.inner.per_person.allow(&person) {
-            searched("rate_limited");
-            return Err(CertificateError::ResourceExhausted(
-                "too many searches: try again in a few minutes".into(),
-            ));
-        }
-        let found = store::certificates_by_search_key(&self.inner.db, &key).await?;
-        searched(match found.is_empty() {
-            true => "not_found",
-            false => "found",
-        });
-        Ok(found)
     }
 }
 
