@@ -202,6 +202,20 @@ impl Tools {
         String::from_utf8_lossy(&run("chromium --dump-dom", command, &scratch)).into_owned()
     }
 
+    /// The DOM of `url` as a phone shows it (a 390×844 window, a phone's user agent), after its
+    /// script ran. (`--dump-dom` itself needs script: a page without script is what the server
+    /// sent.)
+    pub fn dump_dom_on_phone(&self, url: &str) -> String {
+        let scratch = Scratch::new("chromium");
+        let mut command = self.chromium_command(&scratch);
+        command.args([
+            "--window-size=390,844",
+            "--user-agent=Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+        ]);
+        command.arg("--dump-dom").arg(url);
+        String::from_utf8_lossy(&run("chromium --dump-dom", command, &scratch)).into_owned()
+    }
+
     /// A PNG screenshot of `url` in a `width`×`height` window, for a person to look at.
     pub fn screenshot(&self, url: &str, width: u32, height: u32) -> Vec<u8> {
         let scratch = Scratch::new("chromium");

@@ -280,12 +280,10 @@ pub async fn certificates_chapter(
     // Not genuine: a byte flipped in the payload, another key under the same id, an unknown
     // key, an unknown id, an altered PDF.
     let (url, payload) = cert.qr_text.split_once('#').unwrap();
-    let mut bytes = data_encoding::BASE32_NOPAD
-        .decode(payload.as_bytes())
-        .unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
-    let flipped = format!("{url}#{}", data_encoding::BASE32_NOPAD.encode(&bytes));
+    let mut digits = payload.as_bytes().to_vec();
+    let middle = digits.len() / 2;
+    digits[middle] = if digits[middle] == b'1' { b'2' } else { b'1' };
+    let flipped = format!("{url}#{}", String::from_utf8(digits).unwrap());
     let v = verify(cluster, Subject::QrText(flipped)).await;
     assert_eq!(v.verdict, cpb::Verdict::NotGenuine as i32, "{v:?}");
     assert!(
@@ -312,6 +310,30 @@ pub async fn certificates_chapter(
     let forger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let base = url.split("/C/").next().unwrap();
     let forged = tica_credential::qr::qr_text(base, &claims, &forger).unwrap();
+    // The same forgery with only the grade changed, for the page.
+    let genuine_claims = {
+        let scanned = tica_credential::qr::parse_qr(&cert.qr_text).unwrap();
+        tica_credential::qr::decode_claims(&scanned.id, &scanned.protected).unwrap()
+    };
+    let forged_on_page = tica_credential::qr::qr_text(
+        base,
+        &tica_credential::qr::QrClaims {
+            grade: if genuine_claims.grade == "合格" {
+                "优秀"
+            } else {
+                "合格"
+            }
+            .into(),
+            ..genuine_claims.clone()
+        },
+        &forger,
+    )
+    .unwrap();
+    let (forged_grade, real_grade) = if genuine_claims.grade == "合格" {
+        ("优秀", "合格")
+    } else {
+        ("合格", "优秀")
+    };
     let v = verify(cluster, Subject::QrText(forged)).await;
     assert_eq!(v.failure, cpb::VerifyFailure::BadSignature as i32, "{v:?}");
     let unknown_key = tica_credential::qr::qr_text(
@@ -469,6 +491,55 @@ pub async fn certificates_chapter(
         assert!(
             !dom.contains(&holder.id_number),
             "the full ID number never shows"
+        );
+        // On a phone: the genuine code says 有效 once the page has checked its fragment; a code
+        // whose signed fragment was altered (合格 → 优秀, re-signed by a forger under TICA's key
+        // id) opens the same page, which says 无法验证 and names what differs; without script
+        // the page never shows a bare green verdict.
+        // What the page shows as its result (its templates hold other verdicts, unshown).
+        let result = |dom: &str| {
+            let start = dom.find("id=\"result\"").unwrap_or(0);
+            let end = dom[start..]
+                .find("<template")
+                .map_or(dom.len(), |e| start + e);
+            dom[start..end].to_owned()
+        };
+        let text = |dom: &str| crate::browser::page_text(&result(dom));
+        let genuine = tools.dump_dom_on_phone(&scanned);
+        assert!(
+            result(&genuine).contains("verdict valid") && text(&genuine).contains("有效 VALID"),
+            "{genuine}"
+        );
+        assert!(
+            text(&genuine).contains("二维码内容与登记的证书完全一致"),
+            "{genuine}"
+        );
+        let forged_page = tools.dump_dom_on_phone(&forged_on_page);
+        let shown = text(&forged_page);
+        assert!(
+            shown.contains("无法验证 NOT GENUINE")
+                && !result(&forged_page).contains("verdict valid"),
+            "{forged_page}"
+        );
+        assert!(
+            shown.contains(&format!("等级 Grade {forged_grade} {real_grade}")),
+            "{shown}"
+        );
+        // Without script a browser shows the page as served (templates inert): 已登记 and the
+        // request to compare the paper, never a green verdict.
+        let served = crate::http_request(
+            &cluster.http(),
+            "GET",
+            &format!("/c/{}", cert.name.trim_start_matches("certificates/")),
+            "text/plain",
+            b"",
+        )
+        .await;
+        assert!(
+            !result(&served).contains("verdict valid")
+                && text(&served).contains("已登记 REGISTERED")
+                && served.contains("<noscript>"),
+            "{served}"
         );
         let fonts = tools.pdf_fonts(&pdf);
         assert!(fonts.contains("yes yes"), "an embedded subset: {fonts}");
@@ -643,17 +714,73 @@ pub async fn certificates_chapter(
     )
     .await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
-    let link = format!(
+    // The revoked certificate is marked and not offered; another one is, to its holder.
+    assert!(
+        page.contains("已撤销 revoked") && page.contains("不提供下载"),
+        "{page}"
+    );
+    let revoked_link = format!(
         "/c/{}/certificate.pdf",
         cert.name.trim_start_matches("certificates/")
+    );
+    assert!(!page.contains(&revoked_link), "{page}");
+    let revoked_download = crate::http_request(
+        &cluster.http(),
+        "POST",
+        &revoked_link,
+        "application/x-www-form-urlencoded",
+        &form(&[("proof", cert.qr_text.split_once('#').unwrap().1)]),
+    )
+    .await;
+    assert!(
+        revoked_download.starts_with("HTTP/1.1 410"),
+        "{revoked_download}"
+    );
+    let active = mine
+        .certificates
+        .iter()
+        .find(|c| c.name != cert.name)
+        .expect("the holder has a second certificate")
+        .clone();
+    let link = format!(
+        "/c/{}/certificate.pdf",
+        active.name.trim_start_matches("certificates/")
     );
     assert!(page.contains(&link), "{page}");
     assert!(
         !page.contains(&holder.id_number),
         "the full ID number is not echoed"
     );
-    let download = crate::http_request(&cluster.http(), "GET", &link, "text/plain", b"").await;
-    assert!(download.starts_with("HTTP/1.1 200") && download.contains("application/pdf"));
+    // The link needs what only the holder has: without the QR code's signed part, no PDF.
+    let bare = crate::http_request(&cluster.http(), "GET", &link, "text/plain", b"").await;
+    assert!(bare.starts_with("HTTP/1.1 403"), "{bare}");
+    let guessed = crate::http_request(
+        &cluster.http(),
+        "POST",
+        &link,
+        "application/x-www-form-urlencoded",
+        &form(&[("proof", "12345678901234567")]),
+    )
+    .await;
+    assert!(guessed.starts_with("HTTP/1.1 403"), "{guessed}");
+    let fragment = active.qr_text.split_once('#').unwrap().1;
+    assert!(
+        page.contains(fragment),
+        "the teacher's page carries the proof"
+    );
+    let download = crate::http_request(
+        &cluster.http(),
+        "POST",
+        &link,
+        "application/x-www-form-urlencoded",
+        &form(&[("proof", fragment)]),
+    )
+    .await;
+    assert!(
+        download.starts_with("HTTP/1.1 200") && download.contains("application/pdf"),
+        "{}",
+        &download[..download.len().min(300)]
+    );
 
     // The school's archive: built in the background, downloaded in chunks, every PDF inside.
     let mut school_office = client(

@@ -180,7 +180,6 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
 
     let (stop, stopped) = watch::channel(false);
     let http = axum::Router::new()
-        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route(
             "/metrics",
@@ -267,12 +266,6 @@ fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
         "Stop with Ctrl-C.".to_owned(),
     ];
     eprintln!("{}", lines.join("\n"));
-}
-
-async fn index() -> &'static str {
-    "TICA: gRPC services for the Teacher ICT Application Competence Project 2.0.\n\
-     The roster, assessment, sampling and certificate services are served over gRPC (reflection enabled). /healthz reports readiness.\n\
-     Certificates: /c/{id} verifies one (the QR code opens it), /certificates finds a teacher's, /.well-known/jwks.json lists the signing keys.\n"
 }
 
 async fn healthz(State(db): State<Database>) -> (StatusCode, &'static str) {
