@@ -59,6 +59,10 @@ fn assert_verified_and_counted(outcome: &tica::demo::Outcome) {
         cpb::VerifyFailure::BadSignature as i32
     );
     assert!(outcome.revoked_page_says_revoked);
+    assert!(
+        outcome.forged_page_says_not_genuine,
+        "the page opened from the forged QR says 无法验证"
+    );
     assert_eq!(
         outcome.summary_certificates,
         outcome.expected_certificates - 1,

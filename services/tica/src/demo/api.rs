@@ -292,6 +292,17 @@ pub async fn download(client: &mut CertificateClient, name: &str) -> anyhow::Res
 
 /// A plain HTTP/1.1 GET (`Connection: close`) of `path` at `base`; the whole answer.
 pub async fn http_get(base: &str, path: &str) -> anyhow::Result<String> {
+    http_post(base, path, "", b"").await
+}
+
+/// A plain HTTP/1.1 request (`Connection: close`): a POST of `body` as `content_type`, or a
+/// GET when `content_type` is empty; the whole answer.
+pub async fn http_post(
+    base: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> anyhow::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = base
         .trim_start_matches("http://")
@@ -300,8 +311,16 @@ pub async fn http_get(base: &str, path: &str) -> anyhow::Result<String> {
     let mut stream = tokio::net::TcpStream::connect(&host)
         .await
         .with_context(|| format!("connecting to {host}"))?;
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let head = if content_type.is_empty() {
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+    } else {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+    };
     stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await?;
     Ok(String::from_utf8_lossy(&answer).into_owned())

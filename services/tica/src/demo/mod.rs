@@ -141,6 +141,8 @@ pub struct Outcome {
     pub verifications: Vec<Verification>,
     /// The revoked certificate's page says 已撤销.
     pub revoked_page_says_revoked: bool,
+    /// The page opened from the forged QR code says 无法验证.
+    pub forged_page_says_not_genuine: bool,
     /// The county workbook's sheet names.
     pub workbook_sheets: Vec<String>,
     /// Certificates in force as the county summary counts them (the revoked one left out).
@@ -300,7 +302,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     suite.shutdown().await?;
-    if !failed.is_empty() || !outcome.redraw_matches || !outcome.revoked_page_says_revoked {
+    if !failed.is_empty()
+        || !outcome.redraw_matches
+        || !outcome.revoked_page_says_revoked
+        || !outcome.forged_page_says_not_genuine
+    {
         bail!("the year did not end as expected: {failed:?}");
     }
     Ok(())

@@ -1634,6 +1634,25 @@ impl<'a> Year<'a> {
         .await?;
         let page_says_revoked = page.contains("已撤销");
         self.outcome.revoked_page_says_revoked = page_says_revoked;
+        // The page a phone opens from the forged code checks its fragment and says 无法验证
+        // (its script posts the fragment; this is that post).
+        let (forged_url, forged_fragment) = forged_text
+            .split_once('#')
+            .ok_or_else(|| anyhow!("a forged QR text without a payload"))?;
+        let forged_id = forged_url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        let forged_page = api::http_post(
+            self.target.http_base(),
+            &format!("/c/{forged_id}/qr"),
+            "text/plain; charset=utf-8",
+            forged_fragment.as_bytes(),
+        )
+        .await?;
+        let forged_page_says_not_genuine = forged_page.contains("无法验证");
+        self.outcome.forged_page_says_not_genuine = forged_page_says_not_genuine;
         let verdicts = [
             ("QR", &by_qr, cpb::Verdict::Valid),
             ("PDF", &by_pdf, cpb::Verdict::Valid),
@@ -1663,9 +1682,10 @@ impl<'a> Year<'a> {
                 } else {
                     "有效 VALID"
                 };
+                // The whole QR text: the page checks the signed fragment it is opened with.
                 text.push_str(&format!(
                     "{}\t{expected}\t{} {}\n",
-                    c.verification_url,
+                    c.qr_text,
                     c.number,
                     c.facts
                         .as_ref()
@@ -1676,12 +1696,25 @@ impl<'a> Year<'a> {
             text.push_str(&format!("# a forged QR (signed by a key the province never published):\n{forged_text}\tNOT_GENUINE\n"));
             std::fs::write(path, text)?;
         }
+        // What an offline verifier needs beside the QR texts: `tica verify --qr … --keys
+        // jwks.json --revocations revocations.jwt`.
+        for (file, path) in [
+            ("jwks.json", "/.well-known/jwks.json"),
+            ("revocations.jwt", "/revocations"),
+        ] {
+            if let Some(out) = self.out(file) {
+                let answer = api::http_get(self.target.http_base(), path).await?;
+                let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+                std::fs::write(out, body)?;
+            }
+        }
         self.step(
             "verify",
             format!(
-                "{}; the revoked one's page says 已撤销: {}",
+                "{}; the revoked one's page says 已撤销: {}; the forged one's page says 无法验证: {}",
                 line.join("  "),
-                if page_says_revoked { "✓" } else { "✗" }
+                if page_says_revoked { "✓" } else { "✗" },
+                if forged_page_says_not_genuine { "✓" } else { "✗" }
             ),
         );
         Ok(())
