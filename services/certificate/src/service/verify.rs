@@ -181,6 +181,14 @@ impl Verification {
     }
 }
 
+/// The base URL a stored certificate's signature covers: the one its QR code was issued under
+/// (an installation that moved its address still verifies what it signed before).
+fn signed_base(record: &CertificateRecord) -> String {
+    qr::parse_qr(&record.doc.qr_text)
+        .map(|scanned| scanned.base_url)
+        .unwrap_or_default()
+}
+
 fn failure_of(error: &CredentialError) -> Failure {
     match error {
         CredentialError::BadSignature => Failure::BadSignature,
@@ -211,7 +219,7 @@ impl Certificates {
             return Ok(Verification::not_genuine(Failure::UnknownId));
         };
         if let Err(error) = qr::verify_signed(
-            &self.inner.config.base_url,
+            &signed_base(&record),
             &id,
             &record.payload,
             &record.signature,
@@ -234,7 +242,7 @@ impl Certificates {
             return Ok(Verification::not_genuine(Failure::UnknownId));
         };
         let registered = qr::verify_signed(
-            &self.inner.config.base_url,
+            &signed_base(&record),
             &record.id,
             &record.payload,
             &record.signature,
