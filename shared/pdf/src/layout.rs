@@ -18,8 +18,28 @@ pub(crate) const PAGE_W: f32 = 595.276;
 pub(crate) const PAGE_H: f32 = 841.89;
 const MM: f32 = 72.0 / 25.4;
 
-/// The QR code's lower left corner and side, in points.
-pub(crate) const QR_BOX: (f32, f32, f32) = (26.0 * MM, 34.0 * MM, 40.0 * MM);
+/// One QR module: 3/100 inch (0.762 mm, 2.16 pt). That is 3 device pixels at 100 dpi, 6 at 200,
+/// 9 at 300 and 18 at 600 (4.5 at 150). Measured: every copy `tests/scan.rs` makes decodes, and
+/// with a margin (a 100-dpi render blurred by 1 px too, which 0.70 mm modules did not pass); a
+/// typical certificate's version 13 is 52.6 mm wide, the largest accepted (16) 61.7 mm.
+pub(crate) const QR_MODULE: f32 = 0.03 * 72.0;
+/// The light margin around the symbol that ISO/IEC 18004 asks for, in modules: nothing is
+/// drawn there.
+pub(crate) const QR_QUIET_ZONE: f32 = 4.0;
+/// The QR symbol's lower left corner: 0.9 in from the page's left edge and 9.92 in below its
+/// top edge (45.0 mm above the bottom). Renderers and printers rasterise from the top left
+/// corner, so with whole hundredths of an inch there and 3/100-inch modules every module edge
+/// falls between device pixels at 100, 200, 300 and 600 dpi: the 1-bit mask scales to solid
+/// squares, never to grey seams. The symbol grows up and to the right with its version.
+pub(crate) const QR_ORIGIN: (f32, f32) = (0.9 * 72.0, PAGE_H - 9.92 * 72.0);
+
+/// The QR symbol's lower left corner and side, in points, for a symbol `width` modules wide.
+pub(crate) fn qr_box(width: usize) -> (f32, f32, f32) {
+    (QR_ORIGIN.0, QR_ORIGIN.1, width as f32 * QR_MODULE)
+}
+
+/// The caption's baseline under the QR code (clear of the quiet zone by its ascent and 2.7 pt).
+const CAPTION_BASELINE: f32 = QR_ORIGIN.1 - QR_QUIET_ZONE * QR_MODULE - 11.5;
 
 /// The QR symbol as a 1-bit image mask: rows from the top, packed most significant bit first,
 /// 0 where a module is dark (an image mask paints its 0 samples in the fill colour). A random
@@ -39,9 +59,17 @@ pub(crate) fn qr_mask(matrix: &Matrix) -> Vec<u8> {
     bits
 }
 
-/// The operators that paint the mask named `name` in the QR box, in black.
-pub(crate) fn qr_placement(name: &str) -> Vec<u8> {
-    let (x, y, size) = QR_BOX;
+/// How far inside its box the mask is drawn on every side: 0.05 pt (1/1440 in, under half a
+/// device pixel up to 600 dpi). A rasteriser that paints every pixel an image's edge reaches
+/// (poppler) would otherwise add a column and a row to a box ending exactly between pixels,
+/// stretching two modules by a pixel; with the inset each module is its whole pixels, and a
+/// rasteriser that samples pixel centres paints the same.
+const QR_INSET: f32 = 0.05;
+
+/// The operators that paint the mask named `name`, `width` modules wide, in the QR box, in black.
+pub(crate) fn qr_placement(name: &str, width: usize) -> Vec<u8> {
+    let (x, y, side) = qr_box(width);
+    let (x, y, size) = (x + QR_INSET, y + QR_INSET, side - 2.0 * QR_INSET);
     format!("\nq\n0 g\n{size:.3} 0 0 {size:.3} {x:.3} {y:.3} cm\n/{name} Do\nQ\n").into_bytes()
 }
 
@@ -332,8 +360,8 @@ impl<'f> Composer<'f> {
         y
     }
 
-    /// Lays out the whole certificate.
-    pub(crate) fn compose(mut self, page: &CertificatePage<'_>) -> Vec<Op> {
+    /// Lays out the whole certificate, its QR code `qr_width` modules wide.
+    pub(crate) fn compose(mut self, page: &CertificatePage<'_>, qr_width: usize) -> Vec<Op> {
         self.border();
         self.title(page.title);
 
@@ -367,12 +395,12 @@ impl<'f> Composer<'f> {
         self.centred(page.issuer, cx, 84.0 * MM, issuer_size, ink(), 0.0);
         self.centred(page.issue_date, cx, 74.0 * MM, 14.0, ink(), 0.0);
 
-        // The QR code, lower left, with its caption.
-        let (qr_x, qr_y, qr_size) = QR_BOX;
+        // The QR code (painted later as an image mask), lower left, with its caption.
+        let (qr_x, _, qr_side) = qr_box(qr_width);
         self.centred(
             "扫码验证",
-            qr_x + qr_size / 2.0,
-            qr_y - 6.0 * MM,
+            qr_x + qr_side / 2.0,
+            CAPTION_BASELINE,
             10.0,
             grey(),
             0.2,

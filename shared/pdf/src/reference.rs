@@ -1,6 +1,7 @@
 //! The reference a bench compares with: Python's reportlab + qrcode drawing the same
-//! certificate ([`crate::sample_page`]) with the same shipped font, QR at level Q
-//! (`benches/reportlab_certificate.py`, `pip install reportlab qrcode`). For benches only.
+//! certificate ([`crate::sample_page`]) with the same shipped font, the QR at the same level,
+//! module size and place (`benches/reportlab_certificate.py`, `pip install reportlab qrcode`).
+//! For benches only.
 
 use std::process::Command;
 

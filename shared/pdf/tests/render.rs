@@ -20,7 +20,7 @@ fn have(tool: &str) -> bool {
         if std::env::var("TICA_REQUIRE_BROWSER").as_deref() == Ok("1") {
             panic!("{tool} is required (TICA_REQUIRE_BROWSER=1) but not installed");
         }
-        eprintln!("SKIPPED: {tool} is not installed (poppler-utils / zbar-tools)");
+        eprintln!("skipped: {tool} is not installed (poppler-utils / zbar-tools)");
     }
     ok
 }
