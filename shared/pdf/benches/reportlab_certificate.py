@@ -3,8 +3,8 @@
 
 Same A4 layout as src/layout.rs (double border, title, wrapped body, issuer and date,
 number and key, the QR at level Q in 3/100-inch modules as one rectangle per run of dark
-modules, with its caption), the same text and the same shipped font (subset-embedded by
-reportlab). Prints `RATE <per CPU s>`.
+modules, its caption and the verification address and code under it), the same text and
+the same shipped font (subset-embedded by reportlab). Prints `RATE <per CPU s>`.
 
     python3 reportlab_certificate.py --n 200 --font ../assets/wqy-microhei-face0.ttf \
         --page '{"title": ...}' --out /tmp/ref.pdf
@@ -219,6 +219,17 @@ def certificate(p):
     c.restoreState()
     caption = qy - 4 * u - 11.5
     centred(c, "扫码验证", qx + qs / 2, caption, 10, GREY, 0.2)
+    value_x = qx + width("查验网址", 9) + 0.6 * 9
+    y = caption
+    for label, value, size, spacing in (
+        ("查验网址", p.get("verification_address", ""), 10, 0.0),
+        ("验证码", p.get("verification_code", ""), 11, 0.06),
+    ):
+        if not value.strip():
+            continue
+        y -= 15
+        text(c, label, qx, y, 9, GREY)
+        text(c, value, value_x, y, fitting(value, size, W - 20 * mm - value_x, spacing), INK, spacing)
     number = f"证书编号 {p['number']}"
     centred(c, number, rx, 44 * mm, fitting(number, 11, 95 * mm), INK)
     centred(c, f"签名密钥 {p['key_id']}", rx, 37.5 * mm, 7, GREY)

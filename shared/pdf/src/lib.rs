@@ -12,6 +12,9 @@
 //!   typical certificate's code is version 13 (52.6 mm), the largest 61.7 mm; `tests/scan.rs`
 //!   decodes them with `zbarimg` from a 100-dpi render and from 150-dpi renders blurred by 1 px,
 //!   turned by 3° or saved as a quality-30 JPEG (a 40 mm code at 0.5 mm modules failed the blur).
+//! - Under its caption (扫码验证), for when it will not scan: the verification address and code
+//!   ([`CertificatePage::verification_address`], [`CertificatePage::verification_code`]); an
+//!   empty one leaves its line out.
 //! - The QR text is also carried in the document information (`/Subject (TICA-QR:…)`), which
 //!   [`embedded_qr_text`] reads back without a PDF parser.
 //! - The same page gives the same bytes: the document id, the subset tag and the dates are
@@ -76,6 +79,12 @@ pub struct CertificatePage<'a> {
     pub key_id: &'a str,
     /// The QR content: uppercase letters, digits, `$%*+-./:` and `#`.
     pub qr_text: &'a str,
+    /// The code to type on the verification page when the QR code will not scan, printed as
+    /// given under the QR code after "验证码", e.g. "7K3MQ-X9PDA"; empty leaves the line out.
+    pub verification_code: &'a str,
+    /// Where to type it, printed as given after "查验网址", e.g. "verify.ahedu.gov.cn/v" (up to
+    /// 40 characters print at full size); empty leaves the line out.
+    pub verification_address: &'a str,
 }
 
 /// Why a certificate was not rendered.
@@ -183,9 +192,11 @@ fn printed_text(page: &CertificatePage<'_>) -> String {
         page.issue_date,
         page.number,
         page.key_id,
+        page.verification_code,
+        page.verification_address,
         // The fixed wording of both kinds of certificate (see layout.rs).
         "老师（身份证号）：您作为教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的「」\
-         能力点成果经考核，认定为培训与测评等级特发此证。扫码验证证书编号签名密钥",
+         能力点成果经考核，认定为培训与测评等级特发此证。扫码验证证书编号签名密钥查验网址验证码",
     ] {
         s.push_str(part);
     }
@@ -427,6 +438,8 @@ pub fn sample_page() -> CertificatePage<'static> {
         number: "341324-2022-000123",
         key_id: "sx-2022-01",
         qr_text: SAMPLE_QR,
+        verification_code: "7K3MQ-X9PDA",
+        verification_address: "verify.ahedu.gov.cn/v",
     }
 }
 

@@ -102,26 +102,55 @@ fn largest() -> QrClaims {
     }
 }
 
-/// A certificate: its claims and QR text.
+/// A certificate: its claims, QR text and verification lines.
 struct Certificate {
     name: &'static str,
     claims: QrClaims,
     qr: String,
     level: bool,
+    address: &'static str,
+    code: &'static str,
 }
 
 fn certificates() -> Vec<Certificate> {
-    let make = |name, base: &str, claims: QrClaims| Certificate {
+    let make = |name, base: &str, claims: QrClaims, address, code| Certificate {
         name,
         qr: qr_text(base, &claims, &key()).expect("a QR text"),
         level: claims.competency == "level",
         claims,
+        address,
+        code,
     };
     vec![
-        make("sixian", "https://verify.ahedu.gov.cn", sixian()),
-        make("ningxia", "https://zhengshu.jyt.nx.gov.cn", ningxia()),
-        make("local", "http://127.0.0.1:43567", sixian()),
-        make("largest", "https://zhengshu.jyt.nx.gov.cn", largest()),
+        make(
+            "sixian",
+            "https://verify.ahedu.gov.cn",
+            sixian(),
+            "verify.ahedu.gov.cn/v",
+            "7K3MQ-X9PDA",
+        ),
+        make(
+            "ningxia",
+            "https://zhengshu.jyt.nx.gov.cn",
+            ningxia(),
+            "zhengshu.jyt.nx.gov.cn/v",
+            "Q7ZK3-M9X2V",
+        ),
+        make(
+            "local",
+            "http://127.0.0.1:43567",
+            sixian(),
+            "127.0.0.1:43567/v",
+            "B2C4E-1F07A",
+        ),
+        make(
+            "largest",
+            "https://zhengshu.jyt.nx.gov.cn",
+            largest(),
+            // 40 characters, the longest address a page prints at full size.
+            "zhengshu.jyt.nx.gov.cn/verify/wwwmmmwwwm",
+            "WMWMW-WMWMW",
+        ),
     ]
 }
 
@@ -132,6 +161,8 @@ fn page(c: &Certificate) -> CertificatePage<'_> {
         school: &c.claims.school,
         issuer: &c.claims.issuer,
         qr_text: &c.qr,
+        verification_address: c.address,
+        verification_code: c.code,
         ..sample_page()
     };
     if c.level {
