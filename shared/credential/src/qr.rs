@@ -63,10 +63,17 @@ pub struct QrClaims {
 
 /// The payload version [`sign_claims`] writes.
 pub const VERSION: u8 = 2;
-/// The QR error correction level the certificates use.
+/// The QR error correction level the certificates use: Q (a quarter of the codewords may be
+/// lost). The one place it is set: [`encode_qr`] sizes texts at it and `tica-pdf` prints at it.
+/// Measured on rendered certificate pages (`shared/pdf/tests/scan.rs`): with 0.762 mm modules, Q
+/// still decodes from a 100-dpi render blurred by 1 px, where M and L do not.
 pub const EC_LEVEL: qrcode::EcLevel = qrcode::EcLevel::Q;
-/// The largest QR version a certificate may need.
-pub const MAX_VERSION: i16 = 18;
+/// The largest QR version a certificate may need at [`EC_LEVEL`]; [`encode_qr`] refuses longer
+/// texts, so the service refuses before rendering, and `tica-pdf` refuses above it too. A
+/// typical certificate needs 13; the longest realistic one (a Ningxia level certificate issued
+/// by the region office to a school with a long name) 15, with 72 bits to spare; 16 leaves room
+/// for about 19 more Chinese characters (a 61.7 mm code at 0.762 mm a module).
+pub const MAX_VERSION: i16 = 16;
 
 /// What a version-2 signature starts with (domain separation from every other signature).
 const V2_CONTEXT: &[u8] = b"tica-qr-v2";
@@ -671,6 +678,55 @@ mod tests {
             new + 2 <= old,
             "version 2 needs QR version {new}, version 1 {old}"
         );
+    }
+
+    /// The longest realistic certificate: a Ningxia level certificate issued by the region
+    /// office to a school with a long name.
+    fn ningxia() -> QrClaims {
+        QrClaims {
+            kid: "640000-2026-12".into(),
+            id: "q7zk3m9x2v4j8d1r5t6w0nbhcp".into(),
+            number: "640104-2026-012345".into(),
+            name: "马哈麦提·艾力".into(),
+            id_masked: "6401**********123X".into(),
+            school: "宁夏回族自治区银川市兴庆区第二十一小学（北校区）".into(),
+            competency: "level".into(),
+            grade: "优秀".into(),
+            issuer: "宁夏回族自治区教育厅能力提升2.0办公室".into(),
+            issued: "2026-12-31".into(),
+            ..claims()
+        }
+    }
+
+    #[test]
+    fn the_longest_realistic_certificate_fits_with_a_version_to_spare() {
+        let typical = qr_text(BASE, &claims(), &key()).unwrap();
+        assert_eq!(qr_version(&typical).unwrap(), 13);
+        let longest = qr_text("https://zhengshu.jyt.nx.gov.cn", &ningxia(), &key()).unwrap();
+        assert_eq!(qr_version(&longest).unwrap(), MAX_VERSION - 1);
+    }
+
+    #[test]
+    fn a_text_needing_more_than_the_largest_version_is_refused() {
+        let base = "https://zhengshu.jyt.nx.gov.cn";
+        // About 19 more Chinese characters than the longest realistic certificate still fit.
+        let longer = QrClaims {
+            school: "宁夏回族自治区银川市兴庆区第二十一小学（北校区）附属幼儿园分园".into(),
+            name: "马哈麦提·艾力·买买提".into(),
+            ..ningxia()
+        };
+        let text = qr_text(base, &longer, &key()).unwrap();
+        assert_eq!(qr_version(&text).unwrap(), MAX_VERSION);
+        let too_long = QrClaims {
+            school: longer.school.repeat(2),
+            ..longer
+        };
+        match qr_text(base, &too_long, &key()) {
+            Err(CredentialError::Malformed(why)) => {
+                assert!(why.contains(&format!("at most {MAX_VERSION}")), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

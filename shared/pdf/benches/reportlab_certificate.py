@@ -2,8 +2,9 @@
 """The reference for benches/render.rs: the same certificate drawn with reportlab.
 
 Same A4 layout as src/layout.rs (double border, title, wrapped body, issuer and date,
-number and key, the QR at level Q as one rectangle per run of dark modules), the same
-text and the same shipped font (subset-embedded by reportlab). Prints `RATE <per CPU s>`.
+number and key, the QR at level Q in 3/100-inch modules as one rectangle per run of dark
+modules, its caption and the verification address and code under it), the same text and
+the same shipped font (subset-embedded by reportlab). Prints `RATE <per CPU s>`.
 
     python3 reportlab_certificate.py --n 200 --font ../assets/wqy-microhei-face0.ttf \
         --page '{"title": ...}' --out /tmp/ref.pdf
@@ -190,14 +191,16 @@ def certificate(p):
     rx = W - 62 * mm
     centred(c, p["issuer"], rx, 84 * mm, fitting(p["issuer"], 16, 90 * mm), INK)
     centred(c, p["issue_date"], rx, 74 * mm, 14, INK)
-    # QR at level Q: one rectangle per run of dark modules.
-    qx, qy, qs = 26 * mm, 34 * mm, 40 * mm
+    # QR at level Q, 3/100-inch modules from a fixed lower left corner: one rectangle per run
+    # of dark modules.
+    u = 0.03 * 72
+    qx, qy = 0.9 * 72, H - 10.12 * 72
     q = qrcode.QRCode(error_correction=ERROR_CORRECT_Q, border=0)
     q.add_data(p["qr_text"])
     q.make(fit=True)
     m = q.get_matrix()
     n = len(m)
-    u = qs / n
+    qs = n * u
     c.saveState()
     c.setFillColorRGB(0, 0, 0)
     c.transform(u, 0, 0, -u, qx, qy + qs)
@@ -214,7 +217,19 @@ def certificate(p):
                 col += 1
     c.drawPath(path, stroke=0, fill=1)
     c.restoreState()
-    centred(c, "扫码验证", qx + qs / 2, qy - 6 * mm, 10, GREY, 0.2)
+    caption = qy - 4 * u - 11.5
+    centred(c, "扫码验证", qx + qs / 2, caption, 10, GREY, 0.2)
+    value_x = qx + width("查验网址", 9) + 0.6 * 9
+    y = caption
+    for label, value, size, spacing in (
+        ("查验网址", p.get("verification_address", ""), 10, 0.0),
+        ("验证码", p.get("verification_code", ""), 11, 0.06),
+    ):
+        if not value.strip():
+            continue
+        y -= 15
+        text(c, label, qx, y, 9, GREY)
+        text(c, value, value_x, y, fitting(value, size, W - 20 * mm - value_x, spacing), INK, spacing)
     number = f"证书编号 {p['number']}"
     centred(c, number, rx, 44 * mm, fitting(number, 11, 95 * mm), INK)
     centred(c, f"签名密钥 {p['key_id']}", rx, 37.5 * mm, 7, GREY)

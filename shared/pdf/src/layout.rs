@@ -18,8 +18,40 @@ pub(crate) const PAGE_W: f32 = 595.276;
 pub(crate) const PAGE_H: f32 = 841.89;
 const MM: f32 = 72.0 / 25.4;
 
-/// The QR code's lower left corner and side, in points.
-pub(crate) const QR_BOX: (f32, f32, f32) = (26.0 * MM, 34.0 * MM, 40.0 * MM);
+/// One QR module: 3/100 inch (0.762 mm, 2.16 pt). That is 3 device pixels at 100 dpi, 6 at 200,
+/// 9 at 300 and 18 at 600 (4.5 at 150). Measured: every copy `tests/scan.rs` makes decodes, and
+/// with a margin (a 100-dpi render blurred by 1 px too, which 0.70 mm modules did not pass); a
+/// typical certificate's version 13 is 52.6 mm wide, the largest accepted (16) 61.7 mm.
+pub(crate) const QR_MODULE: f32 = 0.03 * 72.0;
+/// The light margin around the symbol that ISO/IEC 18004 asks for, in modules: nothing is
+/// drawn there.
+pub(crate) const QR_QUIET_ZONE: f32 = 4.0;
+/// The QR symbol's lower left corner: 0.9 in from the page's left edge and 9.92 in below its
+/// top edge (45.0 mm above the bottom). Renderers and printers rasterise from the top left
+/// corner, so with whole hundredths of an inch there and 3/100-inch modules every module edge
+/// falls between device pixels at 100, 200, 300 and 600 dpi: the 1-bit mask scales to solid
+/// squares, never to grey seams. The symbol grows up and to the right with its version.
+pub(crate) const QR_ORIGIN: (f32, f32) = (0.9 * 72.0, PAGE_H - 9.92 * 72.0);
+
+/// The QR symbol's lower left corner and side, in points, for a symbol `width` modules wide.
+pub(crate) fn qr_box(width: usize) -> (f32, f32, f32) {
+    (QR_ORIGIN.0, QR_ORIGIN.1, width as f32 * QR_MODULE)
+}
+
+/// The caption's baseline under the QR code (clear of the quiet zone by its ascent and 2.7 pt).
+const CAPTION_BASELINE: f32 = QR_ORIGIN.1 - QR_QUIET_ZONE * QR_MODULE - 11.5;
+/// From one line under the QR code to the next.
+const LINE_STEP: f32 = 15.0;
+/// The verification lines: their labels (grey, 9 pt) and the sizes of their values (ink).
+const ADDRESS_LABEL: &str = "查验网址";
+const CODE_LABEL: &str = "验证码";
+const LABEL_SIZE: f32 = 9.0;
+const ADDRESS_SIZE: f32 = 10.0;
+const CODE_SIZE: f32 = 11.0;
+// Legible: nothing under the QR code smaller than 9 pt.
+const _: () = assert!(LABEL_SIZE >= 9.0 && ADDRESS_SIZE >= 9.0 && CODE_SIZE >= 9.0);
+/// The right end of the verification lines: well inside the inner frame (13 mm).
+const LINES_RIGHT: f32 = PAGE_W - 20.0 * MM;
 
 /// The QR symbol as a 1-bit image mask: rows from the top, packed most significant bit first,
 /// 0 where a module is dark (an image mask paints its 0 samples in the fill colour). A random
@@ -39,9 +71,17 @@ pub(crate) fn qr_mask(matrix: &Matrix) -> Vec<u8> {
     bits
 }
 
-/// The operators that paint the mask named `name` in the QR box, in black.
-pub(crate) fn qr_placement(name: &str) -> Vec<u8> {
-    let (x, y, size) = QR_BOX;
+/// How far inside its box the mask is drawn on every side: 0.05 pt (1/1440 in, under half a
+/// device pixel up to 600 dpi). A rasteriser that paints every pixel an image's edge reaches
+/// (poppler) would otherwise add a column and a row to a box ending exactly between pixels,
+/// stretching two modules by a pixel; with the inset each module is its whole pixels, and a
+/// rasteriser that samples pixel centres paints the same.
+const QR_INSET: f32 = 0.05;
+
+/// The operators that paint the mask named `name`, `width` modules wide, in the QR box, in black.
+pub(crate) fn qr_placement(name: &str, width: usize) -> Vec<u8> {
+    let (x, y, side) = qr_box(width);
+    let (x, y, size) = (x + QR_INSET, y + QR_INSET, side - 2.0 * QR_INSET);
     format!("\nq\n0 g\n{size:.3} 0 0 {size:.3} {x:.3} {y:.3} cm\n/{name} Do\nQ\n").into_bytes()
 }
 
@@ -332,8 +372,30 @@ impl<'f> Composer<'f> {
         y
     }
 
-    /// Lays out the whole certificate.
-    pub(crate) fn compose(mut self, page: &CertificatePage<'_>) -> Vec<Op> {
+    /// The verification address and code under the QR code's caption, for when the code will
+    /// not scan: a grey label, then the value as given, in ink, the values aligned. An empty
+    /// value leaves its line out (the next moves up).
+    fn verification(&mut self, page: &CertificatePage<'_>) {
+        let x = QR_ORIGIN.0;
+        let value_x = x + self.width(ADDRESS_LABEL, LABEL_SIZE, 0.0) + 0.6 * LABEL_SIZE;
+        let mut y = CAPTION_BASELINE;
+        for (label, value, size, spacing) in [
+            (ADDRESS_LABEL, page.verification_address, ADDRESS_SIZE, 0.0),
+            (CODE_LABEL, page.verification_code, CODE_SIZE, 0.06),
+        ] {
+            if value.trim().is_empty() {
+                continue;
+            }
+            y -= LINE_STEP;
+            self.text(label, x, y, LABEL_SIZE, grey(), 0.0);
+            // Up to 40 characters fit at full size; only a longer value is made smaller.
+            let size = self.fitting(value, size, LINES_RIGHT - value_x, spacing);
+            self.text(value, value_x, y, size, ink(), spacing);
+        }
+    }
+
+    /// Lays out the whole certificate, its QR code `qr_width` modules wide.
+    pub(crate) fn compose(mut self, page: &CertificatePage<'_>, qr_width: usize) -> Vec<Op> {
         self.border();
         self.title(page.title);
 
@@ -367,16 +429,18 @@ impl<'f> Composer<'f> {
         self.centred(page.issuer, cx, 84.0 * MM, issuer_size, ink(), 0.0);
         self.centred(page.issue_date, cx, 74.0 * MM, 14.0, ink(), 0.0);
 
-        // The QR code, lower left, with its caption.
-        let (qr_x, qr_y, qr_size) = QR_BOX;
+        // The QR code (painted later as an image mask), lower left, its caption, and what to
+        // type when it will not scan.
+        let (qr_x, _, qr_side) = qr_box(qr_width);
         self.centred(
             "扫码验证",
-            qr_x + qr_size / 2.0,
-            qr_y - 6.0 * MM,
+            qr_x + qr_side / 2.0,
+            CAPTION_BASELINE,
             10.0,
             grey(),
             0.2,
         );
+        self.verification(page);
 
         // Number and key, bottom right.
         let number = format!("证书编号 {}", page.number);
@@ -493,6 +557,134 @@ fn tokens(pieces: &[(Style, String)]) -> Vec<(Style, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::font::Fonts;
+
+    /// Every text the page draws: its text, size and box (left, bottom, right, top) in points,
+    /// from the font's advances and generous vertical bounds (a quarter em below the baseline,
+    /// 0.95 em above).
+    fn text_boxes(face: &Face, ops: &[Op]) -> Vec<(String, f32, [f32; 4])> {
+        let mut boxes = Vec::new();
+        let (mut size, mut x, mut y) = (0.0, 0.0, 0.0);
+        let (mut text, mut width) = (String::new(), 0.0);
+        for op in ops {
+            match op {
+                Op::SetFont { size: Pt(s), .. } => size = *s,
+                Op::SetTextMatrix {
+                    matrix: TextMatrix::Translate(Pt(tx), Pt(ty)),
+                } => (x, y) = (*tx, *ty),
+                Op::ShowText { items } => {
+                    for item in items {
+                        match item {
+                            TextItem::Text(t) => {
+                                width += t.chars().map(|c| face.advance_em(c)).sum::<f32>() * size;
+                                text.push_str(t);
+                            }
+                            TextItem::Offset(o) => width -= o / 1000.0 * size,
+                            _ => {}
+                        }
+                    }
+                }
+                Op::EndTextSection if !text.is_empty() => {
+                    let b = [x, y - 0.25 * size, x + width, y + 0.95 * size];
+                    boxes.push((std::mem::take(&mut text), size, b));
+                    width = 0.0;
+                }
+                _ => {}
+            }
+        }
+        boxes
+    }
+
+    fn overlap(a: &[f32; 4], b: &[f32; 4]) -> bool {
+        a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]
+    }
+
+    /// The longest page: the region office's name, a long school, the largest QR code, a
+    /// 40-character address of wide letters.
+    fn longest(face: &Face, address: &str, code: &str) -> (Vec<(String, f32, [f32; 4])>, usize) {
+        let width = 17 + 4 * usize::try_from(crate::MAX_QR_VERSION).unwrap();
+        let page = CertificatePage {
+            teacher_name: "马哈麦提·艾力·买买提",
+            school: "宁夏回族自治区银川市兴庆区第二十一小学（北校区）附属幼儿园分园",
+            county: "兴庆区",
+            issuer: "宁夏回族自治区教育厅能力提升2.0办公室",
+            number: "640104-2026-012345",
+            key_id: "640000-2026-12",
+            verification_address: address,
+            verification_code: code,
+            ..crate::sample_page()
+        };
+        let ops = Composer::new(face, FontId("F1".into())).compose(&page, width);
+        (text_boxes(face, &ops), width)
+    }
+
+    #[test]
+    fn the_qr_code_its_quiet_zone_and_the_lines_under_it_collide_with_nothing() {
+        let fonts = Fonts::load().unwrap();
+        let address = "W".repeat(40);
+        let (boxes, width) = longest(&fonts.full, &address, "WMWMW-WMWMW");
+        let (x, y, side) = qr_box(width);
+        let quiet = QR_QUIET_ZONE * QR_MODULE;
+        let qr = [x - quiet, y - quiet, x + side + quiet, y + side + quiet];
+        // Inside the inner frame (13 mm) and clear of the corner diamonds (17 mm ± 2.4 mm).
+        let frame = [13.0 * MM, 13.0 * MM, PAGE_W - 13.0 * MM, PAGE_H - 13.0 * MM];
+        let d = |cx: f32, cy: f32| [cx - 2.4 * MM, cy - 2.4 * MM, cx + 2.4 * MM, cy + 2.4 * MM];
+        let (near, far) = (17.0 * MM, PAGE_W - 17.0 * MM);
+        let diamonds = [
+            d(near, near),
+            d(far, near),
+            d(near, PAGE_H - near),
+            d(far, PAGE_H - near),
+        ];
+        let mut drawn = vec![("the QR code".to_owned(), qr)];
+        drawn.extend(boxes.iter().map(|(t, _, b)| (t.clone(), *b)));
+        for (i, (text, b)) in drawn.iter().enumerate() {
+            assert!(
+                b[0] > frame[0] && b[1] > frame[1] && b[2] < frame[2] && b[3] < frame[3],
+                "{text} {b:?} leaves the frame"
+            );
+            for diamond in &diamonds {
+                assert!(!overlap(b, diamond), "{text} {b:?} meets a diamond");
+            }
+            for (other, c) in &drawn[i + 1..] {
+                assert!(!overlap(b, c), "{text} {b:?} meets {other} {c:?}");
+            }
+        }
+        // Both lines are printed, their values at full size.
+        let value = |v: &str| boxes.iter().find(|(t, _, _)| t == v).map(|(_, s, _)| *s);
+        assert_eq!(value(&address), Some(ADDRESS_SIZE));
+        assert_eq!(value("WMWMW-WMWMW"), Some(CODE_SIZE));
+        assert!(value(ADDRESS_LABEL).is_some() && value(CODE_LABEL).is_some());
+    }
+
+    #[test]
+    fn an_empty_verification_field_leaves_its_line_out() {
+        let fonts = Fonts::load().unwrap();
+        let texts = |address: &str, code: &str| -> Vec<(String, f32)> {
+            longest(&fonts.full, address, code)
+                .0
+                .into_iter()
+                // The baseline, to a hundredth of a point.
+                .map(|(t, _, b)| (t, ((b[1] + 0.25 * LABEL_SIZE) * 100.0).round() / 100.0))
+                .filter(|(t, _)| t == ADDRESS_LABEL || t == CODE_LABEL)
+                .collect()
+        };
+        assert_eq!(texts("", ""), vec![]);
+        // The n-th line's baseline under the caption, to a hundredth of a point.
+        let line = |n: f32| ((CAPTION_BASELINE - n * LINE_STEP) * 100.0).round() / 100.0;
+        // The code alone takes the first line's place.
+        assert_eq!(
+            texts("", "7K3MQ-X9PDA"),
+            vec![(CODE_LABEL.to_owned(), line(1.0))]
+        );
+        assert_eq!(
+            texts("verify.ahedu.gov.cn/v", "7K3MQ-X9PDA"),
+            vec![
+                (ADDRESS_LABEL.to_owned(), line(1.0)),
+                (CODE_LABEL.to_owned(), line(2.0))
+            ]
+        );
+    }
 
     #[test]
     fn codes_and_numbers_are_not_split_and_closing_marks_stay_on_the_line() {

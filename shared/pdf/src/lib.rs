@@ -4,9 +4,19 @@
 //!   embedded as a subset (CID TrueType, Identity-H) of exactly the glyphs the page uses.
 //!   A character the font lacks is refused ([`PdfError::MissingGlyph`]), never printed as a
 //!   box.
-//! - The QR code is drawn as vectors (one rectangle per run of dark modules), level Q,
-//!   version 18 at most, and its text is also carried in the document information
-//!   (`/Subject (TICA-QR:…)`), which [`embedded_qr_text`] reads back without a PDF parser.
+//! - The QR code is a 1-bit image mask at error correction level Q, version 16 at most: the
+//!   constants of `tica_credential::qr` ([`QR_EC_LEVEL`], [`MAX_QR_VERSION`]), by which the
+//!   service sizes the text too, so that every text it accepts prints. Modules are 3/100 inch
+//!   (0.762 mm) from a fixed lower left corner a whole number of hundredths of an inch from the
+//!   page's top left: whole device pixels at 100, 200, 300 and 600 dpi, never grey seams. A
+//!   typical certificate's code is version 13 (52.6 mm), the largest 61.7 mm; `tests/scan.rs`
+//!   decodes them with `zbarimg` from a 100-dpi render and from 150-dpi renders blurred by 1 px,
+//!   turned by 3° or saved as a quality-30 JPEG (a 40 mm code at 0.5 mm modules failed the blur).
+//! - Under its caption (扫码验证), for when it will not scan: the verification address and code
+//!   ([`CertificatePage::verification_address`], [`CertificatePage::verification_code`]); an
+//!   empty one leaves its line out.
+//! - The QR text is also carried in the document information (`/Subject (TICA-QR:…)`), which
+//!   [`embedded_qr_text`] reads back without a PDF parser.
 //! - The same page gives the same bytes: the document id, the subset tag and the dates are
 //!   derived from the page.
 //! - Speed: the font is parsed once in [`Renderer::new`], together with a pre-cut copy
@@ -26,7 +36,7 @@ pub mod reference;
 #[cfg(feature = "report")]
 pub mod report;
 
-pub use qr::MAX_QR_VERSION;
+pub use qr::{MAX_QR_VERSION, QR_EC_LEVEL};
 
 /// The marker before the QR text in the document information's `/Subject`.
 pub const QR_MARKER: &str = "TICA-QR:";
@@ -69,6 +79,12 @@ pub struct CertificatePage<'a> {
     pub key_id: &'a str,
     /// The QR content: uppercase letters, digits, `$%*+-./:` and `#`.
     pub qr_text: &'a str,
+    /// The code to type on the verification page when the QR code will not scan, printed as
+    /// given under the QR code after "验证码", e.g. "7K3MQ-X9PDA"; empty leaves the line out.
+    pub verification_code: &'a str,
+    /// Where to type it, printed as given after "查验网址", e.g. "verify.ahedu.gov.cn/v" (up to
+    /// 40 characters print at full size); empty leaves the line out.
+    pub verification_address: &'a str,
 }
 
 /// Why a certificate was not rendered.
@@ -77,8 +93,13 @@ pub enum PdfError {
     /// The shipped font has no glyph for this character.
     #[error("the certificate font has no glyph for {0:?} (U+{code:04X})", code = u32::from(*.0))]
     MissingGlyph(char),
-    /// The QR text (this many characters) needs more than version 18 at level Q.
-    #[error("the QR text ({0} characters) does not fit a version 18 QR code at level Q")]
+    /// The QR text (this many characters) needs more than [`MAX_QR_VERSION`] at
+    /// [`QR_EC_LEVEL`].
+    #[error(
+        "the QR text ({0} characters) does not fit a version {max} QR code at level {level:?}",
+        max = MAX_QR_VERSION,
+        level = QR_EC_LEVEL
+    )]
     QrTooLong(usize),
     /// The QR text has a character outside `A–Z 0–9 $%*+-./:#`.
     #[error("the QR text has {0:?}, outside A-Z 0-9 $%*+-./: and #")]
@@ -112,7 +133,7 @@ impl Renderer {
         let matrix = qr::encode(page.qr_text)?;
 
         let font_id = FontId(subset_tag(&printed));
-        let ops = layout::Composer::new(face, font_id.clone()).compose(page);
+        let ops = layout::Composer::new(face, font_id.clone()).compose(page, matrix.width);
 
         let mut doc = PdfDocument::new(page.title);
         doc.resources
@@ -171,9 +192,11 @@ fn printed_text(page: &CertificatePage<'_>) -> String {
         page.issue_date,
         page.number,
         page.key_id,
+        page.verification_code,
+        page.verification_address,
         // The fixed wording of both kinds of certificate (see layout.rs).
         "老师（身份证号）：您作为教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的「」\
-         能力点成果经考核，认定为培训与测评等级特发此证。扫码验证证书编号签名密钥",
+         能力点成果经考核，认定为培训与测评等级特发此证。扫码验证证书编号签名密钥查验网址验证码",
     ] {
         s.push_str(part);
     }
@@ -263,7 +286,7 @@ fn finish(
     };
     xobjects.set("TicaQr", Object::Reference(mask_id));
     resources.set("XObject", Object::Dictionary(xobjects));
-    let qr = layout::qr_placement("TicaQr");
+    let qr = layout::qr_placement("TicaQr", matrix.width);
     let contents = doc
         .get_dictionary(page_id)
         .and_then(|d| d.get(b"Contents"))
@@ -398,8 +421,8 @@ pub fn embedded_qr_text(pdf: &[u8]) -> Option<String> {
     (!text.is_empty() && text.chars().all(is_qr_char)).then(|| text.to_owned())
 }
 
-/// A realistic level-certificate page with a rare name character and a ~380-character QR
-/// text, for tests and the bench.
+/// A realistic micro-competency certificate page with a rare name character and a real
+/// version-2 QR text (version 13 at level Q), for tests and the bench.
 pub fn sample_page() -> CertificatePage<'static> {
     CertificatePage {
         title: "信息技术应用能力提升工程2.0 微能力认证证书",
@@ -415,15 +438,19 @@ pub fn sample_page() -> CertificatePage<'static> {
         number: "341324-2022-000123",
         key_id: "sx-2022-01",
         qr_text: SAMPLE_QR,
+        verification_code: "7K3MQ-X9PDA",
+        verification_address: "verify.ahedu.gov.cn/v",
     }
 }
 
-/// The shape of a real certificate QR: `{BASE}/C/{ID}#{base32 of the signed CBOR}`.
+/// The sample page's QR text: `{BASE}/C/{ID}#{digits of the signed CBOR}`, made by
+/// `tica_credential::qr::qr_text` from the page's facts with a test key (see the tests).
 const SAMPLE_QR: &str = "HTTPS://VERIFY.AHEDU.GOV.CN/C/B2C4E1F07A9D4C3E8F615D2A9C#\
-    NY2AXHH7WN5JRHFFITTLW6AKFR4JAHJ7WM3TQ5UFCGRQMF5PUAOUX5ISF42EKVGFHPPC5O4M2K36HULABLLD\
-    DQ4FUXL4ZYR4O6CULGW3YG2MSAH74SGVOW25UXDDQBABEX3F3MH6HYSESS3W5KMGIV6ZQYEE73IIXF4K6TL5\
-    DFVHIRVINNMABHTDNNQR3MLCCG3FVGVN74U4LZJNTRIIYUBDI42E3DAHVWI4XVQGRL6HL73CSLYGFIE4UOA4\
-    RHTR455ZVGXJ4MFQ3PNW6UIKEZHPTXTYCUA5PNVZFLUJ5MCZYWVXIPNWOWDOTD5NE7NAXGLA";
+    3884620301311518613565989969998194144126097292134851412674098385310413564890560386501\
+    3791604950788920111868309606246954118683097242141042164273882862127459316276410034018\
+    1863232966282158361007282397105381596702161635904523973919061442648960619311585876423\
+    1310220945796800368354220548136892696207618085549394217723335778704960123081139716504\
+    226669279645134502549649606701551016637956";
 
 #[cfg(test)]
 mod tests {
@@ -439,8 +466,24 @@ mod tests {
     }
 
     #[test]
-    fn the_sample_qr_text_is_about_380_characters() {
-        let n = SAMPLE_QR.len();
-        assert!((360..=420).contains(&n), "{n}");
+    fn the_sample_qr_text_is_a_genuine_version_2_payload_of_the_sample_page() {
+        let page = sample_page();
+        let claims = tica_credential::qr::QrClaims {
+            version: 2,
+            kid: page.key_id.into(),
+            id: "b2c4e1f07a9d4c3e8f615d2a9c".into(),
+            number: page.number.into(),
+            name: page.teacher_name.into(),
+            id_masked: page.id_number_masked.into(),
+            school: page.school.into(),
+            competency: "B2".into(),
+            grade: page.grade.into(),
+            issuer: page.issuer.into(),
+            issued: "2022-12-30".into(),
+        };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[0x5a; 32]);
+        let text =
+            tica_credential::qr::qr_text("https://verify.ahedu.gov.cn", &claims, &key).unwrap();
+        assert_eq!(SAMPLE_QR, text);
     }
 }

@@ -1,16 +1,18 @@
-//! The QR symbol: `qrcode`'s segmentation (alphanumeric runs around the `#`, exactly as
-//! `tica-credential` sizes the code), error correction and module placement, with the mask
-//! chosen by a bit-parallel implementation of the ISO/IEC 18004 penalty rules (the crate's
-//! own scoring is what makes it slow). `fast_qr` is not used: it encodes one mode per
-//! symbol, and the `#` would force byte mode, which does not fit version 18 at level Q.
+//! The QR symbol: `qrcode`'s segmentation (alphanumeric before the `#`, numeric after it,
+//! exactly as `tica-credential` sizes the code), error correction and module placement, with the
+//! mask chosen by a bit-parallel implementation of the ISO/IEC 18004 penalty rules (the crate's
+//! own scoring is what makes it slow). `fast_qr` is not used: it encodes one mode per symbol, and
+//! the `#` would force byte mode on the whole text (8 bits a digit instead of 3.33), far beyond
+//! [`MAX_QR_VERSION`].
+//!
+//! The level and the largest version are `tica_credential::qr`'s: the service refuses a text
+//! that needs more before rendering, and the renderer prints every text it accepted.
 
 use qrcode::canvas::{Canvas, MaskPattern};
-use qrcode::{Color, EcLevel, Version};
+use qrcode::{Color, Version};
+pub use tica_credential::qr::{EC_LEVEL as QR_EC_LEVEL, MAX_VERSION as MAX_QR_VERSION};
 
 use crate::PdfError;
-
-/// The largest QR version a certificate prints (at error correction level Q).
-pub const MAX_QR_VERSION: i16 = 18;
 
 /// A square of modules: one bit set per dark module, bit `x` of `rows[y]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,19 +39,19 @@ const PATTERNS: [MaskPattern; 8] = [
     MaskPattern::Meadow,
 ];
 
-/// Encodes `text` at level Q in the smallest version that holds it (at most
+/// Encodes `text` at [`QR_EC_LEVEL`] in the smallest version that holds it (at most
 /// [`MAX_QR_VERSION`]).
 pub(crate) fn encode(text: &str) -> Result<Matrix, PdfError> {
     let too_long = || PdfError::QrTooLong(text.chars().count());
-    let bits = qrcode::bits::encode_auto(text.as_bytes(), EcLevel::Q).map_err(|_| too_long())?;
+    let bits = qrcode::bits::encode_auto(text.as_bytes(), QR_EC_LEVEL).map_err(|_| too_long())?;
     let version = bits.version();
     if !matches!(version, Version::Normal(v) if v <= MAX_QR_VERSION) {
         return Err(too_long());
     }
     let data = bits.into_bytes();
-    let (data, ec) = qrcode::ec::construct_codewords(&data, version, EcLevel::Q)
+    let (data, ec) = qrcode::ec::construct_codewords(&data, version, QR_EC_LEVEL)
         .map_err(|e| PdfError::Render(format!("QR error correction: {e}")))?;
-    let mut canvas = Canvas::new(version, EcLevel::Q);
+    let mut canvas = Canvas::new(version, QR_EC_LEVEL);
     canvas.draw_all_functional_patterns();
     canvas.draw_data(&data, &ec);
     let width = usize::try_from(version.width()).unwrap_or(0);
@@ -136,16 +138,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_text_beyond_version_15_at_level_q_is_refused() {
+    fn a_text_beyond_the_largest_version_is_refused() {
+        // 600 alphanumeric characters need 3,313 bits; version 16 at level Q holds 2,600.
         let text = "A".repeat(600);
         assert!(matches!(encode(&text), Err(PdfError::QrTooLong(600))));
     }
 
     #[test]
-    fn the_sample_text_fits_version_15_at_level_q() {
+    fn the_sample_text_is_printed_at_level_q_in_the_version_the_credential_sizes_it_by() {
         let page = crate::sample_page();
         let m = encode(page.qr_text).unwrap();
-        assert!(m.width <= 17 + 4 * 15, "width {}", m.width);
+        let version = tica_credential::qr::qr_version(page.qr_text).unwrap();
+        assert_eq!(QR_EC_LEVEL, qrcode::EcLevel::Q);
+        assert_eq!(m.width, 17 + 4 * usize::try_from(version).unwrap());
+        assert!(version <= MAX_QR_VERSION - 2, "version {version}");
         // The finder pattern's corner is dark, the separator beside it light.
         assert!(m.dark(0, 0) && !m.dark(7, 0));
     }

@@ -1,5 +1,6 @@
 //! The reference a bench compares with: Python's reportlab + qrcode drawing the same
-//! certificate ([`crate::sample_page`]) with the same shipped font, QR at level Q
+//! certificate ([`crate::sample_page`]) with the same shipped font, the QR at the same level,
+//! module size and place, and the verification lines under it
 //! (`benches/reportlab_certificate.py`, `pip install reportlab qrcode`). For benches only.
 
 use std::process::Command;
@@ -11,7 +12,8 @@ pub fn reportlab(n: usize) -> Result<f64, String> {
     let page = format!(
         "{{\"title\":{:?},\"teacher_name\":{:?},\"id_number_masked\":{:?},\"school\":{:?},\
          \"county\":{:?},\"achievement\":{:?},\"grade\":{:?},\"credits_or_hours\":{:?},\
-         \"issuer\":{:?},\"issue_date\":{:?},\"number\":{:?},\"key_id\":{:?},\"qr_text\":{:?}}}",
+         \"issuer\":{:?},\"issue_date\":{:?},\"number\":{:?},\"key_id\":{:?},\"qr_text\":{:?},\
+         \"verification_code\":{:?},\"verification_address\":{:?}}}",
         p.title,
         p.teacher_name,
         p.id_number_masked,
@@ -24,7 +26,9 @@ pub fn reportlab(n: usize) -> Result<f64, String> {
         p.issue_date,
         p.number,
         p.key_id,
-        p.qr_text
+        p.qr_text,
+        p.verification_code,
+        p.verification_address
     );
     let out = Command::new("python3")
         .arg(format!("{dir}/benches/reportlab_certificate.py"))

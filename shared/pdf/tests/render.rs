@@ -20,7 +20,7 @@ fn have(tool: &str) -> bool {
         if std::env::var("TICA_REQUIRE_BROWSER").as_deref() == Ok("1") {
             panic!("{tool} is required (TICA_REQUIRE_BROWSER=1) but not installed");
         }
-        eprintln!("SKIPPED: {tool} is not installed (poppler-utils / zbar-tools)");
+        eprintln!("skipped: {tool} is not installed (poppler-utils / zbar-tools)");
     }
     ok
 }
@@ -245,4 +245,44 @@ fn the_printed_qr_code_decodes_to_the_qr_text() {
         let out = run("zbarimg", &["-q", "--raw", image.to_str().unwrap()]);
         assert_eq!(out.trim_end_matches('\n'), page.qr_text);
     }
+}
+
+#[test]
+fn the_verification_address_and_code_are_printed_under_the_qr_code() {
+    if !have("pdftotext") {
+        return;
+    }
+    let flat = |page: &CertificatePage<'_>, name: &str| -> String {
+        let path = write_temp(name, &renderer().render(page).unwrap());
+        run("pdftotext", &[path.to_str().unwrap(), "-"])
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    };
+    let both = flat(&sample_page(), "verification.pdf");
+    assert!(
+        both.contains("扫码验证查验网址verify.ahedu.gov.cn/v验证码7K3MQ-X9PDA"),
+        "{both}"
+    );
+    let address = CertificatePage {
+        verification_code: "",
+        verification_address: "zhengshu.jyt.nx.gov.cn/verify/certificate",
+        ..level_page()
+    };
+    let only_address = flat(&address, "address.pdf");
+    assert!(
+        only_address.contains("查验网址zhengshu.jyt.nx.gov.cn/verify/certificate"),
+        "{only_address}"
+    );
+    assert!(!only_address.contains("验证码"), "{only_address}");
+    let neither = CertificatePage {
+        verification_code: "",
+        verification_address: "",
+        ..sample_page()
+    };
+    let bare = flat(&neither, "bare.pdf");
+    assert!(
+        bare.contains("扫码验证") && !bare.contains("查验网址") && !bare.contains("验证码"),
+        "{bare}"
+    );
 }

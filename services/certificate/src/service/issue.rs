@@ -582,6 +582,8 @@ impl Certificates {
             number: &facts.number,
             key_id: &facts.key_id,
             qr_text: &qr_text,
+            verification_code: "",
+            verification_address: "",
         };
         let pdf =
             self.inner.renderer.render(&page).map_err(|error| {
