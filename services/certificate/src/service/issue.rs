@@ -568,6 +568,14 @@ impl Certificates {
             None
         };
         let issue_zh = zh_date(&issue_date);
+        // For when the QR code cannot be scanned: the lookup's address and the printed code.
+        let verification_code = super::public::verification_code(&item.id);
+        let base = &self.inner.config.base_url;
+        let verification_address = format!(
+            "{}/v",
+            base.split_once("://")
+                .map_or(base.as_str(), |(_, rest)| rest)
+        );
         let page = tica_pdf::CertificatePage {
             title: &facts.title,
             teacher_name: &facts.teacher_display_name,
@@ -582,8 +590,8 @@ impl Certificates {
             number: &facts.number,
             key_id: &facts.key_id,
             qr_text: &qr_text,
-            verification_code: "",
-            verification_address: "",
+            verification_code: &verification_code,
+            verification_address: &verification_address,
         };
         let pdf =
             self.inner.renderer.render(&page).map_err(|error| {
