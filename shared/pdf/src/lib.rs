@@ -43,7 +43,10 @@ pub const QR_MARKER: &str = "TICA-QR:";
 
 /// Deflate level for the font program: glyph outlines gain little from harder work (a 24 KB
 /// subset: 15.7 KB at level 1, 15.2 KB at 6 for twice the time; lopdf's `compress` uses 9).
-const FONT_COMPRESSION: u32 = 1;
+/// Not 1: where the workspace builds flate2 with its `zlib-rs` backend (the `zip` crate asks
+/// for it, and features unify), level 1 is zlib-ng's "quick" strategy, which leaves the font
+/// about 3 KB larger (a certificate of 27.9 KB instead of 24.5); level 2 is not.
+const FONT_COMPRESSION: u32 = 2;
 /// Deflate level for the page content and ToUnicode streams (repetitive text operators).
 const CONTENT_COMPRESSION: u32 = 4;
 
