@@ -8,7 +8,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -279,7 +279,7 @@ struct SearchForm {
 
 async fn search(
     State(svc): State<Certificates>,
-    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    addr: tica_server::edge::ClientAddr,
     Form(form): Form<SearchForm>,
 ) -> Response {
     match svc
