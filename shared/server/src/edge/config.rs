@@ -75,7 +75,8 @@ pub struct EdgeConfig {
         value_parser = super::parse_positive_seconds
     )]
     pub request_timeout: Duration,
-    /// Open connections per client address (trusted proxies excepted); more are closed at once.
+    /// Open connections per client address (an IPv6 /64 counts as one; trusted proxies
+    /// excepted); more are closed at once.
     #[arg(
         long = "public-max-connections-per-client",
         env = "TICA_PUBLIC_MAX_CONNECTIONS_PER_CLIENT",
