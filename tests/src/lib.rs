@@ -55,6 +55,7 @@ impl Cluster {
         let args = ServeArgs {
             grpc: "127.0.0.1:0".parse().unwrap(),
             http: "127.0.0.1:0".parse().unwrap(),
+            admin: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.clone(),
             database_url,
             token_public_keys: None,
@@ -63,6 +64,7 @@ impl Cluster {
             verify_base_url: None,
             cert_keys: None,
             cert_active_key: None,
+            edge: tica_server::edge::EdgeConfig::default(),
         };
         let suite = start(&args).await.expect("the suite starts");
         let channel = Channel::from_shared(format!("http://{}", suite.grpc_addr))

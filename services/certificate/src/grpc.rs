@@ -10,6 +10,7 @@ use tica_domain::division::DivisionCode;
 use tica_proto::tica::certificate::v1 as pb;
 use tica_proto::tica::certificate::v1::certificate_service_server::CertificateService;
 use tica_proto::tica::common::v1 as common;
+use tica_server::edge::{ClientAddr, ClientLimiter};
 use tica_server::errors::invalid;
 use tica_server::names::{Parent as NameParent, parse, parse_parent};
 use tica_server::paging::Page;
@@ -37,6 +38,9 @@ impl CertificateGrpc {
 
 type Reply<T> = Result<Response<T>, Status>;
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// BatchVerify items that count as one call against the per-client limit.
+const BATCH_ITEMS_PER_CALL: usize = 50;
 
 /// The largest chunk of a download.
 const CHUNK: usize = 1 << 20;
@@ -511,9 +515,12 @@ impl CertificateService for CertificateGrpc {
         &self,
         request: Request<pb::SearchCertificatesRequest>,
     ) -> Reply<pb::SearchCertificatesResponse> {
-        let client = request
-            .remote_addr()
-            .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+        // The client the edge resolved (behind the Ingress, from X-Forwarded-For); the peer
+        // when served without the edge.
+        let client = ClientAddr::of(&request)
+            .map(|c| c.to_string())
+            .or_else(|| request.remote_addr().map(|a| a.ip().to_string()))
+            .unwrap_or_else(|| "unknown".to_owned());
         let r = request.into_inner();
         let rows = self
             .svc
@@ -708,9 +715,22 @@ impl CertificateService for CertificateGrpc {
         &self,
         request: Request<pb::BatchVerifyRequest>,
     ) -> Reply<pb::BatchVerifyResponse> {
+        let client = ClientAddr::of(&request);
+        let limiter = request.extensions().get::<ClientLimiter>().cloned();
         let requests = request.into_inner().requests;
         if requests.len() > 1000 {
             return Err(invalid("requests", "at most 1000 per call"));
+        }
+        // The edge charged one call; a batch counts as one call per 50 items, so a client
+        // verifying in bulk gets about 100 items a second at the default limit, and nobody
+        // gets a thousand signature checks for the price of one call.
+        let extra = u32::try_from(requests.len().div_ceil(BATCH_ITEMS_PER_CALL))
+            .unwrap_or(u32::MAX)
+            .saturating_sub(1);
+        if let (Some(limiter), Some(client), true) = (limiter, client, extra > 0) {
+            limiter
+                .charge(client.ip(), extra)
+                .map_err(tica_server::edge::resource_exhausted)?;
         }
         let mut responses = Vec::with_capacity(requests.len());
         for (i, r) in requests.into_iter().enumerate() {

@@ -19,12 +19,13 @@ use std::sync::LazyLock;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use tica_server::edge::ClientAddr;
 
 use crate::error::CertificateError;
 use crate::model::*;
@@ -333,9 +334,10 @@ fn failed(error: CertificateError, back: (&str, &str, &str)) -> Response {
 
 const HOME: (&str, &str, &str) = ("/", "返回首页", "Back to the home page");
 
-/// The client's address, for per-client limits.
-fn client_of(addr: &std::net::SocketAddr) -> String {
-    addr.ip().to_string()
+/// The client's address (as the edge resolved it behind a trusted proxy), for per-client
+/// limits.
+fn client_of(addr: &ClientAddr) -> String {
+    addr.0.to_string()
 }
 
 async fn landing() -> Response {
@@ -711,7 +713,7 @@ struct SearchForm {
 
 async fn search(
     State(svc): State<Certificates>,
-    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    addr: ClientAddr,
     axum::Form(form): axum::Form<SearchForm>,
 ) -> Response {
     let rows = match svc
@@ -796,7 +798,7 @@ struct LookupForm {
 
 async fn lookup(
     State(svc): State<Certificates>,
-    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    addr: ClientAddr,
     axum::Form(form): axum::Form<LookupForm>,
 ) -> Response {
     let back = ("/v", "返回查验", "Back to the lookup");

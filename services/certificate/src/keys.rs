@@ -143,21 +143,16 @@ pub fn ensure_dev_key(dir: &Path, kid: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(unix)]
+/// A private key file, created 0600 and never over an existing one.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+    if tica_auth::secret_file::create_secret(path, bytes)? {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} already exists", path.display()),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -38,16 +38,19 @@ pub fn channel(url: &str) -> anyhow::Result<Channel> {
 }
 
 /// Reads the search secret from `path`, creating a random one there when absent (one per
-/// installation: every replica must read the same file).
+/// installation: every replica must read the same file), readable by its owner only.
 pub fn search_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context;
-    if let Ok(secret) = std::fs::read(path) {
+    let read = |secret: Vec<u8>| {
         anyhow::ensure!(
             secret.len() >= 16,
             "{}: the search secret must hold at least 16 bytes",
             path.display()
         );
-        return Ok(secret);
+        Ok(secret)
+    };
+    if let Ok(secret) = std::fs::read(path) {
+        return read(secret);
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -55,7 +58,12 @@ pub fn search_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     let mut secret = [0u8; 32];
     rand::fill(&mut secret);
     let text = hex::encode(secret);
-    std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    // Owner-only from its first byte; a replica that created it first wins, and we read theirs.
+    let created = tica_auth::secret_file::create_secret(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    if !created {
+        return read(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
+    }
     Ok(text.into_bytes())
 }
 

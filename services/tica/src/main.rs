@@ -14,7 +14,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run every service in one process on the embedded default (SQLite under ./data).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Play a county's whole year through the suite's APIs and leave the outputs behind
     /// (certificates, verification URLs, sampling files, workbooks, the summary PDF).
     Demo(demo::DemoArgs),
@@ -43,7 +43,7 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Token(command) => token::run(command),
         Command::Roster(command) => cli::run(command).await,

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::routing::get;
 use clap::Args;
 use tica_auth::{TokenVerifier, load_verifying_keys};
+use tica_server::edge::{Edge, EdgeConfig};
 use tica_server::{GrpcServer, shutdown_signal};
 use tica_storage::Database;
 use tokio::sync::watch;
@@ -21,9 +22,12 @@ pub struct ServeArgs {
     /// gRPC address.
     #[arg(long, env = "TICA_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc: SocketAddr,
-    /// HTTP address: health, and the certificate verification and download pages.
+    /// HTTP address, public: health, and the certificate verification and download pages.
     #[arg(long, env = "TICA_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,
+    /// Admin address, private: `GET /metrics` (Prometheus text) and `GET /healthz` (liveness).
+    #[arg(long, env = "TICA_ADMIN_LISTEN", default_value = "127.0.0.1:9090")]
+    pub admin: SocketAddr,
     /// Where data, SQLite files and development keys live.
     #[arg(long, env = "TICA_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -53,6 +57,10 @@ pub struct ServeArgs {
     /// The key id that signs, when the key directory holds several private keys.
     #[arg(long, env = "TICA_CERT_ACTIVE_KEY")]
     pub cert_active_key: Option<String>,
+    /// The public edge: trusted proxies (`--trusted-proxies`), per-client rate limits, the
+    /// HTTP front's timeouts and caps.
+    #[command(flatten)]
+    pub edge: EdgeConfig,
 }
 
 /// The suite running in the background.
@@ -60,11 +68,15 @@ pub struct ServeArgs {
 pub struct Suite {
     /// The gRPC address (port resolved).
     pub grpc_addr: SocketAddr,
-    /// The HTTP address (port resolved).
+    /// The public HTTP address (port resolved).
     pub http_addr: SocketAddr,
+    /// The admin address, `/metrics` and `/healthz` (port resolved).
+    pub admin_addr: SocketAddr,
     stop: watch::Sender<bool>,
     grpc_task: tokio::task::JoinHandle<anyhow::Result<()>>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    admin_stop: tokio::sync::oneshot::Sender<()>,
+    admin_task: tokio::task::JoinHandle<std::io::Result<()>>,
     roster_db: Database,
     assessment_db: Database,
     sampling_db: Database,
@@ -84,6 +96,12 @@ impl Suite {
             .await
             .context("HTTP server task")?
             .context("HTTP server")?;
+        // The admin port answers until the others have drained, as in the service binaries.
+        let _ = self.admin_stop.send(());
+        self.admin_task
+            .await
+            .context("admin server task")?
+            .context("admin server")?;
         self.roster_db.close().await;
         self.assessment_db.close().await;
         self.sampling_db.close().await;
@@ -137,7 +155,16 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let http_listener = tokio::net::TcpListener::bind(args.http)
         .await
         .with_context(|| format!("binding HTTP on {}", args.http))?;
+    let admin_listener = tokio::net::TcpListener::bind(args.admin)
+        .await
+        .with_context(|| {
+            format!(
+                "binding the admin server on {} (--admin, TICA_ADMIN_LISTEN)",
+                args.admin
+            )
+        })?;
     let (grpc_addr, http_addr) = (grpc_listener.local_addr()?, http_listener.local_addr()?);
+    let admin_addr = admin_listener.local_addr()?;
 
     // The services call each other over gRPC even in one process, exactly as when deployed
     // apart: the assessment service reaches the roster through this server's own address.
@@ -172,7 +199,10 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     )
     .await
     .context("starting the certificate service")?;
+    // One edge for both fronts: the same trusted proxies; separate budgets.
+    let edge = Edge::new(args.edge.clone());
     let mut grpc = GrpcServer::new();
+    grpc.edge(edge.clone());
     tica_roster::startup::register(&mut grpc, roster_db.clone());
     tica_assessment::startup::register(&mut grpc, assessment);
     tica_sampling::startup::register(&mut grpc, sampling);
@@ -181,26 +211,23 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let (stop, stopped) = watch::channel(false);
     let http = axum::Router::new()
         .route("/healthz", get(healthz))
-        .route(
-            "/metrics",
-            get(|| async {
-                let content_type = [(header::CONTENT_TYPE, tica_server::metrics::CONTENT_TYPE)];
-                (content_type, tica_server::metrics::render())
-            }),
-        )
         .with_state(roster_db.clone())
         .merge(tica_certificate::http::router(certificates));
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(
-            http_listener,
-            http.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        edge.serve_http(http_listener, http, async move {
             let _ = http_stop.wait_for(|s| *s).await;
         })
         .await
     });
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = tokio::spawn(
+        axum::serve(admin_listener, tica_server::process::admin_router())
+            .with_graceful_shutdown(async {
+                let _ = admin_stopped.await;
+            })
+            .into_future(),
+    );
     let mut grpc_stop = stopped;
     let verifier = TokenVerifier::new(&keys);
     let grpc_task = tokio::spawn(async move {
@@ -213,9 +240,12 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     Ok(Suite {
         grpc_addr,
         http_addr,
+        admin_addr,
         stop,
         grpc_task,
         http_task,
+        admin_stop,
+        admin_task,
         roster_db,
         assessment_db,
         sampling_db,
@@ -240,7 +270,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
     let dir = args.data_dir.display();
-    let (grpc, http) = (suite.grpc_addr, suite.http_addr);
+    let (grpc, http, admin) = (suite.grpc_addr, suite.http_addr, suite.admin_addr);
     let (roster, assessment, sampling, certificate) = (
         suite.roster_db.location(),
         suite.assessment_db.location(),
@@ -253,6 +283,8 @@ fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
         format!("  gRPC    {grpc}  roster, assessment, sampling, certificate: serving"),
         format!("          reflection is on: `grpcurl -plaintext {grpc} list` shows every service"),
         format!("  HTTP    http://{http}  (/healthz; certificates: /c/{{id}}, /certificates, /.well-known/jwks.json)"),
+        format!("  admin   http://{admin}  (/metrics: Prometheus text; /healthz) — keep it private"),
+        format!("  edge    {}", describe_edge(&args.edge)),
         format!("  verify  QR codes point at {}", suite.verify_base_url),
         format!("  data    {dir}  (roster: {roster}; assessment: {assessment}; sampling: {sampling}; certificate: {certificate}; evidence: {})", suite.evidence),
         format!("  tokens  signed with {dir}/keys/token-signing.pem (key id {kid}); mint one with"),
@@ -266,6 +298,22 @@ fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
         "Stop with Ctrl-C.".to_owned(),
     ];
     eprintln!("{}", lines.join("\n"));
+}
+
+/// The public edge's settings in a line of the banner.
+fn describe_edge(edge: &EdgeConfig) -> String {
+    let limit = match edge.rate_per_minute {
+        0 => "no rate limit".to_owned(),
+        rate => format!(
+            "{rate} requests a minute per client (burst {}) on HTTP and on public gRPC methods",
+            edge.burst
+        ),
+    };
+    let proxies = match edge.trusted_proxies.is_empty() {
+        true => "none (X-Forwarded-For ignored)".to_owned(),
+        false => edge.trusted_proxies.to_string(),
+    };
+    format!("{limit}; trusted proxies: {proxies}")
 }
 
 async fn healthz(State(db): State<Database>) -> (StatusCode, &'static str) {

@@ -20,6 +20,8 @@ async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm
             "127.0.0.1:0",
             "--http",
             "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data.path())
@@ -56,6 +58,8 @@ async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm
         "QR codes point at http://127.0.0.1:",
         "evidence",
         "reflection",
+        "/metrics",
+        "trusted proxies: none",
     ] {
         assert!(
             banner.contains(expected),

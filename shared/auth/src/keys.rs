@@ -113,29 +113,8 @@ pub fn write_key_pair(dir: &Path, stem: &str, pair: &KeyPair) -> Result<(), KeyE
     Ok(())
 }
 
-#[cfg(unix)]
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|source| KeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    file.write_all(bytes).map_err(|source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    std::fs::write(path, bytes).map_err(|source| KeyError::Io {
+    crate::secret_file::write_secret(path, bytes).map_err(|source| KeyError::Io {
         path: path.to_path_buf(),
         source,
     })

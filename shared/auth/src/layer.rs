@@ -72,8 +72,9 @@ impl PolicySet {
         self
     }
 
-    /// Whether `service`'s `method` is served without a token.
-    fn is_public(&self, service: &str, method: &str) -> bool {
+    /// Whether `service`'s `method` is served without a token (marked `public` in its policy;
+    /// health and reflection are public by protocol and not counted here).
+    pub fn is_public(&self, service: &str, method: &str) -> bool {
         self.services
             .get(service)
             .is_some_and(|policy| policy.is_public(method))

@@ -7,6 +7,9 @@
 //! handlers a [`Caller`]. Handlers then check the *resource's* place in the tree with
 //! [`Caller::require_covers`]: a caller reads and writes only inside its own subtree.
 //!
+//! [`secret_file`] writes the private keys and secrets the suite creates: mode 0600 from their
+//! first byte, never half-written.
+//!
 //! Invariants:
 //! - Only Ed25519 is accepted; the algorithm is never taken from the token.
 //! - A method missing from a service's [`MethodPolicy`] is refused (fail closed).
@@ -19,6 +22,7 @@ mod keys;
 mod layer;
 mod provider;
 mod role;
+pub mod secret_file;
 mod token;
 
 pub use caller::{Bearer, BearerToken, Caller, bearer_from, caller_from};

@@ -10,10 +10,14 @@
 //! - [`metrics`]: the Prometheus recorder, its `/metrics` text, and per-RPC call metrics.
 //! - [`process`]: what every service binary shares: admin port, drain delay, migrate-only,
 //!   running gRPC (and a public HTTP front) until SIGTERM.
+//! - [`edge`]: the public edge: client addresses behind trusted proxies, per-client rate
+//!   limits on the public HTTP front and the public gRPC methods, the public HTTP front's accept
+//!   loop (timeouts, connection caps, body limit, security headers).
 //! - [`testing`]: running a service binary as a child process in tests.
 
 #![deny(missing_docs)]
 
+pub mod edge;
 pub mod errors;
 pub mod metrics;
 pub mod names;

@@ -33,6 +33,9 @@ pub const REQUESTS_TOTAL: &str = "tica_grpc_server_requests_total";
 pub const REQUEST_DURATION_SECONDS: &str = "tica_grpc_server_request_duration_seconds";
 /// Calls started and not yet finished.
 pub const IN_FLIGHT: &str = "tica_grpc_server_in_flight";
+/// Requests and connections refused at the public edge (`crate::edge`), by `front` (`http`,
+/// `grpc`) and `reason`.
+pub const EDGE_REFUSED_TOTAL: &str = "tica_edge_refused_total";
 
 /// The content type of [`render`]'s text: the Prometheus text exposition format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -107,6 +110,10 @@ fn describe() {
         "time from a gRPC call's arrival to the end of its response stream"
     );
     metrics::describe_gauge!(IN_FLIGHT, "gRPC calls started and not yet finished");
+    metrics::describe_counter!(
+        EDGE_REFUSED_TOTAL,
+        "requests and connections the public edge refused, by front and reason"
+    );
 }
 
 /// gRPC status code names, indexed by code.

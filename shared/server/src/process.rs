@@ -33,6 +33,7 @@ use tica_storage::Database;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
+use crate::edge::{Edge, EdgeConfig};
 use crate::{GrpcServer, shutdown_signal};
 
 /// The content type `GET /metrics` answers (the Prometheus text exposition format).
@@ -70,6 +71,10 @@ pub struct ProcessArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub migrate_only: bool,
+    /// The public edge: trusted proxies, per-client rate limits, the public HTTP front's
+    /// timeouts and caps (`TICA_TRUSTED_PROXIES`, `TICA_PUBLIC_*`).
+    #[command(flatten)]
+    pub edge: EdgeConfig,
 }
 
 /// The whole `main` of a service binary: telemetry first (named `binary`), the arguments
@@ -233,9 +238,11 @@ impl Servers {
         }
     }
 
-    /// Also serves `router` on `listen` (set by `variable`, named in a bind error), with the
-    /// client's address available to handlers (`ConnectInfo<SocketAddr>`). It closes its
-    /// listener after the same delay as gRPC and finishes the requests under way.
+    /// Also serves `router` on `listen` (set by `variable`, named in a bind error) behind the
+    /// public edge ([`Edge::serve_http`]: rate limits, timeouts, connection caps, body limit,
+    /// security headers), with the client's address available to handlers
+    /// ([`crate::edge::ClientAddr`], and the TCP peer as `ConnectInfo<SocketAddr>`). It closes
+    /// its listener after the same delay as gRPC and finishes the requests under way.
     pub fn with_public_http(
         mut self,
         router: Router,
@@ -318,7 +325,9 @@ impl Servers {
             }
         });
 
-        grpc.drain_delay(delay);
+        // One edge for both fronts: the same trusted proxies; separate budgets.
+        let edge = Edge::new(args.edge.clone());
+        grpc.drain_delay(delay).edge(edge.clone());
         let grpc_run = {
             let stopped = stopped.clone();
             let stop = stop.clone();
@@ -334,11 +343,7 @@ impl Servers {
             let Some((listener, router)) = public else {
                 return Ok(());
             };
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
+            edge.serve_http(listener, router, async move {
                 wait_until_stopped(stopped).await;
                 // The same delay as gRPC, where health is NOT_SERVING meanwhile.
                 tokio::time::sleep(delay).await;
@@ -353,7 +358,7 @@ impl Servers {
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         };
         if let Err(error) = public_result.and(admin_result) {
-            // axum's serve answers errors per connection; this is not expected, and the calls
+            // Both servers answer errors per connection; this is not expected, and the calls
             // have been answered by now, so it is worth a log line, not a failed exit.
             tracing::error!(service, %error, "an HTTP server failed");
         }

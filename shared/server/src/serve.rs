@@ -16,6 +16,8 @@ use tonic_health::ServingStatus;
 use tower_http::classify::GrpcFailureClass;
 use tower_http::trace::TraceLayer;
 
+use crate::edge::Edge;
+
 /// Services to host, with their access policies.
 #[derive(Debug)]
 pub struct GrpcServer {
@@ -24,6 +26,7 @@ pub struct GrpcServer {
     serving: Vec<&'static str>,
     not_serving: Vec<&'static str>,
     drain_delay: Duration,
+    edge: Edge,
 }
 
 impl Default for GrpcServer {
@@ -68,6 +71,7 @@ impl GrpcServer {
             serving: Vec::new(),
             not_serving: Vec::new(),
             drain_delay: Duration::ZERO,
+            edge: Edge::default(),
         }
     }
 
@@ -75,6 +79,14 @@ impl GrpcServer {
     /// load balancers (Kubernetes endpoints) stop sending new calls before the listener closes.
     pub fn drain_delay(&mut self, delay: Duration) -> &mut Self {
         self.drain_delay = delay;
+        self
+    }
+
+    /// Resolves clients and limits public methods as `edge` says (by default: trusting no
+    /// proxy, the default per-client rate; see [`crate::edge::EdgeConfig`]). Share one `Edge`
+    /// with the public HTTP front of the same process so both trust the same proxies.
+    pub fn edge(&mut self, edge: Edge) -> &mut Self {
+        self.edge = edge;
         self
     }
 
@@ -200,6 +212,9 @@ impl GrpcServer {
             .layer(crate::metrics::GrpcMetricsLayer::new(
                 self.serving.iter().chain(&self.not_serving).copied(),
             ))
+            // Outside auth: every call learns its `ClientAddr`, and a public method's caller
+            // over budget is refused before its token (it has none) or its handler costs us.
+            .layer(self.edge.grpc_layer(self.policies.clone()))
             .layer(AuthLayer::new(verifier, self.policies))
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, shutdown)

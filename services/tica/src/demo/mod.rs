@@ -244,6 +244,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let serve = ServeArgs {
         grpc,
         http,
+        // The demo's suite is not for scraping; a free port keeps it off a running `tica serve`'s.
+        admin: "127.0.0.1:0".parse()?,
         data_dir: data_dir.clone(),
         database_url: args.database_url.clone(),
         token_public_keys: None,
@@ -252,6 +254,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         verify_base_url: None,
         cert_keys: None,
         cert_active_key: None,
+        edge: tica_server::edge::EdgeConfig::default(),
     };
     let suite = start(&serve).await.context("starting the suite")?;
     let channel = Channel::from_shared(format!("http://{}", suite.grpc_addr))?
