@@ -61,7 +61,7 @@ pub struct QrCheck {
 #[derive(Clone, Debug)]
 pub enum Lookup {
     /// The number and the name or code belong together: the certificate's verification.
-    Found(Verification),
+    Found(Box<Verification>),
     /// No certificate has this number with this name or code (the same answer either way).
     NotFound,
 }
@@ -281,7 +281,9 @@ impl Certificates {
             Some(record) => {
                 self.guess_succeeded(charged).await?;
                 searched("found");
-                Ok(Lookup::Found(self.verify(Subject::Id(record.id)).await?))
+                Ok(Lookup::Found(Box::new(
+                    self.verify(Subject::Id(record.id)).await?,
+                )))
             }
             None => {
                 self.guess_failed(charged).await?;
