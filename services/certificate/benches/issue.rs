@@ -251,24 +251,22 @@ async fn main() {
         http_listener.local_addr().unwrap(),
     );
     let mut server = tica_server::GrpcServer::new();
-    // One load generator on loopback is every client here: measure the service, not the
-    // per-client rate limit (on by default for public methods).
-    server.edge(tica_server::edge::Edge::new(
-        tica_server::edge::EdgeConfig {
-            rate_per_minute: 0,
-            ..Default::default()
-        },
-    ));
+    // One load generator on loopback is every client here: measure the service behind the
+    // public edge as deployed (its guards, headers and timeouts), not the per-client rate limit
+    // or connection cap (on by default).
+    let edge = tica_server::edge::Edge::new(tica_server::edge::EdgeConfig {
+        rate_per_minute: 0,
+        max_connections_per_client: 1024,
+        ..Default::default()
+    });
+    server.edge(edge.clone());
     tica_certificate::startup::register(&mut server, svc.clone());
     let verifier = tica_auth::TokenVerifier::new(&Default::default());
     tokio::spawn(server.serve(grpc_listener, verifier, std::future::pending()));
     let router = tica_certificate::http::router(svc.clone());
     tokio::spawn(async move {
-        axum::serve(
-            http_listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
+        edge.serve_http(http_listener, router, std::future::pending())
+            .await
     });
     let ids: Arc<Vec<String>> = Arc::new(
         all.iter()
