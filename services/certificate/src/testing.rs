@@ -70,6 +70,20 @@ pub async fn offline_service_with(
     .await
 }
 
+/// Every certificate of Anhui (where the test events are issued), by number.
+pub async fn all_certificates(db: &Database) -> Vec<crate::model::CertificateRecord> {
+    let filter = crate::store::CertFilter {
+        range: tica_domain::ScopePath::parse("/340000/")
+            .expect("a province path")
+            .range(),
+        ..crate::store::CertFilter::default()
+    };
+    crate::store::certificates(db, &filter, "", 1000)
+        .await
+        .expect("the certificates are readable")
+        .0
+}
+
 /// A RUNNING run `341324-2022-{seq}` of Sixian's 2022 batch after `cursor`, stored.
 pub async fn stored_run(db: &Database, seq: i64, cursor: i64) -> anyhow::Result<RunRecord> {
     let now = tica_storage::now_micros();

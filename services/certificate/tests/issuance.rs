@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tica_certificate::model::Status;
 use tica_certificate::service::{Numbers, Subject, Verdict};
-use tica_certificate::store::{self, CertFilter};
+use tica_certificate::store;
 use tica_certificate::testing::{self, certified_event, withdrawn_event};
 use tica_credential::merkle;
 use tica_storage::Backend;
@@ -56,11 +56,7 @@ fn keys_for(n: usize) -> HashMap<String, String> {
 }
 
 async fn all(db: &tica_storage::Database) -> Vec<tica_certificate::model::CertificateRecord> {
-    let filter = CertFilter {
-        range: tica_domain::ScopePath::parse("/340000/").unwrap().range(),
-        ..CertFilter::default()
-    };
-    store::certificates(db, &filter, "", 1000).await.unwrap().0
+    testing::all_certificates(db).await
 }
 
 async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) {

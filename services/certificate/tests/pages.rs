@@ -11,7 +11,6 @@ use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use tica_certificate::model::CertificateRecord;
 use tica_certificate::service::{Certificates, Numbers};
-use tica_certificate::store::{self, CertFilter};
 use tica_certificate::testing::{self, certified_event};
 use tica_proto::tica::assessment::v1 as apb;
 use tica_storage::Backend;
@@ -76,14 +75,7 @@ impl Pages {
     }
 
     async fn all(&self) -> Vec<CertificateRecord> {
-        let filter = CertFilter {
-            range: tica_domain::ScopePath::parse("/340000/").unwrap().range(),
-            ..CertFilter::default()
-        };
-        store::certificates(&self.db, &filter, "", 1000)
-            .await
-            .unwrap()
-            .0
+        testing::all_certificates(&self.db).await
     }
 
     /// One request through the public router, from 192.0.2.7.

@@ -13,7 +13,7 @@ use tica_certificate::model::{CertificateRecord, Status};
 use tica_certificate::service::{
     Certificates, Clock, Lookup, Numbers, Subject, Verdict, target_key, verification_code,
 };
-use tica_certificate::store::{self, CertFilter};
+use tica_certificate::store;
 use tica_certificate::testing::{self, certified_event, withdrawn_event};
 use tica_domain::ResidentId;
 use tica_storage::Backend;
@@ -123,14 +123,7 @@ impl Edge {
     }
 
     async fn all(&self) -> Vec<CertificateRecord> {
-        let filter = CertFilter {
-            range: tica_domain::ScopePath::parse("/340000/").unwrap().range(),
-            ..CertFilter::default()
-        };
-        store::certificates(&self.db, &filter, "", 1000)
-            .await
-            .unwrap()
-            .0
+        testing::all_certificates(&self.db).await
     }
 
     fn advance_to(&self, micros: i64) {
