@@ -285,3 +285,52 @@ fn without_the_published_keys_it_says_it_cannot_check_rather_than_not_genuine() 
         "{text}"
     );
 }
+
+#[test]
+fn a_credential_with_a_revocation_status_is_valid_only_against_a_current_list() {
+    let issuer = Issuer::new();
+    let mut unsecured: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(vector()).unwrap()).unwrap();
+    unsecured.as_object_mut().unwrap().remove("proof");
+    let id = "b2c4e1f07a9d4c3e8f615d2a9c";
+    let entry = hex::encode(tica_credential::revocation::revocation_entry(id));
+    unsecured["credentialStatus"] = serde_json::json!({
+        "id": format!("{BASE}/revocations#{entry}"),
+        "type": tica_credential::revocation::STATUS_TYPE,
+        "revocationList": format!("{BASE}/revocations"),
+        "revocationEntry": entry,
+    });
+    let signed = tica_credential::sign(
+        &unsecured,
+        &tica_credential::ProofOptions {
+            created: "2026-11-24T08:00:00Z".into(),
+            verification_method: format!("{BASE}/.well-known/jwks.json#340000-2026-1"),
+            proof_purpose: "assertionMethod".into(),
+        },
+        &issuer.key,
+    )
+    .unwrap();
+    let file = issuer.dir.path().join("vc.json");
+    std::fs::write(&file, signed.to_string()).unwrap();
+    let run = |list: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tica"));
+        command
+            .args(["credential", "verify"])
+            .arg(&file)
+            .arg("--keys")
+            .arg(&issuer.keys);
+        if let Some(list) = list {
+            command.arg("--revocations").arg(list);
+        }
+        command.output().expect("tica runs")
+    };
+    let unchecked = run(None);
+    assert_eq!(unchecked.status.code(), Some(4), "{}", text_of(&unchecked));
+    assert!(text_of(&unchecked).contains("revocation not checked"));
+    let clean = issuer.revocations(&[], 60);
+    assert_eq!(run(Some(&clean)).status.code(), Some(0));
+    let listed = issuer.revocations(&[id], 60);
+    let revoked = run(Some(&listed));
+    assert_eq!(revoked.status.code(), Some(3), "{}", text_of(&revoked));
+    assert!(text_of(&revoked).contains("revoked"));
+}

@@ -70,13 +70,14 @@ impl std::fmt::Display for ClientAddr {
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = (StatusCode, &'static str);
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if let Some(client) = parts.extensions.get::<ClientAddr>() {
             return Ok(*client);
         }
-        match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(peer)) => Ok(ClientAddr(peer.ip().to_canonical())),
-            None => Err((
+        // Through axum's own extractor, which also reads a `MockConnectInfo` (tests).
+        match ConnectInfo::<SocketAddr>::from_request_parts(parts, state).await {
+            Ok(ConnectInfo(peer)) => Ok(ClientAddr(peer.ip().to_canonical())),
+            Err(_) => Err((
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the client's address is unknown",
             )),
