@@ -505,6 +505,9 @@ pub async fn certificates_chapter(
             dom[start..end].to_owned()
         };
         let text = |dom: &str| crate::browser::page_text(&result(dom));
+        // Opened without a fragment (the address typed): the registered certificate's verdict.
+        let typed = tools.dump_dom_on_phone(&cert.verification_url);
+        assert!(result(&typed).contains("verdict valid"), "{typed}");
         let genuine = tools.dump_dom_on_phone(&scanned);
         assert!(
             result(&genuine).contains("verdict valid") && text(&genuine).contains("有效 VALID"),
@@ -584,6 +587,14 @@ pub async fn certificates_chapter(
     if let Some(tools) = &tools {
         let dom = tools.dump_dom(&cert.qr_text);
         assert!(dom.contains("已撤销"), "{dom}");
+        let typed = tools.dump_dom(&cert.verification_url);
+        let shown = &typed[typed.find("id=\"result\"").unwrap_or(0)..];
+        assert!(
+            shown.contains("verdict revoked")
+                && !shown[..shown.find("<template").unwrap_or(shown.len())]
+                    .contains("verdict valid"),
+            "a revoked certificate's page stays 已撤销 without a fragment: {typed}"
+        );
         assert!(dom.contains("复核结果不合格"), "{dom}");
     }
     let twice = office

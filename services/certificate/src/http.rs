@@ -82,15 +82,15 @@ button{background:#1d4ed8;color:#fff;border:0}small,.meta{color:#5c6370;font-siz
 .tag{display:inline-block;border-radius:6px;padding:0 .4rem;color:#fff;font-size:.85rem}.tag.valid{background:#1a7f37}.tag.revoked{background:#b35900}";
 
 /// The one script: on the verification page, check the QR fragment the page was opened with.
-/// No fragment: the registered certificate's own verdict. A fragment: posted to
-/// `/c/{id}/qr`, whose answer replaces the result (the fragment never reaches a server
-/// otherwise).
+/// No fragment: the registered certificate's own verdict replaces the banner. A fragment:
+/// posted to `/c/{id}/qr`, whose answer replaces the whole result (the fragment never reaches a
+/// server otherwise).
 const SCRIPT: &str = "(function(){var r=document.getElementById('result');if(!r||!r.dataset.check)return;\
-var f=location.hash.slice(1);if(!f){var t=document.getElementById('plain');if(t)r.replaceChildren(t.content.cloneNode(true));return;}\
-var w=document.getElementById('checking');if(w)r.replaceChildren(w.content.cloneNode(true));\
+function show(n){var t=document.getElementById(n),v=document.getElementById('verdict');if(t&&v)v.replaceWith(t.content.cloneNode(true));}\
+var f=location.hash.slice(1);if(!f){if(r.dataset.plain)show('plain');return;}show('checking');\
 fetch(r.dataset.check,{method:'POST',headers:{'Content-Type':'text/plain;charset=utf-8'},body:f})\
 .then(function(x){return x.text();}).then(function(h){r.innerHTML=h;})\
-.catch(function(){var e=document.getElementById('failed');if(e)r.replaceChildren(e.content.cloneNode(true));});})();";
+.catch(function(){show('failed');});})();";
 
 fn sha256_source(text: &str) -> String {
     format!(
@@ -140,7 +140,13 @@ fn with_page_headers(status: StatusCode, mut response: Response) -> Response {
 }
 
 fn row(label: &str, value: &str) -> String {
-    format!("<dt>{label}</dt><dd>{}</dd>", esc(value))
+    let mut html = String::with_capacity(label.len() + value.len() + 20);
+    html.push_str("<dt>");
+    html.push_str(label);
+    html.push_str("</dt><dd>");
+    html.push_str(&esc(value));
+    html.push_str("</dd>");
+    html
 }
 
 fn fmt_micros(micros: i64) -> String {
@@ -387,7 +393,7 @@ async fn page(State(svc): State<Certificates>, Path(id): Path<String>) -> Respon
     match (&v.verdict, v.record.as_ref()) {
         (Verdict::Valid, Some(record)) => {
             body.push_str(&format!(
-                "<div id=\"result\" data-check=\"/c/{id}/qr\">{}{}</div>",
+                "<div id=\"result\" data-check=\"/c/{id}/qr\" data-plain=\"valid\">{}{}</div>",
                 banner(
                     "registered",
                     "已登记",
@@ -395,12 +401,7 @@ async fn page(State(svc): State<Certificates>, Path(id): Path<String>) -> Respon
                 ),
                 facts_html(record)
             ));
-            body.push_str(&format!(
-                "<template id=\"plain\">{}{}</template>",
-                verdict_banner(&v),
-                facts_html(record)
-            ));
-            body.push_str(&templates());
+            body.push_str(&TEMPLATES);
             body.push_str(
                 "<noscript><section><p>浏览器未启用脚本，本页无法核对二维码中的签名内容；请逐项核对纸质证书与上列登记信息。\
                  Script is off: this page cannot check the signed content of the QR code. Compare every detail of the paper with the record above.</p></section></noscript>",
@@ -413,7 +414,7 @@ async fn page(State(svc): State<Certificates>, Path(id): Path<String>) -> Respon
                 verdict_banner(&v),
                 facts_html(record)
             ));
-            body.push_str(&templates());
+            body.push_str(&TEMPLATES);
         }
         _ => {
             body.push_str(&verdict_banner(&v));
@@ -428,14 +429,16 @@ async fn page(State(svc): State<Certificates>, Path(id): Path<String>) -> Respon
     page_response(status, "证书查验 Certificate verification", &body)
 }
 
-/// What the script shows while it checks, and when it cannot.
-fn templates() -> String {
+/// The banners the script puts in place of the served one: the registered certificate's own
+/// verdict (no fragment to check), while it checks, and when it cannot.
+static TEMPLATES: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "<template id=\"checking\">{}</template><template id=\"failed\">{}<section><p>请检查网络后刷新本页 Check the connection and reload this page.</p></section></template>",
+        "<template id=\"plain\">{}</template><template id=\"checking\">{}</template><template id=\"failed\">{}<section><p>请检查网络后刷新本页 Check the connection and reload this page.</p></section></template>",
+        banner("valid", "有效", "VALID"),
         banner("registered", "核对中", "Checking the QR code…"),
         banner("unknown", "无法核对", "The QR code could not be checked")
     )
-}
+});
 
 /// The largest QR fragment checked (a version-40 code holds under 3 KB).
 const MAX_FRAGMENT: usize = 4096;

@@ -105,19 +105,45 @@ impl PublishedKey {
     /// key's signature: from the day it was activated to the day it retired, both included
     /// (certificates carry a date, not an instant).
     pub fn in_force_on(&self, issued: &str) -> bool {
-        let after_start = self.activated_micros == i64::MIN
-            || issued >= china_date(self.activated_micros).as_str();
+        let Some(day) = day_number(issued) else {
+            return false;
+        };
+        let after_start =
+            self.activated_micros == i64::MIN || day >= china_day(self.activated_micros);
         let before_end = self
             .retired_micros
-            .is_none_or(|retired| issued <= china_date(retired).as_str());
+            .is_none_or(|retired| day <= china_day(retired));
         after_start && before_end
     }
 }
 
+/// The day (since 1970-01-01) of an instant in China's calendar (UTC+8, its only time zone).
+fn china_day(micros: i64) -> i64 {
+    (micros.div_euclid(1_000_000) + 8 * 3600).div_euclid(86_400)
+}
+
+/// The day number (since 1970-01-01) of `YYYY-MM-DD`; None when it is not such a date.
+fn day_number(date: &str) -> Option<i64> {
+    let b = date.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |r: std::ops::Range<usize>| date.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
+}
+
 /// The calendar date (UTC+8, China's only time zone) of an instant, `YYYY-MM-DD`.
 pub fn china_date(micros: i64) -> String {
-    let seconds = micros.div_euclid(1_000_000) + 8 * 3600;
-    let days = seconds.div_euclid(86_400);
+    let days = china_day(micros);
     // Howard Hinnant's civil_from_days.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -613,6 +639,21 @@ mod tests {
 
     fn known(kid: &str) -> Option<PublishedKey> {
         (kid == "340000-2026-1").then(|| PublishedKey::unbounded(key().verifying_key()))
+    }
+
+    #[test]
+    fn day_numbers_agree_with_the_calendar_dates_of_instants() {
+        for micros in [
+            0,
+            1_735_662_600_000_000,
+            1_782_831_600_000_000,
+            951_782_400_000_000,
+        ] {
+            assert_eq!(day_number(&china_date(micros)), Some(china_day(micros)));
+        }
+        assert_eq!(day_number("1970-01-01"), Some(0));
+        assert_eq!(day_number("2026-13-01"), None);
+        assert_eq!(day_number("2026-1-01"), None);
     }
 
     #[test]

@@ -204,6 +204,8 @@ struct Inner {
     log: tokio::sync::Mutex<tica_credential::merkle::MerkleLog>,
     per_client: Limiter,
     revocations: tokio::sync::Mutex<Option<public::SignedList>>,
+    /// Digests of signed payloads that verified (see `verify::check_signed`).
+    checked: Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 /// The certificate service's logic; cheap to clone.
@@ -321,6 +323,7 @@ impl Certificates {
                 config,
                 log: tokio::sync::Mutex::new(log),
                 revocations: tokio::sync::Mutex::new(None),
+                checked: Mutex::new(std::collections::HashSet::new()),
             }),
         })
     }

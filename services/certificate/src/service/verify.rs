@@ -10,6 +10,10 @@ use crate::error::Result;
 use crate::model::*;
 use crate::store;
 
+/// Signatures remembered as verified: 32-byte digests, some 6 MB when full (then forgotten
+/// at once and learnt again).
+pub const CHECKED_CAPACITY: usize = 100_000;
+
 /// The largest PDF verified.
 pub const MAX_PDF_BYTES: usize = 1 << 20;
 
@@ -184,9 +188,12 @@ impl Verification {
 /// The base URL a stored certificate's signature covers: the one its QR code was issued under
 /// (an installation that moved its address still verifies what it signed before).
 fn signed_base(record: &CertificateRecord) -> String {
-    qr::parse_qr(&record.doc.qr_text)
-        .map(|scanned| scanned.base_url)
-        .unwrap_or_default()
+    // `{base}/c/{id}`: cheaper than decoding the QR text's payload on every verification.
+    let url = &record.doc.verification_url;
+    qr::normalize_base(
+        url.rsplit_once("/c/")
+            .map_or(url.as_str(), |(base, _)| base),
+    )
 }
 
 fn failure_of(error: &CredentialError) -> Failure {
@@ -218,40 +225,81 @@ impl Certificates {
         let Some(record) = store::certificate(self.db(), &id).await? else {
             return Ok(Verification::not_genuine(Failure::UnknownId));
         };
-        if let Err(error) = qr::verify_signed(
+        if let Err(failure) = self.check_signed(
             &signed_base(&record),
             &id,
             &record.payload,
             &record.signature,
-            &|kid| self.resolve(kid),
         ) {
-            return Ok(Verification::not_genuine(failure_of(&error)));
+            return Ok(Verification::not_genuine(failure));
         }
         Ok(Verification::genuine(record, false))
     }
 
-    /// By QR text: the signature first (offline-equivalent), then the register.
+    /// By QR text: the issuer's address and the signature first (offline-equivalent), then the
+    /// register, which must hold exactly these bytes.
     async fn verify_qr(&self, text: &str) -> Result<Verification> {
-        let claims = match qr::verify_qr(text, Some(&self.inner.config.base_url), &|kid| {
-            self.resolve(kid)
-        }) {
-            Ok(claims) => claims,
+        let scanned = match qr::parse_qr(text) {
+            Ok(scanned) => scanned,
             Err(error) => return Ok(Verification::not_genuine(failure_of(&error))),
         };
-        let Some(record) = store::certificate(self.db(), &claims.id).await? else {
+        let expected = qr::normalize_base(&self.inner.config.base_url);
+        if scanned.base_url != expected {
+            return Ok(Verification::not_genuine(Failure::WrongIssuer));
+        }
+        if let Err(failure) = self.check_signed(
+            &scanned.base_url,
+            &scanned.id,
+            &scanned.protected,
+            &scanned.signature,
+        ) {
+            return Ok(Verification::not_genuine(failure));
+        }
+        let Some(record) = store::certificate(self.db(), &scanned.id).await? else {
             return Ok(Verification::not_genuine(Failure::UnknownId));
         };
-        let registered = qr::verify_signed(
-            &signed_base(&record),
-            &record.id,
-            &record.payload,
-            &record.signature,
-            &|kid| self.resolve(kid),
-        );
-        if registered.as_ref().ok() != Some(&claims) {
+        if record.payload != scanned.protected || record.signature != scanned.signature {
             return Ok(Verification::not_genuine(Failure::PayloadMismatch));
         }
         Ok(Verification::genuine(record, false))
+    }
+
+    /// Checks a signed payload (`qr::verify_signed`), remembering what verified: the same
+    /// base, id, claims and signature verify the same way for as long as the process runs (its
+    /// published keys are fixed at start), so a certificate checked again — its page, then the
+    /// page's QR check, then HR's next look — costs a SHA-256, not an Ed25519 verification.
+    /// Only successes are kept (a visitor cannot fill the memory with forgeries), at most
+    /// [`CHECKED_CAPACITY`] of them.
+    fn check_signed(
+        &self,
+        base: &str,
+        id: &str,
+        protected: &[u8],
+        signature: &[u8],
+    ) -> std::result::Result<(), Failure> {
+        let mut hash = Sha256::new();
+        for part in [base.as_bytes(), id.as_bytes(), protected, signature] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        let digest: [u8; 32] = hash.finalize().into();
+        if self
+            .inner
+            .checked
+            .lock()
+            .expect("checked")
+            .contains(&digest)
+        {
+            return Ok(());
+        }
+        qr::verify_signed(base, id, protected, signature, &|kid| self.resolve(kid))
+            .map_err(|error| failure_of(&error))?;
+        let mut checked = self.inner.checked.lock().expect("checked");
+        if checked.len() >= CHECKED_CAPACITY {
+            checked.clear();
+        }
+        checked.insert(digest);
+        Ok(())
     }
 
     /// By PDF: exactly an issued file, or a file carrying a genuine payload but altered.
