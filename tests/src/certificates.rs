@@ -482,6 +482,8 @@ pub async fn certificates_chapter(
             std::fs::write(dir.join("certificate.png"), &png).unwrap();
             let page = tools.screenshot(&cert.qr_text, 412, 915);
             std::fs::write(dir.join("verification-page.png"), page).unwrap();
+            let page = tools.screenshot(&forged_on_page, 412, 915);
+            std::fs::write(dir.join("forged-page.png"), page).unwrap();
         }
         let scanned = crate::browser::decode_qr(&png).expect("the QR code reads back");
         assert_eq!(scanned, cert.qr_text);
