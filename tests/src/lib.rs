@@ -64,6 +64,7 @@ impl Cluster {
             verify_base_url: None,
             cert_keys: None,
             cert_active_key: None,
+            certificate_public: Default::default(),
             edge: tica_server::edge::EdgeConfig::default(),
         };
         let suite = start(&args).await.expect("the suite starts");

@@ -65,6 +65,8 @@ struct Args {
     )]
     archive_dir: PathBuf,
     #[command(flatten)]
+    public: tica_certificate::startup::PublicSettings,
+    #[command(flatten)]
     process: ProcessArgs,
 }
 
@@ -96,7 +98,11 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
             .context("the roster URL (TICA_ROSTER_URL)")?,
         &args.cert_keys,
         args.cert_active_key.as_deref(),
-        Config::new(&args.verify_base_url, secret, args.archive_dir.clone()),
+        args.public.apply(Config::new(
+            &args.verify_base_url,
+            secret,
+            args.archive_dir.clone(),
+        )),
     )
     .await
     .context("starting the certificate service")?;

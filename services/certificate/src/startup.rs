@@ -67,6 +67,37 @@ pub fn search_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(text.into_bytes())
 }
 
+/// What an installation may tune of the certificate service's public edge (flattened into
+/// `tica-certificate`'s and `tica serve`'s arguments).
+#[derive(Clone, Debug, clap::Args)]
+pub struct PublicSettings {
+    /// Seconds an offline verifier may rely on a signed revocation list (its `exp`).
+    #[arg(long, env = "TICA_CERT_REVOCATION_MAX_AGE", default_value_t = 86_400)]
+    pub revocation_max_age: u64,
+    /// Failed guesses an hour, across everyone, at the teachers' search and the number lookup
+    /// before every guess waits (5 minutes, doubling while it goes on).
+    #[arg(long, env = "TICA_CERT_GUESS_BUDGET", default_value_t = 1_000)]
+    pub guess_budget: i64,
+}
+
+impl Default for PublicSettings {
+    fn default() -> Self {
+        PublicSettings {
+            revocation_max_age: 86_400,
+            guess_budget: 1_000,
+        }
+    }
+}
+
+impl PublicSettings {
+    /// `config` with these settings.
+    pub fn apply(&self, mut config: Config) -> Config {
+        config.revocation_max_age = std::time::Duration::from_secs(self.revocation_max_age.max(60));
+        config.guesses.budget = self.guess_budget.max(1);
+        config
+    }
+}
+
 /// The logic over `db` with keys from `key_dir` (`active` naming the signing key when there
 /// are several).
 pub async fn build(

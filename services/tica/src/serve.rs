@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// The key id that signs, when the key directory holds several private keys.
     #[arg(long, env = "TICA_CERT_ACTIVE_KEY")]
     pub cert_active_key: Option<String>,
+    /// The certificate pages' revocation list age and guess budget.
+    #[command(flatten)]
+    pub certificate_public: tica_certificate::startup::PublicSettings,
     /// The public edge: trusted proxies (`--trusted-proxies`), per-client rate limits, the
     /// HTTP front's timeouts and caps.
     #[command(flatten)]
@@ -191,11 +194,12 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
         own,
         &key_dir,
         args.cert_active_key.as_deref(),
-        tica_certificate::service::Config::new(
-            &verify_base_url,
-            secret,
-            args.data_dir.join("archives"),
-        ),
+        args.certificate_public
+            .apply(tica_certificate::service::Config::new(
+                &verify_base_url,
+                secret,
+                args.data_dir.join("archives"),
+            )),
     )
     .await
     .context("starting the certificate service")?;

@@ -28,6 +28,7 @@ fn args(dir: &std::path::Path, edge: EdgeConfig) -> ServeArgs {
         verify_base_url: None,
         cert_keys: None,
         cert_active_key: None,
+        certificate_public: Default::default(),
         edge,
     }
 }

@@ -254,6 +254,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         verify_base_url: None,
         cert_keys: None,
         cert_active_key: None,
+        certificate_public: Default::default(),
         edge: tica_server::edge::EdgeConfig::default(),
     };
     let suite = start(&serve).await.context("starting the suite")?;
