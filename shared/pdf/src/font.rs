@@ -11,6 +11,39 @@ use crate::PdfError;
 /// (see `assets/README.md`).
 pub(crate) const FONT_BYTES: &[u8] = include_bytes!("../assets/wqy-microhei-face0.ttf");
 
+/// HanaMinB (花園明朝B) cut to the supplementary-plane ideographs of the character sets made
+/// for personal names (HKSCS-2008, JIS X 0213), which WenQuanYi Micro Hei lacks (see
+/// `assets/README.md`): text falls back to it character by character.
+pub(crate) const FALLBACK_BYTES: &[u8] = include_bytes!("../assets/hanamin-b-names.ttf");
+
+/// The one rule of what prints: a character prints when it is not a control character and
+/// the main face or the fallback face has a glyph for it.
+pub(crate) fn prints(main: &Face, fallback: &Face, c: char) -> bool {
+    !c.is_control() && (main.glyph(c).is_some() || fallback.glyph(c).is_some())
+}
+
+/// Parses one shipped font.
+fn parse(bytes: &[u8], what: &str) -> Result<Face, PdfError> {
+    let mut warnings = Vec::new();
+    ParsedFont::from_bytes(bytes, 0, &mut warnings)
+        .map(Face::new)
+        .ok_or_else(|| PdfError::Render(format!("the shipped {what} font does not parse")))
+}
+
+/// The whole main face and the fallback face, parsed once per process, for
+/// [`crate::unprintable`].
+pub(crate) fn shipped() -> Result<&'static (Face, Face), PdfError> {
+    static SHIPPED: std::sync::OnceLock<Result<(Face, Face), String>> = std::sync::OnceLock::new();
+    SHIPPED
+        .get_or_init(|| {
+            let main = parse(FONT_BYTES, "main").map_err(|e| e.to_string())?;
+            let fallback = parse(FALLBACK_BYTES, "fallback").map_err(|e| e.to_string())?;
+            Ok((main, fallback))
+        })
+        .as_ref()
+        .map_err(|e| PdfError::Render(e.clone()))
+}
+
 /// The characters of the pre-cut font: printable ASCII, the GB 2312 repertoire (its symbol
 /// rows and both levels of hanzi, 7,445 characters) and a few typographic marks. A name or
 /// school outside it (喆, 堃, 燊, …) makes the page use the whole face instead.
@@ -65,19 +98,18 @@ impl Face {
     }
 }
 
-/// The whole face and the pre-cut one.
+/// The whole face, the pre-cut one and the fallback for rare name characters.
 #[derive(Debug)]
 pub(crate) struct Fonts {
     pub(crate) full: Face,
     pub(crate) common: Face,
+    pub(crate) fallback: Face,
 }
 
 impl Fonts {
     pub(crate) fn load() -> Result<Self, PdfError> {
         let mut warnings = Vec::new();
-        let full = ParsedFont::from_bytes(FONT_BYTES, 0, &mut warnings)
-            .ok_or_else(|| PdfError::Render("the shipped font does not parse".into()))?;
-        let full = Face::new(full);
+        let full = parse(FONT_BYTES, "main")?;
         let used: BTreeMap<u16, String> = common_characters()
             .into_iter()
             .filter_map(|c| full.glyph(c).map(|gid| (gid, c.to_string())))
@@ -89,6 +121,7 @@ impl Fonts {
         Ok(Self {
             full,
             common: Face::new(common),
+            fallback: parse(FALLBACK_BYTES, "fallback")?,
         })
     }
 }

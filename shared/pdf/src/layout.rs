@@ -107,6 +107,8 @@ enum Style {
 pub(crate) struct Composer<'f> {
     face: &'f Face,
     font: PdfFontHandle,
+    /// The face for the characters `face` lacks (rare name characters), and its resource.
+    fallback: Option<(&'f Face, PdfFontHandle)>,
     ops: Vec<Op>,
 }
 
@@ -115,7 +117,27 @@ impl<'f> Composer<'f> {
         Self {
             face,
             font: PdfFontHandle::External(font_id),
+            fallback: None,
             ops: Vec::with_capacity(1600),
+        }
+    }
+
+    /// Characters `face` lacks are drawn in `fallback`, resource `font_id`.
+    pub(crate) fn with_fallback(mut self, fallback: &'f Face, font_id: FontId) -> Self {
+        self.fallback = Some((fallback, PdfFontHandle::External(font_id)));
+        self
+    }
+
+    /// Whether `c` is drawn in the fallback face.
+    fn falls_back(&self, c: char) -> bool {
+        self.fallback.is_some() && self.face.glyph(c).is_none()
+    }
+
+    /// The advance of `c` in ems, in the face that draws it.
+    fn advance_em(&self, c: char) -> f32 {
+        match &self.fallback {
+            Some((fallback, _)) if self.falls_back(c) => fallback.advance_em(c),
+            _ => self.face.advance_em(c),
         }
     }
 
@@ -125,27 +147,61 @@ impl<'f> Composer<'f> {
         let mut ems = 0.0;
         let mut count = 0usize;
         for c in text.chars() {
-            ems += self.face.advance_em(c);
+            ems += self.advance_em(c);
             count += 1;
         }
         (ems + spacing * count.saturating_sub(1) as f32) * size
     }
 
-    /// Text starting at (`x`, `y`), optionally letter-spaced by `spacing` ems.
-    fn text(&mut self, text: &str, x: f32, y: f32, size: f32, color: Color, spacing: f32) {
-        let items = if spacing == 0.0 {
-            vec![TextItem::Text(text.to_owned())]
-        } else {
-            let mut items = Vec::new();
-            for (i, c) in text.chars().enumerate() {
-                if i > 0 {
+    /// The operators that show `text` at `size` inside a text section whose current font is
+    /// the fallback when `*on_fallback`: one run per face, the font switched between runs.
+    /// With `spacing`, each character is followed by that many ems but the last.
+    fn show(&self, text: &str, size: f32, spacing: f32, on_fallback: &mut bool) -> Vec<Op> {
+        let mut ops = Vec::new();
+        let mut items = Vec::new();
+        let mut first = true;
+        for c in text.chars() {
+            let fallback = self.falls_back(c);
+            if fallback != *on_fallback {
+                if !items.is_empty() {
+                    ops.push(Op::ShowText {
+                        items: std::mem::take(&mut items),
+                    });
+                }
+                let font = match &self.fallback {
+                    Some((_, handle)) if fallback => handle.clone(),
+                    _ => self.font.clone(),
+                };
+                ops.push(Op::SetFont {
+                    font,
+                    size: Pt(size),
+                });
+                *on_fallback = fallback;
+            }
+            if spacing == 0.0 {
+                match items.last_mut() {
+                    Some(TextItem::Text(t)) => t.push(c),
+                    _ => items.push(TextItem::Text(c.to_string())),
+                }
+            } else {
+                if !first {
                     // TJ offsets are in thousandths of an em; negative moves right.
                     items.push(TextItem::Offset(-spacing * 1000.0));
                 }
                 items.push(TextItem::Text(c.to_string()));
             }
-            items
-        };
+            first = false;
+        }
+        if !items.is_empty() {
+            ops.push(Op::ShowText { items });
+        }
+        ops
+    }
+
+    /// Text starting at (`x`, `y`), optionally letter-spaced by `spacing` ems.
+    fn text(&mut self, text: &str, x: f32, y: f32, size: f32, color: Color, spacing: f32) {
+        let mut on_fallback = false;
+        let shown = self.show(text, size, spacing, &mut on_fallback);
         self.ops.extend([
             Op::StartTextSection,
             Op::SetFont {
@@ -156,9 +212,9 @@ impl<'f> Composer<'f> {
             Op::SetTextMatrix {
                 matrix: TextMatrix::Translate(Pt(x), Pt(y)),
             },
-            Op::ShowText { items },
-            Op::EndTextSection,
         ]);
+        self.ops.extend(shown);
+        self.ops.push(Op::EndTextSection);
     }
 
     fn centred(&mut self, text: &str, cx: f32, y: f32, size: f32, color: Color, spacing: f32) {
@@ -344,6 +400,7 @@ impl<'f> Composer<'f> {
                 },
             ];
             let mut current = Style::Plain;
+            let mut on_fallback = false;
             for (style, text) in line {
                 if *style != current {
                     items_ops.push(Op::SetTextRenderingMode {
@@ -354,9 +411,7 @@ impl<'f> Composer<'f> {
                     });
                     current = *style;
                 }
-                items_ops.push(Op::ShowText {
-                    items: vec![TextItem::Text(text.clone())],
-                });
+                items_ops.extend(self.show(text, size, 0.0, &mut on_fallback));
             }
             if current != Style::Plain {
                 items_ops.push(Op::SetTextRenderingMode {

@@ -2,8 +2,11 @@
 //!
 //! - The font ships with the crate (WenQuanYi Micro Hei, Apache-2.0, `assets/`) and is
 //!   embedded as a subset (CID TrueType, Identity-H) of exactly the glyphs the page uses.
-//!   A character the font lacks is refused ([`PdfError::MissingGlyph`]), never printed as a
-//!   box.
+//!   Rare name characters outside the Basic Multilingual Plane (CJK Extension B: 𠀀, …)
+//!   fall back, character by character, to a cut of HanaMinB (Hanazono Font License,
+//!   `assets/`), embedded as its own subset. A character neither font has is refused
+//!   ([`PdfError::MissingGlyph`]), never printed as a box; [`unprintable`] is the same check
+//!   for text before it is stored.
 //! - The QR code is a 1-bit image mask at error correction level Q, version 16 at most: the
 //!   constants of `tica_credential::qr` ([`QR_EC_LEVEL`], [`MAX_QR_VERSION`]), by which the
 //!   service sizes the text too, so that every text it accepts prints. Modules are 3/100 inch
@@ -132,13 +135,22 @@ impl Renderer {
             return Err(PdfError::QrText(c));
         }
         let printed = printed_text(page);
-        let face = self.face_for(&printed)?;
+        let (face, falls_back) = self.face_for(&printed)?;
         let matrix = qr::encode(page.qr_text)?;
 
         let font_id = FontId(subset_tag(&printed));
-        let ops = layout::Composer::new(face, font_id.clone()).compose(page, matrix.width);
-
+        let mut composer = layout::Composer::new(face, font_id.clone());
         let mut doc = PdfDocument::new(page.title);
+        if falls_back {
+            // Its own subset tag, from the same characters.
+            let fallback_id = FontId(subset_tag(&format!("fallback {printed}")));
+            composer = composer.with_fallback(&self.fonts.fallback, fallback_id.clone());
+            doc.resources.fonts.map.insert(
+                fallback_id,
+                printpdf::PdfFont::new(self.fonts.fallback.parsed.clone()),
+            );
+        }
+        let ops = composer.compose(page, matrix.width);
         doc.resources
             .fonts
             .map
@@ -159,23 +171,51 @@ impl Renderer {
         Ok(out)
     }
 
-    /// The pre-cut face when it has every character, else the whole face (which must).
-    fn face_for(&self, printed: &str) -> Result<&font::Face, PdfError> {
+    /// The pre-cut face when it has every character, else the whole face, and whether some
+    /// character needs the fallback face; a character neither face has is refused.
+    fn face_for(&self, printed: &str) -> Result<(&font::Face, bool), PdfError> {
         let mut common = true;
+        let mut falls_back = false;
         for c in printed.chars() {
             if common && self.fonts.common.glyph(c).is_some() {
                 continue;
             }
             common = false;
-            if self.fonts.full.glyph(c).is_none() {
+            if !font::prints(&self.fonts.full, &self.fonts.fallback, c) {
                 return Err(PdfError::MissingGlyph(c));
             }
+            falls_back |= self.fonts.full.glyph(c).is_none();
         }
-        Ok(if common {
+        let face = if common {
             &self.fonts.common
         } else {
             &self.fonts.full
-        })
+        };
+        Ok((face, falls_back))
+    }
+}
+
+/// The first character of `text` that no certificate can print (a control character, or
+/// one neither the main font nor the fallback for rare name characters has), None when all
+/// of it prints. What stores text that a certificate will print checks it here first, so
+/// that a value accepted today never stops an issuance run; [`describe`] names the
+/// character for a person. The fonts are parsed once per process (tens of ms).
+pub fn unprintable(text: &str) -> Option<char> {
+    match font::shipped() {
+        Ok((main, fallback)) => text.chars().find(|c| !font::prints(main, fallback, *c)),
+        // The shipped fonts always parse (a test renders with them); if they did not,
+        // nothing would print.
+        Err(_) => text.chars().next(),
+    }
+}
+
+/// A character as a person can find it: `U+1F600 😀` (a control character by its code
+/// point only).
+pub fn describe(c: char) -> String {
+    if c.is_control() {
+        format!("U+{:04X}", u32::from(c))
+    } else {
+        format!("U+{:04X} {c}", u32::from(c))
     }
 }
 

@@ -115,7 +115,7 @@ fn a_certificate_is_at_most_25_kb() {
 
 #[test]
 fn a_character_the_font_lacks_is_refused() {
-    // U+2A6A5 (CJK Extension B) is not in WenQuanYi Micro Hei.
+    // U+2A6A5 (CJK Extension B) is neither in WenQuanYi Micro Hei nor in the fallback's cut.
     let page = CertificatePage {
         teacher_name: "王\u{2A6A5}",
         ..sample_page()
@@ -123,6 +123,15 @@ fn a_character_the_font_lacks_is_refused() {
     assert!(matches!(
         renderer().render(&page),
         Err(PdfError::MissingGlyph('\u{2A6A5}'))
+    ));
+    // Nor is 😀 in either font.
+    let page = CertificatePage {
+        teacher_name: "张😀",
+        ..sample_page()
+    };
+    assert!(matches!(
+        renderer().render(&page),
+        Err(PdfError::MissingGlyph('😀'))
     ));
 }
 
@@ -285,4 +294,89 @@ fn the_verification_address_and_code_are_printed_under_the_qr_code() {
         bare.contains("扫码验证") && !bare.contains("查验网址") && !bare.contains("验证码"),
         "{bare}"
     );
+}
+
+/// Issue 16: real names use CJK Extension B characters (𠀀 U+20000, 𠯿 U+20BFF, 𡈼 U+2123C
+/// from HKSCS, 𠮟 U+20B9F from JIS X 0213); the main font has none of them.
+const EXTENSION_B: [&str; 4] = ["𠀀明", "张𠯿", "𡈼华", "李𠮟"];
+
+#[test]
+fn a_cjk_extension_b_name_character_prints_from_the_fallback_font() {
+    for name in EXTENSION_B {
+        let page = CertificatePage {
+            teacher_name: name,
+            ..sample_page()
+        };
+        let pdf = renderer()
+            .render(&page)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(tica_pdf::unprintable(name), None, "{name}");
+        assert_eq!(pdf, renderer().render(&page).unwrap(), "same bytes");
+        if !have("pdftotext") || !have("pdffonts") || !have("pdftoppm") {
+            continue;
+        }
+        let path = write_temp(&format!("ext-b-{name}.pdf"), &pdf);
+        let text = run("pdftotext", &[path.to_str().unwrap(), "-"]);
+        let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(flat.contains(&format!("{name}老师")), "{name}: {text}");
+        assert!(flat.contains("特发此证"), "{text}");
+        // Two embedded subsets: the main font and the fallback.
+        let fonts = run("pdffonts", &[path.to_str().unwrap()]);
+        assert_eq!(fonts.lines().count(), 4, "two fonts: {fonts}");
+        assert!(fonts.contains("+HanaMinB"), "{fonts}");
+        for line in fonts.lines().skip(2) {
+            assert!(line.contains("CID TrueType"), "{fonts}");
+            let flags: Vec<&str> = line.split_whitespace().collect();
+            let n = flags.len();
+            assert_eq!(&flags[n - 5..n - 2], &["yes", "yes", "yes"], "{fonts}");
+        }
+        let out = Command::new("pdftoppm")
+            .args(["-png", "-r", "30", "-singlefile", path.to_str().unwrap()])
+            .arg(path.with_extension("").to_str().unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_fallback_name_keeps_the_certificate_small() {
+    let page = CertificatePage {
+        teacher_name: "𠀀明",
+        ..sample_page()
+    };
+    let pdf = renderer().render(&page).unwrap();
+    assert!(pdf.len() <= 30 * 1024, "{} bytes", pdf.len());
+}
+
+#[test]
+fn unprintable_names_the_first_character_no_certificate_can_print() {
+    assert_eq!(tica_pdf::unprintable("张😀"), Some('😀'));
+    assert_eq!(tica_pdf::unprintable("王\u{2A6A5}"), Some('\u{2A6A5}'));
+    assert_eq!(tica_pdf::unprintable("张\u{7}三"), Some('\u{7}'));
+    assert_eq!(tica_pdf::unprintable("张\n三"), Some('\n'));
+    assert_eq!(tica_pdf::unprintable("欧阳垚 Zhang"), None);
+    assert_eq!(tica_pdf::unprintable("𠀀明"), None);
+    assert_eq!(tica_pdf::describe('😀'), "U+1F600 😀");
+    assert_eq!(tica_pdf::describe('\u{7}'), "U+0007");
+    // The same rule as the renderer's: what unprintable accepts renders, what it refuses
+    // does not.
+    for name in ["张😀", "王\u{2A6A5}", "𠀀明", "欧阳垚", "马哈麦提·艾力"] {
+        let page = CertificatePage {
+            teacher_name: name,
+            ..sample_page()
+        };
+        match tica_pdf::unprintable(name) {
+            None => assert!(renderer().render(&page).is_ok(), "{name}"),
+            Some(c) => assert!(
+                matches!(renderer().render(&page), Err(PdfError::MissingGlyph(m)) if m == c),
+                "{name}"
+            ),
+        }
+    }
 }
