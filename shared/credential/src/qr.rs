@@ -75,6 +75,26 @@ pub const EC_LEVEL: qrcode::EcLevel = qrcode::EcLevel::Q;
 /// for about 19 more Chinese characters (a 61.7 mm code at 0.762 mm a module).
 pub const MAX_VERSION: i16 = 16;
 
+/// The QR budget of what the roster stores (issue 16): the claims carry the teacher's, the
+/// school's and the issuer's names in GB 18030 (2 bytes a common Chinese character, 4 one of
+/// CJK Extension B), and a certificate whose texts do not fit [`MAX_VERSION`] cannot be issued.
+/// With every text at its limit at once, an installation base URL of [`MAX_BASE_URL_CHARS`],
+/// the longest key id and a level certificate, the QR text still fits (the test
+/// `the_longest_accepted_texts_still_fit_the_largest_version`). The roster refuses longer names.
+/// A teacher's name: 14 common characters (7 of Extension B).
+pub const MAX_NAME_BYTES: usize = 28;
+/// A school's name: 32 common characters.
+pub const MAX_SCHOOL_BYTES: usize = 64;
+/// The issuing authority: 21 common characters ("宁夏回族自治区教育厅能力提升2.0办公室" is 41 bytes).
+pub const MAX_ISSUER_BYTES: usize = 42;
+/// The installation's base URL the budget assumes, e.g. `https://zhengshu.jyt.nx.gov.cn` (30).
+pub const MAX_BASE_URL_CHARS: usize = 30;
+
+/// How many bytes `text` takes in the QR claims (GB 18030).
+pub fn gb18030_len(text: &str) -> usize {
+    gb18030(text).len()
+}
+
 /// What a version-2 signature starts with (domain separation from every other signature).
 const V2_CONTEXT: &[u8] = b"tica-qr-v2";
 /// Bytes in an Ed25519 signature.
@@ -768,6 +788,38 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_longest_accepted_texts_still_fit_the_largest_version() {
+        // Issue 16: every text the claims carry at its limit at once, in the characters that
+        // take the most bytes each.
+        let ext_b = "𠀀".repeat(MAX_NAME_BYTES / 4);
+        let common = "泗".repeat(MAX_NAME_BYTES / 2);
+        let school = "学".repeat(MAX_SCHOOL_BYTES / 2);
+        let issuer = "局".repeat(MAX_ISSUER_BYTES / 2);
+        let base = format!("https://{}", "z".repeat(MAX_BASE_URL_CHARS - 8));
+        assert_eq!(base.len(), MAX_BASE_URL_CHARS);
+        for name in [ext_b, common] {
+            assert_eq!(gb18030_len(&name), MAX_NAME_BYTES);
+            let longest = QrClaims {
+                name,
+                school: school.clone(),
+                issuer: issuer.clone(),
+                number: "640104-2026-999999".into(),
+                ..ningxia()
+            };
+            assert_eq!(gb18030_len(&longest.school), MAX_SCHOOL_BYTES);
+            assert_eq!(gb18030_len(&longest.issuer), MAX_ISSUER_BYTES);
+            let text = qr_text(&base, &longest, &key()).expect("the longest accepted texts fit");
+            assert!(qr_version(&text).unwrap() <= MAX_VERSION);
+        }
+        // The issue's 100-character school name does not.
+        let hundred = QrClaims {
+            school: "学".repeat(100),
+            ..ningxia()
+        };
+        assert!(qr_text(&base, &hundred, &key()).is_err());
     }
 
     #[test]
