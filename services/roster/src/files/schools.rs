@@ -164,6 +164,14 @@ pub fn parse_row(
         if name.chars().count() > 100 || name.chars().any(char::is_control) {
             fail(NAME, Reason::InvalidValue, "学校名称过长或含控制字符 (name longer than 100 characters or has control characters)".into());
             None
+        } else if tica_credential::qr::gb18030_len(name.trim()) > tica_credential::qr::MAX_SCHOOL_BYTES {
+            let max = tica_credential::qr::MAX_SCHOOL_BYTES;
+            fail(NAME, Reason::InvalidValue, format!("学校名称过长，证书二维码最多容纳 {max} 字节 GB 18030（{} 个常用汉字） (the name is longer than the certificate's QR code holds: at most {max} bytes in GB 18030)", max / 2));
+            None
+        } else if let Some(c) = tica_pdf::unprintable(name.trim()) {
+            let c = tica_pdf::describe(c);
+            fail(NAME, Reason::InvalidValue, format!("学校名称含有证书无法打印的字符 {c} ({c} cannot be printed on a certificate)"));
+            None
         } else {
             Some(name)
         }

@@ -252,6 +252,14 @@ pub fn parse_row(
         if n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) {
             check.fail(NAME, Reason::InvalidValue, format!("姓名过长或含控制字符 (name longer than {MAX_NAME_CHARS} characters or has control characters)"));
             None
+        } else if tica_credential::qr::gb18030_len(n.trim()) > tica_credential::qr::MAX_NAME_BYTES {
+            let max = tica_credential::qr::MAX_NAME_BYTES;
+            check.fail(NAME, Reason::InvalidValue, format!("姓名过长，证书二维码最多容纳 {max} 字节 GB 18030（{} 个常用汉字） (the name is longer than the certificate's QR code holds: at most {max} bytes in GB 18030)", max / 2));
+            None
+        } else if let Some(c) = tica_pdf::unprintable(n.trim()) {
+            let c = tica_pdf::describe(c);
+            check.fail(NAME, Reason::InvalidValue, format!("姓名含有证书无法打印的字符 {c} ({c} cannot be printed on a certificate)"));
+            None
         } else {
             Some(n.into_owned())
         }

@@ -257,12 +257,15 @@ impl Roster {
     }
 }
 
-/// Names: non-empty, at most 100 characters, no control characters.
+/// Names: non-empty, at most 100 characters, no control characters, printable on a certificate
+/// (a county's and a school's names are; a team's name follows the same rule).
 pub(crate) fn check_display_name(problems: &mut Problems, field: &str, name: &str) {
     let name = name.trim();
     if name.is_empty() {
         problems.add(field, "required");
     } else if name.chars().count() > 100 || name.chars().any(char::is_control) {
         problems.add(field, "at most 100 characters, without control characters");
+    } else {
+        super::teachers::check_printable(problems, field, name);
     }
 }

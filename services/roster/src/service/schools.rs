@@ -71,6 +71,20 @@ fn check_plan(problems: &mut Problems, theme: &str, summary: &str, uri: &str) {
     }
 }
 
+/// A school's name: a display name that also fits the certificate's QR code (issue 16: a
+/// 100-character name made every certificate of its county fail).
+fn check_school_name(problems: &mut Problems, name: &str) {
+    let mut own = Problems::new();
+    check_display_name(&mut own, "school.display_name", name);
+    if !own.is_empty() {
+        check_display_name(problems, "school.display_name", name);
+    } else if let Some(m) =
+        super::teachers::over_qr_budget(name, tica_credential::qr::MAX_SCHOOL_BYTES)
+    {
+        problems.add("school.display_name", m);
+    }
+}
+
 fn check_count(problems: &mut Problems, count: i64) {
     if !(0..=100_000).contains(&count) {
         problems.add(
@@ -125,7 +139,7 @@ impl Roster {
             "school.name",
             tica_domain::school::validate_school_code(&new.code),
         );
-        check_display_name(&mut problems, "school.display_name", &new.display_name);
+        check_school_name(&mut problems, &new.display_name);
         check_count(&mut problems, new.full_time_teacher_count);
         check_plan(&mut problems, &new.plan.0, &new.plan.1, &new.plan.2);
         problems.check(
@@ -190,7 +204,7 @@ impl Roster {
         let mut problems = Problems::new();
         let mut fields = Vec::new();
         if let Some(name) = update.display_name {
-            check_display_name(&mut problems, "school.display_name", &name);
+            check_school_name(&mut problems, &name);
             school.display_name = name.trim().to_owned();
             fields.push("display_name");
         }

@@ -10,6 +10,7 @@ use crate::files::teachers::{MAX_NAME_CHARS, MAX_SUBJECT_CHARS};
 use crate::model::{PastAssignment, Teacher, Unit};
 use crate::store;
 use crate::store::teachers::TeacherFilter;
+use tica_credential::qr::MAX_NAME_BYTES;
 
 /// A teacher to register.
 #[derive(Clone, Debug)]
@@ -60,7 +61,44 @@ pub(crate) fn check_name(problems: &mut Problems, field: &str, name: &str) {
             field,
             format!("at most {MAX_NAME_CHARS} characters, without control characters"),
         );
+    } else if let Some(m) = over_qr_budget(name, MAX_NAME_BYTES) {
+        problems.add(field, m);
+    } else {
+        check_printable(problems, field, name);
     }
+}
+
+/// Why `value` is too long for the certificate's QR code, which carries it in GB 18030 within
+/// `max` bytes (`tica_credential::qr`: the longest of every such text at once still fits),
+/// None when it fits.
+pub(crate) fn over_qr_budget(value: &str, max: usize) -> Option<String> {
+    let bytes = tica_credential::qr::gb18030_len(value.trim());
+    (bytes > max).then(|| {
+        format!(
+            "{bytes} bytes in GB 18030, at most {max} ({} common Chinese characters): the \
+             certificate's QR code carries it",
+            max / 2
+        )
+    })
+}
+
+/// A value a certificate prints (a teacher's, school's or jurisdiction's name) must print:
+/// a character neither certificate font has would stop every issuance run at that teacher's
+/// result (issue 16), so it is refused here, naming the character.
+pub(crate) fn check_printable(problems: &mut Problems, field: &str, value: &str) {
+    if let Some(c) = unprintable_message(value) {
+        problems.add(field, c);
+    }
+}
+
+/// Why `value` cannot be printed on a certificate, None when it can.
+pub(crate) fn unprintable_message(value: &str) -> Option<String> {
+    tica_pdf::unprintable(value.trim()).map(|c| {
+        format!(
+            "{} cannot be printed on a certificate",
+            tica_pdf::describe(c)
+        )
+    })
 }
 
 fn check_subject(problems: &mut Problems, field: &str, subject: &str) {
