@@ -103,6 +103,23 @@ fn run_to_proto(r: &RunRecord) -> pb::IssuanceRun {
         start_time: opt_time(r.start_micros),
         end_time: opt_time(r.end_micros),
         update_time: Some(timestamp(r.update_micros)),
+        results_parked: r.results_parked,
+        parked_issued: r.parked_issued,
+    }
+}
+
+fn parked_to_proto(p: &ParkedRecord) -> pb::ParkedResult {
+    pb::ParkedResult {
+        result_key: p.result_key.clone(),
+        batch: format!("batches/{}", p.batch_id),
+        teacher: format!("teachers/{}", p.teacher),
+        school: format!("schools/{}", p.school),
+        sequence: p.sequence,
+        reason: p.reason.clone(),
+        issuance_run: format!("issuanceRuns/{}", p.run_id),
+        attempts: p.attempts,
+        park_time: Some(timestamp(p.park_micros)),
+        update_time: Some(timestamp(p.update_micros)),
     }
 }
 
@@ -415,6 +432,35 @@ impl CertificateService for CertificateGrpc {
         let (rows, next_page_token) = page.finish(rows, |r| (r.create_micros, r.id.clone()));
         ok(pb::ListIssuanceRunsResponse {
             issuance_runs: rows.iter().map(run_to_proto).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn list_parked_results(
+        &self,
+        request: Request<pb::ListParkedResultsRequest>,
+    ) -> Reply<pb::ListParkedResultsResponse> {
+        let ctx = ctx(&request)?;
+        let r = request.into_inner();
+        let scope = self.scope_of("parent", &r.parent).await?;
+        let batch = if r.batch.is_empty() {
+            ""
+        } else {
+            parse("batch", &r.batch, "batches")?
+        };
+        let page: Page<String> = Page::from_request(
+            r.page_size,
+            &r.page_token,
+            &format!("parent={};batch={batch}", r.parent),
+        )?;
+        let after = page.after.clone().unwrap_or_default();
+        let rows = self
+            .svc
+            .parked(&ctx, scope, batch, &after, page.limit())
+            .await?;
+        let (rows, next_page_token) = page.finish(rows, |p| p.result_key.clone());
+        ok(pb::ListParkedResultsResponse {
+            parked_results: rows.iter().map(parked_to_proto).collect(),
             next_page_token,
         })
     }

@@ -250,6 +250,36 @@ impl RunState {
     }
 }
 
+/// A certified result whose certificate could not be made (issue 16): parked by the run that
+/// met it, listed to offices, retried by every later run of its batch until issued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedRecord {
+    /// `{batch}/{teacher}/{code|level}`.
+    pub result_key: String,
+    /// The batch.
+    pub batch_id: String,
+    /// The county's scope path.
+    pub path: String,
+    /// The certified result's stream sequence.
+    pub sequence: i64,
+    /// The teacher's number.
+    pub teacher: String,
+    /// The school's code.
+    pub school: String,
+    /// Why no certificate was made, for a person (never a name or an ID number).
+    pub reason: String,
+    /// The run that parked it or last retried it.
+    pub run_id: String,
+    /// Runs that tried it.
+    pub attempts: i64,
+    /// The certified-result event as the stream sent it (protobuf, hex), to retry.
+    pub event_hex: String,
+    /// When first parked, µs.
+    pub park_micros: i64,
+    /// When last tried, µs.
+    pub update_micros: i64,
+}
+
 /// An issuance run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -279,6 +309,14 @@ pub struct RunRecord {
     pub certificates_revoked: i64,
     /// Redelivered events.
     pub already_issued: i64,
+    /// Results this run could not issue and parked with their reason (new ones, and earlier
+    /// ones whose retry failed again).
+    #[serde(default)]
+    pub results_parked: i64,
+    /// Certificates this run issued for results an earlier run parked (counted in
+    /// `certificates_issued` too).
+    #[serde(default)]
+    pub parked_issued: i64,
     /// FAILED: where.
     pub error_sequence: i64,
     /// FAILED: why.

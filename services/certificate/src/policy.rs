@@ -26,6 +26,7 @@ pub fn policy() -> MethodPolicy {
         .allow("GetIssuanceRun", OFFICES)
         .allow("ListIssuanceRuns", OFFICES)
         .allow("WatchIssuanceRun", OFFICES)
+        .allow("ListParkedResults", OFFICES)
         .allow("GetCertificate", READERS)
         .allow("ListCertificates", READERS)
         .public("SearchCertificates")

@@ -248,6 +248,66 @@ pub async fn runs_in(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Parked results
+
+/// The parked results of a batch, in stream order.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.parked_of_batch", db.operation.name = "certificate.parked_of_batch"))]
+pub async fn parked_of_batch(db: &Database, batch_id: &str) -> Result<Vec<ParkedRecord>> {
+    let rows: Vec<(String,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT doc_json FROM parked_results WHERE batch_id = $1 ORDER BY sequence, result_key",
+        )
+        .bind(batch_id.to_owned())
+        .fetch_all(pool)
+        .await?
+    });
+    rows.iter()
+        .map(|(doc,)| parse(doc, "parked result"))
+        .collect()
+}
+
+/// Parked results under a scope path range (of one batch when `batch_id` is set), by result
+/// key after `after`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.parked_in", db.operation.name = "certificate.parked_in"))]
+pub async fn parked_in(
+    db: &Database,
+    (lo, hi): (String, String),
+    batch_id: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<ParkedRecord>> {
+    let rows: Vec<(String,)> = with_db!(db, pool => {
+        if batch_id.is_empty() {
+            sqlx::query_as(
+                "SELECT doc_json FROM parked_results WHERE path >= $1 AND path < $2 \
+                 AND result_key > $3 ORDER BY result_key LIMIT $4",
+            )
+            .bind(lo)
+            .bind(hi)
+            .bind(after.to_owned())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        } else {
+            sqlx::query_as(
+                "SELECT doc_json FROM parked_results WHERE batch_id = $1 AND path >= $2 \
+                 AND path < $3 AND result_key > $4 ORDER BY result_key LIMIT $5",
+            )
+            .bind(batch_id.to_owned())
+            .bind(lo)
+            .bind(hi)
+            .bind(after.to_owned())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+    });
+    rows.iter()
+        .map(|(doc,)| parse(doc, "parked result"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
 // Certificates
 
 const CERT_COLUMNS: &str = "id, number, result_key, batch_id, teacher, school, path, status, \
@@ -567,6 +627,10 @@ pub struct Append {
     pub run: Option<(RunRecord, i64)>,
     /// Audit entries.
     pub audit: Vec<AuditEntry>,
+    /// Results parked (or parked again, replacing the earlier record).
+    pub parked: Vec<ParkedRecord>,
+    /// Result keys no longer parked (issued or withdrawn); absent keys are ignored.
+    pub unparked: Vec<String>,
 }
 
 /// `($1, …, $width), ($width+1, …)`: `rows` tuples of `width` placeholders.
@@ -676,6 +740,23 @@ pub async fn append(db: &Database, a: &Append) -> Result<()> {
                      ON CONFLICT (batch_id) DO UPDATE SET cursor = excluded.cursor",
                 )
                 .bind(run.batch_id.clone()).bind(*cursor)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for key in &a.unparked {
+                sqlx::query("DELETE FROM parked_results WHERE result_key = $1")
+                    .bind(key.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for p in &a.parked {
+                sqlx::query(
+                    "INSERT INTO parked_results (result_key, batch_id, path, sequence, doc_json, update_micros) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (result_key) DO UPDATE SET \
+                     sequence = excluded.sequence, doc_json = excluded.doc_json, update_micros = excluded.update_micros",
+                )
+                .bind(p.result_key.clone()).bind(p.batch_id.clone()).bind(p.path.clone())
+                .bind(p.sequence).bind(json(p)).bind(p.update_micros)
                 .execute(&mut *tx)
                 .await?;
             }

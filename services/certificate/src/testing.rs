@@ -101,6 +101,8 @@ pub async fn stored_run(db: &Database, seq: i64, cursor: i64) -> anyhow::Result<
         certificates_issued: 0,
         certificates_revoked: 0,
         already_issued: 0,
+        results_parked: 0,
+        parked_issued: 0,
         error_sequence: 0,
         error: String::new(),
         creator: Actor::default(),

@@ -96,13 +96,14 @@ impl Upstream {
     }
 
     /// Search keys of the county's teachers by teacher number, from one audited export of
-    /// full ID numbers (the numbers are hashed here and dropped).
+    /// full ID numbers (the numbers are hashed here and dropped), and their names as the
+    /// roster has them now (a parked result is retried with the corrected name).
     pub async fn search_keys(
         &self,
         token: &BearerToken,
         county: &str,
         secret: &[u8],
-    ) -> Result<HashMap<String, String>> {
+    ) -> Result<(HashMap<String, String>, HashMap<String, String>)> {
         let mut client: RosterClient = tica_roster::client::client(self.roster.clone(), &token.0);
         let exported = tica_roster::client::export(
             &mut client,
@@ -127,6 +128,7 @@ impl Upstream {
         };
         let (number, name, id) = (column("教师编号")?, column("姓名")?, column("身份证号")?);
         let mut keys = HashMap::new();
+        let mut names = HashMap::new();
         for row in reader.records() {
             let row =
                 row.map_err(|e| CertificateError::Internal(format!("the roster's export: {e}")))?;
@@ -135,7 +137,8 @@ impl Upstream {
                 get(number).to_owned(),
                 search_key(secret, get(name), get(id)),
             );
+            names.insert(get(number).to_owned(), get(name).trim().to_owned());
         }
-        Ok(keys)
+        Ok((keys, names))
     }
 }

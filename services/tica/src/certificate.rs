@@ -299,10 +299,17 @@ fn state_name(name: &str, prefix: &str) -> String {
 }
 
 fn run_counts(run: &pb::IssuanceRun) -> String {
-    format!(
+    let mut counts = format!(
         "{} issued, {} revoked, {} already issued",
         run.certificates_issued, run.certificates_revoked, run.already_issued
-    )
+    );
+    if run.results_parked > 0 || run.parked_issued > 0 {
+        counts.push_str(&format!(
+            ", {} parked (see ListParkedResults), {} issued of those parked earlier",
+            run.results_parked, run.parked_issued
+        ));
+    }
+    counts
 }
 
 fn timestamp(t: Option<&prost_types::Timestamp>) -> String {

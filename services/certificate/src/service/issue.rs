@@ -29,6 +29,16 @@ type Made = (CertificateRecord, Vec<u8>, (String, i64, i64));
 /// The last printed number per (county, year) within a run.
 pub type Numbers = HashMap<(String, i64), i64>;
 
+/// A certified result to issue, before it has a number: its certificate id and search key.
+struct Candidate {
+    event: apb::CertifiedResult,
+    id: String,
+    search_key: String,
+}
+
+/// What could not be made: the event and why, for a person.
+type Failed = (apb::CertifiedResult, String);
+
 /// One certified result to issue, with its number and id.
 struct ToIssue {
     event: apb::CertifiedResult,
@@ -63,6 +73,63 @@ fn hours_text(centihours: i64) -> String {
         format!("{}.{:02}", centihours / 100, centihours % 100)
             .trim_end_matches('0')
             .to_owned()
+    }
+}
+
+/// A certified result ready to number, or why not (its teacher is not in the roster's export).
+fn candidate(
+    run: &RunRecord,
+    event: apb::CertifiedResult,
+    search_keys: &HashMap<String, String>,
+) -> std::result::Result<Candidate, Failed> {
+    let teacher = code_of(&event.teacher, "teachers").to_owned();
+    match search_keys.get(&teacher) {
+        Some(key) => Ok(Candidate {
+            id: new_certificate_id(),
+            search_key: key.clone(),
+            event,
+        }),
+        None => {
+            let reason = format!(
+                "teachers/{teacher} of result {} is not in the roster of {}",
+                event.result_key, run.county
+            );
+            Err((event, reason))
+        }
+    }
+}
+
+/// Why a certificate was not made, as offices read it: the error's own sentence.
+fn reason_of(error: &CertificateError) -> String {
+    match error {
+        CertificateError::Internal(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The parked record of `event` for `run` (after `before`, the earlier record of the same
+/// result, when a retry failed again).
+fn parked_record(
+    run: &RunRecord,
+    event: apb::CertifiedResult,
+    reason: String,
+    before: Option<&ParkedRecord>,
+    now: i64,
+) -> ParkedRecord {
+    use tica_proto::prost::Message as _;
+    ParkedRecord {
+        result_key: event.result_key.clone(),
+        batch_id: run.batch_id.clone(),
+        path: run.path.clone(),
+        sequence: event.sequence,
+        teacher: code_of(&event.teacher, "teachers").to_owned(),
+        school: code_of(&event.school, "schools").to_owned(),
+        reason,
+        run_id: run.id.clone(),
+        attempts: before.map_or(0, |b| b.attempts) + 1,
+        event_hex: hex::encode(event.encode_to_vec()),
+        park_micros: before.map_or(now, |b| b.park_micros),
+        update_micros: now,
     }
 }
 
@@ -108,6 +175,8 @@ impl Certificates {
             certificates_issued: 0,
             certificates_revoked: 0,
             already_issued: 0,
+            results_parked: 0,
+            parked_issued: 0,
             error_sequence: 0,
             error: String::new(),
             creator: ctx.actor(),
@@ -178,6 +247,28 @@ impl Certificates {
         store::runs_in(&self.inner.db, scope.range(), batch_id, state, after, limit).await
     }
 
+    /// Parked results under the caller's jurisdiction (or `scope`), by result key after
+    /// `after`.
+    pub async fn parked(
+        &self,
+        ctx: &Ctx,
+        scope: Option<tica_domain::ScopePath>,
+        batch_id: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<ParkedRecord>> {
+        let scope = match scope {
+            Some(s) => {
+                ctx.caller
+                    .require_covers(&s)
+                    .map_err(|s| denied(s.message().to_owned()))?;
+                s
+            }
+            None => ctx.caller.scope.clone(),
+        };
+        store::parked_in(&self.inner.db, scope.range(), batch_id, after, limit).await
+    }
+
     /// Runs `run` to its end, recording the end (FAILED with the sequence and reason when a
     /// result cannot be processed).
     async fn execute(&self, mut run: RunRecord, token: tica_auth::BearerToken) -> Result<()> {
@@ -208,10 +299,15 @@ impl Certificates {
     ) -> std::result::Result<(), (i64, String)> {
         let first = run.cursor + 1;
         let fail = |e: CertificateError| (first, e.to_string());
-        let search_keys = self
+        let (search_keys, names) = self
             .inner
             .upstream
             .search_keys(token, &run.county, &self.inner.config.search_secret)
+            .await
+            .map_err(fail)?;
+        let mut numbers = Numbers::new();
+        // What earlier runs parked first: a corrected roster issues them now.
+        self.retry_parked(run, &search_keys, &names, &mut numbers)
             .await
             .map_err(fail)?;
         let mut stream = self
@@ -220,7 +316,6 @@ impl Certificates {
             .certified_results(token, &run.batch_id, run.cursor)
             .await
             .map_err(fail)?;
-        let mut numbers = Numbers::new();
         let mut chunk = Vec::new();
         loop {
             let message = stream.message().await.map_err(|s| {
@@ -270,10 +365,12 @@ impl Certificates {
             .await?
             .into_iter()
             .collect();
-        let mut to_issue = Vec::new();
+        let mut candidates = Vec::new();
+        let mut failed: Vec<Failed> = Vec::new();
         let mut to_revoke: Vec<CertificateRecord> = Vec::new();
         let mut withdrawals = Vec::new();
         let mut already = 0;
+        let mut withdrawn_at: HashMap<String, i64> = HashMap::new();
         for event in events {
             if event.sequence <= run.cursor {
                 continue;
@@ -284,27 +381,10 @@ impl Certificates {
                         already += 1;
                         continue;
                     }
-                    let county = code_of(&event.county, "jurisdictions").to_owned();
-                    let year = i64::from(event.year);
-                    let next = match numbers.get(&(county.clone(), year)) {
-                        Some(n) => n + 1,
-                        None => store::last_number(&self.inner.db, &county, year).await? + 1,
-                    };
-                    numbers.insert((county.clone(), year), next);
-                    let teacher = code_of(&event.teacher, "teachers").to_owned();
-                    let search_key = search_keys.get(&teacher).cloned().ok_or_else(|| {
-                        precondition(format!(
-                            "teachers/{teacher} of result {} is not in the roster of {}",
-                            event.result_key, run.county
-                        ))
-                    })?;
-                    to_issue.push(ToIssue {
-                        id: new_certificate_id(),
-                        number: format!("{county}-{year}-{next:06}"),
-                        counter: (county, year, next),
-                        search_key,
-                        event,
-                    });
+                    match candidate(run, event, search_keys) {
+                        Ok(c) => candidates.push(c),
+                        Err(f) => failed.push(f),
+                    }
                 }
                 Ok(apb::CertifiedResultEventKind::Withdrawn) => {
                     let explanation = if event.withdraw_reason.trim().is_empty() {
@@ -312,6 +392,8 @@ impl Certificates {
                     } else {
                         event.withdraw_reason.trim().to_owned()
                     };
+                    // A withdrawn result is not retried: what was parked of it goes.
+                    withdrawn_at.insert(event.result_key.clone(), event.sequence);
                     withdrawals.push((event.result_key.clone(), explanation));
                 }
                 _ => {
@@ -322,7 +404,21 @@ impl Certificates {
                 }
             }
         }
-        let made = self.make_all(run, to_issue).await?;
+        let (made, unmade) = self.make_numbered(run, candidates, numbers).await?;
+        failed.extend(unmade);
+        // A withdrawal later in the chunk than a failure leaves nothing to retry.
+        failed.retain(|(e, _)| {
+            withdrawn_at
+                .get(&e.result_key)
+                .is_none_or(|w| *w < e.sequence)
+        });
+        let now = tica_storage::now_micros();
+        let parked: Vec<ParkedRecord> = failed
+            .into_iter()
+            .map(|(event, reason)| parked_record(run, event, reason, None, now))
+            .collect();
+        let mut unparked: Vec<String> = made.iter().map(|(r, _, _)| r.result_key.clone()).collect();
+        unparked.extend(withdrawals.iter().map(|(k, _)| k.clone()));
         // Withdrawals, in stream order, of certificates stored earlier or made in this chunk
         // (then issued and revoked in the same commit, as separate chunks would have done).
         for (result_key, explanation) in withdrawals {
@@ -385,10 +481,12 @@ impl Certificates {
         progress.certificates_issued += made.len() as i64;
         progress.certificates_revoked += to_revoke.len() as i64;
         progress.already_issued += already as i64;
+        progress.results_parked += parked.len() as i64;
         progress.update_micros = super::next_micros(run.update_micros);
         let issued_count = made.len();
         let revoked_count = to_revoke.len();
-        let audit = (issued_count + revoked_count > 0).then(|| {
+        let parked_count = parked.len();
+        let audit = (issued_count + revoked_count + parked_count > 0).then(|| {
             audit_entry(
                 run.creator.clone(),
                 "StartIssuanceRun",
@@ -397,6 +495,7 @@ impl Certificates {
                 serde_json::json!({
                     "issued": issued_count,
                     "revoked": revoked_count,
+                    "parked": parked_count,
                     "through_sequence": last_sequence,
                 }),
             )
@@ -421,6 +520,8 @@ impl Certificates {
             }
             append.run = Some((progress.clone(), last_sequence));
             append.audit = audit.clone().into_iter().collect();
+            append.parked = parked.clone();
+            append.unparked = unparked.clone();
             append
         })
         .await?;
@@ -438,8 +539,174 @@ impl Certificates {
         Ok(())
     }
 
-    /// Signs, encodes and renders the chunk's certificates on every core.
-    async fn make_all(&self, run: &RunRecord, items: Vec<ToIssue>) -> Result<Vec<Made>> {
+    /// Numbers the candidates (gaplessly, per county and year, after `numbers`), then makes
+    /// their certificates; a candidate whose certificate cannot be made is returned with its
+    /// reason and takes no number: the others are numbered again without it and made again.
+    async fn make_numbered(
+        &self,
+        run: &RunRecord,
+        mut candidates: Vec<Candidate>,
+        numbers: &mut Numbers,
+    ) -> Result<(Vec<Made>, Vec<Failed>)> {
+        let mut failed = Vec::new();
+        loop {
+            let mut local = numbers.clone();
+            let mut items = Vec::with_capacity(candidates.len());
+            for c in &candidates {
+                let county = code_of(&c.event.county, "jurisdictions").to_owned();
+                let year = i64::from(c.event.year);
+                let next = match local.get(&(county.clone(), year)) {
+                    Some(n) => n + 1,
+                    None => store::last_number(&self.inner.db, &county, year).await? + 1,
+                };
+                local.insert((county.clone(), year), next);
+                items.push(ToIssue {
+                    id: c.id.clone(),
+                    number: format!("{county}-{year}-{next:06}"),
+                    counter: (county, year, next),
+                    search_key: c.search_key.clone(),
+                    event: c.event.clone(),
+                });
+            }
+            let outcomes = self.make_all(run, items).await?;
+            if outcomes.iter().all(std::result::Result::is_ok) {
+                *numbers = local;
+                let made = outcomes.into_iter().filter_map(|o| o.ok()).collect();
+                return Ok((made, failed));
+            }
+            let mut kept = Vec::with_capacity(candidates.len());
+            for (c, outcome) in candidates.into_iter().zip(outcomes) {
+                match outcome {
+                    Ok(_) => kept.push(c),
+                    Err(reason) => failed.push((c.event, reason)),
+                }
+            }
+            candidates = kept;
+        }
+    }
+
+    /// Retries the batch's parked results with the roster as it is now (the teacher's current
+    /// name: a corrected name issues): the ones made are issued and unparked in one
+    /// transaction, the others stay parked with their new reason. A result already issued
+    /// (by a run that raced this one) is only unparked: one certificate per result.
+    pub async fn retry_parked(
+        &self,
+        run: &mut RunRecord,
+        search_keys: &HashMap<String, String>,
+        names: &HashMap<String, String>,
+        numbers: &mut Numbers,
+    ) -> Result<()> {
+        use tica_proto::prost::Message as _;
+        let parked = store::parked_of_batch(&self.inner.db, &run.batch_id).await?;
+        if parked.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = parked.iter().map(|p| p.result_key.clone()).collect();
+        let issued: HashSet<String> = store::issued_result_keys(&self.inner.db, &keys)
+            .await?
+            .into_iter()
+            .collect();
+        let mut unparked = Vec::new();
+        let mut earlier: HashMap<String, ParkedRecord> = HashMap::new();
+        let mut candidates = Vec::new();
+        let mut failed = Vec::new();
+        for p in parked {
+            if issued.contains(&p.result_key) {
+                unparked.push(p.result_key.clone());
+                continue;
+            }
+            let event = hex::decode(&p.event_hex)
+                .ok()
+                .and_then(|bytes| apb::CertifiedResult::decode(bytes.as_slice()).ok());
+            let Some(mut event) = event else {
+                return Err(CertificateError::Internal(format!(
+                    "the parked result {} does not decode",
+                    p.result_key
+                )));
+            };
+            let teacher = code_of(&event.teacher, "teachers");
+            if let Some(name) = names.get(teacher) {
+                event.teacher_display_name = name.clone();
+            }
+            earlier.insert(p.result_key.clone(), p);
+            match candidate(run, event, search_keys) {
+                Ok(c) => candidates.push(c),
+                Err(f) => failed.push(f),
+            }
+        }
+        let (made, unmade) = self.make_numbered(run, candidates, numbers).await?;
+        failed.extend(unmade);
+        let now = tica_storage::now_micros();
+        let still: Vec<ParkedRecord> = failed
+            .into_iter()
+            .map(|(event, reason)| {
+                let before = earlier.get(&event.result_key);
+                parked_record(run, event, reason, before, now)
+            })
+            .collect();
+        unparked.extend(made.iter().map(|(r, _, _)| r.result_key.clone()));
+        let mut pending = Vec::new();
+        for (record, _, _) in &made {
+            pending.push(Pending {
+                kind: "issued",
+                certificate_id: record.id.clone(),
+                entry: entry_bytes(
+                    "issued",
+                    &record.id,
+                    &record.payload,
+                    &record.pdf_sha256,
+                    record.create_micros,
+                    None,
+                ),
+            });
+        }
+        let mut progress = run.clone();
+        progress.certificates_issued += made.len() as i64;
+        progress.parked_issued += made.len() as i64;
+        progress.results_parked += still.len() as i64;
+        progress.update_micros = super::next_micros(run.update_micros);
+        let audit = audit_entry(
+            run.creator.clone(),
+            "StartIssuanceRun",
+            format!("issuanceRuns/{}", run.id),
+            &run.path,
+            serde_json::json!({ "parked_issued": made.len(), "still_parked": still.len() }),
+        );
+        // The cursor stays where it is: retries are not stream events.
+        let cursor = run.cursor;
+        self.append_logged(pending, |first| {
+            let mut append = Append::default();
+            for (i, (record, pdf, counter)) in made.iter().enumerate() {
+                let mut record = record.clone();
+                record.log_index = first + i as i64;
+                append.issued.push(NewCertificate {
+                    record,
+                    pdf: pdf.clone(),
+                    counter: counter.clone(),
+                });
+            }
+            append.run = Some((progress.clone(), cursor));
+            append.audit = vec![audit.clone()];
+            append.parked = still.clone();
+            append.unparked = unparked.clone();
+            append
+        })
+        .await?;
+        for (record, _, _) in &made {
+            let kind = record.doc.facts.kind.key();
+            metrics::counter!("tica_certificates_issued_total", "kind" => kind).increment(1);
+        }
+        *run = progress;
+        Ok(())
+    }
+
+    /// Signs, encodes and renders the chunk's certificates on every core: each outcome in
+    /// the order of `items`, an error as its reason for a person.
+    async fn make_all(
+        &self,
+        run: &RunRecord,
+        items: Vec<ToIssue>,
+    ) -> Result<Vec<std::result::Result<Made, String>>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -456,8 +723,8 @@ impl Certificates {
             let run = run.clone();
             handles.push(tokio::task::spawn_blocking(move || {
                 part.into_iter()
-                    .map(|item| this.make(&run, item))
-                    .collect::<Result<Vec<_>>>()
+                    .map(|item| this.make(&run, item).map_err(|e| reason_of(&e)))
+                    .collect::<Vec<_>>()
             }));
         }
         let mut out = Vec::new();
@@ -465,7 +732,7 @@ impl Certificates {
             out.extend(
                 handle
                     .await
-                    .map_err(|e| CertificateError::Internal(format!("a render worker: {e}")))??,
+                    .map_err(|e| CertificateError::Internal(format!("a render worker: {e}")))?,
             );
         }
         Ok(out)

@@ -1,0 +1,241 @@
+//! Issue 16: one certified result whose certificate cannot be made (a name no font prints, a
+//! school name too long for the QR code) no longer stops its county's certificates. The run
+//! issues the rest, parks that result with its reason where offices list it, and a later run
+//! issues it — once — after the data is fixed; a withdrawn result leaves the list. On SQLite
+//! and PostgreSQL.
+
+use std::collections::HashMap;
+
+use tica_auth::{BearerToken, Caller, Role};
+use tica_certificate::service::{Ctx, Numbers, Subject, Verdict};
+use tica_certificate::store;
+use tica_certificate::testing::{self, certified_event, withdrawn_event};
+use tica_domain::division::DivisionCode;
+use tica_storage::Backend;
+use tica_storage::testing::TestDatabase;
+
+tica_storage::backend_tests!(
+    a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_run_is_issued,
+    a_parked_result_is_issued_exactly_once_after_its_data_is_fixed,
+);
+
+struct Fixture {
+    _test_db: TestDatabase,
+    db: tica_storage::Database,
+    _dir: tempfile::TempDir,
+    svc: tica_certificate::service::Certificates,
+}
+
+impl Fixture {
+    async fn open(backend: Backend) -> Option<Fixture> {
+        let test_db = TestDatabase::new(backend)?;
+        let db = test_db
+            .connect("certificate", tica_certificate::startup::MIGRATIONS)
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let svc = testing::offline_service(db.clone(), dir.path())
+            .await
+            .unwrap();
+        Some(Fixture {
+            _test_db: test_db,
+            db,
+            _dir: dir,
+            svc,
+        })
+    }
+}
+
+fn keys_for(n: usize) -> HashMap<String, String> {
+    (0..n)
+        .map(|i| (testing::teacher_of(i), format!("key-{}", i / 3)))
+        .collect()
+}
+
+/// A school name far beyond what a version-16 QR code at level Q holds.
+fn overlong_school() -> String {
+    format!("泗县{}小学", "第一实验".repeat(24))
+}
+
+/// Twelve results: result 4's teacher is named `张😀`, result 7's school has a 100-character
+/// name (issue 16's two examples).
+fn events_with_two_bad_ones() -> Vec<tica_proto::tica::assessment::v1::CertifiedResult> {
+    let mut events: Vec<_> = (0..12).map(certified_event).collect();
+    events[4].teacher_display_name = "张😀".into();
+    events[7].school_display_name = overlong_school();
+    events
+}
+
+fn county_office() -> Ctx {
+    Ctx {
+        caller: Caller::new(
+            "office-341324".into(),
+            Role::CountyOffice,
+            DivisionCode::parse("341324").unwrap(),
+            None,
+        ),
+        token: BearerToken(String::new()),
+    }
+}
+
+async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_run_is_issued(
+    backend: Backend,
+) {
+    let Some(Fixture {
+        _test_db,
+        db,
+        _dir,
+        svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    let keys = keys_for(12);
+    let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
+    let mut numbers = Numbers::new();
+    svc.process(&mut run, events_with_two_bad_ones(), &keys, &mut numbers)
+        .await
+        .expect("one result never fails the run");
+    assert_eq!(
+        (run.certificates_issued, run.results_parked, run.cursor),
+        (10, 2, 12),
+        "{run:?}"
+    );
+    let issued = testing::all_certificates(&db).await;
+    let mut numbers: Vec<&str> = issued.iter().map(|c| c.number.as_str()).collect();
+    numbers.sort();
+    assert_eq!(numbers.len(), 10);
+    assert_eq!(
+        numbers[9], "341324-2022-000010",
+        "the parked take no number"
+    );
+    // Offices see what is parked and why, naming the character and the field.
+    let parked = svc
+        .parked(&county_office(), None, "", "", 50)
+        .await
+        .unwrap();
+    let reasons: Vec<(&str, &str)> = parked
+        .iter()
+        .map(|p| (p.result_key.as_str(), p.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    let of = |i: usize| certified_event(i).result_key;
+    let name = parked.iter().find(|p| p.result_key == of(4)).unwrap();
+    assert!(name.reason.contains("U+1F600"), "{}", name.reason);
+    assert!(
+        !name.reason.contains('张'),
+        "no name in a reason: {}",
+        name.reason
+    );
+    let school = parked.iter().find(|p| p.result_key == of(7)).unwrap();
+    assert!(school.reason.contains("QR"), "{}", school.reason);
+    assert_eq!((name.attempts, name.sequence), (1, 5));
+    // An office elsewhere sees none of them.
+    let elsewhere = Ctx {
+        caller: Caller::new(
+            "office-341322".into(),
+            Role::CountyOffice,
+            DivisionCode::parse("341322").unwrap(),
+            None,
+        ),
+        token: BearerToken(String::new()),
+    };
+    assert!(
+        svc.parked(&elsewhere, None, "", "", 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    db.close().await;
+}
+
+async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend: Backend) {
+    let Some(Fixture {
+        _test_db,
+        db,
+        _dir,
+        svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    let keys = keys_for(12);
+    let mut first = testing::stored_run(&db, 1, 0).await.unwrap();
+    let mut numbers = Numbers::new();
+    svc.process(&mut first, events_with_two_bad_ones(), &keys, &mut numbers)
+        .await
+        .unwrap();
+    // The roster corrects the name; the next run retries what is parked first.
+    let names: HashMap<String, String> = [(testing::teacher_of(4), "张三".to_owned())].into();
+    let mut second = testing::stored_run(&db, 2, first.cursor).await.unwrap();
+    let mut numbers = Numbers::new();
+    svc.retry_parked(&mut second, &keys, &names, &mut numbers)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second.certificates_issued,
+            second.parked_issued,
+            second.results_parked
+        ),
+        (1, 1, 1),
+        "{second:?}"
+    );
+    let issued = testing::all_certificates(&db).await;
+    assert_eq!(issued.len(), 11);
+    let fixed = issued
+        .iter()
+        .find(|c| c.result_key == certified_event(4).result_key)
+        .unwrap();
+    assert_eq!(fixed.doc.facts.teacher_display_name, "张三");
+    assert_eq!(
+        fixed.number, "341324-2022-000011",
+        "the next number, no gap"
+    );
+    let v = svc.verify(Subject::Id(fixed.id.clone())).await.unwrap();
+    assert_eq!(v.verdict, Verdict::Valid);
+    let v = svc
+        .verify(Subject::Qr(fixed.doc.qr_text.clone()))
+        .await
+        .unwrap();
+    assert_eq!(v.verdict, Verdict::Valid);
+    // The school is still too long: still parked, tried twice.
+    let parked = store::parked_of_batch(&db, "341324-2022").await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].result_key, certified_event(7).result_key);
+    assert_eq!(parked[0].attempts, 2);
+    // Another run, and the stream redelivering result 4: nothing is issued twice.
+    let mut third = testing::stored_run(&db, 3, second.cursor).await.unwrap();
+    let mut numbers = Numbers::new();
+    svc.retry_parked(&mut third, &keys, &names, &mut numbers)
+        .await
+        .unwrap();
+    let mut again = certified_event(4);
+    again.sequence = 13;
+    svc.process(&mut third, vec![again], &keys, &mut numbers)
+        .await
+        .unwrap();
+    assert_eq!(third.already_issued, 1);
+    assert_eq!(
+        testing::all_certificates(&db).await.len(),
+        11,
+        "exactly once"
+    );
+    // Withdrawing the parked result takes it off the list; there is nothing to revoke.
+    svc.process(
+        &mut third,
+        vec![withdrawn_event(7, 14)],
+        &keys,
+        &mut numbers,
+    )
+    .await
+    .unwrap();
+    assert_eq!(third.certificates_revoked, 0);
+    assert!(
+        store::parked_of_batch(&db, "341324-2022")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    db.close().await;
+}
