@@ -246,8 +246,11 @@ fn read_csv(
         for spec_index in 0..specs.len() {
             let cell = match map.column_of(spec_index).and_then(|c| record.get(c)) {
                 None => Cell::Empty,
+                // A cell our own CSV export neutralised (`'=…`) reads as the value it was.
                 Some(field) => match std::str::from_utf8(field) {
-                    Ok(text) => Cell::Text(Cow::Borrowed(text.trim())),
+                    Ok(text) => Cell::Text(Cow::Borrowed(
+                        tica_domain::csv_cell::restore(text.trim()).trim(),
+                    )),
                     Err(_) => Cell::BadEncoding {
                         looks_gbk: is_gb18030(field),
                     },
