@@ -65,6 +65,7 @@ impl Cluster {
             cert_keys: None,
             cert_active_key: None,
             certificate_public: Default::default(),
+            imports: Default::default(),
             edge: tica_server::edge::EdgeConfig::default(),
         };
         let suite = start(&args).await.expect("the suite starts");

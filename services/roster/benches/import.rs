@@ -43,7 +43,12 @@ async fn setup(sample: &SampleRoster) -> Setup {
     let pair = KeyPair::generate();
     let verifier = TokenVerifier::new(&BTreeMap::from([(pair.kid.clone(), pair.verifying_key())]));
     let mut server = GrpcServer::new();
-    tica_roster::startup::register(&mut server, db.clone());
+    // The benchmark measures speed on a million rows, past the deployment's upload cap.
+    let settings = tica_roster::startup::ImportSettings {
+        max_file_bytes: 1 << 30,
+        ..Default::default()
+    };
+    tica_roster::startup::register_with(&mut server, db.clone(), &settings);
     let server = server
         .spawn("127.0.0.1:0".parse().unwrap(), verifier)
         .await

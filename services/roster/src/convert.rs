@@ -879,6 +879,7 @@ pub fn row_error_to_proto(e: &files::RowError) -> common::RowError {
         Reason::MalformedRow => common::RowErrorReason::MalformedRow,
         Reason::OutOfScope => common::RowErrorReason::OutOfScope,
         Reason::Inconsistent => common::RowErrorReason::Inconsistent,
+        Reason::MoreErrors => common::RowErrorReason::MoreErrors,
     };
     common::RowError {
         line: e.line,

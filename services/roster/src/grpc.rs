@@ -24,8 +24,6 @@ use crate::store::assessors::AssessorFilter;
 use crate::store::schools::SchoolFilter;
 use crate::store::teachers::TeacherFilter;
 
-/// The largest file an import accepts (a province's teachers as CSV are ~100 MB).
-pub const MAX_IMPORT_BYTES: usize = 512 << 20;
 /// Bytes per streamed export chunk.
 const EXPORT_CHUNK: usize = 1 << 20;
 /// Refused rows per RowErrors message.
@@ -197,6 +195,9 @@ where
     })?;
     let options = convert::import_options(options)?;
     let mut bytes = chunk.unwrap_or_default();
+    // The upload cap (`TICA_IMPORT_MAX_BYTES`), checked as chunks arrive: a larger file is
+    // refused before it is held.
+    let max_bytes = roster.limits().max_file_bytes;
     let (tx, rx) = mpsc::channel::<Result<M, Status>>(64);
     tokio::spawn(tracing::Instrument::in_current_span(async move {
         let mut last_report = 0usize;
@@ -204,11 +205,11 @@ where
             match incoming.message().await {
                 Ok(Some(message)) => match M::split(message) {
                     (None, Some(chunk), _) => {
-                        if bytes.len() + chunk.len() > MAX_IMPORT_BYTES {
+                        if bytes.len() + chunk.len() > max_bytes {
                             let _ = tx
                                 .send(Err(Status::resource_exhausted(format!(
                                     "files larger than {} MiB are refused; split the file",
-                                    MAX_IMPORT_BYTES >> 20
+                                    max_bytes >> 20
                                 ))))
                                 .await;
                             return;

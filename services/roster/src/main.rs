@@ -29,6 +29,8 @@ struct Args {
     #[arg(long, env = "TICA_TOKEN_PUBLIC_KEYS")]
     token_public_keys: PathBuf,
     #[command(flatten)]
+    imports: tica_roster::startup::ImportSettings,
+    #[command(flatten)]
     process: ProcessArgs,
 }
 
@@ -51,7 +53,7 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
     let keys = load_verifying_keys(&args.token_public_keys)
         .context("loading token public keys (TICA_TOKEN_PUBLIC_KEYS)")?;
     let mut server = GrpcServer::new();
-    tica_roster::startup::register(&mut server, db.clone());
+    tica_roster::startup::register_with(&mut server, db.clone(), &args.imports);
     tracing::info!(database = db.location(), "roster starting");
     Servers::new("roster", server, args.listen, TokenVerifier::new(&keys))
         .run(&args.process)

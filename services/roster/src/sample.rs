@@ -1548,6 +1548,7 @@ mod tests {
             Format::Csv,
             Encoding::Utf8,
             &SCHOOL_COLUMNS,
+            &crate::files::Limits::default(),
             |line, map, cells| match schools::parse_row(line, map, cells) {
                 Ok(draft) => school_rows.push(draft),
                 Err(e) => errors.extend(e),
@@ -1575,6 +1576,7 @@ mod tests {
                 format,
                 Encoding::Utf8,
                 &TEACHER_COLUMNS,
+                &crate::files::Limits::default(),
                 |line, map, cells| match teachers::parse_row(line, map, cells, COUNTY_AGE_DATE) {
                     Ok(draft) => drafts.push(draft),
                     Err(e) => errors.extend(e),

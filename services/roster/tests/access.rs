@@ -21,6 +21,8 @@ tica_storage::backend_tests!(
     a_county_office_cannot_read_or_change_another_countys_school,
     a_county_office_cannot_read_or_change_another_countys_teachers,
     a_county_office_cannot_import_into_or_export_from_another_county,
+    an_import_by_another_county_confirms_and_names_nothing_registered_outside_it,
+    creating_a_teacher_or_school_confirms_nothing_registered_in_another_county,
     a_county_office_cannot_read_or_change_another_countys_teams,
     a_county_office_cannot_read_or_change_another_countys_assessors,
     a_county_office_cannot_read_another_countys_audit_trail,
@@ -502,7 +504,9 @@ async fn a_county_office_cannot_import_into_or_export_from_another_county(backen
         result
             .errors
             .iter()
-            .all(|e| e.reason == common::RowErrorReason::OutOfScope as i32)
+            .all(|e| e.reason == common::RowErrorReason::UnknownSchool as i32),
+        "their school is answered as one not registered: {:?}",
+        result.errors
     );
     // Schools likewise.
     let school_csv = format!(
@@ -883,4 +887,294 @@ async fn calls_without_a_valid_token_are_unauthenticated(backend: Backend) {
         serving.status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
+}
+
+/// Everything a row error says, but its line.
+fn said(errors: &[common::RowError]) -> Vec<(String, i32, String)> {
+    errors
+        .iter()
+        .map(|e| (e.column.clone(), e.reason, e.message.clone()))
+        .collect()
+}
+
+/// Issue 16 §4: a dry run by 泗县 with a 砀山县 teacher's ID number answered "已登记为教师
+/// 34132100030015", naming the teacher and so the school. The row must be refused (the number
+/// is taken) with words that are the same whoever holds it, in every mode.
+async fn an_import_by_another_county_confirms_and_names_nothing_registered_outside_it(
+    backend: Backend,
+) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let before = w.their_audit_trail().await;
+    let mut me = w.me();
+    let theirs: Vec<_> = w
+        .sample
+        .teachers
+        .iter()
+        .filter(|t| t.school == w.their_school)
+        .take(2)
+        .collect();
+    let mine = w
+        .sample
+        .teachers
+        .iter()
+        .find(|t| t.number == w.my_teacher)
+        .unwrap();
+    // A new teacher at my school, carrying one of their ID numbers; no teacher number given, so
+    // only the ID number can clash.
+    let row_with = |id: &str| {
+        let mut row = w.sample.teacher_row(mine);
+        row[0] = String::new();
+        row[1] = "新教师".into();
+        row[2] = id.to_owned();
+        // Sex and birth date are read from the ID number.
+        row[3] = String::new();
+        row[4] = String::new();
+        row
+    };
+    let modes = [
+        (
+            "dry run",
+            true,
+            common::ImportMode::AllOrNothing,
+            common::ExistingRecords::Reject,
+        ),
+        (
+            "default",
+            false,
+            common::ImportMode::AllOrNothing,
+            common::ExistingRecords::Reject,
+        ),
+        (
+            "valid rows",
+            false,
+            common::ImportMode::ValidRows,
+            common::ExistingRecords::Reject,
+        ),
+        (
+            "update",
+            false,
+            common::ImportMode::AllOrNothing,
+            common::ExistingRecords::Update,
+        ),
+        (
+            "update dry run",
+            true,
+            common::ImportMode::ValidRows,
+            common::ExistingRecords::Update,
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (label, validate_only, mode, existing) in modes {
+        for t in &theirs {
+            let result = import(
+                &mut me,
+                Kind::Teachers,
+                "",
+                teachers_csv(&[row_with(t.id.as_str())]),
+                common::ImportOptions {
+                    validate_only,
+                    mode: mode as i32,
+                    existing: existing as i32,
+                    ..default_options()
+                },
+            )
+            .await;
+            assert!(
+                !result.report.committed || result.report.rows_created == 0,
+                "{label}"
+            );
+            assert_eq!(result.errors.len(), 1, "{label}: {:?}", result.errors);
+            let error = &result.errors[0];
+            assert_eq!(
+                error.reason,
+                common::RowErrorReason::OutOfScope as i32,
+                "{label}: {error:?}"
+            );
+            for secret in [t.number.as_str(), t.name.as_str(), t.school.as_str()] {
+                assert!(
+                    !error.message.contains(secret),
+                    "{label}: {error:?} names {secret}"
+                );
+            }
+            answers.push(said(&result.errors));
+        }
+    }
+    answers.dedup();
+    assert_eq!(
+        answers.len(),
+        1,
+        "one answer whoever holds the number, in every mode: {answers:?}"
+    );
+    // A teacher number of theirs, given in my file, is answered the same way (and not named as
+    // someone's).
+    let mut row = row_with(
+        tica_domain::ResidentId::generate(MINE, time::macros::date!(1991 - 02 - 03), 424).as_str(),
+    );
+    row[0] = theirs[0].number.clone();
+    for validate_only in [true, false] {
+        let result = import(
+            &mut me,
+            Kind::Teachers,
+            "",
+            teachers_csv(&[row.clone()]),
+            common::ImportOptions {
+                validate_only,
+                ..default_options()
+            },
+        )
+        .await;
+        assert_eq!(
+            result.errors.iter().map(|e| e.reason).collect::<Vec<_>>(),
+            vec![common::RowErrorReason::OutOfScope as i32],
+            "{:?}",
+            result.errors
+        );
+        assert!(!result.errors[0].message.contains(&theirs[0].name));
+    }
+    // A school of theirs and a code registered nowhere get one answer.
+    let mut at_theirs = row_with(
+        tica_domain::ResidentId::generate(MINE, time::macros::date!(1991 - 02 - 03), 425).as_str(),
+    );
+    at_theirs[5] = w.their_school.clone();
+    let mut at_none = at_theirs.clone();
+    at_none[5] = format!("{}", w.their_school.parse::<u64>().unwrap() + 7_000);
+    let mut answers = Vec::new();
+    for row in [at_theirs, at_none] {
+        let code = row[5].clone();
+        let result = import(
+            &mut me,
+            Kind::Teachers,
+            "",
+            teachers_csv(&[row]),
+            common::ImportOptions {
+                validate_only: true,
+                ..default_options()
+            },
+        )
+        .await;
+        answers.push(
+            said(&result.errors)
+                .into_iter()
+                .map(|(c, r, m)| (c, r, m.replace(&code, "CODE")))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].len(), 1);
+    // Their school's code in my school file: refused without saying whose it is.
+    let school_csv = format!(
+        "学校标识码,学校名称,所属区县代码,办学类型\n{},改个名字,{MINE},小学\n",
+        w.their_school
+    );
+    for existing in [
+        common::ExistingRecords::Reject,
+        common::ExistingRecords::Update,
+    ] {
+        let result = import(
+            &mut me,
+            Kind::Schools,
+            "",
+            school_csv.clone().into_bytes(),
+            common::ImportOptions {
+                validate_only: true,
+                existing: existing as i32,
+                ..default_options()
+            },
+        )
+        .await;
+        assert_eq!(
+            result.errors.iter().map(|e| e.reason).collect::<Vec<_>>(),
+            vec![common::RowErrorReason::OutOfScope as i32],
+            "{:?}",
+            result.errors
+        );
+    }
+    assert_eq!(w.their_audit_trail().await, before, "no trace");
+}
+
+/// CreateTeacher with a 砀山县 teacher's ID number answered ALREADY_EXISTS, and one at a school
+/// code registered nowhere INVALID_ARGUMENT while theirs was PERMISSION_DENIED: both told 泗县
+/// what 砀山县 holds. Whatever the caller may not see is PERMISSION_DENIED naming its own scope.
+async fn creating_a_teacher_or_school_confirms_nothing_registered_in_another_county(
+    backend: Backend,
+) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let mut me = w.me();
+    let theirs = w
+        .sample
+        .teachers
+        .iter()
+        .find(|t| t.number == w.their_teacher)
+        .unwrap();
+    let create = |id: &str, school: &str, number: &str| pb::CreateTeacherRequest {
+        teacher: Some(pb::Teacher {
+            display_name: "新人".into(),
+            id_number: id.into(),
+            school: format!("schools/{school}"),
+            stage: pb::Stage::Primary as i32,
+            category: pb::TeacherCategory::Ordinary as i32,
+            ..Default::default()
+        }),
+        teacher_id: number.into(),
+    };
+    let fresh = tica_domain::ResidentId::generate(MINE, time::macros::date!(1990 - 01 - 01), 778);
+    let nowhere = format!("{}", w.their_school.parse::<u64>().unwrap() + 7_000);
+    for (what, request) in [
+        (
+            "their ID number",
+            create(theirs.id.as_str(), &w.my_school, ""),
+        ),
+        (
+            "their teacher number",
+            create(fresh.as_str(), &w.my_school, &theirs.number),
+        ),
+        ("their school", create(fresh.as_str(), &w.their_school, "")),
+        (
+            "a school registered nowhere",
+            create(fresh.as_str(), &nowhere, ""),
+        ),
+    ] {
+        let status = me.create_teacher(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{what}: {status:?}");
+        for secret in [&theirs.number, &theirs.name] {
+            assert!(
+                !status.message().contains(secret.as_str()),
+                "{what}: {status:?}"
+            );
+        }
+        assert!(
+            status.message().contains(MINE),
+            "{what} names my scope: {status:?}"
+        );
+    }
+    // Their school's code under my county.
+    let status = me
+        .create_school(pb::CreateSchoolRequest {
+            school: Some(pb::School {
+                name: format!("schools/{}", w.their_school),
+                display_name: "新学校".into(),
+                jurisdiction: format!("jurisdictions/{MINE}"),
+                kind: pb::SchoolKind::Primary as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // Inside my own county a clash is still named, to help the office.
+    let mine = w
+        .sample
+        .teachers
+        .iter()
+        .find(|t| t.number == w.my_teacher)
+        .unwrap();
+    let status = me
+        .create_teacher(create(mine.id.as_str(), &w.my_school, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
 }

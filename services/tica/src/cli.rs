@@ -544,7 +544,11 @@ fn csv_rows(text: &str) -> impl Iterator<Item = (usize, Vec<String>)> + '_ {
         .enumerate()
         .skip(1)
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| (i + 1, l.split(',').map(|c| c.trim().to_owned()).collect()))
+        .map(|(i, l)| {
+            let cells = l.split(',');
+            let cells = cells.map(|c| tica_domain::csv_cell::restore(c.trim()).to_owned());
+            (i + 1, cells.collect())
+        })
 }
 
 async fn import(args: ImportArgs) -> anyhow::Result<()> {
@@ -714,14 +718,18 @@ fn write_sample(
         }
     };
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut jurisdictions = String::from("code,name,parent\n");
+    let mut jurisdictions = Vec::new();
+    tica_domain::csv_cell::write_record(&mut jurisdictions, &["code", "name", "parent"], "\n");
     for j in &sample.jurisdictions {
-        jurisdictions.push_str(&format!(
-            "{},{},{}\n",
-            j.code,
-            j.name,
-            j.parent.map(|p| p.to_string()).unwrap_or_default()
-        ));
+        tica_domain::csv_cell::write_record(
+            &mut jurisdictions,
+            &[
+                j.code.to_string(),
+                j.name.clone(),
+                j.parent.map(|p| p.to_string()).unwrap_or_default(),
+            ],
+            "\n",
+        );
     }
     std::fs::write(out.join("jurisdictions.csv"), jurisdictions)?;
     std::fs::write(out.join("schools.csv"), sample.schools_csv())?;

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use tica_domain::csv_cell;
 use tica_domain::sampling::TicketSequence;
 
 /// Offline sampling tools.
@@ -69,7 +70,12 @@ pub fn draw(
         .from_writer(out);
     writer.write_record(["id", "ticket"])?;
     for ticket in sequence.after(skip, count) {
-        writer.write_record([ticket.id.as_str(), ticket.display().as_str()])?;
+        // An id that starts like a formula is written as text (`tica_domain::csv_cell`);
+        // `read_population` reads such a cell back as the id it was.
+        writer.write_record([
+            csv_cell::neutralise(ticket.id.as_str()).as_ref(),
+            ticket.display().as_str(),
+        ])?;
     }
     writer.flush()?;
     Ok(())
@@ -99,7 +105,7 @@ pub fn read_population(path: &Path) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let record = record.with_context(|| format!("{}: row {}", path.display(), index + 2))?;
-        let id = record.get(0).unwrap_or_default();
+        let id = csv_cell::restore(record.get(0).unwrap_or_default());
         if id.is_empty() {
             bail!("{}: row {} has no id", path.display(), index + 2);
         }

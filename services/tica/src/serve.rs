@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// The certificate pages' revocation list age and guess budget.
     #[command(flatten)]
     pub certificate_public: tica_certificate::startup::PublicSettings,
+    /// The roster imports' size and error limits (`TICA_IMPORT_*`).
+    #[command(flatten)]
+    pub imports: tica_roster::startup::ImportSettings,
     /// The public edge: trusted proxies (`--trusted-proxies`), per-client rate limits, the
     /// HTTP front's timeouts and caps.
     #[command(flatten)]
@@ -207,7 +210,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let edge = Edge::new(args.edge.clone());
     let mut grpc = GrpcServer::new();
     grpc.edge(edge.clone());
-    tica_roster::startup::register(&mut grpc, roster_db.clone());
+    tica_roster::startup::register_with(&mut grpc, roster_db.clone(), &args.imports);
     tica_assessment::startup::register(&mut grpc, assessment);
     tica_sampling::startup::register(&mut grpc, sampling);
     tica_certificate::startup::register(&mut grpc, certificates.clone());

@@ -29,6 +29,7 @@ fn args(dir: &std::path::Path, edge: EdgeConfig) -> ServeArgs {
         cert_keys: None,
         cert_active_key: None,
         certificate_public: Default::default(),
+        imports: Default::default(),
         edge,
     }
 }

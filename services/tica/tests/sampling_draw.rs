@@ -89,3 +89,46 @@ fn a_population_with_a_repeated_id_or_no_id_column_is_refused_with_the_reason() 
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("headed `id`"));
 }
+
+#[test]
+fn a_population_id_that_starts_a_formula_is_printed_as_text_and_reads_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let population = dir.path().join("hostile.csv");
+    std::fs::write(
+        &population,
+        "id\n\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\"\n@SUM(1)\n-2\n3413240001\n",
+    )
+    .unwrap();
+    let out = draw("1", &population, 4, 0);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut ids: Vec<String> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap()[0].to_owned())
+        .collect();
+    for id in &ids {
+        assert!(
+            !id.starts_with(['=', '+', '-', '@', '\t', '\r']),
+            "{id:?} would run as a formula"
+        );
+    }
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "'-2",
+            "'=HYPERLINK(\"http://evil.example\",\"x\")",
+            "'@SUM(1)",
+            "3413240001"
+        ]
+    );
+    // The printed draw, fed back as a population, draws the same tickets.
+    let again = dir.path().join("again.csv");
+    std::fs::write(&again, &text).unwrap();
+    let out = draw("1", &again, 4, 0);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+}

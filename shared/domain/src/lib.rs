@@ -6,6 +6,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`csv_cell`] | CSV cells a spreadsheet will not run as formulas (OWASP CSV injection) |
 //! | [`resident_id`] | GB 11643-1999 citizen identification numbers (身份证号) |
 //! | [`division`] | GB/T 2260 administrative division codes and the jurisdiction tree |
 //! | [`scope`] | access scopes as materialised paths, with exact SQL range bounds |
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod assessor;
+pub mod csv_cell;
 pub mod division;
 pub mod micro_competency;
 pub mod person;

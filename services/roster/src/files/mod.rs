@@ -13,7 +13,9 @@ pub mod write;
 use std::borrow::Cow;
 use std::io::Cursor;
 
-use calamine::{Data, Reader, Xlsx};
+use std::io::Read as _;
+
+use calamine::{DataRef, Reader, Xlsx};
 
 pub use columns::{ColumnSpec, HeaderMap};
 
@@ -44,6 +46,8 @@ pub enum Reason {
     OutOfScope,
     /// The row contradicts itself.
     Inconsistent,
+    /// Not a row: how many errors were found beyond those listed.
+    MoreErrors,
 }
 
 /// One refused row (or cell).
@@ -57,6 +61,120 @@ pub struct RowError {
     pub reason: Reason,
     /// For a person; never the full value of a personal-data cell.
     pub message: String,
+}
+
+/// The row errors of one import, bounded: every refused line is remembered (one bit each, so
+/// that no bad row is ever stored), but only the `limit` errors with the lowest line numbers are
+/// kept in full; the rest are counted. A file of five million bad rows answers 1,000 errors and
+/// "and 4,999,000 more", not a five-million-entry report held in memory.
+#[derive(Debug)]
+pub struct ErrorLog {
+    limit: usize,
+    /// A max-heap by (line, arrival): the worst kept error is the first to give way.
+    kept: std::collections::BinaryHeap<Kept>,
+    arrivals: u64,
+    total: u64,
+    failed: Vec<u64>,
+    failed_lines: i64,
+}
+
+#[derive(Debug)]
+struct Kept {
+    key: (i64, u64),
+    error: RowError,
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Kept {}
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+impl ErrorLog {
+    /// A log that keeps at most `limit` errors in full (at least one).
+    pub fn new(limit: usize) -> ErrorLog {
+        ErrorLog {
+            limit: limit.max(1),
+            kept: std::collections::BinaryHeap::new(),
+            arrivals: 0,
+            total: 0,
+            failed: Vec::new(),
+            failed_lines: 0,
+        }
+    }
+
+    /// Records `error`.
+    pub fn push(&mut self, error: RowError) {
+        self.total += 1;
+        self.mark(error.line);
+        let key = (error.line, self.arrivals);
+        self.arrivals += 1;
+        if self.kept.len() < self.limit {
+            self.kept.push(Kept { key, error });
+        } else if self.kept.peek().is_some_and(|worst| key < worst.key) {
+            self.kept.pop();
+            self.kept.push(Kept { key, error });
+        }
+    }
+
+    fn mark(&mut self, line: i64) {
+        let line = line.max(0) as usize;
+        let (word, bit) = (line / 64, line % 64);
+        if word >= self.failed.len() {
+            self.failed.resize(word + 1, 0);
+        }
+        if self.failed[word] & (1 << bit) == 0 {
+            self.failed[word] |= 1 << bit;
+            self.failed_lines += 1;
+        }
+    }
+
+    /// Whether any error was recorded against `line`.
+    pub fn failed(&self, line: i64) -> bool {
+        let line = line.max(0) as usize;
+        self.failed
+            .get(line / 64)
+            .is_some_and(|w| w & (1 << (line % 64)) != 0)
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Distinct lines with an error.
+    pub fn rejected_lines(&self) -> i64 {
+        self.failed_lines
+    }
+
+    /// The kept errors in line order, then, when some were not kept, one MORE_ERRORS entry
+    /// saying how many.
+    pub fn into_report(self) -> Vec<RowError> {
+        let more = self.total - self.kept.len() as u64;
+        let mut kept: Vec<Kept> = self.kept.into_vec();
+        kept.sort_unstable_by_key(|k| k.key);
+        let mut errors: Vec<RowError> = kept.into_iter().map(|k| k.error).collect();
+        if more > 0 {
+            errors.push(RowError {
+                line: 0,
+                column: String::new(),
+                reason: Reason::MoreErrors,
+                message: format!("另有 {more} 条错误未列出 (and {more} more)"),
+            });
+        }
+        errors
+    }
 }
 
 /// A cell, whichever format it came from.
@@ -131,6 +249,34 @@ pub enum Encoding {
     Gb18030,
 }
 
+/// What an uploaded file may hold, so that no file can make the service hold more than a few
+/// hundred megabytes (settings `TICA_IMPORT_*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest upload, in bytes (refused as soon as the stream passes it).
+    pub max_file_bytes: usize,
+    /// The most an XLSX's parts may inflate to, all together.
+    pub max_inflated_bytes: u64,
+    /// The most its shared strings (`xl/sharedStrings.xml`) may inflate to: they are read whole.
+    pub max_shared_strings_bytes: u64,
+    /// The most parts (files in the ZIP) an XLSX may have.
+    pub max_parts: usize,
+    /// Row errors listed in full; the rest are counted in one MORE_ERRORS entry.
+    pub max_row_errors: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 32 << 20,
+            max_inflated_bytes: 256 << 20,
+            max_shared_strings_bytes: 64 << 20,
+            max_parts: 1_000,
+            max_row_errors: 1_000,
+        }
+    }
+}
+
 /// A problem with the whole file: nothing was read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -143,12 +289,73 @@ pub fn read_table(
     format: Format,
     encoding: Encoding,
     specs: &'static [ColumnSpec],
+    limits: &Limits,
     mut visit: impl FnMut(i64, &HeaderMap, &[Cell<'_>]),
 ) -> Result<(HeaderMap, i64), FileError> {
     match format {
         Format::Csv => read_csv(bytes, encoding, specs, &mut visit),
-        Format::Xlsx => read_xlsx(bytes, specs, &mut visit),
+        Format::Xlsx => {
+            check_xlsx(bytes, limits)?;
+            read_xlsx(bytes, specs, &mut visit)
+        }
     }
+}
+
+/// Refuses an XLSX that would inflate beyond `limits` (a "zip bomb": a few megabytes that
+/// decompress to gigabytes) before calamine reads any of it. The central directory's declared
+/// sizes are checked first; since they can lie, every part is then inflated into nothing,
+/// counting, and refused as soon as it passes what it declared.
+pub fn check_xlsx(bytes: &[u8], limits: &Limits) -> Result<(), FileError> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        FileError(format!(
+            "无法打开 Excel 工作簿 (cannot open the workbook): {e}"
+        ))
+    };
+    let too_large = |what: &str, limit: u64| {
+        FileError(format!(
+            "Excel 工作簿解压后过大，请拆分文件或另存为 CSV ({what} more than {} MiB when decompressed; split the file or save it as CSV)",
+            limit >> 20
+        ))
+    };
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
+    if zip.len() > limits.max_parts {
+        return Err(FileError(format!(
+            "Excel 工作簿包含的部件过多 (the workbook has {} parts; at most {} are read)",
+            zip.len(),
+            limits.max_parts
+        )));
+    }
+    let mut declared = 0u64;
+    for i in 0..zip.len() {
+        let part = zip.by_index_raw(i).map_err(|e| unreadable(&e))?;
+        let size = part.size();
+        declared = declared.saturating_add(size);
+        let name = part.name().map_err(|e| unreadable(&e))?;
+        if name.ends_with("sharedStrings.xml") && size > limits.max_shared_strings_bytes {
+            return Err(too_large(
+                "its shared strings are",
+                limits.max_shared_strings_bytes,
+            ));
+        }
+    }
+    if declared > limits.max_inflated_bytes {
+        return Err(too_large("it is", limits.max_inflated_bytes));
+    }
+    let mut inflated = 0u64;
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).map_err(|e| unreadable(&e))?;
+        let size = part.size();
+        let read = std::io::copy(&mut (&mut part).take(size + 1), &mut std::io::sink())
+            .map_err(|e| unreadable(&e))?;
+        if read > size {
+            return Err(FileError(
+                "Excel 工作簿已损坏：部件解压后大于其声明的大小 (the workbook is corrupt: a part inflates beyond its declared size)".into(),
+            ));
+        }
+        inflated += read;
+    }
+    debug_assert!(inflated <= declared);
+    Ok(())
 }
 
 fn read_csv(
@@ -246,8 +453,11 @@ fn read_csv(
         for spec_index in 0..specs.len() {
             let cell = match map.column_of(spec_index).and_then(|c| record.get(c)) {
                 None => Cell::Empty,
+                // A cell our own CSV export neutralised (`'=…`) reads as the value it was.
                 Some(field) => match std::str::from_utf8(field) {
-                    Ok(text) => Cell::Text(Cow::Borrowed(text.trim())),
+                    Ok(text) => Cell::Text(Cow::Borrowed(
+                        tica_domain::csv_cell::restore(text.trim()).trim(),
+                    )),
                     Err(_) => Cell::BadEncoding {
                         looks_gbk: is_gb18030(field),
                     },
@@ -285,6 +495,9 @@ impl LineCounter {
     }
 }
 
+/// Reads the first worksheet cell by cell (calamine's streaming reader), one row at a time:
+/// never the whole sheet as a dense range, which a single far-away cell (`XFD1048576`) would
+/// make billions of cells wide.
 fn read_xlsx(
     bytes: &[u8],
     specs: &'static [ColumnSpec],
@@ -296,78 +509,102 @@ fn read_xlsx(
                 "无法打开 Excel 工作簿 (cannot open the workbook): {e}"
             ))
         })?;
-    let range = match workbook.worksheet_range_at(0) {
-        Some(Ok(range)) => range,
-        Some(Err(e)) => {
-            return Err(FileError(format!(
-                "无法读取第一个工作表 (cannot read the first worksheet): {e}"
-            )));
-        }
-        None => {
-            return Err(FileError(
-                "工作簿中没有工作表 (the workbook has no worksheet)".into(),
-            ));
-        }
+    let Some(first) = workbook.sheet_names().first().cloned() else {
+        return Err(FileError(
+            "工作簿中没有工作表 (the workbook has no worksheet)".into(),
+        ));
     };
-    let first_row = range.start().map(|(row, _)| row as i64).unwrap_or(0);
-    let first_col = range.start().map(|(_, col)| col as usize).unwrap_or(0);
-    let mut rows_iter = range.rows().enumerate();
-    let (header_index, header) = loop {
-        match rows_iter.next() {
-            Some((i, row)) if row.iter().all(|c| matches!(c, Data::Empty)) => {
-                let _ = i;
-                continue;
-            }
-            Some((i, row)) => {
-                let mut header = vec![String::new(); first_col];
-                header.extend(row.iter().map(|c| c.to_string()));
-                break (i, header);
-            }
-            None => return Err(FileError("工作表是空的 (the worksheet is empty)".into())),
-        }
+    let unreadable = |e: calamine::XlsxError| {
+        FileError(format!(
+            "无法读取第一个工作表 (cannot read the first worksheet): {e}"
+        ))
     };
-    let _ = header_index;
-    let map = HeaderMap::new(&header, specs)?;
-    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(specs.len());
+    let mut reader = workbook
+        .worksheet_cells_reader(&first)
+        .map_err(unreadable)?;
+    let mut map: Option<HeaderMap> = None;
     let mut count = 0i64;
-    for (i, row) in rows_iter {
-        if row.iter().all(|c| {
-            matches!(c, Data::Empty) || matches!(c, Data::String(s) if s.trim().is_empty())
-        }) {
-            continue;
+    // The row being gathered: its index and its non-empty cells by column.
+    let mut row: Vec<(u32, DataRef<'_>)> = Vec::new();
+    let mut row_index: Option<u32> = None;
+    loop {
+        let next = reader.next_cell().map_err(unreadable)?;
+        let position = next.as_ref().map(|c| c.get_position());
+        if row_index.is_some() && position.map(|p| p.0) != row_index {
+            let line = i64::from(row_index.unwrap_or(0)) + 1;
+            let blank = row.iter().all(|(_, d)| blank_ref(d));
+            if !blank {
+                match &map {
+                    None => {
+                        let width = row.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+                        let mut header = vec![String::new(); width];
+                        for (col, data) in &row {
+                            header[*col as usize] = ref_text(data);
+                        }
+                        map = Some(HeaderMap::new(&header, specs)?);
+                    }
+                    Some(map) => {
+                        count += 1;
+                        let cells: Vec<Cell<'_>> = (0..specs.len())
+                            .map(|spec_index| {
+                                map.column_of(spec_index)
+                                    .and_then(|c| row.iter().find(|(col, _)| *col as usize == c))
+                                    .map_or(Cell::Empty, |(_, data)| xlsx_cell(data))
+                            })
+                            .collect();
+                        visit(line, map, &cells);
+                    }
+                }
+            }
+            row.clear();
         }
-        count += 1;
-        let line = first_row + i as i64 + 1;
-        cells.clear();
-        for spec_index in 0..specs.len() {
-            let cell = match map
-                .column_of(spec_index)
-                .and_then(|c| c.checked_sub(first_col))
-                .and_then(|c| row.get(c))
-            {
-                None => Cell::Empty,
-                Some(data) => xlsx_cell(data),
-            };
-            cells.push(cell);
+        let Some(cell) = next else { break };
+        let (r, c) = cell.get_position();
+        row_index = Some(r);
+        if !matches!(cell.get_value(), DataRef::Empty) {
+            row.push((c, cell.get_value().clone()));
         }
-        visit(line, &map, &cells);
     }
-    Ok((map, count))
+    match map {
+        Some(map) => Ok((map, count)),
+        None => Err(FileError("工作表是空的 (the worksheet is empty)".into())),
+    }
 }
 
-fn xlsx_cell(data: &Data) -> Cell<'_> {
+fn blank_ref(data: &DataRef<'_>) -> bool {
     match data {
-        Data::Empty => Cell::Empty,
-        Data::String(s) => Cell::Text(Cow::Borrowed(s.trim())),
-        Data::Int(i) => Cell::Number(*i as f64),
-        Data::Float(f) => Cell::Number(*f),
-        Data::Bool(b) => Cell::Text(Cow::Borrowed(if *b { "TRUE" } else { "FALSE" })),
-        Data::DateTime(dt) => excel_serial_date(dt.as_f64())
+        DataRef::Empty => true,
+        DataRef::String(s) => s.trim().is_empty(),
+        DataRef::SharedString(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// A header cell's text.
+fn ref_text(data: &DataRef<'_>) -> String {
+    match data {
+        DataRef::String(s) => s.clone(),
+        DataRef::SharedString(s) => (*s).to_owned(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) => f.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn xlsx_cell<'a>(data: &'a DataRef<'_>) -> Cell<'a> {
+    match data {
+        DataRef::Empty => Cell::Empty,
+        DataRef::String(s) => Cell::Text(Cow::Borrowed(s.trim())),
+        DataRef::SharedString(s) => Cell::Text(Cow::Borrowed(s.trim())),
+        DataRef::Int(i) => Cell::Number(*i as f64),
+        DataRef::Float(f) => Cell::Number(*f),
+        DataRef::Bool(b) => Cell::Text(Cow::Borrowed(if *b { "TRUE" } else { "FALSE" })),
+        DataRef::DateTime(dt) => excel_serial_date(dt.as_f64())
             .map(Cell::Date)
             .unwrap_or(Cell::Number(dt.as_f64())),
-        Data::DateTimeIso(s) => Cell::Text(Cow::Owned(s.chars().take(10).collect())),
-        Data::DurationIso(s) => Cell::Text(Cow::Borrowed(s.as_str())),
-        Data::Error(e) => Cell::Text(Cow::Owned(format!("#{e:?}"))),
+        DataRef::DateTimeIso(s) => Cell::Text(Cow::Owned(s.chars().take(10).collect())),
+        DataRef::DurationIso(s) => Cell::Text(Cow::Borrowed(s.as_str())),
+        DataRef::Error(e) => Cell::Text(Cow::Owned(format!("#{e:?}"))),
     }
 }
 
@@ -439,6 +676,7 @@ mod tests {
             Format::Csv,
             Encoding::Utf8,
             specs,
+            &Limits::default(),
             |line, _, _| lines.push(line),
         )
         .unwrap();
@@ -463,6 +701,37 @@ mod tests {
         assert_eq!(
             lines_of(&format!("{header}\n\"a\nb\",1,2,3\nc,1,2,3\n")),
             vec![2, 4]
+        );
+    }
+
+    fn error(line: i64) -> RowError {
+        RowError {
+            line,
+            column: String::new(),
+            reason: Reason::InvalidValue,
+            message: format!("line {line}"),
+        }
+    }
+
+    #[test]
+    fn the_error_log_keeps_the_first_lines_and_counts_the_rest() {
+        let mut log = ErrorLog::new(3);
+        for line in [9, 2, 7, 2, 5, 1_000_000, 3] {
+            log.push(error(line));
+        }
+        assert_eq!(log.rejected_lines(), 6);
+        assert!(log.failed(1_000_000) && log.failed(7) && !log.failed(4));
+        let report = log.into_report();
+        let lines: Vec<i64> = report.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 2, 3, 0]);
+        assert_eq!(report[3].reason, Reason::MoreErrors);
+        assert_eq!(report[3].message, "另有 4 条错误未列出 (and 4 more)");
+        let mut few = ErrorLog::new(10);
+        few.push(error(4));
+        assert_eq!(
+            few.into_report().len(),
+            1,
+            "no MORE_ERRORS entry when all are listed"
         );
     }
 

@@ -5,21 +5,10 @@ use rust_xlsxwriter::{Format, FormatBorder, Workbook, XlsxError};
 /// The UTF-8 byte-order mark Excel needs to read a CSV as UTF-8.
 pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Appends one CSV record to `out`.
+/// Appends one CSV record to `out`: every cell neutralised against formula injection and quoted
+/// as needed (`tica_domain::csv_cell`), CRLF at the end.
 pub fn csv_record(out: &mut Vec<u8>, cells: &[&str]) {
-    for (i, cell) in cells.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        if cell.contains([',', '"', '\n', '\r']) || cell.starts_with(' ') || cell.ends_with(' ') {
-            out.push(b'"');
-            out.extend_from_slice(cell.replace('"', "\"\"").as_bytes());
-            out.push(b'"');
-        } else {
-            out.extend_from_slice(cell.as_bytes());
-        }
-    }
-    out.extend_from_slice(b"\r\n");
+    tica_domain::csv_cell::write_record(out, cells, "\r\n");
 }
 
 /// Builds an XLSX workbook with one sheet: a bold, frozen header row and text cells (so codes
@@ -71,5 +60,15 @@ mod tests {
         let mut out = Vec::new();
         csv_record(&mut out, &["a", "b,c", "say \"hi\""]);
         assert_eq!(out, b"a,\"b,c\",\"say \"\"hi\"\"\"\r\n");
+    }
+
+    #[test]
+    fn csv_cells_that_start_a_formula_are_written_as_text() {
+        let mut out = Vec::new();
+        csv_record(&mut out, &["=HYPERLINK(\"http://x\")", "-1", "张三"]);
+        assert_eq!(
+            out,
+            "\"'=HYPERLINK(\"\"http://x\"\")\",'-1,张三\r\n".as_bytes()
+        );
     }
 }

@@ -23,7 +23,7 @@ use super::{Roster, denied, parent_scope, today};
 use crate::error::{Result, RosterError};
 use crate::files::schools::{SCHOOL_COLUMNS, SchoolDraft};
 use crate::files::teachers::{TEACHER_COLUMNS, TeacherDraft};
-use crate::files::{self, Encoding, Format, Reason, RowError};
+use crate::files::{self, Encoding, ErrorLog, Format, Limits, Reason, RowError};
 use crate::model::{IctPlan, IctPlanState, PastAssignment, School, Teacher, Unit};
 use crate::store;
 use crate::store::bulk::{self, BulkError, TeacherChange};
@@ -81,7 +81,8 @@ pub struct ImportOutcome {
     pub file_sha256: String,
     /// Server time spent.
     pub elapsed_millis: i64,
-    /// Every refused row's problems, in line order.
+    /// Refused rows' problems in line order, at most the limit, then a MORE_ERRORS entry
+    /// counting the rest.
     pub errors: Vec<RowError>,
 }
 
@@ -89,7 +90,7 @@ const REPORT_EVERY: i64 = 20_000;
 
 struct Parsed<D> {
     drafts: Vec<D>,
-    errors: Vec<RowError>,
+    errors: ErrorLog,
     rows: i64,
 }
 
@@ -97,6 +98,7 @@ struct Parsed<D> {
 async fn parse<D: Send + 'static>(
     bytes: Arc<Vec<u8>>,
     options: &ImportOptions,
+    limits: &Limits,
     specs: &'static [files::ColumnSpec],
     sink: Arc<dyn ProgressSink>,
     mut parse_row: impl FnMut(
@@ -109,6 +111,7 @@ async fn parse<D: Send + 'static>(
 ) -> Result<(std::result::Result<Parsed<D>, String>, String)> {
     let format = options.format.unwrap_or_else(|| Format::detect(&bytes));
     let encoding = options.encoding;
+    let limits = limits.clone();
     // The audit trail's SHA-256 of the file is computed on another core meanwhile.
     let for_hash = bytes.clone();
     let hash =
@@ -117,22 +120,29 @@ async fn parse<D: Send + 'static>(
     let estimate = bytes.len() / 100;
     let parsed = tokio::task::spawn_blocking(move || {
         let mut drafts = Vec::with_capacity(estimate);
-        let mut errors = Vec::new();
+        let mut errors = ErrorLog::new(limits.max_row_errors);
         let mut checked = 0i64;
-        let result = files::read_table(&bytes, format, encoding, specs, |line, map, cells| {
-            match parse_row(line, map, cells) {
-                Ok(draft) => drafts.push(draft),
-                Err(mut row_errors) => errors.append(&mut row_errors),
-            }
-            checked += 1;
-            if checked % REPORT_EVERY == 0 {
-                sink.report(ImportProgress {
-                    phase: "checking",
-                    rows_checked: checked,
-                    rows_written: 0,
-                });
-            }
-        });
+        let result = files::read_table(
+            &bytes,
+            format,
+            encoding,
+            specs,
+            &limits,
+            |line, map, cells| {
+                match parse_row(line, map, cells) {
+                    Ok(draft) => drafts.push(draft),
+                    Err(row_errors) => row_errors.into_iter().for_each(|e| errors.push(e)),
+                }
+                checked += 1;
+                if checked % REPORT_EVERY == 0 {
+                    sink.report(ImportProgress {
+                        phase: "checking",
+                        rows_checked: checked,
+                        rows_written: 0,
+                    });
+                }
+            },
+        );
         match result {
             Ok((_, rows)) => Ok(Parsed {
                 drafts,
@@ -158,18 +168,39 @@ fn row_error(line: i64, column: &str, reason: Reason, message: String) -> RowErr
     }
 }
 
-fn distinct_lines(errors: &[RowError]) -> i64 {
-    errors.iter().map(|e| e.line).collect::<HashSet<_>>().len() as i64
+/// The one answer for a key that belongs to a record outside the import's jurisdiction: the
+/// row cannot use it, and nothing more — not whose it is, not where, not even that it was found
+/// (the same words for every such row, in every mode, dry runs included).
+fn out_of_sight(line: i64, column: &str) -> RowError {
+    let what = match column {
+        "身份证号" => "ID number",
+        "教师编号" => "teacher number",
+        _ => "school code",
+    };
+    row_error(
+        line,
+        column,
+        Reason::OutOfScope,
+        format!(
+            "此{column}不能在本次导入的辖区内使用 (this {what} cannot be used in this import's jurisdiction)"
+        ),
+    )
+}
+
+/// Whether a stored path lies inside `scope`.
+fn inside(scope: &ScopePath, path: &str) -> bool {
+    ScopePath::parse(path).is_some_and(|p| scope.contains(&p))
 }
 
 fn finish(
     kind: &'static str,
     options: &ImportOptions,
     mut outcome: ImportOutcome,
+    errors: ErrorLog,
     started: Instant,
 ) -> ImportOutcome {
-    outcome.errors.sort_by_key(|e| e.line);
-    outcome.rows_rejected = distinct_lines(&outcome.errors);
+    outcome.rows_rejected = errors.rejected_lines();
+    outcome.errors = errors.into_report();
     outcome.elapsed_millis = started.elapsed().as_millis() as i64;
     // A check-only run imports nothing and is not counted; rows count once the write committed.
     if !options.validate_only {
@@ -202,6 +233,7 @@ impl Roster {
         let parsed = parse(
             Arc::new(bytes),
             &options,
+            &self.limits,
             &TEACHER_COLUMNS,
             sink.clone(),
             move |line, map, cells| files::teachers::parse_row(line, map, cells, today),
@@ -217,7 +249,8 @@ impl Roster {
             Ok(parsed) => parsed,
             Err(file_error) => {
                 outcome.file_error = Some(file_error);
-                return Ok(finish("teachers", &options, outcome, started));
+                let none = ErrorLog::new(1);
+                return Ok(finish("teachers", &options, outcome, none, started));
             }
         };
         outcome.rows_total = rows;
@@ -264,39 +297,20 @@ impl Roster {
         }
         drop(first_number);
 
-        // Schools: known and inside the import's scope.
+        // Schools: known inside the import's scope. Only that scope is looked at: a code
+        // registered elsewhere gets the same answer as one registered nowhere.
         let schools = store::schools::index(&self.db, &scope).await?;
-        let unknown: Vec<String> = drafts
-            .iter()
-            .filter(|d| !schools.contains_key(&d.school_code))
-            .map(|d| d.school_code.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let elsewhere: HashSet<String> = store::schools::existing_codes(&self.db, &unknown)
-            .await?
-            .into_iter()
-            .collect();
         for d in &drafts {
             if !schools.contains_key(&d.school_code) {
-                let (reason, message) = if elsewhere.contains(&d.school_code) {
-                    (
-                        Reason::OutOfScope,
-                        format!(
-                            "学校 {} 不在本次导入的辖区内 (school {} is outside this import's jurisdiction)",
-                            d.school_code, d.school_code
-                        ),
-                    )
-                } else {
-                    (
-                        Reason::UnknownSchool,
-                        format!(
-                            "学校标识码 {} 未登记 (no school with code {} is registered)",
-                            d.school_code, d.school_code
-                        ),
-                    )
-                };
-                errors.push(row_error(d.line, "学校标识码", reason, message));
+                errors.push(row_error(
+                    d.line,
+                    "学校标识码",
+                    Reason::UnknownSchool,
+                    format!(
+                        "本次导入的辖区内没有学校标识码为 {} 的学校 (no school with code {} is registered in this import's jurisdiction)",
+                        d.school_code, d.school_code
+                    ),
+                ));
             }
         }
 
@@ -310,11 +324,10 @@ impl Roster {
             registered = bulk::teachers_by_id_number(&self.db, &ids).await?;
             for d in &drafts {
                 if let Some((number, path)) = registered.get(d.id.as_str()) {
-                    let inside = ScopePath::parse(path).is_some_and(|p| scope.contains(&p));
-                    if !options.update_existing {
+                    if !inside(&scope, path) {
+                        errors.push(out_of_sight(d.line, "身份证号"));
+                    } else if !options.update_existing {
                         errors.push(row_error(d.line, "身份证号", Reason::AlreadyExists, format!("此身份证号已登记为教师 {number} (this ID number is already registered as teachers/{number})")));
-                    } else if !inside {
-                        errors.push(row_error(d.line, "身份证号", Reason::OutOfScope, "此身份证号已在本辖区以外登记 (this ID number is registered outside this import's jurisdiction)".into()));
                     } else if d.number.as_ref().is_some_and(|n| n != number) {
                         errors.push(row_error(d.line, "教师编号", Reason::Inconsistent, format!("此身份证号已登记为教师 {number}，编号不能更改 (registered as teachers/{number}; numbers never change)")));
                     }
@@ -332,20 +345,23 @@ impl Roster {
             let own: HashSet<&str> = registered.values().map(|(n, _)| n.as_str()).collect();
             for d in &drafts {
                 if let Some(n) = &d.number
-                    && taken.contains(n)
+                    && let Some(path) = taken.get(n)
                     && !own.contains(n.as_str())
                 {
-                    errors.push(row_error(
-                        d.line,
-                        "教师编号",
-                        Reason::AlreadyExists,
-                        format!("教师编号 {n} 已被他人使用 (teachers/{n} is someone else)"),
-                    ));
+                    errors.push(if inside(&scope, path) {
+                        row_error(
+                            d.line,
+                            "教师编号",
+                            Reason::AlreadyExists,
+                            format!("教师编号 {n} 已被他人使用 (teachers/{n} is someone else)"),
+                        )
+                    } else {
+                        out_of_sight(d.line, "教师编号")
+                    });
                 }
             }
         }
-        let row_failed: HashSet<i64> = errors.iter().map(|e| e.line).collect();
-        let stop = options.validate_only || (options.all_or_nothing && !row_failed.is_empty());
+        let stop = options.validate_only || (options.all_or_nothing && !errors.is_empty());
 
         // Build records (assigning numbers) for the rows that passed.
         let now = store::audit::now();
@@ -363,7 +379,10 @@ impl Roster {
         let mut new_lines: Vec<i64> = Vec::with_capacity(new_teachers.capacity());
         if !stop {
             // Drafts are consumed: their strings move into the records rather than being copied.
-            for d in drafts.into_iter().filter(|d| !row_failed.contains(&d.line)) {
+            for d in drafts {
+                if errors.failed(d.line) {
+                    continue;
+                }
                 let (jurisdiction, path) = schools[&d.school_code].clone();
                 if let Some((number, _)) = registered.get(d.id.as_str()) {
                     let Some(current) = store::teachers::get(&self.db, number).await? else {
@@ -420,9 +439,8 @@ impl Roster {
                 });
             }
         }
-        outcome.errors = errors;
-        if stop || (options.all_or_nothing && !outcome.errors.is_empty()) {
-            return Ok(finish("teachers", &options, outcome, started));
+        if stop || (options.all_or_nothing && !errors.is_empty()) {
+            return Ok(finish("teachers", &options, outcome, errors, started));
         }
 
         let (new_teachers, new_lines) = index_order(new_teachers, new_lines);
@@ -440,7 +458,7 @@ impl Roster {
                 "rows_total": outcome.rows_total,
                 "created": new_teachers.len(),
                 "updated": changes.len(),
-                "rejected": distinct_lines(&outcome.errors),
+                "rejected": errors.rejected_lines(),
             }),
         );
         sink.report(ImportProgress {
@@ -482,21 +500,29 @@ impl Roster {
                 let numbers: Vec<String> = new_teachers.iter().map(|t| t.number.clone()).collect();
                 let clashing_numbers = bulk::existing_teacher_numbers(&self.db, &numbers).await?;
                 for (t, &line) in new_teachers.iter().zip(&new_lines) {
-                    if let Some((number, _)) = clashing_ids.get(t.id_number.as_str()) {
-                        outcome.errors.push(row_error(line, "身份证号", Reason::AlreadyExists, format!("此身份证号已登记为教师 {number} (this ID number is already registered as teachers/{number})")));
-                    } else if clashing_numbers.contains(&t.number) {
-                        outcome.errors.push(row_error(
-                            line,
-                            "教师编号",
-                            Reason::AlreadyExists,
-                            format!(
-                                "教师编号 {} 已被使用 (teachers/{} already exists)",
-                                t.number, t.number
-                            ),
-                        ));
+                    if let Some((number, path)) = clashing_ids.get(t.id_number.as_str()) {
+                        errors.push(if inside(&scope, path) {
+                            row_error(line, "身份证号", Reason::AlreadyExists, format!("此身份证号已登记为教师 {number} (this ID number is already registered as teachers/{number})"))
+                        } else {
+                            out_of_sight(line, "身份证号")
+                        });
+                    } else if let Some(path) = clashing_numbers.get(&t.number) {
+                        errors.push(if inside(&scope, path) {
+                            row_error(
+                                line,
+                                "教师编号",
+                                Reason::AlreadyExists,
+                                format!(
+                                    "教师编号 {} 已被使用 (teachers/{} already exists)",
+                                    t.number, t.number
+                                ),
+                            )
+                        } else {
+                            out_of_sight(line, "教师编号")
+                        });
                     }
                 }
-                if outcome.errors.is_empty() {
+                if errors.is_empty() {
                     return Err(RosterError::Internal(
                         "a unique key clashed but no clashing row was found; retry the import"
                             .into(),
@@ -505,7 +531,7 @@ impl Roster {
             }
             Err(BulkError::Other(e)) => return Err(e),
         }
-        Ok(finish("teachers", &options, outcome, started))
+        Ok(finish("teachers", &options, outcome, errors, started))
     }
 
     /// Imports schools. Rows' jurisdictions must lie inside `parent` (default: the caller's).
@@ -526,6 +552,7 @@ impl Roster {
         let parsed = parse(
             Arc::new(bytes),
             &options,
+            &self.limits,
             &SCHOOL_COLUMNS,
             sink.clone(),
             files::schools::parse_row,
@@ -541,7 +568,8 @@ impl Roster {
             Ok(parsed) => parsed,
             Err(file_error) => {
                 outcome.file_error = Some(file_error);
-                return Ok(finish("schools", &options, outcome, started));
+                let none = ErrorLog::new(1);
+                return Ok(finish("schools", &options, outcome, none, started));
             }
         };
         outcome.rows_total = rows;
@@ -583,29 +611,27 @@ impl Roster {
         let registered = bulk::schools_by_code(&self.db, &codes).await?;
         for d in &drafts {
             if let Some(existing) = registered.get(&d.code) {
-                if !options.update_existing {
+                if !scope.contains(&existing.path) {
+                    errors.push(out_of_sight(d.line, "学校标识码"));
+                } else if !options.update_existing {
                     errors.push(row_error(
                         d.line,
                         "学校标识码",
                         Reason::AlreadyExists,
                         format!("学校 {} 已登记 (schools/{} already exists)", d.code, d.code),
                     ));
-                } else if !scope.contains(&existing.path) {
-                    errors.push(row_error(d.line, "学校标识码", Reason::OutOfScope, "该校已在本辖区以外登记 (the school is registered outside this import's jurisdiction)".into()));
                 } else if existing.jurisdiction != d.jurisdiction {
                     errors.push(row_error(d.line, "所属区县代码", Reason::Inconsistent, format!("学校已登记在 {}，导入不能改变所属区县 (the school is registered under {}; an import cannot move it)", existing.jurisdiction, existing.jurisdiction)));
                 }
             }
         }
-        outcome.errors = errors;
-        let failed: HashSet<i64> = outcome.errors.iter().map(|e| e.line).collect();
-        if options.validate_only || (options.all_or_nothing && !failed.is_empty()) {
-            return Ok(finish("schools", &options, outcome, started));
+        if options.validate_only || (options.all_or_nothing && !errors.is_empty()) {
+            return Ok(finish("schools", &options, outcome, errors, started));
         }
         let now = store::audit::now();
         let mut new = Vec::new();
         let mut updated = Vec::new();
-        for d in drafts.iter().filter(|d| !failed.contains(&d.line)) {
+        for d in drafts.iter().filter(|d| !errors.failed(d.line)) {
             match registered.get(&d.code) {
                 Some(existing) => updated.push(school_update(existing.clone(), d, now)),
                 None => new.push(new_school(d, now)),
@@ -637,7 +663,7 @@ impl Roster {
             }
             Err(BulkError::Other(e)) => return Err(e),
         }
-        Ok(finish("schools", &options, outcome, started))
+        Ok(finish("schools", &options, outcome, errors, started))
     }
 }
 

@@ -34,6 +34,7 @@ use crate::store;
 #[derive(Clone, Debug)]
 pub struct Roster {
     db: Database,
+    limits: crate::files::Limits,
 }
 
 /// What a `List` call asks for beyond its filters.
@@ -48,7 +49,17 @@ pub struct PageSpec<K> {
 impl Roster {
     /// The logic over `db` (already migrated).
     pub fn new(db: Database) -> Roster {
-        Roster { db }
+        Roster::with_limits(db, crate::files::Limits::default())
+    }
+
+    /// The logic over `db`, reading import files within `limits`.
+    pub fn with_limits(db: Database, limits: crate::files::Limits) -> Roster {
+        Roster { db, limits }
+    }
+
+    /// What an import file may hold.
+    pub fn limits(&self) -> &crate::files::Limits {
+        &self.limits
     }
 
     /// The database, for readiness checks.

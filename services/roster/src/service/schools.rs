@@ -189,8 +189,18 @@ impl Roster {
                 "rural": school.rural,
             }),
         );
-        store::schools::insert(&self.db, &school, &audit).await?;
-        Ok(school)
+        match store::schools::insert(&self.db, &school, &audit).await {
+            Ok(()) => Ok(school),
+            // A code registered outside the caller's jurisdiction: the caller learns no more
+            // than for any other school it may not see.
+            Err(RosterError::AlreadyExists(what)) => {
+                match store::schools::get(&self.db, &school.code).await? {
+                    Some(other) if !caller.covers(&other.path) => Err(super::denied(caller)),
+                    _ => Err(RosterError::AlreadyExists(what)),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Updates a school; changing the plan's content submits it to the county again.

@@ -199,18 +199,21 @@ impl Roster {
         let (Some(id), Some(stage), Some(category)) = (id, new.stage, new.category) else {
             unreachable!("checked above")
         };
-        let school = self
-            .get_school(caller, &new.school_code)
-            .await
-            .map_err(|e| match e {
-                RosterError::NotFound(what) => {
-                    RosterError::invalid("teacher.school", format!("{what}: no such school"))
-                }
-                other => other,
-            })?;
         if caller.role == Role::Teacher {
             return Err(denied(caller));
         }
+        // A school outside the caller's jurisdiction and a code registered nowhere get the
+        // same answer, naming only the caller's own scope: nothing outside it is confirmed.
+        let school = match store::schools::get(&self.db, &new.school_code).await? {
+            Some(school) if caller.covers(&school.path) => school,
+            _ => {
+                return Err(RosterError::PermissionDenied(format!(
+                    "no school schools/{} in the jurisdiction this token acts for ({})",
+                    new.school_code,
+                    caller.acting_for()
+                )));
+            }
+        };
         let number = match new.number {
             Some(number) => number,
             None => {
@@ -249,8 +252,35 @@ impl Roster {
             teacher.path.clone(),
             serde_json::json!({ "school": format!("schools/{}", teacher.school_code), "id_number": teacher.id_number.masked() }),
         );
-        store::teachers::insert(&self.db, &teacher, &audit).await?;
-        Ok(teacher)
+        match store::teachers::insert(&self.db, &teacher, &audit).await {
+            Ok(()) => Ok(teacher),
+            Err(RosterError::AlreadyExists(what)) => {
+                Err(self.clash(caller, &teacher, what).await?)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The answer to a new teacher whose ID number or number is taken: ALREADY_EXISTS when the
+    /// holder is in the caller's jurisdiction; otherwise the PERMISSION_DENIED any record the
+    /// caller may not see gets, which names neither the holder nor where they are.
+    async fn clash(&self, caller: &Caller, teacher: &Teacher, what: String) -> Result<RosterError> {
+        let by_id =
+            store::bulk::teachers_by_id_number(&self.db, &[teacher.id_number.as_str().to_owned()])
+                .await?;
+        let by_number =
+            store::bulk::existing_teacher_numbers(&self.db, std::slice::from_ref(&teacher.number))
+                .await?;
+        let hidden = by_id
+            .values()
+            .map(|(_, path)| path)
+            .chain(by_number.values())
+            .any(|path| !tica_domain::ScopePath::parse(path).is_some_and(|p| caller.covers(&p)));
+        Ok(if hidden {
+            denied(caller)
+        } else {
+            RosterError::AlreadyExists(what)
+        })
     }
 
     /// Updates a teacher's fields (not the school).

@@ -4,7 +4,7 @@
 //! SQLite through multi-row `INSERT`s of up to 1000 rows. Both run inside one transaction with
 //! the import's audit entry: the file lands whole or not at all.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::QueryBuilder;
 use tica_domain::ScopePath;
@@ -259,18 +259,19 @@ pub async fn teachers_by_id_number(
     Ok(found)
 }
 
-/// Registered teacher numbers among `numbers`.
+/// Registered teacher numbers among `numbers`: number → the teacher's path (so that the caller
+/// can tell its own teachers from ones it may not see).
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.existing_teacher_numbers", db.operation.name = "roster.bulk.existing_teacher_numbers"))]
 pub async fn existing_teacher_numbers(
     db: &Database,
     numbers: &[String],
-) -> Result<HashSet<String>> {
-    let mut found = HashSet::new();
+) -> Result<HashMap<String, String>> {
+    let mut found = HashMap::new();
     match db.pool() {
         Pool::Postgres(pool) => {
             for chunk in numbers.chunks(20_000) {
-                let rows: Vec<String> =
-                    sqlx::query_scalar("SELECT number FROM teachers WHERE number = ANY($1)")
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as("SELECT number, path FROM teachers WHERE number = ANY($1)")
                         .bind(chunk.to_vec())
                         .fetch_all(pool)
                         .await?;
@@ -282,10 +283,10 @@ pub async fn existing_teacher_numbers(
                 let placeholders: Vec<String> =
                     (1..=chunk.len()).map(|i| format!("${i}")).collect();
                 let sql = format!(
-                    "SELECT number FROM teachers WHERE number IN ({})",
+                    "SELECT number, path FROM teachers WHERE number IN ({})",
                     placeholders.join(",")
                 );
-                let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+                let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
                 for n in chunk {
                     query = query.bind(n.clone());
                 }

@@ -160,29 +160,6 @@ pub async fn index(
         .collect()
 }
 
-/// Every registered school code outside `scope` among `codes` (to tell "out of scope" from
-/// "unknown" in import reports).
-#[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.existing_codes", db.operation.name = "roster.schools.existing_codes"))]
-pub async fn existing_codes(db: &Database, codes: &[String]) -> Result<Vec<String>> {
-    let mut found = Vec::new();
-    for chunk in codes.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT code FROM schools WHERE code IN ({})",
-            placeholders.join(", ")
-        );
-        let rows: Vec<String> = with_db!(db, pool => {
-            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
-            for code in chunk {
-                query = query.bind(code.clone());
-            }
-            query.fetch_all(pool).await?
-        });
-        found.extend(rows);
-    }
-    Ok(found)
-}
-
 pub(crate) const INSERT: &str = "INSERT INTO schools (code, display_name, jurisdiction_code, path, kind, rural, \
     full_time_teacher_count, plan_theme, plan_summary, plan_document_uri, plan_state, plan_review_comment, \
     plan_review_micros, create_micros, update_micros) \

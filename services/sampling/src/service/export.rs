@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use rust_xlsxwriter::{Format, Workbook};
+use tica_domain::csv_cell;
 use tica_domain::sampling::Sampler;
 
 use super::rounds::population_csv;
@@ -51,12 +52,15 @@ fn when(micros: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
+/// One part's table as CSV: every cell neutralised against formula injection and quoted as
+/// needed (`tica_domain::csv_cell`); round names and reviewers' comments are typed by people.
+fn table_csv(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    csv_cell::write_record(&mut out, header, "\n");
+    for row in rows {
+        csv_cell::write_record(&mut out, row, "\n");
     }
+    out
 }
 
 impl Sampling {
@@ -284,18 +288,7 @@ impl Sampling {
                 population_csv(&store::population(&self.db, id).await?).into_bytes()
             } else {
                 let (header, rows) = self.table(&round, part).await?;
-                let mut csv = header.join(",");
-                csv.push('\n');
-                for row in &rows {
-                    csv.push_str(
-                        &row.iter()
-                            .map(|v| csv_field(v))
-                            .collect::<Vec<_>>()
-                            .join(","),
-                    );
-                    csv.push('\n');
-                }
-                csv.into_bytes()
+                table_csv(&header, &rows)
             };
             let rows = bytes.iter().filter(|b| **b == b'\n').count() as i64 - 1;
             let name = format!("{}-{}.csv", id, format!("{part:?}").to_lowercase());
@@ -347,5 +340,33 @@ impl Sampling {
             rows: total,
             bytes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_start_a_formula_are_exported_as_text() {
+        let rows = vec![
+            vec![
+                "display_name".to_owned(),
+                "=HYPERLINK(\"http://evil\",\"x\")".to_owned(),
+            ],
+            vec![
+                "comment".to_owned(),
+                "@SUM(1+1)*cmd|' /C calc'!A0".to_owned(),
+            ],
+            vec!["note".to_owned(), "-1+2".to_owned()],
+        ];
+        let text = String::from_utf8(table_csv(&["field", "value"], &rows)).unwrap();
+        assert_eq!(
+            text,
+            "field,value\n\
+             display_name,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\"\n\
+             comment,'@SUM(1+1)*cmd|' /C calc'!A0\n\
+             note,'-1+2\n"
+        );
     }
 }

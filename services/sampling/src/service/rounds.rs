@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 use tica_auth::Role;
 use tica_domain::ScopePath;
+use tica_domain::csv_cell;
 use tica_domain::division::DivisionCode;
 use tica_domain::policy::{AgreementCriterion, Ratio, ThresholdComparison};
 use tica_domain::sampling::{Pick, Sampler, continue_draw, stratum_size};
@@ -141,11 +142,13 @@ pub(crate) fn population_csv(rows: &[PopulationRow]) -> String {
     });
     let mut csv = String::from("id,stage,stratum\n");
     for r in sorted {
+        // Ids and strata are the system's own (`county-…`, `school-…`), so `csv_cell::field`
+        // leaves them byte for byte as hashed before; it is here so that no CSV writer skips it.
         csv.push_str(&format!(
             "{},{},{}\n",
-            r.sampler_id,
+            csv_cell::field(&r.sampler_id),
             r.stage.key(),
-            r.stratum
+            csv_cell::field(&r.stratum)
         ));
     }
     csv

@@ -255,6 +255,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         cert_keys: None,
         cert_active_key: None,
         certificate_public: Default::default(),
+        imports: Default::default(),
         edge: tica_server::edge::EdgeConfig::default(),
     };
     let suite = start(&serve).await.context("starting the suite")?;
