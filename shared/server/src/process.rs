@@ -15,8 +15,9 @@
 //! On SIGTERM (Kubernetes) or Ctrl-C: health turns NOT_SERVING at once (the whole server, "",
 //! and every service), gRPC and the public HTTP front keep serving for `--shutdown-delay` so
 //! load balancers stop routing new calls, then both close their listeners (a new connection is
-//! refused) and drain: every call already under way runs to its end. The admin server answers
-//! until the others have drained, then stops too, and [`Servers::run`] returns.
+//! refused) and drain: every call already under way runs to its end, for at most
+//! `--shutdown-timeout` (20 s; the calls still open then, long streams, are dropped). The admin
+//! server answers until the others have drained, then stops too, and [`Servers::run`] returns.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,6 +64,17 @@ pub struct ProcessArgs {
         value_parser = parse_seconds
     )]
     pub shutdown_delay: Duration,
+    /// Seconds the drain after the delay may take: calls still open then (long streams) are
+    /// dropped and the process exits. Keep delay + timeout below the pod's
+    /// `terminationGracePeriodSeconds`.
+    #[arg(
+        long,
+        env = "TICA_SHUTDOWN_TIMEOUT",
+        default_value = "20",
+        value_name = "SECONDS",
+        value_parser = parse_seconds
+    )]
+    pub shutdown_timeout: Duration,
     /// Apply the database migrations and exit without serving (a Kubernetes migration Job).
     #[arg(
         long,
@@ -327,7 +339,9 @@ impl Servers {
 
         // One edge for both fronts: the same trusted proxies; separate budgets.
         let edge = Edge::new(args.edge.clone());
-        grpc.drain_delay(delay).edge(edge.clone());
+        grpc.drain_delay(delay)
+            .drain_timeout(Some(args.shutdown_timeout))
+            .edge(edge.clone());
         let grpc_run = {
             let stopped = stopped.clone();
             let stop = stop.clone();

@@ -26,6 +26,7 @@ pub struct GrpcServer {
     serving: Vec<&'static str>,
     not_serving: Vec<&'static str>,
     drain_delay: Duration,
+    drain_timeout: Option<Duration>,
     edge: Edge,
 }
 
@@ -71,8 +72,19 @@ impl GrpcServer {
             serving: Vec::new(),
             not_serving: Vec::new(),
             drain_delay: Duration::ZERO,
+            drain_timeout: None,
             edge: Edge::default(),
         }
+    }
+
+    /// Once the listener has closed, wait at most `timeout` for the calls under way to finish,
+    /// then return anyway: a long stream (a follower of `StreamCertifiedResults`, a health
+    /// `Watch`) would otherwise hold the process up until Kubernetes kills it. Unset (the
+    /// default here; the service binaries set `--shutdown-timeout`), the drain waits for every
+    /// call. The connections still open are dropped when the runtime ends.
+    pub fn drain_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.drain_timeout = timeout;
+        self
     }
 
     /// After the shutdown signal, keep serving for `delay` while health reports NOT_SERVING, so
@@ -168,6 +180,8 @@ impl GrpcServer {
         let health_on_shutdown = health.clone();
         let serving = self.serving.clone();
         let drain_delay = self.drain_delay;
+        let drain_timeout = self.drain_timeout;
+        let (draining, drain_started) = oneshot::channel::<()>();
         let shutdown = async move {
             shutdown.await;
             // Tell load balancers first (every service, and the server as a whole: ""), give
@@ -184,12 +198,23 @@ impl GrpcServer {
                 );
                 tokio::time::sleep(drain_delay).await;
             }
-            tracing::info!("shutting down: draining in-flight calls");
+            tracing::info!(
+                timeout_seconds = drain_timeout.map(|t| t.as_secs_f64()),
+                "shutting down: draining in-flight calls"
+            );
+            let _ = draining.send(());
+        };
+        // The drain's bound starts when the listener closes (after the delay above).
+        let deadline = async move {
+            match (drain_timeout, drain_started.await) {
+                (Some(timeout), Ok(())) => tokio::time::sleep(timeout).await,
+                _ => std::future::pending().await,
+            }
         };
 
         // Every server has a recorder, so `/metrics` (admin port, `tica serve`) shows its calls.
         crate::metrics::install();
-        tonic::transport::Server::builder()
+        let server = tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             // HTTP/2's default 64 KiB windows throttle file uploads (a province's teachers are
@@ -217,8 +242,18 @@ impl GrpcServer {
             .layer(self.edge.grpc_layer(self.policies.clone()))
             .layer(AuthLayer::new(verifier, self.policies))
             .add_routes(routes.routes())
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await
+            .serve_with_incoming_shutdown(incoming, shutdown);
+        tokio::select! {
+            result = server => result,
+            () = deadline => {
+                let seconds = drain_timeout.map_or(0.0, |t| t.as_secs_f64());
+                tracing::warn!(
+                    timeout_seconds = seconds,
+                    "shutting down: calls still open after the drain timeout; leaving them"
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Binds `addr` (port 0 picks a free port) and serves in the background.
