@@ -81,7 +81,7 @@ fn candidate(
     run: &RunRecord,
     event: apb::CertifiedResult,
     search_keys: &HashMap<String, String>,
-) -> std::result::Result<Candidate, Failed> {
+) -> std::result::Result<Candidate, Box<Failed>> {
     let teacher = code_of(&event.teacher, "teachers").to_owned();
     match search_keys.get(&teacher) {
         Some(key) => Ok(Candidate {
@@ -94,7 +94,7 @@ fn candidate(
                 "teachers/{teacher} of result {} is not in the roster of {}",
                 event.result_key, run.county
             );
-            Err((event, reason))
+            Err(Box::new((event, reason)))
         }
     }
 }
@@ -383,7 +383,7 @@ impl Certificates {
                     }
                     match candidate(run, event, search_keys) {
                         Ok(c) => candidates.push(c),
-                        Err(f) => failed.push(f),
+                        Err(f) => failed.push(*f),
                     }
                 }
                 Ok(apb::CertifiedResultEventKind::Withdrawn) => {
@@ -631,7 +631,7 @@ impl Certificates {
             earlier.insert(p.result_key.clone(), p);
             match candidate(run, event, search_keys) {
                 Ok(c) => candidates.push(c),
-                Err(f) => failed.push(f),
+                Err(f) => failed.push(*f),
             }
         }
         let (made, unmade) = self.make_numbered(run, candidates, numbers).await?;
