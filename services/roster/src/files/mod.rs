@@ -268,7 +268,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_file_bytes: 32 << 20,
+            max_file_bytes: 12 << 20,
             max_inflated_bytes: 256 << 20,
             max_shared_strings_bytes: 64 << 20,
             max_parts: 1_000,
