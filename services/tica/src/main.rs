@@ -18,6 +18,10 @@ enum Command {
     /// Play a county's whole year through the suite's APIs and leave the outputs behind
     /// (certificates, verification URLs, sampling files, workbooks, the summary PDF).
     Demo(demo::DemoArgs),
+    /// Load a running suite for a while (verifications, searches, hours pushes, gradings) and
+    /// report throughput, p99 latency and the services' memory every interval; optionally
+    /// restart the database mid-run and check that no write was lost or applied twice.
+    Soak(Box<demo::soak::SoakArgs>),
     /// Development tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -45,6 +49,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Soak(args) => demo::soak::run(*args).await,
         Command::Token(command) => token::run(command),
         Command::Roster(command) => cli::run(command).await,
         Command::Certificates(command) => certificate::run(command).await,

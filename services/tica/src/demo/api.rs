@@ -30,10 +30,11 @@ pub type CertificateClient = CertificateServiceClient<InterceptedService<Channel
 /// Who a token is for: subject, role, jurisdiction, school.
 type TokenKey = (String, Role, String, Option<String>);
 
-/// A running suite the demo drives: its gRPC channel, a key that signs tokens it trusts, and
-/// its HTTP base URL (the verification pages).
+/// A running suite the demo drives: its gRPC channel (or one per service, when they run
+/// apart), a key that signs tokens it trusts, and its HTTP base URL (the verification pages).
 pub struct Target {
     channel: Channel,
+    services: Option<Services>,
     signer: TokenSigner,
     http_base: String,
     tokens: Mutex<HashMap<TokenKey, String>>,
@@ -47,16 +48,48 @@ impl std::fmt::Debug for Target {
     }
 }
 
+/// One channel per service, for services deployed apart (the four binaries).
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// The roster service.
+    pub roster: Channel,
+    /// The assessment service.
+    pub assessment: Channel,
+    /// The sampling service.
+    pub sampling: Channel,
+    /// The certificate service.
+    pub certificate: Channel,
+}
+
 impl Target {
     /// A target reached through `channel`, trusting tokens of `signer`, serving pages at
     /// `http_base` (`http://host:port`).
     pub fn new(channel: Channel, signer: TokenSigner, http_base: impl Into<String>) -> Target {
         Target {
             channel,
+            services: None,
             signer,
             http_base: http_base.into(),
             tokens: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A target whose services run apart, each reached through its own channel. (The reports,
+    /// which read assessment and sampling through one channel, need [`Target::new`].)
+    pub fn apart(services: Services, signer: TokenSigner, http_base: impl Into<String>) -> Target {
+        Target {
+            channel: services.assessment.clone(),
+            services: Some(services),
+            signer,
+            http_base: http_base.into(),
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn channel_of(&self, pick: fn(&Services) -> &Channel) -> Channel {
+        self.services
+            .as_ref()
+            .map_or_else(|| self.channel.clone(), |s| pick(s).clone())
     }
 
     /// The HTTP base URL.
@@ -107,7 +140,7 @@ impl Target {
     /// A roster client.
     pub fn roster(&self, subject: &str, role: Role, jurisdiction: &str) -> RosterClient {
         tica_roster::client::client(
-            self.channel(),
+            self.channel_of(|s| &s.roster),
             &self.token(subject, role, jurisdiction, None),
         )
     }
@@ -121,7 +154,7 @@ impl Target {
         school: Option<&str>,
     ) -> AssessmentClient {
         AssessmentServiceClient::with_interceptor(
-            self.channel(),
+            self.channel_of(|s| &s.assessment),
             Bearer::new(&self.token(subject, role, jurisdiction, school)),
         )
         .max_decoding_message_size(64 << 20)
@@ -130,7 +163,7 @@ impl Target {
     /// A sampling client.
     pub fn sampling(&self, subject: &str, role: Role, jurisdiction: &str) -> SamplingClient {
         SamplingServiceClient::with_interceptor(
-            self.channel(),
+            self.channel_of(|s| &s.sampling),
             Bearer::new(&self.token(subject, role, jurisdiction, None)),
         )
         .max_decoding_message_size(64 << 20)
@@ -145,7 +178,7 @@ impl Target {
         school: Option<&str>,
     ) -> CertificateClient {
         CertificateServiceClient::with_interceptor(
-            self.channel(),
+            self.channel_of(|s| &s.certificate),
             Bearer::new(&self.token(subject, role, jurisdiction, school)),
         )
         .max_decoding_message_size(64 << 20)
@@ -153,7 +186,7 @@ impl Target {
 
     /// The certificate service as anyone reaches it: no token (verification).
     pub fn public_certificates(&self) -> CertificateServiceClient<Channel> {
-        CertificateServiceClient::new(self.channel())
+        CertificateServiceClient::new(self.channel_of(|s| &s.certificate))
     }
 }
 

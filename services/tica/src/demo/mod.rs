@@ -17,6 +17,7 @@
 pub mod api;
 pub mod model;
 mod ningxia;
+pub mod soak;
 pub mod story;
 mod year;
 

@@ -729,7 +729,7 @@ impl<'a> Year<'a> {
     }
 
     /// Grades the pieces `only` of teacher `t` (see [`Year::grade_teacher`]).
-    async fn grade_pieces(
+    pub(super) async fn grade_pieces(
         &self,
         t: usize,
         grader: &str,
@@ -849,6 +849,28 @@ impl<'a> Year<'a> {
 
     /// Grades every teacher of school `s`: its assessor grades the others, a county assessor
     /// grades the assessor (seeds/004: 县级培训团队 may grade, the Sixian preset allows it).
+    /// Who grades teacher `t` of school `s`, as [`Year::grade_school`] chooses: the assessor's
+    /// id and the school their token acts for (none for a county assessor).
+    pub(super) fn grader_of(&self, s: usize, t: usize) -> (String, Option<String>) {
+        let school = &self.model.schools[s];
+        if let (Some(first), Some(second)) = (school.assessor, school.second) {
+            let grader = &self.school_assessor[if t == first { &second } else { &first }];
+            return (grader.clone(), Some(school.code.clone()));
+        }
+        match school.assessor {
+            Some(a) if a != t => (self.school_assessor[&a].clone(), Some(school.code.clone())),
+            _ => {
+                let n = self.county_assessors.len();
+                let grader = if self.model.training_team[s % n] == t {
+                    &self.county_assessors[(s + 1) % n]
+                } else {
+                    &self.county_assessors[s % n]
+                };
+                (grader.clone(), None)
+            }
+        }
+    }
+
     async fn grade_school(&self, s: usize, kind: bool) -> anyhow::Result<u64> {
         let m = self.model;
         let school = &m.schools[s];
