@@ -197,8 +197,8 @@ pub struct CertificateRecord {
     pub teacher: String,
     /// School code.
     pub school: String,
-    /// The school's scope path.
-    pub path: String,
+    /// The school's scope path (a stored record whose path is not canonical does not load).
+    pub path: tica_domain::ScopePath,
     /// Active or revoked.
     pub status: Status,
     /// Keyed hash of name and ID number.
@@ -291,8 +291,8 @@ pub struct RunRecord {
     pub seq: i64,
     /// `jurisdictions/{code}`.
     pub county: String,
-    /// The county's scope path.
-    pub path: String,
+    /// The county's scope path (a stored run whose path is not canonical does not load).
+    pub path: tica_domain::ScopePath,
     /// State.
     pub state: RunState,
     /// The cursor when it started.
@@ -371,8 +371,8 @@ pub struct ArchiveRecord {
     pub id: String,
     /// School code.
     pub school: String,
-    /// The school's scope path.
-    pub path: String,
+    /// The school's scope path (a stored record whose path is not canonical does not load).
+    pub path: tica_domain::ScopePath,
     /// Only this batch, when not empty.
     pub batch_id: String,
     /// Revoked certificates too, under `revoked/`.

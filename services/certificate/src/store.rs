@@ -5,6 +5,7 @@
 //! leaves either all of a chunk or none of it, and the cursor never passes a result whose
 //! certificate is not stored.
 
+use tica_domain::ScopePath;
 use tica_storage::audit::AuditEntry;
 use tica_storage::{Database, append_audit, with_db, with_write_tx};
 
@@ -156,7 +157,7 @@ pub async fn insert_run(db: &Database, run: &RunRecord, audit: &AuditEntry) -> R
             .bind(run.id.clone())
             .bind(run.batch_id.clone())
             .bind(run.seq)
-            .bind(run.path.clone())
+            .bind(run.path.as_str().to_owned())
             .bind(run.state.key())
             .bind(json(run))
             .bind(run.create_micros)
@@ -340,7 +341,7 @@ fn cert_from(row: CertRow) -> Result<CertificateRecord> {
         batch_id: row.3,
         teacher: row.4,
         school: row.5,
-        path: row.6,
+        path: ScopePath::parse(&row.6).ok_or_else(|| corrupt("certificate path"))?,
         status: Status::from_key(&row.7).ok_or_else(|| corrupt("certificate status"))?,
         search_key: row.8,
         pdf_sha256: row.9,
@@ -479,14 +480,15 @@ pub async fn certificates(
 
 /// The scope path of a school that has certificates.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.school_path", db.operation.name = "certificate.school_path"))]
-pub async fn school_path(db: &Database, school: &str) -> Result<Option<String>> {
+pub async fn school_path(db: &Database, school: &str) -> Result<Option<ScopePath>> {
     let row: Option<(String,)> = with_db!(db, pool => {
         sqlx::query_as("SELECT path FROM certificates WHERE school = $1 LIMIT 1")
             .bind(school.to_owned())
             .fetch_optional(pool)
             .await?
     });
-    Ok(row.map(|(p,)| p))
+    row.map(|(p,)| ScopePath::parse(&p).ok_or_else(|| corrupt("certificate path")))
+        .transpose()
 }
 
 /// A certificate's PDF.
@@ -662,7 +664,7 @@ pub async fn append(db: &Database, a: &Append) -> Result<()> {
                     q = q
                         .bind(r.id.clone()).bind(r.number.clone()).bind(r.result_key.clone())
                         .bind(r.batch_id.clone()).bind(r.teacher.clone()).bind(r.school.clone())
-                        .bind(r.path.clone()).bind(r.status.key()).bind(r.search_key.clone())
+                        .bind(r.path.as_str().to_owned()).bind(r.status.key()).bind(r.search_key.clone())
                         .bind(r.pdf_sha256.clone()).bind(r.payload.clone()).bind(r.signature.clone())
                         .bind(r.log_index).bind(json(&r.doc)).bind(r.create_micros).bind(r.update_micros)
                         .bind(r.doc.facts.kind.key()).bind(r.doc.facts.micro_competency.clone())
@@ -819,7 +821,7 @@ pub async fn save_archive(
             "INSERT INTO archives (id, school, path, state, doc_json, create_micros) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET state = excluded.state, doc_json = excluded.doc_json",
         )
-        .bind(a.id.clone()).bind(a.school.clone()).bind(a.path.clone())
+        .bind(a.id.clone()).bind(a.school.clone()).bind(a.path.as_str().to_owned())
         .bind(a.state.key()).bind(json(a)).bind(a.create_micros)
         .execute(&mut *tx)
         .await?;

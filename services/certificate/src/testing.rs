@@ -92,7 +92,7 @@ pub async fn stored_run(db: &Database, seq: i64, cursor: i64) -> anyhow::Result<
         batch_id: "341324-2022".into(),
         seq,
         county: "jurisdictions/341324".into(),
-        path: "/340000/341300/341324/".into(),
+        path: tica_domain::ScopePath::parse("/340000/341300/341324/").expect("a county path"),
         state: RunState::Running,
         start_after_sequence: cursor,
         cursor,
@@ -115,7 +115,7 @@ pub async fn stored_run(db: &Database, seq: i64, cursor: i64) -> anyhow::Result<
         actor: Actor::default(),
         method: format!("{}/StartIssuanceRun", crate::service::SERVICE_NAME),
         resource: format!("issuanceRuns/{}", run.id),
-        path: tica_domain::ScopePath::parse(&run.path).expect("a county path"),
+        path: run.path.clone(),
         change: serde_json::json!({}),
     };
     crate::store::insert_run(db, &run, &audit).await?;

@@ -151,8 +151,8 @@ pub struct RoundRecord {
     pub kind: Kind,
     /// The county (county review) or province (audit) code.
     pub scope_code: String,
-    /// Its scope path.
-    pub path: String,
+    /// Its scope path (a stored round whose path is not canonical does not load).
+    pub path: tica_domain::ScopePath,
     /// The batches' year.
     pub year: i32,
     /// Batch ids under review.

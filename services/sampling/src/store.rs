@@ -783,7 +783,7 @@ pub async fn commit(db: &Database, work: &Work) -> Result<()> {
                 )
                 .bind(round.id.clone())
                 .bind(round.scope_code.clone())
-                .bind(round.path.clone())
+                .bind(round.path.as_str().to_owned())
                 .bind(i64::from(round.year))
                 .bind(round.level.key())
                 .bind(round.kind.key())

@@ -139,9 +139,7 @@ fn round(id: &str, county: &str, extends: &str, state: RoundState, micros: i64) 
         level: Level::CountyReview,
         kind: Kind::OnlineRegrade,
         scope_code: county.into(),
-        path: tica_domain::ScopePath::for_jurisdiction(DivisionCode::parse(county).unwrap())
-            .as_str()
-            .to_owned(),
+        path: tica_domain::ScopePath::for_jurisdiction(DivisionCode::parse(county).unwrap()),
         year: 2022,
         batches: vec![batch.clone()],
         extends: extends.into(),

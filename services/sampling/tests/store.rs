@@ -22,7 +22,7 @@ fn round() -> RoundRecord {
         level: Level::ProvinceAudit,
         kind: Kind::OnlineRegrade,
         scope_code: "340000".into(),
-        path: "/340000/".into(),
+        path: tica_domain::ScopePath::parse("/340000/").unwrap(),
         year: 2026,
         batches: vec!["341324-2026".into()],
         extends: String::new(),

@@ -29,4 +29,7 @@ pub use caller::{Bearer, BearerToken, Caller, bearer_from, caller_from};
 pub use keys::{KeyError, KeyPair, key_id, load_verifying_keys, read_signing_key, write_key_pair};
 pub use layer::{AuthLayer, AuthService, MethodPolicy, PolicySet};
 pub use role::Role;
-pub use token::{AuthError, Claims, DEFAULT_AUDIENCE, DEFAULT_ISSUER, TokenSigner, TokenVerifier};
+pub use token::{
+    AuthError, CLOCK_LEEWAY_SECS, Claims, DEFAULT_AUDIENCE, DEFAULT_ISSUER, TokenSigner,
+    TokenVerifier,
+};

@@ -18,6 +18,11 @@ pub const DEFAULT_ISSUER: &str = "tica";
 /// The `aud` claim every TICA service expects unless configured otherwise.
 pub const DEFAULT_AUDIENCE: &str = "tica";
 
+/// How far the verifier's clock may disagree with the issuer's, in seconds: an expired token
+/// is accepted this long after `exp`, and one dated (`iat`) or valid from (`nbf`) later than
+/// now is refused beyond it.
+pub const CLOCK_LEEWAY_SECS: u64 = 60;
+
 /// A TICA access token's claims.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -34,8 +39,11 @@ pub struct Claims {
     /// The school acted for (school roles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub school: Option<String>,
-    /// Issued at (Unix seconds).
+    /// Issued at (Unix seconds); a token issued later than now (beyond the leeway) is refused.
     pub iat: u64,
+    /// Not before (Unix seconds), when the issuer sets one; refused until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     /// Expires at (Unix seconds).
     pub exp: u64,
     /// Token id.
@@ -59,6 +67,9 @@ pub enum AuthError {
     /// Expired.
     #[error("token expired")]
     Expired,
+    /// Issued (`iat`) or valid from (`nbf`) later than now, beyond the clock leeway.
+    #[error("token not yet valid: its {0} lies in the future")]
+    NotYetValid(&'static str),
     /// Signature, algorithm, issuer or audience wrong.
     #[error("invalid token: {0}")]
     Invalid(String),
@@ -120,10 +131,7 @@ impl TokenSigner {
         school: Option<&str>,
         ttl: Duration,
     ) -> Result<String, AuthError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now = unix_now();
         let claims = Claims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -132,6 +140,7 @@ impl TokenSigner {
             jur: jurisdiction.to_string(),
             school: school.map(str::to_owned),
             iat: now,
+            nbf: None,
             exp: now + ttl.as_secs().max(1),
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
@@ -175,7 +184,8 @@ impl TokenVerifier {
         validation.set_issuer(&[DEFAULT_ISSUER]);
         validation.set_audience(&[DEFAULT_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY_SECS;
         TokenVerifier { keys, validation }
     }
 
@@ -202,9 +212,17 @@ impl TokenVerifier {
             jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| {
                 match e.kind() {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                    jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                        AuthError::NotYetValid("nbf")
+                    }
                     _ => AuthError::Invalid(e.to_string()),
                 }
             })?;
+        // jsonwebtoken checks `exp` and `nbf`, not `iat`: a token dated in the future was
+        // minted by a clock (or a hand) that cannot be trusted with the lifetime it claims.
+        if data.claims.iat > unix_now().saturating_add(CLOCK_LEEWAY_SECS) {
+            return Err(AuthError::NotYetValid("iat"));
+        }
         check_claims(&data.claims)
     }
 
@@ -217,6 +235,13 @@ impl TokenVerifier {
             .ok_or(AuthError::Malformed)?;
         self.verify(token.trim())
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// Checks that the claims make sense together and builds the caller.
@@ -361,6 +386,7 @@ mod tests {
             jur: "340000".into(),
             school: None,
             iat: 0,
+            nbf: None,
             exp: u64::MAX / 2,
             jti: "j".into(),
         };
@@ -386,11 +412,60 @@ mod tests {
             jur: "341324".into(),
             school: None,
             iat: 1,
+            nbf: None,
             exp: 2,
             jti: "j".into(),
         };
         let token = signer.sign(&claims).unwrap();
         assert!(matches!(verifier.verify(&token), Err(AuthError::Expired)));
+    }
+
+    fn claims_at(iat: u64, nbf: Option<u64>, exp: u64) -> Claims {
+        Claims {
+            iss: "tica".into(),
+            aud: "tica".into(),
+            sub: "x".into(),
+            role: "county_office".into(),
+            jur: "341324".into(),
+            school: None,
+            iat,
+            nbf,
+            exp,
+            jti: "j".into(),
+        }
+    }
+
+    #[test]
+    fn a_token_issued_or_valid_from_beyond_the_leeway_in_the_future_is_refused() {
+        let (signer, verifier) = setup();
+        let now = unix_now();
+        let day = 86_400;
+        let early = signer
+            .sign(&claims_at(now + 3600, None, now + day))
+            .unwrap();
+        let err = verifier.verify(&early).unwrap_err();
+        assert!(matches!(err, AuthError::NotYetValid("iat")), "{err}");
+        let later = signer
+            .sign(&claims_at(now, Some(now + 3600), now + day))
+            .unwrap();
+        let err = verifier.verify(&later).unwrap_err();
+        assert!(matches!(err, AuthError::NotYetValid("nbf")), "{err}");
+        assert_eq!(
+            tonic::Status::from(err).code(),
+            tonic::Code::Unauthenticated
+        );
+        // Within the leeway, a clock a little ahead is tolerated.
+        let skewed = signer
+            .sign(&claims_at(now + 30, Some(now + 30), now + day))
+            .unwrap();
+        assert!(verifier.verify(&skewed).is_ok());
+        // Expiry has the same leeway, and no more.
+        let just = signer.sign(&claims_at(now - day, None, now - 30)).unwrap();
+        assert!(verifier.verify(&just).is_ok());
+        let gone = signer
+            .sign(&claims_at(now - day, None, now - CLOCK_LEEWAY_SECS - 5))
+            .unwrap();
+        assert!(matches!(verifier.verify(&gone), Err(AuthError::Expired)));
     }
 
     #[test]

@@ -185,6 +185,22 @@ impl fmt::Display for ScopePath {
     }
 }
 
+/// Serialised as its string; deserialised only in canonical form, so a stored record whose path
+/// is corrupt fails to load instead of granting a wider scope.
+impl serde::Serialize for ScopePath {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ScopePath {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ScopePath::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom("not a canonical scope path"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +341,23 @@ mod tests {
             jurisdiction("340000")
         );
         assert_eq!(jurisdiction("340000").parent(), None);
+    }
+
+    #[test]
+    fn a_path_deserialises_only_in_canonical_form() {
+        let county = jurisdiction("341324");
+        let back: ScopePath = serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<
+            serde::de::value::Error,
+        >::new(county.as_str()))
+        .unwrap();
+        assert_eq!(back, county);
+        for corrupt in ["/", "", "garbage", "/340000/341324/"] {
+            let parsed: Result<ScopePath, _> =
+                serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<
+                    serde::de::value::Error,
+                >::new(corrupt));
+            assert!(parsed.is_err(), "{corrupt:?}");
+        }
     }
 
     #[test]

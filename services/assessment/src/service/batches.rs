@@ -135,7 +135,7 @@ fn check_deadlines(problems: &mut Problems, b: &BatchRecord) {
 impl Assessment {
     /// One batch: visible inside the county and to the offices above it.
     pub async fn get_batch(&self, ctx: &Ctx, id: &str) -> Result<BatchRecord> {
-        let batch = self.batch_or_404(id).await?;
+        let batch = self.batch_or_404(&ctx.caller, id).await?;
         if !can_see(&ctx.caller, &batch.path) {
             return Err(denied(&ctx.caller));
         }
@@ -276,7 +276,7 @@ impl Assessment {
     ) -> Result<BatchRecord> {
         require_role(&ctx.caller, ADMINISTRATORS, "change batches")?;
         self.retry(|| async {
-            let mut batch = self.batch_or_404(id).await?;
+            let mut batch = self.batch_or_404(&ctx.caller, id).await?;
             require_covers(&ctx.caller, &batch.path)?;
             let mut fields = Vec::new();
             let mut problems = Problems::new();
@@ -349,7 +349,7 @@ impl Assessment {
         open_date: Option<time::Date>,
     ) -> Result<BatchRecord> {
         require_role(&ctx.caller, ADMINISTRATORS, "open batches")?;
-        let mut batch = self.batch_or_404(id).await?;
+        let mut batch = self.batch_or_404(&ctx.caller, id).await?;
         require_covers(&ctx.caller, &batch.path)?;
         if batch.state != BatchState::Draft {
             return Err(AssessmentError::FailedPrecondition(format!(
@@ -431,14 +431,14 @@ impl Assessment {
         source: &str,
     ) -> Result<(Vec<ParticipantRecord>, i64)> {
         require_role(&ctx.caller, ADMINISTRATORS, "carry participants over")?;
-        let batch = self.batch_or_404(id).await?;
+        let batch = self.batch_or_404(&ctx.caller, id).await?;
         require_covers(&ctx.caller, &batch.path)?;
         if batch.state != BatchState::Open {
             return Err(AssessmentError::FailedPrecondition(format!(
                 "batches/{id} must be OPEN"
             )));
         }
-        let from = self.batch_or_404(source).await?;
+        let from = self.batch_or_404(&ctx.caller, source).await?;
         if !can_see(&ctx.caller, &from.path) {
             return Err(denied(&ctx.caller));
         }
@@ -558,7 +558,7 @@ impl Assessment {
             round,
         } = step;
         self.retry(|| async {
-            let mut batch = self.batch_or_404(id).await?;
+            let mut batch = self.batch_or_404(&ctx.caller, id).await?;
             require_covers(&ctx.caller, &batch.path)?;
             if !from.contains(&batch.state) {
                 let allowed: Vec<&str> = from.iter().map(|s| s.key()).collect();

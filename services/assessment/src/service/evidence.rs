@@ -32,6 +32,10 @@ pub struct EvidenceUpload {
     pub description: String,
 }
 
+/// The most bytes one upload message may carry (the contract's 1 MiB): a larger chunk is
+/// refused, whatever the transport would have accepted.
+pub const MAX_CHUNK_BYTES: usize = 1 << 20;
+
 /// One chunk of an upload as the transport delivers it.
 pub type UploadedChunk = Result<Vec<u8>>;
 
@@ -63,12 +67,13 @@ impl Assessment {
     where
         S: Stream<Item = UploadedChunk> + Unpin,
     {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if !matches!(ctx.caller.role, Role::Teacher | Role::SchoolAdmin) {
             return Err(AssessmentError::PermissionDenied(
                 "evidence is uploaded by the teacher or their school office".into(),
             ));
         }
-        let batch = self.batch_or_404(batch_id).await?;
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
         let p = self.participant_or_404(batch_id, teacher).await?;
         require_participant_access(&ctx.caller, &p)?;
         self.require_open_school(&batch, &p.school_code).await?;
@@ -171,6 +176,15 @@ impl Assessment {
         let outcome: Result<()> = async {
             while let Some(chunk) = chunks.next().await {
                 let chunk = chunk?;
+                if chunk.len() > MAX_CHUNK_BYTES {
+                    return Err(AssessmentError::invalid(
+                        "chunk",
+                        format!(
+                            "at most {MAX_CHUNK_BYTES} bytes (1 MiB) per message, not {}",
+                            chunk.len()
+                        ),
+                    ));
+                }
                 received += chunk.len() as i64;
                 if received > meta.size_bytes {
                     return Err(AssessmentError::invalid(
@@ -262,6 +276,7 @@ impl Assessment {
         teacher: &str,
         id: &str,
     ) -> Result<EvidenceRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         let e = store::evidence(&self.db, id)
             .await?
             .filter(|e| e.batch_id == batch_id && e.teacher_number == teacher)
@@ -285,6 +300,7 @@ impl Assessment {
         teacher: &str,
         code: Option<&str>,
     ) -> Result<Vec<EvidenceRecord>> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         let p = self.participant_or_404(batch_id, teacher).await?;
         require_participant_access(&ctx.caller, &p)?;
         Ok(store::evidence_of(&self.db, batch_id, teacher)
@@ -305,6 +321,7 @@ impl Assessment {
         EvidenceRecord,
         futures::stream::BoxStream<'static, Result<bytes::Bytes>>,
     )> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         let e = self.get_evidence(ctx, batch_id, teacher, id).await?;
         let stream = self.objects.get(&e.object_key).await?;
         Ok((e, stream))
@@ -318,11 +335,12 @@ impl Assessment {
         teacher: &str,
         id: &str,
     ) -> Result<()> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if !matches!(ctx.caller.role, Role::Teacher | Role::SchoolAdmin) {
             return Err(denied(&ctx.caller));
         }
         let e = self.get_evidence(ctx, batch_id, teacher, id).await?;
-        let batch = self.batch_or_404(batch_id).await?;
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
         let p = self.participant_or_404(batch_id, teacher).await?;
         self.require_open_school(&batch, &p.school_code).await?;
         for s in store::submissions_of(&self.db, batch_id, teacher).await? {

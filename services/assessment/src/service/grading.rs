@@ -207,6 +207,7 @@ impl Assessment {
         teacher: &str,
         code: &str,
     ) -> Result<SubmissionRecord> {
+        super::require_batch_scope(&ctx.caller, batch)?;
         let s = store::submission(&self.db, batch, teacher, code)
             .await?
             .ok_or_else(|| {
@@ -231,6 +232,7 @@ impl Assessment {
         after: &(String, String, String),
         limit: i64,
     ) -> Result<(Vec<SubmissionRecord>, i64)> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         let batch = self.get_batch(ctx, batch_id).await?;
         if ctx.caller.role == Role::Teacher && ctx.caller.subject != filter.teacher {
             return Err(denied(&ctx.caller));
@@ -341,8 +343,9 @@ impl Assessment {
         teacher: &str,
         code: &str,
     ) -> Result<SubmissionRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         self.retry(|| async {
-            let batch = self.batch_or_404(batch_id).await?;
+            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let p = self.participant_or_404(batch_id, teacher).await?;
             require_participant_access(&ctx.caller, &p)?;
             if !matches!(ctx.caller.role, Role::Teacher | Role::SchoolAdmin)
@@ -434,6 +437,7 @@ impl Assessment {
         code: &str,
         reason: &str,
     ) -> Result<SubmissionRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if reason.trim().is_empty() || reason.chars().count() > 500 {
             return Err(AssessmentError::invalid(
                 "reason",
@@ -446,7 +450,7 @@ impl Assessment {
             return Err(denied(&ctx.caller));
         }
         self.retry(|| async {
-            let batch = self.batch_or_404(batch_id).await?;
+            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let p = self.participant_or_404(batch_id, teacher).await?;
             let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
             if s.state == SubmissionState::Draft {
@@ -498,6 +502,7 @@ impl Assessment {
         code: &str,
         request: GradeRequest,
     ) -> Result<SubmissionRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if ctx.caller.role != Role::Assessor {
             return Err(AssessmentError::PermissionDenied(
                 "only an assessor grades submissions".into(),
@@ -522,7 +527,7 @@ impl Assessment {
         }
         let assessor = self.roster.assessor(&ctx.token, &assessor_id).await?;
         self.retry(|| async {
-            let batch = self.batch_or_404(batch_id).await?;
+            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let p = self.participant_or_404(batch_id, teacher).await?;
             let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
             let rules = batch_rules(&batch)?;

@@ -320,7 +320,7 @@ impl Assessment {
                 let records = self.all_hours_of(teacher).await?;
                 for mut p in store::enrolments(&self.db, teacher).await? {
                     if !batches.contains_key(&p.batch_id) {
-                        let batch = self.batch_or_404(&p.batch_id).await?;
+                        let batch = self.stored_batch(&p.batch_id).await?;
                         let open =
                             !matches!(batch.state, BatchState::Certified | BatchState::Draft);
                         let entry = if open {
@@ -388,7 +388,7 @@ impl Assessment {
         r: &HoursRecordRow,
     ) -> Result<(Option<ParticipantRecord>, (i64, Option<String>))> {
         for p in store::enrolments(&self.db, &r.teacher_number).await? {
-            let batch = self.batch_or_404(&p.batch_id).await?;
+            let batch = self.stored_batch(&p.batch_id).await?;
             if batch.state == BatchState::Draft {
                 continue;
             }

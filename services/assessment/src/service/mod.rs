@@ -173,19 +173,63 @@ impl Assessment {
         }
     }
 
-    async fn batch_or_404(&self, id: &str) -> Result<BatchRecord> {
+    /// The batch `id` as `caller` may see it: inside its subtree, or its own county's (a school
+    /// sees its county's batch).
+    ///
+    /// Scope before state: a batch's id begins with its county (`{county}-{year}`), so a caller
+    /// who could see no batch there is refused (PERMISSION_DENIED naming only its own scope)
+    /// before anything is read — another county's batches answer alike whether they exist or
+    /// not, and in whatever state. Only then is a missing batch NOT_FOUND. Every method that
+    /// takes a batch (or anything under one) starts here.
+    async fn batch_or_404(&self, caller: &Caller, id: &str) -> Result<BatchRecord> {
+        require_batch_scope(caller, id)?;
+        let batch = self.stored_batch(id).await?;
+        if !can_see(caller, &batch.path) {
+            return Err(denied(caller));
+        }
+        Ok(batch)
+    }
+
+    /// The batch `id`, for the service's own reads once access is decided.
+    async fn stored_batch(&self, id: &str) -> Result<BatchRecord> {
         store::batch(&self.db, id)
             .await?
             .ok_or_else(|| AssessmentError::NotFound(format!("batches/{id}")))
     }
 
     async fn participant_or_404(&self, batch: &str, teacher: &str) -> Result<ParticipantRecord> {
+        // Callers have passed `require_batch_scope` for `batch` already.
         store::participant(&self.db, batch, teacher)
             .await?
             .ok_or_else(|| {
                 AssessmentError::NotFound(format!("batches/{batch}/participants/{teacher}"))
             })
     }
+}
+
+/// Scope before state, for anything named under `batches/{id}`: decided from the id alone,
+/// before any read, so a caller who could see no batch in the county the id names gets the
+/// same PERMISSION_DENIED whether the batch (or what it asks for under it) exists or not. An id
+/// that names no county cannot exist: NOT_FOUND.
+pub(crate) fn require_batch_scope(caller: &Caller, id: &str) -> Result<()> {
+    let named =
+        batch_scope(id).ok_or_else(|| AssessmentError::NotFound(format!("batches/{id}")))?;
+    if can_see(caller, &named) {
+        Ok(())
+    } else {
+        Err(denied(caller))
+    }
+}
+
+/// The scope a batch id names: `{county}-{year}` → the county's path.
+pub(crate) fn batch_scope(id: &str) -> Option<ScopePath> {
+    let (code, year) = id.split_once('-')?;
+    if year.is_empty() || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    tica_domain::division::DivisionCode::parse(code)
+        .ok()
+        .map(ScopePath::for_jurisdiction)
 }
 
 /// Today in China.

@@ -16,7 +16,8 @@ impl Assessment {
         batch: &str,
         teacher: &str,
     ) -> Result<(ParticipantRecord, BatchRecord)> {
-        let b = self.batch_or_404(batch).await?;
+        super::require_batch_scope(&ctx.caller, batch)?;
+        let b = self.batch_or_404(&ctx.caller, batch).await?;
         let p = self.participant_or_404(batch, teacher).await?;
         require_participant_access(&ctx.caller, &p)?;
         Ok((p, b))
@@ -32,6 +33,7 @@ impl Assessment {
         after: &(String, String),
         limit: i64,
     ) -> Result<(Vec<ParticipantRecord>, i64, BatchRecord)> {
+        super::require_batch_scope(&ctx.caller, batch)?;
         if ctx.caller.role == Role::Teacher {
             return Err(denied(&ctx.caller));
         }
@@ -64,6 +66,7 @@ impl Assessment {
         batch_id: &str,
         teachers: &[String],
     ) -> Result<Vec<ParticipantRecord>> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if !matches!(ctx.caller.role, Role::SchoolAdmin)
             && !ADMINISTRATORS.contains(&ctx.caller.role)
         {
@@ -72,7 +75,7 @@ impl Assessment {
         if teachers.is_empty() || teachers.len() > 1000 {
             return Err(AssessmentError::invalid("teachers", "1 to 1000 teachers"));
         }
-        let batch = self.batch_or_404(batch_id).await?;
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
         if batch.state != BatchState::Open {
             return Err(AssessmentError::FailedPrecondition(format!(
                 "batches/{batch_id} must be OPEN"
@@ -132,6 +135,7 @@ impl Assessment {
         teacher: &str,
         reason: &str,
     ) -> Result<ParticipantRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if !matches!(ctx.caller.role, Role::SchoolAdmin)
             && !ADMINISTRATORS.contains(&ctx.caller.role)
         {
@@ -144,7 +148,7 @@ impl Assessment {
             ));
         }
         self.retry(|| async {
-            let batch = self.batch_or_404(batch_id).await?;
+            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let mut p = self.participant_or_404(batch_id, teacher).await?;
             require_participant_access(&ctx.caller, &p)?;
             if !p.enrolled {

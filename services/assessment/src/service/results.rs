@@ -116,7 +116,8 @@ impl Assessment {
         batch_id: &str,
         school: &str,
     ) -> Result<(SchoolResultRecord, SchoolFigures)> {
-        let batch = self.batch_or_404(batch_id).await?;
+        super::require_batch_scope(&ctx.caller, batch_id)?;
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
         let result = store::school_result(&self.db, batch_id, school)
             .await?
             .ok_or_else(|| {
@@ -138,7 +139,7 @@ impl Assessment {
         &self,
         result: SchoolResultRecord,
     ) -> Result<(SchoolResultRecord, SchoolFigures)> {
-        let batch = self.batch_or_404(&result.batch_id).await?;
+        let batch = self.stored_batch(&result.batch_id).await?;
         let figures = self
             .school_figures(&batch, &batch_rules(&batch)?, &result)
             .await?;
@@ -154,6 +155,7 @@ impl Assessment {
         after: &str,
         limit: i64,
     ) -> Result<Vec<(SchoolResultRecord, SchoolFigures)>> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if ctx.caller.role == Role::Teacher {
             return Err(denied(&ctx.caller));
         }
@@ -222,7 +224,7 @@ impl Assessment {
             round,
         } = step;
         self.retry(|| async {
-            let mut batch = self.batch_or_404(batch_id).await?;
+            let mut batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let mut result = store::school_result(&self.db, batch_id, school)
                 .await?
                 .ok_or_else(|| AssessmentError::NotFound(format!("batches/{batch_id}/schoolResults/{school}")))?;
@@ -281,6 +283,7 @@ impl Assessment {
         school: &str,
         reason: &str,
     ) -> Result<SchoolResultRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if !matches!(ctx.caller.role, Role::SchoolAdmin)
             && !ADMINISTRATORS.contains(&ctx.caller.role)
         {
@@ -311,6 +314,7 @@ impl Assessment {
         round: &str,
         reason: &str,
     ) -> Result<SchoolResultRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         require_role(
             &ctx.caller,
             &[
@@ -346,6 +350,7 @@ impl Assessment {
         round: &str,
         reason: &str,
     ) -> Result<SchoolResultRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         require_role(
             &ctx.caller,
             &[
@@ -387,6 +392,7 @@ impl Assessment {
         round: &str,
         reason: &str,
     ) -> Result<ParticipantRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         require_role(
             &ctx.caller,
             &[
@@ -404,7 +410,7 @@ impl Assessment {
             ));
         }
         self.retry(|| async {
-            let batch = self.batch_or_404(batch_id).await?;
+            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             if batch.state == BatchState::Certified {
                 return Err(AssessmentError::FailedPrecondition(
                     "the batch is certified".into(),
@@ -465,7 +471,7 @@ impl Assessment {
             ],
             "certify results",
         )?;
-        let batch = self.batch_or_404(id).await?;
+        let batch = self.batch_or_404(&ctx.caller, id).await?;
         require_covers(&ctx.caller, &batch.path)?;
         let rules = batch_rules(&batch)?;
         let audit_needed = rules
@@ -635,7 +641,7 @@ impl Assessment {
             .await?;
         // The batch's own record carries the new last sequence.
         self.retry(|| async {
-            let mut b = self.batch_or_404(id).await?;
+            let mut b = self.stored_batch(id).await?;
             if b.last_sequence == sequence_start {
                 b.last_sequence = sequence_start + events.len() as i64;
                 b.update_micros = next_micros(b.update_micros);
@@ -649,7 +655,7 @@ impl Assessment {
         })
         .await?;
         let _ = updated;
-        self.batch_or_404(id).await
+        self.stored_batch(id).await
     }
 
     /// Withdraws a certified result (a review overturned it): appends a WITHDRAWN event so that
@@ -662,6 +668,7 @@ impl Assessment {
         code: &str,
         reason: &str,
     ) -> Result<ParticipantRecord> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         require_role(
             &ctx.caller,
             &[Role::ProvinceOffice, Role::Service],
@@ -671,7 +678,7 @@ impl Assessment {
             return Err(AssessmentError::invalid("reason", "say why"));
         }
         self.retry(|| async {
-            let mut batch = self.batch_or_404(batch_id).await?;
+            let mut batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let mut p = self.participant_or_404(batch_id, teacher).await?;
             require_covers(&ctx.caller, &p.path)?;
             let key = format!(
@@ -735,6 +742,7 @@ impl Assessment {
         batch_id: &str,
         school: &str,
     ) -> Result<Appraisal> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         let (result, figures) = self.get_school_result(ctx, batch_id, school).await?;
         let participants = store::participants_of(&self.db, batch_id, school).await?;
         let enrolled: Vec<&ParticipantRecord> =

@@ -43,6 +43,7 @@ impl Assessment {
         teacher: &str,
         codes: &[String],
     ) -> Result<(Verdict, BatchRecord)> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         let (p, batch) = self.get_participant(ctx, batch_id, teacher).await?;
         Ok((self.judge(&batch, &p, codes)?, batch))
     }
@@ -77,6 +78,7 @@ impl Assessment {
         codes: &[String],
         validate_only: bool,
     ) -> Result<(ParticipantRecord, Verdict, BatchRecord)> {
+        super::require_batch_scope(&ctx.caller, batch_id)?;
         if !matches!(ctx.caller.role, Role::Teacher | Role::SchoolAdmin)
             && !ctx.caller.role.is_office()
         {

@@ -68,10 +68,11 @@ impl Assessment {
         after: i64,
         limit: i64,
     ) -> Result<(BatchRecord, Vec<CertifiedEventRecord>)> {
+        super::require_batch_scope(&ctx.caller, batch)?;
         if !(ctx.caller.role == Role::Service || ctx.caller.role.is_office()) {
             return Err(denied(&ctx.caller));
         }
-        let b = self.batch_or_404(batch).await?;
+        let b = self.batch_or_404(&ctx.caller, batch).await?;
         require_covers(&ctx.caller, &b.path)?;
         let events = store::events_after(&self.db, batch, after, limit).await?;
         Ok((b, events))

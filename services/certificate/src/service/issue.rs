@@ -166,7 +166,7 @@ impl Certificates {
             batch_id: batch_id.to_owned(),
             seq,
             county: format!("jurisdictions/{county_code}"),
-            path: path.as_str().to_owned(),
+            path,
             state: RunState::Pending,
             start_after_sequence: cursor,
             cursor,
@@ -210,17 +210,30 @@ impl Certificates {
         Ok(run)
     }
 
-    /// A run the caller may see.
+    /// A run the caller may see: its county's offices and those above.
+    ///
+    /// Scope before state: a run's id begins with its batch's county (`{county}-{year}-{seq}`),
+    /// so a caller who could see no run there is refused before anything is read — another
+    /// county's runs answer alike whether they exist or not. Only then is a missing run
+    /// NOT_FOUND.
     pub async fn run(&self, ctx: &Ctx, id: &str) -> Result<RunRecord> {
+        let sees = |path: &tica_domain::ScopePath| {
+            ctx.caller.covers(path) || path.contains(&ctx.caller.scope)
+        };
+        let refused = || denied("the run's county is outside this token's jurisdiction");
+        let named = id
+            .split_once('-')
+            .and_then(|(code, _)| tica_domain::division::DivisionCode::parse(code).ok())
+            .map(tica_domain::ScopePath::for_jurisdiction)
+            .ok_or_else(|| not_found(format!("issuanceRuns/{id}")))?;
+        if !sees(&named) {
+            return Err(refused());
+        }
         let run = store::run(&self.inner.db, id)
             .await?
             .ok_or_else(|| not_found(format!("issuanceRuns/{id}")))?;
-        let path = tica_domain::ScopePath::parse(&run.path)
-            .unwrap_or_else(tica_domain::ScopePath::everything);
-        if !ctx.caller.covers(&path) && !path.contains(&ctx.caller.scope) {
-            return Err(denied(
-                "the run's county is outside this token's jurisdiction",
-            ));
+        if !sees(&run.path) {
+            return Err(refused());
         }
         Ok(run)
     }
@@ -883,7 +896,7 @@ impl Certificates {
             batch_id: run.batch_id.clone(),
             teacher: code_of(&e.teacher, "teachers").to_owned(),
             school,
-            path: path.as_str().to_owned(),
+            path,
             status: Status::Active,
             search_key: item.search_key.clone(),
             pdf_sha256,
@@ -921,14 +934,11 @@ impl Certificates {
                 "required: shown on the verification page (at most 200 characters)",
             ));
         }
-        let mut record = store::certificate(&self.inner.db, id)
-            .await?
-            .ok_or_else(|| not_found(format!("certificates/{id}")))?;
-        let path = tica_domain::ScopePath::parse(&record.path)
-            .unwrap_or_else(tica_domain::ScopePath::everything);
-        let county = path
-            .parent()
-            .unwrap_or_else(tica_domain::ScopePath::everything);
+        // Whoever may not read it learns nothing: it answers as a missing one.
+        let mut record = self.certificate(&ctx.caller, id).await?;
+        let county = record.path.parent().ok_or_else(|| {
+            CertificateError::Internal(format!("certificates/{id} has no school path"))
+        })?;
         if !ctx.caller.covers(&county) || ctx.caller.school.is_some() {
             return Err(denied(
                 "only the issuing county's office or an office above it revokes certificates",

@@ -23,6 +23,7 @@ use std::future::Future;
 
 use tica_auth::{BearerToken, Caller, Role};
 use tica_domain::ScopePath;
+use tica_domain::division::DivisionCode;
 use tica_storage::Database;
 use tica_storage::audit::AuditEntry;
 
@@ -61,14 +62,14 @@ impl Ctx {
         &self,
         method: &str,
         resource: String,
-        path: &str,
+        path: &ScopePath,
         change: serde_json::Value,
     ) -> AuditEntry {
         AuditEntry {
             actor: self.actor(),
             method: format!("{SERVICE_NAME}/{method}"),
             resource,
-            path: ScopePath::parse(path).unwrap_or_else(ScopePath::everything),
+            path: path.clone(),
             change,
         }
     }
@@ -117,20 +118,37 @@ impl Sampling {
         }
     }
 
-    /// A round, 404 when absent; the caller must be able to see it: an office whose
-    /// jurisdiction contains the round's or lies inside it, or an assessor.
+    /// A round the caller may see: an office whose jurisdiction contains the round's or lies
+    /// inside it, or an assessor there.
+    ///
+    /// Scope before state: a round's id begins with its jurisdiction's code
+    /// (`{scope}-{year}-{tag}-{n}`), so a caller who could see no round there is refused before
+    /// anything is read — another jurisdiction's rounds answer alike whether they exist or not.
+    /// Only then is a missing round NOT_FOUND.
     pub async fn round(&self, ctx: &Ctx, id: &str) -> Result<RoundRecord> {
+        let named = id
+            .split_once('-')
+            .and_then(|(code, _)| DivisionCode::parse(code).ok())
+            .map(ScopePath::for_jurisdiction)
+            .ok_or_else(|| not_found(format!("reviewRounds/{id}")))?;
+        let sees = |path: &ScopePath| {
+            ctx.caller.covers(path)
+                || (ctx.caller.role != Role::Teacher && path.contains(&ctx.caller.scope))
+        };
+        let refused = || {
+            denied(format!(
+                "outside the jurisdiction this token acts for ({})",
+                ctx.caller.acting_for()
+            ))
+        };
+        if !sees(&named) {
+            return Err(refused());
+        }
         let round = store::round(&self.db, id)
             .await?
             .ok_or_else(|| not_found(format!("reviewRounds/{id}")))?;
-        let path = ScopePath::parse(&round.path).unwrap_or_else(ScopePath::everything);
-        let sees = ctx.caller.covers(&path)
-            || (ctx.caller.role != Role::Teacher && path.contains(&ctx.caller.scope));
-        if !sees {
-            return Err(denied(format!(
-                "reviewRounds/{id} lies outside the jurisdiction this token acts for ({})",
-                ctx.caller.acting_for()
-            )));
+        if !sees(&round.path) {
+            return Err(refused());
         }
         Ok(round)
     }
@@ -220,8 +238,7 @@ fn require_office_of(ctx: &Ctx, round: &RoundRecord) -> Result<()> {
 /// The caller is an office whose jurisdiction contains the round's scope (it may read the
 /// round's items, units and files).
 fn require_office_over(ctx: &Ctx, round: &RoundRecord) -> Result<()> {
-    let path = ScopePath::parse(&round.path).unwrap_or_else(ScopePath::everything);
-    if ctx.caller.role.is_office() && ctx.caller.covers(&path) {
+    if ctx.caller.role.is_office() && ctx.caller.covers(&round.path) {
         Ok(())
     } else {
         Err(denied(format!(

@@ -134,10 +134,8 @@ impl Sampling {
         // Only rounds inside the scope (not those on its path above it), drawn or later, of the
         // year asked; oldest first.
         rounds.retain(|r| {
-            let path = tica_domain::ScopePath::parse(&r.path)
-                .unwrap_or_else(tica_domain::ScopePath::everything);
-            ctx.caller.covers(&path)
-                && scope.contains(&path)
+            ctx.caller.covers(&r.path)
+                && scope.contains(&r.path)
                 && r.state != RoundState::Cancelled
                 && (filter.year == 0 || r.year == filter.year)
         });
