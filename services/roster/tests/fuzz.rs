@@ -7,7 +7,7 @@
 use tica_fuzz::{Fuzz, Rng, show_bytes};
 use tica_roster::files::schools::{self, SCHOOL_COLUMNS};
 use tica_roster::files::teachers::{self, TEACHER_COLUMNS};
-use tica_roster::files::{Encoding, Format, read_table, write};
+use tica_roster::files::{Encoding, Format, Limits, read_table, write};
 use tica_roster::sample::{CountySpec, SampleRoster};
 use time::{Date, Month};
 
@@ -18,11 +18,13 @@ fn today() -> Date {
 /// Feeds `bytes` to both importers in `format` and `encoding`, as an import does.
 fn import(bytes: &[u8], format: Format, encoding: Encoding) {
     let mut rows = 0usize;
+    let limits = Limits::default();
     let _ = read_table(
         bytes,
         format,
         encoding,
         &SCHOOL_COLUMNS,
+        &limits,
         |line, map, cells| {
             rows += 1;
             let _ = schools::parse_row(line, map, cells);
@@ -33,6 +35,7 @@ fn import(bytes: &[u8], format: Format, encoding: Encoding) {
         format,
         encoding,
         &TEACHER_COLUMNS,
+        &limits,
         |line, map, cells| {
             rows += 1;
             let _ = teachers::parse_row(line, map, cells, today());

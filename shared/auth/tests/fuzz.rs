@@ -126,6 +126,11 @@ fn signed_claims(keys: &Keys, rng: &mut Rng) -> String {
             1 => u64::MAX,
             _ => now() + 600,
         },
+        nbf: match rng.below(3) {
+            0 => None,
+            1 => Some(now() + 3_600),
+            _ => Some(now()),
+        },
         jti: text(rng, "j"),
     };
     keys.signer.sign(&claims).unwrap()

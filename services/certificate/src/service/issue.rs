@@ -120,7 +120,7 @@ fn parked_record(
     ParkedRecord {
         result_key: event.result_key.clone(),
         batch_id: run.batch_id.clone(),
-        path: run.path.clone(),
+        path: run.path.to_string(),
         sequence: event.sequence,
         teacher: code_of(&event.teacher, "teachers").to_owned(),
         school: code_of(&event.school, "schools").to_owned(),
