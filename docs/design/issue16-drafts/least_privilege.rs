@@ -1,0 +1,252 @@
+//! Least privilege for machines, over the suite's gRPC API: a training provider's token pushes
+//! and reads its own hours records and nothing else — it cannot rename a school, certify a
+//! batch or approve a school's results — and a service identity reaches only what its service
+//! calls on its peers. The retired catch-all `service` role is no longer a role at all.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tica_auth::{Claims, Role};
+use tica_e2e::{Cluster, hours};
+use tica_proto::tica::assessment::v1 as pb;
+use tica_proto::tica::roster::v1 as roster;
+use tica_storage::Backend;
+use tonic::Code;
+
+tica_storage::backend_tests!(
+    a_training_provider_pushes_its_hours_and_can_do_nothing_else,
+    a_service_identity_reaches_only_what_its_service_calls,
+);
+
+const PROVINCE: &str = "340000";
+const COUNTY: &str = "341324";
+const SCHOOL: &str = "3413240001";
+
+/// 泗县 with one school, one teacher and an open batch; the teacher's number.
+async fn county(backend: Backend) -> Option<(Cluster, String)> {
+    let cluster = Cluster::start(backend).await?;
+    cluster
+        .register_jurisdictions(&[
+            (PROVINCE, "安徽省", ""),
+            ("341300", "宿州市", PROVINCE),
+            (COUNTY, "泗县", "341300"),
+        ])
+        .await;
+    let mut office = cluster.roster(Role::CountyOffice, COUNTY);
+    office
+        .create_school(roster::CreateSchoolRequest {
+            school: Some(roster::School {
+                name: format!("schools/{SCHOOL}"),
+                display_name: "泗县实验小学".into(),
+                jurisdiction: format!("jurisdictions/{COUNTY}"),
+                kind: roster::SchoolKind::Primary as i32,
+                full_time_teacher_count: 60,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let id = tica_domain::ResidentId::generate(
+        COUNTY,
+        time::Date::from_calendar_date(1988, time::Month::March, 3).unwrap(),
+        5,
+    );
+    let teacher = office
+        .create_teacher(roster::CreateTeacherRequest {
+            teacher: Some(roster::Teacher {
+                display_name: "王芳".into(),
+                id_number: id.as_str().into(),
+                school: format!("schools/{SCHOOL}"),
+                stage: roster::Stage::Primary as i32,
+                subject: "数学".into(),
+                category: roster::TeacherCategory::Ordinary as i32,
+                ..Default::default()
+            }),
+            teacher_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    cluster.open_batch(COUNTY, 2026, "泗县 2026").await;
+    let number = teacher.name.strip_prefix("teachers/").unwrap().to_owned();
+    Some((cluster, number))
+}
+
+async fn a_training_provider_pushes_its_hours_and_can_do_nothing_else(backend: Backend) {
+    let Some((cluster, teacher)) = county(backend).await else {
+        return;
+    };
+    let token = cluster.token_as("anhui-online", Role::TrainingProvider, PROVINCE, None);
+    let mut provider = cluster.assessment("anhui-online", Role::TrainingProvider, PROVINCE, None);
+
+    // Its job: push hours, read back its own records.
+    let pushed = provider
+        .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
+            parent: "providers/anhui-online".into(),
+            records: vec![hours(&teacher, pb::HoursKind::OnlineStudy, "online")],
+        })
+        .await
+        .expect("a provider pushes its hours")
+        .into_inner();
+    let record = pushed.results[0].record.clone().expect("stored");
+    provider
+        .get_hours_record(pb::GetHoursRecordRequest {
+            name: record.name.clone(),
+        })
+        .await
+        .expect("and reads its own record");
+
+    // Another provider's records are not its own, even in its province.
+    let school_pushed = cluster
+        .assessment("admin", Role::SchoolAdmin, COUNTY, Some(SCHOOL))
+        .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
+            parent: format!("providers/school-{SCHOOL}"),
+            records: vec![pb::HoursRecord {
+                name: format!("providers/school-{SCHOOL}/hoursRecords/{teacher}-practice"),
+                ..hours(&teacher, pb::HoursKind::Practice, "practice")
+            }],
+        })
+        .await
+        .expect("the school pushes its practice hours")
+        .into_inner();
+    let theirs = school_pushed.results[0].record.clone().unwrap().name;
+    let refused = provider
+        .get_hours_record(pb::GetHoursRecordRequest { name: theirs })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.code(), Code::PermissionDenied | Code::NotFound),
+        "{refused:?}"
+    );
+    let listed = provider
+        .list_hours_records(pb::ListHoursRecordsRequest {
+            parent: format!("batches/{COUNTY}-2026/participants/{teacher}"),
+            ..Default::default()
+        })
+        .await;
+    if let Ok(listed) = listed {
+        assert!(
+            listed
+                .into_inner()
+                .hours_records
+                .iter()
+                .all(|r| r.name.starts_with("providers/anhui-online/")),
+            "a provider lists only its own records"
+        );
+    }
+
+    // Not its job: rename a school, certify a batch, approve a school's results.
+    let mut roster = tica_roster::client::client(cluster.channel.clone(), &token);
+    let rename = roster
+        .update_school(roster::UpdateSchoolRequest {
+            school: Some(roster::School {
+                name: format!("schools/{SCHOOL}"),
+                display_name: "改名小学".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(rename.code(), Code::PermissionDenied, "{rename:?}");
+    let certify = provider
+        .certify_batch(pb::CertifyBatchRequest {
+            name: format!("batches/{COUNTY}-2026"),
+            review_round: String::new(),
+            reason: "抽测合格".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(certify.code(), Code::PermissionDenied, "{certify:?}");
+    let approve = provider
+        .approve_school_results(pb::ApproveSchoolResultsRequest {
+            name: format!("batches/{COUNTY}-2026/schoolResults/{SCHOOL}"),
+            review_round: String::new(),
+            reason: "合格".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(approve.code(), Code::PermissionDenied, "{approve:?}");
+    cluster.stop().await;
+}
+
+async fn a_service_identity_reaches_only_what_its_service_calls(backend: Backend) {
+    let Some((cluster, _teacher)) = county(backend).await else {
+        return;
+    };
+    // The certificate service reads batches; it does not certify them or rename schools.
+    let mut certificates = cluster.assessment(
+        "certificate-service",
+        Role::CertificateService,
+        PROVINCE,
+        None,
+    );
+    certificates
+        .get_batch(pb::GetBatchRequest {
+            name: format!("batches/{COUNTY}-2026"),
+        })
+        .await
+        .expect("the certificate service reads the batch it issues for");
+    let certify = certificates
+        .certify_batch(pb::CertifyBatchRequest {
+            name: format!("batches/{COUNTY}-2026"),
+            review_round: String::new(),
+            reason: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(certify.code(), Code::PermissionDenied, "{certify:?}");
+    for role in [
+        Role::AssessmentService,
+        Role::SamplingService,
+        Role::CertificateService,
+    ] {
+        let token = cluster.token_as(role.as_str(), role, PROVINCE, None);
+        let mut roster = tica_roster::client::client(cluster.channel.clone(), &token);
+        let rename = roster
+            .update_school(roster::UpdateSchoolRequest {
+                school: Some(roster::School {
+                    name: format!("schools/{SCHOOL}"),
+                    display_name: "改名小学".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["display_name".into()],
+                }),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(rename.code(), Code::PermissionDenied, "{role}: {rename:?}");
+    }
+
+    // A token of the retired catch-all role is not a token of any role.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let old = cluster
+        .signer()
+        .sign(&Claims {
+            iss: "tica".into(),
+            aud: "tica".into(),
+            sub: "anhui-online".into(),
+            role: "service".into(),
+            jur: PROVINCE.into(),
+            school: None,
+            iat: now,
+            nbf: None,
+            exp: now + Duration::from_secs(600).as_secs(),
+            jti: "old".into(),
+        })
+        .unwrap();
+    let mut roster = tica_roster::client::client(cluster.channel.clone(), &old);
+    let refused = roster
+        .get_school(roster::GetSchoolRequest {
+            name: format!("schools/{SCHOOL}"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    cluster.stop().await;
+}
