@@ -274,7 +274,9 @@ impl Certificates {
         keys: KeyFiles,
         config: Config,
     ) -> anyhow::Result<Certificates> {
-        let now = tica_storage::now_micros();
+        // The service's one clock: a key's published activation is on the same time line as the
+        // certificates and revocation lists it signs.
+        let now = config.clock.now();
         let public: Vec<(String, Vec<u8>)> = keys
             .public
             .iter()
