@@ -372,6 +372,28 @@ async fn uploads_that_break_the_policys_limits_are_refused_and_store_nothing(bac
         .await
         .unwrap_err();
     assert_eq!(unselected.code(), Code::InvalidArgument, "{unselected:?}");
+    // One message of more than the contract's 1 MiB, within the declared size: refused as such.
+    let big = {
+        let mut b = b"%PDF-1.7\n".to_vec();
+        b.resize((1 << 20) + 1, b'x');
+        b
+    };
+    let one_big_chunk = own
+        .upload_evidence(tokio_stream::iter(vec![
+            plan(&participant, big.len(), |_| {}),
+            pb::UploadEvidenceRequest {
+                parent: String::new(),
+                payload: Some(pb::upload_evidence_request::Payload::Chunk(big)),
+            },
+        ]))
+        .await
+        .unwrap_err();
+    assert!(
+        field_violations(&one_big_chunk)
+            .iter()
+            .any(|(f, d)| f == "chunk" && d.contains("1 MiB")),
+        "{one_big_chunk:?}"
+    );
     let listed = own
         .list_evidence(pb::ListEvidenceRequest {
             parent: participant.clone(),
