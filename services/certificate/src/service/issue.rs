@@ -26,6 +26,22 @@ pub const WITHDRAWN: &str =
 /// A certificate made: the record, its PDF, and its number's (county, year, sequence).
 type Made = (CertificateRecord, Vec<u8>, (String, i64, i64));
 
+/// The log entry that says `record` was issued.
+fn issued_entry(record: &CertificateRecord) -> Pending {
+    Pending {
+        kind: "issued",
+        certificate_id: record.id.clone(),
+        entry: entry_bytes(
+            "issued",
+            &record.id,
+            &record.payload,
+            &record.pdf_sha256,
+            record.create_micros,
+            None,
+        ),
+    }
+}
+
 /// The last printed number per (county, year) within a run.
 pub type Numbers = HashMap<(String, i64), i64>;
 
@@ -457,21 +473,7 @@ impl Certificates {
             });
             to_revoke.push(record);
         }
-        let mut pending = Vec::new();
-        for (record, _, _) in &made {
-            pending.push(Pending {
-                kind: "issued",
-                certificate_id: record.id.clone(),
-                entry: entry_bytes(
-                    "issued",
-                    &record.id,
-                    &record.payload,
-                    &record.pdf_sha256,
-                    record.create_micros,
-                    None,
-                ),
-            });
-        }
+        let mut pending: Vec<Pending> = made.iter().map(|(r, _, _)| issued_entry(r)).collect();
         for record in &to_revoke {
             let revocation = record.doc.revocation.as_ref().expect("set above");
             pending.push(Pending {
@@ -658,21 +660,7 @@ impl Certificates {
             })
             .collect();
         unparked.extend(made.iter().map(|(r, _, _)| r.result_key.clone()));
-        let mut pending = Vec::new();
-        for (record, _, _) in &made {
-            pending.push(Pending {
-                kind: "issued",
-                certificate_id: record.id.clone(),
-                entry: entry_bytes(
-                    "issued",
-                    &record.id,
-                    &record.payload,
-                    &record.pdf_sha256,
-                    record.create_micros,
-                    None,
-                ),
-            });
-        }
+        let pending: Vec<Pending> = made.iter().map(|(r, _, _)| issued_entry(r)).collect();
         let mut progress = run.clone();
         progress.certificates_issued += made.len() as i64;
         progress.parked_issued += made.len() as i64;
