@@ -195,6 +195,11 @@ impl Cluster {
         tica::demo::Target::new(self.channel.clone(), self.signer.clone(), self.http())
     }
 
+    /// The signer of the suite's tokens (tests forge claims with it).
+    pub fn signer(&self) -> &TokenSigner {
+        &self.signer
+    }
+
     /// The suite's data directory (databases, keys, evidence).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir

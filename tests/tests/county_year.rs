@@ -155,7 +155,7 @@ async fn a_county_runs_its_year_through_the_api_to_certificates_that_verify(back
 
     // Hours: a training provider pushes 30 online + 30 practice hours for everyone but one, who
     // gets only the online half. Pushing the same records again changes nothing.
-    let mut provider = cluster.assessment("anhui-online", Role::Service, PROVINCE, None);
+    let mut provider = cluster.assessment("anhui-online", Role::TrainingProvider, PROVINCE, None);
     let mut records = Vec::new();
     for n in everyone {
         records.push(tica_e2e::hours(n, pb::HoursKind::OnlineStudy, "online"));

@@ -105,7 +105,7 @@ async fn a_course_counts_only_when_two_thirds_were_watched_and_pushes_follow_the
     let Some((cluster, teacher, _)) = beijing(backend).await else {
         return;
     };
-    let mut provider = cluster.assessment("bjedu", Role::Service, "110000", None);
+    let mut provider = cluster.assessment("bjedu", Role::TrainingProvider, "110000", None);
     let results = push(
         &mut provider,
         vec![
@@ -147,7 +147,7 @@ async fn a_course_counts_only_when_two_thirds_were_watched_and_pushes_follow_the
     assert_eq!(results[0].outcome, pb::PushOutcome::Updated as i32);
     assert_eq!(results[0].record.as_ref().unwrap().counted_centihours, 300);
     // Another provider cannot push under this provider's name.
-    let mut other = cluster.assessment("someone-else", Role::Service, "110000", None);
+    let mut other = cluster.assessment("someone-else", Role::TrainingProvider, "110000", None);
     let status = other
         .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
             parent: "providers/bjedu".into(),
@@ -165,7 +165,7 @@ async fn a_record_named_twice_in_one_push_is_stored_once_as_it_ends_and_the_hour
     let Some((cluster, teacher, participant)) = beijing(backend).await else {
         return;
     };
-    let mut provider = cluster.assessment("bjedu", Role::Service, "110000", None);
+    let mut provider = cluster.assessment("bjedu", Role::TrainingProvider, "110000", None);
     // One push: a course first reported short of 2/3, then again (revision 2) finished; a
     // stale revision 1 after it; a record with a broken kind; and one for a stranger. The
     // stranger fails the roster's batch lookup, and only their record is refused for it.

@@ -246,7 +246,7 @@ async fn run_school_year(
         }
     }
     // A training provider reports 30 online and 30 practice hours for everyone.
-    let mut provider = cluster.assessment("anhui-online", Role::Service, PROVINCE, None);
+    let mut provider = cluster.assessment("anhui-online", Role::TrainingProvider, PROVINCE, None);
     let records = teachers
         .iter()
         .flatten()

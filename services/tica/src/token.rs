@@ -21,7 +21,8 @@ pub enum TokenCommand {
 /// Arguments of `tica token mint`.
 #[derive(Debug, Args)]
 pub struct MintArgs {
-    /// teacher, school_admin, assessor, county_office, city_office, province_office or service.
+    /// teacher, school_admin, assessor, county_office, city_office, province_office, or
+    /// training_provider (its subject is the provider id; it pushes and reads its own hours).
     #[arg(long)]
     pub role: Role,
     /// GB/T 2260 code of the jurisdiction acted for (a school's county for school roles).

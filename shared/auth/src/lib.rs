@@ -10,6 +10,9 @@
 //! [`secret_file`] writes the private keys and secrets the suite creates: mode 0600 from their
 //! first byte, never half-written.
 //!
+//! [`access::TABLE`] is the one role × RPC table of the suite; every service's policy is
+//! derived from it.
+//!
 //! Invariants:
 //! - Only Ed25519 is accepted; the algorithm is never taken from the token.
 //! - A method missing from a service's [`MethodPolicy`] is refused (fail closed).
@@ -17,6 +20,7 @@
 
 #![deny(missing_docs)]
 
+pub mod access;
 mod caller;
 mod keys;
 mod layer;

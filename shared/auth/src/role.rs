@@ -18,8 +18,12 @@ pub enum Role {
     CityOffice,
     /// A province-level project office.
     ProvinceOffice,
-    /// Another system's backend (a training provider, an HR system, a TICA service).
-    Service,
+    /// A training provider's backend; the token's subject is its provider id. It pushes and
+    /// reads its own hours records (and resolves the teachers it pushes for), nothing else.
+    ///
+    /// The TICA services have no role of their own: a service calling a peer forwards its
+    /// caller's token, so it can never do more than the person or machine it acts for.
+    TrainingProvider,
 }
 
 impl Role {
@@ -31,8 +35,21 @@ impl Role {
         Role::CountyOffice,
         Role::CityOffice,
         Role::ProvinceOffice,
-        Role::Service,
+        Role::TrainingProvider,
     ];
+
+    /// The roles of people.
+    pub const PEOPLE: [Role; 6] = [
+        Role::Teacher,
+        Role::SchoolAdmin,
+        Role::Assessor,
+        Role::CountyOffice,
+        Role::CityOffice,
+        Role::ProvinceOffice,
+    ];
+
+    /// The roles of machines.
+    pub const MACHINES: [Role; 1] = [Role::TrainingProvider];
 
     /// The offices, which administer a jurisdiction.
     pub const OFFICES: [Role; 3] = [Role::CountyOffice, Role::CityOffice, Role::ProvinceOffice];
@@ -46,8 +63,13 @@ impl Role {
             Role::CountyOffice => "county_office",
             Role::CityOffice => "city_office",
             Role::ProvinceOffice => "province_office",
-            Role::Service => "service",
+            Role::TrainingProvider => "training_provider",
         }
+    }
+
+    /// Whether this role is a machine's (it never acts for a school).
+    pub fn is_machine(self) -> bool {
+        Role::MACHINES.contains(&self)
     }
 
     /// Whether this role is an education office.
@@ -103,5 +125,13 @@ mod tests {
         }
         assert_eq!("County-Office".parse::<Role>().unwrap(), Role::CountyOffice);
         assert!("superuser".parse::<Role>().is_err());
+        assert!(
+            "service".parse::<Role>().is_err(),
+            "the catch-all machine role is gone"
+        );
+        assert_eq!(
+            "training-provider".parse::<Role>().unwrap(),
+            Role::TrainingProvider
+        );
     }
 }

@@ -267,6 +267,11 @@ fn check_claims(claims: &Claims) -> Result<Caller, AuthError> {
             )));
         }
     }
+    if role.is_machine() && claims.school.is_some() {
+        return Err(AuthError::Claims(format!(
+            "a {role} does not act for a school"
+        )));
+    }
     if role.requires_school() && claims.school.is_none() {
         return Err(AuthError::Claims(format!(
             "a {role} token must name its school"

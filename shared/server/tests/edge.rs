@@ -514,7 +514,7 @@ async fn a_public_method_over_budget_is_resource_exhausted_with_retry_info_and_o
     let token = TokenSigner::new(&pair)
         .mint(
             "assessment",
-            Role::Service,
+            Role::TrainingProvider,
             tica_domain::DivisionCode::parse("340000").unwrap(),
             None,
             Duration::from_secs(600),
@@ -533,7 +533,7 @@ async fn a_public_method_over_budget_is_resource_exhausted_with_retry_info_and_o
             echo::Echo,
             MethodPolicy::new("test.v1.Echo")
                 .public("Public")
-                .allow("Private", &[Role::Service]),
+                .allow("Private", &[Role::TrainingProvider]),
         );
     let server = server
         .spawn("127.0.0.1:0".parse().unwrap(), verifier)

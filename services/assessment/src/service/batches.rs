@@ -596,7 +596,7 @@ impl Assessment {
     ) -> Result<BatchRecord> {
         require_role(
             &ctx.caller,
-            &[Role::Service, Role::CityOffice, Role::ProvinceOffice],
+            &[Role::CityOffice, Role::ProvinceOffice],
             "begin a province audit",
         )?;
         self.move_batch(
@@ -624,7 +624,7 @@ impl Assessment {
     ) -> Result<BatchRecord> {
         require_role(
             &ctx.caller,
-            &[Role::Service, Role::CityOffice, Role::ProvinceOffice],
+            &[Role::CityOffice, Role::ProvinceOffice],
             "return a county's results",
         )?;
         if reason.trim().is_empty() {

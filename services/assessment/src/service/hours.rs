@@ -121,17 +121,17 @@ impl Assessment {
         provider: &str,
         records: Vec<HoursPush>,
     ) -> Result<Vec<PushedRecord>> {
-        let own =
-            match ctx.caller.role {
-                Role::Service => ctx.caller.subject.clone(),
-                Role::SchoolAdmin => {
-                    format!("school-{}", ctx.caller.school.clone().unwrap_or_default())
-                }
-                _ => return Err(AssessmentError::PermissionDenied(
-                    "hours are pushed by training providers (service tokens) and school offices"
-                        .into(),
-                )),
-            };
+        let own = match ctx.caller.role {
+            Role::TrainingProvider => ctx.caller.subject.clone(),
+            Role::SchoolAdmin => {
+                format!("school-{}", ctx.caller.school.clone().unwrap_or_default())
+            }
+            _ => {
+                return Err(AssessmentError::PermissionDenied(
+                    "hours are pushed by training providers and school offices".into(),
+                ));
+            }
+        };
         if provider != own {
             // Another provider's records: a question of permission, not of a malformed field.
             return Err(AssessmentError::PermissionDenied(format!(
@@ -366,15 +366,20 @@ impl Assessment {
         Option<ParticipantRecord>,
         (i64, Option<String>),
     )> {
+        let missing =
+            || AssessmentError::NotFound(format!("providers/{provider}/hoursRecords/{record}"));
+        // A training provider reads its own records only; another's are not there for it
+        // (decided from the name, before anything is read).
+        if ctx.caller.role == Role::TrainingProvider && ctx.caller.subject != provider {
+            return Err(missing());
+        }
         let r = store::hours_record(&self.db, provider, record)
             .await?
-            .ok_or_else(|| {
-                AssessmentError::NotFound(format!("providers/{provider}/hoursRecords/{record}"))
-            })?;
+            .ok_or_else(missing)?;
         if ctx.caller.role == Role::Teacher && ctx.caller.subject != r.teacher_number {
             return Err(denied(&ctx.caller));
         }
-        if !(ctx.caller.role == Role::Service && ctx.caller.subject == provider) {
+        if ctx.caller.role != Role::TrainingProvider {
             require_covers(&ctx.caller, &r.path)?;
         }
         let (participant, count) = self.count_in_current_batch(&r).await?;
@@ -427,15 +432,22 @@ impl Assessment {
                 } else if ctx.caller.role != Role::Teacher {
                     // Nothing to show, but do not reveal whether the teacher exists elsewhere.
                 }
+                // A training provider sees, of a teacher's records, its own.
+                let provider_only = (ctx.caller.role == Role::TrainingProvider)
+                    .then_some(ctx.caller.subject.as_str());
                 Ok(rows
                     .into_iter()
                     .filter(|r| {
                         ctx.caller.covers(&r.path) || ctx.caller.subject == r.teacher_number
                     })
+                    .filter(|r| provider_only.is_none_or(|p| r.provider_id == p))
                     .collect())
             }
             (None, Some(p)) => {
-                let own = (ctx.caller.role == Role::Service && ctx.caller.subject == p)
+                if ctx.caller.role == Role::TrainingProvider && ctx.caller.subject != p {
+                    return Err(denied(&ctx.caller));
+                }
+                let own = (ctx.caller.role == Role::TrainingProvider && ctx.caller.subject == p)
                     || ctx
                         .caller
                         .school

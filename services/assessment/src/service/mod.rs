@@ -286,10 +286,5 @@ pub(crate) fn require_participant_access(caller: &Caller, p: &ParticipantRecord)
     require_covers(caller, &p.path)
 }
 
-/// The offices and services that administer.
-pub(crate) const ADMINISTRATORS: &[Role] = &[
-    Role::CountyOffice,
-    Role::CityOffice,
-    Role::ProvinceOffice,
-    Role::Service,
-];
+/// The offices, which administer.
+pub(crate) const ADMINISTRATORS: &[Role] = &Role::OFFICES;

@@ -317,12 +317,7 @@ impl Assessment {
         super::require_batch_scope(&ctx.caller, batch_id)?;
         require_role(
             &ctx.caller,
-            &[
-                Role::Service,
-                Role::CountyOffice,
-                Role::CityOffice,
-                Role::ProvinceOffice,
-            ],
+            &[Role::CountyOffice, Role::CityOffice, Role::ProvinceOffice],
             "approve school results",
         )?;
         self.move_school(
@@ -353,12 +348,7 @@ impl Assessment {
         super::require_batch_scope(&ctx.caller, batch_id)?;
         require_role(
             &ctx.caller,
-            &[
-                Role::Service,
-                Role::CountyOffice,
-                Role::CityOffice,
-                Role::ProvinceOffice,
-            ],
+            &[Role::CountyOffice, Role::CityOffice, Role::ProvinceOffice],
             "return school results",
         )?;
         if reason.trim().is_empty() {
@@ -395,12 +385,7 @@ impl Assessment {
         super::require_batch_scope(&ctx.caller, batch_id)?;
         require_role(
             &ctx.caller,
-            &[
-                Role::Service,
-                Role::CountyOffice,
-                Role::CityOffice,
-                Role::ProvinceOffice,
-            ],
+            &[Role::CountyOffice, Role::CityOffice, Role::ProvinceOffice],
             "record offline checks",
         )?;
         if !matches!(outcome, "pending" | "passed" | "failed") {
@@ -463,12 +448,7 @@ impl Assessment {
     ) -> Result<BatchRecord> {
         require_role(
             &ctx.caller,
-            &[
-                Role::Service,
-                Role::CountyOffice,
-                Role::CityOffice,
-                Role::ProvinceOffice,
-            ],
+            &[Role::CountyOffice, Role::CityOffice, Role::ProvinceOffice],
             "certify results",
         )?;
         let batch = self.batch_or_404(&ctx.caller, id).await?;
@@ -671,7 +651,7 @@ impl Assessment {
         super::require_batch_scope(&ctx.caller, batch_id)?;
         require_role(
             &ctx.caller,
-            &[Role::ProvinceOffice, Role::Service],
+            &[Role::ProvinceOffice],
             "withdraw certified results",
         )?;
         if reason.trim().is_empty() {

@@ -1,7 +1,6 @@
 //! The stream of certified results the certificate service consumes.
 
 use serde::{Deserialize, Serialize};
-use tica_auth::Role;
 
 use super::{Assessment, Ctx, denied, require_covers};
 use crate::error::Result;
@@ -69,7 +68,7 @@ impl Assessment {
         limit: i64,
     ) -> Result<(BatchRecord, Vec<CertifiedEventRecord>)> {
         super::require_batch_scope(&ctx.caller, batch)?;
-        if !(ctx.caller.role == Role::Service || ctx.caller.role.is_office()) {
+        if !ctx.caller.role.is_office() {
             return Err(denied(&ctx.caller));
         }
         let b = self.batch_or_404(&ctx.caller, batch).await?;

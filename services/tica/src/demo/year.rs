@@ -544,7 +544,7 @@ impl<'a> Year<'a> {
         let provider = "suzhou-online";
         let client = self
             .target
-            .assessment(provider, Role::Service, &m.province.0, None);
+            .assessment(provider, Role::TrainingProvider, &m.province.0, None);
         let record = |t: usize, kind: pb::HoursKind, what: &str, centihours: i64| pb::HoursRecord {
             name: format!(
                 "providers/{provider}/hoursRecords/{}-{what}",
