@@ -44,9 +44,22 @@ struct World {
     their_assessor: String,
 }
 
+/// Refused without confirming anything about the other county: PERMISSION_DENIED naming only
+/// the caller's own jurisdiction, or — for a record asked for by name — NOT_FOUND, word for
+/// word what a missing record gets (issue 16, point 4).
 fn denied<T: std::fmt::Debug>(result: Result<tonic::Response<T>, tonic::Status>, what: &str) {
     match result {
-        Err(status) => assert_eq!(status.code(), Code::PermissionDenied, "{what}: {status:?}"),
+        Err(status) if status.code() == Code::PermissionDenied => assert!(
+            !status
+                .message()
+                .contains(&format!("jurisdictions/{THEIRS}")),
+            "{what} names the other county: {status:?}"
+        ),
+        Err(status) if status.code() == Code::NotFound => assert!(
+            status.message().ends_with(" not found"),
+            "{what} is not the missing record's answer: {status:?}"
+        ),
+        Err(status) => panic!("{what} should be refused, got {status:?}"),
         Ok(response) => panic!("{what} should be denied, got {response:?}"),
     }
 }
@@ -430,14 +443,29 @@ async fn a_county_office_cannot_read_or_change_another_countys_teachers(backend:
         .await,
         "MoveTeacher of theirs to me",
     );
-    denied(
-        me.move_teacher(pb::MoveTeacherRequest {
+    // Their school is not there for me: moving my teacher to it gets the field violation a
+    // school that does not exist gets, word for word.
+    let to_theirs = me
+        .move_teacher(pb::MoveTeacherRequest {
             name: format!("teachers/{}", w.my_teacher),
             school: format!("schools/{}", w.their_school),
             ..Default::default()
         })
-        .await,
-        "MoveTeacher of mine to them",
+        .await
+        .unwrap_err();
+    let to_nowhere = me
+        .move_teacher(pb::MoveTeacherRequest {
+            name: format!("teachers/{}", w.my_teacher),
+            school: "schools/3413249999".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(to_theirs.code(), Code::InvalidArgument, "{to_theirs:?}");
+    assert_eq!(
+        to_theirs.message().replace(&w.their_school, "?"),
+        to_nowhere.message().replace("3413249999", "?"),
+        "MoveTeacher tells their school from a missing one"
     );
     assert_eq!(w.their_teacher().await, teacher_before, "untouched");
     let mine = me

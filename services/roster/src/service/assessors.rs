@@ -5,7 +5,7 @@ use tica_auth::Caller;
 use tica_domain::assessor::RegistrationUnit;
 use tica_domain::{AssessorAction, AssessorLevel, AssessorState};
 
-use super::{PageSpec, Roster, json_fields, parent_scope, require_covers, require_office};
+use super::{PageSpec, Roster, json_fields, parent_scope, require_covers, require_office, visible};
 use crate::error::{Problems, Result, RosterError};
 use crate::model::{Assessor, Certification, Reprimand, Unit};
 use crate::store;
@@ -38,11 +38,8 @@ fn check_subjects(problems: &mut Problems, subjects: &[String]) {
 impl Roster {
     /// One assessor.
     pub async fn get_assessor(&self, caller: &Caller, id: &str) -> Result<Assessor> {
-        let a = store::assessors::get(&self.db, id)
-            .await?
-            .ok_or_else(|| RosterError::NotFound(format!("assessors/{id}")))?;
-        require_covers(caller, &a.path)?;
-        Ok(a)
+        let found = store::assessors::get(&self.db, id).await?;
+        visible(caller, found, |a| &a.path, || format!("assessors/{id}"))
     }
 
     /// Assessors registered inside a school or jurisdiction.

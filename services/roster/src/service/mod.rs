@@ -82,6 +82,21 @@ pub(crate) fn require_covers(caller: &Caller, path: &ScopePath) -> Result<()> {
     }
 }
 
+/// A record the caller asked for by name, if it is there *for the caller*: one outside the
+/// caller's subtree answers NOT_FOUND exactly like a missing one, so no answer confirms that a
+/// school, teacher, team or assessor exists in another jurisdiction (issue 16, point 4).
+pub(crate) fn visible<T>(
+    caller: &Caller,
+    found: Option<T>,
+    path: impl FnOnce(&T) -> &ScopePath,
+    name: impl FnOnce() -> String,
+) -> Result<T> {
+    match found {
+        Some(record) if caller.covers(path(&record)) => Ok(record),
+        _ => Err(RosterError::NotFound(name())),
+    }
+}
+
 /// The PERMISSION_DENIED error naming only the caller's own scope.
 pub(crate) fn denied(caller: &Caller) -> RosterError {
     RosterError::PermissionDenied(format!(

@@ -5,7 +5,7 @@ use tica_domain::division::DivisionCode;
 use tica_domain::{SchoolKind, ScopePath};
 
 use super::jurisdictions::check_display_name;
-use super::{PageSpec, Roster, json_fields, parent_scope, require_covers, require_office};
+use super::{PageSpec, Roster, json_fields, parent_scope, require_covers, require_office, visible};
 use crate::error::{Problems, Result, RosterError};
 use crate::model::{IctPlan, IctPlanState, School, Unit};
 use crate::store;
@@ -97,14 +97,8 @@ fn check_count(problems: &mut Problems, count: i64) {
 impl Roster {
     /// One school.
     pub async fn get_school(&self, caller: &Caller, code: &str) -> Result<School> {
-        let school = store::schools::get(&self.db, code).await?;
-        match school {
-            Some(school) => {
-                require_covers(caller, &school.path)?;
-                Ok(school)
-            }
-            None => Err(RosterError::NotFound(format!("schools/{code}"))),
-        }
+        let found = store::schools::get(&self.db, code).await?;
+        visible(caller, found, |s| &s.path, || format!("schools/{code}"))
     }
 
     /// Schools by code, in order; fails whole if one is missing or out of scope.

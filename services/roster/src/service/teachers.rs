@@ -4,7 +4,7 @@ use tica_auth::{Caller, Role};
 use tica_domain::person::validate_teacher_number;
 use tica_domain::{PersonRole, ResidentId, Stage, TeacherCategory};
 
-use super::{PageSpec, Roster, denied, parent_scope, require_covers, today};
+use super::{PageSpec, Roster, denied, parent_scope, today, visible};
 use crate::error::{Problems, Result, RosterError};
 use crate::files::teachers::{MAX_NAME_CHARS, MAX_SUBJECT_CHARS};
 use crate::model::{PastAssignment, Teacher, Unit};
@@ -124,11 +124,8 @@ impl Roster {
         if caller.role == Role::Teacher && caller.subject != number {
             return Err(denied(caller));
         }
-        let teacher = store::teachers::get(&self.db, number)
-            .await?
-            .ok_or_else(|| RosterError::NotFound(format!("teachers/{number}")))?;
-        require_covers(caller, &teacher.path)?;
-        Ok(teacher)
+        let found = store::teachers::get(&self.db, number).await?;
+        visible(caller, found, |t| &t.path, || format!("teachers/{number}"))
     }
 
     /// Teachers by number, in order; fails whole if one is missing or out of scope.
@@ -143,11 +140,12 @@ impl Roster {
             if caller.role == Role::Teacher && caller.subject != *number {
                 return Err(denied(caller));
             }
-            let teacher = found
-                .get(number)
-                .cloned()
-                .ok_or_else(|| RosterError::NotFound(format!("teachers/{number}")))?;
-            require_covers(caller, &teacher.path)?;
+            let teacher = visible(
+                caller,
+                found.get(number).cloned(),
+                |t| &t.path,
+                || format!("teachers/{number}"),
+            )?;
             teachers.push(teacher);
         }
         found.clear();
@@ -162,6 +160,13 @@ impl Roster {
         filter: TeacherFilter,
         page: PageSpec<(String, String)>,
     ) -> Result<(Vec<Teacher>, i64)> {
+        // A training provider finds the teacher a record names by ID number; it does not list
+        // the roster (issue 16, point 6).
+        if caller.role == Role::TrainingProvider && filter.id_number.is_none() {
+            return Err(RosterError::PermissionDenied(
+                "a training provider looks teachers up by ID number only (id_number)".into(),
+            ));
+        }
         let scope = parent_scope(self, caller, parent.as_ref()).await?;
         store::teachers::list(&self.db, &scope, &filter, page.after.as_ref(), page.limit).await
     }

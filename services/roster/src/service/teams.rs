@@ -5,8 +5,8 @@ use tica_domain::team::{check_team, team_size_rule};
 use tica_domain::{PersonRole, ScopePath, TeamKind, TeamMemberFacts};
 
 use super::jurisdictions::check_display_name;
-use super::{PageSpec, Roster, json_fields, parent_scope, require_covers};
-use crate::error::{Problems, Result, RosterError};
+use super::{PageSpec, Roster, json_fields, parent_scope, require_covers, visible};
+use crate::error::{Problems, Result};
 use crate::model::{Member, MemberIdentity, MemberRole, Team, Unit};
 use crate::store;
 
@@ -133,11 +133,8 @@ impl Roster {
 
     /// One team.
     pub async fn get_team(&self, caller: &Caller, id: &str) -> Result<Team> {
-        let team = store::teams::get(&self.db, id)
-            .await?
-            .ok_or_else(|| RosterError::NotFound(format!("teams/{id}")))?;
-        require_covers(caller, &team.owner_path)?;
-        Ok(team)
+        let found = store::teams::get(&self.db, id).await?;
+        visible(caller, found, |t| &t.owner_path, || format!("teams/{id}"))
     }
 
     /// Teams owned inside a school or jurisdiction.
