@@ -6,11 +6,13 @@
 
 use std::collections::HashMap;
 
-use tica_auth::{BearerToken, Caller, Role};
+use tica_auth::{Bearer, BearerToken, Caller, Role};
 use tica_certificate::service::{Ctx, Numbers, Subject, Verdict};
 use tica_certificate::store;
 use tica_certificate::testing::{self, certified_event, withdrawn_event};
 use tica_domain::division::DivisionCode;
+use tica_proto::tica::certificate::v1 as pb;
+use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
 use tica_storage::Backend;
 use tica_storage::testing::TestDatabase;
 
@@ -146,7 +148,113 @@ async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_ru
             .unwrap()
             .is_empty()
     );
+    // The same over gRPC, as an office's dashboard lists it: a page at a time, another
+    // county's office sees nothing, and a teacher may not ask.
+    let grpc = Grpc::serve(svc.clone()).await;
+    let mut office = grpc.client(Role::CountyOffice, "341324");
+    let first = office
+        .list_parked_results(pb::ListParkedResultsRequest {
+            page_size: 1,
+            batch: "batches/341324-2022".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a county office lists its parked results")
+        .into_inner();
+    assert_eq!(first.parked_results.len(), 1);
+    assert!(!first.next_page_token.is_empty());
+    let second = office
+        .list_parked_results(pb::ListParkedResultsRequest {
+            page_size: 1,
+            page_token: first.next_page_token.clone(),
+            batch: "batches/341324-2022".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let listed: Vec<&pb::ParkedResult> = first
+        .parked_results
+        .iter()
+        .chain(&second.parked_results)
+        .collect();
+    let mut keys: Vec<&str> = listed.iter().map(|p| p.result_key.as_str()).collect();
+    keys.sort();
+    let mut expected = vec![of(4), of(7)];
+    expected.sort();
+    assert_eq!(keys, expected);
+    let shown = listed.iter().find(|p| p.result_key == of(4)).unwrap();
+    assert!(shown.reason.contains("U+1F600"), "{shown:?}");
+    assert_eq!(
+        shown.teacher,
+        format!("teachers/{}", testing::teacher_of(4))
+    );
+    assert_eq!(shown.issuance_run, format!("issuanceRuns/{}", run.id));
+    assert!(shown.park_time.is_some() && shown.attempts == 1);
+    let mut other = grpc.client(Role::CountyOffice, "341322");
+    let none = other
+        .list_parked_results(pb::ListParkedResultsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.parked_results.is_empty(), "{none:?}");
+    let teacher = grpc
+        .client(Role::Teacher, "341324")
+        .list_parked_results(pb::ListParkedResultsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(teacher.code(), tonic::Code::PermissionDenied);
     db.close().await;
+}
+
+/// The certificate service served over gRPC behind the real auth layer.
+struct Grpc {
+    server: tica_server::RunningServer,
+    signer: tica_auth::TokenSigner,
+}
+
+impl Grpc {
+    async fn serve(svc: tica_certificate::service::Certificates) -> Grpc {
+        let pair = tica_auth::KeyPair::generate();
+        let verifier = tica_auth::TokenVerifier::new(&std::collections::BTreeMap::from([(
+            pair.kid.clone(),
+            pair.verifying_key(),
+        )]));
+        let mut server = tica_server::GrpcServer::new();
+        tica_certificate::startup::register(&mut server, svc);
+        let server = server
+            .spawn("127.0.0.1:0".parse().unwrap(), verifier)
+            .await
+            .unwrap();
+        Grpc {
+            server,
+            signer: tica_auth::TokenSigner::new(&pair),
+        }
+    }
+
+    fn client(
+        &self,
+        role: Role,
+        jurisdiction: &str,
+    ) -> CertificateServiceClient<
+        tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
+    > {
+        let school = (role == Role::Teacher).then_some("3413240001");
+        let token = self
+            .signer
+            .mint(
+                "office",
+                role,
+                DivisionCode::parse(jurisdiction).unwrap(),
+                school,
+                std::time::Duration::from_secs(600),
+            )
+            .unwrap();
+        let channel = tonic::transport::Channel::from_shared(self.server.url())
+            .unwrap()
+            .connect_lazy();
+        CertificateServiceClient::with_interceptor(channel, Bearer::new(&token))
+    }
 }
 
 async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend: Backend) {

@@ -196,6 +196,19 @@ enum RunsCommand {
         /// `issuanceRuns/{id}` or the bare id.
         name: String,
     },
+    /// Results issuance parked (no certificate could be made of them yet) and why; each is
+    /// issued by the next run after its data is fixed.
+    Parked {
+        /// Only results of this batch (`batches/{id}`).
+        #[arg(long)]
+        batch: Option<String>,
+        /// `jurisdictions/{code}`; default: yours.
+        #[arg(long, default_value = "")]
+        parent: String,
+        /// Follow every page.
+        #[arg(long)]
+        all: bool,
+    },
     /// Follow a run with a progress bar until it ends.
     Watch {
         /// `issuanceRuns/{id}` or the bare id.
@@ -443,6 +456,55 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
             println!("{table}");
             if !page.next_page_token.is_empty() {
                 println!("(more runs: raise --page-size)");
+            }
+            Ok(())
+        }
+        Action::Runs(RunsCommand::Parked { batch, parent, all }) => {
+            let mut client = connection.client().await?;
+            let mut table = table(&[
+                "result", "teacher", "school", "reason", "attempts", "run", "parked", "tried",
+            ]);
+            let mut page_token = String::new();
+            let mut rows = 0;
+            loop {
+                let page = client
+                    .list_parked_results(pb::ListParkedResultsRequest {
+                        parent: parent.clone(),
+                        page_size: 1000,
+                        page_token,
+                        batch: batch
+                            .as_deref()
+                            .map(|b| qualified("batches", b))
+                            .unwrap_or_default(),
+                    })
+                    .await
+                    .map_err(rpc)?
+                    .into_inner();
+                for r in &page.parked_results {
+                    rows += 1;
+                    table.add_row(vec![
+                        r.result_key.clone(),
+                        state_name(&r.teacher, "teachers/"),
+                        state_name(&r.school, "schools/"),
+                        r.reason.clone(),
+                        r.attempts.to_string(),
+                        state_name(&r.issuance_run, "issuanceRuns/"),
+                        timestamp(r.park_time.as_ref()),
+                        timestamp(r.update_time.as_ref()),
+                    ]);
+                }
+                page_token = page.next_page_token;
+                if page_token.is_empty() || !all {
+                    break;
+                }
+            }
+            if rows == 0 {
+                println!("nothing parked");
+            } else {
+                println!("{table}");
+                if !page_token.is_empty() {
+                    println!("(more parked results: --all)");
+                }
             }
             Ok(())
         }

@@ -111,6 +111,27 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Refuses a base URL the QR budget was not sized for (issue 16): every certificate's QR
+    /// text starts with it, so one too long would park every result of every run instead of
+    /// failing here, at start-up, with the setting named.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let url = &self.base_url;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            anyhow::bail!("TICA_VERIFY_BASE_URL {url:?} must start with https:// (or http://)");
+        }
+        let chars = url.chars().count();
+        if chars > tica_credential::qr::MAX_BASE_URL_CHARS {
+            anyhow::bail!(
+                "TICA_VERIFY_BASE_URL {url:?} has {chars} characters; QR codes are sized for at \
+                 most {} (e.g. https://zhengshu.jyt.nx.gov.cn)",
+                tica_credential::qr::MAX_BASE_URL_CHARS
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Who is calling, with the token to forward upstream.
 #[derive(Clone, Debug)]
 pub struct Ctx {
@@ -274,6 +295,7 @@ impl Certificates {
         keys: KeyFiles,
         config: Config,
     ) -> anyhow::Result<Certificates> {
+        config.check()?;
         // The service's one clock: a key's published activation is on the same time line as the
         // certificates and revocation lists it signs.
         let now = config.clock.now();
@@ -495,5 +517,26 @@ fn may_read(caller: &Caller, record: &CertificateRecord) -> bool {
         Role::Teacher => caller.subject == record.teacher && caller.covers(&record.path),
         Role::Assessor => false,
         _ => caller.covers(&record.path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    fn config(base_url: &str) -> Config {
+        Config::new(base_url, b"secret".to_vec(), "archives".into())
+    }
+
+    #[test]
+    fn a_base_url_longer_than_the_qr_budget_is_refused_at_start_up_naming_the_setting() {
+        assert!(config("https://zhengshu.jyt.nx.gov.cn").check().is_ok());
+        assert!(config("http://127.0.0.1:8080/").check().is_ok());
+        let long = config("https://certificates.teacher-training.example.gov.cn")
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(long.contains("TICA_VERIFY_BASE_URL"), "{long}");
+        assert!(config("verify.ahedu.gov.cn").check().is_err());
     }
 }
