@@ -29,6 +29,7 @@ tica_storage::backend_tests!(
     the_page_check_names_what_a_forged_qr_changed,
     the_revocation_list_lists_revoked_certificates_by_hash_only,
     a_retired_key_named_active_again_is_refused_at_start,
+    a_free_failure_sets_no_lock_that_refuses_a_concurrent_correct_search,
 );
 
 /// 2026-12-06 00:00 UTC, in µs.
@@ -709,5 +710,32 @@ async fn a_retired_key_named_active_again_is_refused_at_start(backend: Backend) 
     let set = tica_credential::key_set_from_jwks(&jwks).unwrap();
     assert!(set.get("test-1").unwrap().retired_micros.is_some());
     assert!(set.get("test-2").unwrap().retired_micros.is_none());
+    edge.db.close().await;
+}
+
+/// The soak's four refused searches (issue 16): two searches for one person at once, the
+/// second's clock read a moment before the first stored its free failure. A free failure must
+/// set no lock, or the correct search is refused "try again in 1 秒" though nobody guessed.
+async fn a_free_failure_sets_no_lock_that_refuses_a_concurrent_correct_search(backend: Backend) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    edge.issue(3, vec![]).await;
+    let real = target_id();
+    edge.advance_to(START + 500_000);
+    let rows = edge
+        .svc
+        .search("client-a", "王一", real.as_str())
+        .await
+        .unwrap();
+    assert!(rows.is_empty(), "a wrong name: one free failure");
+    // The concurrent search read the clock half a second earlier.
+    edge.now.store(START, Ordering::SeqCst);
+    let rows = edge
+        .svc
+        .search("client-b", "王芳", real.as_str())
+        .await
+        .expect("no lock after one free failure");
+    assert_eq!(rows.len(), 3);
     edge.db.close().await;
 }

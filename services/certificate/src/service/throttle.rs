@@ -165,9 +165,17 @@ impl Certificates {
                 return Err(refused(current.locked_until_micros, now));
             }
             let failures = current.failures + 1;
+            let lock = limits.lock_after(failures);
             let new = ThrottleRow {
                 failures,
-                locked_until_micros: now.saturating_add(micros(limits.lock_after(failures))),
+                // A free failure sets no lock. Writing `now` would lock out a concurrent search
+                // for the same person whose clock was read a moment earlier (seen in the soak:
+                // correct searches refused "try again in 1 秒"); here locked_until <= now.
+                locked_until_micros: if lock.is_zero() {
+                    current.locked_until_micros
+                } else {
+                    now.saturating_add(micros(lock))
+                },
                 update_micros: now.max(current.update_micros + 1),
                 ..current
             };
