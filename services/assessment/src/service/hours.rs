@@ -169,9 +169,10 @@ impl Assessment {
         for (name, outcome) in names.into_iter().zip(outcomes) {
             let pushed = match outcome.expect("every record has an outcome") {
                 Ok((outcome, record)) => {
-                    if outcome != PushOutcome::Unchanged {
-                        touched.insert(record.teacher_number.clone());
-                    }
+                    // Unchanged ones too: the recount derives from what is stored, so it is
+                    // idempotent, and the retry of a push whose records committed but whose
+                    // recount lost its race must finish that recount.
+                    touched.insert(record.teacher_number.clone());
                     PushedRecord {
                         name,
                         outcome,
@@ -192,7 +193,16 @@ impl Assessment {
         }
         let touched: Vec<String> = touched.into_iter().collect();
         for chunk in touched.chunks(REFRESH_CHUNK) {
-            self.refresh_hours_of(chunk).await?;
+            match self.refresh_hours_of(chunk).await {
+                // A chunk of teachers keeps losing to gradings and other pushes of some of
+                // them: one teacher a transaction then, each re-read on its own.
+                Err(AssessmentError::Conflict(_)) => {
+                    for teacher in chunk {
+                        self.refresh_hours_of(std::slice::from_ref(teacher)).await?;
+                    }
+                }
+                other => other?,
+            }
         }
         Ok(results)
     }

@@ -291,6 +291,22 @@ pub async fn hours_record(
 }
 
 /// Hours records of one teacher, or of one provider, ordered by (provider, record).
+/// The statement [`hours_records`] runs: `$1` teacher, `$2` provider, `$3` kind, `$4`/`$5`
+/// the page's last (provider, record), `$6` the limit. A teacher's records are a range of
+/// `hours_records_teacher (teacher_number, provider_id, record_id)` in listing order, whatever
+/// plan the engine caches (`tests/plans.rs`).
+pub fn hours_records_sql(teacher: bool, provider: bool) -> String {
+    let key = match (teacher, provider) {
+        (true, _) => "teacher_number = $1 AND ($2 = '' OR provider_id = $2)",
+        (false, true) => "provider_id = $2 AND $1 = ''",
+        (false, false) => "$1 = '' AND $2 = ''",
+    };
+    format!(
+        "SELECT {HOURS_COLUMNS} FROM hours_records WHERE {key} \
+         AND ($3 = '' OR kind = $3) AND (provider_id, record_id) > ($4, $5) ORDER BY provider_id, record_id LIMIT $6"
+    )
+}
+
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.hours_records", db.operation.name = "assessment.hours_records"))]
 pub async fn hours_records(
     db: &Database,
@@ -303,16 +319,9 @@ pub async fn hours_records(
     // The given key leads as a plain equality, so the planner takes its index (a teacher's
     // records through `hours_records_teacher`, a provider's through the primary key) instead of
     // scanning every record: recounting a teacher's hours must not grow with the county.
-    let key = match (teacher.is_empty(), provider.is_empty()) {
-        (false, _) => "teacher_number = $1 AND ($2 = '' OR provider_id = $2)",
-        (true, false) => "provider_id = $2 AND $1 = ''",
-        (true, true) => "$1 = '' AND $2 = ''",
-    };
+    let sql = hours_records_sql(!teacher.is_empty(), !provider.is_empty());
     let rows: Vec<HoursRow> = with_db!(db, pool => {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {HOURS_COLUMNS} FROM hours_records WHERE {key} \
-             AND ($3 = '' OR kind = $3) AND (provider_id, record_id) > ($4, $5) ORDER BY provider_id, record_id LIMIT $6"
-        )))
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(teacher.to_owned())
         .bind(provider.to_owned())
         .bind(kind.to_owned())
