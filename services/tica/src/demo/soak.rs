@@ -341,11 +341,20 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let provider = format!("soak-{}", std::process::id());
     let pushed = Arc::new(Mutex::new(PushLedger::default()));
     let sequence = Arc::new(AtomicU64::new(0));
-    // Each worker owns every concurrency-th submission: its gradings of one submission are
-    // one at a time, so the last acknowledged is the one stored.
+    // One kind per worker, so a slow kind does not hold the others back. Each grading worker
+    // owns its share of the submissions: its gradings of one submission are one at a time, so
+    // the last acknowledged is the one stored.
+    ensure!(
+        args.concurrency >= KINDS.len(),
+        "--concurrency: at least one worker per kind ({})",
+        KINDS.len()
+    );
+    let graders: Vec<usize> = (0..args.concurrency)
+        .filter(|w| KINDS[w % KINDS.len()] == Kind::Grading)
+        .collect();
     let mut shares: Vec<Vec<Gradable>> = (0..args.concurrency).map(|_| Vec::new()).collect();
     for (i, g) in gradables.into_iter().enumerate() {
-        shares[i % args.concurrency].push(g);
+        shares[graders[i % graders.len()]].push(g);
     }
     let failover = match (args.failover_after, &args.failover_command) {
         (Some(after), Some(command)) => {
@@ -599,16 +608,15 @@ impl Worker<'_> {
         (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1) as u64) as usize
     }
 
-    /// Runs kinds in turn until `deadline`; every failed call is counted and retried until it
-    /// succeeds (a call begun before the deadline finishes, for a minute more at most).
+    /// Runs its one kind (worker `id` runs `KINDS[id % 4]`) until `deadline`; every failed
+    /// call is counted and retried until it succeeds (a call begun before the deadline finishes,
+    /// for a minute more at most).
     async fn run(mut self, deadline: Instant) -> Vec<Gradable> {
-        let mut turn = self.id;
+        let kind = KINDS[self.id % KINDS.len()];
+        if kind == Kind::Grading && self.share.is_empty() {
+            return self.share;
+        }
         while Instant::now() < deadline {
-            let kind = KINDS[turn % KINDS.len()];
-            turn += 1;
-            if kind == Kind::Grading && self.share.is_empty() {
-                continue;
-            }
             let give_up = deadline.max(Instant::now()) + Duration::from_secs(60);
             match kind {
                 Kind::Verify => self.verify(give_up).await,
@@ -701,9 +709,9 @@ impl Worker<'_> {
 
     async fn hours(&mut self, give_up: Instant) {
         let m = self.nx_model;
-        let client = self
-            .target
-            .assessment(&self.provider, Role::Service, &m.province.0, None);
+        let client =
+            self.target
+                .assessment(&self.provider, Role::TrainingProvider, &m.province.0, None);
         let records: Vec<pb::HoursRecord> = (0..self.records_per_push)
             .map(|_| {
                 let n = self.sequence.fetch_add(1, Ordering::Relaxed);
@@ -809,7 +817,7 @@ async fn stored_records(
     provider: &str,
     m: &Model,
 ) -> anyhow::Result<HashSet<String>> {
-    let mut client = target.assessment(provider, Role::Service, &m.province.0, None);
+    let mut client = target.assessment(provider, Role::TrainingProvider, &m.province.0, None);
     let mut names = HashSet::new();
     let mut page_token = String::new();
     loop {
