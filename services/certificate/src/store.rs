@@ -251,6 +251,17 @@ pub async fn runs_in(
 // ---------------------------------------------------------------------------------------------
 // Parked results
 
+/// Whether any result of the batch is parked.
+pub async fn has_parked(db: &Database, batch_id: &str) -> Result<bool> {
+    let row: Option<(String,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT result_key FROM parked_results WHERE batch_id = $1 LIMIT 1")
+            .bind(batch_id.to_owned())
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(row.is_some())
+}
+
 /// The parked results of a batch, in stream order.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.parked_of_batch", db.operation.name = "certificate.parked_of_batch"))]
 pub async fn parked_of_batch(db: &Database, batch_id: &str) -> Result<Vec<ParkedRecord>> {

@@ -141,4 +141,38 @@ impl Upstream {
         }
         Ok((keys, names))
     }
+
+    /// The current display name of every school in `county`'s subtree, by code: a parked result
+    /// whose school name was too long is retried with the name as corrected since.
+    pub async fn school_names(
+        &self,
+        token: &BearerToken,
+        county: &str,
+    ) -> Result<HashMap<String, String>> {
+        use tica_proto::tica::roster::v1 as rpb;
+        let mut client: RosterClient = tica_roster::client::client(self.roster.clone(), &token.0);
+        let mut names = HashMap::new();
+        let mut page_token = String::new();
+        loop {
+            let page = client
+                .list_schools(rpb::ListSchoolsRequest {
+                    parent: format!("jurisdictions/{county}"),
+                    page_size: 1000,
+                    page_token: page_token.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|s| map_status(s, &format!("the schools of {county}")))?
+                .into_inner();
+            for school in page.schools {
+                if let Some(code) = school.name.strip_prefix("schools/") {
+                    names.insert(code.to_owned(), school.display_name);
+                }
+            }
+            if page.next_page_token.is_empty() || page.next_page_token == page_token {
+                return Ok(names);
+            }
+            page_token = page.next_page_token;
+        }
+    }
 }

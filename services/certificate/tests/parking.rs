@@ -19,6 +19,7 @@ use tica_storage::testing::TestDatabase;
 tica_storage::backend_tests!(
     a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_run_is_issued,
     a_parked_result_is_issued_exactly_once_after_its_data_is_fixed,
+    a_result_parked_for_its_schools_name_is_issued_under_the_name_corrected_since,
 );
 
 struct Fixture {
@@ -277,7 +278,7 @@ async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend:
     let names: HashMap<String, String> = [(testing::teacher_of(4), "张三".to_owned())].into();
     let mut second = testing::stored_run(&db, 2, first.cursor).await.unwrap();
     let mut numbers = Numbers::new();
-    svc.retry_parked(&mut second, &keys, &names, &mut numbers)
+    svc.retry_parked(&mut second, &keys, &names, &HashMap::new(), &mut numbers)
         .await
         .unwrap();
     assert_eq!(
@@ -315,7 +316,7 @@ async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend:
     // Another run, and the stream redelivering result 4: nothing is issued twice.
     let mut third = testing::stored_run(&db, 3, second.cursor).await.unwrap();
     let mut numbers = Numbers::new();
-    svc.retry_parked(&mut third, &keys, &names, &mut numbers)
+    svc.retry_parked(&mut third, &keys, &names, &HashMap::new(), &mut numbers)
         .await
         .unwrap();
     let mut again = certified_event(4);
@@ -344,6 +345,61 @@ async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend:
             .await
             .unwrap()
             .is_empty()
+    );
+    db.close().await;
+}
+
+async fn a_result_parked_for_its_schools_name_is_issued_under_the_name_corrected_since(
+    backend: Backend,
+) {
+    let Some(Fixture {
+        _test_db,
+        db,
+        _dir,
+        svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    let keys = keys_for(12);
+    let mut first = testing::stored_run(&db, 1, 0).await.unwrap();
+    svc.process(
+        &mut first,
+        events_with_two_bad_ones(),
+        &keys,
+        &mut Numbers::new(),
+    )
+    .await
+    .unwrap();
+    // The office renames the school in the roster; the event still carries the old name.
+    let school = certified_event(7).school;
+    let code = school.strip_prefix("schools/").unwrap().to_owned();
+    let schools: HashMap<String, String> = [(code, "泗县第一实验小学".to_owned())].into();
+    let mut second = testing::stored_run(&db, 2, first.cursor).await.unwrap();
+    svc.retry_parked(
+        &mut second,
+        &keys,
+        &HashMap::new(),
+        &schools,
+        &mut Numbers::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((second.parked_issued, second.results_parked), (1, 1));
+    let issued = testing::all_certificates(&db).await;
+    let renamed = issued
+        .iter()
+        .find(|c| c.result_key == certified_event(7).result_key)
+        .expect("issued under the corrected name");
+    assert_eq!(renamed.doc.facts.school_display_name, "泗县第一实验小学");
+    let parked = store::parked_of_batch(&db, "341324-2022").await.unwrap();
+    assert_eq!(
+        parked
+            .iter()
+            .map(|p| p.result_key.as_str())
+            .collect::<Vec<_>>(),
+        [certified_event(4).result_key.as_str()],
+        "the unprintable name stays parked"
     );
     db.close().await;
 }

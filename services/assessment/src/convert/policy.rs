@@ -870,6 +870,19 @@ fn certificate_from_proto(
         p.unknown(format!("{path}.mode"), rule.mode);
         None
     });
+    // Every certificate's QR code carries the issuer; one too long for its budget would park
+    // every result of the jurisdiction at issuance (issue 16), so the policy refuses it here.
+    let issuer_bytes = tica_credential::qr::gb18030_len(rule.issuing_authority.trim());
+    let max = tica_credential::qr::MAX_ISSUER_BYTES;
+    if issuer_bytes > max {
+        p.push(
+            format!("{path}.issuing_authority"),
+            format!(
+                "发证机构名称过长：{issuer_bytes} 字节（GB 18030），证书二维码最多容纳 {max} 字节，约 {} 个汉字",
+                max / 2
+            ),
+        );
+    }
     d::CertificateRule {
         mode,
         issuing_authority: rule.issuing_authority.clone(),
@@ -1020,6 +1033,24 @@ mod tests {
             paths(&problems),
             ["rules.sampling.agreement_threshold.denominator"]
         );
+    }
+
+    /// Issue 16: the issuer rides in every certificate's QR code, whose budget holds 42 GB 18030
+    /// bytes of it (`tica_credential::qr::MAX_ISSUER_BYTES`); Ningxia's own issuer is 41.
+    #[test]
+    fn an_issuer_too_long_for_the_qr_code_is_refused_at_its_path() {
+        let ningxia = ningxia_proto();
+        assert_eq!(
+            ningxia.certificate.as_ref().unwrap().issuing_authority,
+            "宁夏回族自治区教育厅能力提升2.0办公室"
+        );
+        assert!(rules_from_proto(&ningxia, "rules").is_ok());
+        let mut proto = ningxia;
+        proto.certificate.as_mut().unwrap().issuing_authority =
+            "宁夏回族自治区教育厅中小学教师信息技术应用能力提升工程2.0办公室".into();
+        let problems = rules_from_proto(&proto, "rules").unwrap_err();
+        assert_eq!(paths(&problems), ["rules.certificate.issuing_authority"]);
+        assert!(problems[0].1.contains("42"), "{problems:?}");
     }
 
     #[test]

@@ -336,9 +336,20 @@ impl Certificates {
             .map_err(fail)?;
         let mut numbers = Numbers::new();
         // What earlier runs parked first: a corrected roster issues them now.
-        self.retry_parked(run, &search_keys, &names, &mut numbers)
+        if store::has_parked(&self.inner.db, &run.batch_id)
             .await
-            .map_err(fail)?;
+            .map_err(fail)?
+        {
+            let schools = self
+                .inner
+                .upstream
+                .school_names(token, &run.county)
+                .await
+                .map_err(fail)?;
+            self.retry_parked(run, &search_keys, &names, &schools, &mut numbers)
+                .await
+                .map_err(fail)?;
+        }
         let mut stream = self
             .inner
             .upstream
@@ -609,6 +620,7 @@ impl Certificates {
         run: &mut RunRecord,
         search_keys: &HashMap<String, String>,
         names: &HashMap<String, String>,
+        school_names: &HashMap<String, String>,
         numbers: &mut Numbers,
     ) -> Result<()> {
         use tica_proto::prost::Message as _;
@@ -642,6 +654,9 @@ impl Certificates {
             let teacher = code_of(&event.teacher, "teachers");
             if let Some(name) = names.get(teacher) {
                 event.teacher_display_name = name.clone();
+            }
+            if let Some(name) = school_names.get(code_of(&event.school, "schools")) {
+                event.school_display_name = name.clone();
             }
             earlier.insert(p.result_key.clone(), p);
             match candidate(run, event, search_keys) {
