@@ -103,6 +103,15 @@ pub fn internal(cause: &dyn std::fmt::Display) -> Status {
     ))
 }
 
+/// UNAVAILABLE for a passing outage (`message` for the client), the cause logged with a
+/// reference as [`internal`] does.
+pub fn unavailable(cause: &dyn std::fmt::Display, message: &str) -> Status {
+    let reference = uuid::Uuid::new_v4().simple().to_string();
+    let reference = &reference[..12];
+    tracing::warn!(error = %cause, reference, "unavailable");
+    Status::unavailable(format!("{message} (reference {reference})"))
+}
+
 /// The field violations of a status, for tests and clients.
 pub fn field_violations(status: &Status) -> Vec<(String, String)> {
     status

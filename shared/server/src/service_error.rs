@@ -100,6 +100,23 @@ impl Problems {
     }
 }
 
+/// Whether a storage error is the database being out of reach (a restart, a failover, a full
+/// pool) rather than a fault of the call: the client should retry, so it gets UNAVAILABLE, the
+/// code gRPC clients retry by default, not INTERNAL. SQLSTATE class 08 is "connection
+/// exception"; 57P01–57P03 are the server shutting down or starting up.
+pub fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
 impl From<ServiceError> for tonic::Status {
     fn from(error: ServiceError) -> tonic::Status {
         match error {
@@ -118,8 +135,33 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::PermissionDenied(message) => tonic::Status::permission_denied(message),
             ServiceError::Conflict(message) => tonic::Status::aborted(message),
             ServiceError::ResourceExhausted(message) => tonic::Status::resource_exhausted(message),
+            ServiceError::Storage(error) if connection_lost(&error) => {
+                errors::unavailable(&error, "the database is unavailable for a moment; retry")
+            }
             ServiceError::Storage(error) => errors::internal(&error),
             ServiceError::Internal(message) => errors::internal(&message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The soak's failover (issue 16): calls in flight when PostgreSQL restarted answered
+    /// INTERNAL; a client only knows to retry UNAVAILABLE.
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_a_real_fault_stays_internal() {
+        for lost in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        ] {
+            let status = tonic::Status::from(ServiceError::Storage(lost));
+            assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+            assert!(status.message().contains("retry"), "{status:?}");
+        }
+        let status = tonic::Status::from(ServiceError::Storage(sqlx::Error::RowNotFound));
+        assert_eq!(status.code(), tonic::Code::Internal);
     }
 }
