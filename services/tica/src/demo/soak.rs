@@ -91,6 +91,9 @@ enum Kind {
     Grading,
 }
 
+/// The courses one teacher takes in the soak (see `Worker::hours`).
+const COURSES: u64 = 50;
+
 const KINDS: [Kind; 4] = [Kind::Verify, Kind::Search, Kind::Hours, Kind::Grading];
 
 impl Kind {
@@ -341,6 +344,11 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     let provider = format!("soak-{}", std::process::id());
     let pushed = Arc::new(Mutex::new(PushLedger::default()));
     let sequence = Arc::new(AtomicU64::new(0));
+    let courses: Arc<Vec<AtomicU64>> = Arc::new(
+        (0..fixture.nx_teachers.len())
+            .map(|_| AtomicU64::new(0))
+            .collect(),
+    );
     // One kind per worker, so a slow kind does not hold the others back. Each grading worker
     // owns its share of the submissions: its gradings of one submission are one at a time, so
     // the last acknowledged is the one stored.
@@ -435,6 +443,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
             stats: stats.clone(),
             pushed: pushed.clone(),
             sequence: sequence.clone(),
+            courses: courses.clone(),
             provider: provider.clone(),
             records_per_push: args.records_per_push,
             share,
@@ -520,10 +529,11 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
         .filter(|n| !ledger.sent.contains(n.as_str()))
         .collect();
     println!(
-        "  hours: {} records sent, {} acknowledged ({} created, {} unchanged on a retry), {} stored; lost {}, stored but never sent {}, created twice {}",
+        "  hours: {} records sent, {} acknowledged ({} created, {} updated, {} unchanged: retried or overtaken), {} stored; lost {}, stored but never sent {}, created twice {}",
         ledger.sent.len(),
         acknowledged.len(),
         ledger.created,
+        ledger.updated,
         ledger.unchanged,
         stored.len(),
         lost.len(),
@@ -580,6 +590,7 @@ struct PushLedger {
     sent: HashSet<String>,
     acknowledged: Vec<String>,
     created: u64,
+    updated: u64,
     unchanged: u64,
     created_twice: u64,
     created_names: HashSet<String>,
@@ -592,6 +603,8 @@ struct Worker<'a> {
     stats: Arc<Mutex<Stats>>,
     pushed: Arc<Mutex<PushLedger>>,
     sequence: Arc<AtomicU64>,
+    /// Per 永宁县 teacher, how many records were pushed for them (course and revision).
+    courses: Arc<Vec<AtomicU64>>,
     provider: String,
     records_per_push: usize,
     share: Vec<Gradable>,
@@ -712,19 +725,24 @@ impl Worker<'_> {
         let client =
             self.target
                 .assessment(&self.provider, Role::TrainingProvider, &m.province.0, None);
+        // A provider's catalogue is bounded: each teacher takes at most COURSES courses, and
+        // further pushes for them are new revisions of those (progress updates). A year holds
+        // tens of records per teacher; an unbounded soak put ~900 on each of 60 teachers, and
+        // every push and grading recounts all of a teacher's records.
         let records: Vec<pb::HoursRecord> = (0..self.records_per_push)
             .map(|_| {
-                let n = self.sequence.fetch_add(1, Ordering::Relaxed);
                 let i = self.below(self.fixture.nx_teachers.len());
+                let pushed = self.courses[i].fetch_add(1, Ordering::Relaxed);
+                let (course, revision) = (pushed % COURSES, pushed / COURSES + 1);
                 let teacher = &self.fixture.nx_teachers[i];
                 pb::HoursRecord {
-                    name: format!("providers/{}/hoursRecords/r{n}", self.provider),
+                    name: format!("providers/{}/hoursRecords/t{i}-c{course}", self.provider),
                     teacher: format!("teachers/{teacher}"),
                     kind: pb::HoursKind::Practice as i32,
-                    course_id: format!("soak-{n}"),
+                    course_id: format!("soak-c{course}"),
                     course_title: "校本研修实践（压测）".into(),
                     centihours: 100,
-                    revision: 1,
+                    revision: revision as i64,
                     complete_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
                     ..Default::default()
                 }
@@ -744,9 +762,11 @@ impl Worker<'_> {
                 };
                 async move {
                     let answer = client.batch_push_hours_records(request).await?.into_inner();
+                    // Unchanged: a retry of what was stored, or a revision another worker
+                    // overtook.
                     if let Some(bad) = answer.results.iter().find(|r| {
-                        r.outcome != pb::PushOutcome::Created as i32
-                            && r.outcome != pb::PushOutcome::Unchanged as i32
+                        r.outcome == pb::PushOutcome::Rejected as i32
+                            || r.outcome == pb::PushOutcome::Unspecified as i32
                     }) {
                         bail!("record {} refused: {}", bad.name, bad.error);
                     }
@@ -762,6 +782,8 @@ impl Worker<'_> {
                     if !ledger.created_names.insert(r.name.clone()) {
                         ledger.created_twice += 1;
                     }
+                } else if r.outcome == pb::PushOutcome::Updated as i32 {
+                    ledger.updated += 1;
                 } else {
                     ledger.unchanged += 1;
                 }
