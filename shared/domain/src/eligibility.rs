@@ -1,5 +1,5 @@
-//! Who may grade a submission, over the plain facts the services gather (the roster's
-//! registration, the batch, the submission).
+//! Who may grade a submission and who may review a drawn teacher, over the plain facts the
+//! services gather (the roster's registration, the batch, the submission, the drawn item).
 //!
 //! seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)2–4: schools grade their own teachers' work
 //! (以学科为单位), the county's assessors review a drawn share of it (县（区）复核), and the region's
@@ -121,6 +121,104 @@ pub fn may_grade(
             assessor: grader.id.to_owned(),
             subject: work.subject.to_owned(),
         });
+    }
+    Ok(())
+}
+
+/// Where a reviewer may review: a province assessor anywhere in the province's rounds, a city
+/// or county assessor only within the city of their registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewReach {
+    /// Any county (a province-level assessor).
+    Anywhere,
+    /// Counties of the same city as this code: the same province and city parts, the code's
+    /// first four digits (a district of a municipality reaches the municipality's districts).
+    WithinCityOf(DivisionCode),
+    /// No county: the registration names no usable jurisdiction.
+    Nowhere,
+}
+
+impl ReviewReach {
+    /// Whether `county` lies within reach; an unknown county only for [`ReviewReach::Anywhere`].
+    pub fn reaches(self, county: Option<DivisionCode>) -> bool {
+        match self {
+            ReviewReach::Anywhere => true,
+            ReviewReach::WithinCityOf(home) => county.is_some_and(|county| {
+                county.province_part() == home.province_part()
+                    && county.city_part() == home.city_part()
+            }),
+            ReviewReach::Nowhere => false,
+        }
+    }
+}
+
+/// A registered assessor of the reviewing level who would review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReviewerFacts<'a> {
+    /// Their own teacher number.
+    pub teacher_number: &'a str,
+    /// The code of the school they work at ("" when the roster knows none).
+    pub school_code: &'a str,
+    /// The subjects on their registration; empty means any.
+    pub subjects: &'a [String],
+    /// Where they may review.
+    pub reach: ReviewReach,
+}
+
+/// A drawn teacher to be reviewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReviewedItem<'a> {
+    /// The drawn teacher's number.
+    pub teacher_number: &'a str,
+    /// The code of their school, the school under review.
+    pub school_code: &'a str,
+    /// The county of their batch, when the batch's id names one.
+    pub county: Option<DivisionCode>,
+    /// The drawn teacher's subject, when the policy matches reviewers by subject
+    /// (`subject_match_required`); `None` otherwise.
+    pub subject: Option<&'a str>,
+}
+
+/// Why a reviewer may not review an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewRefusal {
+    /// The reviewer works at the school under review.
+    #[error("a reviewer never reviews the school they work at")]
+    OwnSchool,
+    /// The reviewer is the drawn teacher.
+    #[error("a reviewer never reviews themselves")]
+    Themselves,
+    /// The item's county lies outside the reviewer's reach.
+    #[error("the county lies outside the reviewer's city")]
+    OutOfReach,
+    /// The drawn teacher's subject is not on the registration.
+    #[error("the drawn teacher's subject is not on the reviewer's registration")]
+    OtherSubject,
+}
+
+/// Whether `reviewer` may review `item`, the first refusal otherwise: never from the school
+/// under review, never the item's own teacher, a city (or county) assessor only within their
+/// city (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)3–4: the county's assessors review the
+/// county, the region's and the cities' audit it), and, when the policy asks for it, only in a
+/// subject on their registration (or any, when it lists none).
+pub fn may_review(
+    reviewer: &ReviewerFacts<'_>,
+    item: &ReviewedItem<'_>,
+) -> Result<(), ReviewRefusal> {
+    if reviewer.school_code == item.school_code {
+        return Err(ReviewRefusal::OwnSchool);
+    }
+    if reviewer.teacher_number == item.teacher_number {
+        return Err(ReviewRefusal::Themselves);
+    }
+    if !reviewer.reach.reaches(item.county) {
+        return Err(ReviewRefusal::OutOfReach);
+    }
+    if let Some(subject) = item.subject
+        && !reviewer.subjects.is_empty()
+        && !reviewer.subjects.iter().any(|s| s == subject)
+    {
+        return Err(ReviewRefusal::OtherSubject);
     }
     Ok(())
 }
@@ -307,5 +405,117 @@ mod tests {
         };
         let refusal = may_grade(&at_the_school, &work(), &rule(false, true)).unwrap_err();
         assert_eq!(refusal, GradingRefusal::OwnSubmission);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Who may review
+
+    fn reviewer<'a>(subjects: &'a [String], reach: ReviewReach) -> ReviewerFacts<'a> {
+        ReviewerFacts {
+            teacher_number: "R1",
+            school_code: "34132100001",
+            subjects,
+            reach,
+        }
+    }
+
+    fn item(county: &str, subject: Option<&'static str>) -> ReviewedItem<'static> {
+        ReviewedItem {
+            teacher_number: "T1",
+            school_code: SCHOOL,
+            county: DivisionCode::parse(county).ok(),
+            subject,
+        }
+    }
+
+    #[test]
+    fn a_province_assessor_reaches_every_county() {
+        let no = none();
+        let province = reviewer(&no, ReviewReach::Anywhere);
+        for county in ["341324", "640121", "110105", "not-a-code"] {
+            assert_eq!(
+                may_review(&province, &item(county, None)),
+                Ok(()),
+                "{county}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_city_or_county_assessor_reaches_the_counties_of_their_city_only() {
+        // 自治区级与市级抽测 (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)4): a city's
+        // assessors audit its own counties; the first four digits are province and city.
+        let no = none();
+        let table = [
+            ("341300", "341324", true),
+            ("341300", "341321", true),
+            ("341321", "341324", true),
+            ("341300", "341200", false),
+            ("341300", "340100", false),
+            ("341300", "341424", false),
+            ("640100", "641324", false),
+            ("110105", "110101", true),
+            ("110105", "120101", false),
+        ];
+        for (home, county, reached) in table {
+            let r = reviewer(&no, ReviewReach::WithinCityOf(code(home)));
+            let verdict = may_review(&r, &item(county, None));
+            assert_eq!(verdict.is_ok(), reached, "{home} → {county}");
+            if !reached {
+                assert_eq!(verdict, Err(ReviewRefusal::OutOfReach));
+            }
+        }
+    }
+
+    #[test]
+    fn a_reviewer_without_a_usable_registration_or_an_item_without_a_county_is_out_of_reach() {
+        let no = none();
+        assert_eq!(
+            may_review(&reviewer(&no, ReviewReach::Nowhere), &item("341324", None)),
+            Err(ReviewRefusal::OutOfReach)
+        );
+        assert_eq!(
+            may_review(
+                &reviewer(&no, ReviewReach::WithinCityOf(code("341300"))),
+                &item("3413xx", None)
+            ),
+            Err(ReviewRefusal::OutOfReach)
+        );
+    }
+
+    #[test]
+    fn a_reviewer_never_reviews_their_own_school_or_themselves() {
+        let no = none();
+        let at_the_school = ReviewerFacts {
+            school_code: SCHOOL,
+            ..reviewer(&no, ReviewReach::Anywhere)
+        };
+        assert_eq!(
+            may_review(&at_the_school, &item("341324", None)),
+            Err(ReviewRefusal::OwnSchool)
+        );
+        let themselves = ReviewerFacts {
+            teacher_number: "T1",
+            ..reviewer(&no, ReviewReach::Anywhere)
+        };
+        assert_eq!(
+            may_review(&themselves, &item("341324", None)),
+            Err(ReviewRefusal::Themselves)
+        );
+    }
+
+    #[test]
+    fn a_subject_is_matched_only_when_the_item_carries_one_and_the_registration_lists_some() {
+        let chinese = subjects(&["语文"]);
+        let r = reviewer(&chinese, ReviewReach::Anywhere);
+        assert_eq!(
+            may_review(&r, &item("341324", Some("数学"))),
+            Err(ReviewRefusal::OtherSubject)
+        );
+        assert_eq!(may_review(&r, &item("341324", Some("语文"))), Ok(()));
+        assert_eq!(may_review(&r, &item("341324", None)), Ok(()));
+        let no = none();
+        let any = reviewer(&no, ReviewReach::Anywhere);
+        assert_eq!(may_review(&any, &item("341324", Some("数学"))), Ok(()));
     }
 }

@@ -15,7 +15,7 @@
 //! | [`policy`] | assessment policies as data: rules, the four seed presets, evaluation |
 //! | [`team`] | team size rules and team roster checks |
 //! | [`assessor`] | assessor (测评员) levels and the assessor state machine |
-//! | [`eligibility`] | who may grade a submission |
+//! | [`eligibility`] | who may grade a submission and who may review a drawn teacher |
 //! | [`micro_competency`] | the 30 micro-competencies (微能力) with their credits |
 //! | [`time_zone`] | the calendar date in China (UTC+8) |
 #![deny(missing_docs)]
