@@ -11,7 +11,7 @@
 //! | [`division`] | GB/T 2260 administrative division codes and the jurisdiction tree |
 //! | [`scope`] | access scopes as materialised paths, with exact SQL range bounds |
 //! | [`school`] | school codes and school kinds |
-//! | [`person`] | teacher attributes: stage, category, roles, sex, numbers, name masking |
+//! | [`person`] | teacher attributes: stage, category, roles, sex, numbers, name masking, the certificate search key |
 //! | [`policy`] | assessment policies as data: rules, the four seed presets, evaluation |
 //! | [`team`] | team size rules and team roster checks |
 //! | [`assessor`] | assessor (测评员) levels and the assessor state machine |
