@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
 use tica_auth::{Bearer, BearerToken};
 use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
@@ -40,17 +39,8 @@ pub fn map_status(status: tonic::Status, what: &str) -> CertificateError {
     }
 }
 
-/// The teachers' search key: SHA-256 over the installation's secret, the name, 0x1F and the
-/// full ID number (upper-case). The number itself is never stored.
-pub fn search_key(secret: &[u8], name: &str, id_number: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(secret);
-    h.update([0x1f]);
-    h.update(name.trim().as_bytes());
-    h.update([0x1f]);
-    h.update(id_number.trim().to_uppercase().as_bytes());
-    hex::encode(h.finalize())
-}
+/// The teachers' search key, a rule of the domain; re-exported for callers and tests here.
+pub use tica_domain::person::search_key;
 
 impl Upstream {
     /// Clients on `assessment` and `roster` (connected lazily).

@@ -11,10 +11,11 @@
 //! | [`division`] | GB/T 2260 administrative division codes and the jurisdiction tree |
 //! | [`scope`] | access scopes as materialised paths, with exact SQL range bounds |
 //! | [`school`] | school codes and school kinds |
-//! | [`person`] | teacher attributes: stage, category, roles, sex, numbers, name masking |
+//! | [`person`] | teacher attributes: stage, category, roles, sex, numbers, name masking, the certificate search key |
 //! | [`policy`] | assessment policies as data: rules, the four seed presets, evaluation |
 //! | [`team`] | team size rules and team roster checks |
 //! | [`assessor`] | assessor (测评员) levels and the assessor state machine |
+//! | [`eligibility`] | who may grade a submission and who may review a drawn teacher |
 //! | [`micro_competency`] | the 30 micro-competencies (微能力) with their credits |
 //! | [`time_zone`] | the calendar date in China (UTC+8) |
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@
 pub mod assessor;
 pub mod csv_cell;
 pub mod division;
+pub mod eligibility;
 pub mod micro_competency;
 pub mod person;
 pub mod policy;

@@ -1,4 +1,5 @@
-//! Teacher attributes: stage taught, Ningxia category, roles, sex, teacher number, name masking.
+//! Teacher attributes: stage taught, Ningxia category, roles, sex, teacher number, name masking,
+//! the key a teacher's certificates are searched by.
 //!
 //! DOMAIN.md ("People"): every teacher belongs to one school; the rules use the stage taught
 //! (学段), the category (Ningxia) and the roles beside teaching (principal, teaching researcher,
@@ -351,6 +352,21 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// The key a teacher's certificates are searched by (the certificate service's public search):
+/// the lower-case hex SHA-256 of `secret ‖ 0x1F ‖ name ‖ 0x1F ‖ ID number`, the name with its
+/// ends trimmed (inner whitespace counts), the full ID number trimmed and upper-cased (a final
+/// `x` is the check digit `X`, GB 11643-1999). The ID number itself is never stored.
+pub fn search_key(secret: &[u8], name: &str, id_number: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(secret);
+    h.update([0x1f]);
+    h.update(name.trim().as_bytes());
+    h.update([0x1f]);
+    h.update(id_number.trim().to_uppercase().as_bytes());
+    hex::encode(h.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,5 +511,23 @@ mod tests {
         assert_eq!(mask_name(""), "");
         assert_eq!(mask_name(" 欧阳娜娜 "), "欧***");
         assert_eq!(mask_name("阿依古丽·买买提"), "阿*******");
+    }
+
+    #[test]
+    fn the_search_key_is_pinned_to_a_test_vector() {
+        // printf 'test\x1f王芳\x1f11010519491231002X' | sha256sum
+        assert_eq!(
+            search_key(b"test", "王芳", "11010519491231002X"),
+            "c68c4fd1063363e960850a4cbfb00be66b2f028d75916cc4fe7e44468301e8ba"
+        );
+    }
+
+    #[test]
+    fn the_search_key_trims_the_ends_and_upper_cases_the_id_number() {
+        let key = search_key(b"test", "王芳", "11010519491231002X");
+        assert_eq!(search_key(b"test", " 王芳\t", " 11010519491231002x "), key);
+        assert_ne!(search_key(b"test", "王 芳", "11010519491231002X"), key);
+        assert_ne!(search_key(b"other", "王芳", "11010519491231002X"), key);
+        assert_ne!(search_key(b"test", "王芳", "110105194912310011"), key);
     }
 }

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use tica_auth::Role;
+use tica_domain::eligibility::{self, GradedWork, GraderFacts};
 use tica_domain::policy::{self as rules, EvidenceKind, HoursEntry, HoursKind, PolicyRules};
-use tica_domain::{AssessorLevel, AssessorState};
 
 use super::batches::batch_rules;
 use super::{Assessment, Ctx, denied, require_participant_access, today};
@@ -532,23 +532,18 @@ impl Assessment {
             let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
             let rules = batch_rules(&batch)?;
             let grading = rules.grading.clone().unwrap_or_default();
-            // Who may grade (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 七(二): only a registered assessor).
-            if assessor.state != AssessorState::Registered {
-                return Err(AssessmentError::PermissionDenied(format!("assessors/{assessor_id} is not registered (it is {})", assessor.state.key())));
-            }
-            let school_unit = format!("schools/{}", s.school_code);
-            let county_unit = format!("jurisdictions/{}", batch.county);
-            let level_ok = (assessor.level == AssessorLevel::School && assessor.registered_at == school_unit)
-                || (grading.county_assessors_may_grade && assessor.level == AssessorLevel::County && assessor.registered_at == county_unit);
-            if !level_ok {
-                return Err(AssessmentError::PermissionDenied(format!("assessors/{assessor_id} is not a school-level assessor of {school_unit}")));
-            }
-            if assessor.teacher_number == teacher {
-                return Err(AssessmentError::PermissionDenied("an assessor never grades their own submission".into()));
-            }
-            if grading.subject_match_required && !assessor.subjects.is_empty() && !assessor.subjects.contains(&p.subject) {
-                return Err(AssessmentError::PermissionDenied(format!("assessors/{assessor_id} does not assess {}", p.subject)));
-            }
+            // Who may grade (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 七(二): only a registered assessor;
+            // of the school, or of the county where the policy lets it; never their own; in their subject).
+            let grader = GraderFacts {
+                id: &assessor_id,
+                teacher_number: &assessor.teacher_number,
+                level: assessor.level,
+                registered_at: &assessor.registered_at,
+                state: assessor.state,
+                subjects: &assessor.subjects,
+            };
+            let work = GradedWork { teacher_number: teacher, school_code: &s.school_code, county: batch.county, subject: &p.subject };
+            eligibility::may_grade(&grader, &work, &grading).map_err(|refusal| AssessmentError::PermissionDenied(refusal.to_string()))?;
             if !matches!(s.state, SubmissionState::Submitted | SubmissionState::Graded) {
                 return Err(AssessmentError::FailedPrecondition("only a submitted submission is graded".into()));
             }

@@ -2,7 +2,7 @@
 
 use tica_auth::Role;
 use tica_domain::PersonRole;
-use tica_domain::policy::{self as rules, LEADERSHIP_SUBMISSION_ID, Profile, Verdict};
+use tica_domain::policy::{self as rules, LEADERSHIP_SUBMISSION_ID, Preset, Profile, Verdict};
 
 use super::batches::{batch_rules, category_of};
 use super::{Assessment, Ctx, denied, today};
@@ -19,18 +19,6 @@ fn profile(p: &ParticipantRecord) -> Profile {
             .split(',')
             .filter_map(PersonRole::from_label)
             .collect(),
-    }
-}
-
-/// The short name of the policy that judged, for the verdict's first words ("宁夏").
-fn policy_label(batch: &BatchRecord) -> String {
-    let code = batch.county.to_string();
-    match &code[..2] {
-        "64" => "宁夏".into(),
-        "11" => "北京".into(),
-        "34" if code == "341324" => "泗县".into(),
-        "34" => "安徽".into(),
-        _ => String::new(),
     }
 }
 
@@ -64,7 +52,8 @@ impl Assessment {
             &profile(p),
             reference,
             codes,
-            &policy_label(batch),
+            // The verdict's first words ("宁夏"): the preset of the county or its nearest ancestor.
+            Preset::for_county(batch.county).map_or("", Preset::label_zh),
         ))
     }
 

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use tica_auth::Role;
+use tica_domain::DivisionCode;
+use tica_domain::eligibility::{self, ReviewReach, ReviewedItem, ReviewerFacts};
 use tica_proto::tica::roster::v1 as rpb;
 
 use super::{
@@ -20,8 +22,8 @@ struct Reviewer {
     school: String,
     /// Subjects on the registration; empty means any.
     subjects: Vec<String>,
-    /// County assessors: their county; city assessors: their city; province: "".
-    registered_at: String,
+    /// Province assessors: anywhere; city and county assessors: within their city.
+    reach: ReviewReach,
 }
 
 /// The outcome of AssignReviewers.
@@ -55,16 +57,26 @@ pub struct RegradeInput {
 }
 
 impl Reviewer {
-    /// May review `item`: never from the school under review, never the item's own teacher, a
-    /// city (or county) assessor only within their city, and, when the policy asks for it, only
-    /// in a subject on their registration (`subject` is the drawn teacher's).
+    /// May review `item` ([`eligibility::may_review`]); `subject` is the drawn teacher's when
+    /// the policy matches reviewers by subject.
     fn may_review(&self, item: &ItemRecord, subject: Option<&str>) -> bool {
-        let county = item.batch.split('-').next().unwrap_or_default();
-        self.school != item.school
-            && self.teacher != item.teacher
-            && (self.registered_at.is_empty() || county.get(..4) == self.registered_at.get(..4))
-            && subject
-                .is_none_or(|s| self.subjects.is_empty() || self.subjects.iter().any(|r| r == s))
+        let reviewer = ReviewerFacts {
+            teacher_number: &self.teacher,
+            school_code: &self.school,
+            subjects: &self.subjects,
+            reach: self.reach,
+        };
+        let item = ReviewedItem {
+            teacher_number: &item.teacher,
+            school_code: &item.school,
+            county: item
+                .batch
+                .split('-')
+                .next()
+                .and_then(|code| DivisionCode::parse(code).ok()),
+            subject,
+        };
+        eligibility::may_review(&reviewer, &item).is_ok()
     }
 }
 
@@ -151,13 +163,15 @@ impl Sampling {
                 school: places.get(&number).map(|p| p.0.clone()).unwrap_or_default(),
                 subjects: a.subjects.clone(),
                 teacher: number,
-                registered_at: if a.level == rpb::AssessorLevel::Province as i32 {
-                    String::new()
+                reach: if a.level == rpb::AssessorLevel::Province as i32 {
+                    ReviewReach::Anywhere
                 } else {
-                    a.registered_at
+                    let code = a
+                        .registered_at
                         .strip_prefix("jurisdictions/")
-                        .unwrap_or(&a.registered_at)
-                        .to_owned()
+                        .unwrap_or(&a.registered_at);
+                    DivisionCode::parse(code)
+                        .map_or(ReviewReach::Nowhere, ReviewReach::WithinCityOf)
                 },
             })
             .collect();

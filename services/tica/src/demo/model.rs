@@ -5,7 +5,9 @@
 //! Everything follows from `--seed` through the roster's SplitMix64 [`Rng`], so the same seed
 //! gives the same county, the same year and the same numbers.
 
+use tica_domain::PersonRole;
 use tica_domain::micro_competency::{Environment, MICRO_COMPETENCIES, MicroCompetency, by_code};
+use tica_domain::policy::{SelectionRequirement, draw_picks};
 use tica_domain::sampling::TicketSequence;
 use tica_proto::tica::common::v1::Grade;
 use tica_roster::sample::{CountyModel, CountySetting, CountySpec, Rng, SampleRoster};
@@ -229,8 +231,10 @@ impl Model {
 
         // Teachers: quality, picks, hours, evidence.
         let mut people = Vec::with_capacity(roster.teachers.len());
-        // Ningxia: the first teacher of each case that has a refusable first try makes one.
-        let mut refusals = Vec::new();
+        let ningxia = super::ningxia::selection_rule();
+        // Ningxia: the first teacher held to each requirement (principals apart) that has a
+        // refusable first try makes one.
+        let mut refusals: Vec<(bool, &SelectionRequirement)> = Vec::new();
         for (i, t) in roster.teachers.iter().enumerate() {
             let s = at[i];
             let school = &schools[s];
@@ -258,16 +262,21 @@ impl Model {
                     (picks, first_try, false)
                 }
                 Policy::Ningxia => {
-                    let case = super::ningxia::case_of(t);
-                    let picks = super::ningxia::pick(&mut rng, case);
-                    let forced = s != disputed && !refusals.contains(&case) && {
-                        refusals.push(case);
+                    let profile = super::ningxia::profile(t);
+                    let case = super::ningxia::case_of(&ningxia, &profile);
+                    let picks = draw_picks(&case.requirement, |n| rng.below(n), weight);
+                    // A principal also hands in the leadership assessment (三(二)1).
+                    let principal = ningxia.principal_leadership_assessment
+                        && profile.roles.contains(&PersonRole::Principal);
+                    let held_to = (principal, &case.requirement);
+                    let forced = s != disputed && !refusals.contains(&held_to) && {
+                        refusals.push(held_to);
                         true
                     };
                     let first_try = (s != disputed && (forced || rng.below(100) < 4))
                         .then(|| super::ningxia::refused_try(case, &picks))
                         .flatten();
-                    (picks, first_try, case.principal())
+                    (picks, first_try, principal)
                 }
             };
             let mut handed = picks.clone();
@@ -360,7 +369,8 @@ impl Model {
 }
 
 /// Codes in order of preference under a school's environments until the policy's credits are
-/// met (Anhui: ≥ 20 credits, seeds/004 附件1; Ningxia: three codes, see [`super::ningxia`]).
+/// met (Anhui: ≥ 20 credits, seeds/004 附件1; Ningxia: three codes — the model draws Ningxia's
+/// picks from the preset's rule, [`draw_picks`]).
 pub(super) fn pick(rng: &mut Rng, environments: u8, policy: Policy) -> Vec<&'static str> {
     let mut pool: Vec<&'static MicroCompetency> = MICRO_COMPETENCIES
         .iter()

@@ -1,116 +1,48 @@
 //! 永宁县 (Ningxia, seeds/001): what differs from the Sixian year — selections by category, age
-//! and role (the model's picks), and the chapters after the county review: the region's audit
-//! by the province office, online then by visits to lessons (推门听课), which certifies the
-//! batch, then level certificates issued by the region.
+//! and role (the model draws its picks from the preset's rule), and the chapters after the
+//! county review: the region's audit by the province office, online then by visits to lessons
+//! (推门听课), which certifies the batch, then level certificates issued by the region.
 
 use anyhow::{Context, ensure};
 use tica_auth::Role;
 use tica_domain::micro_competency::MICRO_COMPETENCIES;
+use tica_domain::person::{TeacherCategory, parse_roles};
+use tica_domain::policy::{Preset, Profile, SelectionCase, SelectionRule, matching_case, preset};
 use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
 use tica_proto::tica::sampling::v1 as sp;
-use tica_roster::sample::{COUNTY_AGE_DATE, Rng, SampleTeacher};
+use tica_roster::sample::{COUNTY_AGE_DATE, SampleTeacher};
 
 use super::api;
-use super::model::weight;
 use super::year::{Review, Year, export_round};
 
 /// The region's office: issues the level certificates and audits the counties.
 pub const REGION_OFFICE: &str = "宁夏回族自治区教育厅能力提升2.0办公室";
 
-/// Which of the preset's selection cases (`ningxia_selection`) a teacher falls under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Case {
-    /// A principal of the special / regional backbone category: 3 from A1, A8–A13, B, C.
-    PrincipalSpecial,
-    /// A principal of the city/county backbone category: 3, at least 2 from B, C.
-    PrincipalBackbone,
-    /// A kindergarten head: 3, any.
-    PrincipalKindergarten,
-    /// Any other principal: 3, at least 1 from B, C.
-    PrincipalOther,
-    /// 50 or over: 1–2, any.
-    Over50,
-    /// Under 50, special / regional backbone, or a teaching researcher: 3 from A1, A8–A13, B, C.
-    Special,
-    /// Under 50, city/county backbone: 3, at least 2 from B, C.
-    Backbone,
-    /// Under 50, kindergarten: 3, any.
-    Kindergarten,
-    /// Everyone else under 50: 3, at least 1 from B, C.
-    Other,
+/// The selection rule the demo's teachers pick under: the Ningxia preset's, as pinned in the
+/// domain (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三).
+pub fn selection_rule() -> SelectionRule {
+    preset(Preset::Ningxia)
+        .selection
+        .expect("the Ningxia preset sets a selection rule")
 }
 
-impl Case {
-    /// Whether the case is a principal's (who also hands in the leadership assessment).
-    pub fn principal(self) -> bool {
-        matches!(
-            self,
-            Case::PrincipalSpecial
-                | Case::PrincipalBackbone
-                | Case::PrincipalKindergarten
-                | Case::PrincipalOther
-        )
+/// What the selection rule knows of a roster teacher, as the assessment service reads it from
+/// the roster: the birth date of the ID number, the category and the roles.
+pub fn profile(t: &SampleTeacher) -> Profile {
+    Profile {
+        birth_date: t.id.birth_date(),
+        category: TeacherCategory::from_label(t.category).unwrap_or(TeacherCategory::Ordinary),
+        roles: parse_roles(t.roles).unwrap_or_default(),
     }
 }
 
-/// Age on the day the batch opens (the preset leaves the reference date to the batch).
-fn age(t: &SampleTeacher) -> i32 {
-    let birth = t.id.birth_date();
-    let mut age = COUNTY_AGE_DATE.year() - birth.year();
-    let on = (u8::from(COUNTY_AGE_DATE.month()), COUNTY_AGE_DATE.day());
-    if on < (u8::from(birth.month()), birth.day()) {
-        age -= 1;
-    }
-    age
-}
-
-/// The case of a roster teacher, in the preset's order: principals by category first, then
-/// age, then category and role.
-pub fn case_of(t: &SampleTeacher) -> Case {
-    let principal = t.roles.split(';').any(|r| r == "校长");
-    let researcher = t.roles.split(';').any(|r| r == "教研员");
-    match t.category {
-        "自治区级骨干教师" if principal => Case::PrincipalSpecial,
-        "市县级骨干教师" if principal => Case::PrincipalBackbone,
-        "幼儿园教师" if principal => Case::PrincipalKindergarten,
-        _ if principal => Case::PrincipalOther,
-        _ if age(t) >= 50 => Case::Over50,
-        "自治区级骨干教师" => Case::Special,
-        _ if researcher => Case::Special,
-        "市县级骨干教师" => Case::Backbone,
-        "幼儿园教师" => Case::Kindergarten,
-        _ => Case::Other,
-    }
-}
-
-fn blended_or_smart(code: &str) -> bool {
-    code.starts_with('B') || code.starts_with('C')
-}
-
-/// `n` codes of `pool` without repeats, weighted by popularity.
-fn choose(rng: &mut Rng, mut pool: Vec<&'static str>, n: usize) -> Vec<&'static str> {
-    let mut chosen = Vec::new();
-    while chosen.len() < n && !pool.is_empty() {
-        let total: u64 = pool.iter().map(|c| weight(c)).sum();
-        let mut roll = rng.below(total);
-        let at = pool
-            .iter()
-            .position(|c| {
-                let w = weight(c);
-                if roll < w {
-                    true
-                } else {
-                    roll -= w;
-                    false
-                }
-            })
-            .expect("a roll below the total lands on a code");
-        chosen.push(pool.remove(at));
-    }
-    chosen
+/// The case of `rule` a teacher falls under, their age taken on the day the batch opens.
+pub fn case_of<'a>(rule: &'a SelectionRule, profile: &Profile) -> &'a SelectionCase {
+    matching_case(rule, profile, rule.reference_date_for(COUNTY_AGE_DATE))
+        .expect("Ningxia's selection cases cover every teacher")
 }
 
 fn sorted(mut codes: Vec<&'static str>) -> Vec<&'static str> {
@@ -118,52 +50,11 @@ fn sorted(mut codes: Vec<&'static str>) -> Vec<&'static str> {
     codes
 }
 
-/// Valid picks under `case`.
-pub fn pick(rng: &mut Rng, case: Case) -> Vec<&'static str> {
-    let all: Vec<&'static str> = MICRO_COMPETENCIES.iter().map(|m| m.code).collect();
-    let with_blended = |rng: &mut Rng, k: usize| {
-        let mut picks = choose(
-            rng,
-            all.iter()
-                .copied()
-                .filter(|c| blended_or_smart(c))
-                .collect(),
-            k,
-        );
-        let rest = all.iter().copied().filter(|c| !picks.contains(c)).collect();
-        picks.extend(choose(rng, rest, 3 - k));
-        picks
-    };
-    sorted(match case {
-        Case::PrincipalSpecial | Case::Special => {
-            let allowed = all
-                .iter()
-                .copied()
-                .filter(|c| {
-                    blended_or_smart(c)
-                        || *c == "A1"
-                        || c[1..]
-                            .parse::<u8>()
-                            .is_ok_and(|n| c.starts_with('A') && n >= 8)
-                })
-                .collect();
-            choose(rng, allowed, 3)
-        }
-        Case::PrincipalBackbone | Case::Backbone => with_blended(rng, 2),
-        Case::PrincipalOther | Case::Other => with_blended(rng, 1),
-        Case::PrincipalKindergarten | Case::Kindergarten => choose(rng, all.clone(), 3),
-        Case::Over50 => {
-            let n = 1 + rng.below(2) as usize;
-            choose(rng, all.clone(), n)
-        }
-    })
-}
-
 /// A first try the case refuses, where the demo shows one: a teacher of 50 or over picking
-/// three; an ordinary teacher picking three A-codes.
-pub fn refused_try(case: Case, picks: &[&'static str]) -> Option<Vec<&'static str>> {
-    match case {
-        Case::Over50 => {
+/// three; an ordinary teacher under 50 picking three A-codes.
+pub fn refused_try(case: &SelectionCase, picks: &[&'static str]) -> Option<Vec<&'static str>> {
+    match case.id.as_str() {
+        "ningxia.over50" => {
             let mut more = picks.to_vec();
             for code in ["A3", "A5", "A6", "A1"] {
                 if more.len() < 3 && !more.contains(&code) {
@@ -172,7 +63,7 @@ pub fn refused_try(case: Case, picks: &[&'static str]) -> Option<Vec<&'static st
             }
             Some(sorted(more))
         }
-        Case::Other => Some(vec!["A3", "A5", "A6"]),
+        "ningxia.under50.ordinary" => Some(vec!["A3", "A5", "A6"]),
         _ => None,
     }
 }

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`rules`] | [`PolicyRules`] and its sections, mirroring `tica.assessment.v1` field for field; [`Ratio`]; [`Grade`]; inheritance ([`PolicyRules::overlay`], [`PolicyRules::effective`]) and [`PolicyRules::validate`] |
 //! | [`presets`] | [`preset`]: Ningxia, Anhui, Sixian, Beijing, every value cited from `shared/seeds/` |
-//! | [`selection`] | [`evaluate_selection`]: a teacher's picks against the selection rule, with one actionable Chinese sentence |
+//! | [`selection`] | [`evaluate_selection`]: a teacher's picks against the selection rule, with one actionable Chinese sentence; [`draw_picks`]: picks a requirement accepts, drawn by weight |
 //! | [`hours`] | [`evaluate_hours`]: the watch rule, totals, per-kind minimums, shares |
 //! | [`grades`] | [`teacher_grade`], [`unit_grade`] (schools, counties), [`excellent_quota`], [`grade_from_rubric`] |
 //! | [`codes`] | [`compact_codes`]: `A1、A8–A13、B1–B10` for people |
@@ -45,6 +45,7 @@ pub use rules::{
     ThresholdComparison, UnitGradeRule, WatchRule,
 };
 pub use selection::{
-    Problem, ProblemKind, Profile, Verdict, evaluate_selection, matching_case, requirement_summary,
+    Problem, ProblemKind, Profile, Verdict, draw_picks, evaluate_selection, matching_case,
+    requirement_summary,
 };
 pub use validate::LEADERSHIP_SUBMISSION_ID;

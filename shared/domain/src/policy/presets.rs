@@ -9,6 +9,7 @@
 //! Where a seed leaves a value open, the value here is a documented choice that an office can
 //! override through the API; each such place says "choice".
 
+use crate::division::DivisionCode;
 use crate::person::{PersonRole, TeacherCategory};
 
 use super::codes::code_range;
@@ -68,6 +69,19 @@ impl Preset {
             Preset::Sixian => "jurisdictions/341324",
             Preset::Beijing => "jurisdictions/110000",
         }
+    }
+
+    /// The preset whose default jurisdiction is `county` or its nearest ancestor (泗县 341324 →
+    /// Sixian before Anhui); `None` outside the four (e.g. Shenzhen 440305).
+    pub fn for_county(county: DivisionCode) -> Option<Preset> {
+        county.ancestry().into_iter().rev().find_map(|code| {
+            Preset::ALL.into_iter().find(|preset| {
+                preset
+                    .default_jurisdiction()
+                    .strip_prefix("jurisdictions/")
+                    .is_some_and(|own| own == code.as_str())
+            })
+        })
     }
 
     /// PolicyPresetInfo.source: the seed it transcribes.

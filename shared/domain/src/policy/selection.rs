@@ -254,6 +254,131 @@ pub fn matching_case<'a>(
     })
 }
 
+/// Draws picks that meet `requirement`, as a teacher might choose them (the demo's teachers).
+///
+/// `below(n)` is a random number in `0..n`; `weight(code)` how popular a code is (a weight of 0
+/// counts as 1). Codes are drawn one at a time without repeats, each with a chance
+/// proportional to its weight among the codes still open, in [`MICRO_COMPETENCIES`] order:
+///
+/// 1. how many: `min_count`, or, when the requirement allows a range, `min_count +
+///    below(max_count − min_count + 1)`;
+/// 2. each quota's minimum from the quota's allowed codes;
+/// 3. the rest from the allowed codes (any of the 30 when the list is empty), leaving out the
+///    codes of a quota at its maximum;
+/// 4. while the credits fall short of `min_credits`, one more (never beyond `max_count`).
+///
+/// The result is in [`MICRO_COMPETENCIES`] order. Numbers are consumed in exactly this order,
+/// so one seed gives one draw. Every case of the four presets gets draws [`evaluate_selection`]
+/// accepts (the policy tests try 200 seeds each).
+///
+/// [`MICRO_COMPETENCIES`]: crate::micro_competency::MICRO_COMPETENCIES
+pub fn draw_picks(
+    requirement: &SelectionRequirement,
+    mut below: impl FnMut(u64) -> u64,
+    weight: impl Fn(&str) -> u64,
+) -> Vec<&'static str> {
+    fn has(list: &[&'static str], code: &str) -> bool {
+        list.contains(&code)
+    }
+    let listed = canonical_list(&requirement.allowed_codes);
+    let allowed: Vec<&'static str> = micro_competency::MICRO_COMPETENCIES
+        .iter()
+        .map(|mc| mc.code)
+        .filter(|code| listed.is_empty() || has(&listed, code))
+        .collect();
+    let quotas: Vec<(Vec<&'static str>, usize, usize)> = requirement
+        .quotas
+        .iter()
+        .map(|q| {
+            (
+                canonical_list(&q.codes),
+                count_of(q.min_count),
+                count_of(q.max_count),
+            )
+        })
+        .collect();
+    let in_quota = |picks: &[&'static str], codes: &[&'static str]| {
+        picks.iter().filter(|code| has(codes, code)).count()
+    };
+    let min = count_of(requirement.min_count);
+    let max = count_of(requirement.max_count);
+    let wanted = if max > min {
+        let span = (max - min + 1) as u64;
+        min + usize::try_from(below(span) % span).unwrap_or(0)
+    } else {
+        min
+    };
+
+    // One code of the allowed ones not yet picked for which `open` holds, by weight.
+    let mut draw = |picks: &mut Vec<&'static str>, open: &dyn Fn(&[&'static str], &str) -> bool| {
+        let taken = picks.as_slice();
+        let pool: Vec<&'static str> = allowed
+            .iter()
+            .copied()
+            .filter(|code| !has(taken, code) && open(taken, code))
+            .collect();
+        let weight_of = |code: &str| weight(code).max(1);
+        let total: u64 = pool.iter().map(|code| weight_of(code)).sum();
+        if total == 0 {
+            return false;
+        }
+        let mut roll = below(total) % total;
+        for code in pool {
+            let w = weight_of(code);
+            if roll < w {
+                picks.push(code);
+                return true;
+            }
+            roll -= w;
+        }
+        false
+    };
+    let mut picks: Vec<&'static str> = Vec::new();
+    for (codes, quota_min, _) in &quotas {
+        while in_quota(&picks, codes) < *quota_min {
+            if !draw(&mut picks, &|_: &[&'static str], code: &str| {
+                has(codes, code)
+            }) {
+                break;
+            }
+        }
+    }
+    // Not a code of a quota already at its maximum.
+    let open = |picks: &[&'static str], code: &str| {
+        quotas.iter().all(|(codes, _, quota_max)| {
+            *quota_max == 0 || !has(codes, code) || in_quota(picks, codes) < *quota_max
+        })
+    };
+    while picks.len() < wanted {
+        if !draw(&mut picks, &open) {
+            break;
+        }
+    }
+    let credits = |picks: &[&'static str]| -> i32 {
+        picks
+            .iter()
+            .filter_map(|code| micro_competency::by_code(code))
+            .map(|mc| i32::from(mc.credits))
+            .sum()
+    };
+    while credits(&picks) < requirement.min_credits && (max == 0 || picks.len() < max) {
+        if !draw(&mut picks, &open) {
+            break;
+        }
+    }
+    picks.sort_by_key(|code| {
+        micro_competency::MICRO_COMPETENCIES
+            .iter()
+            .position(|mc| mc.code == *code)
+    });
+    picks
+}
+
+/// A count of the rule (`i32`, 0 or more) as a length; a negative one counts as 0.
+fn count_of(n: i32) -> usize {
+    usize::try_from(n).unwrap_or(0)
+}
+
 /// The canonical codes of a rule's list, unknown ones dropped (validation reports them).
 fn canonical_list(codes: &[String]) -> Vec<&'static str> {
     let mut list: Vec<&'static str> = Vec::new();

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde::de::value::{Error as ValueError, MapDeserializer, SeqDeserializer};
 
 use super::date;
+use crate::division::DivisionCode;
 use crate::person::{PersonRole, TeacherCategory};
 use crate::policy::{
     CertificateMode, CertificateRule, CodeQuota, EvidenceKind, EvidenceKindLimit,
@@ -102,6 +103,49 @@ fn every_preset_validates_and_sets_every_section() {
             p.default_jurisdiction().starts_with("jurisdictions/"),
             "{p:?}"
         );
+    }
+}
+
+#[test]
+fn a_county_takes_the_preset_of_its_nearest_ancestor_or_itself() {
+    let code = |s: &str| DivisionCode::parse(s).unwrap();
+    let table = [
+        ("640121", Some(Preset::Ningxia)),
+        ("640000", Some(Preset::Ningxia)),
+        ("110105", Some(Preset::Beijing)),
+        ("341324", Some(Preset::Sixian)),
+        ("341321", Some(Preset::Anhui)),
+        ("341300", Some(Preset::Anhui)),
+        ("340000", Some(Preset::Anhui)),
+        ("440305", None),
+        ("120101", None),
+    ];
+    for (county, expected) in table {
+        assert_eq!(Preset::for_county(code(county)), expected, "{county}");
+    }
+}
+
+#[test]
+fn the_preset_of_a_county_is_what_its_code_prefix_gave_before() {
+    // The rule it replaces: the policy label the assessment service guessed from the code.
+    let by_prefix = |code: &str| match &code[..2] {
+        "64" => Some(Preset::Ningxia),
+        "11" => Some(Preset::Beijing),
+        "34" if code == "341324" => Some(Preset::Sixian),
+        "34" => Some(Preset::Anhui),
+        _ => None,
+    };
+    for province in 11..=82 {
+        for city in 0..=99 {
+            for county in [0, 1, 5, 21, 24, 99] {
+                let text = format!("{province:02}{city:02}{county:02}");
+                assert_eq!(
+                    Preset::for_county(DivisionCode::parse(&text).unwrap()),
+                    by_prefix(&text),
+                    "{text}"
+                );
+            }
+        }
     }
 }
 

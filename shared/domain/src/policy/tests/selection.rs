@@ -5,8 +5,8 @@ use super::{date, picks};
 use crate::person::{PersonRole, TeacherCategory};
 use crate::policy::{
     Preset, ProblemKind, Profile, SelectionCase, SelectionCondition, SelectionRequirement,
-    SelectionRule, Verdict, compact_codes, compact_codes_joined, evaluate_selection, matching_case,
-    preset,
+    SelectionRule, Verdict, compact_codes, compact_codes_joined, draw_picks, evaluate_selection,
+    matching_case, preset,
 };
 
 use PersonRole::{AuxiliaryStaff, Principal, Teacher, TeachingResearcher};
@@ -772,4 +772,129 @@ fn code_lists_are_printed_as_compact_ranges() {
         compact_codes(&crate::policy::code_range('A', 1, 13)),
         vec!["A1–A13".to_string()]
     );
+}
+
+/// SplitMix64, as the demo's roster draws (tests only).
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n.max(1)
+    }
+}
+
+/// A popularity that favours the A-codes, the ones a quota on B and C must push back against.
+fn popularity(code: &str) -> u64 {
+    match code {
+        "A3" | "A5" | "A6" => 12,
+        "A1" | "A9" | "B2" | "B6" => 8,
+        "C1" | "A2" | "A7" | "B1" => 5,
+        _ => 2,
+    }
+}
+
+#[test]
+fn every_draw_is_accepted_for_every_case_of_every_preset_over_200_seeds() {
+    // Each case judged alone: the rule's first matching case is not what is checked here.
+    for p in [
+        Preset::Ningxia,
+        Preset::Beijing,
+        Preset::Anhui,
+        Preset::Sixian,
+    ] {
+        let rule = preset(p).selection.expect("every preset sets selection");
+        for case in &rule.cases {
+            let alone = SelectionRule {
+                cases: vec![SelectionCase {
+                    condition: SelectionCondition::default(),
+                    ..case.clone()
+                }],
+                ..rule.clone()
+            };
+            let profile = Profile {
+                birth_date: young(),
+                category: Ordinary,
+                roles: vec![Teacher],
+            };
+            for seed in 0..200 {
+                let mut rng = SplitMix(seed);
+                let drawn = draw_picks(&case.requirement, |n| rng.below(n), popularity);
+                let codes: Vec<String> = drawn.iter().map(|c| c.to_string()).collect();
+                let verdict = evaluate_selection(&alone, &profile, reference(), &codes, "");
+                assert!(
+                    verdict.accepted,
+                    "{} seed {seed}: {drawn:?} {}",
+                    case.id, verdict.message
+                );
+                assert_eq!(verdict.case_id, case.id);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_draw_takes_its_count_first_when_the_case_allows_a_range() {
+    // Ningxia 50 岁以上 (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)1): 1–2, any.
+    let rule = preset(Preset::Ningxia).selection.unwrap();
+    let over50 = rule
+        .cases
+        .iter()
+        .find(|c| c.id == "ningxia.over50")
+        .unwrap();
+    let mut asked = Vec::new();
+    let mut answers = [1, 29, 0].into_iter();
+    let drawn = draw_picks(
+        &over50.requirement,
+        |n| {
+            asked.push(n);
+            answers.next().unwrap()
+        },
+        |_| 1,
+    );
+    // 1 + 1 = two codes: the last of the 30, then the first of the 29 left.
+    assert_eq!(asked, [2, 30, 29]);
+    assert_eq!(drawn, ["A1", "C7"]);
+}
+
+#[test]
+fn a_draw_meets_each_quotas_minimum_first_then_fills_from_the_allowed_codes_in_table_order() {
+    // Ningxia 50岁以下市（县、区）级名师骨干教师 (测评实施办法 三(一)2(2)): 3, at least 2 from B, C.
+    let rule = preset(Preset::Ningxia).selection.unwrap();
+    let backbone = rule
+        .cases
+        .iter()
+        .find(|c| c.id == "ningxia.under50.backbone")
+        .unwrap();
+    let mut asked = Vec::new();
+    let drawn = draw_picks(
+        &backbone.requirement,
+        |n| {
+            asked.push(n);
+            0
+        },
+        |_| 1,
+    );
+    // B1 and B2 from the 17 blended and smart codes, then A1 from the 28 left.
+    assert_eq!(asked, [17, 16, 28]);
+    assert_eq!(drawn, ["A1", "B1", "B2"]);
+}
+
+#[test]
+fn a_draw_keeps_going_until_the_credits_are_met() {
+    // 每位教师所选微能力，合计不少于20学分 (seeds/002_956918a84436fd87.txt 附件1 四(一)).
+    let rule = preset(Preset::Anhui).selection.unwrap();
+    let mut rng = SplitMix(7);
+    let drawn = draw_picks(&rule.cases[0].requirement, |n| rng.below(n), |_| 1);
+    let credits: Vec<u32> = drawn
+        .iter()
+        .map(|c| u32::from(crate::micro_competency::by_code(c).unwrap().credits))
+        .collect();
+    let total: u32 = credits.iter().sum();
+    assert!(total >= 20, "{drawn:?}");
+    // It stops at the first code that reaches 20: without the largest, the total falls short.
+    assert!(total - credits.iter().max().unwrap() < 20, "{drawn:?}");
 }
