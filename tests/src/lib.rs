@@ -150,6 +150,57 @@ impl Cluster {
         }
     }
 
+    /// Registers a primary school of 60 teachers in `county`, as its county office.
+    pub async fn register_school(&self, county: &str, code: &str, display_name: &str) {
+        use tica_proto::tica::roster::v1 as rpb;
+        self.roster(Role::CountyOffice, county)
+            .create_school(rpb::CreateSchoolRequest {
+                school: Some(rpb::School {
+                    name: format!("schools/{code}"),
+                    display_name: display_name.into(),
+                    jurisdiction: format!("jurisdictions/{county}"),
+                    kind: rpb::SchoolKind::Primary as i32,
+                    full_time_teacher_count: 60,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("school registered");
+    }
+
+    /// Registers an ordinary primary teacher of `subject` at `school` in `county`, born on
+    /// `birth` (their ID number's sequence `sequence`), as the county office; their number.
+    pub async fn register_teacher(
+        &self,
+        county: &str,
+        school: &str,
+        display_name: &str,
+        subject: &str,
+        birth: time::Date,
+        sequence: u16,
+    ) -> String {
+        use tica_proto::tica::roster::v1 as rpb;
+        let id = tica_domain::ResidentId::generate(county, birth, sequence);
+        let teacher = self
+            .roster(Role::CountyOffice, county)
+            .create_teacher(rpb::CreateTeacherRequest {
+                teacher: Some(rpb::Teacher {
+                    display_name: display_name.into(),
+                    id_number: id.as_str().into(),
+                    school: format!("schools/{school}"),
+                    stage: rpb::Stage::Primary as i32,
+                    subject: subject.into(),
+                    category: rpb::TeacherCategory::Ordinary as i32,
+                    ..Default::default()
+                }),
+                teacher_id: String::new(),
+            })
+            .await
+            .expect("teacher registered")
+            .into_inner();
+        teacher.name.trim_start_matches("teachers/").to_owned()
+    }
+
     /// Creates and opens `county`'s batch for `year` as its county office; the opened batch.
     pub async fn open_batch(&self, county: &str, year: i32, display_name: &str) -> pb::Batch {
         let mut office = self.assessment("county-office", Role::CountyOffice, county, None);

@@ -6,7 +6,6 @@ use sha2::{Digest, Sha256};
 use tica_auth::Role;
 use tica_e2e::{AssessmentClient, Cluster, upload_evidence};
 use tica_proto::tica::assessment::v1 as pb;
-use tica_proto::tica::roster::v1 as roster;
 use tica_server::errors::field_violations;
 use tica_storage::Backend;
 use tonic::Code;
@@ -27,42 +26,19 @@ async fn beijing(backend: Backend) -> Option<(Cluster, String, String)> {
     cluster
         .register_jurisdictions(&[("110000", "北京市", ""), (DISTRICT, "朝阳区", "110000")])
         .await;
-    let mut district = cluster.roster(Role::CountyOffice, DISTRICT);
-    district
-        .create_school(roster::CreateSchoolRequest {
-            school: Some(roster::School {
-                name: format!("schools/{SCHOOL}"),
-                display_name: "朝阳区实验小学".into(),
-                jurisdiction: format!("jurisdictions/{DISTRICT}"),
-                kind: roster::SchoolKind::Primary as i32,
-                full_time_teacher_count: 60,
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
-    let id = tica_domain::ResidentId::generate(
-        DISTRICT,
-        time::Date::from_calendar_date(1990, time::Month::June, 1).unwrap(),
-        7,
-    );
-    let teacher = district
-        .create_teacher(roster::CreateTeacherRequest {
-            teacher: Some(roster::Teacher {
-                display_name: "周萍".into(),
-                id_number: id.as_str().into(),
-                school: format!("schools/{SCHOOL}"),
-                stage: roster::Stage::Primary as i32,
-                subject: "语文".into(),
-                category: roster::TeacherCategory::Ordinary as i32,
-                ..Default::default()
-            }),
-            teacher_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let number = teacher.name.strip_prefix("teachers/").unwrap().to_owned();
+    cluster
+        .register_school(DISTRICT, SCHOOL, "朝阳区实验小学")
+        .await;
+    let number = cluster
+        .register_teacher(
+            DISTRICT,
+            SCHOOL,
+            "周萍",
+            "语文",
+            time::Date::from_calendar_date(1990, time::Month::June, 1).unwrap(),
+            7,
+        )
+        .await;
     let batch = cluster.open_batch(DISTRICT, 2026, "朝阳区 2026").await;
     let participant = format!("{}/participants/{number}", batch.name);
     Some((cluster, number, participant))

@@ -32,43 +32,20 @@ async fn county(backend: Backend) -> Option<(Cluster, String)> {
             (COUNTY, "泗县", "341300"),
         ])
         .await;
-    let mut office = cluster.roster(Role::CountyOffice, COUNTY);
-    office
-        .create_school(roster::CreateSchoolRequest {
-            school: Some(roster::School {
-                name: format!("schools/{SCHOOL}"),
-                display_name: "泗县实验小学".into(),
-                jurisdiction: format!("jurisdictions/{COUNTY}"),
-                kind: roster::SchoolKind::Primary as i32,
-                full_time_teacher_count: 60,
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
-    let id = tica_domain::ResidentId::generate(
-        COUNTY,
-        time::Date::from_calendar_date(1988, time::Month::March, 3).unwrap(),
-        5,
-    );
-    let teacher = office
-        .create_teacher(roster::CreateTeacherRequest {
-            teacher: Some(roster::Teacher {
-                display_name: "王芳".into(),
-                id_number: id.as_str().into(),
-                school: format!("schools/{SCHOOL}"),
-                stage: roster::Stage::Primary as i32,
-                subject: "数学".into(),
-                category: roster::TeacherCategory::Ordinary as i32,
-                ..Default::default()
-            }),
-            teacher_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    cluster
+        .register_school(COUNTY, SCHOOL, "泗县实验小学")
+        .await;
+    let number = cluster
+        .register_teacher(
+            COUNTY,
+            SCHOOL,
+            "王芳",
+            "数学",
+            time::Date::from_calendar_date(1988, time::Month::March, 3).unwrap(),
+            5,
+        )
+        .await;
     cluster.open_batch(COUNTY, 2026, "泗县 2026").await;
-    let number = teacher.name.strip_prefix("teachers/").unwrap().to_owned();
     Some((cluster, number))
 }
 

@@ -268,40 +268,19 @@ async fn another_countys_schools_and_teachers_are_not_found_exactly_like_missing
         return;
     };
     let mut sixian = cluster.roster(Role::CountyOffice, SIXIAN);
-    sixian
-        .create_school(rpb::CreateSchoolRequest {
-            school: Some(rpb::School {
-                name: "schools/3413240001".into(),
-                display_name: "泗县实验小学".into(),
-                jurisdiction: format!("jurisdictions/{SIXIAN}"),
-                kind: rpb::SchoolKind::Primary as i32,
-                full_time_teacher_count: 60,
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
-    let id = tica_domain::ResidentId::generate(
-        SIXIAN,
-        time::Date::from_calendar_date(1988, time::Month::March, 3).unwrap(),
-        5,
-    );
-    let teacher = sixian
-        .create_teacher(rpb::CreateTeacherRequest {
-            teacher: Some(rpb::Teacher {
-                display_name: "王芳".into(),
-                id_number: id.as_str().into(),
-                school: "schools/3413240001".into(),
-                stage: rpb::Stage::Primary as i32,
-                subject: "数学".into(),
-                category: rpb::TeacherCategory::Ordinary as i32,
-                ..Default::default()
-            }),
-            teacher_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    cluster
+        .register_school(SIXIAN, "3413240001", "泗县实验小学")
+        .await;
+    let number = cluster
+        .register_teacher(
+            SIXIAN,
+            "3413240001",
+            "王芳",
+            "数学",
+            time::Date::from_calendar_date(1988, time::Month::March, 3).unwrap(),
+            5,
+        )
+        .await;
     let mut nosy = cluster.roster(Role::CountyOffice, XIAOXIAN);
     let school = |code: &str| rpb::GetSchoolRequest {
         name: format!("schools/{code}"),
@@ -314,7 +293,7 @@ async fn another_countys_schools_and_teachers_are_not_found_exactly_like_missing
         not_there.message().replace("3413240099", "?"),
         "GetSchool tells another county's school from a missing one"
     );
-    let number = teacher.name.strip_prefix("teachers/").unwrap();
+    let number = number.as_str();
     let missing_number = "34132400019999";
     let teacher = |n: &str| rpb::GetTeacherRequest {
         name: format!("teachers/{n}"),
