@@ -30,6 +30,7 @@ tica_storage::backend_tests!(
     the_revocation_list_lists_revoked_certificates_by_hash_only,
     a_retired_key_named_active_again_is_refused_at_start,
     a_free_failure_sets_no_lock_that_refuses_a_concurrent_correct_search,
+    a_teacher_whose_roster_name_has_a_space_inside_finds_their_certificates,
 );
 
 /// 2026-12-06 00:00 UTC, in µs.
@@ -737,5 +738,36 @@ async fn a_free_failure_sets_no_lock_that_refuses_a_concurrent_correct_search(ba
         .await
         .expect("no lock after one free failure");
     assert_eq!(rows.len(), 3);
+    edge.db.close().await;
+}
+
+/// The roster keeps a name as entered, inner space and all ("欧阳 娜娜"); the search drops a
+/// name's whitespace before it compares. Issuance keyed the name with only its ends trimmed, so
+/// such a teacher could never find their certificates, however they typed the name.
+async fn a_teacher_whose_roster_name_has_a_space_inside_finds_their_certificates(backend: Backend) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    let id = target_id();
+    let mut event = certified_event(0);
+    event.teacher_display_name = "欧阳 娜娜".into();
+    event.teacher_id_number_masked = id.masked();
+    let keys = HashMap::from([(
+        testing::teacher_of(0),
+        tica_certificate::upstream::search_key(testing::SEARCH_SECRET, "欧阳 娜娜", id.as_str()),
+    )]);
+    let mut run = testing::stored_run(&edge.db, 1, 0).await.unwrap();
+    edge.svc
+        .process(&mut run, vec![event], &keys, &mut Numbers::new())
+        .await
+        .unwrap();
+    for typed in ["欧阳娜娜", "欧阳 娜娜"] {
+        let rows = edge
+            .svc
+            .search(&format!("client-{typed}"), typed, id.as_str())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1, "typed {typed:?}");
+    }
     edge.db.close().await;
 }
