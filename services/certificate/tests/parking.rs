@@ -69,6 +69,24 @@ fn events_with_two_bad_ones() -> Vec<tica_proto::tica::assessment::v1::Certified
     events
 }
 
+/// Run 1 over [`events_with_two_bad_ones`]: ten issued, two parked (one result never fails the
+/// run).
+async fn first_run(
+    db: &tica_storage::Database,
+    svc: &tica_certificate::service::Certificates,
+) -> tica_certificate::model::RunRecord {
+    let mut run = testing::stored_run(db, 1, 0).await.unwrap();
+    svc.process(
+        &mut run,
+        events_with_two_bad_ones(),
+        &keys_for(12),
+        &mut Numbers::new(),
+    )
+    .await
+    .expect("one result never fails the run");
+    run
+}
+
 fn county_office() -> Ctx {
     Ctx {
         caller: Caller::new(
@@ -93,12 +111,7 @@ async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_ru
     else {
         return;
     };
-    let keys = keys_for(12);
-    let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
-    let mut numbers = Numbers::new();
-    svc.process(&mut run, events_with_two_bad_ones(), &keys, &mut numbers)
-        .await
-        .expect("one result never fails the run");
+    let run = first_run(&db, &svc).await;
     assert_eq!(
         (run.certificates_issued, run.results_parked, run.cursor),
         (10, 2, 12),
@@ -269,11 +282,7 @@ async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend:
         return;
     };
     let keys = keys_for(12);
-    let mut first = testing::stored_run(&db, 1, 0).await.unwrap();
-    let mut numbers = Numbers::new();
-    svc.process(&mut first, events_with_two_bad_ones(), &keys, &mut numbers)
-        .await
-        .unwrap();
+    let first = first_run(&db, &svc).await;
     // The roster corrects the name; the next run retries what is parked first.
     let names: HashMap<String, String> = [(testing::teacher_of(4), "张三".to_owned())].into();
     let mut second = testing::stored_run(&db, 2, first.cursor).await.unwrap();
@@ -362,15 +371,7 @@ async fn a_result_parked_for_its_schools_name_is_issued_under_the_name_corrected
         return;
     };
     let keys = keys_for(12);
-    let mut first = testing::stored_run(&db, 1, 0).await.unwrap();
-    svc.process(
-        &mut first,
-        events_with_two_bad_ones(),
-        &keys,
-        &mut Numbers::new(),
-    )
-    .await
-    .unwrap();
+    let first = first_run(&db, &svc).await;
     // The office renames the school in the roster; the event still carries the old name.
     let school = certified_event(7).school;
     let code = school.strip_prefix("schools/").unwrap().to_owned();
