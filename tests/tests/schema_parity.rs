@@ -18,6 +18,33 @@ struct Schema {
     indexes: BTreeMap<String, (String, Vec<String>, bool)>,
 }
 
+#[test]
+fn each_services_first_migration_creates_the_audit_table_tica_storage_defines() {
+    let services: [(&str, Migrations); 4] = [
+        ("roster", tica_roster::MIGRATIONS),
+        ("assessment", tica_assessment::startup::MIGRATIONS),
+        ("sampling", tica_sampling::startup::MIGRATIONS),
+        ("certificate", tica_certificate::startup::MIGRATIONS),
+    ];
+    for (service, migrations) in services {
+        for (engine, migrator, ddl) in [
+            ("SQLite", migrations.sqlite, tica_storage::audit::SQLITE_DDL),
+            (
+                "PostgreSQL",
+                migrations.postgres,
+                tica_storage::audit::POSTGRES_DDL,
+            ),
+        ] {
+            let first = migrator.iter().next().expect("a first migration");
+            assert!(
+                first.sql.as_str().contains(ddl.trim()),
+                "{service}'s first {engine} migration does not create audit_events exactly as \
+                 shared/storage/sql defines it"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn each_service_builds_the_same_tables_columns_and_indexes_on_sqlite_and_postgresql() {
     let services: [(&str, Migrations); 4] = [

@@ -1,7 +1,10 @@
 //! The append-only audit trail every service keeps in its own `audit_events` table.
 //!
-//! Each service's first migration creates the table (the same columns everywhere) with database
-//! triggers that refuse UPDATE and DELETE. Writes append their entry inside their own
+//! The table is defined once, here: [`SQLITE_DDL`] and [`POSTGRES_DDL`] (the files under
+//! `shared/storage/sql/`), with database triggers that refuse UPDATE and DELETE. Each service's
+//! first migration carries that text verbatim — a shipped migration is never edited, since sqlx
+//! refuses to start on a database whose applied migration's checksum changed — and
+//! `tests/tests/schema_parity.rs` fails if one drifts from it. Writes append their entry inside their own
 //! transaction with [`append_audit!`](crate::append_audit), so a failed call leaves no entry.
 
 use serde_json::Value;
@@ -9,6 +12,12 @@ use sqlx::FromRow;
 use tica_domain::ScopePath;
 
 use crate::{Database, Result, now_micros, with_db};
+
+/// The audit table, its indexes and its append-only triggers, on SQLite.
+pub const SQLITE_DDL: &str = include_str!("../sql/audit_events.sqlite.sql");
+
+/// The audit table, its indexes and its append-only triggers, on PostgreSQL.
+pub const POSTGRES_DDL: &str = include_str!("../sql/audit_events.postgres.sql");
 
 /// Who wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
