@@ -7,16 +7,13 @@ use sha2::{Digest, Sha256};
 use tica_auth::Role;
 use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
-use tica_roster::client::Bearer;
-use tica_telemetry::TracedChannel;
-use tonic::service::interceptor::InterceptedService;
 use tracing::Instrument;
 
 use crate::Cluster;
 use crate::traces::{CLIENT, SERVER};
 
 /// A certificate client that authenticates every call (and carries the caller's trace).
-pub type CertificateClient = CertificateServiceClient<InterceptedService<TracedChannel, Bearer>>;
+pub type CertificateClient = tica_client::Certificate;
 
 /// A certificate client for `role` acting for `jurisdiction` (and `school`), as `subject`.
 pub fn client(
@@ -26,9 +23,9 @@ pub fn client(
     jurisdiction: &str,
     school: Option<&str>,
 ) -> CertificateClient {
-    CertificateServiceClient::with_interceptor(
-        tica_telemetry::traced(cluster.channel.clone()),
-        Bearer::new(&cluster.token_as(subject, role, jurisdiction, school)),
+    tica_client::certificate(
+        cluster.channel.clone(),
+        &cluster.token_as(subject, role, jurisdiction, school),
     )
 }
 

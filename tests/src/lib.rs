@@ -11,16 +11,14 @@ use std::time::Duration;
 
 use tica::serve::{ServeArgs, Suite, start};
 use tica_auth::{Role, TokenSigner};
+use tica_client::Roster as RosterClient;
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::assessment::v1 as pb;
-use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
-use tica_roster::client::{Bearer, RosterClient};
 use tica_storage::Backend;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// An assessment client that authenticates every call.
-pub type AssessmentClient = AssessmentServiceClient<InterceptedService<Channel, Bearer>>;
+pub type AssessmentClient = tica_client::Assessment;
 
 /// The suite for one test.
 #[derive(Debug)]
@@ -110,7 +108,7 @@ impl Cluster {
 
     /// A roster client for a province-level office.
     pub fn roster(&self, role: Role, jurisdiction: &str) -> RosterClient {
-        tica_roster::client::client(self.channel.clone(), &self.token(role, jurisdiction, None))
+        tica_client::roster(self.channel.clone(), &self.token(role, jurisdiction, None))
     }
 
     /// An assessment client for `subject` as `role` acting for `jurisdiction` (and `school`).
@@ -121,9 +119,9 @@ impl Cluster {
         jurisdiction: &str,
         school: Option<&str>,
     ) -> AssessmentClient {
-        AssessmentServiceClient::with_interceptor(
+        tica_client::assessment(
             self.channel.clone(),
-            Bearer::new(&self.token_as(subject, role, jurisdiction, school)),
+            &self.token_as(subject, role, jurisdiction, school),
         )
     }
 

@@ -114,9 +114,9 @@ async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Back
         outcome.redraw_matches,
         "the offline re-draw names the same sample"
     );
-    let mut sampling = tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient::with_interceptor(
+    let mut sampling = tica_client::sampling(
         cluster.channel.clone(),
-        tica_roster::client::Bearer::new(&cluster.token_as("county-office", Role::CountyOffice, county, None)),
+        &cluster.token_as("county-office", Role::CountyOffice, county, None),
     );
     let second = sampling
         .get_review_round(sp::GetReviewRoundRequest {
@@ -233,9 +233,9 @@ async fn the_ningxia_chain_ends_in_level_certificates(backend: Backend) {
     assert_eq!(outcome.first_round_sent_back.len(), 1);
     assert_eq!(outcome.rounds.len(), 2);
     assert!(outcome.redraw_matches);
-    let mut sampling = tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient::with_interceptor(
+    let mut sampling = tica_client::sampling(
         cluster.channel.clone(),
-        tica_roster::client::Bearer::new(&cluster.token_as("county-office", Role::CountyOffice, county, None)),
+        &cluster.token_as("county-office", Role::CountyOffice, county, None),
     );
     let agreements = sampling
         .list_unit_agreements(sp::ListUnitAgreementsRequest {

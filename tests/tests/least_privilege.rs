@@ -115,7 +115,7 @@ async fn a_training_provider_pushes_its_hours_and_can_do_nothing_else(backend: B
     assert_eq!(by_school.code(), Code::PermissionDenied, "{by_school:?}");
 
     // Not its job: rename a school, certify a batch, approve a school's results.
-    let mut roster = tica_roster::client::client(cluster.channel.clone(), &token);
+    let mut roster = tica_client::roster(cluster.channel.clone(), &token);
     let rename = roster
         .update_school(roster::UpdateSchoolRequest {
             school: Some(roster::School {
@@ -187,7 +187,7 @@ async fn a_token_of_the_retired_catch_all_service_role_is_refused(backend: Backe
             jti: "old".into(),
         })
         .unwrap();
-    let mut roster = tica_roster::client::client(cluster.channel.clone(), &old);
+    let mut roster = tica_client::roster(cluster.channel.clone(), &old);
     let refused = roster
         .get_school(roster::GetSchoolRequest {
             name: format!("schools/{SCHOOL}"),

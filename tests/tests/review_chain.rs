@@ -12,13 +12,9 @@ use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
 use tica_proto::tica::sampling::v1 as sp;
-use tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient;
-use tica_roster::client::Bearer;
 use tica_storage::Backend;
 use tokio_stream::StreamExt;
 use tonic::Code;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 tica_storage::backend_tests!(
     a_county_review_sends_one_school_back_and_the_province_audit_certifies_the_county,
@@ -26,7 +22,7 @@ tica_storage::backend_tests!(
     certification_waits_for_the_offline_audit_and_reviewers_match_the_subject,
 );
 
-type SamplingClient = SamplingServiceClient<InterceptedService<Channel, Bearer>>;
+type SamplingClient = tica_client::Sampling;
 
 const PROVINCE: &str = "340000";
 const CITY: &str = "341300";
@@ -58,9 +54,9 @@ fn school(i: usize) -> String {
 }
 
 fn sampling(cluster: &Cluster, subject: &str, role: Role, jurisdiction: &str) -> SamplingClient {
-    SamplingServiceClient::with_interceptor(
+    tica_client::sampling(
         cluster.channel.clone(),
-        Bearer::new(&cluster.token_as(subject, role, jurisdiction, None)),
+        &cluster.token_as(subject, role, jurisdiction, None),
     )
 }
 

@@ -8,11 +8,8 @@ use tica_auth::Role;
 use tica_e2e::{AssessmentClient, Cluster};
 use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::certificate::v1 as cpb;
-use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
 use tica_proto::tica::roster::v1 as rpb;
 use tica_proto::tica::sampling::v1 as sp;
-use tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient;
-use tica_roster::client::Bearer;
 use tica_storage::Backend;
 use tonic::{Code, Status};
 
@@ -235,10 +232,8 @@ async fn another_countys_rounds_and_runs_answer_alike_whether_they_exist_or_not(
         return;
     };
     let token = cluster.token(Role::CountyOffice, XIAOXIAN, None);
-    let mut sampling =
-        SamplingServiceClient::with_interceptor(cluster.channel.clone(), Bearer::new(&token));
-    let mut certificates =
-        CertificateServiceClient::with_interceptor(cluster.channel.clone(), Bearer::new(&token));
+    let mut sampling = tica_client::sampling(cluster.channel.clone(), &token);
+    let mut certificates = tica_client::certificate(cluster.channel.clone(), &token);
     // No round or run exists in 泗县; each answer is the one an existing one gets from the
     // service tests (`services/{sampling,certificate}/tests/fail_closed.rs`): refused by scope.
     for name in [

@@ -136,10 +136,7 @@ async fn every_service_answers_through_the_suite(backend: Backend) {
         .into_inner();
     assert_eq!(listed.jurisdictions[0].display_name, "安徽省");
     let token = cluster.token(Role::ProvinceOffice, "340000", None);
-    let mut assessment = tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient::with_interceptor(
-        cluster.channel.clone(),
-        tica_roster::client::Bearer::new(&token),
-    );
+    let mut assessment = tica_client::assessment(cluster.channel.clone(), &token);
     let catalogue = assessment
         .list_micro_competencies(
             tica_proto::tica::assessment::v1::ListMicroCompetenciesRequest::default(),
@@ -148,10 +145,7 @@ async fn every_service_answers_through_the_suite(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(catalogue.micro_competencies.len(), 30);
-    let mut sampling = tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient::with_interceptor(
-        cluster.channel.clone(),
-        tica_roster::client::Bearer::new(&token),
-    );
+    let mut sampling = tica_client::sampling(cluster.channel.clone(), &token);
     let rounds = sampling
         .list_review_rounds(tica_proto::tica::sampling::v1::ListReviewRoundsRequest::default())
         .await
@@ -161,10 +155,7 @@ async fn every_service_answers_through_the_suite(backend: Backend) {
         rounds.total_size, 0,
         "the sampling service answers: no rounds yet"
     );
-    let mut certificate = tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient::with_interceptor(
-        cluster.channel.clone(),
-        tica_roster::client::Bearer::new(&token),
-    );
+    let mut certificate = tica_client::certificate(cluster.channel.clone(), &token);
     let listed = certificate
         .list_certificates(tica_proto::tica::certificate::v1::ListCertificatesRequest::default())
         .await

@@ -191,10 +191,11 @@ async fn run(backend: Backend, teachers: i64, rounds: usize) {
         Roster::new(tonic::transport::Channel::from_static("http://127.0.0.1:9").connect_lazy());
     let service = Assessment::new(db.clone(), roster, objects);
     let province = DivisionCode::parse("340000").unwrap();
-    let ctx = Ctx {
-        caller: Caller::new("bench".into(), Role::ProvinceOffice, province, None),
-        token: BearerToken(String::new()),
-    };
+    let ctx = Ctx::new(
+        tica_assessment::service::SERVICE_NAME,
+        Caller::new("bench".into(), Role::ProvinceOffice, province, None),
+        BearerToken(String::new()),
+    );
     let scope = ScopePath::for_jurisdiction(province);
 
     let (mut rollup, mut schools, mut aggregate, mut count) = (vec![], vec![], vec![], vec![]);

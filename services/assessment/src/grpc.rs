@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
-use tica_auth::{bearer_from, caller_from};
+
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
 use tica_domain::micro_competency::MICRO_COMPETENCIES;
@@ -42,10 +42,7 @@ type Reply<T> = Result<Response<T>, Status>;
 type Stream_<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 fn ctx<T>(request: &Request<T>) -> Result<Ctx, Status> {
-    Ok(Ctx {
-        caller: caller_from(request)?,
-        token: bearer_from(request)?,
-    })
+    Ctx::from_request(crate::service::SERVICE_NAME, request)
 }
 
 fn page<K: serde::Serialize + serde::de::DeserializeOwned + Clone>(

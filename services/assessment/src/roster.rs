@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 
 use tica_auth::BearerToken;
+use tica_client::{Upstream, every};
 use tica_domain::division::DivisionCode;
 use tica_domain::{AssessorLevel, AssessorState, PersonRole, ScopePath, TeacherCategory};
 use tica_proto::tica::roster::v1 as pb;
-use tica_proto::tica::roster::v1::roster_service_client::RosterServiceClient;
-use tica_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
 
 use crate::error::{AssessmentError, Result};
@@ -83,19 +82,6 @@ pub struct RosterAssessor {
 #[derive(Clone, Debug)]
 pub struct Roster {
     channel: Channel,
-}
-
-fn map_status(status: tonic::Status, what: &str) -> AssessmentError {
-    match status.code() {
-        tonic::Code::NotFound => AssessmentError::NotFound(what.to_owned()),
-        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
-            AssessmentError::PermissionDenied(format!("the roster refused: {}", status.message()))
-        }
-        tonic::Code::InvalidArgument => {
-            AssessmentError::invalid("name", status.message().to_owned())
-        }
-        _ => AssessmentError::Internal(format!("roster call for {what} failed: {status}")),
-    }
 }
 
 fn teacher_from(t: pb::Teacher) -> Result<RosterTeacher> {
@@ -177,17 +163,8 @@ impl Roster {
         Roster { channel }
     }
 
-    fn client(
-        &self,
-        token: &BearerToken,
-    ) -> RosterServiceClient<
-        tonic::service::interceptor::InterceptedService<TracedChannel, tica_auth::Bearer>,
-    > {
-        RosterServiceClient::with_interceptor(
-            traced(self.channel.clone()),
-            tica_auth::Bearer::new(&token.0),
-        )
-        .max_decoding_message_size(64 << 20)
+    fn client(&self, token: &BearerToken) -> tica_client::Roster {
+        tica_client::roster(self.channel.clone(), &token.0)
     }
 
     /// One teacher.
@@ -197,8 +174,7 @@ impl Roster {
             .client(token)
             .get_teacher(pb::GetTeacherRequest { name: what.clone() })
             .await
-            .map_err(|s| map_status(s, &what))?
-            .into_inner();
+            .upstream(&what)?;
         teacher_from(t)
     }
 
@@ -215,8 +191,7 @@ impl Roster {
                 .client(token)
                 .batch_get_teachers(pb::BatchGetTeachersRequest { names })
                 .await
-                .map_err(|s| map_status(s, "teachers"))?
-                .into_inner();
+                .upstream("teachers")?;
             for t in reply.teachers {
                 let t = teacher_from(t)?;
                 found.insert(t.number.clone(), t);
@@ -231,28 +206,26 @@ impl Roster {
         token: &BearerToken,
         school: &str,
     ) -> Result<Vec<RosterTeacher>> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        let mut client = self.client(token);
-        loop {
-            let page = client
-                .list_teachers(pb::ListTeachersRequest {
-                    parent: format!("schools/{school}"),
-                    page_size: 1000,
-                    page_token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|s| map_status(s, &format!("schools/{school}")))?
-                .into_inner();
-            for t in page.teachers {
-                all.push(teacher_from(t)?);
+        let what = format!("schools/{school}");
+        let pages = every(&self.client(token), &what, |mut client, page_token| {
+            let parent = what.clone();
+            async move {
+                client
+                    .list_teachers(pb::ListTeachersRequest {
+                        parent,
+                        page_size: 1000,
+                        page_token,
+                        ..Default::default()
+                    })
+                    .await
             }
-            if page.next_page_token.is_empty() {
-                return Ok(all);
-            }
-            page_token = page.next_page_token;
-        }
+        })
+        .await?;
+        pages
+            .into_iter()
+            .flat_map(|page| page.teachers)
+            .map(teacher_from)
+            .collect()
     }
 
     /// The teacher registered with a full resident ID number, if the caller can see them.
@@ -269,8 +242,7 @@ impl Roster {
                 ..Default::default()
             })
             .await
-            .map_err(|s| map_status(s, "teacher by ID number"))?
-            .into_inner();
+            .upstream("teacher by ID number")?;
         page.teachers
             .into_iter()
             .next()
@@ -285,8 +257,7 @@ impl Roster {
             .client(token)
             .get_school(pb::GetSchoolRequest { name: what.clone() })
             .await
-            .map_err(|s| map_status(s, &what))?
-            .into_inner();
+            .upstream(&what)?;
         school_from(s)
     }
 
@@ -296,28 +267,26 @@ impl Roster {
         token: &BearerToken,
         jurisdiction: DivisionCode,
     ) -> Result<Vec<RosterSchool>> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        let mut client = self.client(token);
-        loop {
-            let page = client
-                .list_schools(pb::ListSchoolsRequest {
-                    parent: format!("jurisdictions/{jurisdiction}"),
-                    page_size: 1000,
-                    page_token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|s| map_status(s, &format!("jurisdictions/{jurisdiction}")))?
-                .into_inner();
-            for s in page.schools {
-                all.push(school_from(s)?);
+        let what = format!("jurisdictions/{jurisdiction}");
+        let pages = every(&self.client(token), &what, |mut client, page_token| {
+            let parent = what.clone();
+            async move {
+                client
+                    .list_schools(pb::ListSchoolsRequest {
+                        parent,
+                        page_size: 1000,
+                        page_token,
+                        ..Default::default()
+                    })
+                    .await
             }
-            if page.next_page_token.is_empty() {
-                return Ok(all);
-            }
-            page_token = page.next_page_token;
-        }
+        })
+        .await?;
+        pages
+            .into_iter()
+            .flat_map(|page| page.schools)
+            .map(school_from)
+            .collect()
     }
 
     /// A jurisdiction's official name.
@@ -331,8 +300,7 @@ impl Roster {
             .client(token)
             .get_jurisdiction(pb::GetJurisdictionRequest { name: what.clone() })
             .await
-            .map_err(|s| map_status(s, &what))?
-            .into_inner()
+            .upstream(&what)?
             .display_name)
     }
 
@@ -343,8 +311,7 @@ impl Roster {
             .client(token)
             .get_assessor(pb::GetAssessorRequest { name: what.clone() })
             .await
-            .map_err(|s| map_status(s, &what))?
-            .into_inner();
+            .upstream(&what)?;
         let level = match pb::AssessorLevel::try_from(a.level) {
             Ok(pb::AssessorLevel::School) => AssessorLevel::School,
             Ok(pb::AssessorLevel::County) => AssessorLevel::County,

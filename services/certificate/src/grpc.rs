@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::Stream;
-use tica_auth::{bearer_from, caller_from};
+use tica_auth::caller_from;
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::certificate::v1 as pb;
@@ -48,10 +48,7 @@ const CHUNK: usize = 1 << 20;
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
 fn ctx<T>(request: &Request<T>) -> Result<Ctx, Status> {
-    Ok(Ctx {
-        caller: caller_from(request)?,
-        token: bearer_from(request)?,
-    })
+    Ctx::from_request(crate::service::SERVICE_NAME, request)
 }
 
 fn ok<T>(value: T) -> Reply<T> {

@@ -18,15 +18,16 @@ tica_storage::backend_tests!(
 );
 
 fn office(county: &str) -> Ctx {
-    Ctx {
-        caller: Caller::new(
+    Ctx::new(
+        tica_certificate::service::SERVICE_NAME,
+        Caller::new(
             "office".into(),
             Role::CountyOffice,
             DivisionCode::parse(county).unwrap(),
             None,
         ),
-        token: BearerToken(String::new()),
-    }
+        BearerToken(String::new()),
+    )
 }
 
 struct Fixture {

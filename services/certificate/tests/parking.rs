@@ -6,13 +6,12 @@
 
 use std::collections::HashMap;
 
-use tica_auth::{Bearer, BearerToken, Caller, Role};
+use tica_auth::{BearerToken, Caller, Role};
 use tica_certificate::service::{Ctx, Numbers, Subject, Verdict};
 use tica_certificate::store;
 use tica_certificate::testing::{self, certified_event, withdrawn_event};
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::certificate::v1 as pb;
-use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
 use tica_storage::Backend;
 use tica_storage::testing::TestDatabase;
 
@@ -88,15 +87,16 @@ async fn first_run(
 }
 
 fn county_office() -> Ctx {
-    Ctx {
-        caller: Caller::new(
+    Ctx::new(
+        tica_certificate::service::SERVICE_NAME,
+        Caller::new(
             "office-341324".into(),
             Role::CountyOffice,
             DivisionCode::parse("341324").unwrap(),
             None,
         ),
-        token: BearerToken(String::new()),
-    }
+        BearerToken(String::new()),
+    )
 }
 
 async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_run_is_issued(
@@ -147,15 +147,16 @@ async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_ru
     assert!(school.reason.contains("QR"), "{}", school.reason);
     assert_eq!((name.attempts, name.sequence), (1, 5));
     // An office elsewhere sees none of them.
-    let elsewhere = Ctx {
-        caller: Caller::new(
+    let elsewhere = Ctx::new(
+        tica_certificate::service::SERVICE_NAME,
+        Caller::new(
             "office-341322".into(),
             Role::CountyOffice,
             DivisionCode::parse("341322").unwrap(),
             None,
         ),
-        token: BearerToken(String::new()),
-    };
+        BearerToken(String::new()),
+    );
     assert!(
         svc.parked(&elsewhere, None, "", "", 50)
             .await
@@ -246,13 +247,7 @@ impl Grpc {
         }
     }
 
-    fn client(
-        &self,
-        role: Role,
-        jurisdiction: &str,
-    ) -> CertificateServiceClient<
-        tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
-    > {
+    fn client(&self, role: Role, jurisdiction: &str) -> tica_client::Certificate {
         let school = (role == Role::Teacher).then_some("3413240001");
         let token = self
             .signer
@@ -267,7 +262,7 @@ impl Grpc {
         let channel = tonic::transport::Channel::from_shared(self.server.url())
             .unwrap()
             .connect_lazy();
-        CertificateServiceClient::with_interceptor(channel, Bearer::new(&token))
+        tica_client::certificate(channel, &token)
     }
 }
 

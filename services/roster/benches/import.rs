@@ -15,10 +15,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tica_auth::{KeyPair, Role, TokenSigner, TokenVerifier};
+use tica_client::Roster as RosterClient;
+use tica_client::files::{self as client, Kind};
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::client::{self, Kind, RosterClient};
 use tica_roster::sample::{SampleRoster, SampleSpec};
 use tica_server::GrpcServer;
 use tica_storage::testing::TestDatabase;
@@ -68,7 +69,7 @@ async fn setup(sample: &SampleRoster) -> Setup {
             Duration::from_secs(86_400),
         )
         .unwrap();
-    let mut client = client::client(channel, &token);
+    let mut client = tica_client::roster(channel, &token);
     for j in &sample.jurisdictions {
         client
             .create_jurisdiction(pb::CreateJurisdictionRequest {

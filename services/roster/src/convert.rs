@@ -493,7 +493,16 @@ pub fn school_update(request: pb::UpdateSchoolRequest) -> Result<(String, School
 // ----------------------------------------------------------------------------------------------
 // Teachers
 
-/// A teacher as the API shows it: ID number masked.
+/// Who a teacher is, with the full ID number (ListTeacherIdentities only).
+pub fn teacher_identity_to_proto(t: &model::Teacher) -> pb::TeacherIdentity {
+    pb::TeacherIdentity {
+        teacher: format!("teachers/{}", t.number),
+        display_name: t.display_name.clone(),
+        id_number: t.id_number.as_str().to_owned(),
+    }
+}
+
+/// A teacher as the API shows it: the ID number masked.
 pub fn teacher_to_proto(t: &model::Teacher) -> pb::Teacher {
     let mut assignments: Vec<pb::Assignment> = t
         .history

@@ -550,6 +550,33 @@ impl RosterService for RosterGrpc {
         }))
     }
 
+    async fn list_teacher_identities(
+        &self,
+        request: Request<pb::ListTeacherIdentitiesRequest>,
+    ) -> Reply<pb::ListTeacherIdentitiesResponse> {
+        let caller = caller_from(&request)?;
+        let r = request.into_inner();
+        let parent = convert::optional_unit("parent", &r.parent)?;
+        let (page, spec) = page::<(String, String)>(
+            r.page_size,
+            &r.page_token,
+            format!("identities;parent={}", r.parent),
+        )?;
+        let rows = self
+            .roster
+            .list_teacher_identities(&caller, parent, spec)
+            .await?;
+        let (rows, next_page_token) =
+            page.finish(rows, |t| (t.path.as_str().to_owned(), t.number.clone()));
+        Ok(Response::new(pb::ListTeacherIdentitiesResponse {
+            identities: rows
+                .iter()
+                .map(convert::teacher_identity_to_proto)
+                .collect(),
+            next_page_token,
+        }))
+    }
+
     async fn create_teacher(
         &self,
         request: Request<pb::CreateTeacherRequest>,

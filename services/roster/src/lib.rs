@@ -5,7 +5,6 @@
 //! [`service`] (access and business rules, no proto types) → [`store`] (all SQL) and
 //! [`files`] (CSV/XLSX parsing and writing, pure). [`startup`] wires it together.
 
-pub mod client;
 pub mod convert;
 pub mod error;
 pub mod files;

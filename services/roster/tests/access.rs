@@ -8,10 +8,11 @@ mod support;
 
 use support::{TestApp, default_options, import};
 use tica_auth::Role;
+use tica_client::Roster as RosterClient;
+use tica_client::files::Kind;
 use tica_proto::prost_types::FieldMask;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::client::{Kind, RosterClient};
 use tica_roster::sample::{SampleRoster, SampleSpec, teachers_csv};
 use tica_storage::Backend;
 use tonic::Code;
@@ -491,7 +492,7 @@ async fn a_county_office_cannot_import_into_or_export_from_another_county(backen
     let mut me = w.me();
     // Naming their county as the import's parent is refused outright.
     let rows: Vec<Vec<String>> = vec![];
-    let outright = tica_roster::client::import(
+    let outright = tica_client::files::import(
         &mut me,
         Kind::Teachers,
         &format!("jurisdictions/{THEIRS}"),
@@ -558,7 +559,7 @@ async fn a_county_office_cannot_import_into_or_export_from_another_county(backen
     );
     assert!(!result.report.committed);
     // Exports of their county are refused.
-    let export = tica_roster::client::export(
+    let export = tica_client::files::export(
         &mut me,
         Kind::Teachers,
         &format!("schools/{}", w.their_school),
@@ -567,7 +568,7 @@ async fn a_county_office_cannot_import_into_or_export_from_another_county(backen
     )
     .await;
     assert_eq!(export.unwrap_err().code(), Code::PermissionDenied);
-    let export = tica_roster::client::export(
+    let export = tica_client::files::export(
         &mut me,
         Kind::Schools,
         &format!("jurisdictions/{THEIRS}"),
@@ -578,7 +579,7 @@ async fn a_county_office_cannot_import_into_or_export_from_another_county(backen
     assert_eq!(export.unwrap_err().code(), Code::PermissionDenied);
     // My own export holds only my teachers.
     let mine =
-        tica_roster::client::export(&mut me, Kind::Teachers, "", common::FileFormat::Csv, false)
+        tica_client::files::export(&mut me, Kind::Teachers, "", common::FileFormat::Csv, false)
             .await
             .unwrap();
     let text = String::from_utf8(mine.bytes).unwrap();

@@ -8,9 +8,9 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use tica_auth::{Role, TokenSigner};
+use tica_client::files::Kind;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::client::Kind;
 use tica_roster::files::teachers::TEACHER_COLUMNS;
 use tica_roster::sample::{SampleRoster, SampleSpec};
 use tica_server::testing::{
@@ -98,7 +98,7 @@ impl HalfUploadedImport {
         roster: &ServiceProcess,
     ) -> HalfUploadedImport {
         let token = province_token(env, sample);
-        let mut client = tica_roster::client::client(roster.connect().await.unwrap(), &token);
+        let mut client = tica_client::roster(roster.connect().await.unwrap(), &token);
         for j in &sample.jurisdictions {
             client
                 .create_jurisdiction(pb::CreateJurisdictionRequest {
@@ -201,7 +201,7 @@ async fn the_roster_binary_finishes_an_in_flight_import_after_sigterm_and_exits_
     drop(roster);
     let roster = ROSTER.spawn(&env).await;
     let token = province_token(&env, &sample);
-    let mut client = tica_roster::client::client(roster.connect().await.unwrap(), &token);
+    let mut client = tica_client::roster(roster.connect().await.unwrap(), &token);
     let schools = client
         .list_schools(pb::ListSchoolsRequest {
             page_size: 100,
@@ -283,7 +283,7 @@ async fn the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sen
     let roster = ROSTER.spawn(&env).await;
     let sample = sample();
     let token = province_token(&env, &sample);
-    let mut client = tica_roster::client::client(roster.connect().await.unwrap(), &token);
+    let mut client = tica_client::roster(roster.connect().await.unwrap(), &token);
     for j in &sample.jurisdictions {
         client
             .create_jurisdiction(pb::CreateJurisdictionRequest {
@@ -304,7 +304,7 @@ async fn the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sen
         file_name: "attack".into(),
         ..Default::default()
     };
-    let schools = tica_roster::client::import(
+    let schools = tica_client::files::import(
         &mut client,
         Kind::Schools,
         "",
@@ -337,7 +337,7 @@ async fn the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sen
         w.write_all(SHEET_TAIL.as_bytes()).unwrap();
     });
     assert!(bomb.len() < 4 << 20, "{} bytes", bomb.len());
-    let result = tica_roster::client::import(
+    let result = tica_client::files::import(
         &mut client,
         Kind::Teachers,
         "",
@@ -365,7 +365,7 @@ async fn the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sen
         )
         .unwrap();
     });
-    let result = tica_roster::client::import(
+    let result = tica_client::files::import(
         &mut client,
         Kind::Teachers,
         "",
@@ -397,7 +397,7 @@ async fn the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sen
         writeln!(csv, "教师{rows},{id},{school},小学").unwrap();
         rows += 1;
     }
-    let result = tica_roster::client::import(
+    let result = tica_client::files::import(
         &mut client,
         Kind::Teachers,
         "",
@@ -435,7 +435,7 @@ async fn the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sen
     // Stored in VALID_ROWS mode: generated numbers run out at 9,999 a school (10 schools), so
     // the rows past 99,990 are refused and counted, the rest stored.
     for validate_only in [true, false] {
-        let result = tica_roster::client::import(
+        let result = tica_client::files::import(
             &mut client,
             Kind::Teachers,
             "",
@@ -475,7 +475,7 @@ async fn the_roster_binary_stays_under_256_mib_of_memory_whatever_file_it_is_sen
 
     // A file over the cap is refused as it arrives.
     let huge = vec![b'x'; 49 << 20];
-    let refused = tica_roster::client::import(
+    let refused = tica_client::files::import(
         &mut client,
         Kind::Teachers,
         "",

@@ -2,13 +2,13 @@
 
 mod support;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use support::{TestApp, all_teachers, default_options, import};
 use tica_auth::Role;
+use tica_client::files::Kind;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::client::Kind;
 use tica_roster::sample::{SampleRoster, SampleSpec, teachers_csv};
 use tica_storage::Backend;
 
@@ -24,6 +24,7 @@ tica_storage::backend_tests!(
     a_file_missing_required_columns_is_refused_before_any_row,
     teacher_numbers_are_assigned_when_the_file_has_none,
     an_export_with_full_id_numbers_imports_again_elsewhere,
+    full_identities_are_listed_to_offices_only_inside_their_tree_and_every_page_is_audited,
     a_school_name_that_starts_a_formula_is_exported_as_text_and_imports_back_unchanged,
 );
 
@@ -522,7 +523,7 @@ async fn an_export_with_full_id_numbers_imports_again_elsewhere(backend: Backend
         default_options(),
     )
     .await;
-    let masked = tica_roster::client::export(
+    let masked = tica_client::files::export(
         &mut province,
         Kind::Teachers,
         "",
@@ -538,7 +539,7 @@ async fn an_export_with_full_id_numbers_imports_again_elsewhere(backend: Backend
         !text.contains(sample.teachers[0].id.as_str()),
         "a default export masks ID numbers"
     );
-    let full = tica_roster::client::export(
+    let full = tica_client::files::export(
         &mut province,
         Kind::Teachers,
         "",
@@ -555,7 +556,7 @@ async fn an_export_with_full_id_numbers_imports_again_elsewhere(backend: Backend
         &school.county.to_string(),
         Some(&school.code),
     );
-    let denied = tica_roster::client::export(
+    let denied = tica_client::files::export(
         &mut admin,
         Kind::Teachers,
         "",
@@ -638,7 +639,7 @@ async fn a_school_name_that_starts_a_formula_is_exported_as_text_and_imports_bac
     )
     .await;
     assert!(result.report.committed, "{:?}", result.errors);
-    let exported = tica_roster::client::export(
+    let exported = tica_client::files::export(
         &mut office,
         Kind::Schools,
         "",
@@ -690,4 +691,135 @@ async fn a_school_name_that_starts_a_formula_is_exported_as_text_and_imports_bac
             .into_inner();
         assert_eq!(school.display_name, *name);
     }
+}
+
+/// ListTeacherIdentities is the typed way full ID numbers leave the roster (the certificate
+/// service keys the teachers' search with them): an office reads its own subtree page by page,
+/// each page is audited with its row count and never the numbers; anyone else is refused.
+async fn full_identities_are_listed_to_offices_only_inside_their_tree_and_every_page_is_audited(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let sample = SampleRoster::generate(SampleSpec {
+        teachers: 120,
+        ..SampleSpec::province()
+    });
+    app.setup_sample(&sample).await;
+    let mut province = app.office("340000");
+    import(
+        &mut province,
+        Kind::Teachers,
+        "",
+        sample.teachers_csv(),
+        default_options(),
+    )
+    .await;
+    let school = &sample.schools[0];
+    let county = school.county.to_string();
+    let in_county: HashMap<String, &tica_roster::sample::SampleTeacher> = sample
+        .teachers
+        .iter()
+        .filter(|t| {
+            sample
+                .schools
+                .iter()
+                .any(|s| s.code == t.school && s.county == school.county)
+        })
+        .map(|t| (format!("teachers/{}", t.number), t))
+        .collect();
+    let mut office = app.office(&county);
+    let mut listed = Vec::new();
+    let mut page_token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = office
+            .list_teacher_identities(pb::ListTeacherIdentitiesRequest {
+                parent: format!("jurisdictions/{county}"),
+                page_size: 7,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        listed.extend(page.identities);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(
+        listed.len(),
+        in_county.len(),
+        "every teacher of the county, once"
+    );
+    for identity in &listed {
+        let teacher = in_county[&identity.teacher];
+        assert_eq!(identity.id_number, teacher.id.as_str(), "in full");
+        assert_eq!(identity.display_name, teacher.name);
+    }
+    // Each page is in the audit trail, with its size and without a single number.
+    let events: Vec<_> = office
+        .list_audit_events(pb::ListAuditEventsRequest {
+            resource: format!("jurisdictions/{county}"),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events
+        .into_iter()
+        .filter(|e| e.method.ends_with("/ListTeacherIdentities"))
+        .collect();
+    assert_eq!(events.len(), pages);
+    for event in &events {
+        assert!(
+            listed
+                .iter()
+                .all(|identity| !event.change_json.contains(&identity.id_number)),
+            "{}",
+            event.change_json
+        );
+    }
+
+    // The attackers: a school administrator of that county, a teacher, a training provider,
+    // and the office of another county naming this one.
+    let refused = |status: tonic::Status| status.code();
+    let mut admin = app.client(Role::SchoolAdmin, &county, Some(&school.code));
+    let mut teacher = app.client(Role::Teacher, &county, Some(&school.code));
+    let mut provider = app.client(Role::TrainingProvider, &county, None);
+    for (who, client) in [
+        ("school admin", &mut admin),
+        ("teacher", &mut teacher),
+        ("provider", &mut provider),
+    ] {
+        let status = client
+            .list_teacher_identities(pb::ListTeacherIdentitiesRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(refused(status), tonic::Code::PermissionDenied, "{who}");
+    }
+    let other = sample
+        .schools
+        .iter()
+        .map(|s| s.county)
+        .find(|c| *c != school.county)
+        .expect("a second county");
+    let mut elsewhere = app.office(&other.to_string());
+    let status = elsewhere
+        .list_teacher_identities(pb::ListTeacherIdentitiesRequest {
+            parent: format!("jurisdictions/{county}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert!(
+        !status.message().contains(&county),
+        "the refusal names only the caller's own scope: {}",
+        status.message()
+    );
 }

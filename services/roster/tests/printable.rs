@@ -6,10 +6,10 @@
 mod support;
 
 use support::{TestApp, default_options, import};
+use tica_client::files::Kind;
 use tica_proto::prost_types::FieldMask;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::client::Kind;
 use tica_roster::sample::{SampleRoster, SampleSpec, teachers_csv};
 use tica_server::errors::field_violations;
 use tica_storage::Backend;

@@ -4,10 +4,11 @@ mod support;
 
 use support::{TestApp, default_options, import};
 use tica_auth::Role;
+use tica_client::Roster as RosterClient;
+use tica_client::files::Kind;
 use tica_proto::google::r#type::Date;
 use tica_proto::prost_types::FieldMask;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::client::{Kind, RosterClient};
 use tica_roster::sample::{SampleRoster, SampleSpec};
 use tica_server::errors::field_violations;
 use tica_storage::Backend;

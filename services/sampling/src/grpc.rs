@@ -3,7 +3,7 @@
 use std::pin::Pin;
 
 use futures::Stream;
-use tica_auth::{Role, bearer_from, caller_from};
+use tica_auth::Role;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::sampling::v1 as pb;
 use tica_proto::tica::sampling::v1::sampling_service_server::SamplingService;
@@ -35,10 +35,7 @@ type Reply<T> = Result<Response<T>, Status>;
 type Chunks = Pin<Box<dyn Stream<Item = Result<pb::ExportReviewRoundResponse, Status>> + Send>>;
 
 fn ctx<T>(request: &Request<T>) -> Result<Ctx, Status> {
-    Ok(Ctx {
-        caller: caller_from(request)?,
-        token: bearer_from(request)?,
-    })
+    Ctx::from_request(crate::service::SERVICE_NAME, request)
 }
 
 fn ok<T>(value: T) -> Reply<T> {

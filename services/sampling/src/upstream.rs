@@ -5,58 +5,19 @@
 
 use std::collections::HashMap;
 
-use tica_auth::{Bearer, BearerToken};
+use tica_auth::BearerToken;
+use tica_client::{Upstream as _, every};
 use tica_proto::tica::assessment::v1 as apb;
-use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
 use tica_proto::tica::roster::v1 as rpb;
-use tica_proto::tica::roster::v1::roster_service_client::RosterServiceClient;
-use tica_telemetry::{TracedChannel, traced};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::error::{Result, SamplingError};
+use crate::error::Result;
 
 /// The channels to the services upstream.
 #[derive(Clone, Debug)]
 pub struct Upstream {
     assessment: Channel,
     roster: Channel,
-}
-
-type Assessment = AssessmentServiceClient<InterceptedService<TracedChannel, Bearer>>;
-type Roster = RosterServiceClient<InterceptedService<TracedChannel, Bearer>>;
-
-/// A refusal upstream, as this service reports it.
-fn map_status(status: tonic::Status, what: &str) -> SamplingError {
-    match status.code() {
-        tonic::Code::NotFound => SamplingError::NotFound(what.to_owned()),
-        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => {
-            SamplingError::PermissionDenied(format!("{what}: {}", status.message()))
-        }
-        tonic::Code::FailedPrecondition | tonic::Code::InvalidArgument => {
-            SamplingError::FailedPrecondition(format!("{what}: {}", status.message()))
-        }
-        tonic::Code::Aborted => SamplingError::Conflict(format!("{what}: {}", status.message())),
-        _ => SamplingError::Internal(format!("{what} failed: {status}")),
-    }
-}
-
-/// Every item of a paged list: `fetch(page_token)` answers one page and the next token.
-async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>>
-where
-    F: FnMut(String) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<T>, String)>>,
-{
-    let mut out = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let (items, next) = fetch(page_token).await?;
-        out.extend(items);
-        if next.is_empty() {
-            return Ok(out);
-        }
-        page_token = next;
-    }
 }
 
 /// A school code from `schools/{code}`.
@@ -70,27 +31,22 @@ impl Upstream {
         Upstream { assessment, roster }
     }
 
-    fn assessment(&self, token: &BearerToken) -> Assessment {
-        AssessmentServiceClient::with_interceptor(
-            traced(self.assessment.clone()),
-            Bearer::new(&token.0),
-        )
-        .max_decoding_message_size(64 << 20)
+    fn assessment(&self, token: &BearerToken) -> tica_client::Assessment {
+        tica_client::assessment(self.assessment.clone(), &token.0)
     }
 
-    fn roster(&self, token: &BearerToken) -> Roster {
-        RosterServiceClient::with_interceptor(traced(self.roster.clone()), Bearer::new(&token.0))
-            .max_decoding_message_size(64 << 20)
+    fn roster(&self, token: &BearerToken) -> tica_client::Roster {
+        tica_client::roster(self.roster.clone(), &token.0)
     }
 
     /// A batch.
     pub async fn batch(&self, token: &BearerToken, id: &str) -> Result<apb::Batch> {
         let what = format!("batches/{id}");
-        self.assessment(token)
+        Ok(self
+            .assessment(token)
             .get_batch(apb::GetBatchRequest { name: what.clone() })
             .await
-            .map(tonic::Response::into_inner)
-            .map_err(|s| map_status(s, &what))
+            .upstream(&what)?)
     }
 
     /// Batches in `jurisdiction`'s subtree in `state`.
@@ -100,11 +56,11 @@ impl Upstream {
         jurisdiction: &str,
         state: apb::BatchState,
     ) -> Result<Vec<apb::Batch>> {
-        let client = self.assessment(token);
-        all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
+        let pages = every(
+            &self.assessment(token),
+            "listing batches",
+            |mut client, page_token| async move {
+                client
                     .list_batches(apb::ListBatchesRequest {
                         parent: format!("jurisdictions/{jurisdiction}"),
                         page_size: 1000,
@@ -113,12 +69,10 @@ impl Upstream {
                         state: state as i32,
                     })
                     .await
-                    .map_err(|s| map_status(s, "listing batches"))?
-                    .into_inner();
-                Ok((page.batches, page.next_page_token))
-            }
-        })
-        .await
+            },
+        )
+        .await?;
+        Ok(pages.into_iter().flat_map(|page| page.batches).collect())
     }
 
     /// Codes of the batch's schools whose results are in `state`.
@@ -128,11 +82,11 @@ impl Upstream {
         batch: &str,
         state: apb::SchoolResultState,
     ) -> Result<Vec<String>> {
-        let client = self.assessment(token);
-        let results = all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
+        let pages = every(
+            &self.assessment(token),
+            "listing school results",
+            |mut client, page_token| async move {
+                client
                     .list_school_results(apb::ListSchoolResultsRequest {
                         parent: format!("batches/{batch}"),
                         page_size: 1000,
@@ -140,16 +94,11 @@ impl Upstream {
                         state: state as i32,
                     })
                     .await
-                    .map_err(|s| map_status(s, "listing school results"))?
-                    .into_inner();
-                Ok((page.school_results, page.next_page_token))
-            }
-        })
+            },
+        )
         .await?;
-        Ok(results
-            .into_iter()
-            .map(|r| school_code(&r.school).to_owned())
-            .collect())
+        let results = pages.into_iter().flat_map(|page| page.school_results);
+        Ok(results.map(|r| school_code(&r.school).to_owned()).collect())
     }
 
     /// The state of a school's results in a batch.
@@ -160,11 +109,12 @@ impl Upstream {
         school: &str,
     ) -> Result<i32> {
         let what = format!("batches/{batch}/schoolResults/{school}");
-        self.assessment(token)
+        Ok(self
+            .assessment(token)
             .get_school_result(apb::GetSchoolResultRequest { name: what.clone() })
             .await
-            .map(|r| r.into_inner().state)
-            .map_err(|s| map_status(s, &what))
+            .upstream(&what)?
+            .state)
     }
 
     /// Every GRADED submission of the batch, by school, teacher number, code.
@@ -173,11 +123,11 @@ impl Upstream {
         token: &BearerToken,
         batch: &str,
     ) -> Result<Vec<apb::Submission>> {
-        let client = self.assessment(token);
-        all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
+        let pages = every(
+            &self.assessment(token),
+            "listing graded submissions",
+            |mut client, page_token| async move {
+                client
                     .list_submissions(apb::ListSubmissionsRequest {
                         parent: format!("batches/{batch}"),
                         page_size: 1000,
@@ -186,12 +136,13 @@ impl Upstream {
                         ..Default::default()
                     })
                     .await
-                    .map_err(|s| map_status(s, "listing graded submissions"))?
-                    .into_inner();
-                Ok((page.submissions, page.next_page_token))
-            }
-        })
-        .await
+            },
+        )
+        .await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|page| page.submissions)
+            .collect())
     }
 
     /// Every participant of the batch.
@@ -200,11 +151,11 @@ impl Upstream {
         token: &BearerToken,
         batch: &str,
     ) -> Result<Vec<apb::Participant>> {
-        let client = self.assessment(token);
-        all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
+        let pages = every(
+            &self.assessment(token),
+            "listing participants",
+            |mut client, page_token| async move {
+                client
                     .list_participants(apb::ListParticipantsRequest {
                         parent: format!("batches/{batch}"),
                         page_size: 1000,
@@ -212,12 +163,13 @@ impl Upstream {
                         ..Default::default()
                     })
                     .await
-                    .map_err(|s| map_status(s, "listing participants"))?
-                    .into_inner();
-                Ok((page.participants, page.next_page_token))
-            }
-        })
-        .await
+            },
+        )
+        .await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|page| page.participants)
+            .collect())
     }
 
     /// Carries a decision to the assessment service.
@@ -232,7 +184,7 @@ impl Upstream {
                     reason,
                 })
                 .await
-                .map(|_| ()),
+                .map(|_| tonic::Response::new(())),
             Change::ReturnSchool { batch, school } => client
                 .return_school_results(apb::ReturnSchoolResultsRequest {
                     name: format!("batches/{batch}/schoolResults/{school}"),
@@ -240,7 +192,7 @@ impl Upstream {
                     reason,
                 })
                 .await
-                .map(|_| ()),
+                .map(|_| tonic::Response::new(())),
             Change::BeginAudit { batch } => client
                 .begin_province_audit(apb::BeginProvinceAuditRequest {
                     name: format!("batches/{batch}"),
@@ -248,7 +200,7 @@ impl Upstream {
                     reason,
                 })
                 .await
-                .map(|_| ()),
+                .map(|_| tonic::Response::new(())),
             Change::Certify { batch } => client
                 .certify_batch(apb::CertifyBatchRequest {
                     name: format!("batches/{batch}"),
@@ -256,7 +208,7 @@ impl Upstream {
                     reason,
                 })
                 .await
-                .map(|_| ()),
+                .map(|_| tonic::Response::new(())),
             Change::ReturnBatch { batch } => client
                 .return_batch(apb::ReturnBatchRequest {
                     name: format!("batches/{batch}"),
@@ -264,7 +216,7 @@ impl Upstream {
                     reason,
                 })
                 .await
-                .map(|_| ()),
+                .map(|_| tonic::Response::new(())),
             Change::OfflineCheck {
                 batch,
                 teacher,
@@ -277,9 +229,10 @@ impl Upstream {
                     reason,
                 })
                 .await
-                .map(|_| ()),
+                .map(|_| tonic::Response::new(())),
         };
-        result.map_err(|s| map_status(s, &step.change.describe()))
+        result.upstream(&step.change.describe())?;
+        Ok(())
     }
 
     /// REGISTERED assessors registered anywhere in `jurisdiction`'s subtree.
@@ -288,11 +241,11 @@ impl Upstream {
         token: &BearerToken,
         jurisdiction: &str,
     ) -> Result<Vec<rpb::Assessor>> {
-        let client = self.roster(token);
-        all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
+        let pages = every(
+            &self.roster(token),
+            "listing assessors",
+            |mut client, page_token| async move {
+                client
                     .list_assessors(rpb::ListAssessorsRequest {
                         parent: format!("jurisdictions/{jurisdiction}"),
                         page_size: 1000,
@@ -301,12 +254,10 @@ impl Upstream {
                         ..Default::default()
                     })
                     .await
-                    .map_err(|s| map_status(s, "listing assessors"))?
-                    .into_inner();
-                Ok((page.assessors, page.next_page_token))
-            }
-        })
-        .await
+            },
+        )
+        .await?;
+        Ok(pages.into_iter().flat_map(|page| page.assessors).collect())
     }
 
     /// The school each of `teachers` (numbers) works at, and the subject they teach.
@@ -323,8 +274,7 @@ impl Upstream {
                     names: chunk.iter().map(|n| format!("teachers/{n}")).collect(),
                 })
                 .await
-                .map_err(|s| map_status(s, "looking up assessors' schools"))?
-                .into_inner();
+                .upstream("looking up assessors' schools")?;
             for (number, teacher) in chunk.iter().zip(found.teachers) {
                 out.insert(
                     number.clone(),

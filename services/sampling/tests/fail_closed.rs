@@ -53,10 +53,11 @@ fn code(s: &str) -> DivisionCode {
 }
 
 fn office(county: &str) -> Ctx {
-    Ctx {
-        caller: Caller::new("office".into(), Role::CountyOffice, code(county), None),
-        token: BearerToken(String::new()),
-    }
+    Ctx::new(
+        tica_sampling::service::SERVICE_NAME,
+        Caller::new("office".into(), Role::CountyOffice, code(county), None),
+        BearerToken(String::new()),
+    )
 }
 
 async fn service(backend: Backend) -> Option<(TestDatabase, tica_storage::Database, Sampling)> {

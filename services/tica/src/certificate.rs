@@ -16,30 +16,13 @@ use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
-use tica_auth::Bearer;
 use tica_proto::prost_types;
 use tica_proto::tica::certificate::v1 as pb;
-use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
 use tica_proto::tica::common::v1 as common;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
-/// A certificate client that sends the bearer token when there is one (verification and the
-/// keys need none).
-pub type CertificateClient = CertificateServiceClient<InterceptedService<Channel, MaybeBearer>>;
-
-/// [`Bearer`] when a token is given; otherwise requests go out without `authorization`.
-#[derive(Clone, Debug)]
-pub struct MaybeBearer(Option<Bearer>);
-
-impl tonic::service::Interceptor for MaybeBearer {
-    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        match &mut self.0 {
-            Some(bearer) => bearer.call(request),
-            None => Ok(request),
-        }
-    }
-}
+/// A certificate client; without a token it calls anonymously (verification and the keys need
+/// none).
+pub type CertificateClient = tica_client::Certificate;
 
 /// A certificate client: with the token when there is one ([`Connection::client`] requires it).
 trait CertificateConnection {
@@ -54,18 +37,11 @@ impl CertificateConnection for Connection {
     }
 
     async fn connect(&self) -> anyhow::Result<CertificateClient> {
-        let bearer = match self.token.as_deref().filter(|t| !t.is_empty()) {
-            Some(token) if !token.is_ascii() || token.contains(char::is_whitespace) => {
-                bail!("the token is not a JWT (non-ASCII characters or spaces)")
-            }
-            Some(token) => Some(Bearer::new(token)),
-            None => None,
-        };
-        Ok(
-            CertificateServiceClient::with_interceptor(self.channel().await?, MaybeBearer(bearer))
-                .max_decoding_message_size(16 << 20)
-                .max_encoding_message_size(4 << 20),
-        )
+        let token = self.token.as_deref().unwrap_or_default();
+        if !token.is_ascii() || token.contains(char::is_whitespace) {
+            bail!("the token is not a JWT (non-ASCII characters or spaces)")
+        }
+        Ok(tica_client::certificate(self.channel().await?, token))
     }
 }
 

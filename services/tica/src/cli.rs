@@ -7,9 +7,10 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
+use tica_client::Roster as RosterClient;
+use tica_client::files::{self as client, Kind};
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::client::{self, Kind, RosterClient};
 use tica_roster::sample::{CountySpec, SampleRoster, SampleSpec};
 use tonic::transport::Channel;
 
@@ -52,7 +53,7 @@ impl Connection {
 
     async fn client(&self) -> anyhow::Result<RosterClient> {
         let token = self.required_token()?;
-        Ok(client::client(self.channel().await?, token))
+        Ok(tica_client::roster(self.channel().await?, token))
     }
 }
 

@@ -15,26 +15,20 @@
 //! The gathering ([`county_summary`]) and the mapping ([`compose_summary`], pure) are apart,
 //! so the mapping is tested with hand-built responses.
 
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use tica_auth::Bearer;
 use tica_pdf::report::{
     AgreementRow, CodeRow, CountySummary, DrawNote, RoundFigures, RoundOutcome, SchoolRow, Totals,
 };
 use tica_proto::tica::assessment::v1 as assessment;
-use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
 use tica_proto::tica::certificate::v1 as certificate;
-use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
 use tica_proto::tica::sampling::v1 as sampling;
-use tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::cli::Connection;
@@ -202,37 +196,17 @@ pub async fn run(command: ReportCommand) -> anyhow::Result<()> {
     }
 }
 
-type AssessmentClient = AssessmentServiceClient<InterceptedService<Channel, Bearer>>;
-type SamplingClient = SamplingServiceClient<InterceptedService<Channel, Bearer>>;
-type CertificateClient = CertificateServiceClient<InterceptedService<Channel, Bearer>>;
+type AssessmentClient = tica_client::Assessment;
 
-/// The bearer interceptor for `token`, refusing what cannot be a JWT (rather than panicking).
-fn bearer(token: &str) -> anyhow::Result<Bearer> {
+/// `token`, refused if it cannot be a JWT (rather than panicking) or is missing.
+fn bearer(token: &str) -> anyhow::Result<&str> {
     if token.is_empty() {
         bail!("no token: pass an office token (county, city or province office)");
     }
     if !token.is_ascii() || token.contains(char::is_whitespace) {
         bail!("the token is not a JWT (non-ASCII characters or spaces)");
     }
-    Ok(Bearer::new(token))
-}
-
-fn assessment_client(channel: Channel, bearer: Bearer) -> AssessmentClient {
-    AssessmentServiceClient::with_interceptor(channel, bearer)
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(4 << 20)
-}
-
-fn sampling_client(channel: Channel, bearer: Bearer) -> SamplingClient {
-    SamplingServiceClient::with_interceptor(channel, bearer)
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(4 << 20)
-}
-
-fn certificate_client(channel: Channel, bearer: Bearer) -> CertificateClient {
-    CertificateServiceClient::with_interceptor(channel, bearer)
-        .max_decoding_message_size(16 << 20)
-        .max_encoding_message_size(4 << 20)
+    Ok(token)
 }
 
 /// "the sampling service refused ListUnitAgreements: PERMISSION_DENIED: …".
@@ -277,60 +251,7 @@ fn jurisdiction_name(unit: &str) -> String {
     }
 }
 
-/// A list response that may continue on another page.
-pub trait Paged {
-    /// Empty on the last page.
-    fn next_page_token(&self) -> &str;
-}
-
-macro_rules! paged {
-    ($($t:ty),* $(,)?) => {$(
-        impl Paged for $t {
-            fn next_page_token(&self) -> &str {
-                &self.next_page_token
-            }
-        }
-    )*};
-}
-
-paged!(
-    assessment::ListProgressResponse,
-    assessment::ListBatchesResponse,
-    assessment::ListMicroCompetencyProgressResponse,
-    sampling::ListUnitAgreementsResponse,
-    sampling::ListReviewRoundsResponse,
-    sampling::ListDrawnItemsResponse,
-    sampling::ListReviewUnitsResponse,
-    certificate::ListCertificatesResponse,
-);
-
-/// Every page of a list call: `fetch(page_token)` from the empty token until a page answers an
-/// empty `next_page_token`. A token the server already gave is refused (it would loop).
-pub async fn all_pages<P, F, Fut>(what: &str, mut fetch: F) -> anyhow::Result<Vec<P>>
-where
-    P: Paged,
-    F: FnMut(String) -> Fut,
-    Fut: Future<Output = anyhow::Result<P>>,
-{
-    let mut pages = Vec::new();
-    let mut seen = HashSet::new();
-    let mut token = String::new();
-    loop {
-        let page = fetch(token).await?;
-        let next = page.next_page_token().to_owned();
-        pages.push(page);
-        if next.is_empty() {
-            return Ok(pages);
-        }
-        if !seen.insert(next.clone()) {
-            bail!(
-                "{what}: the server gave the page token {next:?} twice (after {} pages)",
-                pages.len()
-            );
-        }
-        token = next;
-    }
-}
+pub use tica_client::{Paged, all_pages};
 
 /// What the services answered about a county's year: the input of [`compose_summary`].
 #[derive(Debug, Clone, Default)]
@@ -386,11 +307,11 @@ async fn gather(
     county: &str,
     year: i32,
 ) -> anyhow::Result<CountyFigures> {
-    let bearer = bearer(token)?;
-    let assessment = assessment_client(channel.clone(), bearer.clone());
-    let sampling = sampling_client(channel.clone(), bearer.clone());
-    let certificates = certificate_client(channel.clone(), bearer);
-    let mut roster = tica_roster::client::client(channel, token);
+    let token = bearer(token)?;
+    let assessment = tica_client::assessment(channel.clone(), token);
+    let sampling = tica_client::sampling(channel.clone(), token);
+    let certificates = tica_client::certificate(channel.clone(), token);
+    let mut roster = tica_client::roster(channel, token);
     let parent = format!("jurisdictions/{county}");
 
     let batch = county_batch(&assessment, county, year).await?;
@@ -914,7 +835,7 @@ pub async fn write_progress_file(
     if request.level == assessment::ProgressLevel::Unspecified as i32 {
         bail!("ExportProgress needs a level (school, county, city or province)");
     }
-    let mut client = assessment_client(channel, bearer(token)?);
+    let mut client = tica_client::assessment(channel, bearer(token)?);
     let mut stream = client
         .export_progress(request)
         .await

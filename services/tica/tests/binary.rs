@@ -92,7 +92,7 @@ async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm
         .connect()
         .await
         .unwrap();
-    let mut roster = tica_roster::client::client(channel, &token);
+    let mut roster = tica_client::roster(channel, &token);
     roster
         .create_jurisdiction(pb::CreateJurisdictionRequest {
             jurisdiction: Some(pb::Jurisdiction {

@@ -181,6 +181,10 @@ pub const TABLE: &[Rule] = &[
         "tica.roster.v1.RosterService/ExportTeachers",
         SCHOOL_AND_ABOVE,
     ),
+    roles(
+        "tica.roster.v1.RosterService/ListTeacherIdentities",
+        OFFICES,
+    ),
     roles("tica.roster.v1.RosterService/GetTeam", STAFF),
     roles("tica.roster.v1.RosterService/ListTeams", STAFF),
     roles("tica.roster.v1.RosterService/CreateTeam", SCHOOL_AND_ABOVE),

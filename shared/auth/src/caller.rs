@@ -111,12 +111,22 @@ pub fn bearer_from<T>(request: &tonic::Request<T>) -> Result<BearerToken, tonic:
 /// Adds `authorization: Bearer <token>` to every call of a client (the services forward their
 /// caller's own token this way, so that the callee decides what the caller may see).
 #[derive(Clone, Debug)]
-pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
 
 impl Bearer {
-    /// For `token`.
+    /// For `token`; an empty token sends no `authorization` at all (an anonymous call to the
+    /// public methods).
+    ///
+    /// # Panics
+    /// If `token` is not ASCII without control characters, which no JWT is: check input from
+    /// people first.
     pub fn new(token: &str) -> Bearer {
-        Bearer(format!("Bearer {token}").parse().expect("a JWT is ASCII"))
+        if token.is_empty() {
+            return Bearer(None);
+        }
+        Bearer(Some(
+            format!("Bearer {token}").parse().expect("a JWT is ASCII"),
+        ))
     }
 }
 
@@ -125,9 +135,11 @@ impl tonic::service::Interceptor for Bearer {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
         Ok(request)
     }
 }

@@ -13,12 +13,15 @@
 //! - [`edge`]: the public edge: client addresses behind trusted proxies, per-client rate
 //!   limits on the public HTTP front and the public gRPC methods, the public HTTP front's accept
 //!   loop (timeouts, connection caps, body limit, security headers).
+//! - [`kit`]: what every service's logic shares: the caller's [`Ctx`] (with the token it
+//!   forwards and the audit entries it writes) and [`retry_conflicts`] for lost races.
 //! - [`testing`]: running a service binary as a child process in tests.
 
 #![deny(missing_docs)]
 
 pub mod edge;
 pub mod errors;
+pub mod kit;
 pub mod metrics;
 pub mod names;
 pub mod paging;
@@ -29,6 +32,7 @@ pub mod service_error;
 pub mod testing;
 
 pub use errors::Violations;
+pub use kit::{Ctx, retry_conflicts};
 pub use serve::{GrpcServer, RunningServer, shutdown_signal};
 pub use service_error::{Problems, ServiceError};
 

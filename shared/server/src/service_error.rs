@@ -31,6 +31,9 @@ pub enum ServiceError {
     /// The caller asked too often (rate limits against enumeration).
     #[error("{0}")]
     ResourceExhausted(String),
+    /// Another service (or the database) is out of reach for a moment; the caller may retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database error: {0}")]
     Storage(#[from] sqlx::Error),
@@ -44,6 +47,29 @@ impl From<tica_storage::StorageError> for ServiceError {
         match error {
             tica_storage::StorageError::Sqlx(e) => ServiceError::Storage(e),
             other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The one reading of another service's refusal: what the caller could have caused keeps its
+/// meaning (a missing or unreachable resource, a refused token, a value upstream would not
+/// take, a state that does not allow the call, a lost race to retry, a moment's outage);
+/// anything else is this suite's fault, logged and answered as INTERNAL.
+impl From<tica_client::UpstreamError> for ServiceError {
+    fn from(error: tica_client::UpstreamError) -> ServiceError {
+        use tica_client::Refusal;
+        match error.refusal {
+            Refusal::NotFound => ServiceError::NotFound(error.what),
+            Refusal::PermissionDenied => ServiceError::PermissionDenied(error.to_string()),
+            Refusal::InvalidArgument | Refusal::FailedPrecondition => {
+                ServiceError::FailedPrecondition(error.to_string())
+            }
+            Refusal::Conflict => ServiceError::Conflict(error.to_string()),
+            Refusal::Unavailable => ServiceError::Unavailable(format!(
+                "{} is unavailable for a moment; retry ({})",
+                error.what, error.message
+            )),
+            Refusal::Internal => ServiceError::Internal(format!("asking for {error}")),
         }
     }
 }
@@ -135,6 +161,7 @@ impl From<ServiceError> for tonic::Status {
             ServiceError::PermissionDenied(message) => tonic::Status::permission_denied(message),
             ServiceError::Conflict(message) => tonic::Status::aborted(message),
             ServiceError::ResourceExhausted(message) => tonic::Status::resource_exhausted(message),
+            ServiceError::Unavailable(message) => tonic::Status::unavailable(message),
             ServiceError::Storage(error) if connection_lost(&error) => {
                 errors::unavailable(&error, "the database is unavailable for a moment; retry")
             }
@@ -163,5 +190,55 @@ mod tests {
         }
         let status = tonic::Status::from(ServiceError::Storage(sqlx::Error::RowNotFound));
         assert_eq!(status.code(), tonic::Code::Internal);
+    }
+
+    fn through(code: tonic::Code) -> tonic::Status {
+        let refused = tica_client::UpstreamError::from_status(
+            &tonic::Status::new(code, "upstream said so"),
+            "batches/640104-2026",
+        );
+        tonic::Status::from(ServiceError::from(refused))
+    }
+
+    /// Issue 19, point 2: one reading of an upstream refusal for every service. Before, three
+    /// copies disagreed: only one kept ABORTED retryable, and an upstream outage reached the
+    /// caller as INTERNAL, which clients do not retry.
+    #[test]
+    fn an_upstream_outage_or_lost_race_stays_retryable_for_the_caller() {
+        for code in [
+            tonic::Code::Unavailable,
+            tonic::Code::DeadlineExceeded,
+            tonic::Code::ResourceExhausted,
+        ] {
+            assert_eq!(through(code).code(), tonic::Code::Unavailable, "{code:?}");
+        }
+        assert_eq!(through(tonic::Code::Aborted).code(), tonic::Code::Aborted);
+    }
+
+    #[test]
+    fn an_upstream_refusal_the_caller_caused_keeps_its_meaning() {
+        assert_eq!(through(tonic::Code::NotFound).code(), tonic::Code::NotFound);
+        for code in [tonic::Code::PermissionDenied, tonic::Code::Unauthenticated] {
+            let status = through(code);
+            assert_eq!(status.code(), tonic::Code::PermissionDenied, "{code:?}");
+            assert_eq!(status.message(), "batches/640104-2026: upstream said so");
+        }
+        for code in [
+            tonic::Code::InvalidArgument,
+            tonic::Code::FailedPrecondition,
+        ] {
+            assert_eq!(
+                through(code).code(),
+                tonic::Code::FailedPrecondition,
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fault_upstream_is_internal_and_its_message_is_not_passed_on() {
+        let status = through(tonic::Code::Internal);
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(!status.message().contains("upstream said so"), "{status:?}");
     }
 }

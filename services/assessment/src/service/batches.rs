@@ -1,6 +1,7 @@
 //! Batches: a county's cohort for a year, from DRAFT through OPEN to CERTIFIED.
 
 use std::collections::HashSet;
+use tica_server::retry_conflicts;
 
 use tica_auth::Role;
 use tica_domain::division::{DivisionCode, JurisdictionLevel};
@@ -230,7 +231,7 @@ impl Assessment {
         let audit = ctx.audit(
             "CreateBatch",
             format!("batches/{}", batch.id),
-            batch.path.clone(),
+            &batch.path,
             serde_json::json!({ "schools": batch.schools.len() }),
         );
         let work = Work {
@@ -275,7 +276,7 @@ impl Assessment {
         update: BatchUpdate,
     ) -> Result<BatchRecord> {
         require_role(&ctx.caller, ADMINISTRATORS, "change batches")?;
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let mut batch = self.batch_or_404(&ctx.caller, id).await?;
             require_covers(&ctx.caller, &batch.path)?;
             let mut fields = Vec::new();
@@ -327,7 +328,7 @@ impl Assessment {
             let audit = ctx.audit(
                 "UpdateBatch",
                 format!("batches/{id}"),
-                batch.path.clone(),
+                &batch.path,
                 serde_json::json!({ "fields": fields }),
             );
             self.commit(&Work {
@@ -413,7 +414,7 @@ impl Assessment {
         work.audits.push(ctx.audit(
             "OpenBatch",
             format!("batches/{id}"),
-            batch.path.clone(),
+            &batch.path,
             serde_json::json!({ "schools": batch.schools.len(), "participants": work.participants.len(), "policy_versions": batch.policy_versions }),
         ));
         work.batches.push(batch.clone());
@@ -535,7 +536,7 @@ impl Assessment {
         work.audits.push(ctx.audit(
             "CarryOverParticipants",
             format!("batches/{id}"),
-            batch.path.clone(),
+            &batch.path,
             serde_json::json!({ "source": format!("batches/{source}"), "enrolled": enrolled.len(), "skipped": skipped }),
         ));
         self.commit(&work).await?;
@@ -557,7 +558,7 @@ impl Assessment {
             reason,
             round,
         } = step;
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let mut batch = self.batch_or_404(&ctx.caller, id).await?;
             require_covers(&ctx.caller, &batch.path)?;
             if !from.contains(&batch.state) {
@@ -574,7 +575,7 @@ impl Assessment {
             work.audits.push(ctx.audit(
                 method,
                 format!("batches/{id}"),
-                batch.path.clone(),
+                &batch.path,
                 serde_json::json!({ "from": batch.state.key(), "to": to.key(), "reason": reason.trim(), "review_round": round }),
             ));
             batch.state = to;

@@ -249,7 +249,7 @@ impl Assessment {
         let audit = ctx.audit(
             "UploadEvidence",
             evidence_name(&record),
-            record.path.clone(),
+            &record.path,
             serde_json::json!({ "kind": record.kind, "size_bytes": record.size_bytes, "sha256": record.sha256, "codes": record.codes }),
         );
         if let Err(e) = self
@@ -354,7 +354,7 @@ impl Assessment {
         let audit = ctx.audit(
             "DeleteEvidence",
             evidence_name(&e),
-            e.path.clone(),
+            &e.path,
             serde_json::json!({ "sha256": e.sha256 }),
         );
         self.commit(&Work {

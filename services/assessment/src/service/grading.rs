@@ -2,6 +2,7 @@
 //! participant's counts and grade that every change to them ends with.
 
 use std::collections::HashSet;
+use tica_server::retry_conflicts;
 
 use tica_auth::Role;
 use tica_domain::eligibility::{self, GradedWork, GraderFacts};
@@ -344,7 +345,7 @@ impl Assessment {
         code: &str,
     ) -> Result<SubmissionRecord> {
         super::require_batch_scope(&ctx.caller, batch_id)?;
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let p = self.participant_or_404(batch_id, teacher).await?;
             require_participant_access(&ctx.caller, &p)?;
@@ -408,7 +409,7 @@ impl Assessment {
             let audit = ctx.audit(
                 "SubmitSubmission",
                 submission_name(&s),
-                s.path.clone(),
+                &s.path,
                 serde_json::json!({ "state": "submitted" }),
             );
             self.settle(
@@ -449,7 +450,7 @@ impl Assessment {
         {
             return Err(denied(&ctx.caller));
         }
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let p = self.participant_or_404(batch_id, teacher).await?;
             let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
@@ -473,7 +474,7 @@ impl Assessment {
             let audit = ctx.audit(
                 "ReturnSubmission",
                 submission_name(&s),
-                s.path.clone(),
+                &s.path,
                 serde_json::json!({ "reason": reason.trim() }),
             );
             self.settle(
@@ -526,7 +527,7 @@ impl Assessment {
             ));
         }
         let assessor = self.roster.assessor(&ctx.token, &assessor_id).await?;
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let p = self.participant_or_404(batch_id, teacher).await?;
             let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
@@ -619,7 +620,7 @@ impl Assessment {
             let audit = ctx.audit(
                 "GradeSubmission",
                 submission_name(&s),
-                s.path.clone(),
+                &s.path,
                 serde_json::json!({ "grade": grade.key(), "invalid_evidence": request.invalid_evidence.len(), "assessor": format!("assessors/{assessor_id}") }),
             );
             self.settle(ctx, &batch, p, vec![s.clone()], Work { audits: vec![audit], ..Default::default() }).await?;

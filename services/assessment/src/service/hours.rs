@@ -1,6 +1,7 @@
 //! Training hours pushed by providers' backends, idempotent per (provider, record id, revision).
 
 use std::collections::{BTreeSet, HashMap};
+use tica_server::retry_conflicts;
 
 use tica_auth::Role;
 use tica_domain::policy::{self as rules, HoursEntry, PolicyRules};
@@ -274,7 +275,7 @@ impl Assessment {
         records: &[HoursPush],
         stored: &[(usize, RosterTeacher)],
     ) -> Result<Vec<(usize, Result<(PushOutcome, HoursRecordRow)>)>> {
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let mut current: HashMap<&str, Option<HoursRecordRow>> = HashMap::new();
             let mut written: HashMap<&str, usize> = HashMap::new();
             let mut work = Work::default();
@@ -294,7 +295,7 @@ impl Assessment {
                     work.audits.push(ctx.audit(
                         "BatchPushHoursRecords",
                         format!("providers/{provider}/hoursRecords/{}", record.record_id),
-                        record.path.clone(),
+                        &record.path,
                         serde_json::json!({ "teacher": format!("teachers/{}", record.teacher_number), "kind": record.kind, "centihours": record.centihours, "revision": record.revision }),
                     ));
                     // A record pushed twice in one call is written once, as it ends; its
@@ -323,7 +324,7 @@ impl Assessment {
     /// Re-evaluates the hours (and so the grade) of teachers' open enrolments, storing every
     /// changed participant in one transaction (a lost race reads them all again).
     pub(crate) async fn refresh_hours_of(&self, teachers: &[String]) -> Result<()> {
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let mut batches: HashMap<String, Option<(BatchRecord, PolicyRules)>> = HashMap::new();
             let mut work = Work::default();
             for teacher in teachers {

@@ -3,7 +3,8 @@
 //!
 //! Writes read the records they change, change them in memory, and [`store::commit`] them with
 //! their audit entries in one transaction; a concurrent change makes the commit fail and
-//! [`Assessment::retry`] runs the whole step again from a fresh read (at most five times).
+//! [`tica_server::retry_conflicts`] runs the whole step again from a fresh read (at most five
+//! times, backing off).
 
 mod batches;
 mod evidence;
@@ -54,15 +55,12 @@ pub fn evidence_kind_key(kind: tica_domain::policy::EvidenceKind) -> &'static st
     grading::evidence_kind_key(kind)
 }
 
-use std::future::Future;
-
-use tica_auth::{BearerToken, Caller, Role};
+use tica_auth::{Caller, Role};
 use tica_domain::ScopePath;
 use tica_storage::Database;
-use tica_storage::audit::AuditEntry;
 
 use crate::error::{AssessmentError, Result};
-use crate::model::{Actor, BatchRecord, ParticipantRecord};
+use crate::model::{BatchRecord, ParticipantRecord};
 use crate::objects::EvidenceStore;
 use crate::roster::Roster;
 use crate::store::{self, CommitError, Work};
@@ -88,38 +86,7 @@ pub struct Assessment {
     objects: EvidenceStore,
 }
 
-/// Who is calling, with the token to forward to the roster.
-#[derive(Clone, Debug)]
-pub struct Ctx {
-    /// The authenticated caller.
-    pub caller: Caller,
-    /// Their bearer token.
-    pub token: BearerToken,
-}
-
-impl Ctx {
-    /// The audit trail's view of the caller.
-    pub fn actor(&self) -> Actor {
-        tica_server::actor(&self.caller)
-    }
-
-    /// An audit entry for the assessment method `method`.
-    pub fn audit(
-        &self,
-        method: &str,
-        resource: String,
-        path: ScopePath,
-        change: serde_json::Value,
-    ) -> AuditEntry {
-        AuditEntry {
-            actor: self.actor(),
-            method: format!("{SERVICE_NAME}/{method}"),
-            resource,
-            path,
-            change,
-        }
-    }
-}
+pub use tica_server::Ctx;
 
 impl Assessment {
     /// The logic over `db`, asking `roster` for people and schools, keeping evidence in `objects`.
@@ -152,24 +119,6 @@ impl Assessment {
                 Err(AssessmentError::AlreadyExists("already exists".into()))
             }
             Err(CommitError::Other(e)) => Err(e),
-        }
-    }
-
-    /// Runs `step` again (from a fresh read) while it loses races, at most five times.
-    async fn retry<T, F, Fut>(&self, mut step: F) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let mut attempt = 0;
-        loop {
-            match step().await {
-                Err(AssessmentError::Conflict(_)) if attempt < 4 => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(5 << attempt)).await;
-                }
-                other => return other,
-            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! Participants: teachers enrolled in a batch.
 
 use tica_auth::Role;
+use tica_server::retry_conflicts;
 
 use super::batches::{batch_rules, enrolment};
 use super::{ADMINISTRATORS, Assessment, Ctx, denied, require_covers, require_participant_access};
@@ -120,7 +121,7 @@ impl Assessment {
         work.audits.push(ctx.audit(
             "EnrolParticipants",
             format!("batches/{batch_id}"),
-            batch.path.clone(),
+            &batch.path,
             serde_json::json!({ "teachers": teachers }),
         ));
         self.commit(&work).await?;
@@ -147,7 +148,7 @@ impl Assessment {
                 "say why (at most 500 characters)",
             ));
         }
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let mut p = self.participant_or_404(batch_id, teacher).await?;
             require_participant_access(&ctx.caller, &p)?;
@@ -163,7 +164,7 @@ impl Assessment {
             let audit = ctx.audit(
                 "WithdrawParticipant",
                 participant_name(&p),
-                p.path.clone(),
+                &p.path,
                 serde_json::json!({ "reason": reason.trim() }),
             );
             self.commit(&Work {

@@ -3,6 +3,7 @@
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
 use tica_domain::policy::{self as rules, PolicyRules, Preset};
+use tica_server::retry_conflicts;
 
 use super::{ADMINISTRATORS, Assessment, Ctx, can_see, require_covers, require_role};
 use crate::error::{AssessmentError, Problems, Result};
@@ -199,7 +200,7 @@ impl Assessment {
         let audit = ctx.audit(
             "CreatePolicy",
             format!("policies/{code}"),
-            policy.path.clone(),
+            &policy.path,
             serde_json::json!({ "preset": preset.map(|p| p.key()), "version": 1 }),
         );
         let work = Work {
@@ -225,7 +226,7 @@ impl Assessment {
         change: PolicyChange,
     ) -> Result<PolicyRecord> {
         require_role(&ctx.caller, ADMINISTRATORS, "change policies")?;
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let mut policy = store::policy(&self.db, &code.to_string()).await?.ok_or_else(|| AssessmentError::NotFound(format!("policies/{code}")))?;
             require_covers(&ctx.caller, &policy.path)?;
             let mut rules = decode(&policy)?;
@@ -274,7 +275,7 @@ impl Assessment {
             work.audits.push(ctx.audit(
                 "UpdatePolicy",
                 format!("policies/{code}"),
-                policy.path.clone(),
+                &policy.path,
                 serde_json::json!({ "fields": fields, "version": policy.version, "note": change.change_note.trim() }),
             ));
             work.policies.push(policy.clone());

@@ -1,6 +1,7 @@
 //! School results along the review chain, certification, offline checks, withdrawals.
 
 use std::collections::{BTreeMap, HashMap};
+use tica_server::retry_conflicts;
 
 use tica_auth::Role;
 use tica_domain::micro_competency;
@@ -223,7 +224,7 @@ impl Assessment {
             reason,
             round,
         } = step;
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let mut batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let mut result = store::school_result(&self.db, batch_id, school)
                 .await?
@@ -248,7 +249,7 @@ impl Assessment {
             work.audits.push(ctx.audit(
                 method,
                 format!("batches/{batch_id}/schoolResults/{school}"),
-                result.path.clone(),
+                &result.path,
                 serde_json::json!({ "to": to.key(), "reason": reason.trim(), "review_round": round }),
             ));
             // When the last school passes county review the county is ready for the audit.
@@ -394,7 +395,7 @@ impl Assessment {
                 "PENDING, PASSED or FAILED",
             ));
         }
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             if batch.state == BatchState::Certified {
                 return Err(AssessmentError::FailedPrecondition(
@@ -422,7 +423,7 @@ impl Assessment {
             let audit = ctx.audit(
                 "RecordOfflineCheck",
                 super::participants::participant_name(&p),
-                p.path.clone(),
+                &p.path,
                 serde_json::json!({ "outcome": outcome, "review_round": round }),
             );
             self.commit(&Work {
@@ -620,7 +621,7 @@ impl Assessment {
             )
             .await?;
         // The batch's own record carries the new last sequence.
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let mut b = self.stored_batch(id).await?;
             if b.last_sequence == sequence_start {
                 b.last_sequence = sequence_start + events.len() as i64;
@@ -657,7 +658,7 @@ impl Assessment {
         if reason.trim().is_empty() {
             return Err(AssessmentError::invalid("reason", "say why"));
         }
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let mut batch = self.batch_or_404(&ctx.caller, batch_id).await?;
             let mut p = self.participant_or_404(batch_id, teacher).await?;
             require_covers(&ctx.caller, &p.path)?;
@@ -699,7 +700,7 @@ impl Assessment {
             let audit = ctx.audit(
                 "WithdrawCertifiedResult",
                 super::participants::participant_name(&p),
-                p.path.clone(),
+                &p.path,
                 serde_json::json!({ "result": key, "reason": reason.trim() }),
             );
             self.commit(&Work {

@@ -3,6 +3,7 @@
 use tica_auth::Role;
 use tica_domain::PersonRole;
 use tica_domain::policy::{self as rules, LEADERSHIP_SUBMISSION_ID, Preset, Profile, Verdict};
+use tica_server::retry_conflicts;
 
 use super::batches::{batch_rules, category_of};
 use super::{Assessment, Ctx, denied, today};
@@ -73,7 +74,7 @@ impl Assessment {
         {
             return Err(denied(&ctx.caller));
         }
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let (mut p, batch) = self.get_participant(ctx, batch_id, teacher).await?;
             let verdict = self.judge(&batch, &p, codes)?;
             if !verdict.accepted {
@@ -148,7 +149,7 @@ impl Assessment {
             work.audits.push(ctx.audit(
                 "SubmitSelection",
                 format!("{}/selection", super::participants::participant_name(&p)),
-                p.path.clone(),
+                &p.path,
                 serde_json::json!({ "micro_competencies": wanted, "case": verdict.case_id }),
             ));
             work.participants.push(p.clone());

@@ -8,20 +8,18 @@ use std::time::Duration;
 
 use tica_assessment::objects::EvidenceStore;
 use tica_auth::{KeyPair, Role, TokenSigner, TokenVerifier};
+use tica_client::Roster as RosterClient;
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::assessment::v1 as pb;
-use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
-use tica_roster::client::{Bearer, RosterClient};
 use tica_server::{GrpcServer, RunningServer};
 use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, Database};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// An assessment client that authenticates every call.
-pub type AssessmentClient = AssessmentServiceClient<InterceptedService<Channel, Bearer>>;
+pub type AssessmentClient = tica_client::Assessment;
 
 /// The roster and assessment services for one test.
 pub struct Suite {
@@ -117,15 +115,15 @@ impl Suite {
         jurisdiction: &str,
         school: Option<&str>,
     ) -> AssessmentClient {
-        AssessmentServiceClient::with_interceptor(
+        tica_client::assessment(
             self.channel.clone(),
-            Bearer::new(&self.token(subject, role, jurisdiction, school)),
+            &self.token(subject, role, jurisdiction, school),
         )
     }
 
     /// A roster client for an office.
     pub fn roster(&self, role: Role, jurisdiction: &str) -> RosterClient {
-        tica_roster::client::client(
+        tica_client::roster(
             self.roster_channel.clone(),
             &self.token("office", role, jurisdiction, None),
         )

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use tica_auth::{BearerToken, Caller, Role};
+use tica_auth::{Caller, Role};
 use tica_credential::qr::PublishedKey;
 use tica_domain::ScopePath;
 use tica_pdf::Renderer;
@@ -132,47 +132,17 @@ impl Config {
     }
 }
 
-/// Who is calling, with the token to forward upstream.
-#[derive(Clone, Debug)]
-pub struct Ctx {
-    /// The authenticated caller.
-    pub caller: Caller,
-    /// Their bearer token.
-    pub token: BearerToken,
-}
+pub use tica_server::Ctx;
 
-impl Ctx {
-    /// The audit trail's view of the caller.
-    pub fn actor(&self) -> Actor {
-        tica_server::actor(&self.caller)
-    }
-
-    /// An audit entry for `method` about `resource`.
-    pub fn audit(
-        &self,
-        method: &str,
-        resource: String,
-        path: &ScopePath,
-        change: serde_json::Value,
-    ) -> AuditEntry {
-        audit_entry(self.actor(), method, resource, path, change)
-    }
-}
-
-fn audit_entry(
+/// An audit entry of this service by `actor` (for runs no request carries).
+pub(crate) fn audit_entry(
     actor: Actor,
     method: &str,
     resource: String,
     path: &ScopePath,
     change: serde_json::Value,
 ) -> AuditEntry {
-    AuditEntry {
-        actor,
-        method: format!("{SERVICE_NAME}/{method}"),
-        resource,
-        path: path.clone(),
-        change,
-    }
+    tica_server::kit::audit_entry(SERVICE_NAME, actor, method, resource, path, change)
 }
 
 /// The key that signs, and every published public key.

@@ -4,7 +4,7 @@ use tica_auth::{Caller, Role};
 use tica_domain::person::validate_teacher_number;
 use tica_domain::{PersonRole, ResidentId, Stage, TeacherCategory};
 
-use super::{PageSpec, Roster, denied, parent_scope, today, visible};
+use super::{PageSpec, Roster, denied, parent_scope, require_office, today, visible};
 use crate::error::{Problems, Result, RosterError};
 use crate::files::teachers::{MAX_NAME_CHARS, MAX_SUBJECT_CHARS};
 use crate::model::{PastAssignment, Teacher, Unit};
@@ -169,6 +169,38 @@ impl Roster {
         }
         let scope = parent_scope(self, caller, parent.as_ref()).await?;
         store::teachers::list(&self.db, &scope, &filter, page.after.as_ref(), page.limit).await
+    }
+
+    /// One page of the full identities (number, name, full ID number) of the teachers under
+    /// `parent`, for a service keying what only the number's holder may find. Offices only; the
+    /// page is recorded in the audit trail with its row count (never the numbers).
+    pub async fn list_teacher_identities(
+        &self,
+        caller: &Caller,
+        parent: Option<Unit>,
+        page: PageSpec<(String, String)>,
+    ) -> Result<Vec<Teacher>> {
+        require_office(caller, "read full resident ID numbers")?;
+        let scope = parent_scope(self, caller, parent.as_ref()).await?;
+        let (teachers, _) = store::teachers::list(
+            &self.db,
+            &scope,
+            &TeacherFilter::default(),
+            page.after.as_ref(),
+            page.limit,
+        )
+        .await?;
+        let audit = store::audit::entry(
+            caller,
+            "ListTeacherIdentities",
+            parent
+                .as_ref()
+                .map_or_else(|| caller.acting_for(), Unit::resource_name),
+            scope,
+            serde_json::json!({ "full_id_numbers": true, "rows": teachers.len() }),
+        );
+        store::audit::record(&self.db, &audit).await?;
+        Ok(teachers)
     }
 
     /// Registers a teacher.

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tica_auth::{KeyPair, Role, TokenSigner, TokenVerifier};
+use tica_client::Roster as RosterClient;
+use tica_client::files::{self as client, ImportResult, Kind};
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::client::{self, ImportResult, Kind, RosterClient};
 use tica_roster::sample::SampleRoster;
 use tica_server::{GrpcServer, RunningServer};
 use tica_storage::testing::TestDatabase;
@@ -60,7 +61,7 @@ impl TestApp {
     /// A client acting as `role` for jurisdiction `jur` (and `school`).
     pub fn client(&self, role: Role, jur: &str, school: Option<&str>) -> RosterClient {
         let token = self.token(role, jur, school, "test-user");
-        client::client(self.channel.clone(), &token)
+        tica_client::roster(self.channel.clone(), &token)
     }
 
     /// A token.
@@ -78,7 +79,7 @@ impl TestApp {
 
     /// A client with an arbitrary token.
     pub fn client_with_token(&self, token: &str) -> RosterClient {
-        client::client(self.channel.clone(), token)
+        tica_client::roster(self.channel.clone(), token)
     }
 
     /// The channel (for raw clients).

@@ -19,13 +19,10 @@ pub use rounds::{NewRound, grade_from};
 pub use summary::{AgreementFilter, AgreementPage, UnitAgreement};
 pub use units::UnitReport;
 
-use std::future::Future;
-
-use tica_auth::{BearerToken, Caller, Role};
+use tica_auth::Role;
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
 use tica_storage::Database;
-use tica_storage::audit::AuditEntry;
 
 use crate::error::{Result, SamplingError};
 use crate::model::*;
@@ -42,38 +39,7 @@ pub struct Sampling {
     upstream: Upstream,
 }
 
-/// Who is calling, with the token to forward upstream.
-#[derive(Clone, Debug)]
-pub struct Ctx {
-    /// The authenticated caller.
-    pub caller: Caller,
-    /// Their bearer token.
-    pub token: BearerToken,
-}
-
-impl Ctx {
-    /// The audit trail's view of the caller.
-    pub fn actor(&self) -> Actor {
-        tica_server::actor(&self.caller)
-    }
-
-    /// An audit entry for `method` about `resource`.
-    pub fn audit(
-        &self,
-        method: &str,
-        resource: String,
-        path: &ScopePath,
-        change: serde_json::Value,
-    ) -> AuditEntry {
-        AuditEntry {
-            actor: self.actor(),
-            method: format!("{SERVICE_NAME}/{method}"),
-            resource,
-            path: path.clone(),
-            change,
-        }
-    }
-}
+pub use tica_server::Ctx;
 
 /// A strictly later instant than `previous` (so that optimistic locks always move).
 pub(crate) fn next_micros(previous: i64) -> i64 {
@@ -101,21 +67,6 @@ impl Sampling {
     /// The database.
     pub fn db(&self) -> &Database {
         &self.db
-    }
-
-    /// Runs `step` again (at most five times) while it fails with a conflict.
-    async fn retry<T, F, Fut>(&self, mut step: F) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let mut attempt = 0;
-        loop {
-            match step().await {
-                Err(SamplingError::Conflict(_)) if attempt < 4 => attempt += 1,
-                other => return other,
-            }
-        }
     }
 
     /// A round the caller may see: an office whose jurisdiction contains the round's or lies

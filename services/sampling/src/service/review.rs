@@ -1,6 +1,7 @@
 //! Assigning the drawn teachers to reviewers, and the reviewers' blind re-grades.
 
 use std::collections::{BTreeMap, HashMap};
+use tica_server::retry_conflicts;
 
 use tica_auth::Role;
 use tica_domain::DivisionCode;
@@ -196,7 +197,7 @@ impl Sampling {
             // Again, in case the draw's own marking failed (it is idempotent).
             self.mark_visits_pending(ctx, &round, &drawn).await?;
         }
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let read = self.own_round(ctx, id).await?;
             require_state(
                 &read,
@@ -316,7 +317,7 @@ impl Sampling {
         let reviewers = self.reviewers(ctx, &round, &[]).await?;
         let held = store::item(&self.db, round_id, item_id).await?;
         let subjects = self.subjects_needed(ctx, &round, held.as_slice()).await?;
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let read = self.own_round(ctx, round_id).await?;
             let mut item = self.item(ctx, &read, item_id).await?;
             let subject = subjects.get(&item.teacher).map(String::as_str);
@@ -511,7 +512,7 @@ impl Sampling {
                 "give the re-grade: FAIL, PASS or EXCELLENT",
             ));
         };
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let read = self.round(ctx, round_id).await?;
             let mut r = store::regrade(&self.db, round_id, item_id, code)
                 .await?

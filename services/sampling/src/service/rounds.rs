@@ -1,6 +1,7 @@
 //! Creating a round, freezing its population, drawing, cancelling.
 
 use std::collections::{BTreeMap, BTreeSet};
+use tica_server::retry_conflicts;
 
 use sha2::{Digest, Sha256};
 use tica_auth::Role;
@@ -277,7 +278,7 @@ impl Sampling {
         let scope = caller.jurisdiction;
         let key = RoundRecord::chain_key(new.level, new.kind, &ids);
         let display = new.display_name.trim().to_owned();
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let earlier: Vec<RoundRecord> = store::rounds_with_key(&self.db, &key)
                 .await?
                 .into_iter()
@@ -403,7 +404,7 @@ impl Sampling {
             }
         }
         let hash = hex::encode(Sha256::digest(population_csv(&rows).as_bytes()));
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let read = self.own_round(ctx, id).await?;
             require_state(&read, &[RoundState::Draft], "freezing the population")?;
             let mut round = read.clone();
@@ -555,39 +556,38 @@ impl Sampling {
             .map(|(unit, _)| unit)
             .collect();
         let draw = draw_round(&round, &population, &seed, &before, &sent_back);
-        let round = self
-            .retry(|| async {
-                let read = self.own_round(ctx, id).await?;
-                require_state(&read, &[RoundState::PopulationFrozen], "drawing")?;
-                let mut round = read.clone();
-                transition(ctx, &mut round, RoundState::Drawn, note);
-                round.seed = seed.clone();
-                round.seed_note = note.trim().to_owned();
-                round.seed_actor = Some(ctx.actor());
-                round.seed_micros = Some(round.update_micros);
-                let audit = ctx.audit(
-                    "DrawSample",
-                    round.name(),
-                    &round.path,
-                    serde_json::json!({ "seed": seed, "seed_note": round.seed_note,
+        let round = retry_conflicts(|| async {
+            let read = self.own_round(ctx, id).await?;
+            require_state(&read, &[RoundState::PopulationFrozen], "drawing")?;
+            let mut round = read.clone();
+            transition(ctx, &mut round, RoundState::Drawn, note);
+            round.seed = seed.clone();
+            round.seed_note = note.trim().to_owned();
+            round.seed_actor = Some(ctx.actor());
+            round.seed_micros = Some(round.update_micros);
+            let audit = ctx.audit(
+                "DrawSample",
+                round.name(),
+                &round.path,
+                serde_json::json!({ "seed": seed, "seed_note": round.seed_note,
                     "items": draw.items.len(), "regrades": draw.regrades.len() }),
-                );
-                store::commit(
-                    &self.db,
-                    &Work {
-                        round: Some((round.clone(), Some(read.update_micros))),
-                        strata: draw.strata.clone(),
-                        items: draw.items.clone(),
-                        regrades: draw.regrades.clone(),
-                        units: draw.units.clone(),
-                        audits: vec![audit],
-                        ..Default::default()
-                    },
-                )
-                .await?;
-                Ok(round)
-            })
+            );
+            store::commit(
+                &self.db,
+                &Work {
+                    round: Some((round.clone(), Some(read.update_micros))),
+                    strata: draw.strata.clone(),
+                    items: draw.items.clone(),
+                    regrades: draw.regrades.clone(),
+                    units: draw.units.clone(),
+                    audits: vec![audit],
+                    ..Default::default()
+                },
+            )
             .await?;
+            Ok(round)
+        })
+        .await?;
         metrics::counter!("tica_sampling_rounds_drawn_total", "level" => round.level.key())
             .increment(1);
         // Only once the seed and sample are on record: marking first would let a failed draw
@@ -636,7 +636,7 @@ impl Sampling {
                 "say why the round is cancelled",
             ));
         }
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let read = self.own_round(ctx, id).await?;
             require_state(
                 &read,

@@ -1,6 +1,7 @@
 //! Units under review: their agreement reports, decisions, and closing a round.
 
 use std::collections::BTreeMap;
+use tica_server::retry_conflicts;
 
 use tica_domain::sampling::{Agreement, Verdict, agreement, verdict};
 use tica_proto::tica::assessment::v1 as apb;
@@ -164,7 +165,7 @@ impl Sampling {
         let target = self
             .carry(ctx, &round, &unit, outcome, reason.trim())
             .await?;
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let read = self.own_round(ctx, round_id).await?;
             require_state(&read, &[RoundState::InReview], "deciding a unit")?;
             let mut unit = store::unit(&self.db, round_id, id)
@@ -404,7 +405,7 @@ impl Sampling {
             });
             decided.push(unit);
         }
-        self.retry(|| async {
+        retry_conflicts(|| async {
             let read = self.own_round(ctx, round_id).await?;
             require_state(&read, &[RoundState::InReview], "closing")?;
             let mut round = read.clone();

@@ -9,23 +9,17 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 use futures::{StreamExt, TryStreamExt};
 use tica_auth::{Role, TokenSigner};
+use tica_client::Roster as RosterClient;
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::assessment::v1 as pb;
-use tica_proto::tica::assessment::v1::assessment_service_client::AssessmentServiceClient;
 use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
 use tica_proto::tica::roster::v1 as roster;
-use tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient;
-use tica_roster::client::{Bearer, RosterClient};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// An assessment client that authenticates every call.
-pub type AssessmentClient = AssessmentServiceClient<InterceptedService<Channel, Bearer>>;
-/// A sampling client that authenticates every call.
-pub type SamplingClient = SamplingServiceClient<InterceptedService<Channel, Bearer>>;
-/// A certificate client that authenticates every call.
-pub type CertificateClient = CertificateServiceClient<InterceptedService<Channel, Bearer>>;
+pub use tica_client::{
+    Assessment as AssessmentClient, Certificate as CertificateClient, Sampling as SamplingClient,
+};
 
 /// Who a token is for: subject, role, jurisdiction, school.
 type TokenKey = (String, Role, String, Option<String>);
@@ -139,7 +133,7 @@ impl Target {
 
     /// A roster client.
     pub fn roster(&self, subject: &str, role: Role, jurisdiction: &str) -> RosterClient {
-        tica_roster::client::client(
+        tica_client::roster(
             self.channel_of(|s| &s.roster),
             &self.token(subject, role, jurisdiction, None),
         )
@@ -153,20 +147,18 @@ impl Target {
         jurisdiction: &str,
         school: Option<&str>,
     ) -> AssessmentClient {
-        AssessmentServiceClient::with_interceptor(
+        tica_client::assessment(
             self.channel_of(|s| &s.assessment),
-            Bearer::new(&self.token(subject, role, jurisdiction, school)),
+            &self.token(subject, role, jurisdiction, school),
         )
-        .max_decoding_message_size(64 << 20)
     }
 
     /// A sampling client.
     pub fn sampling(&self, subject: &str, role: Role, jurisdiction: &str) -> SamplingClient {
-        SamplingServiceClient::with_interceptor(
+        tica_client::sampling(
             self.channel_of(|s| &s.sampling),
-            Bearer::new(&self.token(subject, role, jurisdiction, None)),
+            &self.token(subject, role, jurisdiction, None),
         )
-        .max_decoding_message_size(64 << 20)
     }
 
     /// A certificate client.
@@ -177,11 +169,10 @@ impl Target {
         jurisdiction: &str,
         school: Option<&str>,
     ) -> CertificateClient {
-        CertificateServiceClient::with_interceptor(
+        tica_client::certificate(
             self.channel_of(|s| &s.certificate),
-            Bearer::new(&self.token(subject, role, jurisdiction, school)),
+            &self.token(subject, role, jurisdiction, school),
         )
-        .max_decoding_message_size(64 << 20)
     }
 
     /// The certificate service as anyone reaches it: no token (verification).

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use anyhow::{Context, anyhow, bail, ensure};
 use sha2::{Digest, Sha256};
 use tica_auth::Role;
+use tica_client::files::Kind;
 use tica_domain::sampling::TicketSequence;
 use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::certificate::v1 as cpb;
@@ -16,7 +17,6 @@ use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::common::v1::Grade;
 use tica_proto::tica::roster::v1 as roster;
 use tica_proto::tica::sampling::v1 as sp;
-use tica_roster::client::Kind;
 
 use super::api::{self, AssessmentClient, SamplingClient, Target, each};
 use super::model::{Model, Policy, credits};
@@ -169,7 +169,7 @@ impl<'a> Year<'a> {
             (Kind::Schools, schools_csv, "schools.csv"),
             (Kind::Teachers, teachers_csv, "teachers.csv"),
         ] {
-            let result = tica_roster::client::import(
+            let result = tica_client::files::import(
                 &mut office,
                 kind,
                 &parent,
@@ -1846,11 +1846,13 @@ pub(super) async fn drawn_items(
             ..Default::default()
         };
         async move {
-            Ok(office
-                .list_drawn_items(request)
-                .await
-                .context("ListDrawnItems")?
-                .into_inner())
+            anyhow::Ok(
+                office
+                    .list_drawn_items(request)
+                    .await
+                    .context("ListDrawnItems")?
+                    .into_inner(),
+            )
         }
     })
     .await?;
@@ -1872,11 +1874,13 @@ pub(super) async fn review_units(
             ..Default::default()
         };
         async move {
-            Ok(office
-                .list_review_units(request)
-                .await
-                .context("ListReviewUnits")?
-                .into_inner())
+            anyhow::Ok(
+                office
+                    .list_review_units(request)
+                    .await
+                    .context("ListReviewUnits")?
+                    .into_inner(),
+            )
         }
     })
     .await?;

@@ -1,25 +1,10 @@
-//! A client for the roster API: bearer-token channel, and helpers that stream files in and out.
-//! Used by the `tica` CLI, the tests and the demo.
+//! Streaming a roster import up (in chunks, with progress) and an export down.
 
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_proto::tica::roster::v1::roster_service_client::RosterServiceClient;
-use tica_telemetry::{TracedChannel, traced};
 use tonic::Status;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
-pub use tica_auth::Bearer;
-
-/// A roster client that authenticates every call.
-pub type RosterClient = RosterServiceClient<InterceptedService<TracedChannel, Bearer>>;
-
-/// A client on `channel` with `token`; its calls carry the caller's trace context.
-pub fn client(channel: Channel, token: &str) -> RosterClient {
-    RosterServiceClient::with_interceptor(traced(channel), Bearer::new(token))
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(4 << 20)
-}
+use crate::Roster as RosterClient;
 
 /// Bytes per uploaded chunk.
 pub const CHUNK: usize = 1 << 20;
