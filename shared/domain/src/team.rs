@@ -74,7 +74,7 @@ pub struct TeamRules {
 }
 
 impl TeamRules {
-    /// The rules the seeds give for a province (any code inside it works).
+    /// The rules the documents give for a province (any code inside it works).
     ///
     /// Ningxia (64): school 3–8, region 15–20, city 10–15, county 8–10
     /// (《宁夏实施方案》§二(一)(二)). Anhui (34): school 3–5 (《安徽指导意见》§三(一)2). Any

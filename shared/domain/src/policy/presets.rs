@@ -84,7 +84,7 @@ impl Preset {
         })
     }
 
-    /// PolicyPresetInfo.source: the seed it transcribes.
+    /// PolicyPresetInfo.source: the text file of the documents it transcribes (docs/policies.md).
     pub fn source(self) -> &'static str {
         match self {
             Preset::Ningxia => NINGXIA,

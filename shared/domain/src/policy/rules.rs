@@ -262,7 +262,9 @@ pub struct HoursShareRule {
     pub kinds: Vec<HoursKind>,
     /// Their counted hours divided by the counted total must be at least this, e.g. 50/100.
     pub minimum_share: Ratio,
-    /// Where the rule comes from, e.g. "seeds/001_a7fb3e33a85a8b41.txt 实施方案 一".
+    /// Where the rule comes from: the document's text file and section, e.g.
+    /// "seeds/001_a7fb3e33a85a8b41.txt 实施方案 一" (《宁夏实施方案》§一; docs/policies.md names
+    /// the files).
     pub source: String,
 }
 
@@ -395,7 +397,8 @@ pub struct SelectionCase {
     pub condition: SelectionCondition,
     /// What they must pick.
     pub requirement: SelectionRequirement,
-    /// Where it comes from, e.g. "seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)2(3)".
+    /// Where it comes from: the document's text file and section, e.g.
+    /// "seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)2(3)" (《宁夏测评实施办法》§三(一)2(3)).
     pub source: String,
 }
 
