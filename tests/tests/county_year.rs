@@ -1,6 +1,6 @@
 //! One county's year, end to end over the suite's gRPC API with scoped tokens: the roster a county
 //! office registers, then selection → hours → evidence upload → school grading → results →
-//! certification, as Sixian (泗县) runs it under its preset (seeds/004_0cbffe1373acaefb.txt).
+//! certification, as Sixian (泗县) runs it under its preset (《泗县实施意见》).
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,5 @@
 //! Hours and evidence at their edges, over the suite's gRPC API, in a Beijing district (the
-//! preset with the 2/3-watched rule: seeds/003_4887f3e64cb91c63.txt 附件1): what a provider's
+//! preset with the 2/3-watched rule: 《北京试点方案》附件1 §五(二)): what a provider's
 //! push does to each record, and which uploads are refused before anything is stored.
 
 use sha2::{Digest, Sha256};

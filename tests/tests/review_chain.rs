@@ -1,5 +1,5 @@
-//! The review chain end to end over gRPC (issue 4; seeds/001_a7fb3e33a85a8b41.txt 测评实施办法
-//! 五(一)3–4): a county of 20 schools grades its teachers; the county draws 15 % of its schools
+//! The review chain end to end over gRPC (issue 4; 《宁夏测评实施办法》
+//! §五(一)3–4): a county of 20 schools grades its teachers; the county draws 15 % of its schools
 //! and 15 % of their teachers with a public seed; reviewers re-grade blind; one school disagrees,
 //! goes back, is re-graded and passes on the next round, which continues the same ticket order;
 //! the province audit draws 5 %/5 %, passes, and the county's results are certified.

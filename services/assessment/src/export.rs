@@ -1,4 +1,4 @@
-//! The progress workbook offices hand upward (请用excel制表报送, seeds/002_956918a84436fd87.txt):
+//! The progress workbook offices hand upward (请用excel制表报送, 《安徽团队意见》附件3):
 //! Chinese headers, a frozen header row, rates as percentages, print setup; optionally one sheet
 //! per level and the micro-competency sheets.
 
@@ -14,7 +14,7 @@ use crate::service::ProgressRow;
 use crate::service::progress::{Level, MicroCompetencyFigures};
 
 /// Columns the workbook adds after the CSV's 17 (§4.1 of the issue 7 design): the principal's
-/// appraisal figures (seeds/004_0cbffe1373acaefb.txt 三.3) and the school's results state.
+/// appraisal figures (《泗县实施意见》§三 3) and the school's results state.
 const MORE_HEADERS: [&str; 6] = [
     "微能力应提交",
     "微能力已评定",

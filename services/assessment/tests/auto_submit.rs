@@ -1,6 +1,6 @@
 //! A school's results go to county review by themselves "as soon as its last submission is
-//! graded" under Ningxia's `auto_submit_school_results` (seeds/001_a7fb3e33a85a8b41.txt
-//! 测评实施办法 五(一)2): the grading that completes the school sends them, and nothing else.
+//! graded" under Ningxia's `auto_submit_school_results` (《宁夏测评实施办法》
+//! §五(一)2): the grading that completes the school sends them, and nothing else.
 //! After the county returns a school, everyone is still graded, so a re-grade completes nothing
 //! and the school sends its results itself when it has finished; a submission returned to its
 //! teacher and graded again completes the school once more.

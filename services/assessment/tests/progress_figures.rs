@@ -1,6 +1,6 @@
 //! The figures offices hand upward (issue 7): popularity per micro-competency by environment and
-//! dimension (seeds/002_956918a84436fd87.txt 四(一)), each school's micro-competency pass rate
-//! and results state (the principal's appraisal figures, seeds/004_0cbffe1373acaefb.txt 三.3),
+//! dimension (《安徽指导意见》§四(一)), each school's micro-competency pass rate and results
+//! state (the principal's appraisal figures, 《泗县实施意见》§三 3),
 //! and the `grade` column of submissions that migration 0002 adds — over real gRPC, on SQLite
 //! and PostgreSQL.
 
@@ -32,7 +32,8 @@ const SCHOOL_B: &str = "3413240002";
 /// A Sixian batch: school A has teachers `a1` (B2, C1, C4) and `a2` (A1, A5, B2, C1); school B
 /// has `b1` (B2, C1, C4) and the county assessor's own teacher record (no selection). `a1`
 /// hands in everything: B2 excellent, C1 pass, C4 fail; `a2` hands in B2: pass. Sixian lets
-/// county assessors grade (seeds/004_0cbffe1373acaefb.txt; preset `county_assessors_may_grade`).
+/// county assessors grade (或委托县级培训团队, 《泗县实施意见》附件2 §四(二)4; preset
+/// `county_assessors_may_grade`).
 struct Year {
     suite: Suite,
     batch: String,
@@ -510,8 +511,8 @@ async fn the_migrations_backfill_sets_the_grade_column_from_the_stored_grading(b
 }
 
 /// The county's workbook by school with the micro-competency sheets (read back with calamine):
-/// the 17 columns of before, then the principal's appraisal figures (seeds/004_0cbffe1373acaefb.txt
-/// 三.3) and the results state; 不评定 where the Sixian preset grades no schools.
+/// the 17 columns of before, then the principal's appraisal figures (《泗县实施意见》
+/// §三 3) and the results state; 不评定 where the Sixian preset grades no schools.
 async fn the_workbook_has_the_appraisal_columns_the_results_state_and_the_micro_competency_sheets(
     backend: Backend,
 ) {

@@ -1,7 +1,7 @@
 //! Concurrent writes that decide a state for more than the record they change (issue 7 §3.5):
 //! the last grading of a school under a policy that sends its results to county review by
-//! itself (Ningxia's `auto_submit_school_results`, seeds/001_a7fb3e33a85a8b41.txt 测评实施办法
-//! 五(一)2), and the last county approval of a batch (→ READY_FOR_AUDIT). Each write reads the
+//! itself (Ningxia's `auto_submit_school_results`, 《宁夏测评实施办法》
+//! §五(一)2), and the last county approval of a batch (→ READY_FOR_AUDIT). Each write reads the
 //! others before it commits; two at once must still see each other, on SQLite and PostgreSQL.
 //! Every round fires both calls at once over real gRPC; the race shows in some of the rounds,
 //! so each test runs many rounds and counts the misses.

@@ -3,7 +3,7 @@
 //!
 //! - [`SampleRoster::generate`]: a province with cities, counties, schools and teachers
 //!   (uniform, for load tests);
-//! - [`SampleRoster::county`]: one county shaped like 泗县 in 2022 (seeds/004_0cbffe1373acaefb.txt)
+//! - [`SampleRoster::county`]: one county shaped like 泗县 in 2022 (《泗县实施意见》)
 //!   or its Ningxia twin in 永宁县 — real school kinds, town and village schools, a teacher
 //!   development centre, realistic ages, sexes, subjects and categories (for `tica demo`).
 //!
@@ -473,10 +473,10 @@ fn to_csv(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountyModel {
     /// 泗县 (341324) in 宿州市 (341300), 安徽省 (340000), in 2022: the county whose year
-    /// seeds/004_0cbffe1373acaefb.txt describes (its 执行办公室 sits in the 师资发展中心).
+    /// 《泗县实施意见》 describes (its 执行办公室 sits in the 师资发展中心, 附件1).
     Sixian2022,
     /// The same shape in 永宁县 (640121), 银川市 (640100), 宁夏回族自治区 (640000), for the
-    /// Ningxia rules (seeds/001_a7fb3e33a85a8b41.txt). Town names beyond the first six are
+    /// Ningxia rules (《宁夏测评实施办法》). Town names beyond the first six are
     /// illustrative.
     Ningxia,
 }
@@ -549,7 +549,7 @@ pub enum CountySetting {
     Village,
 }
 
-/// The day ages are counted on: the Sixian batch opens on 2022-04-15 (seeds/004, 四月 启动).
+/// The day ages are counted on: the Sixian batch opens on 2022-04-15 (《泗县实施意见》附件3 四月: 召开启动会).
 pub const COUNTY_AGE_DATE: time::Date = time::macros::date!(2022 - 04 - 15);
 
 /// The names a county model uses.
@@ -963,7 +963,7 @@ impl SampleRoster {
     /// - Jurisdictions: province, city, county (340000 安徽省 → 341300 宿州市 → 341324 泗县,
     ///   or 640000 → 640100 → 640121).
     /// - Schools, coded `{county}0001…` in this order: the teacher development centre (the
-    ///   seed's 执行办公室设在师资发展中心, seeds/004), the county seat's primaries, junior
+    ///   执行办公室设在师资发展中心, 《泗县实施意见》附件1), the county seat's primaries, junior
     ///   secondaries, experimental (nine-year) school and kindergartens, then town by town its
     ///   中心小学, 初级中学, 中心幼儿园, a rural 九年一贯制学校 in the first six towns, and its
     ///   rural 村小. Every kind is present at any size; every school has at least 3 teachers

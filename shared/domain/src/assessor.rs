@@ -1,6 +1,6 @@
 //! Assessors (测评员): their level, their state and the actions that change it.
 //!
-//! seeds/001_a7fb3e33a85a8b41.txt, 测评实施办法 七(二): assessors come from the region, city and
+//! 《宁夏测评实施办法》§七(二): assessors come from the region, city and
 //! county expert teams plus strong teachers and researchers; they must pass training and an
 //! exam (考核合格 → 测评员证书), then be registered on the platform (完成登记注册后方可开展相关工作);
 //! an assessor who works badly is reprimanded (批评教育), if need be replaced (调换), or struck

@@ -1,8 +1,9 @@
 //! GB/T 2260 administrative division codes (行政区划代码) and the jurisdiction tree.
 //!
-//! A code is 6 digits: province part (2), city part (2), county part (2). DOMAIN.md
-//! ("Organisation"): province-level unit → city → county or district → school, and in the
-//! municipalities (直辖市) the districts sit directly under the municipality.
+//! A code is 6 digits: province part (2), city part (2), county part (2). The documents'
+//! levels (《宁夏实施方案》§二(二): 自治区、市、县(区)): province-level unit → city → county or
+//! district → school, and in the municipalities (直辖市) the districts sit directly under the
+//! municipality.
 //!
 //! Two shapes skip the city level:
 //! - municipalities 北京 11, 天津 12, 上海 31, 重庆 50: `110105` 朝阳区 sits under `110000`;
@@ -346,7 +347,7 @@ mod tests {
 
     #[test]
     fn sixian_county_sits_under_suzhou_city_under_anhui() {
-        // seeds/004_0cbffe1373acaefb.txt: 泗县 runs the Project under 宿州市 (三(二)1 "宿州市教体局").
+        // 《泗县实施意见》: 泗县 runs the Project under 宿州市 (附件2 §三(二)1 "宿州市教体局").
         assert_eq!(code("341324").expected_parent(), Some(code("341300")));
         assert_eq!(code("341300").expected_parent(), Some(code("340000")));
         assert_eq!(code("340000").expected_parent(), None);
@@ -358,7 +359,7 @@ mod tests {
 
     #[test]
     fn districts_of_a_municipality_sit_directly_under_it() {
-        // DOMAIN.md "Organisation": in Beijing the districts sit directly under the municipality.
+        // 《北京实施方案》§一 (市级规划指导、区级统筹监督): the districts sit directly under Beijing.
         assert_eq!(code("110105").expected_parent(), Some(code("110000")));
         assert_eq!(code("500229").expected_parent(), Some(code("500000")));
         assert_eq!(code("310115").expected_parent(), Some(code("310000")));

@@ -1,9 +1,9 @@
 //! Who may grade a submission and who may review a drawn teacher, over the plain facts the
 //! services gather (the roster's registration, the batch, the submission, the drawn item).
 //!
-//! seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)2–4: schools grade their own teachers' work
+//! 《宁夏测评实施办法》§五(一)2–4: schools grade their own teachers' work
 //! (以学科为单位), the county's assessors review a drawn share of it (县（区）复核), and the region's
-//! and cities' assessors audit a drawn share of each county (自治区级与市级抽测); 七(二): only a
+//! and cities' assessors audit a drawn share of each county (自治区级与市级抽测); §七(二): only a
 //! registered assessor grades (完成登记注册后方可开展相关工作).
 
 use crate::assessor::{AssessorLevel, AssessorState};
@@ -76,12 +76,12 @@ pub enum GradingRefusal {
 /// Whether `grader` may grade `work` under `rule`, the first refusal otherwise, checked in this
 /// order:
 ///
-/// 1. registered (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 七(二), [`AssessorState::may_grade`]);
+/// 1. registered (《宁夏测评实施办法》§七(二), [`AssessorState::may_grade`]);
 /// 2. a school-level assessor of the submission's school, or — when the policy lets county
-///    assessors grade for a school (或委托县级培训团队, seeds/002_956918a84436fd87.txt 附件1
-///    四(二)4) — a county-level assessor of the batch's county;
+///    assessors grade for a school (或委托县级培训团队, 《安徽指导意见》
+///    §四(二)4) — a county-level assessor of the batch's county;
 /// 3. never the submission's own teacher;
-/// 4. when the policy asks for it (以学科为单位, seeds/001 测评实施办法 五(一)2), the teacher's
+/// 4. when the policy asks for it (以学科为单位, 《宁夏测评实施办法》§五(一)2), the teacher's
 ///    subject is on the registration, or the registration lists none.
 pub fn may_grade(
     grader: &GraderFacts<'_>,
@@ -198,7 +198,7 @@ pub enum ReviewRefusal {
 
 /// Whether `reviewer` may review `item`, the first refusal otherwise: never from the school
 /// under review, never the item's own teacher, a city (or county) assessor only within their
-/// city (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)3–4: the county's assessors review the
+/// city (《宁夏测评实施办法》§五(一)3–4: the county's assessors review the
 /// county, the region's and the cities' audit it), and, when the policy asks for it, only in a
 /// subject on their registration (or any, when it lists none).
 pub fn may_review(
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn only_a_registered_assessor_may_grade_and_the_refusal_names_the_state() {
-        // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 七(二): 完成登记注册后方可开展相关工作.
+        // 《宁夏测评实施办法》§七(二): 完成登记注册后方可开展相关工作.
         let no = none();
         for state in AssessorState::ALL {
             let facts = GraderFacts {
@@ -326,7 +326,7 @@ mod tests {
 
     #[test]
     fn a_county_assessor_of_the_batchs_county_grades_only_where_the_policy_lets_them() {
-        // 或委托县级培训团队 (seeds/002_956918a84436fd87.txt 附件1 四(二)4).
+        // 或委托县级培训团队 (《安徽指导意见》§四(二)4).
         let no = none();
         let county = GraderFacts {
             level: AssessorLevel::County,
@@ -365,7 +365,7 @@ mod tests {
 
     #[test]
     fn subjects_are_matched_only_when_the_policy_asks_and_the_registration_lists_some() {
-        // 以学科为单位 (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)2).
+        // 以学科为单位 (《宁夏测评实施办法》§五(一)2).
         let chinese = subjects(&["语文"]);
         let refusal = may_grade(&grader(&chinese), &work(), &rule(false, true)).unwrap_err();
         assert_eq!(refusal.to_string(), "assessors/a1 does not assess 数学");
@@ -443,7 +443,7 @@ mod tests {
 
     #[test]
     fn a_city_or_county_assessor_reaches_the_counties_of_their_city_only() {
-        // 自治区级与市级抽测 (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)4): a city's
+        // 自治区级与市级抽测 (《宁夏测评实施办法》§五(一)4): a city's
         // assessors audit its own counties; the first four digits are province and city.
         let no = none();
         let table = [

@@ -1,8 +1,8 @@
 //! TICA's business rules and reference data for the Teacher ICT Application Competence
 //! Project 2.0 (中小学教师信息技术应用能力提升工程2.0), without I/O, async or logging.
 //!
-//! The rules come from `shared/DOMAIN.md` and the official documents in `shared/seeds/`;
-//! every rule cites its source by file name and section.
+//! The rules come from the official documents named in `docs/policies.md`; every rule cites
+//! its document by short name and section (e.g. 《宁夏测评实施办法》§五(一)3).
 //!
 //! | module | what it holds |
 //! |---|---|

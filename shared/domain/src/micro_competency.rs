@@ -1,9 +1,9 @@
 //! The 30 micro-competencies (微能力) of the national assessment standard.
 //!
 //! Three environments × four dimensions, codes A1–A13, B1–B10, C1–C7. The table, names and
-//! credits (学分) are those of seeds/002_956918a84436fd87.txt (附件1 四(一) 考核内容), repeated
-//! word for word in seeds/004_0cbffe1373acaefb.txt (附件2 四(一)). Credits are Anhui's; other
-//! provinces use the same codes without credits (DOMAIN.md "The 30 micro-competencies").
+//! credits (学分) are those of 《安徽指导意见》§四(一) 考核内容, repeated word for word in
+//! 《泗县实施意见》附件2 §四(一). Credits are Anhui's; other provinces use the same codes without
+//! credits (《宁夏测评实施办法》§三 names them by code alone).
 
 use crate::labels::match_label;
 
@@ -134,7 +134,7 @@ pub struct MicroCompetency {
     pub dimension: Dimension,
     /// Environment (所属环境).
     pub environment: Environment,
-    /// Credits (学分) per seeds/002_956918a84436fd87.txt.
+    /// Credits (学分) per 《安徽指导意见》§四(一).
     pub credits: u8,
 }
 
@@ -285,7 +285,7 @@ mod tests {
 
     #[test]
     fn the_credits_add_up_to_the_table_total() {
-        // seeds/002_956918a84436fd87.txt 附件1 四(一), credits column:
+        // 《安徽指导意见》§四(一), credits column:
         // A: 4×4 + 5×4 + 6×2 + 7×3 = 69; B: 5×3 + 6×3 + 7×2 + 8×2 = 63; C: 8×3 + 9×2 + 10×2 = 62.
         let total = |environment: Option<Environment>| -> u32 {
             MICRO_COMPETENCIES

@@ -1,9 +1,9 @@
 //! Teacher attributes: stage taught, Ningxia category, roles, sex, teacher number, name masking,
 //! the key a teacher's certificates are searched by.
 //!
-//! DOMAIN.md ("People"): every teacher belongs to one school; the rules use the stage taught
-//! (学段), the category (Ningxia) and the roles beside teaching (principal, teaching researcher,
-//! auxiliary staff).
+//! Every teacher belongs to one school; the rules use the stage taught (学段), the category
+//! (Ningxia, 《宁夏测评实施办法》§三(一)2) and the roles beside teaching (principal, teaching
+//! researcher, auxiliary staff; §三(一)3, §三(二)).
 
 use crate::code_charset::validate_code;
 use crate::labels::match_label;
@@ -82,8 +82,8 @@ impl Stage {
 
 /// Ningxia's teacher categories for the under-50 selection rules.
 ///
-/// seeds/001_a7fb3e33a85a8b41.txt, 测评实施办法 三(一)2 (1)–(4); a teaching researcher under 50
-/// is assessed like the first category (三(一)3), which is a role, not a category.
+/// 《宁夏测评实施办法》§三(一)2 (1)–(4); a teaching researcher under 50
+/// is assessed like the first category (§三(一)3), which is a role, not a category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TeacherCategory {
     /// 特级教师、塞上名师和自治区级骨干教师 (三(一)2(1)).
@@ -177,9 +177,9 @@ impl TeacherCategory {
 
 /// A person's roles in a school; a person may hold several.
 ///
-/// DOMAIN.md ("People"): roles beside teaching are principal (first responsible person),
-/// teaching researcher and auxiliary staff; seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)3
-/// assesses auxiliary staff like teachers and 三(二) assesses principals (校（园）长).
+/// Roles beside teaching are principal (first responsible person, 《安徽指导意见》§二(四)1),
+/// teaching researcher and auxiliary staff; 《宁夏测评实施办法》§三(一)3 assesses auxiliary
+/// staff like teachers and §三(二) assesses principals (校（园）长).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PersonRole {
     /// 教师.
@@ -405,7 +405,7 @@ mod tests {
 
     #[test]
     fn the_ningxia_category_wordings_and_their_short_forms_are_understood() {
-        // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)2 (1)–(4) and 三(一)3.
+        // 《宁夏测评实施办法》§三(一)2 (1)–(4) and §三(一)3.
         use TeacherCategory::*;
         let cases = [
             ("特级教师", SpecialOrRegionalBackbone),

@@ -4,8 +4,8 @@
 //! number was first issued), 8-digit birth date `YYYYMMDD`, 3-digit sequence (its last digit
 //! is odd for men, even for women) and one check character computed with ISO 7064 MOD 11-2.
 //!
-//! DOMAIN.md ("People") lists the number among what the rules use: it carries the date of
-//! birth behind Ningxia's age-50 rule (seeds/001_a7fb3e33a85a8b41.txt, 测评实施办法 三(一)1–2).
+//! The rules use the number: it carries the date of birth behind Ningxia's age-50 rule
+//! (《宁夏测评实施办法》§三(一)1–2).
 //!
 //! The number is personal data: [`ResidentId`]'s `Debug` prints only the masked form, no
 //! `Display` exists, and no error message ever contains the number.

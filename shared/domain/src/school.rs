@@ -1,10 +1,10 @@
 //! School codes and school kinds.
 //!
-//! DOMAIN.md ("Organisation") lists the kinds: 幼儿园 / 小学 / 初级中学 / 高级中学 / 九年一贯制 /
-//! 十二年一贯制 / 完全中学 / 集团校 / 学区 / 中等职业学校. Teacher development centres
+//! The kinds: 幼儿园 / 小学 / 初级中学 / 高级中学 / 九年一贯制 / 十二年一贯制 / 完全中学 / 集团校 /
+//! 学区 (《北京试点方案》附件4) and 中等职业学校 (《宁夏测评实施办法》§三(一)). Teacher development centres
 //! (教师发展中心, 教研室, 进修学校) are added: they employ teaching researchers (教研员), whom the
-//! Ningxia rules assess like teachers (seeds/001_a7fb3e33a85a8b41.txt, 测评实施办法 三(一)3), and
-//! the Anhui rules build the county team on them (seeds/002_956918a84436fd87.txt, 附件1 二(三)1
+//! Ningxia rules assess like teachers (《宁夏测评实施办法》§三(一)3), and
+//! the Anhui rules build the county team on them (《安徽指导意见》§二(三)1
 //! "依托本县教师发展机构").
 
 use crate::code_charset::validate_code;

@@ -18,7 +18,7 @@
 //!
 //! A school may sit under any jurisdiction level, not only a county: Ningxia's notice is
 //! addressed to "厅直属中小学", schools run directly by the region's education department
-//! (seeds/001_a7fb3e33a85a8b41.txt, heading of 宁教师〔2020〕168号).
+//! (《宁夏实施方案》, the heading of its notice 宁教师〔2020〕168号).
 
 use std::fmt;
 

@@ -1,13 +1,12 @@
 //! Team size rules and team roster checks.
 //!
-//! Two kinds of team (DOMAIN.md "Teams"):
+//! Two kinds of team:
 //! - the school ICT management team (学校信息化管理团队), led by the principal (校长领衔):
-//!   3–8 people in Ningxia (seeds/001_a7fb3e33a85a8b41.txt, 实施方案 二(一)), 3–5 in Anhui
-//!   (seeds/002_956918a84436fd87.txt, 附件1 三(一)2; the same in Sixian,
-//!   seeds/004_0cbffe1373acaefb.txt, 附件2 三(一)2);
+//!   3–8 people in Ningxia (《宁夏实施方案》§二(一)), 3–5 in Anhui (《安徽指导意见》§三(一)2;
+//!   the same in Sixian, 《泗县实施意见》附件2 §三(一)2);
 //! - training / guidance teams (培训团队) of a jurisdiction: in Ningxia region 15–20, city
-//!   10–15, county 8–10 (seeds/001_a7fb3e33a85a8b41.txt, 实施方案 二(二)). Anhui lets each level
-//!   set its own numbers (seeds/002_956918a84436fd87.txt, 附件2 四 2), so it has no preset.
+//!   10–15, county 8–10 (《宁夏实施方案》§二(二)). Anhui lets each level set its own numbers
+//!   (《安徽团队意见》§四 2), so it has no preset.
 //!
 //! Rules are policy data: a jurisdiction may set its own [`TeamRules`], inherited downward;
 //! [`effective_team_rules`] resolves the chain.
@@ -75,11 +74,11 @@ pub struct TeamRules {
 }
 
 impl TeamRules {
-    /// The rules the seeds give for a province (any code inside it works).
+    /// The rules the documents give for a province (any code inside it works).
     ///
     /// Ningxia (64): school 3–8, region 15–20, city 10–15, county 8–10
-    /// (seeds/001_a7fb3e33a85a8b41.txt, 实施方案 二(一)(二)). Anhui (34): school 3–5
-    /// (seeds/002_956918a84436fd87.txt, 附件1 三(一)2). Any other province: nothing set.
+    /// (《宁夏实施方案》§二(一)(二)). Anhui (34): school 3–5 (《安徽指导意见》§三(一)2). Any
+    /// other province: nothing set.
     pub fn preset_for_province(province: DivisionCode) -> TeamRules {
         let range = |min, max| Some(SizeRange { min, max });
         match province.province_part() {
@@ -307,8 +306,8 @@ impl TeamProblem {
 /// is one; exactly one leader; no empty or repeated key (keys compared after trimming); every
 /// roster (non-external) member is inside the owner. For a school ICT management team also:
 /// it belongs to a school (`owner_level` is `None`), no external members, and the leader is a
-/// principal of the school (校长领衔: seeds/001_a7fb3e33a85a8b41.txt 实施方案 二(一),
-/// seeds/002_956918a84436fd87.txt 附件1 二(四)1).
+/// principal of the school (校长领衔: 《宁夏实施方案》§二(一),
+/// 《安徽指导意见》§二(四)1).
 pub fn check_team(
     kind: TeamKind,
     owner_level: Option<JurisdictionLevel>,
@@ -454,7 +453,7 @@ mod tests {
 
     #[test]
     fn ningxia_presets_follow_its_implementation_plan() {
-        // seeds/001_a7fb3e33a85a8b41.txt 实施方案 二(一) "3-8 人"; 二(二) "自治区 15—20 人、市
+        // 《宁夏实施方案》§二(一) "3-8 人"; §二(二) "自治区 15—20 人、市
         // 10—15 人、县(区)8—10 人".
         let rules = TeamRules::preset_for_province(code("640104"));
         assert_eq!(rules, ningxia());
@@ -467,7 +466,7 @@ mod tests {
 
     #[test]
     fn anhui_presets_only_the_school_team_of_three_to_five() {
-        // seeds/002_956918a84436fd87.txt 附件1 三(一)2 "3-5人构成的学校信息化管理团队".
+        // 《安徽指导意见》§三(一)2 "3-5人构成的学校信息化管理团队".
         let rules = TeamRules::preset_for_province(code("341324"));
         assert_eq!(
             rules,
@@ -708,7 +707,7 @@ mod tests {
 
     #[test]
     fn a_school_team_must_be_led_by_a_principal() {
-        // seeds/001_a7fb3e33a85a8b41.txt 实施方案 二(一) "由校长领衔".
+        // 《宁夏实施方案》§二(一) "由校长领衔".
         let mut team = school_team(4);
         team[0].is_principal = false;
         assert_eq!(
@@ -749,8 +748,8 @@ mod tests {
 
     #[test]
     fn roster_members_must_be_inside_the_owner_but_external_experts_need_not() {
-        // Training teams draw on university experts (seeds/001_a7fb3e33a85a8b41.txt 实施方案
-        // 二(二) "高校专家"), who are not on any school's roster.
+        // Training teams draw on university experts (《宁夏实施方案》
+        // §二(二) "高校专家"), who are not on any school's roster.
         let mut team: Vec<_> = (0..9).map(|i| member(&format!("T{i}"))).collect();
         team[0].is_leader = true;
         team[4].inside_owner = false;

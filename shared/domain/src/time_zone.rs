@@ -2,7 +2,7 @@
 //!
 //! China uses one time zone, UTC+8 (Beijing time), with no daylight saving since 1991. Dates
 //! in the rules (birth dates and the age-50 rule, deadlines, the Sixian month-by-month
-//! schedule in seeds/004_0cbffe1373acaefb.txt 附件3) are dates in Beijing time.
+//! schedule in 《泗县实施意见》附件3) are dates in Beijing time.
 
 use time::{Date, OffsetDateTime, UtcOffset};
 

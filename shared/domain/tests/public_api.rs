@@ -24,7 +24,7 @@ fn code(s: &str) -> DivisionCode {
 
 #[test]
 fn a_roster_line_exported_from_excel_is_read_into_domain_values() {
-    // One line of a county's teacher table (seeds/002_956918a84436fd87.txt: "请用excel制表报送").
+    // One line of a county's teacher table (《安徽团队意见》附件3: "请用excel制表报送").
     let today = today_in_china(datetime!(2024-03-31 17:00:00 UTC));
     assert_eq!(today, date!(2024 - 04 - 01));
     let id = ResidentId::parse(" １１０１０５１９４９１２３１００２ｘ ", today).unwrap();
@@ -102,7 +102,7 @@ fn jurisdictions_are_checked_before_they_get_an_office() {
 
 #[test]
 fn a_ningxia_county_training_team_is_checked_against_inherited_rules() {
-    // The region sets nothing of its own; the seed preset applies (seeds/001… 实施方案 二(二)).
+    // The region sets nothing of its own; the preset applies (《宁夏实施方案》§二(二)).
     let chain = [TeamRules::default(), TeamRules::default()];
     let rules = effective_team_rules(&chain, code("640000"));
     let county = Some(JurisdictionLevel::County);
@@ -146,7 +146,7 @@ fn an_assessor_grades_only_once_registered_at_the_right_level() {
 
 #[test]
 fn an_anhui_teacher_reaches_twenty_credits_with_three_blended_micro_competencies() {
-    // seeds/002_956918a84436fd87.txt 附件1 二(四)2: ≥ 20 credits per teacher.
+    // 《安徽指导意见》§二(四)2: ≥ 20 credits per teacher.
     let chosen = ["B2", "B7", "b9"];
     let credits: u32 = chosen
         .iter()

@@ -137,7 +137,7 @@ pub struct County {
     pub county: (&'static str, &'static str),
 }
 
-/// 泗县 (Sixian preset: seeds/004_0cbffe1373acaefb.txt).
+/// 泗县 (Sixian preset: 《泗县实施意见》).
 pub const SIXIAN: County = County {
     province: ("340000", "安徽省"),
     city: ("341300", "宿州市"),

@@ -347,7 +347,7 @@ pub fn parse_row(
             }
         },
         // No category given: kindergarten stage means a kindergarten teacher, else ordinary
-        // (Ningxia's categories, seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)2; other
+        // (Ningxia's categories, 《宁夏测评实施办法》§三(一)2; other
         // provinces do not use them).
         _ => stage.map(|s| {
             if s == Stage::Preschool {

@@ -1,5 +1,5 @@
 //! Assessors (测评员): nomination, certification, registration, discipline
-//! (seeds/001_a7fb3e33a85a8b41.txt, 测评实施办法 七(二)).
+//! (《宁夏测评实施办法》§七(二)).
 
 use tica_auth::Caller;
 use tica_domain::assessor::RegistrationUnit;

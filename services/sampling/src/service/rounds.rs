@@ -995,7 +995,7 @@ mod tests {
 
     #[test]
     fn a_county_review_draws_ceil_fifteen_percent_of_schools_then_of_their_teachers() {
-        // 测评实施办法 五(一)3 (seeds/001_a7fb3e33a85a8b41.txt): 不低于15%的学校和教师.
+        // 《宁夏测评实施办法》§五(一)3: 不低于15%的学校和教师.
         let draw = draw_round(
             &round(Level::CountyReview),
             &population(20, 10),

@@ -1,6 +1,6 @@
 //! `tica demo`: a county's whole year through the suite's gRPC APIs.
 //!
-//! The demo generates a county modelled on 泗县 2022 (seeds/004, its month-by-month plan) —
+//! The demo generates a county modelled on 泗县 2022 (《泗县实施意见》, its month-by-month plan) —
 //! schools of the real kinds, teachers with valid ID numbers, the training team and assessors —
 //! starts the suite in this process (or drives one already running), and plays the year as the
 //! people in it would: offices import files, teachers pick micro-competencies (some are refused

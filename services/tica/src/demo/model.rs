@@ -147,7 +147,7 @@ pub struct Model {
     pub seed: String,
 }
 
-/// Popular picks first (seeds/004 and the province's statistics are silent on shares: these are
+/// Popular picks first (《泗县实施意见》 and the province's statistics are silent on shares: these are
 /// illustrative weights).
 pub(super) fn weight(code: &str) -> u64 {
     match code {
@@ -369,7 +369,7 @@ impl Model {
 }
 
 /// Codes in order of preference under a school's environments until the policy's credits are
-/// met (Anhui: ≥ 20 credits, seeds/004 附件1; Ningxia: three codes — the model draws Ningxia's
+/// met (Anhui: ≥ 20 credits, 《泗县实施意见》附件2 §二(二)2; Ningxia: three codes — the model draws Ningxia's
 /// picks from the preset's rule, [`draw_picks`]).
 pub(super) fn pick(rng: &mut Rng, environments: u8, policy: Policy) -> Vec<&'static str> {
     let mut pool: Vec<&'static MicroCompetency> = MICRO_COMPETENCIES

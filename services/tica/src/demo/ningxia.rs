@@ -1,4 +1,4 @@
-//! 永宁县 (Ningxia, seeds/001): what differs from the Sixian year — selections by category, age
+//! 永宁县 (Ningxia, 《宁夏测评实施办法》): what differs from the Sixian year — selections by category, age
 //! and role (the model draws its picks from the preset's rule), and the chapters after the
 //! county review: the region's audit by the province office, online then by visits to lessons
 //! (推门听课), which certifies the batch, then level certificates issued by the region.
@@ -22,7 +22,7 @@ use super::year::{Review, Year, export_round};
 pub const REGION_OFFICE: &str = "宁夏回族自治区教育厅能力提升2.0办公室";
 
 /// The selection rule the demo's teachers pick under: the Ningxia preset's, as pinned in the
-/// domain (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三).
+/// domain (《宁夏测评实施办法》§三).
 pub fn selection_rule() -> SelectionRule {
     preset(Preset::Ningxia)
         .selection

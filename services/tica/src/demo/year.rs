@@ -1,4 +1,4 @@
-//! The year, month by month, as seeds/004 (泗县 2022, 附件3 推进计划) schedules it — every step a
+//! The year, month by month, as 《泗县实施意见》附件3 (泗县 2022, 整校推进工作安排) schedules it — every step a
 //! call to the services' gRPC APIs, made by whoever makes it in life (the province and county
 //! offices, the school offices, the teachers, a training provider, the assessors).
 
@@ -222,7 +222,8 @@ impl<'a> Year<'a> {
             .target
             .roster("county-office", Role::CountyOffice, &county);
         let limit = self.options.concurrency;
-        // 学校信息化管理团队: the principal leads (seeds/004 二: 校长为第一责任人), 3–5 people.
+        // 学校信息化管理团队: the principal leads (《泗县实施意见》§二 1: 校长是第一责任人), 3–5 people
+        // (附件2 §三(一)2).
         let small = m.schools.iter().filter(|s| s.teachers.len() < 3).count();
         let teams = each(
             m.schools.iter().filter(|s| s.teachers.len() >= 3),
@@ -848,7 +849,8 @@ impl<'a> Year<'a> {
     }
 
     /// Grades every teacher of school `s`: its assessor grades the others, a county assessor
-    /// grades the assessor (seeds/004: 县级培训团队 may grade, the Sixian preset allows it).
+    /// grades the assessor (或委托县级培训团队, 《泗县实施意见》附件2 §四(二)4; the
+    /// Sixian preset allows it).
     /// Who grades teacher `t` of school `s`, as [`Year::grade_school`] chooses: the assessor's
     /// id and the school their token acts for (none for a county assessor).
     pub(super) fn grader_of(&self, s: usize, t: usize) -> (String, Option<String>) {
@@ -1489,13 +1491,13 @@ impl<'a> Year<'a> {
     }
 
     /// The teachers who passed, and the certificates the model expects for them: one per
-    /// micro-competency (Sixian: a teacher with a failed piece fails, seeds/004 附件1 四) or
+    /// micro-competency (Sixian: 《泗县实施意见》附件2 §四(三)3; a teacher with a failed piece fails) or
     /// one level certificate each (Ningxia).
     pub(super) async fn count_passed(&mut self) -> anyhow::Result<()> {
         let progress = self.progress().await?;
         self.outcome.passed_teachers = progress.passed;
         // One certificate per micro-competency of every teacher who passed (all their picks
-        // pass: a teacher with a failed piece fails, seeds/004 附件1 四).
+        // pass: a teacher with a failed piece fails, as the preset grades).
         let policy = self.model.policy;
         self.outcome.expected_certificates = self
             .model

@@ -4,7 +4,7 @@
 use crate::micro_competency::{self, MICRO_COMPETENCIES};
 
 /// The canonical spelling of a code (`" b10 "` → `"B10"`), or `None` if it is not one of the
-/// 30 (seeds/002_956918a84436fd87.txt 附件1 四(一)).
+/// 30 (《安徽指导意见》§四(一)).
 pub fn canonical_code(code: &str) -> Option<&'static str> {
     micro_competency::by_code(code).map(|mc| mc.code)
 }

@@ -10,7 +10,7 @@ use super::rules::{
 ///
 /// FAIL when the hours are not complete, when any submission failed, or when `extra_fail` holds
 /// (e.g. a failed offline check, 线上与线下测评都合格的，综合认定为合格,
-/// seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(三)) — "研修学习任务和应用成果佐证中有任何一项不合格
+/// 《宁夏测评实施办法》§五(三)) — "研修学习任务和应用成果佐证中有任何一项不合格
 /// 的，则最终测评结果为不合格" (六(一)). Otherwise EXCELLENT as the rule's teacher_excellent says
 /// (ALL_SUBMISSIONS: every one excellent; ANY_SUBMISSION: at least one; SHARE: the share of
 /// excellent submissions reaches teacher_excellent_share, AT_LEAST, and never with the share
@@ -50,7 +50,7 @@ pub fn teacher_grade(
 }
 
 /// A school's grade from its graded, non-withdrawn participants, or a county's from its graded
-/// schools (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 六(二)(三)).
+/// schools (《宁夏测评实施办法》§六(二)(三)).
 ///
 /// `None` when the rule is disabled or the unit has no members. Otherwise the excellent share
 /// `excellent / members` and the fail share `failed / members` are compared with the rule's

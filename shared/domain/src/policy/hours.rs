@@ -63,7 +63,7 @@ pub fn format_centihours(centihours: i64) -> String {
 ///
 /// A kind under the watch rule counts in full only when `watched_minutes / course_minutes`
 /// reaches the rule's minimum (AT_LEAST: Beijing "每门课程学习时长不低于总时长的2/3",
-/// seeds/003_4887f3e64cb91c63.txt 培训试点工作方案 附件1 五(二)1–2, so exactly 2/3 counts);
+/// 《北京试点方案》附件1 §五(二)1–2, so exactly 2/3 counts);
 /// below it, or when either figure is missing or the course length is 0, it counts 0 (the
 /// proto makes course_minutes required for such kinds). Other kinds count what was awarded.
 pub fn count_entry(rule: &HoursRule, entry: &HoursEntry) -> EntryCount {
@@ -106,9 +106,9 @@ pub fn count_entry(rule: &HoursRule, entry: &HoursEntry) -> EntryCount {
 /// A share rule compares the counted hours of its kinds with the counted total (AT_LEAST); with
 /// nothing counted the share is not met (see [`super::Ratio::meets`]). Note what this means for
 /// the seeds' "实践应用学时不少于50%": a teacher whose counted online hours exceed their
-/// practice hours misses the share even when every minimum is met — the seeds' wording, read
-/// literally (the providers certify exactly the online hours required, seeds/001 测评实施办法 四
-/// 1).
+/// practice hours misses the share even when every minimum is met — the documents' wording, read
+/// literally (the providers certify exactly the online hours required, 《宁夏测评实施办法》
+/// §四 1).
 pub fn evaluate_hours(rule: &HoursRule, entries: &[HoursEntry]) -> HoursOutcome {
     let mut counted_by_kind: BTreeMap<HoursKind, i64> = BTreeMap::new();
     for requirement in &rule.requirements {

@@ -1,5 +1,5 @@
-//! Assessment policies as data (DOMAIN.md "Policies differ by jurisdiction — they are data, not
-//! code paths"; issue 3 "Policies are data").
+//! Assessment policies as data (each jurisdiction writes its own, docs/policies.md: they are
+//! data, not code paths; issue 3 "Policies are data").
 //!
 //! A policy belongs to a jurisdiction and is inherited downward section by section; the four
 //! real ones ship as presets. Everything here is pure: no I/O, no async, no logging.
@@ -7,7 +7,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`rules`] | [`PolicyRules`] and its sections, mirroring `tica.assessment.v1` field for field; [`Ratio`]; [`Grade`]; inheritance ([`PolicyRules::overlay`], [`PolicyRules::effective`]) and [`PolicyRules::validate`] |
-//! | [`presets`] | [`preset`]: Ningxia, Anhui, Sixian, Beijing, every value cited from `shared/seeds/` |
+//! | [`presets`] | [`preset`]: Ningxia, Anhui, Sixian, Beijing, every value cited from its document (docs/policies.md) |
 //! | [`selection`] | [`evaluate_selection`]: a teacher's picks against the selection rule, with one actionable Chinese sentence; [`draw_picks`]: picks a requirement accepts, drawn by weight |
 //! | [`hours`] | [`evaluate_hours`]: the watch rule, totals, per-kind minimums, shares |
 //! | [`grades`] | [`teacher_grade`], [`unit_grade`] (schools, counties), [`excellent_quota`], [`grade_from_rubric`] |

@@ -1,10 +1,10 @@
 //! The four built-in policies (PolicyPreset), transcribed from the seeds with every value cited.
 //!
-//! Seeds: `seeds/001_a7fb3e33a85a8b41.txt` Ningxia (宁夏, its 实施方案 and 附件1 测评实施办法),
-//! `seeds/002_956918a84436fd87.txt` Anhui (安徽, 附件1 整校推进实施指导意见),
-//! `seeds/003_4887f3e64cb91c63.txt` Beijing (北京, 实施方案 and 附件2 培训试点工作方案 with its own
-//! 附件1 全员培训实施方案, 附件2 案例报送要求, 附件3 校本应用考核指南),
-//! `seeds/004_0cbffe1373acaefb.txt` Sixian (泗县, 实施意见 and 附件2 整校推进实施方案).
+//! Documents (docs/policies.md): Ningxia (宁夏) 《宁夏实施方案》 and 《宁夏测评实施办法》; Anhui
+//! (安徽) 《安徽指导意见》; Beijing (北京) 《北京实施方案》 and 《北京试点方案》 with its own 附件1
+//! 全员培训实施方案, 附件2 案例报送要求, 附件3 校本应用考核指南; Sixian (泗县) 《泗县实施意见》 and
+//! its 附件2 整校推进实施方案. The `source` a value records names the document's text file (the
+//! constants below).
 //!
 //! Where a seed leaves a value open, the value here is a documented choice that an office can
 //! override through the API; each such place says "choice".
@@ -84,7 +84,7 @@ impl Preset {
         })
     }
 
-    /// PolicyPresetInfo.source: the seed it transcribes.
+    /// PolicyPresetInfo.source: the text file of the documents it transcribes (docs/policies.md).
     pub fn source(self) -> &'static str {
         match self {
             Preset::Ningxia => NINGXIA,
@@ -178,7 +178,7 @@ fn evidence_limits(max_video_seconds: i32) -> Vec<EvidenceKindLimit> {
 }
 
 /// Carry-over as every preset has it: enabled, hours and passed micro-competencies kept.
-/// Ningxia states it (第一批测评不合格的教师继续参加 2021 年项目，直至测评合格, seeds/001 实施方案 三
+/// Ningxia states it (第一批测评不合格的教师继续参加 2021 年项目，直至测评合格, 《宁夏实施方案》§三
 /// 第二阶段; 兜底测评, 第三阶段); keeping hours and passed submissions, and enabling it for the
 /// other presets, is a choice (their seeds are silent).
 fn carry_over() -> CarryOverRule {
@@ -243,7 +243,7 @@ fn ningxia_three_with(k: i32) -> SelectionRequirement {
     }
 }
 
-/// Ningxia's selection rule (seeds/001 测评实施办法 三), cases in this order:
+/// Ningxia's selection rule (《宁夏测评实施办法》§三), cases in this order:
 ///
 /// 1. Principals (校（园）长) of any age, by category: "校长信息化教学指导力测评。按照上述（一）中的
 ///    50 岁以下教师测评标准执行" (三(二)2) — a principal aged 50 or over still follows the under-50
@@ -515,7 +515,7 @@ enum AnhuiVariant {
     Sixian,
 }
 
-/// Anhui (seeds/002 附件1) and Sixian (seeds/004, which repeats Anhui's rules in its 附件2).
+/// Anhui (《安徽指导意见》) and Sixian (《泗县实施意见》, which repeats Anhui's rules in its 附件2).
 fn anhui_like(variant: AnhuiVariant) -> PolicyRules {
     let (seed, label) = match variant {
         AnhuiVariant::Province => (ANHUI, "anhui"),
@@ -645,7 +645,7 @@ fn anhui_like(variant: AnhuiVariant) -> PolicyRules {
 // ---------------------------------------------------------------------------------------------
 // Beijing
 
-/// Beijing's case rubric, 案例评价标准, 100 points (seeds/003 培训试点工作方案 附件2 表3), criteria
+/// Beijing's case rubric, 案例评价标准, 100 points (《北京试点方案》附件2 表3), criteria
 /// as printed.
 pub fn beijing_case_rubric() -> Rubric {
     let criterion = |id: &str, section: &str, display: &str, max_points| RubricCriterion {

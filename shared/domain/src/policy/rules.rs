@@ -117,7 +117,7 @@ pub enum AgreementCriterion {
 /// A grade of a submission, a teacher, a school or a county (tica.common.v1.Grade without
 /// UNSPECIFIED: "not graded yet" is `Option::None`).
 ///
-/// seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 六: 不合格 / 合格 / 优秀. Ordered
+/// 《宁夏测评实施办法》§六: 不合格 / 合格 / 优秀. Ordered
 /// `Fail < Pass < Excellent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -184,16 +184,16 @@ impl RoundingMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
-    /// 宁夏 (seeds/001_a7fb3e33a85a8b41.txt): 25 + 25 hours, selection by category and age,
+    /// 宁夏 (《宁夏实施方案》, 《宁夏测评实施办法》): 25 + 25 hours, selection by category and age,
     /// school → county → region review with sampling, level certificate.
     Ningxia,
-    /// 安徽 (seeds/002_956918a84436fd87.txt): 30 + 30 hours, ≥ 20 credits, county spot-check,
+    /// 安徽 (《安徽指导意见》): 30 + 30 hours, ≥ 20 credits, county spot-check,
     /// one certificate per passed micro-competency from the county.
     Anhui,
-    /// 泗县 (seeds/004_0cbffe1373acaefb.txt): Anhui's rules with ≥ 60 hours (30 + 30) and the
+    /// 泗县 (《泗县实施意见》): Anhui's rules with ≥ 60 hours (30 + 30) and the
     /// county education and sports bureau as issuer.
     Sixian,
-    /// 北京 (seeds/003_4887f3e64cb91c63.txt): 50 hours by kind, each course ≥ 2/3 watched,
+    /// 北京 (《北京试点方案》): 50 hours by kind, each course ≥ 2/3 watched,
     /// ≥ 2 micro-competencies, 100-point case rubric, top 3 % excellent.
     Beijing,
 }
@@ -262,7 +262,9 @@ pub struct HoursShareRule {
     pub kinds: Vec<HoursKind>,
     /// Their counted hours divided by the counted total must be at least this, e.g. 50/100.
     pub minimum_share: Ratio,
-    /// Where the rule comes from, e.g. "seeds/001_a7fb3e33a85a8b41.txt 实施方案 一".
+    /// Where the rule comes from: the document's text file and section, e.g.
+    /// "seeds/001_a7fb3e33a85a8b41.txt 实施方案 一" (《宁夏实施方案》§一; docs/policies.md names
+    /// the files).
     pub source: String,
 }
 
@@ -395,7 +397,8 @@ pub struct SelectionCase {
     pub condition: SelectionCondition,
     /// What they must pick.
     pub requirement: SelectionRequirement,
-    /// Where it comes from, e.g. "seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)2(3)".
+    /// Where it comes from: the document's text file and section, e.g.
+    /// "seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)2(3)" (《宁夏测评实施办法》§三(一)2(3)).
     pub source: String,
 }
 
@@ -546,7 +549,7 @@ impl Rubric {
 #[serde(default)]
 pub struct GradingRule {
     /// How a teacher's excellent grade follows from their submissions'. A teacher fails if their
-    /// hours or any submission fail (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 六(一)).
+    /// hours or any submission fail (《宁夏测评实施办法》§六(一)).
     pub teacher_excellent: TeacherExcellentRule,
     /// For [`TeacherExcellentRule::Share`].
     pub teacher_excellent_share: Option<Ratio>,
@@ -566,7 +569,7 @@ pub struct GradingRule {
     /// How the quota's count is rounded; with CEIL a school with 1–33 participants may have 1.
     pub excellent_quota_rounding: RoundingMode,
     /// County-level assessors of the county may grade for a school (或委托县级培训团队,
-    /// seeds/002_956918a84436fd87.txt 附件1 四(二)4).
+    /// 《安徽指导意见》§四(二)4).
     pub county_assessors_may_grade: bool,
     /// An assessor may grade only teachers of a subject listed on their registration
     /// (以学科为单位).
@@ -574,7 +577,7 @@ pub struct GradingRule {
     /// A school's results go to county review as soon as its last submission is graded.
     pub auto_submit_school_results: bool,
     /// The final recognition also needs a passed offline check for participants drawn for one
-    /// (线上与线下测评都合格的，综合认定为合格, seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(三)).
+    /// (线上与线下测评都合格的，综合认定为合格, 《宁夏测评实施办法》§五(三)).
     pub offline_check_required: bool,
 }
 
@@ -592,7 +595,7 @@ pub enum GradePrecedence {
 }
 
 /// How a school (from its participants' grades) or a county (from its schools' grades) is
-/// graded (UnitGradeRule; seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 六(二)(三)).
+/// graded (UnitGradeRule; 《宁夏测评实施办法》§六(二)(三)).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UnitGradeRule {

@@ -16,7 +16,7 @@ use super::rules::{CodeQuota, SelectionCase, SelectionRequirement, SelectionRule
 pub struct Profile {
     /// Date of birth (from the resident ID number).
     pub birth_date: time::Date,
-    /// The Ningxia category (DOMAIN.md "People"); other presets ignore it.
+    /// The Ningxia category (《宁夏测评实施办法》§三(一)2); other presets ignore it.
     pub category: TeacherCategory,
     /// Roles beside teaching (principal, teaching researcher, auxiliary staff).
     pub roles: Vec<PersonRole>,
@@ -80,8 +80,8 @@ pub struct Verdict {
     pub age_reference_date: time::Date,
     /// The age on that day, in completed years (周岁; 0 if born after it).
     pub age: u32,
-    /// The credits of the distinct known picks added up (seeds/002_956918a84436fd87.txt
-    /// 附件1 四(一)).
+    /// The credits of the distinct known picks added up (《安徽指导意见》
+    /// §四(一)).
     pub total_credits: i32,
     /// Every problem; empty when accepted.
     pub problems: Vec<Problem>,

@@ -1,5 +1,5 @@
 //! Agreement between the original grades and the review's re-grades of the same items
-//! (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 七(三): "评审结果一致率低于80%的学校…" ): percent
+//! (《宁夏测评实施办法》§五(一)3–4: "一致率达到 80%以上" passes, otherwise back for re-grading): percent
 //! agreement with its Wilson 95 % score interval, and Cohen's κ, always with n.
 
 use crate::policy::{AgreementCriterion, Ratio, ThresholdComparison};
@@ -171,8 +171,8 @@ pub struct Verdict {
     pub passes: bool,
 }
 
-/// Judges `figures` against `threshold` as the policy says: the point estimate (the seeds'
-/// "一致率达到80%以上", seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)3) or the lower bound of
+/// Judges `figures` against `threshold` as the policy says: the point estimate (the documents'
+/// "一致率达到80%以上", 《宁夏测评实施办法》§五(一)3) or the lower bound of
 /// its Wilson interval; "at least" or "more than". Nothing compared (n = 0) meets nothing.
 pub fn verdict(
     figures: &Agreement,

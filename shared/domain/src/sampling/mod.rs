@@ -1,8 +1,8 @@
 //! The review draws' rules, without I/O: Rivest's consistent sampler (the SHA-256 ticket
 //! method of election audits), stratum sizes, and the agreement figures a review decides by.
 //!
-//! The draw must be impossible to steer and easy to audit (issue 4; seeds/001_a7fb3e33a85a8b41.txt
-//! 测评实施办法 七(三) "县区按照不低于15%的比例随机抽取"): a public seed entered in a meeting,
+//! The draw must be impossible to steer and easy to audit (issue 4; 《宁夏测评实施办法》
+//! §五(一)3 "随机抽取一定比例（不低于 15%）的学校和教师"): a public seed entered in a meeting,
 //! items keyed by real-world codes, and tickets computed exactly as the reference
 //! implementation (`consistent_sampler` on PyPI, by Ronald L. Rivest) computes them, so anyone
 //! with the exported population and the seed gets the same draw with that tool.

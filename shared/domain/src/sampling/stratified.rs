@@ -1,5 +1,5 @@
 //! The two-stage stratified draw of a review round (issue 4 "Stratified"; Ningxia
-//! seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)4 "按照每县学校数的 5%、每校不低于 5% 的教师比例随机抽取"):
+//! 《宁夏测评实施办法》§五(一)4 "按照每县学校数的 5%、每校不低于 5% 的教师比例随机抽取"):
 //! per county, schools first by their codes, then teachers inside each drawn school by their
 //! numbers, each stratum giving [`super::stratum_size`] items, all with one seed. A third party
 //! reproduces it with the reference sampler run per stratum on the same codes.

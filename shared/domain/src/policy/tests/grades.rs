@@ -18,7 +18,7 @@ fn county_rule() -> UnitGradeRule {
 
 #[test]
 fn ningxia_school_grades_at_their_boundaries() {
-    // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 六(二): 学校优秀教师占 30%的…优秀；学校不合格的
+    // 《宁夏测评实施办法》§六(二): 学校优秀教师占 30%的…优秀；学校不合格的
     // 教师占 2%的…不合格；其余为合格. Read as AT_LEAST, fail wins when both hold.
     let rule = school_rule();
     let rows = [
@@ -93,7 +93,7 @@ fn ningxia_school_grades_at_their_boundaries() {
 
 #[test]
 fn ningxia_county_grades_at_their_boundaries() {
-    // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 六(三): 优秀学校占 10%的…优秀；不合格学校占 2%的…
+    // 《宁夏测评实施办法》§六(三): 优秀学校占 10%的…优秀；不合格学校占 2%的…
     // 不合格.
     let rule = county_rule();
     let rows = [
@@ -164,8 +164,8 @@ fn unit_grades_follow_the_comparison_and_precedence_parameters() {
 
 #[test]
 fn a_teacher_fails_on_hours_or_any_failed_submission() {
-    // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 六(一): 研修学习任务和应用成果佐证中有任何一项不合格
-    // 的，则最终测评结果为不合格; 五(三): 线上与线下测评都合格的，综合认定为合格.
+    // 《宁夏测评实施办法》§六(一): 研修学习任务和应用成果佐证中有任何一项不合格
+    // 的，则最终测评结果为不合格; §五(三): 线上与线下测评都合格的，综合认定为合格.
     let all = GradingRule::default();
     let any = GradingRule {
         teacher_excellent: TeacherExcellentRule::AnySubmission,
@@ -284,7 +284,7 @@ fn a_teacher_fails_on_hours_or_any_failed_submission() {
 
 #[test]
 fn beijing_may_recommend_three_percent_rounded_up() {
-    // seeds/003_4887f3e64cb91c63.txt 培训试点工作方案 附件3 三(五): 按照参训教师总人数的3%推荐优秀案例.
+    // 《北京试点方案》附件3 §三(五): 按照参训教师总人数的3%推荐优秀案例.
     let rule = preset(Preset::Beijing).grading.unwrap();
     let rows = [
         (0, 0),
@@ -323,7 +323,7 @@ fn beijing_may_recommend_three_percent_rounded_up() {
 
 #[test]
 fn beijings_rubric_has_100_points_in_four_sections() {
-    // seeds/003_4887f3e64cb91c63.txt 培训试点工作方案 附件2 表3: 应用方案 30 (10 + 10 + 10), 应用实施 25
+    // 《北京试点方案》附件2 表3: 应用方案 30 (10 + 10 + 10), 应用实施 25
     // (5 + 10 + 10), 应用反思 15, 应用效果 30 (10 + 10 + 10).
     let rubric = beijing_case_rubric();
     assert_eq!(rubric.total_points, 100);

@@ -29,8 +29,8 @@ fn watched(kind: HoursKind, centihours: i64, watched: u32, course: u32) -> Hours
     }
 }
 
-/// A Beijing teacher who did everything (seeds/003_4887f3e64cb91c63.txt 培训试点工作方案 附件1
-/// 五(一)): courses 15 (two courses, 10 + 5), tests 5, cases 5, school research 20, school
+/// A Beijing teacher who did everything (《北京试点方案》附件1
+/// §五(一)): courses 15 (two courses, 10 + 5), tests 5, cases 5, school research 20, school
 /// assessment 5; the first course is watched exactly 2/3 (30 of 45 minutes).
 fn beijing_complete(first_course_watched: u32) -> Vec<HoursEntry> {
     vec![
@@ -97,7 +97,7 @@ fn beijing_cases_need_two_thirds_too_but_tests_and_school_hours_do_not() {
 
 #[test]
 fn ningxia_needs_25_online_and_25_practice_hours() {
-    // seeds/001_a7fb3e33a85a8b41.txt 实施方案 二(三) and 测评实施办法 四: 线上研修 25 学时，线下实践应用
+    // 《宁夏实施方案》§二(三) and 《宁夏测评实施办法》§四: 线上研修 25 学时，线下实践应用
     // 25 学时.
     let rule = rule(Preset::Ningxia);
     let outcome = evaluate_hours(&rule, &[plain(OnlineStudy, 2500), plain(Practice, 2500)]);
@@ -128,7 +128,7 @@ fn ningxia_needs_25_online_and_25_practice_hours() {
 
 #[test]
 fn extra_online_hours_never_fail_a_teacher_who_met_both_minimums() {
-    // seeds/001_a7fb3e33a85a8b41.txt 实施方案 一 (实践应用学时不少于 50%) is met by the 25-hour
+    // 《宁夏实施方案》§一 (实践应用学时不少于 50%) is met by the 25-hour
     // practice minimum; the preset does not read it as a share of counted hours.
     let rule = rule(Preset::Ningxia);
     let outcome = evaluate_hours(&rule, &[plain(OnlineStudy, 2600), plain(Practice, 2500)]);
@@ -155,8 +155,8 @@ fn a_share_rule_an_office_adds_is_read_against_the_counted_total() {
 
 #[test]
 fn anhui_and_sixian_need_30_and_30_hours() {
-    // seeds/002_956918a84436fd87.txt 附件1 二(五)2 "30学时网络研修、30学时实践应用";
-    // seeds/004_0cbffe1373acaefb.txt 一 "不少于 60 学时…网络研修与实践应用各 30 学时".
+    // 《安徽指导意见》§二(五)2 "30学时网络研修、30学时实践应用";
+    // 《泗县实施意见》§一 "不少于 60 学时…网络研修与实践应用各 30 学时".
     for p in [Preset::Anhui, Preset::Sixian] {
         let rule = rule(p);
         assert_eq!(rule.total_minimum_centihours, 6000);

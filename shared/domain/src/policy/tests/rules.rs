@@ -151,7 +151,7 @@ fn the_preset_of_a_county_is_what_its_code_prefix_gave_before() {
 
 #[test]
 fn presets_transcribe_their_seeds() {
-    // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 八: 等级证书 (合格、优秀) from the region's office.
+    // 《宁夏测评实施办法》§八: 等级证书 (合格、优秀) from the region's office.
     let ningxia = preset(Preset::Ningxia);
     let certificate = ningxia.certificate.unwrap();
     assert_eq!(certificate.mode, Some(CertificateMode::Level));
@@ -168,7 +168,7 @@ fn presets_transcribe_their_seeds() {
     assert_eq!(sampling.province_audit.teacher_rate, Ratio::new(5, 100));
     assert_eq!(sampling.agreement_threshold, Ratio::new(80, 100));
     assert!(ningxia.selection.unwrap().age_reference_date.is_none());
-    // seeds/004_0cbffe1373acaefb.txt 附件2 四(三)3: 由县教体局印发…各个微能力的认证证书.
+    // 《泗县实施意见》附件2 §四(三)3: 由县教体局印发…各个微能力的认证证书.
     let sixian = preset(Preset::Sixian).certificate.unwrap();
     assert_eq!(sixian.mode, Some(CertificateMode::PerMicroCompetency));
     assert_eq!(sixian.issuing_authority, "泗县教育体育局");
@@ -176,7 +176,7 @@ fn presets_transcribe_their_seeds() {
         preset(Preset::Anhui).certificate.unwrap().mode,
         Some(CertificateMode::PerMicroCompetency)
     );
-    // seeds/003_4887f3e64cb91c63.txt 培训试点工作方案 附件1 六: credits, no certificate.
+    // 《北京试点方案》附件1 §六: credits, no certificate.
     let beijing = preset(Preset::Beijing);
     assert_eq!(beijing.certificate.unwrap().mode, None);
     assert!(!beijing.sampling.as_ref().unwrap().county_review.enabled);
@@ -205,7 +205,7 @@ fn presets_transcribe_their_seeds() {
         .unwrap();
     assert_eq!(video.max_duration_seconds, 2700);
     assert_eq!(video.content_types, vec!["video/mp4".to_string()]);
-    // Carry-over everywhere (seeds/001 实施方案 三 第二阶段: 直至测评合格).
+    // Carry-over everywhere (《宁夏实施方案》§三 第二阶段: 直至测评合格).
     for p in Preset::ALL {
         let carry_over = preset(p).carry_over.unwrap();
         assert!(carry_over.enabled && carry_over.keep_hours && carry_over.keep_passed_submissions);

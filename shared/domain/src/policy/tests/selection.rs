@@ -101,7 +101,7 @@ fn run(rows: &[Row]) {
 
 #[test]
 fn ningxia_age_50_is_taken_in_completed_years_on_the_reference_date() {
-    // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)1 "50 岁以上…自主选择 1-2 个" and 三(一)2
+    // 《宁夏测评实施办法》§三(一)1 "50 岁以上…自主选择 1-2 个" and §三(一)2
     // "50 岁以下…四个类别"; 以上 includes 50 (min_age 50), 以下 means 49 and under (max_age 49).
     run(&[
         Row {
@@ -169,7 +169,7 @@ fn ningxia_age_50_is_taken_in_completed_years_on_the_reference_date() {
 
 #[test]
 fn ningxia_under_50_categories_and_their_quotas() {
-    // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)2(1)–(4) and 三(一)3.
+    // 《宁夏测评实施办法》§三(一)2(1)–(4) and §三(一)3.
     run(&[
         Row {
             // 三(一)2(3): 其中至少 1 个微能力来自 B1-B10、C1-C7.
@@ -342,7 +342,7 @@ fn ningxia_under_50_categories_and_their_quotas() {
 
 #[test]
 fn ningxia_principals_follow_the_under_50_rule_at_any_age() {
-    // seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(二)2: 校长信息化教学指导力测评。按照上述（一）中
+    // 《宁夏测评实施办法》§三(二)2: 校长信息化教学指导力测评。按照上述（一）中
     // 的 50 岁以下教师测评标准执行.
     run(&[
         Row {
@@ -393,8 +393,8 @@ fn ningxia_principals_follow_the_under_50_rule_at_any_age() {
 
 #[test]
 fn anhui_and_sixian_need_20_credits() {
-    // seeds/002_956918a84436fd87.txt 附件1 二(四)2 and 四(一) "合计不少于20学分"; seeds/004_0cbffe1373acaefb.txt
-    // 一 and 附件2 二(二)2. Credits from the table in 附件1 四(一): A1–A4 4, A5–A8 5, B7 7, B9 8.
+    // 《安徽指导意见》§二(四)2 and §四(一) "合计不少于20学分"; 《泗县实施意见》§一 and 附件2
+    // §二(二)2. Credits from the table in 《安徽指导意见》§四(一): A1–A4 4, A5–A8 5, B7 7, B9 8.
     for p in [Preset::Anhui, Preset::Sixian] {
         let id: &'static str = if p == Preset::Anhui {
             "anhui.all"
@@ -472,7 +472,7 @@ fn anhui_and_sixian_need_20_credits() {
 
 #[test]
 fn beijing_needs_at_least_two_micro_competencies() {
-    // seeds/003_4887f3e64cb91c63.txt 培训试点工作方案 附件3 三(三)(四): 至少涵盖2个微能力点.
+    // 《北京试点方案》附件3 §三(三)(四): 至少涵盖2个微能力点.
     run(&[
         Row {
             name: "one micro-competency is too few",
@@ -830,7 +830,7 @@ fn every_draw_is_accepted_for_every_case_of_every_preset_over_200_seeds() {
 
 #[test]
 fn a_draw_takes_its_count_first_when_the_case_allows_a_range() {
-    // Ningxia 50 岁以上 (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(一)1): 1–2, any.
+    // Ningxia 50 岁以上 (《宁夏测评实施办法》§三(一)1): 1–2, any.
     let rule = preset(Preset::Ningxia).selection.unwrap();
     let over50 = rule
         .cases
@@ -877,7 +877,7 @@ fn a_draw_meets_each_quotas_minimum_first_then_fills_from_the_allowed_codes_in_t
 
 #[test]
 fn a_draw_keeps_going_until_the_credits_are_met() {
-    // 每位教师所选微能力，合计不少于20学分 (seeds/002_956918a84436fd87.txt 附件1 四(一)).
+    // 每位教师所选微能力，合计不少于20学分 (《安徽指导意见》§四(一)).
     let rule = preset(Preset::Anhui).selection.unwrap();
     let mut rng = tica_fuzz::Rng::new(7);
     let drawn = draw_picks(&rule.cases[0].requirement, |n| below(&mut rng, n), |_| 1);
