@@ -599,7 +599,7 @@ async fn a_school_ict_team_follows_the_provinces_size_rule(backend: Backend) {
         Some(&school.code),
     );
     let owner = format!("schools/{}", school.code);
-    // Anhui: 3–5 people (seeds/002_956918a84436fd87.txt 附件1 三(一)2).
+    // Anhui: 3–5 people (《安徽指导意见》§三(一)2).
     let two = create_team(
         &mut admin,
         pb::TeamKind::SchoolIctManagement,

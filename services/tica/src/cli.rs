@@ -686,7 +686,7 @@ fn write_errors(path: &Path, errors: &[common::RowError]) -> anyhow::Result<()> 
 /// The counties `tica roster sample --county` can write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SampleCounty {
-    /// 泗县, 宿州市, 安徽省, as in 2022 (seeds/004).
+    /// 泗县, 宿州市, 安徽省, as in 2022 (《泗县实施意见》).
     Sixian,
     /// 永宁县, 银川市, 宁夏回族自治区.
     Ningxia,

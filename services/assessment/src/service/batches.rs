@@ -423,7 +423,7 @@ impl Assessment {
     }
 
     /// Enrols every participant of `source` who did not pass and now teaches at one of this
-    /// batch's schools (兜底测评, seeds/001_a7fb3e33a85a8b41.txt 实施方案 三). Passed submissions
+    /// batch's schools (兜底测评, 《宁夏实施方案》§三 第二、三阶段). Passed submissions
     /// and the selection come along when the policy keeps them. Returns (enrolled, skipped).
     pub async fn carry_over(
         &self,

@@ -108,9 +108,9 @@ pub(crate) fn hours_entries(
 /// when given, its hours records). Pure: the caller commits the result.
 ///
 /// The grade is known once every expected submission is graded: FAIL if the hours fall short or
-/// any submission failed (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 六(一)), EXCELLENT per the
+/// any submission failed (《宁夏测评实施办法》§六(一)), EXCELLENT per the
 /// policy's teacher-excellent rule, else PASS; a failed offline check, when the policy requires
-/// one, fails the final recognition (五(三)).
+/// one, fails the final recognition (§五(三)).
 pub(crate) fn recompute(
     p: &mut ParticipantRecord,
     submissions: &[SubmissionRecord],
@@ -164,7 +164,7 @@ pub(crate) fn recompute(
         complete.then(|| rules::teacher_grade(&grading, p.hours_complete, &grades, false));
     let offline = p.offline_check.as_ref().map(|c| c.outcome.as_str());
     let offline_failed = grading.offline_check_required && offline == Some("failed");
-    // A drawn but not yet visited participant has no final recognition yet (五(三)).
+    // A drawn but not yet visited participant has no final recognition yet (§五(三)).
     let offline_pending = grading.offline_check_required && offline == Some("pending");
     p.grade = match p.online_grade {
         _ if offline_pending => None,
@@ -533,7 +533,7 @@ impl Assessment {
             let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
             let rules = batch_rules(&batch)?;
             let grading = rules.grading.clone().unwrap_or_default();
-            // Who may grade (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 七(二): only a registered assessor;
+            // Who may grade (《宁夏测评实施办法》§七(二): only a registered assessor;
             // of the school, or of the county where the policy lets it; never their own; in their subject).
             let grader = GraderFacts {
                 id: &assessor_id,

@@ -18,7 +18,7 @@ use crate::model::*;
 use crate::store::{self, SchoolSums, Work, to_json};
 use tica_domain::ScopePath;
 
-/// What a principal's appraisal uses (seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 三(二)1).
+/// What a principal's appraisal uses (《宁夏测评实施办法》§三(二)1).
 #[derive(Clone, Debug, Default)]
 pub struct Appraisal {
     /// The principals' teacher numbers.
@@ -337,7 +337,7 @@ impl Assessment {
     }
 
     /// IN_COUNTY_REVIEW → RETURNED: back to the school for re-grading (返回学校重新评价,
-    /// seeds/001_a7fb3e33a85a8b41.txt 测评实施办法 五(一)3).
+    /// 《宁夏测评实施办法》§五(一)3).
     pub async fn return_school_results(
         &self,
         ctx: &Ctx,
