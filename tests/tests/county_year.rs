@@ -15,7 +15,7 @@ use tica_storage::Backend;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-tica_storage::backend_tests!(a_county_runs_its_year_through_the_api_to_certificates_that_verify,);
+tica_testkit::backend_tests!(a_county_runs_its_year_through_the_api_to_certificates_that_verify,);
 
 const PROVINCE: &str = "340000";
 const COUNTY: &str = "341324";

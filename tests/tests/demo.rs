@@ -10,7 +10,7 @@ use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::sampling::v1 as sp;
 use tica_storage::Backend;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_sixian_year_runs_through_the_api_and_leaves_its_outputs,
     the_ningxia_chain_ends_in_level_certificates,
 );

@@ -10,7 +10,7 @@ use tica_server::errors::field_violations;
 use tica_storage::Backend;
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_course_counts_only_when_two_thirds_were_watched_and_pushes_follow_the_revision,
     a_record_named_twice_in_one_push_is_stored_once_as_it_ends_and_the_hours_are_recounted,
     uploads_that_break_the_policys_limits_are_refused_and_store_nothing,

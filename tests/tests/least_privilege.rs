@@ -13,7 +13,7 @@ use tica_proto::tica::roster::v1 as roster;
 use tica_storage::Backend;
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_training_provider_pushes_its_hours_and_can_do_nothing_else,
     a_token_of_the_retired_catch_all_service_role_is_refused,
 );

@@ -10,7 +10,7 @@ use tica_server::errors::field_violations;
 use tica_storage::Backend;
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_county_overrides_one_section_and_inherits_the_rest_of_its_provinces_preset,
     a_change_makes_a_version_and_an_open_batch_keeps_the_version_it_opened_with,
     bad_rules_are_refused_field_by_field_and_store_nothing,

@@ -16,7 +16,7 @@ use tica_storage::Backend;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_county_review_sends_one_school_back_and_the_province_audit_certifies_the_county,
     offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery,
     certification_waits_for_the_offline_audit_and_reviewers_match_the_subject,

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use tica_storage::sqlx;
-use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, Database, Migrations, Pool};
+use tica_testkit::TestDatabase;
 
 /// A schema: table → (columns, sorted), and index → (table, its columns in order, whether it
 /// is partial: `WHERE …`; the predicates' texts differ by engine and are not compared).

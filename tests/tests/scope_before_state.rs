@@ -13,7 +13,7 @@ use tica_proto::tica::sampling::v1 as sp;
 use tica_storage::Backend;
 use tonic::{Code, Status};
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     another_countys_batch_answers_alike_whether_it_exists_or_not,
     another_countys_rounds_and_runs_answer_alike_whether_they_exist_or_not,
     another_countys_schools_and_teachers_are_not_found_exactly_like_missing_ones,

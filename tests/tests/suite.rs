@@ -12,7 +12,7 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_stranger_can_discover_every_service_by_reflection,
     health_reports_all_four_services_serving,
     every_service_answers_through_the_suite,

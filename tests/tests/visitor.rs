@@ -12,7 +12,7 @@ use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
 use tica_storage::Backend;
 
-tica_storage::backend_tests!(a_visitor_without_a_token_harvests_no_certificate_id_name_or_pdf,);
+tica_testkit::backend_tests!(a_visitor_without_a_token_harvests_no_certificate_id_name_or_pdf,);
 
 const TEACHERS: usize = 80;
 const COUNTY: &str = "341324";

@@ -25,8 +25,8 @@ use tica_auth::{BearerToken, Caller, Role};
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
 use tica_domain::policy::{Preset, preset};
-use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, Database, with_db};
+use tica_testkit::TestDatabase;
 
 const COUNTIES: i64 = 100;
 const SCHOOLS_PER_COUNTY: i64 = 100;

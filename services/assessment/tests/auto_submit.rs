@@ -13,7 +13,7 @@ use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
 use tica_storage::Backend;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_returned_school_is_not_sent_back_to_review_by_its_first_re_grade_but_by_its_office_or_its_last_grading,
 );
 

@@ -12,7 +12,7 @@ use tica_auth::Role;
 use tica_proto::tica::assessment::v1 as pb;
 use tica_storage::Backend;
 
-tica_storage::backend_tests!(a_retried_push_whose_records_were_stored_but_not_counted_counts_them,);
+tica_testkit::backend_tests!(a_retried_push_whose_records_were_stored_but_not_counted_counts_them,);
 
 const PROVIDER: &str = "nx-online";
 

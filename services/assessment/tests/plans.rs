@@ -6,10 +6,10 @@
 //! `hours_records_teacher`. On SQLite, the planner's choice is checked the same way.
 
 use tica_assessment::store;
-use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, Pool};
+use tica_testkit::TestDatabase;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_teachers_hours_are_read_through_their_index_range_whatever_plan_is_cached,
 );
 

@@ -16,7 +16,7 @@ use tica_proto::tica::roster::v1 as roster;
 use tica_storage::{Backend, with_db};
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     popularity_counts_each_micro_competencys_selections_hand_ins_and_grades_in_catalogue_order,
     a_returned_or_regraded_submission_moves_out_of_the_popularity_figures_it_left,
     popularity_is_scoped_to_the_callers_jurisdiction_or_school_and_refused_to_teachers,

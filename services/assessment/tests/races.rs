@@ -14,7 +14,7 @@ use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
 use tica_storage::Backend;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     the_last_two_gradings_of_a_school_at_once_still_send_it_to_county_review,
     the_last_two_approvals_at_once_still_make_the_batch_ready_for_audit,
 );

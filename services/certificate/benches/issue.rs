@@ -13,13 +13,16 @@
 //! `TICA_BENCH_N` changes the number of certificates; `DATABASE_URL=postgres://…` issues into
 //! PostgreSQL instead of SQLite. Under `cargo test --benches` it issues 50 and verifies briefly.
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tica_certificate::service::Numbers;
-use tica_certificate::testing;
+
 use tica_proto::tica::certificate::v1 as cpb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -183,9 +186,9 @@ async fn main() {
     let db = tica_certificate::startup::open(&url, Some(schema.clone()))
         .await
         .unwrap();
-    let svc = testing::offline_service(db.clone(), &dir).await.unwrap();
-    let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
-    let events: Vec<_> = (0..n).map(testing::certified_event).collect();
+    let svc = support::offline_service(db.clone(), &dir).await.unwrap();
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
+    let events: Vec<_> = (0..n).map(support::certified_event).collect();
     let search_keys: HashMap<String, String> = events
         .iter()
         .map(|e| {

@@ -18,5 +18,4 @@ pub mod policy;
 pub mod service;
 pub mod startup;
 pub mod store;
-pub mod testing;
 pub mod upstream;

@@ -2,15 +2,15 @@
 //! alone, answering health checks, the admin port and its public pages, finishing a gRPC call
 //! and a page request under way when SIGTERM arrives, migrating and exiting for the migration
 //! Job, refusing to start without its keys. On SQLite, and on PostgreSQL with `DATABASE_URL`.
-//! The scenarios are `tica_server::testing::BinaryUnderTest`'s; the pages are the
+//! The scenarios are `tica_testkit::process::BinaryUnderTest`'s; the pages are the
 //! certificate service's own.
 
 use std::path::Path;
 
-use tica_server::testing::{
+use tica_storage::Backend;
+use tica_testkit::process::{
     BinaryUnderTest, ServiceProcess, TOKEN_PUBLIC_KEYS_VARIABLE, http_get, read_http_answer,
 };
-use tica_storage::Backend;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -44,7 +44,7 @@ fn certificate_env(dir: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     the_certificate_binary_starts_from_environment_variables_alone_and_answers_health_the_admin_port_and_its_pages,
     the_certificate_binary_finishes_an_in_flight_call_and_page_request_after_sigterm_and_exits_cleanly,
     the_certificate_binary_with_migrate_only_applies_its_migrations_and_exits_without_listening,

@@ -2,17 +2,19 @@
 //! path is corrupt is refused to everyone (it never widens into the whole tree), and what lies
 //! in another county answers exactly as what does not exist.
 
+mod support;
+
 use std::collections::HashMap;
 
+use support::certified_event;
 use tica_auth::{BearerToken, Caller, Role};
 use tica_certificate::error::CertificateError;
 use tica_certificate::service::{Ctx, Numbers};
-use tica_certificate::testing::{self, certified_event};
 use tica_domain::division::DivisionCode;
-use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, with_db};
+use tica_testkit::TestDatabase;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_run_or_certificate_whose_stored_path_is_corrupt_is_refused_not_granted,
     another_countys_runs_and_certificates_answer_as_missing_ones,
 );
@@ -46,13 +48,13 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let svc = testing::offline_service(db.clone(), dir.path())
+    let svc = support::offline_service(db.clone(), dir.path())
         .await
         .unwrap();
     let keys: HashMap<String, String> = (0..3)
-        .map(|i| (testing::teacher_of(i), format!("key-{i}")))
+        .map(|i| (support::teacher_of(i), format!("key-{i}")))
         .collect();
-    let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
     svc.process(
         &mut run,
         (0..3).map(certified_event).collect(),
@@ -61,7 +63,7 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
     )
     .await
     .unwrap();
-    let certificate = testing::all_certificates(&db).await[0].id.clone();
+    let certificate = support::all_certificates(&db).await[0].id.clone();
     Some(Fixture {
         _test_db: test_db,
         db,

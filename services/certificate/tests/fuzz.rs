@@ -6,13 +6,15 @@
 //! spliced with the QR marker and PDF syntax. No panic, no hang, and nothing mutated verifies
 //! as genuine.
 
+mod support;
+
 use std::collections::HashMap;
 
+use support::certified_event;
 use tica_certificate::service::{Numbers, Subject, Verdict};
-use tica_certificate::testing::{self, certified_event};
 use tica_fuzz::{Fuzz, show_bytes, show_text};
 use tica_storage::Backend;
-use tica_storage::testing::TestDatabase;
+use tica_testkit::TestDatabase;
 
 #[test]
 fn arbitrary_and_mutated_pdfs_and_qr_texts_never_panic_the_public_checks() {
@@ -27,19 +29,19 @@ fn arbitrary_and_mutated_pdfs_and_qr_texts_never_panic_the_public_checks() {
             .connect("certificate", tica_certificate::startup::MIGRATIONS)
             .await
             .unwrap();
-        let svc = testing::offline_service(db.clone(), dir.path())
+        let svc = support::offline_service(db.clone(), dir.path())
             .await
             .unwrap();
         let events: Vec<_> = (0..3).map(certified_event).collect();
         let keys: HashMap<String, String> =
             HashMap::from([("T0000000".to_owned(), "key-T0000000".to_owned())]);
-        let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
+        let mut run = support::stored_run(&db, 1, 0).await.unwrap();
         svc.process(&mut run, events, &keys, &mut Numbers::new())
             .await
             .unwrap();
         let mut pdfs = Vec::new();
         let mut qrs = Vec::new();
-        for record in testing::all_certificates(&db).await {
+        for record in support::all_certificates(&db).await {
             pdfs.push(svc.pdf_of(&record.id).await.unwrap());
             qrs.push(record.doc.qr_text.clone());
         }

@@ -2,17 +2,19 @@
 //! or repeated run issues nothing twice and skips nothing; a withdrawn result revokes its
 //! certificate; every issue and revocation is in the log, whose proofs verify.
 
+mod support;
+
 use std::collections::HashMap;
 
+use support::{certified_event, withdrawn_event};
 use tica_certificate::model::Status;
 use tica_certificate::service::{Numbers, Subject, Verdict};
 use tica_certificate::store;
-use tica_certificate::testing::{self, certified_event, withdrawn_event};
 use tica_credential::merkle;
 use tica_storage::Backend;
-use tica_storage::testing::TestDatabase;
+use tica_testkit::TestDatabase;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_resumed_run_issues_nothing_twice_and_skips_nothing,
     a_withdrawn_result_revokes_its_certificate_in_the_log,
     a_retired_key_keeps_verifying_what_it_signed,
@@ -37,7 +39,7 @@ impl Fixture {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let svc = testing::offline_service(db.clone(), dir.path())
+        let svc = support::offline_service(db.clone(), dir.path())
             .await
             .unwrap();
         Some(Fixture {
@@ -51,12 +53,12 @@ impl Fixture {
 
 fn keys_for(n: usize) -> HashMap<String, String> {
     (0..n)
-        .map(|i| (testing::teacher_of(i), format!("key-{}", i / 3)))
+        .map(|i| (support::teacher_of(i), format!("key-{}", i / 3)))
         .collect()
 }
 
 async fn all(db: &tica_storage::Database) -> Vec<tica_certificate::model::CertificateRecord> {
-    testing::all_certificates(db).await
+    support::all_certificates(db).await
 }
 
 async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) {
@@ -71,7 +73,7 @@ async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) 
     };
     let keys = keys_for(30);
     // A first run gets through results 1..=12, then stops (a crash after its last commit).
-    let mut first = testing::stored_run(&db, 1, 0).await.unwrap();
+    let mut first = support::stored_run(&db, 1, 0).await.unwrap();
     let mut numbers = Numbers::new();
     svc.process(
         &mut first,
@@ -85,7 +87,7 @@ async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) 
     // The next run starts after the cursor; the stream redelivers 10..=30 (a consumer may see
     // events again): those at or below the cursor are skipped, the rest issued once.
     let cursor = store::cursor(&db, "341324-2022").await.unwrap();
-    let mut second = testing::stored_run(&db, 2, cursor).await.unwrap();
+    let mut second = support::stored_run(&db, 2, cursor).await.unwrap();
     let mut numbers = Numbers::new();
     svc.process(
         &mut second,
@@ -142,7 +144,7 @@ async fn a_withdrawn_result_revokes_its_certificate_in_the_log(backend: Backend)
         return;
     };
     let keys = keys_for(6);
-    let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
     let mut numbers = Numbers::new();
     let mut events: Vec<_> = (0..6).map(certified_event).collect();
     events.push(withdrawn_event(2, 7));
@@ -222,7 +224,7 @@ async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
     else {
         return;
     };
-    let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
     old.process(
         &mut run,
         vec![certified_event(0)],

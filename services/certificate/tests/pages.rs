@@ -3,21 +3,23 @@
 //! multipart form, another certificate's file), the number lookup, errors in Chinese first with
 //! English beside and a way back, the landing page, and the headers every page carries.
 
+mod support;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode, header};
+use support::certified_event;
 use tica_certificate::model::CertificateRecord;
 use tica_certificate::service::{Certificates, Numbers};
-use tica_certificate::testing::{self, certified_event};
 use tica_proto::tica::assessment::v1 as apb;
 use tica_storage::Backend;
-use tica_storage::testing::TestDatabase;
+use tica_testkit::TestDatabase;
 use tower::ServiceExt;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     the_verification_page_shows_what_hr_needs_and_names_a_level_certificate_as_such,
     a_pdf_check_takes_a_multipart_form_or_a_raw_body_and_warns_about_another_certificate,
     every_error_a_visitor_meets_is_chinese_first_with_english_and_a_way_back,
@@ -40,7 +42,7 @@ impl Pages {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let svc = testing::offline_service(db.clone(), dir.path())
+        let svc = support::offline_service(db.clone(), dir.path())
             .await
             .unwrap();
         // Three micro-competency certificates, and a Ningxia-style level certificate.
@@ -62,7 +64,7 @@ impl Pages {
             .iter()
             .map(|t| ((*t).to_owned(), format!("key-{t}")))
             .collect();
-        let mut run = testing::stored_run(&db, 1, 0).await.unwrap();
+        let mut run = support::stored_run(&db, 1, 0).await.unwrap();
         svc.process(&mut run, events, &keys, &mut Numbers::new())
             .await
             .unwrap();
@@ -75,7 +77,7 @@ impl Pages {
     }
 
     async fn all(&self) -> Vec<CertificateRecord> {
-        testing::all_certificates(&self.db).await
+        support::all_certificates(&self.db).await
     }
 
     /// One request through the public router, from 192.0.2.7.

@@ -4,18 +4,20 @@
 //! issues it — once — after the data is fixed; a withdrawn result leaves the list. On SQLite
 //! and PostgreSQL.
 
+mod support;
+
 use std::collections::HashMap;
 
+use support::{certified_event, withdrawn_event};
 use tica_auth::{BearerToken, Caller, Role};
 use tica_certificate::service::{Ctx, Numbers, Subject, Verdict};
 use tica_certificate::store;
-use tica_certificate::testing::{self, certified_event, withdrawn_event};
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::certificate::v1 as pb;
 use tica_storage::Backend;
-use tica_storage::testing::TestDatabase;
+use tica_testkit::TestDatabase;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_run_is_issued,
     a_parked_result_is_issued_exactly_once_after_its_data_is_fixed,
     a_result_parked_for_its_schools_name_is_issued_under_the_name_corrected_since,
@@ -36,7 +38,7 @@ impl Fixture {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let svc = testing::offline_service(db.clone(), dir.path())
+        let svc = support::offline_service(db.clone(), dir.path())
             .await
             .unwrap();
         Some(Fixture {
@@ -50,7 +52,7 @@ impl Fixture {
 
 fn keys_for(n: usize) -> HashMap<String, String> {
     (0..n)
-        .map(|i| (testing::teacher_of(i), format!("key-{}", i / 3)))
+        .map(|i| (support::teacher_of(i), format!("key-{}", i / 3)))
         .collect()
 }
 
@@ -74,7 +76,7 @@ async fn first_run(
     db: &tica_storage::Database,
     svc: &tica_certificate::service::Certificates,
 ) -> tica_certificate::model::RunRecord {
-    let mut run = testing::stored_run(db, 1, 0).await.unwrap();
+    let mut run = support::stored_run(db, 1, 0).await.unwrap();
     svc.process(
         &mut run,
         events_with_two_bad_ones(),
@@ -117,7 +119,7 @@ async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_ru
         (10, 2, 12),
         "{run:?}"
     );
-    let issued = testing::all_certificates(&db).await;
+    let issued = support::all_certificates(&db).await;
     let mut numbers: Vec<&str> = issued.iter().map(|c| c.number.as_str()).collect();
     numbers.sort();
     assert_eq!(numbers.len(), 10);
@@ -202,7 +204,7 @@ async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_ru
     assert!(shown.reason.contains("U+1F600"), "{shown:?}");
     assert_eq!(
         shown.teacher,
-        format!("teachers/{}", testing::teacher_of(4))
+        format!("teachers/{}", support::teacher_of(4))
     );
     assert_eq!(shown.issuance_run, format!("issuanceRuns/{}", run.id));
     assert!(shown.park_time.is_some() && shown.attempts == 1);
@@ -279,8 +281,8 @@ async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend:
     let keys = keys_for(12);
     let first = first_run(&db, &svc).await;
     // The roster corrects the name; the next run retries what is parked first.
-    let names: HashMap<String, String> = [(testing::teacher_of(4), "张三".to_owned())].into();
-    let mut second = testing::stored_run(&db, 2, first.cursor).await.unwrap();
+    let names: HashMap<String, String> = [(support::teacher_of(4), "张三".to_owned())].into();
+    let mut second = support::stored_run(&db, 2, first.cursor).await.unwrap();
     let mut numbers = Numbers::new();
     svc.retry_parked(&mut second, &keys, &names, &HashMap::new(), &mut numbers)
         .await
@@ -294,7 +296,7 @@ async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend:
         (1, 1, 1),
         "{second:?}"
     );
-    let issued = testing::all_certificates(&db).await;
+    let issued = support::all_certificates(&db).await;
     assert_eq!(issued.len(), 11);
     let fixed = issued
         .iter()
@@ -318,7 +320,7 @@ async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend:
     assert_eq!(parked[0].result_key, certified_event(7).result_key);
     assert_eq!(parked[0].attempts, 2);
     // Another run, and the stream redelivering result 4: nothing is issued twice.
-    let mut third = testing::stored_run(&db, 3, second.cursor).await.unwrap();
+    let mut third = support::stored_run(&db, 3, second.cursor).await.unwrap();
     let mut numbers = Numbers::new();
     svc.retry_parked(&mut third, &keys, &names, &HashMap::new(), &mut numbers)
         .await
@@ -330,7 +332,7 @@ async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend:
         .unwrap();
     assert_eq!(third.already_issued, 1);
     assert_eq!(
-        testing::all_certificates(&db).await.len(),
+        support::all_certificates(&db).await.len(),
         11,
         "exactly once"
     );
@@ -371,7 +373,7 @@ async fn a_result_parked_for_its_schools_name_is_issued_under_the_name_corrected
     let school = certified_event(7).school;
     let code = school.strip_prefix("schools/").unwrap().to_owned();
     let schools: HashMap<String, String> = [(code, "泗县第一实验小学".to_owned())].into();
-    let mut second = testing::stored_run(&db, 2, first.cursor).await.unwrap();
+    let mut second = support::stored_run(&db, 2, first.cursor).await.unwrap();
     svc.retry_parked(
         &mut second,
         &keys,
@@ -382,7 +384,7 @@ async fn a_result_parked_for_its_schools_name_is_issued_under_the_name_corrected
     .await
     .unwrap();
     assert_eq!((second.parked_issued, second.results_parked), (1, 1));
-    let issued = testing::all_certificates(&db).await;
+    let issued = support::all_certificates(&db).await;
     let renamed = issued
         .iter()
         .find(|c| c.result_key == certified_event(7).result_key)

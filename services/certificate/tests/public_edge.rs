@@ -3,23 +3,25 @@
 //! (simulated) year, the number lookup guessed, downloads without the QR code, forged QR codes
 //! on the verification page, revocation offline, and a retired key brought back.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use support::{certified_event, withdrawn_event};
 use tica_certificate::error::CertificateError;
 use tica_certificate::model::{CertificateRecord, Status};
 use tica_certificate::service::{
     Certificates, Clock, Lookup, Numbers, Subject, Verdict, target_key, verification_code,
 };
 use tica_certificate::store;
-use tica_certificate::testing::{self, certified_event, withdrawn_event};
 use tica_domain::ResidentId;
 use tica_storage::Backend;
-use tica_storage::testing::TestDatabase;
+use tica_testkit::TestDatabase;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_log_walked_by_index_names_no_certificate_yet_every_holder_finds_theirs,
     the_teachers_search_cannot_confirm_an_id_number_within_a_year_from_any_number_of_addresses,
     guessing_names_for_a_known_id_number_is_throttled_too,
@@ -72,7 +74,7 @@ impl Edge {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let now = Arc::new(AtomicI64::new(START));
-        let mut config = testing::test_config(dir.path());
+        let mut config = support::test_config(dir.path());
         config.clock = Clock::from_fn({
             let now = now.clone();
             move || now.load(Ordering::SeqCst)
@@ -80,7 +82,7 @@ impl Edge {
         // Every guess comes from its own address: the per-client limit is not what stops them.
         config.searches_per_client_minute = 1_000_000;
         configure(&mut config);
-        let svc = testing::offline_service_with(db.clone(), dir.path(), config)
+        let svc = support::offline_service_with(db.clone(), dir.path(), config)
             .await
             .unwrap();
         Some(Edge {
@@ -98,9 +100,9 @@ impl Edge {
         let id = target_id();
         let mut keys = HashMap::new();
         for i in 0..n {
-            let teacher = testing::teacher_of(i);
+            let teacher = support::teacher_of(i);
             let key = if i < 3 {
-                tica_certificate::upstream::search_key(testing::SEARCH_SECRET, "王芳", id.as_str())
+                tica_certificate::upstream::search_key(support::SEARCH_SECRET, "王芳", id.as_str())
             } else {
                 format!("other-{teacher}")
             };
@@ -117,7 +119,7 @@ impl Edge {
             })
             .collect();
         events.extend(more);
-        let mut run = testing::stored_run(&self.db, 1, 0).await.unwrap();
+        let mut run = support::stored_run(&self.db, 1, 0).await.unwrap();
         self.svc
             .process(&mut run, events, &keys, &mut Numbers::new())
             .await
@@ -125,7 +127,7 @@ impl Edge {
     }
 
     async fn all(&self) -> Vec<CertificateRecord> {
-        testing::all_certificates(&self.db).await
+        support::all_certificates(&self.db).await
     }
 
     fn advance_to(&self, micros: i64) {
@@ -252,7 +254,7 @@ async fn the_teachers_search_cannot_confirm_an_id_number_within_a_year_from_any_
     order.sort_by_key(|c| tica_certificate::upstream::search_key(b"order", "", c));
     let real_at = order.iter().position(|c| *c == real.as_str()).unwrap();
     let target = target_key(
-        testing::SEARCH_SECRET,
+        support::SEARCH_SECRET,
         "search",
         &["王芳", &masked[..4], &masked[14..]],
     );
@@ -644,7 +646,7 @@ async fn the_revocation_list_lists_revoked_certificates_by_hash_only(backend: Ba
     );
     // Cached until a revocation is appended.
     assert_eq!(edge.svc.revocation_list().await.unwrap(), first);
-    let mut run = testing::stored_run(&edge.db, 2, 7).await.unwrap();
+    let mut run = support::stored_run(&edge.db, 2, 7).await.unwrap();
     edge.svc
         .process(
             &mut run,
@@ -753,10 +755,10 @@ async fn a_teacher_whose_roster_name_has_a_space_inside_finds_their_certificates
     event.teacher_display_name = "欧阳 娜娜".into();
     event.teacher_id_number_masked = id.masked();
     let keys = HashMap::from([(
-        testing::teacher_of(0),
-        tica_certificate::upstream::search_key(testing::SEARCH_SECRET, "欧阳 娜娜", id.as_str()),
+        support::teacher_of(0),
+        tica_certificate::upstream::search_key(support::SEARCH_SECRET, "欧阳 娜娜", id.as_str()),
     )]);
-    let mut run = testing::stored_run(&edge.db, 1, 0).await.unwrap();
+    let mut run = support::stored_run(&edge.db, 1, 0).await.unwrap();
     edge.svc
         .process(&mut run, vec![event], &keys, &mut Numbers::new())
         .await

@@ -20,10 +20,10 @@ use tica_client::files::{self as client, Kind};
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::sample::{SampleRoster, SampleSpec};
+use tica_sample::{SampleRoster, SampleSpec};
 use tica_server::GrpcServer;
-use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, Database, with_db};
+use tica_testkit::TestDatabase;
 use tonic::transport::Channel;
 
 struct Setup {

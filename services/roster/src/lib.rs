@@ -11,7 +11,6 @@ pub mod files;
 pub mod grpc;
 pub mod model;
 pub mod policy;
-pub mod sample;
 pub mod service;
 pub mod startup;
 pub mod store;

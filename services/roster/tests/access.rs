@@ -13,11 +13,11 @@ use tica_client::files::Kind;
 use tica_proto::prost_types::FieldMask;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::sample::{SampleRoster, SampleSpec, teachers_csv};
+use tica_sample::{SampleRoster, SampleSpec, teachers_csv};
 use tica_storage::Backend;
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_county_office_cannot_read_or_change_another_countys_jurisdiction,
     a_county_office_cannot_read_or_change_another_countys_school,
     a_county_office_cannot_read_or_change_another_countys_teachers,

@@ -2,7 +2,7 @@
 //! answering health checks and the admin port, finishing an import under way when SIGTERM
 //! arrives, migrating and exiting for the migration Job, refusing to start without its keys.
 //! On SQLite, and on PostgreSQL with `DATABASE_URL`. The scenarios are
-//! `tica_server::testing::BinaryUnderTest`'s; the import is the roster's own.
+//! `tica_testkit::process::BinaryUnderTest`'s; the import is the roster's own.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -12,11 +12,11 @@ use tica_client::files::Kind;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
 use tica_roster::files::teachers::TEACHER_COLUMNS;
-use tica_roster::sample::{SampleRoster, SampleSpec};
-use tica_server::testing::{
+use tica_sample::{SampleRoster, SampleSpec};
+use tica_storage::Backend;
+use tica_testkit::process::{
     BinaryUnderTest, Environment, ServiceProcess, TOKEN_PUBLIC_KEYS_VARIABLE,
 };
-use tica_storage::Backend;
 
 /// The roster needs no variables beyond the ones every binary takes.
 const ROSTER: BinaryUnderTest = BinaryUnderTest {
@@ -28,7 +28,7 @@ const ROSTER: BinaryUnderTest = BinaryUnderTest {
     env: |_| Vec::new(),
 };
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     the_roster_binary_starts_from_environment_variables_alone_and_answers_health_and_the_admin_port,
     the_roster_binary_finishes_an_in_flight_import_after_sigterm_and_exits_cleanly,
     the_roster_binary_with_migrate_only_applies_its_migrations_and_exits_without_listening,

@@ -8,7 +8,7 @@ use tica_fuzz::{Fuzz, Rng, show_bytes};
 use tica_roster::files::schools::{self, SCHOOL_COLUMNS};
 use tica_roster::files::teachers::{self, TEACHER_COLUMNS};
 use tica_roster::files::{Encoding, Format, Limits, read_table, write};
-use tica_roster::sample::{CountySpec, SampleRoster};
+use tica_sample::{CountySpec, SampleRoster};
 use time::{Date, Month};
 
 fn today() -> Date {

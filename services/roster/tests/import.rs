@@ -9,10 +9,10 @@ use tica_auth::Role;
 use tica_client::files::Kind;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::sample::{SampleRoster, SampleSpec, teachers_csv};
+use tica_sample::{SampleRoster, SampleSpec, teachers_csv};
 use tica_storage::Backend;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_province_of_twenty_thousand_teachers_imports_from_csv_and_reads_back_page_by_page,
     a_province_of_twenty_thousand_teachers_imports_from_xlsx_and_reads_back_page_by_page,
     a_file_with_three_bad_rows_among_a_thousand_imports_nothing_and_reports_exactly_those_rows,
@@ -718,7 +718,7 @@ async fn full_identities_are_listed_to_offices_only_inside_their_tree_and_every_
     .await;
     let school = &sample.schools[0];
     let county = school.county.to_string();
-    let in_county: HashMap<String, &tica_roster::sample::SampleTeacher> = sample
+    let in_county: HashMap<String, &tica_sample::SampleTeacher> = sample
         .teachers
         .iter()
         .filter(|t| {

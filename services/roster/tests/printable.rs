@@ -10,12 +10,12 @@ use tica_client::files::Kind;
 use tica_proto::prost_types::FieldMask;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::sample::{SampleRoster, SampleSpec, teachers_csv};
+use tica_sample::{SampleRoster, SampleSpec, teachers_csv};
 use tica_server::errors::field_violations;
 use tica_storage::Backend;
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_teacher_whose_name_no_certificate_can_print_is_refused_naming_the_character,
     a_school_whose_name_no_certificate_can_print_is_refused_naming_the_character,
     an_import_reports_the_row_whose_name_no_certificate_can_print,

@@ -9,12 +9,12 @@ use tica_client::files::Kind;
 use tica_proto::google::r#type::Date;
 use tica_proto::prost_types::FieldMask;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::sample::{SampleRoster, SampleSpec};
+use tica_sample::{SampleRoster, SampleSpec};
 use tica_server::errors::field_violations;
 use tica_storage::Backend;
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     jurisdictions_must_sit_where_gb_t_2260_puts_them,
     beijings_districts_sit_directly_under_the_municipality,
     a_new_school_is_validated_field_by_field,

@@ -19,11 +19,11 @@ use tica_sampling::model::*;
 use tica_sampling::store::{self, Work};
 use tica_server::{GrpcServer, RunningServer};
 use tica_storage::Backend;
-use tica_storage::testing::TestDatabase;
+use tica_testkit::TestDatabase;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     agreement_per_school_follows_a_sent_back_school_across_the_chain,
     agreement_figures_page_filter_and_stay_within_the_callers_jurisdiction,
 );

@@ -2,10 +2,10 @@
 //! alone, answering health checks and the admin port, finishing a call under way when SIGTERM
 //! arrives, migrating and exiting for the migration Job, refusing to start without its keys.
 //! On SQLite, and on PostgreSQL with `DATABASE_URL`. The scenarios are
-//! `tica_server::testing::BinaryUnderTest`'s.
+//! `tica_testkit::process::BinaryUnderTest`'s.
 
-use tica_server::testing::{BinaryUnderTest, TOKEN_PUBLIC_KEYS_VARIABLE};
 use tica_storage::Backend;
+use tica_testkit::process::{BinaryUnderTest, TOKEN_PUBLIC_KEYS_VARIABLE};
 
 const SAMPLING: BinaryUnderTest = BinaryUnderTest {
     binary: env!("CARGO_BIN_EXE_tica-sampling"),
@@ -23,7 +23,7 @@ const SAMPLING: BinaryUnderTest = BinaryUnderTest {
     },
 };
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     the_sampling_binary_starts_from_environment_variables_alone_and_answers_health_and_the_admin_port,
     the_sampling_binary_finishes_an_in_flight_call_after_sigterm_and_exits_cleanly,
     the_sampling_binary_with_migrate_only_applies_its_migrations_and_exits_without_listening,

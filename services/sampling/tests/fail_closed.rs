@@ -9,10 +9,10 @@ use tica_sampling::error::SamplingError;
 use tica_sampling::model::*;
 use tica_sampling::service::{Ctx, Sampling};
 use tica_sampling::store::{self, Work};
-use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, with_db};
+use tica_testkit::TestDatabase;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_round_whose_stored_path_is_corrupt_is_refused_not_granted,
     another_countys_round_is_refused_alike_whether_it_exists_or_not,
 );

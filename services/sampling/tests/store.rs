@@ -8,9 +8,9 @@ use tica_sampling::error::SamplingError;
 use tica_sampling::model::*;
 use tica_sampling::store::{self, Work};
 use tica_storage::Backend;
-use tica_storage::testing::TestDatabase;
+use tica_testkit::TestDatabase;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     a_large_population_is_frozen_in_one_commit_and_read_back_sorted,
     a_write_over_a_stale_round_is_a_conflict_and_writes_nothing,
 );

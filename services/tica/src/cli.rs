@@ -11,7 +11,7 @@ use tica_client::Roster as RosterClient;
 use tica_client::files::{self as client, Kind};
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::sample::{CountySpec, SampleRoster, SampleSpec};
+use tica_sample::{CountySpec, SampleRoster, SampleSpec};
 use tonic::transport::Channel;
 
 /// Where the server is and who is calling (shared by `tica roster …` and `tica certificates …`).

@@ -15,7 +15,6 @@
 //!   loop (timeouts, connection caps, body limit, security headers).
 //! - [`kit`]: what every service's logic shares: the caller's [`Ctx`] (with the token it
 //!   forwards and the audit entries it writes) and [`retry_conflicts`] for lost races.
-//! - [`testing`]: running a service binary as a child process in tests.
 
 #![deny(missing_docs)]
 
@@ -29,7 +28,6 @@ pub mod process;
 pub mod proto_time;
 mod serve;
 pub mod service_error;
-pub mod testing;
 
 pub use errors::Violations;
 pub use kit::{Ctx, retry_conflicts};

@@ -22,7 +22,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use sqlx::{self, PgPool, SqlitePool};
 
 pub mod audit;
-pub mod testing;
 
 /// The result type of this crate.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -14,8 +14,8 @@ use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
 use tica_server::{GrpcServer, RunningServer};
-use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, Database};
+use tica_testkit::TestDatabase;
 use tonic::transport::Channel;
 
 /// An assessment client that authenticates every call.

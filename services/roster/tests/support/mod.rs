@@ -11,10 +11,10 @@ use tica_client::files::{self as client, ImportResult, Kind};
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
-use tica_roster::sample::SampleRoster;
+use tica_sample::SampleRoster;
 use tica_server::{GrpcServer, RunningServer};
-use tica_storage::testing::TestDatabase;
 use tica_storage::{Backend, Database};
+use tica_testkit::TestDatabase;
 use tonic::transport::Channel;
 
 /// A running roster for one test.

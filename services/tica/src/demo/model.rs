@@ -10,7 +10,7 @@ use tica_domain::micro_competency::{Environment, MICRO_COMPETENCIES, MicroCompet
 use tica_domain::policy::{SelectionRequirement, draw_picks};
 use tica_domain::sampling::TicketSequence;
 use tica_proto::tica::common::v1::Grade;
-use tica_roster::sample::{CountyModel, CountySetting, CountySpec, Rng, SampleRoster};
+use tica_sample::{CountyModel, CountySetting, CountySpec, Rng, SampleRoster};
 
 /// Which county and policy the demo plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

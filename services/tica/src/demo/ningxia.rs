@@ -13,7 +13,7 @@ use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
 use tica_proto::tica::sampling::v1 as sp;
-use tica_roster::sample::{COUNTY_AGE_DATE, SampleTeacher};
+use tica_sample::{COUNTY_AGE_DATE, SampleTeacher};
 
 use super::api;
 use super::year::{Review, Year, export_round};

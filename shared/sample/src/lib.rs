@@ -13,9 +13,9 @@
 use tica_domain::division::DivisionCode;
 use tica_domain::{ResidentId, SchoolKind, Stage};
 
-use crate::files::schools::SCHOOL_COLUMNS;
-use crate::files::teachers::TEACHER_COLUMNS;
-use crate::files::write::{UTF8_BOM, csv_record, xlsx};
+use tica_roster::files::schools::SCHOOL_COLUMNS;
+use tica_roster::files::teachers::TEACHER_COLUMNS;
+use tica_roster::files::write::{UTF8_BOM, csv_record, xlsx};
 
 /// SplitMix64: small, fast, and stable forever.
 #[derive(Clone, Debug)]
@@ -1537,8 +1537,8 @@ mod tests {
 
     #[test]
     fn the_county_files_pass_the_importers_row_checks() {
-        use crate::files::{Encoding, Format, read_table, schools, teachers};
         use tica_domain::{PersonRole, TeacherCategory};
+        use tica_roster::files::{Encoding, Format, read_table, schools, teachers};
 
         let roster = SampleRoster::county(&CountySpec::ningxia(300, 4));
         let mut errors = Vec::new();
@@ -1548,7 +1548,7 @@ mod tests {
             Format::Csv,
             Encoding::Utf8,
             &SCHOOL_COLUMNS,
-            &crate::files::Limits::default(),
+            &tica_roster::files::Limits::default(),
             |line, map, cells| match schools::parse_row(line, map, cells) {
                 Ok(draft) => school_rows.push(draft),
                 Err(e) => errors.extend(e),
@@ -1576,7 +1576,7 @@ mod tests {
                 format,
                 Encoding::Utf8,
                 &TEACHER_COLUMNS,
-                &crate::files::Limits::default(),
+                &tica_roster::files::Limits::default(),
                 |line, map, cells| match teachers::parse_row(line, map, cells, COUNTY_AGE_DATE) {
                     Ok(draft) => drafts.push(draft),
                     Err(e) => errors.extend(e),

@@ -1,11 +1,11 @@
 //! Test support: a fresh database per test on SQLite always, and on PostgreSQL when
 //! `DATABASE_URL` is set.
 //!
-//! Every storage-touching test runs once per backend (see `tica_server::backend_tests!`).
+//! Every storage-touching test runs once per backend (see [`backend_tests!`](crate::backend_tests)).
 //! When `TICA_REQUIRE_POSTGRES=1` (CI), a missing `DATABASE_URL` fails the PostgreSQL variant
 //! instead of skipping it, so CI can never pass on SQLite alone.
 
-use crate::{Backend, Database, DatabaseConfig, Migrations, Result};
+use tica_storage::{Backend, Database, DatabaseConfig, Migrations, Result};
 
 /// A throw-away database for one test: a SQLite file in a temporary directory, or a fresh
 /// schema in the PostgreSQL database named by `DATABASE_URL`.

@@ -1,6 +1,9 @@
-//! What tests and benches need to drive issuance without the assessment service: a service
+//! Shared by the certificate service's tests and benchmarks (`mod support;`; the bench includes
+//! it by path), never compiled into the service: what they need to drive issuance without the assessment service: a service
 //! whose upstream is unreachable, a run, and synthetic certified-result events shaped exactly
 //! as the assessment stream sends them.
+
+#![allow(dead_code)] // each test binary uses its own part
 
 use std::path::Path;
 
@@ -8,8 +11,8 @@ use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::common::v1 as common;
 use tica_storage::Database;
 
-use crate::model::{Actor, RunRecord, RunState};
-use crate::service::{Certificates, Config};
+use tica_certificate::model::{Actor, RunRecord, RunState};
+use tica_certificate::service::{Certificates, Config};
 
 const NAMES: [&str; 12] = [
     "王芳",
@@ -58,12 +61,12 @@ pub async fn offline_service_with(
     dir: &Path,
     config: Config,
 ) -> anyhow::Result<Certificates> {
-    crate::keys::ensure_dev_key(&dir.join("keys"), "test-1")?;
-    let keys = crate::keys::read_key_dir(&dir.join("keys"), None)?;
-    let nowhere = crate::startup::channel("http://127.0.0.1:9")?;
+    tica_certificate::keys::ensure_dev_key(&dir.join("keys"), "test-1")?;
+    let keys = tica_certificate::keys::read_key_dir(&dir.join("keys"), None)?;
+    let nowhere = tica_certificate::startup::channel("http://127.0.0.1:9")?;
     Certificates::new(
         db,
-        crate::upstream::Upstream::new(nowhere.clone(), nowhere),
+        tica_certificate::upstream::Upstream::new(nowhere.clone(), nowhere),
         keys,
         config,
     )
@@ -71,14 +74,14 @@ pub async fn offline_service_with(
 }
 
 /// Every certificate of Anhui (where the test events are issued), by number.
-pub async fn all_certificates(db: &Database) -> Vec<crate::model::CertificateRecord> {
-    let filter = crate::store::CertFilter {
+pub async fn all_certificates(db: &Database) -> Vec<tica_certificate::model::CertificateRecord> {
+    let filter = tica_certificate::store::CertFilter {
         range: tica_domain::ScopePath::parse("/340000/")
             .expect("a province path")
             .range(),
-        ..crate::store::CertFilter::default()
+        ..tica_certificate::store::CertFilter::default()
     };
-    crate::store::certificates(db, &filter, "", 1000)
+    tica_certificate::store::certificates(db, &filter, "", 1000)
         .await
         .expect("the certificates are readable")
         .0
@@ -113,12 +116,15 @@ pub async fn stored_run(db: &Database, seq: i64, cursor: i64) -> anyhow::Result<
     };
     let audit = tica_storage::audit::AuditEntry {
         actor: Actor::default(),
-        method: format!("{}/StartIssuanceRun", crate::service::SERVICE_NAME),
+        method: format!(
+            "{}/StartIssuanceRun",
+            tica_certificate::service::SERVICE_NAME
+        ),
         resource: format!("issuanceRuns/{}", run.id),
         path: run.path.clone(),
         change: serde_json::json!({}),
     };
-    crate::store::insert_run(db, &run, &audit).await?;
+    tica_certificate::store::insert_run(db, &run, &audit).await?;
     Ok(run)
 }
 

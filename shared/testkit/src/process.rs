@@ -47,10 +47,10 @@ pub use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_reflection::pb::v1 as reflection;
 
-use tica_storage::testing::TestDatabase;
+use crate::database::TestDatabase;
 use tica_storage::{Backend, Migrations};
 
-use crate::process::{ADMIN_LISTEN_VARIABLE, LISTEN_VARIABLE, METRICS_CONTENT_TYPE};
+use tica_server::process::{ADMIN_LISTEN_VARIABLE, LISTEN_VARIABLE, METRICS_CONTENT_TYPE};
 
 /// How long [`ServiceProcess::spawn`] waits for the first SERVING answer.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -413,9 +413,9 @@ pub fn token_keys(dir: &Path) -> tica_auth::KeyPair {
 /// The database variables for `service` on `db`: `TICA_DATABASE_URL`, and on PostgreSQL
 /// `TICA_DATABASE_SCHEMA` (the test's own schema, as [`TestDatabase::config`] names it).
 ///
-/// [`TestDatabase::config`]: tica_storage::testing::TestDatabase::config
+/// [`TestDatabase::config`]: crate::database::TestDatabase::config
 pub fn database_env(
-    db: &tica_storage::testing::TestDatabase,
+    db: &crate::database::TestDatabase,
     service: &str,
 ) -> Vec<(&'static str, String)> {
     let config = db.config(service);
