@@ -83,52 +83,14 @@ impl AssessmentGrpc {
         convert::participant_to_proto(p, self.svc.reference_date(b).ok())
     }
 
-    async fn names_for(&self, ctx: &Ctx, rows: &[service::ProgressRow]) -> HashMap<String, String> {
-        let mut names = HashMap::new();
-        for row in rows {
-            let name = if let Some(code) = row.unit.strip_prefix("schools/") {
-                self.svc_roster_school_name(ctx, code).await
-            } else if let Some(code) = row
-                .unit
-                .strip_prefix("jurisdictions/")
-                .and_then(|c| DivisionCode::parse(c).ok())
-            {
-                self.svc_roster_jurisdiction_name(ctx, code).await
-            } else {
-                None
-            };
-            names.insert(row.unit.clone(), name.unwrap_or_default());
-        }
-        names
-    }
-
-    async fn svc_roster_school_name(&self, ctx: &Ctx, code: &str) -> Option<String> {
-        self.svc
-            .roster()
-            .school(&ctx.token, code)
-            .await
-            .ok()
-            .map(|s| s.display_name)
-    }
-
-    async fn svc_roster_jurisdiction_name(&self, ctx: &Ctx, code: DivisionCode) -> Option<String> {
-        self.svc
-            .roster()
-            .jurisdiction_name(&ctx.token, code)
-            .await
-            .ok()
-    }
-
     /// The display name of a progress parent (`schools/…` or `jurisdictions/…`), or empty.
-    async fn parent_name(&self, ctx: &Ctx, parent: &str) -> String {
-        let row = service::ProgressRow {
-            unit: parent.to_owned(),
-            ..Default::default()
-        };
-        self.names_for(ctx, std::slice::from_ref(&row))
-            .await
+    async fn parent_name(&self, ctx: &Ctx, parent: &str) -> Result<String, Status> {
+        Ok(self
+            .svc
+            .unit_names(ctx, &[parent])
+            .await?
             .remove(parent)
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
     /// The scope a progress unit or parent names.
@@ -1410,7 +1372,7 @@ impl AssessmentService for AssessmentGrpc {
         let (scope, level) = self.unit_scope(&c, "unit", &r.unit).await?;
         let mut row = self.svc.get_progress(&c, scope, level, r.year).await?;
         row.unit = r.unit.clone();
-        let names = self.names_for(&c, std::slice::from_ref(&row)).await;
+        let names = self.svc.row_names(&c, std::slice::from_ref(&row)).await?;
         ok(convert::progress_to_proto(
             &row,
             names.get(&row.unit).cloned().unwrap_or_default(),
@@ -1446,7 +1408,7 @@ impl AssessmentService for AssessmentGrpc {
             .collect();
         let (rows, next_page_token) = page.finish(rows, |(i, _)| *i);
         let plain: Vec<service::ProgressRow> = rows.into_iter().map(|(_, r)| r).collect();
-        let names = self.names_for(&c, &plain).await;
+        let names = self.svc.row_names(&c, &plain).await?;
         total.unit = r.parent.clone();
         ok(pb::ListProgressResponse {
             rows: plain
@@ -1485,7 +1447,7 @@ impl AssessmentService for AssessmentGrpc {
             .svc
             .list_progress(&c, scope.clone(), level, r.year)
             .await?;
-        let names = self.names_for(&c, &rows).await;
+        let names = self.svc.row_names(&c, &rows).await?;
         let xlsx = !matches!(
             common::FileFormat::try_from(r.format),
             Ok(common::FileFormat::Csv)
@@ -1504,7 +1466,7 @@ impl AssessmentService for AssessmentGrpc {
                     .svc
                     .list_progress(&c, scope.clone(), *l, r.year)
                     .await?;
-                let names = self.names_for(&c, &rows).await;
+                let names = self.svc.row_names(&c, &rows).await?;
                 more.push((*l, rows, total, names));
             }
             let mut sheets = vec![crate::export::ProgressSheet {
@@ -1531,7 +1493,7 @@ impl AssessmentService for AssessmentGrpc {
                 None
             };
             let unit_name = match scope.as_ref() {
-                Some(_) => self.parent_name(&c, &r.parent).await,
+                Some(_) => self.parent_name(&c, &r.parent).await?,
                 None => String::new(),
             };
             let info = crate::export::WorkbookInfo {
