@@ -4,8 +4,8 @@ use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tica_auth::Role;
 
-use super::batches::batch_rules;
-use super::grading::{evidence_kind_from_key, evidence_kind_key};
+use super::keys::{evidence_kind_from_key, evidence_kind_key};
+use super::rules::batch_rules;
 use super::{Assessment, Ctx, denied, require_participant_access};
 use crate::error::{AssessmentError, Problems, Result};
 use crate::model::*;

@@ -6,8 +6,8 @@ use tica_server::retry_conflicts;
 use tica_auth::Role;
 use tica_domain::policy::{self as rules, HoursEntry, PolicyRules};
 
-use super::batches::batch_rules;
-use super::grading::{hours_entries, recompute};
+use super::recount::{hours_entries, recompute};
+use super::rules::batch_rules;
 use super::{Assessment, Ctx, denied, require_covers};
 use crate::error::{AssessmentError, Result};
 use crate::model::*;
@@ -95,7 +95,7 @@ pub fn counted(
     let Some(rule) = &rules.hours else {
         return (record.centihours, None);
     };
-    let Some(kind) = super::grading::hours_kind_from_key(&record.kind) else {
+    let Some(kind) = super::keys::hours_kind_from_key(&record.kind) else {
         return (0, Some("unknown kind".into()));
     };
     let entry = HoursEntry {
@@ -498,7 +498,7 @@ fn check_push(push: &HoursPush) -> Result<()> {
             "1 to 64 of [0-9A-Za-z._-]",
         ));
     }
-    if super::grading::hours_kind_from_key(&push.kind).is_none() {
+    if super::keys::hours_kind_from_key(&push.kind).is_none() {
         return Err(AssessmentError::invalid("kind", "required"));
     }
     if push.centihours <= 0 || push.centihours > 100_000 {
