@@ -404,9 +404,10 @@ impl Assessment {
             .collect();
         if !missing.is_empty() {
             return Err(AssessmentError::FailedPrecondition(format!(
-                "no policy in force at jurisdictions/{} sets {}; attach a policy (a preset will do) first",
+                "no policy in force at jurisdictions/{} sets {}; {}",
                 batch.county,
-                missing.join(", ")
+                missing.join(", "),
+                "attach a policy (a preset will do) first"
             )));
         }
         if batch.schools.is_empty() {
@@ -449,7 +450,11 @@ impl Assessment {
             "OpenBatch",
             format!("batches/{id}"),
             &batch.path,
-            serde_json::json!({ "schools": batch.schools.len(), "participants": work.participants.len(), "policy_versions": batch.policy_versions }),
+            serde_json::json!({
+                "schools": batch.schools.len(),
+                "participants": work.participants.len(),
+                "policy_versions": batch.policy_versions,
+            }),
         ));
         work.batches.push(batch.clone());
         self.commit(&work).await?;
@@ -571,7 +576,11 @@ impl Assessment {
             "CarryOverParticipants",
             format!("batches/{id}"),
             &batch.path,
-            serde_json::json!({ "source": format!("batches/{source}"), "enrolled": enrolled.len(), "skipped": skipped }),
+            serde_json::json!({
+                "source": format!("batches/{source}"),
+                "enrolled": enrolled.len(),
+                "skipped": skipped,
+            }),
         ));
         self.commit(&work).await?;
         Ok((enrolled, skipped))
@@ -585,34 +594,37 @@ impl Assessment {
         step: Step<'_, BatchState>,
         also: impl Fn(&BatchRecord, &mut Work) -> Result<()>,
     ) -> Result<BatchRecord> {
-        let Step {
-            method,
-            to,
-            reason,
-            round,
-            ..
-        } = step;
-        retry_conflicts(|| async {
-            let batch = self.batch_or_404(&ctx.caller, id).await?;
-            require_covers(&ctx.caller, &batch.path)?;
-            let moved = decide_batch_move(
-                &batch,
-                &step,
-                transition(ctx, batch.state.key(), to.key(), reason, round),
-            )?;
-            let mut work = Work::default();
-            also(&batch, &mut work)?;
-            let Decision {
-                record: batch,
-                audit,
-            } = moved;
-            work.audits
-                .push(ctx.audit(method, format!("batches/{id}"), &batch.path, audit));
-            work.batches.push(batch.clone());
-            self.commit(&work).await?;
-            Ok(batch)
-        })
-        .await
+        retry_conflicts(|| self.move_batch_step(ctx, id, &step, &also)).await
+    }
+
+    /// Reads the batch, decides the move, adds what else it writes, commits.
+    async fn move_batch_step(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        step: &Step<'_, BatchState>,
+        also: &impl Fn(&BatchRecord, &mut Work) -> Result<()>,
+    ) -> Result<BatchRecord> {
+        let batch = self.batch_or_404(&ctx.caller, id).await?;
+        require_covers(&ctx.caller, &batch.path)?;
+        let moved = transition(
+            ctx,
+            batch.state.key(),
+            step.to.key(),
+            step.reason,
+            step.round,
+        );
+        let Decision {
+            record: moved,
+            audit,
+        } = decide_batch_move(&batch, step, moved)?;
+        let mut work = Work::default();
+        also(&batch, &mut work)?;
+        let audit = ctx.audit(step.method, format!("batches/{id}"), &moved.path, audit);
+        work.audits.push(audit);
+        work.batches.push(moved.clone());
+        self.commit(&work).await?;
+        Ok(moved)
     }
 
     /// READY_FOR_AUDIT → IN_PROVINCE_AUDIT (the sampling service, or a city/province office).

@@ -250,7 +250,12 @@ impl Assessment {
             "UploadEvidence",
             evidence_name(&record),
             &record.path,
-            serde_json::json!({ "kind": record.kind, "size_bytes": record.size_bytes, "sha256": record.sha256, "codes": record.codes }),
+            serde_json::json!({
+                "kind": record.kind,
+                "size_bytes": record.size_bytes,
+                "sha256": record.sha256,
+                "codes": record.codes,
+            }),
         );
         if let Err(e) = self
             .commit(&Work {

@@ -690,3 +690,301 @@ pub fn submission_name(s: &SubmissionRecord) -> String {
         s.batch_id, s.teacher_number, s.code
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use tica_domain::division::DivisionCode;
+    use tica_domain::policy::{EvidenceKind, EvidenceRequirement, EvidenceRule};
+    use tica_domain::{AssessorLevel, AssessorState, ScopePath};
+
+    use super::*;
+
+    fn submission(state: SubmissionState) -> SubmissionRecord {
+        SubmissionRecord {
+            batch_id: "b1".into(),
+            teacher_number: "T1".into(),
+            code: "A1".into(),
+            school_code: "6401040001".into(),
+            path: ScopePath::everything(),
+            state,
+            submit_micros: None,
+            grading: None,
+            history: Vec::new(),
+            return_reason: String::new(),
+            carried_over: false,
+            update_micros: 1,
+            loaded: None,
+        }
+    }
+
+    fn evidence(id: &str, kind: &str, code: &str) -> EvidenceRecord {
+        EvidenceRecord {
+            id: id.into(),
+            batch_id: "b1".into(),
+            teacher_number: "T1".into(),
+            path: ScopePath::everything(),
+            codes: vec![code.into()],
+            kind: kind.into(),
+            file_name: String::new(),
+            content_type: String::new(),
+            size_bytes: 0,
+            sha256: String::new(),
+            duration_seconds: 0,
+            description: String::new(),
+            uploaded_by: Default::default(),
+            object_key: String::new(),
+            create_micros: 0,
+        }
+    }
+
+    fn grader(teacher_number: &str) -> GraderFacts<'_> {
+        GraderFacts {
+            id: "a1",
+            teacher_number,
+            level: AssessorLevel::School,
+            registered_at: "schools/6401040001",
+            state: AssessorState::Registered,
+            subjects: &[],
+        }
+    }
+
+    fn work() -> GradedWork<'static> {
+        GradedWork {
+            teacher_number: "T1",
+            school_code: "6401040001",
+            county: DivisionCode::parse("640104").unwrap(),
+            subject: "数学",
+        }
+    }
+
+    fn request(grade: Option<GradeKey>) -> GradeRequest {
+        GradeRequest {
+            assessor: "assessors/a1".into(),
+            grade,
+            ..Default::default()
+        }
+    }
+
+    fn is_precondition(r: Result<impl std::fmt::Debug>) -> bool {
+        matches!(r, Err(AssessmentError::FailedPrecondition(_)))
+    }
+
+    #[test]
+    fn a_registered_assessor_of_the_school_grades_a_submitted_submission() {
+        let s = submission(SubmissionState::Submitted);
+        let rule = GradingRule::default();
+        assert!(decide_grader(&grader("T9"), &work(), &rule, &s).is_ok());
+        let graded = submission(SubmissionState::Graded);
+        assert!(decide_grader(&grader("T9"), &work(), &rule, &graded).is_ok());
+    }
+
+    /// 《宁夏测评实施办法》§七(二): never their own submission.
+    #[test]
+    fn an_assessor_never_grades_their_own_submission() {
+        let s = submission(SubmissionState::Submitted);
+        let r = decide_grader(&grader("T1"), &work(), &GradingRule::default(), &s);
+        assert!(
+            matches!(r, Err(AssessmentError::PermissionDenied(_))),
+            "{r:?}"
+        );
+    }
+
+    /// 《宁夏测评实施办法》§七(二): only a registered assessor.
+    #[test]
+    fn a_suspended_assessor_grades_nothing() {
+        let s = submission(SubmissionState::Submitted);
+        let mut g = grader("T9");
+        g.state = AssessorState::Suspended;
+        let r = decide_grader(&g, &work(), &GradingRule::default(), &s);
+        assert!(
+            matches!(r, Err(AssessmentError::PermissionDenied(_))),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn only_a_submitted_submission_is_graded_and_never_one_carried_over() {
+        let rule = GradingRule::default();
+        let draft = submission(SubmissionState::Draft);
+        assert!(is_precondition(decide_grader(
+            &grader("T9"),
+            &work(),
+            &rule,
+            &draft
+        )));
+        let mut carried = submission(SubmissionState::Submitted);
+        carried.carried_over = true;
+        assert!(is_precondition(decide_grader(
+            &grader("T9"),
+            &work(),
+            &rule,
+            &carried
+        )));
+    }
+
+    #[test]
+    fn without_a_rubric_the_given_grade_is_the_grade_and_one_is_required() {
+        let s = submission(SubmissionState::Submitted);
+        let rule = GradingRule::default();
+        let grade = decide_grade(&rule, &request(Some(GradeKey::Pass)), &s, &[]).unwrap();
+        assert_eq!(
+            grade,
+            Grade {
+                grade: GradeKey::Pass,
+                total_points: 0
+            }
+        );
+        let r = decide_grade(&rule, &request(None), &s, &[]);
+        assert!(matches!(r, Err(AssessmentError::Invalid(_))), "{r:?}");
+    }
+
+    /// 《宁夏测评实施办法》§四2: evidence marked invalid makes the submission FAIL.
+    #[test]
+    fn evidence_marked_invalid_makes_the_submission_fail() {
+        let s = submission(SubmissionState::Submitted);
+        let rule = GradingRule::default();
+        let evidence = [evidence("e1", "video", "A1")];
+        let mut asked = request(Some(GradeKey::Pass));
+        asked.invalid_evidence = vec![InvalidEvidenceRecord {
+            evidence: "e1".into(),
+            reason: "not_own_image".into(),
+            explanation: String::new(),
+        }];
+        let r = decide_grade(&rule, &asked, &s, &evidence);
+        assert!(matches!(r, Err(AssessmentError::Invalid(_))), "{r:?}");
+        asked.grade = Some(GradeKey::Fail);
+        assert_eq!(
+            decide_grade(&rule, &asked, &s, &evidence).unwrap().grade,
+            GradeKey::Fail
+        );
+    }
+
+    #[test]
+    fn evidence_marked_invalid_must_be_evidence_of_this_submission() {
+        let s = submission(SubmissionState::Submitted);
+        let evidence = [evidence("e1", "video", "B2")];
+        let mut asked = request(Some(GradeKey::Fail));
+        asked.invalid_evidence = vec![InvalidEvidenceRecord {
+            evidence: "e1".into(),
+            reason: "not_own_image".into(),
+            explanation: String::new(),
+        }];
+        let r = decide_grade(&GradingRule::default(), &asked, &s, &evidence);
+        let Err(AssessmentError::Invalid(problems)) = r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(problems[0].0, "invalid_evidence[0].evidence");
+    }
+
+    #[test]
+    fn an_excellent_fits_while_fewer_other_teachers_than_the_quota_have_one() {
+        assert!(decide_excellent_quota(2, 1).is_ok());
+        assert!(is_precondition(decide_excellent_quota(2, 2)));
+        assert!(is_precondition(decide_excellent_quota(0, 0)));
+    }
+
+    #[test]
+    fn grading_again_keeps_the_previous_grading_in_the_history() {
+        let asked = request(Some(GradeKey::Pass));
+        let facts = |grade| Graded {
+            grade: Grade {
+                grade,
+                total_points: 0,
+            },
+            request: &asked,
+            assessor: "a1",
+            now: 7,
+        };
+        let once = decide_graded(
+            submission(SubmissionState::Submitted),
+            &facts(GradeKey::Fail),
+        );
+        let twice = decide_graded(once.record, &facts(GradeKey::Pass));
+        let s = twice.record;
+        assert_eq!(s.state, SubmissionState::Graded);
+        assert_eq!(s.grading.as_ref().unwrap().grade, GradeKey::Pass);
+        assert_eq!(s.history.len(), 1);
+        assert_eq!(s.history[0].grade, GradeKey::Fail);
+        assert_eq!(
+            twice.audit,
+            serde_json::json!({ "grade": "pass", "invalid_evidence": 0, "assessor": "assessors/a1" })
+        );
+    }
+
+    fn hand_in(rules: &PolicyRules, evidence: &[EvidenceRecord]) -> Result<SubmissionRecord> {
+        let today = time::macros::date!(2026 - 05 - 01);
+        let facts = HandIn {
+            today,
+            deadline: Some(today),
+            rules,
+            evidence,
+            now: 9,
+        };
+        decide_hand_in(submission(SubmissionState::Draft), &facts).map(|d| d.record)
+    }
+
+    #[test]
+    fn handing_in_needs_every_evidence_kind_the_policy_requires() {
+        let rules = PolicyRules {
+            evidence: Some(EvidenceRule {
+                requirements: vec![EvidenceRequirement {
+                    micro_competencies: vec![],
+                    required_kinds: vec![EvidenceKind::Video, EvidenceKind::Reflection],
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let r = hand_in(&rules, &[evidence("e1", "video", "A1")]);
+        let Err(AssessmentError::FailedPrecondition(message)) = r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(message, "attach evidence of these kinds first: reflection");
+        let both = [
+            evidence("e1", "video", "A1"),
+            evidence("e2", "reflection", "A1"),
+        ];
+        let s = hand_in(&rules, &both).unwrap();
+        assert_eq!(s.state, SubmissionState::Submitted);
+        assert_eq!(s.submit_micros, Some(9));
+    }
+
+    #[test]
+    fn handing_in_after_the_submission_deadline_is_refused() {
+        let facts = HandIn {
+            today: time::macros::date!(2026 - 05 - 02),
+            deadline: Some(time::macros::date!(2026 - 05 - 01)),
+            rules: &PolicyRules::default(),
+            evidence: &[],
+            now: 9,
+        };
+        let r = decide_hand_in(submission(SubmissionState::Draft), &facts);
+        assert!(is_precondition(r));
+    }
+
+    #[test]
+    fn a_returned_submission_is_a_draft_again_and_its_grading_goes_to_the_history() {
+        let mut s = submission(SubmissionState::Graded);
+        s.grading = decide_graded(
+            submission(SubmissionState::Submitted),
+            &Graded {
+                grade: Grade {
+                    grade: GradeKey::Pass,
+                    total_points: 0,
+                },
+                request: &request(None),
+                assessor: "a1",
+                now: 7,
+            },
+        )
+        .record
+        .grading;
+        assert!(require_returnable(&s).is_ok());
+        let returned = decide_return(s, "  补充反思  ").record;
+        assert_eq!(returned.state, SubmissionState::Draft);
+        assert_eq!(returned.return_reason, "补充反思");
+        assert!(returned.grading.is_none());
+        assert_eq!(returned.history.len(), 1);
+        assert!(is_precondition(require_returnable(&returned)));
+    }
+}

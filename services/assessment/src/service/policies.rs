@@ -375,7 +375,8 @@ impl Assessment {
 
     /// The rules in force at `code` (without access checks: callers check first).
     pub(crate) async fn effective_at(&self, code: DivisionCode) -> Result<EffectivePolicy> {
-        let ancestry: Vec<DivisionCode> = code.ancestry().into_iter().rev().collect(); // nearest first
+        // Nearest first.
+        let ancestry: Vec<DivisionCode> = code.ancestry().into_iter().rev().collect();
         let mut chain = Vec::new();
         for c in &ancestry {
             if let Some(p) = store::policy(&self.db, &c.to_string()).await? {
