@@ -711,3 +711,106 @@ impl Assessment {
 pub(crate) fn category_of(p: &ParticipantRecord) -> TeacherCategory {
     TeacherCategory::from_label(&p.category).unwrap_or(TeacherCategory::Ordinary)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn batch(state: BatchState) -> BatchRecord {
+        let county = DivisionCode::parse("640104").unwrap();
+        BatchRecord {
+            id: "b1".into(),
+            county,
+            path: ScopePath::for_jurisdiction(county),
+            year: 2026,
+            display_name: "2026".into(),
+            schools: Vec::new(),
+            selection_deadline: None,
+            submission_deadline: None,
+            grading_deadline: None,
+            state,
+            open_date: None,
+            policy_versions: Vec::new(),
+            rules_json: "{}".into(),
+            last_sequence: 0,
+            transitions: Vec::new(),
+            create_micros: 1,
+            update_micros: 1,
+            loaded: None,
+        }
+    }
+
+    pub(crate) fn moved(from: &str, to: &str) -> Transition {
+        Transition {
+            from: from.into(),
+            to: to.into(),
+            actor: Default::default(),
+            micros: 5,
+            reason: String::new(),
+            review_round: String::new(),
+        }
+    }
+
+    const BEGIN_AUDIT: Step<'static, BatchState> = Step {
+        method: "BeginProvinceAudit",
+        from: &[BatchState::ReadyForAudit],
+        to: BatchState::InProvinceAudit,
+        reason: " 抽检 ",
+        round: "r1",
+    };
+
+    #[test]
+    fn a_batch_moves_only_from_a_state_the_step_starts_from() {
+        let t = moved("open", "in_province_audit");
+        let r = decide_batch_move(&batch(BatchState::Open), &BEGIN_AUDIT, t);
+        let Err(AssessmentError::FailedPrecondition(message)) = r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(
+            message,
+            "batches/b1 is open; BeginProvinceAudit needs ready_for_audit"
+        );
+    }
+
+    #[test]
+    fn a_batch_move_records_the_transition_and_says_from_where_to_where() {
+        let t = moved("ready_for_audit", "in_province_audit");
+        let d = decide_batch_move(&batch(BatchState::ReadyForAudit), &BEGIN_AUDIT, t).unwrap();
+        assert_eq!(d.record.state, BatchState::InProvinceAudit);
+        assert_eq!(d.record.transitions.len(), 1);
+        assert!(d.record.update_micros > 1);
+        let audit = serde_json::json!({
+            "from": "ready_for_audit",
+            "to": "in_province_audit",
+            "reason": "抽检",
+            "review_round": "r1",
+        });
+        assert_eq!(d.audit, audit);
+    }
+
+    #[test]
+    fn schools_change_only_while_the_batch_is_a_draft() {
+        let update = BatchUpdate {
+            schools: Some(vec!["6401040001".into()]),
+            ..Default::default()
+        };
+        let r = decide_batch_update(batch(BatchState::Open), &update);
+        assert!(
+            matches!(r, Err(AssessmentError::FailedPrecondition(_))),
+            "{r:?}"
+        );
+        let d = decide_batch_update(batch(BatchState::Draft), &update).unwrap();
+        assert_eq!(d.record.schools, ["6401040001"]);
+        assert_eq!(d.audit, serde_json::json!({ "fields": ["schools"] }));
+    }
+
+    #[test]
+    fn a_batch_name_is_one_to_a_hundred_characters() {
+        let update = BatchUpdate {
+            display_name: Some("  ".into()),
+            ..Default::default()
+        };
+        let r = decide_batch_update(batch(BatchState::Draft), &update);
+        assert!(matches!(r, Err(AssessmentError::Invalid(_))), "{r:?}");
+    }
+}

@@ -952,3 +952,75 @@ fn decide_result_withdrawal(
         participant: Decision { record: p, audit },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::batches::tests::{batch, moved};
+    use super::*;
+
+    fn result(school: &str, state: SchoolResultState) -> SchoolResultRecord {
+        SchoolResultRecord {
+            batch_id: "b1".into(),
+            school_code: school.into(),
+            path: ScopePath::everything(),
+            state,
+            transitions: Vec::new(),
+            update_micros: 1,
+            loaded: None,
+        }
+    }
+
+    #[test]
+    fn the_last_school_through_county_review_makes_the_batch_ready_for_audit() {
+        let results = [
+            result("s1", SchoolResultState::InCountyReview),
+            result("s2", SchoolResultState::CountyApproved),
+        ];
+        let t = moved("open", "ready_for_audit");
+        let b = decide_county_ready(batch(BatchState::Open), &results, "s1", t.clone());
+        assert_eq!(b.state, BatchState::ReadyForAudit);
+        assert_eq!(b.transitions, [t]);
+    }
+
+    #[test]
+    fn an_approval_before_the_last_only_touches_the_batch() {
+        let results = [
+            result("s1", SchoolResultState::InCountyReview),
+            result("s2", SchoolResultState::InCountyReview),
+        ];
+        let t = moved("open", "ready_for_audit");
+        let b = decide_county_ready(batch(BatchState::Open), &results, "s1", t);
+        assert_eq!(b.state, BatchState::Open);
+        assert!(b.transitions.is_empty());
+        assert!(
+            b.update_micros > 1,
+            "touched, so that concurrent approvals conflict"
+        );
+    }
+
+    #[test]
+    fn a_school_moves_only_from_the_steps_states_and_while_the_batch_takes_changes() {
+        let step = Step {
+            method: "ApproveSchoolResults",
+            from: &[SchoolResultState::InCountyReview],
+            to: SchoolResultState::CountyApproved,
+            reason: "",
+            round: "",
+        };
+        let open = batch(BatchState::Open);
+        let approved = result("s1", SchoolResultState::CountyApproved);
+        let Err(AssessmentError::FailedPrecondition(message)) =
+            require_school_move(&approved, &open, &step)
+        else {
+            panic!("an approved school is approved again");
+        };
+        assert_eq!(
+            message,
+            "the school's results are county_approved; ApproveSchoolResults needs in_county_review"
+        );
+        let in_review = result("s1", SchoolResultState::InCountyReview);
+        assert!(require_school_move(&in_review, &open, &step).is_ok());
+        let certified = batch(BatchState::Certified);
+        assert!(require_school_move(&in_review, &certified, &step).is_err());
+    }
+}
