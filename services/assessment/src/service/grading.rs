@@ -594,7 +594,7 @@ fn decide_grade(
     for (i, invalid) in request.invalid_evidence.iter().enumerate() {
         let ours = evidence
             .iter()
-            .any(|e| e.id == invalid.evidence && e.codes.iter().any(|c| *c == s.code));
+            .any(|e| e.id == invalid.evidence && e.codes.contains(&s.code));
         if !ours {
             problems.add(
                 format!("invalid_evidence[{i}].evidence"),
