@@ -607,13 +607,7 @@ impl Assessment {
     ) -> Result<BatchRecord> {
         let batch = self.batch_or_404(&ctx.caller, id).await?;
         require_covers(&ctx.caller, &batch.path)?;
-        let moved = transition(
-            ctx,
-            batch.state.key(),
-            step.to.key(),
-            step.reason,
-            step.round,
-        );
+        let moved = step.transition(ctx, batch.state.key(), step.to.key());
         let Decision {
             record: moved,
             audit,

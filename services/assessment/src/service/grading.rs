@@ -16,6 +16,9 @@ use crate::model::*;
 use crate::roster::RosterAssessor;
 use crate::store::{self, Work};
 
+/// A submission's batch id, teacher number and micro-competency code.
+type Key<'a> = (&'a str, &'a str, &'a str);
+
 /// A grading, as an assessor submits it.
 #[derive(Clone, Debug, Default)]
 pub struct GradeRequest {
@@ -177,7 +180,7 @@ impl Assessment {
         code: &str,
     ) -> Result<SubmissionRecord> {
         super::require_batch_scope(&ctx.caller, batch_id)?;
-        retry_conflicts(|| self.submit_step(ctx, batch_id, teacher, code))
+        retry_conflicts(|| self.submit_step(ctx, (batch_id, teacher, code)))
             .await
             .inspect(|_| metrics::counter!("tica_assessment_submissions_total").increment(1))
     }
@@ -186,9 +189,7 @@ impl Assessment {
     async fn submit_step(
         &self,
         ctx: &Ctx,
-        batch_id: &str,
-        teacher: &str,
-        code: &str,
+        (batch_id, teacher, code): Key<'_>,
     ) -> Result<SubmissionRecord> {
         let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
         let p = self.participant_or_404(batch_id, teacher).await?;
@@ -208,26 +209,27 @@ impl Assessment {
             evidence: &evidence,
             now: tica_storage::now_micros(),
         };
-        let Decision { record: s, audit } = decide_hand_in(s, &facts)?;
-        let audit = ctx.audit("SubmitSubmission", submission_name(&s), &s.path, audit);
-        self.settle_one(ctx, &batch, p, &s, audit).await?;
-        Ok(s)
+        let decision = decide_hand_in(s, &facts)?;
+        self.settle_decision(ctx, (&batch, p), "SubmitSubmission", decision)
+            .await
     }
 
-    /// Stores one changed submission with its audit entry (see [`Assessment::settle`]).
-    async fn settle_one(
+    /// Stores the submission a step decided on with its audit entry under `method` (see
+    /// [`Assessment::settle`]).
+    async fn settle_decision(
         &self,
         ctx: &Ctx,
-        batch: &BatchRecord,
-        p: ParticipantRecord,
-        s: &SubmissionRecord,
-        audit: tica_storage::audit::AuditEntry,
-    ) -> Result<()> {
+        (batch, p): (&BatchRecord, ParticipantRecord),
+        method: &str,
+        decision: Decision<SubmissionRecord>,
+    ) -> Result<SubmissionRecord> {
+        let Decision { record: s, audit } = decision;
         let work = Work {
-            audits: vec![audit],
+            audits: vec![ctx.audit(method, submission_name(&s), &s.path, audit)],
             ..Default::default()
         };
-        self.settle(ctx, batch, p, vec![s.clone()], work).await
+        self.settle(ctx, batch, p, vec![s.clone()], work).await?;
+        Ok(s)
     }
 
     /// SUBMITTED or GRADED → DRAFT, with a reason for the teacher.
@@ -251,16 +253,14 @@ impl Assessment {
         {
             return Err(denied(&ctx.caller));
         }
-        retry_conflicts(|| self.return_step(ctx, batch_id, teacher, code, reason)).await
+        retry_conflicts(|| self.return_step(ctx, (batch_id, teacher, code), reason)).await
     }
 
     /// Reads the submission, decides whether and how it goes back, commits.
     async fn return_step(
         &self,
         ctx: &Ctx,
-        batch_id: &str,
-        teacher: &str,
-        code: &str,
+        (batch_id, teacher, code): Key<'_>,
         reason: &str,
     ) -> Result<SubmissionRecord> {
         let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
@@ -268,10 +268,9 @@ impl Assessment {
         let s = self.get_submission(ctx, batch_id, teacher, code).await?;
         require_returnable(&s)?;
         self.require_open_school(&batch, &p.school_code).await?;
-        let Decision { record: s, audit } = decide_return(s, reason);
-        let audit = ctx.audit("ReturnSubmission", submission_name(&s), &s.path, audit);
-        self.settle_one(ctx, &batch, p, &s, audit).await?;
-        Ok(s)
+        let decision = decide_return(s, reason);
+        self.settle_decision(ctx, (&batch, p), "ReturnSubmission", decision)
+            .await
     }
 
     /// Grades a submission (SUBMITTED or GRADED → GRADED), by a registered assessor of the
@@ -324,7 +323,7 @@ impl Assessment {
     async fn grade_step(
         &self,
         ctx: &Ctx,
-        (batch_id, teacher, code): (&str, &str, &str),
+        (batch_id, teacher, code): Key<'_>,
         assessor: &RosterAssessor,
         request: &GradeRequest,
     ) -> Result<SubmissionRecord> {
@@ -363,10 +362,9 @@ impl Assessment {
             assessor: &assessor.id,
             now: tica_storage::now_micros(),
         };
-        let Decision { record: s, audit } = decide_graded(s, &facts);
-        let audit = ctx.audit("GradeSubmission", submission_name(&s), &s.path, audit);
-        self.settle_one(ctx, &batch, p, &s, audit).await?;
-        Ok(s)
+        let decision = decide_graded(s, &facts);
+        self.settle_decision(ctx, (&batch, p), "GradeSubmission", decision)
+            .await
     }
 
     /// The school's excellent quota under `grading`, for its enrolled participants.

@@ -162,7 +162,8 @@ impl Assessment {
                 Err(e) => outcomes[i] = Some(Err(e)),
             }
         }
-        for (i, outcome) in self.store_pushes(ctx, provider, &records, &stored).await? {
+        let step = || self.push_step(ctx, provider, &records, &stored);
+        for (i, outcome) in retry_conflicts(step).await? {
             outcomes[i] = Some(outcome);
         }
         let mut touched: BTreeSet<String> = BTreeSet::new();
@@ -266,21 +267,9 @@ impl Assessment {
         Ok(teachers)
     }
 
-    /// Decides each record against what is stored (or pushed earlier in the same call) and
-    /// stores the new and changed ones, with their audit entries, in one transaction; a lost
-    /// race reads again.
-    async fn store_pushes(
-        &self,
-        ctx: &Ctx,
-        provider: &str,
-        records: &[HoursPush],
-        stored: &[(usize, RosterTeacher)],
-    ) -> Result<Vec<(usize, Result<(PushOutcome, HoursRecordRow)>)>> {
-        retry_conflicts(|| self.push_step(ctx, provider, records, stored)).await
-    }
-
     /// Reads each record's stored version (or takes the one pushed earlier in this call),
-    /// decides it with [`decide_push`], commits the new and changed ones.
+    /// decides it with [`decide_push`], and commits the new and changed ones, with their audit
+    /// entries, in one transaction (run under `retry_conflicts`: a lost race reads again).
     async fn push_step(
         &self,
         ctx: &Ctx,

@@ -97,6 +97,13 @@ pub(crate) struct Decision<T> {
     pub audit: serde_json::Value,
 }
 
+impl<S> Step<'_, S> {
+    /// The transition this step records, from `from`, by the caller, now.
+    pub fn transition(&self, ctx: &Ctx, from: &str, to: &str) -> Transition {
+        transition(ctx, from, to, self.reason, self.round)
+    }
+}
+
 /// The fully-qualified gRPC service name (audit entries name methods under it).
 pub const SERVICE_NAME: &str = "tica.assessment.v1.AssessmentService";
 

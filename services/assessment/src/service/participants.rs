@@ -167,15 +167,9 @@ impl Assessment {
         require_participant_access(&ctx.caller, &p)?;
         require_enrolled(&p)?;
         self.require_open_school(&batch, &p.school_code).await?;
-        let Decision { record: p, audit } = decide_withdrawal(p, reason);
-        let audit = ctx.audit("WithdrawParticipant", participant_name(&p), &p.path, audit);
-        self.commit(&Work {
-            participants: vec![p.clone()],
-            audits: vec![audit],
-            ..Default::default()
-        })
-        .await?;
-        Ok(p)
+        let decision = decide_withdrawal(p, reason);
+        self.commit_participant(ctx, "WithdrawParticipant", decision)
+            .await
     }
 
     /// The age rule's reference date for a batch.
@@ -208,6 +202,25 @@ fn decide_withdrawal(mut p: ParticipantRecord, reason: &str) -> Decision<Partici
     Decision {
         record: p,
         audit: serde_json::json!({ "reason": reason.trim() }),
+    }
+}
+
+impl Assessment {
+    /// Stores the participant a step decided on, with its audit entry under `method`.
+    pub(crate) async fn commit_participant(
+        &self,
+        ctx: &Ctx,
+        method: &str,
+        decision: Decision<ParticipantRecord>,
+    ) -> Result<ParticipantRecord> {
+        let Decision { record: p, audit } = decision;
+        self.commit(&Work {
+            audits: vec![ctx.audit(method, participant_name(&p), &p.path, audit)],
+            participants: vec![p.clone()],
+            ..Default::default()
+        })
+        .await?;
+        Ok(p)
     }
 }
 

@@ -241,13 +241,7 @@ impl Assessment {
             let participants = store::participants_of(&self.db, batch_id, school).await?;
             require_all_graded(&participants, school)?;
         }
-        let moved = transition(
-            ctx,
-            result.state.key(),
-            step.to.key(),
-            step.reason,
-            step.round,
-        );
+        let moved = step.transition(ctx, result.state.key(), step.to.key());
         let Decision {
             record: result,
             audit,
@@ -431,17 +425,9 @@ impl Assessment {
         };
         let submissions = store::submissions_of(&self.db, batch_id, teacher).await?;
         let rules = batch_rules(&batch)?;
-        let Decision { record: p, audit } =
-            decide_offline_check(p, check, &submissions, &rules, batch.open_date);
-        let name = super::participants::participant_name(&p);
-        let audit = ctx.audit("RecordOfflineCheck", name, &p.path, audit);
-        self.commit(&Work {
-            participants: vec![p.clone()],
-            audits: vec![audit],
-            ..Default::default()
-        })
-        .await?;
-        Ok(p)
+        let decision = decide_offline_check(p, check, &submissions, &rules, batch.open_date);
+        self.commit_participant(ctx, "RecordOfflineCheck", decision)
+            .await
     }
 
     /// Certifies a county's results and appends one certified-results event per certificate
