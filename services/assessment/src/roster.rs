@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use tica_auth::BearerToken;
-use tica_client::{Upstream, every};
+use tica_client::{Refusal, Upstream, every};
 use tica_domain::division::DivisionCode;
 use tica_domain::{AssessorLevel, AssessorState, PersonRole, ScopePath, TeacherCategory};
 use tica_proto::tica::roster::v1 as pb;
@@ -259,6 +259,52 @@ impl Roster {
             .await
             .upstream(&what)?;
         school_from(s)
+    }
+
+    /// Schools by code, in one `BatchGetSchools` per 1000 codes. A code the roster does not
+    /// know is left out of the map; any other refusal (PERMISSION_DENIED, UNAVAILABLE, …)
+    /// fails the call. The roster fails a whole batch when one school is missing, so a batch
+    /// that comes back NOT_FOUND is asked again school by school to tell which ones are.
+    pub async fn schools(
+        &self,
+        token: &BearerToken,
+        codes: &[String],
+    ) -> Result<HashMap<String, RosterSchool>> {
+        let mut found = HashMap::with_capacity(codes.len());
+        for chunk in codes.chunks(1000) {
+            let names = chunk.iter().map(|c| format!("schools/{c}")).collect();
+            let reply = self
+                .client(token)
+                .batch_get_schools(pb::BatchGetSchoolsRequest { names })
+                .await
+                .upstream("schools");
+            let schools = match reply {
+                Ok(reply) => reply.schools,
+                Err(e) if e.refusal == Refusal::NotFound => {
+                    let mut each = Vec::with_capacity(chunk.len());
+                    for code in chunk {
+                        let what = format!("schools/{code}");
+                        match self
+                            .client(token)
+                            .get_school(pb::GetSchoolRequest { name: what.clone() })
+                            .await
+                            .upstream(&what)
+                        {
+                            Ok(s) => each.push(s),
+                            Err(e) if e.refusal == Refusal::NotFound => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    each
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for s in schools {
+                let s = school_from(s)?;
+                found.insert(s.code.clone(), s);
+            }
+        }
+        Ok(found)
     }
 
     /// Every school in a jurisdiction's subtree.

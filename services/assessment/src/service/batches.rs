@@ -5,11 +5,12 @@ use tica_server::retry_conflicts;
 
 use tica_auth::Role;
 use tica_domain::division::{DivisionCode, JurisdictionLevel};
-use tica_domain::policy::PolicyRules;
 use tica_domain::{ScopePath, TeacherCategory};
 
+use super::rules::batch_rules;
 use super::{
-    ADMINISTRATORS, Assessment, Ctx, Step, can_see, denied, require_covers, require_role, today,
+    ADMINISTRATORS, Assessment, Ctx, Decision, Step, can_see, denied, require_covers, require_role,
+    today, transition,
 };
 use crate::error::{AssessmentError, Problems, Result};
 use crate::model::*;
@@ -48,24 +49,6 @@ pub struct BatchUpdate {
     pub submission_deadline: Option<Option<time::Date>>,
     /// New deadline.
     pub grading_deadline: Option<Option<time::Date>>,
-}
-
-/// Decodes a batch's pinned rules.
-pub(crate) fn batch_rules(batch: &BatchRecord) -> Result<PolicyRules> {
-    serde_json::from_str(&batch.rules_json).map_err(|_| {
-        AssessmentError::Internal(format!("stored rules of batches/{} do not parse", batch.id))
-    })
-}
-
-pub(crate) fn transition(ctx: &Ctx, from: &str, to: &str, reason: &str, round: &str) -> Transition {
-    Transition {
-        from: from.to_owned(),
-        to: to.to_owned(),
-        actor: ctx.actor(),
-        micros: tica_storage::now_micros(),
-        reason: reason.trim().to_owned(),
-        review_round: round.to_owned(),
-    }
 }
 
 /// A new participant from the roster's record of a teacher.
@@ -112,6 +95,94 @@ pub(crate) fn enrolment(
         update_micros: now,
         loaded: None,
     }
+}
+
+/// A change to a batch: a name of 1 to 100 characters, schools only while DRAFT, deadlines in
+/// order.
+fn decide_batch_update(
+    mut batch: BatchRecord,
+    update: &BatchUpdate,
+) -> Result<Decision<BatchRecord>> {
+    let mut fields = Vec::new();
+    let mut problems = Problems::new();
+    if let Some(name) = &update.display_name {
+        if name.trim().is_empty() || name.chars().count() > 100 {
+            problems.add("batch.display_name", "1 to 100 characters");
+        }
+        batch.display_name = name.trim().to_owned();
+        fields.push("display_name");
+    }
+    if let Some(schools) = &update.schools {
+        if batch.state != BatchState::Draft {
+            return Err(AssessmentError::FailedPrecondition(
+                "schools can change only while the batch is DRAFT".into(),
+            ));
+        }
+        batch.schools = schools.clone();
+        fields.push("schools");
+    }
+    for (value, slot, field) in [
+        (
+            update.selection_deadline,
+            &mut batch.selection_deadline,
+            "selection_deadline",
+        ),
+        (
+            update.submission_deadline,
+            &mut batch.submission_deadline,
+            "submission_deadline",
+        ),
+        (
+            update.grading_deadline,
+            &mut batch.grading_deadline,
+            "grading_deadline",
+        ),
+    ] {
+        if let Some(value) = value {
+            *slot = value;
+            fields.push(field);
+        }
+    }
+    check_deadlines(&mut problems, &batch);
+    problems.finish()?;
+    batch.update_micros = next_micros(batch.update_micros);
+    Ok(Decision {
+        record: batch,
+        audit: serde_json::json!({ "fields": fields }),
+    })
+}
+
+/// A step along the batch's review chain, from one of the states it starts from: the batch
+/// with its new state and the transition recorded.
+fn decide_batch_move(
+    batch: &BatchRecord,
+    step: &Step<'_, BatchState>,
+    transition: Transition,
+) -> Result<Decision<BatchRecord>> {
+    if !step.from.contains(&batch.state) {
+        let allowed: Vec<&str> = step.from.iter().map(|s| s.key()).collect();
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "batches/{} is {}; {} needs {}",
+            batch.id,
+            batch.state.key(),
+            step.method,
+            allowed.join(" or ")
+        )));
+    }
+    let mut batch = batch.clone();
+    let audit = serde_json::json!({
+        "from": batch.state.key(),
+        "to": step.to.key(),
+        "reason": step.reason.trim(),
+        "review_round": step.round,
+    });
+    batch.transitions.push(transition);
+    batch.state = step.to;
+    batch.update_micros = next_micros(batch.update_micros);
+    Ok(Decision {
+        record: batch,
+        audit,
+    })
 }
 
 fn check_deadlines(problems: &mut Problems, b: &BatchRecord) {
@@ -276,70 +347,33 @@ impl Assessment {
         update: BatchUpdate,
     ) -> Result<BatchRecord> {
         require_role(&ctx.caller, ADMINISTRATORS, "change batches")?;
-        retry_conflicts(|| async {
-            let mut batch = self.batch_or_404(&ctx.caller, id).await?;
-            require_covers(&ctx.caller, &batch.path)?;
-            let mut fields = Vec::new();
-            let mut problems = Problems::new();
-            if let Some(name) = &update.display_name {
-                if name.trim().is_empty() || name.chars().count() > 100 {
-                    problems.add("batch.display_name", "1 to 100 characters");
-                }
-                batch.display_name = name.trim().to_owned();
-                fields.push("display_name");
-            }
-            if let Some(schools) = &update.schools {
-                if batch.state != BatchState::Draft {
-                    return Err(AssessmentError::FailedPrecondition(
-                        "schools can change only while the batch is DRAFT".into(),
-                    ));
-                }
-                batch.schools = schools.clone();
-                fields.push("schools");
-            }
-            for (value, slot, field) in [
-                (
-                    update.selection_deadline,
-                    &mut batch.selection_deadline,
-                    "selection_deadline",
-                ),
-                (
-                    update.submission_deadline,
-                    &mut batch.submission_deadline,
-                    "submission_deadline",
-                ),
-                (
-                    update.grading_deadline,
-                    &mut batch.grading_deadline,
-                    "grading_deadline",
-                ),
-            ] {
-                if let Some(value) = value {
-                    *slot = value;
-                    fields.push(field);
-                }
-            }
-            check_deadlines(&mut problems, &batch);
-            problems.finish()?;
-            if update.schools.is_some() {
-                self.check_schools(ctx, &batch).await?;
-            }
-            batch.update_micros = next_micros(batch.update_micros);
-            let audit = ctx.audit(
-                "UpdateBatch",
-                format!("batches/{id}"),
-                &batch.path,
-                serde_json::json!({ "fields": fields }),
-            );
-            self.commit(&Work {
-                batches: vec![batch.clone()],
-                audits: vec![audit],
-                ..Default::default()
-            })
-            .await?;
-            Ok(batch)
+        retry_conflicts(|| self.update_batch_step(ctx, id, &update)).await
+    }
+
+    /// Reads the batch, decides the update, checks new schools with the roster, commits.
+    async fn update_batch_step(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        update: &BatchUpdate,
+    ) -> Result<BatchRecord> {
+        let batch = self.batch_or_404(&ctx.caller, id).await?;
+        require_covers(&ctx.caller, &batch.path)?;
+        let Decision {
+            record: batch,
+            audit,
+        } = decide_batch_update(batch, update)?;
+        if update.schools.is_some() {
+            self.check_schools(ctx, &batch).await?;
+        }
+        let audit = ctx.audit("UpdateBatch", format!("batches/{id}"), &batch.path, audit);
+        self.commit(&Work {
+            batches: vec![batch.clone()],
+            audits: vec![audit],
+            ..Default::default()
         })
-        .await
+        .await?;
+        Ok(batch)
     }
 
     /// Opens a batch: pins the effective policy and enrols every teacher of its schools.
@@ -370,9 +404,10 @@ impl Assessment {
             .collect();
         if !missing.is_empty() {
             return Err(AssessmentError::FailedPrecondition(format!(
-                "no policy in force at jurisdictions/{} sets {}; attach a policy (a preset will do) first",
+                "no policy in force at jurisdictions/{} sets {}; {}",
                 batch.county,
-                missing.join(", ")
+                missing.join(", "),
+                "attach a policy (a preset will do) first"
             )));
         }
         if batch.schools.is_empty() {
@@ -415,7 +450,11 @@ impl Assessment {
             "OpenBatch",
             format!("batches/{id}"),
             &batch.path,
-            serde_json::json!({ "schools": batch.schools.len(), "participants": work.participants.len(), "policy_versions": batch.policy_versions }),
+            serde_json::json!({
+                "schools": batch.schools.len(),
+                "participants": work.participants.len(),
+                "policy_versions": batch.policy_versions,
+            }),
         ));
         work.batches.push(batch.clone());
         self.commit(&work).await?;
@@ -528,7 +567,7 @@ impl Assessment {
                     .filter(|s| s.teacher_number == t.number)
                     .cloned()
                     .collect();
-                super::grading::recompute(&mut p, &mine, &rules, None, batch.open_date);
+                super::recount::recompute(&mut p, &mine, &rules, None, batch.open_date);
             }
             enrolled.push(p.clone());
             work.participants.push(p);
@@ -537,7 +576,11 @@ impl Assessment {
             "CarryOverParticipants",
             format!("batches/{id}"),
             &batch.path,
-            serde_json::json!({ "source": format!("batches/{source}"), "enrolled": enrolled.len(), "skipped": skipped }),
+            serde_json::json!({
+                "source": format!("batches/{source}"),
+                "enrolled": enrolled.len(),
+                "skipped": skipped,
+            }),
         ));
         self.commit(&work).await?;
         Ok((enrolled, skipped))
@@ -551,40 +594,31 @@ impl Assessment {
         step: Step<'_, BatchState>,
         also: impl Fn(&BatchRecord, &mut Work) -> Result<()>,
     ) -> Result<BatchRecord> {
-        let Step {
-            method,
-            from,
-            to,
-            reason,
-            round,
-        } = step;
-        retry_conflicts(|| async {
-            let mut batch = self.batch_or_404(&ctx.caller, id).await?;
-            require_covers(&ctx.caller, &batch.path)?;
-            if !from.contains(&batch.state) {
-                let allowed: Vec<&str> = from.iter().map(|s| s.key()).collect();
-                return Err(AssessmentError::FailedPrecondition(format!(
-                    "batches/{id} is {}; {method} needs {}",
-                    batch.state.key(),
-                    allowed.join(" or ")
-                )));
-            }
-            let mut work = Work::default();
-            also(&batch, &mut work)?;
-            batch.transitions.push(transition(ctx, batch.state.key(), to.key(), reason, round));
-            work.audits.push(ctx.audit(
-                method,
-                format!("batches/{id}"),
-                &batch.path,
-                serde_json::json!({ "from": batch.state.key(), "to": to.key(), "reason": reason.trim(), "review_round": round }),
-            ));
-            batch.state = to;
-            batch.update_micros = next_micros(batch.update_micros);
-            work.batches.push(batch.clone());
-            self.commit(&work).await?;
-            Ok(batch)
-        })
-        .await
+        retry_conflicts(|| self.move_batch_step(ctx, id, &step, &also)).await
+    }
+
+    /// Reads the batch, decides the move, adds what else it writes, commits.
+    async fn move_batch_step(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        step: &Step<'_, BatchState>,
+        also: &impl Fn(&BatchRecord, &mut Work) -> Result<()>,
+    ) -> Result<BatchRecord> {
+        let batch = self.batch_or_404(&ctx.caller, id).await?;
+        require_covers(&ctx.caller, &batch.path)?;
+        let moved = step.transition(ctx, batch.state.key(), step.to.key());
+        let Decision {
+            record: moved,
+            audit,
+        } = decide_batch_move(&batch, step, moved)?;
+        let mut work = Work::default();
+        also(&batch, &mut work)?;
+        let audit = ctx.audit(step.method, format!("batches/{id}"), &moved.path, audit);
+        work.audits.push(audit);
+        work.batches.push(moved.clone());
+        self.commit(&work).await?;
+        Ok(moved)
     }
 
     /// READY_FOR_AUDIT → IN_PROVINCE_AUDIT (the sampling service, or a city/province office).
@@ -670,4 +704,107 @@ impl Assessment {
 /// A category key back as the domain enum.
 pub(crate) fn category_of(p: &ParticipantRecord) -> TeacherCategory {
     TeacherCategory::from_label(&p.category).unwrap_or(TeacherCategory::Ordinary)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn batch(state: BatchState) -> BatchRecord {
+        let county = DivisionCode::parse("640104").unwrap();
+        BatchRecord {
+            id: "b1".into(),
+            county,
+            path: ScopePath::for_jurisdiction(county),
+            year: 2026,
+            display_name: "2026".into(),
+            schools: Vec::new(),
+            selection_deadline: None,
+            submission_deadline: None,
+            grading_deadline: None,
+            state,
+            open_date: None,
+            policy_versions: Vec::new(),
+            rules_json: "{}".into(),
+            last_sequence: 0,
+            transitions: Vec::new(),
+            create_micros: 1,
+            update_micros: 1,
+            loaded: None,
+        }
+    }
+
+    pub(crate) fn moved(from: &str, to: &str) -> Transition {
+        Transition {
+            from: from.into(),
+            to: to.into(),
+            actor: Default::default(),
+            micros: 5,
+            reason: String::new(),
+            review_round: String::new(),
+        }
+    }
+
+    const BEGIN_AUDIT: Step<'static, BatchState> = Step {
+        method: "BeginProvinceAudit",
+        from: &[BatchState::ReadyForAudit],
+        to: BatchState::InProvinceAudit,
+        reason: " 抽检 ",
+        round: "r1",
+    };
+
+    #[test]
+    fn a_batch_moves_only_from_a_state_the_step_starts_from() {
+        let t = moved("open", "in_province_audit");
+        let r = decide_batch_move(&batch(BatchState::Open), &BEGIN_AUDIT, t);
+        let Err(AssessmentError::FailedPrecondition(message)) = r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(
+            message,
+            "batches/b1 is open; BeginProvinceAudit needs ready_for_audit"
+        );
+    }
+
+    #[test]
+    fn a_batch_move_records_the_transition_and_says_from_where_to_where() {
+        let t = moved("ready_for_audit", "in_province_audit");
+        let d = decide_batch_move(&batch(BatchState::ReadyForAudit), &BEGIN_AUDIT, t).unwrap();
+        assert_eq!(d.record.state, BatchState::InProvinceAudit);
+        assert_eq!(d.record.transitions.len(), 1);
+        assert!(d.record.update_micros > 1);
+        let audit = serde_json::json!({
+            "from": "ready_for_audit",
+            "to": "in_province_audit",
+            "reason": "抽检",
+            "review_round": "r1",
+        });
+        assert_eq!(d.audit, audit);
+    }
+
+    #[test]
+    fn schools_change_only_while_the_batch_is_a_draft() {
+        let update = BatchUpdate {
+            schools: Some(vec!["6401040001".into()]),
+            ..Default::default()
+        };
+        let r = decide_batch_update(batch(BatchState::Open), &update);
+        assert!(
+            matches!(r, Err(AssessmentError::FailedPrecondition(_))),
+            "{r:?}"
+        );
+        let d = decide_batch_update(batch(BatchState::Draft), &update).unwrap();
+        assert_eq!(d.record.schools, ["6401040001"]);
+        assert_eq!(d.audit, serde_json::json!({ "fields": ["schools"] }));
+    }
+
+    #[test]
+    fn a_batch_name_is_one_to_a_hundred_characters() {
+        let update = BatchUpdate {
+            display_name: Some("  ".into()),
+            ..Default::default()
+        };
+        let r = decide_batch_update(batch(BatchState::Draft), &update);
+        assert!(matches!(r, Err(AssessmentError::Invalid(_))), "{r:?}");
+    }
 }

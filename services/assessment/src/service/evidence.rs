@@ -4,8 +4,8 @@ use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tica_auth::Role;
 
-use super::batches::batch_rules;
-use super::grading::{evidence_kind_from_key, evidence_kind_key};
+use super::keys::{evidence_kind_from_key, evidence_kind_key};
+use super::rules::batch_rules;
 use super::{Assessment, Ctx, denied, require_participant_access};
 use crate::error::{AssessmentError, Problems, Result};
 use crate::model::*;
@@ -250,7 +250,12 @@ impl Assessment {
             "UploadEvidence",
             evidence_name(&record),
             &record.path,
-            serde_json::json!({ "kind": record.kind, "size_bytes": record.size_bytes, "sha256": record.sha256, "codes": record.codes }),
+            serde_json::json!({
+                "kind": record.kind,
+                "size_bytes": record.size_bytes,
+                "sha256": record.sha256,
+                "codes": record.codes,
+            }),
         );
         if let Err(e) = self
             .commit(&Work {

@@ -1,18 +1,23 @@
-//! Submissions (one per selected micro-competency), grading, and the recomputation of a
-//! participant's counts and grade that every change to them ends with.
+//! Submissions (one per selected micro-competency) and their grading.
 
 use std::collections::HashSet;
 use tica_server::retry_conflicts;
 
 use tica_auth::Role;
 use tica_domain::eligibility::{self, GradedWork, GraderFacts};
-use tica_domain::policy::{self as rules, EvidenceKind, HoursEntry, HoursKind, PolicyRules};
+use tica_domain::policy::{self as rules, GradingRule, PolicyRules};
 
-use super::batches::batch_rules;
-use super::{Assessment, Ctx, denied, require_participant_access, today};
+use super::keys::evidence_kind_key;
+use super::recount::recompute;
+use super::rules::batch_rules;
+use super::{Assessment, Ctx, Decision, denied, require_participant_access, today};
 use crate::error::{AssessmentError, Problems, Result};
 use crate::model::*;
+use crate::roster::RosterAssessor;
 use crate::store::{self, Work};
+
+/// A submission's batch id, teacher number and micro-competency code.
+type Key<'a> = (&'a str, &'a str, &'a str);
 
 /// A grading, as an assessor submits it.
 #[derive(Clone, Debug, Default)]
@@ -27,176 +32,6 @@ pub struct GradeRequest {
     pub invalid_evidence: Vec<InvalidEvidenceRecord>,
     /// Comment.
     pub comment: String,
-}
-
-/// Storage key of an hours kind.
-pub(crate) fn hours_kind_key(kind: HoursKind) -> &'static str {
-    match kind {
-        HoursKind::OnlineStudy => "online_study",
-        HoursKind::OnlineTest => "online_test",
-        HoursKind::CaseStudy => "case_study",
-        HoursKind::Practice => "practice",
-        HoursKind::SchoolResearch => "school_research",
-        HoursKind::SchoolAssessment => "school_assessment",
-    }
-}
-
-/// An hours kind from its storage key.
-pub(crate) fn hours_kind_from_key(key: &str) -> Option<HoursKind> {
-    HoursKind::ALL
-        .into_iter()
-        .find(|k| hours_kind_key(*k) == key)
-}
-
-/// Storage key of an evidence kind.
-pub(crate) fn evidence_kind_key(kind: EvidenceKind) -> &'static str {
-    match kind {
-        EvidenceKind::Video => "video",
-        EvidenceKind::DesignPlan => "design_plan",
-        EvidenceKind::Reflection => "reflection",
-        EvidenceKind::Courseware => "courseware",
-        EvidenceKind::Other => "other",
-    }
-}
-
-/// An evidence kind from its storage key.
-pub(crate) fn evidence_kind_from_key(key: &str) -> Option<EvidenceKind> {
-    [
-        EvidenceKind::Video,
-        EvidenceKind::DesignPlan,
-        EvidenceKind::Reflection,
-        EvidenceKind::Courseware,
-        EvidenceKind::Other,
-    ]
-    .into_iter()
-    .find(|k| evidence_kind_key(*k) == key)
-}
-
-/// The hours entries of a participant's records (an earlier batch's hours count only if the
-/// policy keeps them for carried-over teachers).
-pub(crate) fn hours_entries(
-    p: &ParticipantRecord,
-    records: &[HoursRecordRow],
-    rules: &PolicyRules,
-    open_date: Option<time::Date>,
-) -> Vec<HoursEntry> {
-    let keep = rules.carry_over.as_ref().is_none_or(|c| c.keep_hours);
-    let since = match (p.carried_over_from.is_empty(), keep, open_date) {
-        (false, false, Some(open)) => {
-            open.midnight()
-                .assume_offset(tica_domain::time_zone::CHINA_OFFSET)
-                .unix_timestamp()
-                * 1_000_000
-        }
-        _ => i64::MIN,
-    };
-    records
-        .iter()
-        .filter(|r| r.complete_micros >= since)
-        .filter_map(|r| {
-            Some(HoursEntry {
-                kind: hours_kind_from_key(&r.kind)?,
-                centihours: r.centihours,
-                watched_minutes: (r.course_minutes > 0).then_some(r.watched_minutes as u32),
-                course_minutes: (r.course_minutes > 0).then_some(r.course_minutes as u32),
-            })
-        })
-        .collect()
-}
-
-/// Brings a participant's running counts, hours and grade in line with its submissions (and,
-/// when given, its hours records). Pure: the caller commits the result.
-///
-/// The grade is known once every expected submission is graded: FAIL if the hours fall short or
-/// any submission failed (《宁夏测评实施办法》§六(一)), EXCELLENT per the
-/// policy's teacher-excellent rule, else PASS; a failed offline check, when the policy requires
-/// one, fails the final recognition (§五(三)).
-pub(crate) fn recompute(
-    p: &mut ParticipantRecord,
-    submissions: &[SubmissionRecord],
-    rules: &PolicyRules,
-    hours: Option<&[HoursRecordRow]>,
-    open_date: Option<time::Date>,
-) {
-    if let (Some(records), Some(rule)) = (hours, &rules.hours) {
-        let outcome = rules::evaluate_hours(rule, &hours_entries(p, records, rules, open_date));
-        p.hours = HoursKind::ALL
-            .into_iter()
-            .filter_map(|kind| {
-                let required = rule
-                    .requirements
-                    .iter()
-                    .filter(|r| r.kind == kind)
-                    .map(|r| r.minimum_centihours)
-                    .sum::<i64>();
-                let counted = outcome.counted_by_kind.get(&kind).copied().unwrap_or(0);
-                (required > 0 || counted > 0).then(|| HoursLine {
-                    kind: hours_kind_key(kind).to_owned(),
-                    required,
-                    counted,
-                })
-            })
-            .collect();
-        p.counted_centihours = outcome.counted_total;
-        p.hours_complete = outcome.passed;
-    }
-    let mine: Vec<&SubmissionRecord> = submissions
-        .iter()
-        .filter(|s| s.teacher_number == p.teacher_number && s.batch_id == p.batch_id)
-        .collect();
-    p.submissions_expected = mine.len() as i64;
-    p.submissions_submitted = mine
-        .iter()
-        .filter(|s| s.state != SubmissionState::Draft)
-        .count() as i64;
-    let grades: Vec<GradeKey> = mine
-        .iter()
-        .filter(|s| s.state == SubmissionState::Graded)
-        .filter_map(|s| s.grading.as_ref().map(|g| g.grade))
-        .collect();
-    p.submissions_graded = grades.len() as i64;
-    p.submissions_passed = grades.iter().filter(|g| **g != GradeKey::Fail).count() as i64;
-    let complete = !p.selection_state.is_empty()
-        && p.submissions_expected > 0
-        && p.submissions_graded == p.submissions_expected;
-    let grading = rules.grading.clone().unwrap_or_default();
-    p.online_grade =
-        complete.then(|| rules::teacher_grade(&grading, p.hours_complete, &grades, false));
-    let offline = p.offline_check.as_ref().map(|c| c.outcome.as_str());
-    let offline_failed = grading.offline_check_required && offline == Some("failed");
-    // A drawn but not yet visited participant has no final recognition yet (§五(三)).
-    let offline_pending = grading.offline_check_required && offline == Some("pending");
-    p.grade = match p.online_grade {
-        _ if offline_pending => None,
-        Some(_) if offline_failed => Some(GradeKey::Fail),
-        other => other,
-    };
-    let mut reasons = Vec::new();
-    if p.grade.is_some() {
-        if !p.hours_complete {
-            reasons.push(format!(
-                "学时未达要求（已计 {} 学时）",
-                rules::format_centihours(p.counted_centihours)
-            ));
-        }
-        let mut failed: Vec<&str> = mine
-            .iter()
-            .filter(|s| {
-                s.grading
-                    .as_ref()
-                    .is_some_and(|g| g.grade == GradeKey::Fail)
-            })
-            .map(|s| s.code.as_str())
-            .collect();
-        failed.sort();
-        if !failed.is_empty() {
-            reasons.push(format!("微能力不合格：{}", failed.join("、")));
-        }
-        if offline_failed {
-            reasons.push("线下听课测评未通过".into());
-        }
-    }
-    p.grade_reasons = reasons;
 }
 
 impl Assessment {
@@ -319,7 +154,7 @@ impl Assessment {
                     .filter(|o| o.enrolled && o.teacher_number != p.teacher_number)
                     .all(|o| o.grade.is_some());
             if all_graded {
-                result.transitions.push(super::batches::transition(
+                result.transitions.push(super::transition(
                     ctx,
                     result.state.key(),
                     "in_county_review",
@@ -345,88 +180,56 @@ impl Assessment {
         code: &str,
     ) -> Result<SubmissionRecord> {
         super::require_batch_scope(&ctx.caller, batch_id)?;
-        retry_conflicts(|| async {
-            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
-            let p = self.participant_or_404(batch_id, teacher).await?;
-            require_participant_access(&ctx.caller, &p)?;
-            if !matches!(ctx.caller.role, Role::Teacher | Role::SchoolAdmin)
-                && !ctx.caller.role.is_office()
-            {
-                return Err(denied(&ctx.caller));
-            }
-            let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
-            if s.state != SubmissionState::Draft {
-                return Err(AssessmentError::FailedPrecondition(format!(
-                    "the submission is {}, not DRAFT",
-                    s.state.key()
-                )));
-            }
-            self.require_open_school(&batch, &p.school_code).await?;
-            if let Some(deadline) = batch.submission_deadline
-                && today() > deadline
-            {
-                return Err(AssessmentError::FailedPrecondition(format!(
-                    "the submission deadline {} has passed",
-                    tica_server::proto_time::date_to_iso(deadline)
-                )));
-            }
-            let rules = batch_rules(&batch)?;
-            let evidence = store::evidence_of(&self.db, batch_id, teacher).await?;
-            let attached: HashSet<&str> = evidence
-                .iter()
-                .filter(|e| e.codes.iter().any(|c| c == code))
-                .map(|e| e.kind.as_str())
-                .collect();
-            let mut missing = Vec::new();
-            for req in rules
-                .evidence
-                .as_ref()
-                .map(|e| e.requirements.as_slice())
-                .unwrap_or_default()
-            {
-                if req.micro_competencies.is_empty()
-                    || req.micro_competencies.iter().any(|c| c == code)
-                {
-                    for kind in &req.required_kinds {
-                        if !attached.contains(evidence_kind_key(*kind)) {
-                            missing.push(evidence_kind_key(*kind));
-                        }
-                    }
-                }
-            }
-            if !missing.is_empty() {
-                missing.sort();
-                missing.dedup();
-                return Err(AssessmentError::FailedPrecondition(format!(
-                    "attach evidence of these kinds first: {}",
-                    missing.join(", ")
-                )));
-            }
-            s.state = SubmissionState::Submitted;
-            s.submit_micros = Some(tica_storage::now_micros());
-            s.return_reason.clear();
-            s.update_micros = next_micros(s.update_micros);
-            let audit = ctx.audit(
-                "SubmitSubmission",
-                submission_name(&s),
-                &s.path,
-                serde_json::json!({ "state": "submitted" }),
-            );
-            self.settle(
-                ctx,
-                &batch,
-                p,
-                vec![s.clone()],
-                Work {
-                    audits: vec![audit],
-                    ..Default::default()
-                },
-            )
-            .await?;
-            Ok(s)
-        })
-        .await
-        .inspect(|_| metrics::counter!("tica_assessment_submissions_total").increment(1))
+        retry_conflicts(|| self.submit_step(ctx, (batch_id, teacher, code)))
+            .await
+            .inspect(|_| metrics::counter!("tica_assessment_submissions_total").increment(1))
+    }
+
+    /// Reads the submission and what handing it in depends on, decides, commits.
+    async fn submit_step(
+        &self,
+        ctx: &Ctx,
+        (batch_id, teacher, code): Key<'_>,
+    ) -> Result<SubmissionRecord> {
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
+        let p = self.participant_or_404(batch_id, teacher).await?;
+        require_participant_access(&ctx.caller, &p)?;
+        if !may_hand_in(ctx.caller.role) {
+            return Err(denied(&ctx.caller));
+        }
+        let s = self.get_submission(ctx, batch_id, teacher, code).await?;
+        require_draft(&s)?;
+        self.require_open_school(&batch, &p.school_code).await?;
+        let rules = batch_rules(&batch)?;
+        let evidence = store::evidence_of(&self.db, batch_id, teacher).await?;
+        let facts = HandIn {
+            today: today(),
+            deadline: batch.submission_deadline,
+            rules: &rules,
+            evidence: &evidence,
+            now: tica_storage::now_micros(),
+        };
+        let decision = decide_hand_in(s, &facts)?;
+        self.settle_decision(ctx, (&batch, p), "SubmitSubmission", decision)
+            .await
+    }
+
+    /// Stores the submission a step decided on with its audit entry under `method` (see
+    /// [`Assessment::settle`]).
+    async fn settle_decision(
+        &self,
+        ctx: &Ctx,
+        (batch, p): (&BatchRecord, ParticipantRecord),
+        method: &str,
+        decision: Decision<SubmissionRecord>,
+    ) -> Result<SubmissionRecord> {
+        let Decision { record: s, audit } = decision;
+        let work = Work {
+            audits: vec![ctx.audit(method, submission_name(&s), &s.path, audit)],
+            ..Default::default()
+        };
+        self.settle(ctx, batch, p, vec![s.clone()], work).await?;
+        Ok(s)
     }
 
     /// SUBMITTED or GRADED → DRAFT, with a reason for the teacher.
@@ -450,47 +253,24 @@ impl Assessment {
         {
             return Err(denied(&ctx.caller));
         }
-        retry_conflicts(|| async {
-            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
-            let p = self.participant_or_404(batch_id, teacher).await?;
-            let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
-            if s.state == SubmissionState::Draft {
-                return Err(AssessmentError::FailedPrecondition(
-                    "the submission is already a DRAFT".into(),
-                ));
-            }
-            if s.carried_over {
-                return Err(AssessmentError::FailedPrecondition(
-                    "a result carried over from an earlier batch stays as it is".into(),
-                ));
-            }
-            self.require_open_school(&batch, &p.school_code).await?;
-            if let Some(g) = s.grading.take() {
-                s.history.push(g);
-            }
-            s.state = SubmissionState::Draft;
-            s.return_reason = reason.trim().to_owned();
-            s.update_micros = next_micros(s.update_micros);
-            let audit = ctx.audit(
-                "ReturnSubmission",
-                submission_name(&s),
-                &s.path,
-                serde_json::json!({ "reason": reason.trim() }),
-            );
-            self.settle(
-                ctx,
-                &batch,
-                p,
-                vec![s.clone()],
-                Work {
-                    audits: vec![audit],
-                    ..Default::default()
-                },
-            )
-            .await?;
-            Ok(s)
-        })
-        .await
+        retry_conflicts(|| self.return_step(ctx, (batch_id, teacher, code), reason)).await
+    }
+
+    /// Reads the submission, decides whether and how it goes back, commits.
+    async fn return_step(
+        &self,
+        ctx: &Ctx,
+        (batch_id, teacher, code): Key<'_>,
+        reason: &str,
+    ) -> Result<SubmissionRecord> {
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
+        let p = self.participant_or_404(batch_id, teacher).await?;
+        let s = self.get_submission(ctx, batch_id, teacher, code).await?;
+        require_returnable(&s)?;
+        self.require_open_school(&batch, &p.school_code).await?;
+        let decision = decide_return(s, reason);
+        self.settle_decision(ctx, (&batch, p), "ReturnSubmission", decision)
+            .await
     }
 
     /// Grades a submission (SUBMITTED or GRADED → GRADED), by a registered assessor of the
@@ -527,112 +307,103 @@ impl Assessment {
             ));
         }
         let assessor = self.roster.assessor(&ctx.token, &assessor_id).await?;
-        retry_conflicts(|| async {
-            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
-            let p = self.participant_or_404(batch_id, teacher).await?;
-            let mut s = self.get_submission(ctx, batch_id, teacher, code).await?;
-            let rules = batch_rules(&batch)?;
-            let grading = rules.grading.clone().unwrap_or_default();
-            // Who may grade (《宁夏测评实施办法》§七(二): only a registered assessor;
-            // of the school, or of the county where the policy lets it; never their own; in their subject).
-            let grader = GraderFacts {
-                id: &assessor_id,
-                teacher_number: &assessor.teacher_number,
-                level: assessor.level,
-                registered_at: &assessor.registered_at,
-                state: assessor.state,
-                subjects: &assessor.subjects,
-            };
-            let work = GradedWork { teacher_number: teacher, school_code: &s.school_code, county: batch.county, subject: &p.subject };
-            eligibility::may_grade(&grader, &work, &grading).map_err(|refusal| AssessmentError::PermissionDenied(refusal.to_string()))?;
-            if !matches!(s.state, SubmissionState::Submitted | SubmissionState::Graded) {
-                return Err(AssessmentError::FailedPrecondition("only a submitted submission is graded".into()));
-            }
-            if s.carried_over {
-                return Err(AssessmentError::FailedPrecondition("a result carried over from an earlier batch stays as it is".into()));
-            }
-            self.require_open_school(&batch, &p.school_code).await?;
-            // The grade.
-            let mut problems = Problems::new();
-            let evidence = store::evidence_of(&self.db, batch_id, teacher).await?;
-            for (i, invalid) in request.invalid_evidence.iter().enumerate() {
-                if !evidence.iter().any(|e| e.id == invalid.evidence && e.codes.iter().any(|c| c == code)) {
-                    problems.add(format!("invalid_evidence[{i}].evidence"), "not evidence of this submission");
+        let submission = (batch_id, teacher, code);
+        retry_conflicts(|| self.grade_step(ctx, submission, &assessor, &request))
+            .await
+            .inspect(|s| {
+                if let Some(g) = &s.grading {
+                    metrics::counter!("tica_assessment_gradings_total", "grade" => g.grade.key())
+                        .increment(1);
                 }
-            }
-            let from_rubric = problems.check("rubric_scores", rules::grade_from_rubric(&grading, &request.rubric_scores)).flatten();
-            let total_points = match &grading.rubric {
-                Some(r) if !request.rubric_scores.is_empty() => problems.check("rubric_scores", rules::score_rubric(r, &request.rubric_scores)).unwrap_or(0),
-                _ => 0,
-            };
-            let grade = match (from_rubric, request.grade) {
-                (Some(g), Some(given)) if g != given => {
-                    problems.add("grade", format!("the rubric total gives {}; leave grade unset or give the same", g.key()));
-                    g
-                }
-                (Some(g), _) => g,
-                (None, Some(g)) => g,
-                (None, None) => {
-                    problems.add("grade", "required");
-                    GradeKey::Fail
-                }
-            };
-            if !request.invalid_evidence.is_empty() && grade != GradeKey::Fail {
-                // 凡提供的证据未包含教师本人影像的或不能确定是教师本人制作的，应视为无效证据 (测评实施办法 四2).
-                problems.add("grade", "evidence marked invalid makes the submission FAIL");
-            }
-            problems.finish()?;
-            if grade == GradeKey::Excellent
-                && let Some(quota) = rules::excellent_quota(&grading, store::participants_of(&self.db, batch_id, &p.school_code).await?.iter().filter(|o| o.enrolled).count())
-            {
-                let (others, _) = store::submissions_in(
-                    &self.db,
-                    batch_id,
-                    &p.path,
-                    &store::SubmissionFilter { state: "graded".into(), ..Default::default() },
-                    &Default::default(),
-                    i64::MAX,
-                )
-                .await?;
-                let excellent: HashSet<&str> = others
-                    .iter()
-                    .filter(|o| o.teacher_number != teacher && o.grading.as_ref().is_some_and(|g| g.grade == GradeKey::Excellent))
-                    .map(|o| o.teacher_number.as_str())
-                    .collect();
-                if excellent.len() >= quota {
-                    return Err(AssessmentError::FailedPrecondition(format!("the school's quota of {quota} excellent participants is used up")));
-                }
-            }
-            if let Some(previous) = s.grading.take() {
-                s.history.push(previous);
-            }
-            s.grading = Some(GradingRecord {
-                grade,
-                rubric_scores: request.rubric_scores.clone(),
-                total_points,
-                invalid_evidence: request.invalid_evidence.clone(),
-                comment: request.comment.trim().to_owned(),
-                assessor: assessor_id.clone(),
-                micros: tica_storage::now_micros(),
-            });
-            s.state = SubmissionState::Graded;
-            s.update_micros = next_micros(s.update_micros);
-            let audit = ctx.audit(
-                "GradeSubmission",
-                submission_name(&s),
-                &s.path,
-                serde_json::json!({ "grade": grade.key(), "invalid_evidence": request.invalid_evidence.len(), "assessor": format!("assessors/{assessor_id}") }),
-            );
-            self.settle(ctx, &batch, p, vec![s.clone()], Work { audits: vec![audit], ..Default::default() }).await?;
-            Ok(s)
-        })
-        .await
-        .inspect(|s| {
-            if let Some(g) = &s.grading {
-                metrics::counter!("tica_assessment_gradings_total", "grade" => g.grade.key())
-                    .increment(1);
-            }
-        })
+            })
+    }
+
+    /// Reads the submission, the grader's standing and the evidence, decides who may grade and
+    /// what the grade is, checks the school's excellent quota, commits.
+    async fn grade_step(
+        &self,
+        ctx: &Ctx,
+        (batch_id, teacher, code): Key<'_>,
+        assessor: &RosterAssessor,
+        request: &GradeRequest,
+    ) -> Result<SubmissionRecord> {
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
+        let p = self.participant_or_404(batch_id, teacher).await?;
+        let s = self.get_submission(ctx, batch_id, teacher, code).await?;
+        let rules = batch_rules(&batch)?;
+        let grading = rules.grading.clone().unwrap_or_default();
+        let grader = GraderFacts {
+            id: &assessor.id,
+            teacher_number: &assessor.teacher_number,
+            level: assessor.level,
+            registered_at: &assessor.registered_at,
+            state: assessor.state,
+            subjects: &assessor.subjects,
+        };
+        let work = GradedWork {
+            teacher_number: teacher,
+            school_code: &s.school_code,
+            county: batch.county,
+            subject: &p.subject,
+        };
+        decide_grader(&grader, &work, &grading, &s)?;
+        self.require_open_school(&batch, &p.school_code).await?;
+        let evidence = store::evidence_of(&self.db, batch_id, teacher).await?;
+        let grade = decide_grade(&grading, request, &s, &evidence)?;
+        if grade.grade == GradeKey::Excellent
+            && let Some(quota) = self.excellent_quota(&grading, &p).await?
+        {
+            let excellent = self.excellent_teachers(&p, teacher).await?;
+            decide_excellent_quota(quota, excellent)?;
+        }
+        let facts = Graded {
+            grade,
+            request,
+            assessor: &assessor.id,
+            now: tica_storage::now_micros(),
+        };
+        let decision = decide_graded(s, &facts);
+        self.settle_decision(ctx, (&batch, p), "GradeSubmission", decision)
+            .await
+    }
+
+    /// The school's excellent quota under `grading`, for its enrolled participants.
+    async fn excellent_quota(
+        &self,
+        grading: &GradingRule,
+        p: &ParticipantRecord,
+    ) -> Result<Option<usize>> {
+        let participants = store::participants_of(&self.db, &p.batch_id, &p.school_code).await?;
+        let enrolled = participants.iter().filter(|o| o.enrolled).count();
+        Ok(rules::excellent_quota(grading, enrolled))
+    }
+
+    /// How many other teachers at `p`'s school have an EXCELLENT submission.
+    async fn excellent_teachers(&self, p: &ParticipantRecord, teacher: &str) -> Result<usize> {
+        let graded = store::SubmissionFilter {
+            state: "graded".into(),
+            ..Default::default()
+        };
+        let (others, _) = store::submissions_in(
+            &self.db,
+            &p.batch_id,
+            &p.path,
+            &graded,
+            &Default::default(),
+            i64::MAX,
+        )
+        .await?;
+        let excellent: HashSet<&str> = others
+            .iter()
+            .filter(|o| o.teacher_number != teacher)
+            .filter(|o| {
+                o.grading
+                    .as_ref()
+                    .is_some_and(|g| g.grade == GradeKey::Excellent)
+            })
+            .map(|o| o.teacher_number.as_str())
+            .collect();
+        Ok(excellent.len())
     }
 
     /// The batch takes changes and the school's results are unlocked.
@@ -663,10 +434,557 @@ impl Assessment {
     }
 }
 
+/// Who may hand a submission in: its teacher, the school or an office.
+fn may_hand_in(role: Role) -> bool {
+    matches!(role, Role::Teacher | Role::SchoolAdmin) || role.is_office()
+}
+
+/// Only a DRAFT is handed in.
+fn require_draft(s: &SubmissionRecord) -> Result<()> {
+    if s.state != SubmissionState::Draft {
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "the submission is {}, not DRAFT",
+            s.state.key()
+        )));
+    }
+    Ok(())
+}
+
+/// What handing in a DRAFT depends on.
+struct HandIn<'a> {
+    today: time::Date,
+    deadline: Option<time::Date>,
+    rules: &'a PolicyRules,
+    /// The participant's evidence (of every submission).
+    evidence: &'a [EvidenceRecord],
+    now: i64,
+}
+
+/// The evidence kinds the policy requires for micro-competency `code` that none of the
+/// evidence attached to it has, sorted.
+fn missing_evidence(rules: &PolicyRules, code: &str, evidence: &[EvidenceRecord]) -> Vec<String> {
+    let attached: HashSet<&str> = evidence
+        .iter()
+        .filter(|e| e.codes.iter().any(|c| c == code))
+        .map(|e| e.kind.as_str())
+        .collect();
+    let requirements = rules
+        .evidence
+        .as_ref()
+        .map(|e| e.requirements.as_slice())
+        .unwrap_or_default();
+    let mut missing: Vec<String> = requirements
+        .iter()
+        .filter(|req| {
+            req.micro_competencies.is_empty() || req.micro_competencies.iter().any(|c| c == code)
+        })
+        .flat_map(|req| &req.required_kinds)
+        .map(|kind| evidence_kind_key(*kind))
+        .filter(|key| !attached.contains(key))
+        .map(str::to_owned)
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
+}
+
+/// DRAFT → SUBMITTED, before the submission deadline and with every evidence kind the policy
+/// requires attached.
+fn decide_hand_in(mut s: SubmissionRecord, facts: &HandIn) -> Result<Decision<SubmissionRecord>> {
+    if let Some(deadline) = facts.deadline
+        && facts.today > deadline
+    {
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "the submission deadline {} has passed",
+            tica_server::proto_time::date_to_iso(deadline)
+        )));
+    }
+    let missing = missing_evidence(facts.rules, &s.code, facts.evidence);
+    if !missing.is_empty() {
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "attach evidence of these kinds first: {}",
+            missing.join(", ")
+        )));
+    }
+    s.state = SubmissionState::Submitted;
+    s.submit_micros = Some(facts.now);
+    s.return_reason.clear();
+    s.update_micros = next_micros(s.update_micros);
+    Ok(Decision {
+        record: s,
+        audit: serde_json::json!({ "state": "submitted" }),
+    })
+}
+
+/// A handed-in submission goes back; a DRAFT or a result carried over does not.
+fn require_returnable(s: &SubmissionRecord) -> Result<()> {
+    if s.state == SubmissionState::Draft {
+        return Err(AssessmentError::FailedPrecondition(
+            "the submission is already a DRAFT".into(),
+        ));
+    }
+    require_not_carried_over(s)
+}
+
+fn require_not_carried_over(s: &SubmissionRecord) -> Result<()> {
+    if s.carried_over {
+        return Err(AssessmentError::FailedPrecondition(
+            "a result carried over from an earlier batch stays as it is".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// → DRAFT with the reason for the teacher; its grading, if any, goes to the history.
+fn decide_return(mut s: SubmissionRecord, reason: &str) -> Decision<SubmissionRecord> {
+    if let Some(g) = s.grading.take() {
+        s.history.push(g);
+    }
+    s.state = SubmissionState::Draft;
+    s.return_reason = reason.trim().to_owned();
+    s.update_micros = next_micros(s.update_micros);
+    Decision {
+        record: s,
+        audit: serde_json::json!({ "reason": reason.trim() }),
+    }
+}
+
+/// Who may grade (《宁夏测评实施办法》§七(二)): only a registered assessor; of the school, or of
+/// the county where the policy lets it; never their own; in their subject. And only a
+/// submitted submission, not one carried over from an earlier batch.
+fn decide_grader(
+    grader: &GraderFacts,
+    work: &GradedWork,
+    grading: &GradingRule,
+    s: &SubmissionRecord,
+) -> Result<()> {
+    eligibility::may_grade(grader, work, grading)
+        .map_err(|refusal| AssessmentError::PermissionDenied(refusal.to_string()))?;
+    if !matches!(
+        s.state,
+        SubmissionState::Submitted | SubmissionState::Graded
+    ) {
+        return Err(AssessmentError::FailedPrecondition(
+            "only a submitted submission is graded".into(),
+        ));
+    }
+    require_not_carried_over(s)
+}
+
+/// A grade as the request and the rubric decide it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Grade {
+    grade: GradeKey,
+    total_points: u32,
+}
+
+/// The grade of a request: the rubric's when it decides one (a given grade must agree), else
+/// the given one; evidence marked invalid (it must be this submission's) makes it FAIL
+/// (《宁夏测评实施办法》§四2: evidence without the teacher's own image, or not surely made by
+/// them, is invalid).
+fn decide_grade(
+    grading: &GradingRule,
+    request: &GradeRequest,
+    s: &SubmissionRecord,
+    evidence: &[EvidenceRecord],
+) -> Result<Grade> {
+    let mut problems = Problems::new();
+    for (i, invalid) in request.invalid_evidence.iter().enumerate() {
+        let ours = evidence
+            .iter()
+            .any(|e| e.id == invalid.evidence && e.codes.contains(&s.code));
+        if !ours {
+            problems.add(
+                format!("invalid_evidence[{i}].evidence"),
+                "not evidence of this submission",
+            );
+        }
+    }
+    let scores = &request.rubric_scores;
+    let from_rubric = problems
+        .check("rubric_scores", rules::grade_from_rubric(grading, scores))
+        .flatten();
+    let total_points = match &grading.rubric {
+        Some(r) if !scores.is_empty() => problems
+            .check("rubric_scores", rules::score_rubric(r, scores))
+            .unwrap_or(0),
+        _ => 0,
+    };
+    let grade = match (from_rubric, request.grade) {
+        (Some(g), Some(given)) if g != given => {
+            let message = format!(
+                "the rubric total gives {}; leave grade unset or give the same",
+                g.key()
+            );
+            problems.add("grade", message);
+            g
+        }
+        (Some(g), _) => g,
+        (None, Some(g)) => g,
+        (None, None) => {
+            problems.add("grade", "required");
+            GradeKey::Fail
+        }
+    };
+    if !request.invalid_evidence.is_empty() && grade != GradeKey::Fail {
+        problems.add("grade", "evidence marked invalid makes the submission FAIL");
+    }
+    problems.finish()?;
+    Ok(Grade {
+        grade,
+        total_points,
+    })
+}
+
+/// Another EXCELLENT fits the school's quota only while fewer than `quota` other teachers have
+/// one.
+fn decide_excellent_quota(quota: usize, excellent_others: usize) -> Result<()> {
+    if excellent_others >= quota {
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "the school's quota of {quota} excellent participants is used up"
+        )));
+    }
+    Ok(())
+}
+
+/// What a grading records.
+struct Graded<'a> {
+    grade: Grade,
+    request: &'a GradeRequest,
+    /// The assessor's id.
+    assessor: &'a str,
+    now: i64,
+}
+
+/// → GRADED with the new grading; the previous one, if any, goes to the history.
+fn decide_graded(mut s: SubmissionRecord, facts: &Graded) -> Decision<SubmissionRecord> {
+    let request = facts.request;
+    if let Some(previous) = s.grading.take() {
+        s.history.push(previous);
+    }
+    s.grading = Some(GradingRecord {
+        grade: facts.grade.grade,
+        rubric_scores: request.rubric_scores.clone(),
+        total_points: facts.grade.total_points,
+        invalid_evidence: request.invalid_evidence.clone(),
+        comment: request.comment.trim().to_owned(),
+        assessor: facts.assessor.to_owned(),
+        micros: facts.now,
+    });
+    s.state = SubmissionState::Graded;
+    s.update_micros = next_micros(s.update_micros);
+    let audit = serde_json::json!({
+        "grade": facts.grade.grade.key(),
+        "invalid_evidence": request.invalid_evidence.len(),
+        "assessor": format!("assessors/{}", facts.assessor),
+    });
+    Decision { record: s, audit }
+}
+
 /// A submission's resource name.
 pub fn submission_name(s: &SubmissionRecord) -> String {
     format!(
         "batches/{}/participants/{}/submissions/{}",
         s.batch_id, s.teacher_number, s.code
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use tica_domain::division::DivisionCode;
+    use tica_domain::policy::{EvidenceKind, EvidenceRequirement, EvidenceRule};
+    use tica_domain::{AssessorLevel, AssessorState, ScopePath};
+
+    use super::*;
+
+    fn submission(state: SubmissionState) -> SubmissionRecord {
+        SubmissionRecord {
+            batch_id: "b1".into(),
+            teacher_number: "T1".into(),
+            code: "A1".into(),
+            school_code: "6401040001".into(),
+            path: ScopePath::everything(),
+            state,
+            submit_micros: None,
+            grading: None,
+            history: Vec::new(),
+            return_reason: String::new(),
+            carried_over: false,
+            update_micros: 1,
+            loaded: None,
+        }
+    }
+
+    fn evidence(id: &str, kind: &str, code: &str) -> EvidenceRecord {
+        EvidenceRecord {
+            id: id.into(),
+            batch_id: "b1".into(),
+            teacher_number: "T1".into(),
+            path: ScopePath::everything(),
+            codes: vec![code.into()],
+            kind: kind.into(),
+            file_name: String::new(),
+            content_type: String::new(),
+            size_bytes: 0,
+            sha256: String::new(),
+            duration_seconds: 0,
+            description: String::new(),
+            uploaded_by: Default::default(),
+            object_key: String::new(),
+            create_micros: 0,
+        }
+    }
+
+    fn grader(teacher_number: &str) -> GraderFacts<'_> {
+        GraderFacts {
+            id: "a1",
+            teacher_number,
+            level: AssessorLevel::School,
+            registered_at: "schools/6401040001",
+            state: AssessorState::Registered,
+            subjects: &[],
+        }
+    }
+
+    fn work() -> GradedWork<'static> {
+        GradedWork {
+            teacher_number: "T1",
+            school_code: "6401040001",
+            county: DivisionCode::parse("640104").unwrap(),
+            subject: "数学",
+        }
+    }
+
+    fn request(grade: Option<GradeKey>) -> GradeRequest {
+        GradeRequest {
+            assessor: "assessors/a1".into(),
+            grade,
+            ..Default::default()
+        }
+    }
+
+    fn is_precondition(r: Result<impl std::fmt::Debug>) -> bool {
+        matches!(r, Err(AssessmentError::FailedPrecondition(_)))
+    }
+
+    #[test]
+    fn a_registered_assessor_of_the_school_grades_a_submitted_submission() {
+        let s = submission(SubmissionState::Submitted);
+        let rule = GradingRule::default();
+        assert!(decide_grader(&grader("T9"), &work(), &rule, &s).is_ok());
+        let graded = submission(SubmissionState::Graded);
+        assert!(decide_grader(&grader("T9"), &work(), &rule, &graded).is_ok());
+    }
+
+    /// 《宁夏测评实施办法》§七(二): never their own submission.
+    #[test]
+    fn an_assessor_never_grades_their_own_submission() {
+        let s = submission(SubmissionState::Submitted);
+        let r = decide_grader(&grader("T1"), &work(), &GradingRule::default(), &s);
+        assert!(
+            matches!(r, Err(AssessmentError::PermissionDenied(_))),
+            "{r:?}"
+        );
+    }
+
+    /// 《宁夏测评实施办法》§七(二): only a registered assessor.
+    #[test]
+    fn a_suspended_assessor_grades_nothing() {
+        let s = submission(SubmissionState::Submitted);
+        let mut g = grader("T9");
+        g.state = AssessorState::Suspended;
+        let r = decide_grader(&g, &work(), &GradingRule::default(), &s);
+        assert!(
+            matches!(r, Err(AssessmentError::PermissionDenied(_))),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn only_a_submitted_submission_is_graded_and_never_one_carried_over() {
+        let rule = GradingRule::default();
+        let draft = submission(SubmissionState::Draft);
+        assert!(is_precondition(decide_grader(
+            &grader("T9"),
+            &work(),
+            &rule,
+            &draft
+        )));
+        let mut carried = submission(SubmissionState::Submitted);
+        carried.carried_over = true;
+        assert!(is_precondition(decide_grader(
+            &grader("T9"),
+            &work(),
+            &rule,
+            &carried
+        )));
+    }
+
+    #[test]
+    fn without_a_rubric_the_given_grade_is_the_grade_and_one_is_required() {
+        let s = submission(SubmissionState::Submitted);
+        let rule = GradingRule::default();
+        let grade = decide_grade(&rule, &request(Some(GradeKey::Pass)), &s, &[]).unwrap();
+        assert_eq!(
+            grade,
+            Grade {
+                grade: GradeKey::Pass,
+                total_points: 0
+            }
+        );
+        let r = decide_grade(&rule, &request(None), &s, &[]);
+        assert!(matches!(r, Err(AssessmentError::Invalid(_))), "{r:?}");
+    }
+
+    /// 《宁夏测评实施办法》§四2: evidence marked invalid makes the submission FAIL.
+    #[test]
+    fn evidence_marked_invalid_makes_the_submission_fail() {
+        let s = submission(SubmissionState::Submitted);
+        let rule = GradingRule::default();
+        let evidence = [evidence("e1", "video", "A1")];
+        let mut asked = request(Some(GradeKey::Pass));
+        asked.invalid_evidence = vec![InvalidEvidenceRecord {
+            evidence: "e1".into(),
+            reason: "not_own_image".into(),
+            explanation: String::new(),
+        }];
+        let r = decide_grade(&rule, &asked, &s, &evidence);
+        assert!(matches!(r, Err(AssessmentError::Invalid(_))), "{r:?}");
+        asked.grade = Some(GradeKey::Fail);
+        assert_eq!(
+            decide_grade(&rule, &asked, &s, &evidence).unwrap().grade,
+            GradeKey::Fail
+        );
+    }
+
+    #[test]
+    fn evidence_marked_invalid_must_be_evidence_of_this_submission() {
+        let s = submission(SubmissionState::Submitted);
+        let evidence = [evidence("e1", "video", "B2")];
+        let mut asked = request(Some(GradeKey::Fail));
+        asked.invalid_evidence = vec![InvalidEvidenceRecord {
+            evidence: "e1".into(),
+            reason: "not_own_image".into(),
+            explanation: String::new(),
+        }];
+        let r = decide_grade(&GradingRule::default(), &asked, &s, &evidence);
+        let Err(AssessmentError::Invalid(problems)) = r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(problems[0].0, "invalid_evidence[0].evidence");
+    }
+
+    #[test]
+    fn an_excellent_fits_while_fewer_other_teachers_than_the_quota_have_one() {
+        assert!(decide_excellent_quota(2, 1).is_ok());
+        assert!(is_precondition(decide_excellent_quota(2, 2)));
+        assert!(is_precondition(decide_excellent_quota(0, 0)));
+    }
+
+    #[test]
+    fn grading_again_keeps_the_previous_grading_in_the_history() {
+        let asked = request(Some(GradeKey::Pass));
+        let facts = |grade| Graded {
+            grade: Grade {
+                grade,
+                total_points: 0,
+            },
+            request: &asked,
+            assessor: "a1",
+            now: 7,
+        };
+        let once = decide_graded(
+            submission(SubmissionState::Submitted),
+            &facts(GradeKey::Fail),
+        );
+        let twice = decide_graded(once.record, &facts(GradeKey::Pass));
+        let s = twice.record;
+        assert_eq!(s.state, SubmissionState::Graded);
+        assert_eq!(s.grading.as_ref().unwrap().grade, GradeKey::Pass);
+        assert_eq!(s.history.len(), 1);
+        assert_eq!(s.history[0].grade, GradeKey::Fail);
+        let audit = serde_json::json!({
+            "grade": "pass",
+            "invalid_evidence": 0,
+            "assessor": "assessors/a1",
+        });
+        assert_eq!(twice.audit, audit);
+    }
+
+    fn hand_in(rules: &PolicyRules, evidence: &[EvidenceRecord]) -> Result<SubmissionRecord> {
+        let today = time::macros::date!(2026 - 05 - 01);
+        let facts = HandIn {
+            today,
+            deadline: Some(today),
+            rules,
+            evidence,
+            now: 9,
+        };
+        decide_hand_in(submission(SubmissionState::Draft), &facts).map(|d| d.record)
+    }
+
+    #[test]
+    fn handing_in_needs_every_evidence_kind_the_policy_requires() {
+        let rules = PolicyRules {
+            evidence: Some(EvidenceRule {
+                requirements: vec![EvidenceRequirement {
+                    micro_competencies: vec![],
+                    required_kinds: vec![EvidenceKind::Video, EvidenceKind::Reflection],
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let r = hand_in(&rules, &[evidence("e1", "video", "A1")]);
+        let Err(AssessmentError::FailedPrecondition(message)) = r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(message, "attach evidence of these kinds first: reflection");
+        let both = [
+            evidence("e1", "video", "A1"),
+            evidence("e2", "reflection", "A1"),
+        ];
+        let s = hand_in(&rules, &both).unwrap();
+        assert_eq!(s.state, SubmissionState::Submitted);
+        assert_eq!(s.submit_micros, Some(9));
+    }
+
+    #[test]
+    fn handing_in_after_the_submission_deadline_is_refused() {
+        let facts = HandIn {
+            today: time::macros::date!(2026 - 05 - 02),
+            deadline: Some(time::macros::date!(2026 - 05 - 01)),
+            rules: &PolicyRules::default(),
+            evidence: &[],
+            now: 9,
+        };
+        let r = decide_hand_in(submission(SubmissionState::Draft), &facts);
+        assert!(is_precondition(r));
+    }
+
+    #[test]
+    fn a_returned_submission_is_a_draft_again_and_its_grading_goes_to_the_history() {
+        let mut s = submission(SubmissionState::Graded);
+        s.grading = decide_graded(
+            submission(SubmissionState::Submitted),
+            &Graded {
+                grade: Grade {
+                    grade: GradeKey::Pass,
+                    total_points: 0,
+                },
+                request: &request(None),
+                assessor: "a1",
+                now: 7,
+            },
+        )
+        .record
+        .grading;
+        assert!(require_returnable(&s).is_ok());
+        let returned = decide_return(s, "  补充反思  ").record;
+        assert_eq!(returned.state, SubmissionState::Draft);
+        assert_eq!(returned.return_reason, "补充反思");
+        assert!(returned.grading.is_none());
+        assert_eq!(returned.history.len(), 1);
+        assert!(is_precondition(require_returnable(&returned)));
+    }
 }

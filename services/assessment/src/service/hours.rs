@@ -6,8 +6,8 @@ use tica_server::retry_conflicts;
 use tica_auth::Role;
 use tica_domain::policy::{self as rules, HoursEntry, PolicyRules};
 
-use super::batches::batch_rules;
-use super::grading::{hours_entries, recompute};
+use super::recount::{hours_entries, recompute};
+use super::rules::batch_rules;
 use super::{Assessment, Ctx, denied, require_covers};
 use crate::error::{AssessmentError, Result};
 use crate::model::*;
@@ -95,7 +95,7 @@ pub fn counted(
     let Some(rule) = &rules.hours else {
         return (record.centihours, None);
     };
-    let Some(kind) = super::grading::hours_kind_from_key(&record.kind) else {
+    let Some(kind) = super::keys::hours_kind_from_key(&record.kind) else {
         return (0, Some("unknown kind".into()));
     };
     let entry = HoursEntry {
@@ -162,7 +162,8 @@ impl Assessment {
                 Err(e) => outcomes[i] = Some(Err(e)),
             }
         }
-        for (i, outcome) in self.store_pushes(ctx, provider, &records, &stored).await? {
+        let step = || self.push_step(ctx, provider, &records, &stored);
+        for (i, outcome) in retry_conflicts(step).await? {
             outcomes[i] = Some(outcome);
         }
         let mut touched: BTreeSet<String> = BTreeSet::new();
@@ -188,7 +189,8 @@ impl Assessment {
                     error: error_text(&e),
                 },
             };
-            metrics::counter!("tica_assessment_hours_records_total", "outcome" => pushed.outcome.key())
+            let outcome = pushed.outcome.key();
+            metrics::counter!("tica_assessment_hours_records_total", "outcome" => outcome)
                 .increment(1);
             results.push(pushed);
         }
@@ -265,101 +267,101 @@ impl Assessment {
         Ok(teachers)
     }
 
-    /// Decides each record against what is stored (or pushed earlier in the same call) and
-    /// stores the new and changed ones, with their audit entries, in one transaction; a lost
-    /// race reads again.
-    async fn store_pushes(
+    /// Reads each record's stored version (or takes the one pushed earlier in this call),
+    /// decides it with [`decide_push`], and commits the new and changed ones, with their audit
+    /// entries, in one transaction (run under `retry_conflicts`: a lost race reads again).
+    async fn push_step(
         &self,
         ctx: &Ctx,
         provider: &str,
         records: &[HoursPush],
         stored: &[(usize, RosterTeacher)],
     ) -> Result<Vec<(usize, Result<(PushOutcome, HoursRecordRow)>)>> {
-        retry_conflicts(|| async {
-            let mut current: HashMap<&str, Option<HoursRecordRow>> = HashMap::new();
-            let mut written: HashMap<&str, usize> = HashMap::new();
-            let mut work = Work::default();
-            let mut outcomes = Vec::with_capacity(stored.len());
-            for (i, teacher) in stored {
-                let i = *i;
-                let push = &records[i];
-                let id = push.record_id.as_str();
-                let existing = match current.get(id) {
-                    Some(r) => r.clone(),
-                    None => store::hours_record(&self.db, provider, id).await?,
-                };
-                let outcome = decide_push(provider, push, teacher, existing.as_ref());
-                if let Ok((outcome, record)) = &outcome
-                    && *outcome != PushOutcome::Unchanged
-                {
-                    work.audits.push(ctx.audit(
-                        "BatchPushHoursRecords",
-                        format!("providers/{provider}/hoursRecords/{}", record.record_id),
-                        &record.path,
-                        serde_json::json!({ "teacher": format!("teachers/{}", record.teacher_number), "kind": record.kind, "centihours": record.centihours, "revision": record.revision }),
-                    ));
-                    // A record pushed twice in one call is written once, as it ends; its
-                    // `loaded` still names the stored version the write replaces.
-                    match written.get(id) {
-                        Some(&slot) => work.hours[slot] = record.clone(),
-                        None => {
-                            written.insert(id, work.hours.len());
-                            work.hours.push(record.clone());
-                        }
+        let mut current: HashMap<&str, Option<HoursRecordRow>> = HashMap::new();
+        let mut written: HashMap<&str, usize> = HashMap::new();
+        let mut work = Work::default();
+        let mut outcomes = Vec::with_capacity(stored.len());
+        for (i, teacher) in stored {
+            let i = *i;
+            let push = &records[i];
+            let id = push.record_id.as_str();
+            let existing = match current.get(id) {
+                Some(r) => r.clone(),
+                None => store::hours_record(&self.db, provider, id).await?,
+            };
+            let outcome = decide_push(provider, push, teacher, existing.as_ref());
+            if let Ok((outcome, record)) = &outcome
+                && *outcome != PushOutcome::Unchanged
+            {
+                work.audits.push(ctx.audit(
+                    "BatchPushHoursRecords",
+                    format!("providers/{provider}/hoursRecords/{}", record.record_id),
+                    &record.path,
+                    push_audit(record),
+                ));
+                // A record pushed twice in one call is written once, as it ends; its
+                // `loaded` still names the stored version the write replaces.
+                match written.get(id) {
+                    Some(&slot) => work.hours[slot] = record.clone(),
+                    None => {
+                        written.insert(id, work.hours.len());
+                        work.hours.push(record.clone());
                     }
-                    current.insert(id, Some(record.clone()));
-                } else {
-                    current.insert(id, existing);
                 }
-                outcomes.push((i, outcome));
+                current.insert(id, Some(record.clone()));
+            } else {
+                current.insert(id, existing);
             }
-            if !work.hours.is_empty() {
-                self.commit(&work).await?;
-            }
-            Ok(outcomes)
-        })
-        .await
+            outcomes.push((i, outcome));
+        }
+        if !work.hours.is_empty() {
+            self.commit(&work).await?;
+        }
+        Ok(outcomes)
     }
 
     /// Re-evaluates the hours (and so the grade) of teachers' open enrolments, storing every
     /// changed participant in one transaction (a lost race reads them all again).
     pub(crate) async fn refresh_hours_of(&self, teachers: &[String]) -> Result<()> {
-        retry_conflicts(|| async {
-            let mut batches: HashMap<String, Option<(BatchRecord, PolicyRules)>> = HashMap::new();
-            let mut work = Work::default();
-            for teacher in teachers {
-                let records = self.all_hours_of(teacher).await?;
-                for mut p in store::enrolments(&self.db, teacher).await? {
-                    if !batches.contains_key(&p.batch_id) {
-                        let batch = self.stored_batch(&p.batch_id).await?;
-                        let open =
-                            !matches!(batch.state, BatchState::Certified | BatchState::Draft);
-                        let entry = if open {
-                            let rules = batch_rules(&batch)?;
-                            Some((batch, rules))
-                        } else {
-                            None
-                        };
-                        batches.insert(p.batch_id.clone(), entry);
-                    }
-                    let Some((batch, rules)) = &batches[&p.batch_id] else {
-                        continue;
+        retry_conflicts(|| self.refresh_step(teachers)).await
+    }
+
+    /// Reads the teachers' records, open enrolments and submissions, recomputes each
+    /// enrolment, commits the ones that changed.
+    async fn refresh_step(&self, teachers: &[String]) -> Result<()> {
+        let mut batches: HashMap<String, Option<(BatchRecord, PolicyRules)>> = HashMap::new();
+        let mut work = Work::default();
+        for teacher in teachers {
+            let records = self.all_hours_of(teacher).await?;
+            for p in store::enrolments(&self.db, teacher).await? {
+                if !batches.contains_key(&p.batch_id) {
+                    let batch = self.stored_batch(&p.batch_id).await?;
+                    let open = !matches!(batch.state, BatchState::Certified | BatchState::Draft);
+                    let entry = if open {
+                        let rules = batch_rules(&batch)?;
+                        Some((batch, rules))
+                    } else {
+                        None
                     };
-                    let submissions = store::submissions_of(&self.db, &p.batch_id, teacher).await?;
-                    let before = p.clone();
-                    recompute(&mut p, &submissions, rules, Some(&records), batch.open_date);
-                    if p != before {
-                        p.update_micros = next_micros(p.update_micros);
-                        work.participants.push(p);
-                    }
+                    batches.insert(p.batch_id.clone(), entry);
                 }
+                let Some((batch, rules)) = &batches[&p.batch_id] else {
+                    continue;
+                };
+                let submissions = store::submissions_of(&self.db, &p.batch_id, teacher).await?;
+                let counts = Counts {
+                    submissions: &submissions,
+                    rules,
+                    hours: &records,
+                    open_date: batch.open_date,
+                };
+                work.participants.extend(decide_refresh(p, &counts));
             }
-            if work.participants.is_empty() {
-                return Ok(());
-            }
-            self.commit(&work).await
-        })
-        .await
+        }
+        if work.participants.is_empty() {
+            return Ok(());
+        }
+        self.commit(&work).await
     }
 
     async fn all_hours_of(&self, teacher: &str) -> Result<Vec<HoursRecordRow>> {
@@ -498,7 +500,7 @@ fn check_push(push: &HoursPush) -> Result<()> {
             "1 to 64 of [0-9A-Za-z._-]",
         ));
     }
-    if super::grading::hours_kind_from_key(&push.kind).is_none() {
+    if super::keys::hours_kind_from_key(&push.kind).is_none() {
         return Err(AssessmentError::invalid("kind", "required"));
     }
     if push.centihours <= 0 || push.centihours > 100_000 {
@@ -534,6 +536,42 @@ fn check_push(push: &HoursPush) -> Result<()> {
 /// What a pushed record does to the stored one: a new record, a higher revision that replaces
 /// it, the same revision again (unchanged when the content is the same, refused when not), or
 /// a lower revision (unchanged: the stored one is newer).
+/// What a participant's counts are made of.
+struct Counts<'a> {
+    submissions: &'a [SubmissionRecord],
+    rules: &'a PolicyRules,
+    hours: &'a [HoursRecordRow],
+    open_date: Option<time::Date>,
+}
+
+/// The participant with its hours and grade recomputed, if that changes it.
+fn decide_refresh(mut p: ParticipantRecord, counts: &Counts) -> Option<ParticipantRecord> {
+    let before = p.clone();
+    let hours = Some(counts.hours);
+    recompute(
+        &mut p,
+        counts.submissions,
+        counts.rules,
+        hours,
+        counts.open_date,
+    );
+    if p == before {
+        return None;
+    }
+    p.update_micros = next_micros(p.update_micros);
+    Some(p)
+}
+
+/// What the audit entry of a pushed record says.
+fn push_audit(record: &HoursRecordRow) -> serde_json::Value {
+    serde_json::json!({
+        "teacher": format!("teachers/{}", record.teacher_number),
+        "kind": record.kind,
+        "centihours": record.centihours,
+        "revision": record.revision,
+    })
+}
+
 fn decide_push(
     provider: &str,
     push: &HoursPush,

@@ -10,10 +10,13 @@ mod batches;
 mod evidence;
 mod grading;
 mod hours;
+mod keys;
 mod participants;
 mod policies;
 pub mod progress;
+mod recount;
 mod results;
+mod rules;
 mod selection;
 mod stream;
 
@@ -37,22 +40,22 @@ pub use policies::version_name as policies_version_name;
 
 /// An hours kind from its storage key.
 pub fn hours_kind(key: &str) -> Option<tica_domain::policy::HoursKind> {
-    grading::hours_kind_from_key(key)
+    keys::hours_kind_from_key(key)
 }
 
 /// An hours kind's storage key.
 pub fn hours_kind_key(kind: tica_domain::policy::HoursKind) -> &'static str {
-    grading::hours_kind_key(kind)
+    keys::hours_kind_key(kind)
 }
 
 /// An evidence kind from its storage key.
 pub fn evidence_kind(key: &str) -> Option<tica_domain::policy::EvidenceKind> {
-    grading::evidence_kind_from_key(key)
+    keys::evidence_kind_from_key(key)
 }
 
 /// An evidence kind's storage key.
 pub fn evidence_kind_key(kind: tica_domain::policy::EvidenceKind) -> &'static str {
-    grading::evidence_kind_key(kind)
+    keys::evidence_kind_key(kind)
 }
 
 use tica_auth::{Caller, Role};
@@ -60,7 +63,7 @@ use tica_domain::ScopePath;
 use tica_storage::Database;
 
 use crate::error::{AssessmentError, Result};
-use crate::model::{BatchRecord, ParticipantRecord};
+use crate::model::{BatchRecord, ParticipantRecord, Transition};
 use crate::objects::EvidenceStore;
 use crate::roster::Roster;
 use crate::store::{self, CommitError, Work};
@@ -73,6 +76,32 @@ pub(crate) struct Step<'a, S> {
     pub to: S,
     pub reason: &'a str,
     pub round: &'a str,
+}
+
+/// A transition of a review chain, by the caller, now.
+pub(crate) fn transition(ctx: &Ctx, from: &str, to: &str, reason: &str, round: &str) -> Transition {
+    Transition {
+        from: from.to_owned(),
+        to: to.to_owned(),
+        actor: ctx.actor(),
+        micros: tica_storage::now_micros(),
+        reason: reason.trim().to_owned(),
+        review_round: round.to_owned(),
+    }
+}
+
+/// What a step decided: the record as it changes and what its audit entry says about it.
+#[derive(Debug)]
+pub(crate) struct Decision<T> {
+    pub record: T,
+    pub audit: serde_json::Value,
+}
+
+impl<S> Step<'_, S> {
+    /// The transition this step records, from `from`, by the caller, now.
+    pub fn transition(&self, ctx: &Ctx, from: &str, to: &str) -> Transition {
+        transition(ctx, from, to, self.reason, self.round)
+    }
 }
 
 /// The fully-qualified gRPC service name (audit entries name methods under it).

@@ -3,8 +3,11 @@
 use tica_auth::Role;
 use tica_server::retry_conflicts;
 
-use super::batches::{batch_rules, enrolment};
-use super::{ADMINISTRATORS, Assessment, Ctx, denied, require_covers, require_participant_access};
+use super::batches::enrolment;
+use super::rules::batch_rules;
+use super::{
+    ADMINISTRATORS, Assessment, Ctx, Decision, denied, require_covers, require_participant_access,
+};
 use crate::error::{AssessmentError, Result};
 use crate::model::*;
 use crate::store::{self, ParticipantFilter, Work};
@@ -148,34 +151,25 @@ impl Assessment {
                 "say why (at most 500 characters)",
             ));
         }
-        retry_conflicts(|| async {
-            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
-            let mut p = self.participant_or_404(batch_id, teacher).await?;
-            require_participant_access(&ctx.caller, &p)?;
-            if !p.enrolled {
-                return Err(AssessmentError::FailedPrecondition(
-                    "already withdrawn".into(),
-                ));
-            }
-            self.require_open_school(&batch, &p.school_code).await?;
-            p.enrolled = false;
-            p.withdraw_reason = reason.trim().to_owned();
-            p.update_micros = next_micros(p.update_micros);
-            let audit = ctx.audit(
-                "WithdrawParticipant",
-                participant_name(&p),
-                &p.path,
-                serde_json::json!({ "reason": reason.trim() }),
-            );
-            self.commit(&Work {
-                participants: vec![p.clone()],
-                audits: vec![audit],
-                ..Default::default()
-            })
-            .await?;
-            Ok(p)
-        })
-        .await
+        retry_conflicts(|| self.withdraw_step(ctx, batch_id, teacher, reason)).await
+    }
+
+    /// Reads the participant, decides the withdrawal, commits.
+    async fn withdraw_step(
+        &self,
+        ctx: &Ctx,
+        batch_id: &str,
+        teacher: &str,
+        reason: &str,
+    ) -> Result<ParticipantRecord> {
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
+        let p = self.participant_or_404(batch_id, teacher).await?;
+        require_participant_access(&ctx.caller, &p)?;
+        require_enrolled(&p)?;
+        self.require_open_school(&batch, &p.school_code).await?;
+        let decision = decide_withdrawal(p, reason);
+        self.commit_participant(ctx, "WithdrawParticipant", decision)
+            .await
     }
 
     /// The age rule's reference date for a batch.
@@ -187,6 +181,46 @@ impl Assessment {
             .as_ref()
             .map(|s| s.reference_date_for(open))
             .unwrap_or(open))
+    }
+}
+
+/// Only an enrolled participant is withdrawn.
+fn require_enrolled(p: &ParticipantRecord) -> Result<()> {
+    if !p.enrolled {
+        return Err(AssessmentError::FailedPrecondition(
+            "already withdrawn".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// ENROLLED → WITHDRAWN, with the reason.
+fn decide_withdrawal(mut p: ParticipantRecord, reason: &str) -> Decision<ParticipantRecord> {
+    p.enrolled = false;
+    p.withdraw_reason = reason.trim().to_owned();
+    p.update_micros = next_micros(p.update_micros);
+    Decision {
+        record: p,
+        audit: serde_json::json!({ "reason": reason.trim() }),
+    }
+}
+
+impl Assessment {
+    /// Stores the participant a step decided on, with its audit entry under `method`.
+    pub(crate) async fn commit_participant(
+        &self,
+        ctx: &Ctx,
+        method: &str,
+        decision: Decision<ParticipantRecord>,
+    ) -> Result<ParticipantRecord> {
+        let Decision { record: p, audit } = decision;
+        self.commit(&Work {
+            audits: vec![ctx.audit(method, participant_name(&p), &p.path, audit)],
+            participants: vec![p.clone()],
+            ..Default::default()
+        })
+        .await?;
+        Ok(p)
     }
 }
 

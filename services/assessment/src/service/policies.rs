@@ -5,7 +5,7 @@ use tica_domain::division::DivisionCode;
 use tica_domain::policy::{self as rules, PolicyRules, Preset};
 use tica_server::retry_conflicts;
 
-use super::{ADMINISTRATORS, Assessment, Ctx, can_see, require_covers, require_role};
+use super::{ADMINISTRATORS, Assessment, Ctx, Decision, can_see, require_covers, require_role};
 use crate::error::{AssessmentError, Problems, Result};
 use crate::model::{Actor, PolicyRecord, PolicyVersionRecord};
 use crate::store::{self, Work, to_json};
@@ -68,6 +68,91 @@ fn set_section(into: &mut PolicyRules, section: &str, from: &PolicyRules) {
         "carry_over" => into.carry_over = from.carry_over.clone(),
         _ => unreachable!("sections are checked against PolicyRules::SECTIONS"),
     }
+}
+
+/// What a change to a policy comes to.
+enum PolicyUpdate {
+    /// `validate_only`: the policy as it would become, not stored.
+    Validated(PolicyRecord),
+    /// The policy as it becomes, and its new version when the rules changed.
+    Changed {
+        decision: Decision<PolicyRecord>,
+        version: Option<PolicyVersionRecord>,
+    },
+}
+
+/// A change to a policy: a valid name, valid rules, and a note saying why whenever the rules
+/// change (the proto's contract: it is recorded with the version, which is new then).
+fn decide_policy_change(
+    mut policy: PolicyRecord,
+    change: &PolicyChange,
+    author: Actor,
+) -> Result<PolicyUpdate> {
+    let mut rules = decode(&policy)?;
+    let mut fields = Vec::new();
+    if let Some(name) = &change.display_name {
+        if name.trim().is_empty() || name.chars().count() > 100 {
+            return Err(AssessmentError::invalid(
+                "policy.display_name",
+                "1 to 100 characters",
+            ));
+        }
+        policy.display_name = name.trim().to_owned();
+        fields.push("display_name".to_owned());
+    }
+    for (section, from) in &change.sections {
+        set_section(&mut rules, section, from);
+        fields.push(format!("rules.{section}"));
+    }
+    let mut found: Vec<(String, String)> = rules
+        .validate()
+        .err()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(f, m)| (format!("policy.{f}"), m))
+        .collect();
+    let note = change.change_note.trim();
+    if !change.sections.is_empty() && note.is_empty() {
+        found.push((
+            "change_note".to_owned(),
+            "required when the rules change: say why (it is recorded with the version)".to_owned(),
+        ));
+    } else if change.change_note.chars().count() > 500 {
+        found.push((
+            "change_note".to_owned(),
+            "at most 500 characters".to_owned(),
+        ));
+    }
+    if !found.is_empty() {
+        return Err(problems(found));
+    }
+    if change.validate_only {
+        policy.rules_json = to_json(&rules);
+        return Ok(PolicyUpdate::Validated(policy));
+    }
+    let now = crate::model::next_micros(policy.update_micros);
+    let mut version = None;
+    if !change.sections.is_empty() {
+        policy.version += 1;
+        policy.rules_json = to_json(&rules);
+        version = Some(PolicyVersionRecord {
+            jurisdiction: policy.jurisdiction,
+            version: policy.version,
+            rules_json: policy.rules_json.clone(),
+            change_note: note.to_owned(),
+            author,
+            create_micros: now,
+        });
+    }
+    policy.update_micros = now;
+    let audit = serde_json::json!({ "fields": fields, "version": policy.version, "note": note });
+    Ok(PolicyUpdate::Changed {
+        decision: Decision {
+            record: policy,
+            audit,
+        },
+        version,
+    })
 }
 
 impl Assessment {
@@ -226,63 +311,41 @@ impl Assessment {
         change: PolicyChange,
     ) -> Result<PolicyRecord> {
         require_role(&ctx.caller, ADMINISTRATORS, "change policies")?;
-        retry_conflicts(|| async {
-            let mut policy = store::policy(&self.db, &code.to_string()).await?.ok_or_else(|| AssessmentError::NotFound(format!("policies/{code}")))?;
-            require_covers(&ctx.caller, &policy.path)?;
-            let mut rules = decode(&policy)?;
-            let mut fields = Vec::new();
-            if let Some(name) = &change.display_name {
-                if name.trim().is_empty() || name.chars().count() > 100 {
-                    return Err(AssessmentError::invalid("policy.display_name", "1 to 100 characters"));
-                }
-                policy.display_name = name.trim().to_owned();
-                fields.push("display_name".to_owned());
-            }
-            for (section, from) in &change.sections {
-                set_section(&mut rules, section, from);
-                fields.push(format!("rules.{section}"));
-            }
-            let mut found: Vec<(String, String)> = rules.validate().err().unwrap_or_default().into_iter().map(|(f, m)| (format!("policy.{f}"), m)).collect();
-            if !change.sections.is_empty() && change.change_note.trim().is_empty() {
-                // The proto's contract: a change to the rules says why, recorded with the version.
-                found.push(("change_note".to_owned(), "required when the rules change: say why (it is recorded with the version)".to_owned()));
-            } else if change.change_note.chars().count() > 500 {
-                found.push(("change_note".to_owned(), "at most 500 characters".to_owned()));
-            }
-            if !found.is_empty() {
-                return Err(problems(found));
-            }
-            if change.validate_only {
-                policy.rules_json = to_json(&rules);
-                return Ok(policy);
-            }
-            let now = crate::model::next_micros(policy.update_micros);
-            let rules_changed = !change.sections.is_empty();
-            let mut work = Work::default();
-            if rules_changed {
-                policy.version += 1;
-                policy.rules_json = to_json(&rules);
-                work.policy_versions.push(PolicyVersionRecord {
-                    jurisdiction: code,
-                    version: policy.version,
-                    rules_json: policy.rules_json.clone(),
-                    change_note: change.change_note.trim().to_owned(),
-                    author: ctx.actor(),
-                    create_micros: now,
-                });
-            }
-            policy.update_micros = now;
-            work.audits.push(ctx.audit(
+        retry_conflicts(|| self.update_policy_step(ctx, code, &change)).await
+    }
+
+    /// Reads the policy, decides the change, commits it (unless only validating).
+    async fn update_policy_step(
+        &self,
+        ctx: &Ctx,
+        code: DivisionCode,
+        change: &PolicyChange,
+    ) -> Result<PolicyRecord> {
+        let policy = store::policy(&self.db, &code.to_string())
+            .await?
+            .ok_or_else(|| AssessmentError::NotFound(format!("policies/{code}")))?;
+        require_covers(&ctx.caller, &policy.path)?;
+        let (decision, version) = match decide_policy_change(policy, change, ctx.actor())? {
+            PolicyUpdate::Validated(policy) => return Ok(policy),
+            PolicyUpdate::Changed { decision, version } => (decision, version),
+        };
+        let Decision {
+            record: policy,
+            audit,
+        } = decision;
+        let work = Work {
+            policy_versions: version.into_iter().collect(),
+            audits: vec![ctx.audit(
                 "UpdatePolicy",
                 format!("policies/{code}"),
                 &policy.path,
-                serde_json::json!({ "fields": fields, "version": policy.version, "note": change.change_note.trim() }),
-            ));
-            work.policies.push(policy.clone());
-            self.commit(&work).await?;
-            Ok(policy)
-        })
-        .await
+                audit,
+            )],
+            policies: vec![policy.clone()],
+            ..Default::default()
+        };
+        self.commit(&work).await?;
+        Ok(policy)
     }
 
     /// One version of a policy.
@@ -312,7 +375,8 @@ impl Assessment {
 
     /// The rules in force at `code` (without access checks: callers check first).
     pub(crate) async fn effective_at(&self, code: DivisionCode) -> Result<EffectivePolicy> {
-        let ancestry: Vec<DivisionCode> = code.ancestry().into_iter().rev().collect(); // nearest first
+        // Nearest first.
+        let ancestry: Vec<DivisionCode> = code.ancestry().into_iter().rev().collect();
         let mut chain = Vec::new();
         for c in &ancestry {
             if let Some(p) = store::policy(&self.db, &c.to_string()).await? {

@@ -1,13 +1,13 @@
 //! Progress: counts and rates by school, county, city and province, from one grouped scan of
 //! the participants (each row carries its running counts).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
 
-use super::batches::batch_rules;
 use super::results::unit_grade;
+use super::rules::batch_rules;
 use super::{Assessment, Ctx, denied};
 use crate::error::{AssessmentError, Result};
 use tica_domain::micro_competency::{Dimension, Environment, MICRO_COMPETENCIES, MicroCompetency};
@@ -276,6 +276,47 @@ impl Assessment {
             }
         }
         Ok((rows.into_values().collect(), total))
+    }
+
+    /// The display names of progress units (`schools/…` by one `BatchGetSchools` per 1000
+    /// schools, `jurisdictions/…` one by one), as the caller may see them. A unit the roster
+    /// does not know is named by the empty string; any other refusal reaches the caller.
+    pub async fn unit_names(&self, ctx: &Ctx, units: &[&str]) -> Result<HashMap<String, String>> {
+        let mut names = HashMap::with_capacity(units.len());
+        let codes: Vec<String> = units
+            .iter()
+            .filter_map(|u| u.strip_prefix("schools/"))
+            .map(str::to_owned)
+            .collect();
+        let schools = self.roster.schools(&ctx.token, &codes).await?;
+        for unit in units {
+            let name = if let Some(code) = unit.strip_prefix("schools/") {
+                schools.get(code).map(|s| s.display_name.clone())
+            } else if let Some(code) = unit
+                .strip_prefix("jurisdictions/")
+                .and_then(|c| DivisionCode::parse(c).ok())
+            {
+                match self.roster.jurisdiction_name(&ctx.token, code).await {
+                    Ok(name) => Some(name),
+                    Err(AssessmentError::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
+            };
+            names.insert((*unit).to_owned(), name.unwrap_or_default());
+        }
+        Ok(names)
+    }
+
+    /// The display names of progress rows' units (see [`Assessment::unit_names`]).
+    pub async fn row_names(
+        &self,
+        ctx: &Ctx,
+        rows: &[ProgressRow],
+    ) -> Result<HashMap<String, String>> {
+        let units: Vec<&str> = rows.iter().map(|r| r.unit.as_str()).collect();
+        self.unit_names(ctx, &units).await
     }
 
     /// Progress rows of `level` inside `parent` (default: the caller's scope).

@@ -7,11 +7,12 @@ use tica_auth::Role;
 use tica_domain::micro_competency;
 use tica_domain::policy::{self as rules, CertificateMode, PolicyRules};
 
-use super::batches::{batch_rules, transition};
+use super::rules::batch_rules;
 use super::stream::CertifiedPayload;
+use super::transition;
 use super::{
-    ADMINISTRATORS, Assessment, Ctx, Step, denied, require_covers, require_participant_access,
-    require_role,
+    ADMINISTRATORS, Assessment, Ctx, Decision, Step, denied, require_covers,
+    require_participant_access, require_role,
 };
 use crate::error::{AssessmentError, Result};
 use crate::model::*;
@@ -217,63 +218,62 @@ impl Assessment {
         school: &str,
         step: Step<'_, SchoolResultState>,
     ) -> Result<SchoolResultRecord> {
-        let Step {
-            method,
-            from,
-            to,
-            reason,
-            round,
-        } = step;
-        retry_conflicts(|| async {
-            let mut batch = self.batch_or_404(&ctx.caller, batch_id).await?;
-            let mut result = store::school_result(&self.db, batch_id, school)
-                .await?
-                .ok_or_else(|| AssessmentError::NotFound(format!("batches/{batch_id}/schoolResults/{school}")))?;
-            require_covers(&ctx.caller, &result.path)?;
-            if !from.contains(&result.state) {
-                return Err(AssessmentError::FailedPrecondition(format!("the school's results are {}; {method} needs {}", result.state.key(), from.iter().map(|s| s.key()).collect::<Vec<_>>().join(" or "))));
-            }
-            if !matches!(batch.state, BatchState::Open | BatchState::ReturnedToCounty) {
-                return Err(AssessmentError::FailedPrecondition(format!("batches/{batch_id} is {}", batch.state.key())));
-            }
-            let mut work = Work::default();
-            if to == SchoolResultState::InCountyReview {
-                let pending = store::participants_of(&self.db, batch_id, school).await?.into_iter().filter(|p| p.enrolled && p.grade.is_none()).count();
-                if pending > 0 {
-                    return Err(AssessmentError::FailedPrecondition(format!("{pending} participants of schools/{school} are not fully graded yet")));
-                }
-            }
-            result.transitions.push(transition(ctx, result.state.key(), to.key(), reason, round));
-            result.state = to;
-            result.update_micros = next_micros(result.update_micros);
-            work.audits.push(ctx.audit(
-                method,
-                format!("batches/{batch_id}/schoolResults/{school}"),
-                &result.path,
-                serde_json::json!({ "to": to.key(), "reason": reason.trim(), "review_round": round }),
-            ));
-            // When the last school passes county review the county is ready for the audit.
-            // Whether this approval is the last depends on the other schools' results, which
-            // this call does not write: two last approvals at once would each read the other
-            // school as unapproved and leave the batch OPEN. So every approval writes the batch
-            // — moved, or only touched (its `update_micros` bumped) — and concurrent approvals
-            // conflict: the loser's commit fails the version check and `retry` reads again. The
-            // batch was read above, before the other schools' results, so a batch read after the
-            // winner's commit comes with results read after it too.
-            if to == SchoolResultState::CountyApproved {
-                let others = store::school_results_in(&self.db, batch_id, &ScopePath::everything(), "", "", i64::MAX).await?;
-                if others.iter().all(|r| r.school_code == school || r.state == SchoolResultState::CountyApproved) {
-                    batch.transitions.push(transition(ctx, batch.state.key(), "ready_for_audit", "every school passed county review", round));
-                    batch.state = BatchState::ReadyForAudit;
-                }
-                batch.update_micros = next_micros(batch.update_micros);
-                work.batches.push(batch);
-            }
-            work.school_results.push(result.clone());
-            self.commit(&work).await?;
-            Ok(result)
-        })
-        .await
+        retry_conflicts(|| self.move_school_step(ctx, batch_id, school, &step)).await
+    }
+
+    /// Reads the school's result, the batch and what the move depends on, decides, commits.
+    async fn move_school_step(
+        &self,
+        ctx: &Ctx,
+        batch_id: &str,
+        school: &str,
+        step: &Step<'_, SchoolResultState>,
+    ) -> Result<SchoolResultRecord> {
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
+        let name = format!("batches/{batch_id}/schoolResults/{school}");
+        let result = store::school_result(&self.db, batch_id, school)
+            .await?
+            .ok_or_else(|| AssessmentError::NotFound(name.clone()))?;
+        require_covers(&ctx.caller, &result.path)?;
+        require_school_move(&result, &batch, step)?;
+        let mut work = Work::default();
+        if step.to == SchoolResultState::InCountyReview {
+            let participants = store::participants_of(&self.db, batch_id, school).await?;
+            require_all_graded(&participants, school)?;
+        }
+        let moved = step.transition(ctx, result.state.key(), step.to.key());
+        let Decision {
+            record: result,
+            audit,
+        } = decide_school_move(result, step, moved);
+        work.audits
+            .push(ctx.audit(step.method, name, &result.path, audit));
+        // When the last school passes county review the county is ready for the audit.
+        // Whether this approval is the last depends on the other schools' results, which
+        // this call does not write: two last approvals at once would each read the other
+        // school as unapproved and leave the batch OPEN. So every approval writes the batch
+        // — moved, or only touched (its `update_micros` bumped) — and concurrent approvals
+        // conflict: the loser's commit fails the version check and `retry` reads again. The
+        // batch was read above, before the other schools' results, so a batch read after the
+        // winner's commit comes with results read after it too.
+        if step.to == SchoolResultState::CountyApproved {
+            let everything = ScopePath::everything();
+            let others =
+                store::school_results_in(&self.db, batch_id, &everything, "", "", i64::MAX).await?;
+            let reason = "every school passed county review";
+            let ready = transition(
+                ctx,
+                batch.state.key(),
+                "ready_for_audit",
+                reason,
+                step.round,
+            );
+            work.batches
+                .push(decide_county_ready(batch, &others, school, ready));
+        }
+        work.school_results.push(result.clone());
+        self.commit(&work).await?;
+        Ok(result)
     }
 
     /// OPEN or RETURNED → IN_COUNTY_REVIEW: every participant must be graded; the results lock.
@@ -395,46 +395,39 @@ impl Assessment {
                 "PENDING, PASSED or FAILED",
             ));
         }
-        retry_conflicts(|| async {
-            let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
-            if batch.state == BatchState::Certified {
-                return Err(AssessmentError::FailedPrecondition(
-                    "the batch is certified".into(),
-                ));
-            }
-            let mut p = self.participant_or_404(batch_id, teacher).await?;
-            require_participant_access(&ctx.caller, &p)?;
-            p.offline_check = Some(OfflineCheckRecord {
-                outcome: outcome.into(),
-                notes: reason.trim().into(),
-                review_round: round.into(),
-                actor: ctx.actor(),
-                micros: tica_storage::now_micros(),
-            });
-            let submissions = store::submissions_of(&self.db, batch_id, teacher).await?;
-            super::grading::recompute(
-                &mut p,
-                &submissions,
-                &batch_rules(&batch)?,
-                None,
-                batch.open_date,
-            );
-            p.update_micros = next_micros(p.update_micros);
-            let audit = ctx.audit(
-                "RecordOfflineCheck",
-                super::participants::participant_name(&p),
-                &p.path,
-                serde_json::json!({ "outcome": outcome, "review_round": round }),
-            );
-            self.commit(&Work {
-                participants: vec![p.clone()],
-                audits: vec![audit],
-                ..Default::default()
-            })
-            .await?;
-            Ok(p)
-        })
-        .await
+        let check = (outcome, round, reason);
+        retry_conflicts(|| self.offline_check_step(ctx, batch_id, teacher, check)).await
+    }
+
+    /// Reads the participant and its submissions, decides what the check makes of its grade,
+    /// commits.
+    async fn offline_check_step(
+        &self,
+        ctx: &Ctx,
+        batch_id: &str,
+        teacher: &str,
+        (outcome, round, reason): (&str, &str, &str),
+    ) -> Result<ParticipantRecord> {
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
+        if batch.state == BatchState::Certified {
+            return Err(AssessmentError::FailedPrecondition(
+                "the batch is certified".into(),
+            ));
+        }
+        let p = self.participant_or_404(batch_id, teacher).await?;
+        require_participant_access(&ctx.caller, &p)?;
+        let check = OfflineCheckRecord {
+            outcome: outcome.into(),
+            notes: reason.trim().into(),
+            review_round: round.into(),
+            actor: ctx.actor(),
+            micros: tica_storage::now_micros(),
+        };
+        let submissions = store::submissions_of(&self.db, batch_id, teacher).await?;
+        let rules = batch_rules(&batch)?;
+        let decision = decide_offline_check(p, check, &submissions, &rules, batch.open_date);
+        self.commit_participant(ctx, "RecordOfflineCheck", decision)
+            .await
     }
 
     /// Certifies a county's results and appends one certified-results event per certificate
@@ -621,20 +614,8 @@ impl Assessment {
             )
             .await?;
         // The batch's own record carries the new last sequence.
-        retry_conflicts(|| async {
-            let mut b = self.stored_batch(id).await?;
-            if b.last_sequence == sequence_start {
-                b.last_sequence = sequence_start + events.len() as i64;
-                b.update_micros = next_micros(b.update_micros);
-                self.commit(&Work {
-                    batches: vec![b],
-                    ..Default::default()
-                })
-                .await?;
-            }
-            Ok(())
-        })
-        .await?;
+        let last = sequence_start + events.len() as i64;
+        retry_conflicts(|| self.last_sequence_step(id, sequence_start, last)).await?;
         let _ = updated;
         self.stored_batch(id).await
     }
@@ -658,62 +639,55 @@ impl Assessment {
         if reason.trim().is_empty() {
             return Err(AssessmentError::invalid("reason", "say why"));
         }
-        retry_conflicts(|| async {
-            let mut batch = self.batch_or_404(&ctx.caller, batch_id).await?;
-            let mut p = self.participant_or_404(batch_id, teacher).await?;
-            require_covers(&ctx.caller, &p.path)?;
-            let key = format!(
-                "{batch_id}/{teacher}/{}",
-                if code.is_empty() { "level" } else { code }
-            );
-            let events = store::events_after(&self.db, batch_id, 0, i64::MAX).await?;
-            let certified = events
-                .iter()
-                .find(|e| e.result_key == key && e.kind == "certified")
-                .ok_or_else(|| AssessmentError::NotFound(format!("certified result {key}")))?;
-            if events
-                .iter()
-                .any(|e| e.result_key == key && e.kind == "withdrawn")
-            {
-                return Err(AssessmentError::FailedPrecondition(format!(
-                    "{key} is withdrawn already"
-                )));
-            }
-            let mut payload: CertifiedPayload = serde_json::from_str(&certified.payload_json)
-                .map_err(|_| AssessmentError::Internal("stored event does not parse".into()))?;
-            payload.withdraw_reason = reason.trim().to_owned();
-            batch.last_sequence += 1;
-            batch.update_micros = next_micros(batch.update_micros);
-            let event = CertifiedEventRecord {
-                batch_id: batch_id.to_owned(),
-                sequence: batch.last_sequence,
-                kind: "withdrawn".into(),
-                result_key: key.clone(),
-                payload_json: to_json(&payload),
-                event_micros: tica_storage::now_micros(),
-            };
-            if code.is_empty() {
-                p.certified = false;
-            }
-            p.grade_reasons.push(format!("认证撤回：{}", reason.trim()));
-            p.update_micros = next_micros(p.update_micros);
-            let audit = ctx.audit(
-                "WithdrawCertifiedResult",
-                super::participants::participant_name(&p),
-                &p.path,
-                serde_json::json!({ "result": key, "reason": reason.trim() }),
-            );
+        let result = (teacher, code);
+        retry_conflicts(|| self.withdraw_result_step(ctx, batch_id, result, reason)).await
+    }
+
+    /// Reads the batch's events and the participant, decides the withdrawal, commits.
+    async fn withdraw_result_step(
+        &self,
+        ctx: &Ctx,
+        batch_id: &str,
+        (teacher, code): (&str, &str),
+        reason: &str,
+    ) -> Result<ParticipantRecord> {
+        let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
+        let p = self.participant_or_404(batch_id, teacher).await?;
+        require_covers(&ctx.caller, &p.path)?;
+        let events = store::events_after(&self.db, batch_id, 0, i64::MAX).await?;
+        let now = tica_storage::now_micros();
+        let withdrawn = decide_result_withdrawal(batch, p, &events, (code, reason), now)?;
+        let ResultWithdrawal {
+            batch,
+            event,
+            participant: Decision { record: p, audit },
+        } = withdrawn;
+        let name = super::participants::participant_name(&p);
+        let audit = ctx.audit("WithdrawCertifiedResult", name, &p.path, audit);
+        self.commit(&Work {
+            batches: vec![batch],
+            participants: vec![p.clone()],
+            events: vec![event],
+            audits: vec![audit],
+            ..Default::default()
+        })
+        .await?;
+        Ok(p)
+    }
+
+    /// Stores the batch's new last sequence, unless another certification moved it meanwhile.
+    async fn last_sequence_step(&self, id: &str, start: i64, last: i64) -> Result<()> {
+        let mut b = self.stored_batch(id).await?;
+        if b.last_sequence == start {
+            b.last_sequence = last;
+            b.update_micros = next_micros(b.update_micros);
             self.commit(&Work {
-                batches: vec![batch.clone()],
-                participants: vec![p.clone()],
-                events: vec![event],
-                audits: vec![audit],
+                batches: vec![b],
                 ..Default::default()
             })
             .await?;
-            Ok(p)
-        })
-        .await
+        }
+        Ok(())
     }
 
     /// The figures of a school a principal's appraisal uses.
@@ -801,5 +775,238 @@ impl Assessment {
         figures.county_grade = grade;
         figures.explanation = explanation;
         Ok(figures)
+    }
+}
+
+/// A school's results move only from one of the step's states, and only while the batch takes
+/// changes.
+fn require_school_move(
+    result: &SchoolResultRecord,
+    batch: &BatchRecord,
+    step: &Step<'_, SchoolResultState>,
+) -> Result<()> {
+    if !step.from.contains(&result.state) {
+        let allowed: Vec<&str> = step.from.iter().map(|s| s.key()).collect();
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "the school's results are {}; {} needs {}",
+            result.state.key(),
+            step.method,
+            allowed.join(" or ")
+        )));
+    }
+    if !matches!(batch.state, BatchState::Open | BatchState::ReturnedToCounty) {
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "batches/{} is {}",
+            batch.id,
+            batch.state.key()
+        )));
+    }
+    Ok(())
+}
+
+/// A school goes to county review only when every enrolled participant has a grade.
+fn require_all_graded(participants: &[ParticipantRecord], school: &str) -> Result<()> {
+    let pending = participants
+        .iter()
+        .filter(|p| p.enrolled && p.grade.is_none())
+        .count();
+    if pending > 0 {
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "{pending} participants of schools/{school} are not fully graded yet"
+        )));
+    }
+    Ok(())
+}
+
+/// The school's results in the step's new state, with the transition recorded.
+fn decide_school_move(
+    mut result: SchoolResultRecord,
+    step: &Step<'_, SchoolResultState>,
+    transition: Transition,
+) -> Decision<SchoolResultRecord> {
+    result.transitions.push(transition);
+    result.state = step.to;
+    result.update_micros = next_micros(result.update_micros);
+    let audit = serde_json::json!({
+        "to": step.to.key(),
+        "reason": step.reason.trim(),
+        "review_round": step.round,
+    });
+    Decision {
+        record: result,
+        audit,
+    }
+}
+
+/// The batch once `school` passed county review: READY_FOR_AUDIT when every other school has
+/// too, else only touched (so that two last approvals at once conflict).
+fn decide_county_ready(
+    mut batch: BatchRecord,
+    results: &[SchoolResultRecord],
+    school: &str,
+    transition: Transition,
+) -> BatchRecord {
+    let all_approved = results
+        .iter()
+        .all(|r| r.school_code == school || r.state == SchoolResultState::CountyApproved);
+    if all_approved {
+        batch.transitions.push(transition);
+        batch.state = BatchState::ReadyForAudit;
+    }
+    batch.update_micros = next_micros(batch.update_micros);
+    batch
+}
+
+/// The participant with its offline check recorded and its grade recomputed (a failed check
+/// fails the final recognition where the policy requires one, §五(三)).
+fn decide_offline_check(
+    mut p: ParticipantRecord,
+    check: OfflineCheckRecord,
+    submissions: &[SubmissionRecord],
+    rules: &PolicyRules,
+    open_date: Option<time::Date>,
+) -> Decision<ParticipantRecord> {
+    let audit = serde_json::json!({
+        "outcome": check.outcome,
+        "review_round": check.review_round,
+    });
+    p.offline_check = Some(check);
+    super::recount::recompute(&mut p, submissions, rules, None, open_date);
+    p.update_micros = next_micros(p.update_micros);
+    Decision { record: p, audit }
+}
+
+/// What withdrawing a certified result writes.
+struct ResultWithdrawal {
+    /// The batch, with the event's sequence as its last.
+    batch: BatchRecord,
+    /// The WITHDRAWN event.
+    event: CertifiedEventRecord,
+    /// The participant, with the withdrawal among its grade's reasons.
+    participant: Decision<ParticipantRecord>,
+}
+
+/// Withdraws a certified result (`code` empty: the teacher's level certificate): it must have
+/// been certified and not withdrawn yet; a WITHDRAWN event carrying the reason follows.
+fn decide_result_withdrawal(
+    mut batch: BatchRecord,
+    mut p: ParticipantRecord,
+    events: &[CertifiedEventRecord],
+    (code, reason): (&str, &str),
+    now: i64,
+) -> Result<ResultWithdrawal> {
+    let key = format!(
+        "{}/{}/{}",
+        batch.id,
+        p.teacher_number,
+        if code.is_empty() { "level" } else { code }
+    );
+    let certified = events
+        .iter()
+        .find(|e| e.result_key == key && e.kind == "certified")
+        .ok_or_else(|| AssessmentError::NotFound(format!("certified result {key}")))?;
+    if events
+        .iter()
+        .any(|e| e.result_key == key && e.kind == "withdrawn")
+    {
+        return Err(AssessmentError::FailedPrecondition(format!(
+            "{key} is withdrawn already"
+        )));
+    }
+    let mut payload: CertifiedPayload = serde_json::from_str(&certified.payload_json)
+        .map_err(|_| AssessmentError::Internal("stored event does not parse".into()))?;
+    payload.withdraw_reason = reason.trim().to_owned();
+    batch.last_sequence += 1;
+    batch.update_micros = next_micros(batch.update_micros);
+    let event = CertifiedEventRecord {
+        batch_id: batch.id.clone(),
+        sequence: batch.last_sequence,
+        kind: "withdrawn".into(),
+        result_key: key.clone(),
+        payload_json: to_json(&payload),
+        event_micros: now,
+    };
+    if code.is_empty() {
+        p.certified = false;
+    }
+    p.grade_reasons.push(format!("认证撤回：{}", reason.trim()));
+    p.update_micros = next_micros(p.update_micros);
+    let audit = serde_json::json!({ "result": key, "reason": reason.trim() });
+    Ok(ResultWithdrawal {
+        batch,
+        event,
+        participant: Decision { record: p, audit },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::batches::tests::{batch, moved};
+    use super::*;
+
+    fn result(school: &str, state: SchoolResultState) -> SchoolResultRecord {
+        SchoolResultRecord {
+            batch_id: "b1".into(),
+            school_code: school.into(),
+            path: ScopePath::everything(),
+            state,
+            transitions: Vec::new(),
+            update_micros: 1,
+            loaded: None,
+        }
+    }
+
+    #[test]
+    fn the_last_school_through_county_review_makes_the_batch_ready_for_audit() {
+        let results = [
+            result("s1", SchoolResultState::InCountyReview),
+            result("s2", SchoolResultState::CountyApproved),
+        ];
+        let t = moved("open", "ready_for_audit");
+        let b = decide_county_ready(batch(BatchState::Open), &results, "s1", t.clone());
+        assert_eq!(b.state, BatchState::ReadyForAudit);
+        assert_eq!(b.transitions, [t]);
+    }
+
+    #[test]
+    fn an_approval_before_the_last_only_touches_the_batch() {
+        let results = [
+            result("s1", SchoolResultState::InCountyReview),
+            result("s2", SchoolResultState::InCountyReview),
+        ];
+        let t = moved("open", "ready_for_audit");
+        let b = decide_county_ready(batch(BatchState::Open), &results, "s1", t);
+        assert_eq!(b.state, BatchState::Open);
+        assert!(b.transitions.is_empty());
+        assert!(
+            b.update_micros > 1,
+            "touched, so that concurrent approvals conflict"
+        );
+    }
+
+    #[test]
+    fn a_school_moves_only_from_the_steps_states_and_while_the_batch_takes_changes() {
+        let step = Step {
+            method: "ApproveSchoolResults",
+            from: &[SchoolResultState::InCountyReview],
+            to: SchoolResultState::CountyApproved,
+            reason: "",
+            round: "",
+        };
+        let open = batch(BatchState::Open);
+        let approved = result("s1", SchoolResultState::CountyApproved);
+        let Err(AssessmentError::FailedPrecondition(message)) =
+            require_school_move(&approved, &open, &step)
+        else {
+            panic!("an approved school is approved again");
+        };
+        assert_eq!(
+            message,
+            "the school's results are county_approved; ApproveSchoolResults needs in_county_review"
+        );
+        let in_review = result("s1", SchoolResultState::InCountyReview);
+        assert!(require_school_move(&in_review, &open, &step).is_ok());
+        let certified = batch(BatchState::Certified);
+        assert!(require_school_move(&in_review, &certified, &step).is_err());
     }
 }
