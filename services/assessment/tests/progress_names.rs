@@ -12,7 +12,7 @@ use tica_proto::tica::assessment::v1 as pb;
 use tica_storage::Backend;
 use tonic::Code;
 
-tica_storage::backend_tests!(
+tica_testkit::backend_tests!(
     school_and_county_rows_carry_the_names_the_roster_gives_them,
     a_roster_out_of_reach_fails_the_progress_call_instead_of_leaving_names_empty,
 );
