@@ -2,8 +2,8 @@
 //! `PolicyRules`, serialised to JSON in storage.
 
 use serde::{Deserialize, Serialize};
-use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
+use tica_domain::{PersonRole, ScopePath};
 pub use tica_storage::audit::Actor;
 use time::Date;
 
@@ -229,6 +229,45 @@ pub struct OfflineCheckRecord {
     pub micros: i64,
 }
 
+/// Where a participant's selection of micro-competencies stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SelectionState {
+    /// Nothing selected yet.
+    #[default]
+    None,
+    /// Accepted against the pinned policy; the teacher may still change it.
+    Accepted,
+    /// Locked: no more changes.
+    Locked,
+}
+
+impl SelectionState {
+    /// The stored key: "", "accepted" or "locked".
+    pub fn key(self) -> &'static str {
+        match self {
+            SelectionState::None => "",
+            SelectionState::Accepted => "accepted",
+            SelectionState::Locked => "locked",
+        }
+    }
+
+    /// The state a stored key names.
+    pub fn from_key(key: &str) -> Option<SelectionState> {
+        [
+            SelectionState::None,
+            SelectionState::Accepted,
+            SelectionState::Locked,
+        ]
+        .into_iter()
+        .find(|state| state.key() == key)
+    }
+
+    /// Whether a selection was made (accepted or locked).
+    pub fn is_made(self) -> bool {
+        self != SelectionState::None
+    }
+}
+
 /// A teacher enrolled in a batch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParticipantRecord {
@@ -246,16 +285,16 @@ pub struct ParticipantRecord {
     pub carried_over_from: String,
     /// Category key.
     pub category: String,
-    /// Role keys, comma-separated.
-    pub roles: String,
+    /// Roles, as the roster had them at enrolment.
+    pub roles: Vec<PersonRole>,
     /// Subject.
     pub subject: String,
     /// Birth date.
     pub birth_date: Date,
     /// Selected codes.
     pub selection: Vec<String>,
-    /// "", "accepted" or "locked".
-    pub selection_state: String,
+    /// Where the selection stands.
+    pub selection_state: SelectionState,
     /// The verdict that accepted it (JSON).
     pub verdict_json: String,
     /// Who selected.
@@ -469,4 +508,28 @@ pub struct CertifiedEventRecord {
 /// Microseconds now, strictly after `previous` (so an update always changes the guard).
 pub fn next_micros(previous: i64) -> i64 {
     tica_storage::now_micros().max(previous + 1)
+}
+
+#[cfg(test)]
+mod selection_state_tests {
+    use super::SelectionState;
+
+    #[test]
+    fn every_selection_state_reads_back_from_its_stored_key() {
+        for state in [
+            SelectionState::None,
+            SelectionState::Accepted,
+            SelectionState::Locked,
+        ] {
+            assert_eq!(SelectionState::from_key(state.key()), Some(state));
+        }
+        assert!(!SelectionState::None.is_made());
+        assert!(SelectionState::Locked.is_made());
+    }
+
+    #[test]
+    fn a_stored_key_no_state_has_is_refused_rather_than_read_as_none() {
+        assert_eq!(SelectionState::from_key("Accepted"), None);
+        assert_eq!(SelectionState::from_key("withdrawn"), None);
+    }
 }

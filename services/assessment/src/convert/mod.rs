@@ -395,12 +395,7 @@ pub fn participant_to_proto(
         } as i32,
         carried_over_from: p.carried_over_from.clone(),
         category: policy::category_to_proto(category),
-        roles: p
-            .roles
-            .split(',')
-            .filter_map(tica_domain::PersonRole::from_label)
-            .map(policy::role_to_proto)
-            .collect(),
+        roles: p.roles.iter().copied().map(policy::role_to_proto).collect(),
         age_on_reference_date: reference
             .map(|r| tica_domain::resident_id::completed_years(p.birth_date, r) as i32)
             .unwrap_or(0),
@@ -443,10 +438,10 @@ pub fn selection_to_proto(p: &ParticipantRecord, policy_version: &str) -> pb::Se
     pb::Selection {
         name: format!("{}/selection", service::participants_name(p)),
         micro_competencies: p.selection.clone(),
-        state: (match p.selection_state.as_str() {
-            "accepted" => pb::SelectionState::Accepted,
-            "locked" => pb::SelectionState::Locked,
-            _ => pb::SelectionState::Unspecified,
+        state: (match p.selection_state {
+            SelectionState::Accepted => pb::SelectionState::Accepted,
+            SelectionState::Locked => pb::SelectionState::Locked,
+            SelectionState::None => pb::SelectionState::Unspecified,
         }) as i32,
         verdict: verdict.map(|v| policy::verdict_to_proto(&v, policy_version)),
         submitted_by: p.selection_info.as_ref().map(|i| actor(&i.actor)),

@@ -66,16 +66,11 @@ pub(crate) fn enrolment(
         enrolled: true,
         carried_over_from: carried_from.to_owned(),
         category: t.category.key().to_owned(),
-        roles: t
-            .roles
-            .iter()
-            .map(|r| r.key())
-            .collect::<Vec<_>>()
-            .join(","),
+        roles: t.roles.clone(),
         subject: t.subject.clone(),
         birth_date: t.birth_date,
         selection: Vec::new(),
-        selection_state: String::new(),
+        selection_state: SelectionState::None,
         verdict_json: String::new(),
         selection_info: None,
         hours: Vec::new(),
@@ -529,7 +524,7 @@ impl Assessment {
             let mut p = enrolment(&batch, t, &format!("batches/{source}"), now);
             if carry.keep_passed_submissions && !old.selection.is_empty() {
                 p.selection = old.selection.clone();
-                p.selection_state = "accepted".into();
+                p.selection_state = SelectionState::Accepted;
                 p.verdict_json = old.verdict_json.clone();
                 p.selection_info = old.selection_info.clone();
                 for s in store::submissions_of(&self.db, source, &old.teacher_number).await? {

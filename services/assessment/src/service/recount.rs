@@ -90,7 +90,7 @@ pub(crate) fn recompute(
         .collect();
     p.submissions_graded = grades.len() as i64;
     p.submissions_passed = grades.iter().filter(|g| **g != GradeKey::Fail).count() as i64;
-    let complete = !p.selection_state.is_empty()
+    let complete = p.selection_state.is_made()
         && p.submissions_expected > 0
         && p.submissions_graded == p.submissions_expected;
     let grading = rules.grading.clone().unwrap_or_default();

@@ -705,7 +705,7 @@ impl Assessment {
         Ok(Appraisal {
             principals: enrolled
                 .iter()
-                .filter(|p| p.roles.split(',').any(|r| r == "principal"))
+                .filter(|p| p.roles.contains(&tica_domain::PersonRole::Principal))
                 .map(|p| p.teacher_number.clone())
                 .collect(),
             teachers_graded: figures.sums.graded,
@@ -716,7 +716,7 @@ impl Assessment {
             teachers_reached_target: enrolled
                 .iter()
                 .filter(|p| {
-                    !p.selection_state.is_empty()
+                    p.selection_state.is_made()
                         && p.submissions_expected > 0
                         && p.submissions_submitted >= p.submissions_expected
                 })

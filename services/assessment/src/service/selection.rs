@@ -29,7 +29,7 @@ fn require_selectable(verdict: &Verdict, p: &ParticipantRecord) -> Result<()> {
             "the participant is withdrawn".into(),
         ));
     }
-    if p.selection_state == "locked" {
+    if p.selection_state == SelectionState::Locked {
         return Err(AssessmentError::FailedPrecondition(
             "the selection is locked".into(),
         ));
@@ -85,7 +85,7 @@ fn decide_selection(
     wanted.sort_by_key(|c| MICRO_COMPETENCIES.iter().position(|m| m.code == c));
     wanted.dedup();
     let mut expected = wanted.clone();
-    let principal = p.roles.split(',').any(|r| r == PersonRole::Principal.key());
+    let principal = p.roles.contains(&PersonRole::Principal);
     let leadership = rules
         .selection
         .as_ref()
@@ -137,7 +137,7 @@ fn decide_selection(
         }
     }
     p.selection = wanted.clone();
-    p.selection_state = "accepted".into();
+    p.selection_state = SelectionState::Accepted;
     p.verdict_json = to_json(verdict);
     p.selection_info = Some(SelectionInfo {
         actor: facts.actor,
@@ -155,11 +155,7 @@ fn profile(p: &ParticipantRecord) -> Profile {
     Profile {
         birth_date: p.birth_date,
         category: category_of(p),
-        roles: p
-            .roles
-            .split(',')
-            .filter_map(PersonRole::from_label)
-            .collect(),
+        roles: p.roles.clone(),
     }
 }
 

@@ -226,9 +226,14 @@ impl TryFrom<ParticipantRow> for ParticipantRecord {
             school_code: r.school_code,
             carried_over_from: r.carried_over_from,
             category: r.category,
-            roles: r.roles,
+            roles: r
+                .roles
+                .split(',')
+                .filter_map(tica_domain::PersonRole::from_label)
+                .collect(),
             subject: r.subject,
-            selection_state: r.selection_state,
+            selection_state: SelectionState::from_key(&r.selection_state)
+                .ok_or_else(|| corrupt("selection state", &r.selection_state))?,
             verdict_json: r.verdict_json,
             counted_centihours: r.counted_centihours,
             hours_complete: r.hours_complete,

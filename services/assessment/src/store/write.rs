@@ -179,11 +179,11 @@ macro_rules! write_all {
                 .bind(if p.enrolled { "enrolled" } else { "withdrawn" })
                 .bind(p.carried_over_from.clone())
                 .bind(p.category.clone())
-                .bind(p.roles.clone())
+                .bind(role_keys(&p.roles))
                 .bind(p.subject.clone())
                 .bind(tica_server::proto_time::date_to_iso(p.birth_date))
                 .bind(to_json(&p.selection))
-                .bind(p.selection_state.clone())
+                .bind(p.selection_state.key())
                 .bind(p.verdict_json.clone())
                 .bind(p.selection_info.as_ref().map(|i| to_json(&i.actor)).unwrap_or_default())
                 .bind(p.selection_info.as_ref().map(|i| i.micros))
@@ -365,4 +365,9 @@ pub async fn commit(db: &Database, work: &Work) -> Result<(), CommitError> {
         }
     }
     Ok(())
+}
+
+/// Roles as stored: their keys, comma-separated.
+fn role_keys(roles: &[tica_domain::PersonRole]) -> String {
+    roles.iter().map(|r| r.key()).collect::<Vec<_>>().join(",")
 }
