@@ -278,30 +278,25 @@ impl Roster {
                 .batch_get_schools(pb::BatchGetSchoolsRequest { names })
                 .await
                 .upstream("schools");
-            let schools = match reply {
-                Ok(reply) => reply.schools,
+            match reply {
+                Ok(reply) => {
+                    for s in reply.schools {
+                        let s = school_from(s)?;
+                        found.insert(s.code.clone(), s);
+                    }
+                }
                 Err(e) if e.refusal == Refusal::NotFound => {
-                    let mut each = Vec::with_capacity(chunk.len());
                     for code in chunk {
-                        let what = format!("schools/{code}");
-                        match self
-                            .client(token)
-                            .get_school(pb::GetSchoolRequest { name: what.clone() })
-                            .await
-                            .upstream(&what)
-                        {
-                            Ok(s) => each.push(s),
-                            Err(e) if e.refusal == Refusal::NotFound => {}
-                            Err(e) => return Err(e.into()),
+                        match self.school(token, code).await {
+                            Ok(s) => {
+                                found.insert(s.code.clone(), s);
+                            }
+                            Err(AssessmentError::NotFound(_)) => {}
+                            Err(e) => return Err(e),
                         }
                     }
-                    each
                 }
                 Err(e) => return Err(e.into()),
-            };
-            for s in schools {
-                let s = school_from(s)?;
-                found.insert(s.code.clone(), s);
             }
         }
         Ok(found)
