@@ -1,0 +1,887 @@
+//! Submissions, school results, offline checks, certified results and their stream, RPC by
+//! RPC, over real gRPC on SQLite and PostgreSQL: each RPC's main success path and its most
+//! important refusals, and a refused write leaves the stored submission, result or participant
+//! as it was. In a Sixian year (`support/year.rs`): the county's assessor grades (或委托县级培训
+//! 团队, 《泗县实施意见》附件2 §四(二)4), the county reviews and certifies (no province audit),
+//! one certificate per passed micro-competency (《泗县实施意见》附件2 §四(三)3).
+
+mod support;
+#[path = "support/year.rs"]
+mod year;
+
+use prost_types::FieldMask;
+use tica_auth::Role;
+use tica_proto::google::r#type::Date;
+use tica_proto::tica::assessment::v1 as pb;
+use tica_proto::tica::common::v1 as common;
+use tica_storage::Backend;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use year::{PICKS, SCHOOL_A, SCHOOL_B, SCHOOL_C, Year, refused, refused_on_field};
+
+tica_testkit::backend_tests!(
+    // GetSubmission
+    a_teacher_reads_their_own_submission_and_not_a_colleagues,
+    // ListSubmissions
+    submissions_are_listed_per_batch_school_participant_and_state_within_scope,
+    // SubmitSubmission
+    a_draft_is_handed_in_once_by_the_teacher_or_their_office_before_the_deadline,
+    // ReturnSubmission
+    a_returned_submission_goes_back_to_draft_with_the_reason_and_its_grading_in_the_history,
+    a_return_without_a_reason_by_a_teacher_or_of_a_draft_changes_nothing,
+    // GradeSubmission
+    an_assessor_grades_a_handed_in_submission_and_a_refused_grading_changes_nothing,
+    // GetSchoolResult
+    a_school_office_reads_its_own_results_and_not_another_schools,
+    // ListSchoolResults
+    school_results_are_listed_by_state_within_the_callers_scope,
+    // SubmitSchoolResults
+    a_school_sends_its_results_to_review_only_when_everyone_is_graded,
+    // ApproveSchoolResults
+    the_county_approves_results_in_review_and_the_batch_becomes_ready_for_audit,
+    // ReturnSchoolResults
+    results_returned_for_regrading_unlock_and_say_why,
+    // RecordOfflineCheck
+    an_office_records_an_offline_check_and_a_school_office_cannot,
+    // WithdrawCertifiedResult
+    the_province_withdraws_a_certified_result_once_and_the_stream_says_so,
+    // StreamCertifiedResults
+    certified_results_stream_in_sequence_and_resume_after_the_last_one_processed,
+);
+
+fn submit(name: String) -> pb::SubmitSubmissionRequest {
+    pb::SubmitSubmissionRequest { name }
+}
+
+fn grading(year: &Year, teacher: &str, code: &str, g: common::Grade) -> pb::GradeSubmissionRequest {
+    pb::GradeSubmissionRequest {
+        name: year.submission(teacher, code),
+        assessor: format!("assessors/{}", year.assessor),
+        grade: g as i32,
+        rubric_scores: Vec::new(),
+        invalid_evidence: Vec::new(),
+        comment: "符合要求".into(),
+    }
+}
+
+async fn list_submissions(
+    client: &mut support::AssessmentClient,
+    request: pb::ListSubmissionsRequest,
+) -> Result<Vec<String>, tonic::Status> {
+    client.list_submissions(request).await.map(|r| {
+        let mut names: Vec<String> = r
+            .into_inner()
+            .submissions
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        names.sort();
+        names
+    })
+}
+
+/// The certified results of the batch after `after`, as the county office streams them.
+async fn stream(
+    year: &Year,
+    after: i64,
+) -> Result<(pb::CertifiedResultsHeader, Vec<pb::CertifiedResult>), tonic::Status> {
+    let mut messages = year
+        .county()
+        .stream_certified_results(pb::StreamCertifiedResultsRequest {
+            batch: year.batch.clone(),
+            after_sequence: after,
+            follow: false,
+        })
+        .await?
+        .into_inner();
+    let mut header = None;
+    let mut results = Vec::new();
+    while let Some(message) = messages.next().await {
+        match message?.payload {
+            Some(pb::stream_certified_results_response::Payload::Header(h)) => header = Some(h),
+            Some(pb::stream_certified_results_response::Payload::Result(r)) => results.push(r),
+            None => {}
+        }
+    }
+    Ok((header.expect("a header first"), results))
+}
+
+// ---------------------------------------------------------------------------------------------
+// GetSubmission
+
+async fn a_teacher_reads_their_own_submission_and_not_a_colleagues(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.select(&year.a1).await;
+    let get = |name: String| pb::GetSubmissionRequest { name };
+    let own = year
+        .teacher(&year.a1, SCHOOL_A)
+        .get_submission(get(year.submission(&year.a1, "B2")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.micro_competency, "B2");
+    assert_eq!(own.teacher, format!("teachers/{}", year.a1));
+    assert_eq!(own.state, pb::SubmissionState::Draft as i32);
+    refused(
+        year.teacher(&year.a2, SCHOOL_A)
+            .get_submission(get(year.submission(&year.a1, "B2")))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        year.school_office(SCHOOL_B)
+            .get_submission(get(year.submission(&year.a1, "B2")))
+            .await,
+        Code::PermissionDenied,
+    );
+    // A1 was not selected: there is no such submission.
+    refused(
+        year.county()
+            .get_submission(get(year.submission(&year.a1, "A1")))
+            .await,
+        Code::NotFound,
+    );
+    refused_on_field(
+        year.county()
+            .get_submission(get(year.participant(&year.a1)))
+            .await,
+        "name",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// ListSubmissions
+
+async fn submissions_are_listed_per_batch_school_participant_and_state_within_scope(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    for (t, _) in year.everyone() {
+        year.select(t).await;
+    }
+    support::hand_in(&mut year.county(), &year.participant(&year.b1), "C1").await;
+    let list = |parent: &str| pb::ListSubmissionsRequest {
+        parent: parent.into(),
+        ..Default::default()
+    };
+    let all = list_submissions(&mut year.county(), list(&year.batch))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 9, "three teachers, three picks each");
+    let of_b = list_submissions(
+        &mut year.county(),
+        pb::ListSubmissionsRequest {
+            school: format!("schools/{SCHOOL_B}"),
+            ..list(&year.batch)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(of_b.len(), 3);
+    let handed_in = list_submissions(
+        &mut year.county(),
+        pb::ListSubmissionsRequest {
+            state: pb::SubmissionState::Submitted as i32,
+            ..list(&year.batch)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(handed_in, [year.submission(&year.b1, "C1")]);
+    // What the county's assessor has to grade.
+    let gradable = list_submissions(
+        &mut year.grader(),
+        pb::ListSubmissionsRequest {
+            gradable_by_caller: true,
+            ..list(&year.batch)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(gradable, [year.submission(&year.b1, "C1")]);
+    // A school office sees its own school's; a teacher, their own.
+    let from_a = list_submissions(&mut year.school_office(SCHOOL_A), list(&year.batch))
+        .await
+        .unwrap();
+    assert_eq!(from_a.len(), 6);
+    let own = list_submissions(
+        &mut year.teacher(&year.a1, SCHOOL_A),
+        list(&year.participant(&year.a1)),
+    )
+    .await
+    .unwrap();
+    let mut expected: Vec<String> = PICKS.iter().map(|c| year.submission(&year.a1, c)).collect();
+    expected.sort();
+    assert_eq!(own, expected);
+    refused(
+        list_submissions(&mut year.teacher(&year.a1, SCHOOL_A), list(&year.batch)).await,
+        Code::PermissionDenied,
+    );
+    refused(
+        list_submissions(
+            &mut year.school_office(SCHOOL_A),
+            pb::ListSubmissionsRequest {
+                school: format!("schools/{SCHOOL_B}"),
+                ..list(&year.batch)
+            },
+        )
+        .await,
+        Code::PermissionDenied,
+    );
+    refused_on_field(
+        list_submissions(
+            &mut year.county(),
+            pb::ListSubmissionsRequest {
+                school: format!("schools/{SCHOOL_C}"),
+                ..list(&year.batch)
+            },
+        )
+        .await,
+        "school",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SubmitSubmission
+
+async fn a_draft_is_handed_in_once_by_the_teacher_or_their_office_before_the_deadline(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.select(&year.a1).await;
+    year.select(&year.b1).await;
+    let before = year.submission_record(&year.a1, "B2").await;
+    refused(
+        year.grader()
+            .submit_submission(submit(year.submission(&year.a1, "B2")))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        year.teacher(&year.a2, SCHOOL_A)
+            .submit_submission(submit(year.submission(&year.a1, "B2")))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(year.submission_record(&year.a1, "B2").await, before);
+    let handed_in = year
+        .teacher(&year.a1, SCHOOL_A)
+        .submit_submission(submit(year.submission(&year.a1, "B2")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(handed_in.state, pb::SubmissionState::Submitted as i32);
+    assert!(handed_in.submit_time.is_some());
+    refused(
+        year.teacher(&year.a1, SCHOOL_A)
+            .submit_submission(submit(year.submission(&year.a1, "B2")))
+            .await,
+        Code::FailedPrecondition,
+    );
+    year.school_office(SCHOOL_A)
+        .submit_submission(submit(year.submission(&year.a1, "C1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        year.participant_record(&year.a1)
+            .await
+            .submissions_submitted,
+        2
+    );
+    // The county sets a submission deadline that has passed.
+    year.county()
+        .update_batch(pb::UpdateBatchRequest {
+            batch: Some(pb::Batch {
+                name: year.batch.clone(),
+                submission_deadline: Some(Date {
+                    year: 2026,
+                    month: 1,
+                    day: 31,
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["submission_deadline".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let late = refused(
+        year.teacher(&year.b1, SCHOOL_B)
+            .submit_submission(submit(year.submission(&year.b1, "B2")))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(late.message().contains("deadline"), "{late:?}");
+    assert_eq!(
+        year.submission_record(&year.b1, "B2").await.state,
+        pb::SubmissionState::Draft as i32
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// ReturnSubmission
+
+async fn a_returned_submission_goes_back_to_draft_with_the_reason_and_its_grading_in_the_history(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.select(&year.a1).await;
+    year.hand_in_all(&year.a1).await;
+    year.grade(&year.a1, "B2", common::Grade::Pass).await;
+    // 发现问题，立即整改 (《泗县实施意见》附件3 十月).
+    let returned = year
+        .grader()
+        .return_submission(pb::ReturnSubmissionRequest {
+            name: year.submission(&year.a1, "B2"),
+            reason: "课例视频缺少学生活动环节".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(returned.state, pb::SubmissionState::Draft as i32);
+    assert_eq!(returned.return_reason, "课例视频缺少学生活动环节");
+    assert!(returned.grading.is_none());
+    assert_eq!(returned.grading_history.len(), 1);
+    // The school office returns a submitted one too.
+    let by_office = year
+        .school_office(SCHOOL_A)
+        .return_submission(pb::ReturnSubmissionRequest {
+            name: year.submission(&year.a1, "C1"),
+            reason: "请补充反思".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_office.state, pb::SubmissionState::Draft as i32);
+    assert_eq!(
+        year.participant_record(&year.a1)
+            .await
+            .submissions_submitted,
+        1
+    );
+}
+
+async fn a_return_without_a_reason_by_a_teacher_or_of_a_draft_changes_nothing(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.select(&year.a1).await;
+    support::hand_in(&mut year.county(), &year.participant(&year.a1), "B2").await;
+    let back = |code: &str, reason: &str| pb::ReturnSubmissionRequest {
+        name: year.submission(&year.a1, code),
+        reason: reason.into(),
+    };
+    let before = year.submission_record(&year.a1, "B2").await;
+    refused_on_field(
+        year.grader().return_submission(back("B2", "  ")).await,
+        "reason",
+    );
+    refused(
+        year.teacher(&year.a1, SCHOOL_A)
+            .return_submission(back("B2", "我想改"))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        year.school_office(SCHOOL_B)
+            .return_submission(back("B2", "请修改"))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(year.submission_record(&year.a1, "B2").await, before);
+    refused(
+        year.grader().return_submission(back("C1", "请修改")).await,
+        Code::FailedPrecondition,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// GradeSubmission
+
+async fn an_assessor_grades_a_handed_in_submission_and_a_refused_grading_changes_nothing(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.select(&year.a1).await;
+    support::hand_in(&mut year.county(), &year.participant(&year.a1), "B2").await;
+    let before = year.submission_record(&year.a1, "B2").await;
+    // Only an assessor grades (《宁夏测评实施办法》§七(二)).
+    refused(
+        year.county()
+            .grade_submission(grading(&year, &year.a1, "B2", common::Grade::Pass))
+            .await,
+        Code::PermissionDenied,
+    );
+    // The assessor named must be the caller.
+    let mut someone_else = grading(&year, &year.a1, "B2", common::Grade::Pass);
+    someone_else.assessor = "assessors/someone-else".into();
+    refused_on_field(
+        year.grader().grade_submission(someone_else).await,
+        "assessor",
+    );
+    // Only a handed-in submission is graded.
+    refused(
+        year.grader()
+            .grade_submission(grading(&year, &year.a1, "C1", common::Grade::Pass))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(year.submission_record(&year.a1, "B2").await, before);
+    let graded = year
+        .grader()
+        .grade_submission(grading(&year, &year.a1, "B2", common::Grade::Excellent))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(graded.state, pb::SubmissionState::Graded as i32);
+    let g = graded.grading.unwrap();
+    assert_eq!(g.grade, common::Grade::Excellent as i32);
+    // Graded again (SUBMITTED or GRADED → GRADED): the earlier grading goes to the history.
+    let regraded = year
+        .grader()
+        .grade_submission(grading(&year, &year.a1, "B2", common::Grade::Pass))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(regraded.grading.unwrap().grade, common::Grade::Pass as i32);
+    assert_eq!(regraded.grading_history.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GetSchoolResult
+
+async fn a_school_office_reads_its_own_results_and_not_another_schools(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    let get = |school: &str| pb::GetSchoolResultRequest {
+        name: year.school_result(school),
+    };
+    let own = year
+        .school_office(SCHOOL_A)
+        .get_school_result(get(SCHOOL_A))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.school, format!("schools/{SCHOOL_A}"));
+    assert_eq!(own.state, pb::SchoolResultState::Open as i32);
+    assert_eq!(own.participants, 2);
+    refused(
+        year.school_office(SCHOOL_B)
+            .get_school_result(get(SCHOOL_A))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        year.teacher(&year.a1, SCHOOL_A)
+            .get_school_result(get(SCHOOL_A))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        year.county().get_school_result(get(SCHOOL_C)).await,
+        Code::NotFound,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// ListSchoolResults
+
+async fn school_results_are_listed_by_state_within_the_callers_scope(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    // School B's only teacher passes; B goes to county review, A stays open.
+    year.select(&year.b1).await;
+    year.push_hours(&year.b1).await;
+    year.hand_in_all(&year.b1).await;
+    for code in PICKS {
+        year.grade(&year.b1, code, common::Grade::Pass).await;
+    }
+    year.school_office(SCHOOL_B)
+        .submit_school_results(pb::SubmitSchoolResultsRequest {
+            name: year.school_result(SCHOOL_B),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let list = |state: pb::SchoolResultState| pb::ListSchoolResultsRequest {
+        parent: year.batch.clone(),
+        state: state as i32,
+        ..Default::default()
+    };
+    let names = |r: pb::ListSchoolResultsResponse| -> Vec<String> {
+        r.school_results.into_iter().map(|s| s.school).collect()
+    };
+    let all = year
+        .county()
+        .list_school_results(list(pb::SchoolResultState::Unspecified))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        names(all),
+        [format!("schools/{SCHOOL_A}"), format!("schools/{SCHOOL_B}")]
+    );
+    let in_review = year
+        .county()
+        .list_school_results(list(pb::SchoolResultState::InCountyReview))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(in_review), [format!("schools/{SCHOOL_B}")]);
+    let from_a = year
+        .school_office(SCHOOL_A)
+        .list_school_results(list(pb::SchoolResultState::Unspecified))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(names(from_a), [format!("schools/{SCHOOL_A}")]);
+    refused(
+        year.teacher(&year.a1, SCHOOL_A)
+            .list_school_results(list(pb::SchoolResultState::Unspecified))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused_on_field(
+        year.county()
+            .list_school_results(pb::ListSchoolResultsRequest {
+                state: 99,
+                ..list(pb::SchoolResultState::Unspecified)
+            })
+            .await,
+        "state",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SubmitSchoolResults
+
+async fn a_school_sends_its_results_to_review_only_when_everyone_is_graded(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    let send = || pb::SubmitSchoolResultsRequest {
+        name: year.school_result(SCHOOL_B),
+        reason: "校本考核完成".into(),
+    };
+    let before = year.school_result_record(SCHOOL_B).await;
+    refused(
+        year.school_office(SCHOOL_B)
+            .submit_school_results(send())
+            .await,
+        Code::FailedPrecondition,
+    );
+    refused(
+        year.teacher(&year.b1, SCHOOL_B)
+            .submit_school_results(send())
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        year.school_office(SCHOOL_A)
+            .submit_school_results(send())
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(year.school_result_record(SCHOOL_B).await, before);
+    year.select(&year.b1).await;
+    year.push_hours(&year.b1).await;
+    year.hand_in_all(&year.b1).await;
+    for code in PICKS {
+        year.grade(&year.b1, code, common::Grade::Pass).await;
+    }
+    let sent = year
+        .school_office(SCHOOL_B)
+        .submit_school_results(send())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sent.state, pb::SchoolResultState::InCountyReview as i32);
+    assert_eq!((sent.participants, sent.passed), (1, 1));
+    // The results are locked: no grading, and not sent twice.
+    refused(
+        support::grade(
+            &mut year.grader(),
+            &year.assessor,
+            &year.participant(&year.b1),
+            "B2",
+            common::Grade::Excellent,
+        )
+        .await,
+        Code::FailedPrecondition,
+    );
+    refused(
+        year.school_office(SCHOOL_B)
+            .submit_school_results(send())
+            .await,
+        Code::FailedPrecondition,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// ApproveSchoolResults
+
+async fn the_county_approves_results_in_review_and_the_batch_becomes_ready_for_audit(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    let approve = |school: &str| pb::ApproveSchoolResultsRequest {
+        name: year.school_result(school),
+        review_round: "县级复核".into(),
+        reason: "抽查一致".into(),
+    };
+    // Open results are not in review.
+    refused(
+        year.county()
+            .approve_school_results(approve(SCHOOL_A))
+            .await,
+        Code::FailedPrecondition,
+    );
+    year.everyone_passes().await;
+    year.submit_results().await;
+    let before = year.school_result_record(SCHOOL_A).await;
+    refused(
+        year.school_office(SCHOOL_A)
+            .approve_school_results(approve(SCHOOL_A))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(year.school_result_record(SCHOOL_A).await, before);
+    let approved = year
+        .county()
+        .approve_school_results(approve(SCHOOL_A))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(approved.state, pb::SchoolResultState::CountyApproved as i32);
+    assert_eq!(year.batch().await.state, pb::BatchState::Open as i32);
+    year.county()
+        .approve_school_results(approve(SCHOOL_B))
+        .await
+        .unwrap();
+    assert_eq!(
+        year.batch().await.state,
+        pb::BatchState::ReadyForAudit as i32,
+        "every school approved"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// ReturnSchoolResults
+
+async fn results_returned_for_regrading_unlock_and_say_why(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    let back = |reason: &str| pb::ReturnSchoolResultsRequest {
+        name: year.school_result(SCHOOL_A),
+        review_round: "县级复核".into(),
+        reason: reason.into(),
+    };
+    refused(
+        year.county()
+            .return_school_results(back("抽查不一致"))
+            .await,
+        Code::FailedPrecondition,
+    );
+    year.everyone_passes().await;
+    year.submit_results().await;
+    let before = year.school_result_record(SCHOOL_A).await;
+    // 一致率低于 80% 的返回学校重新评价 (《宁夏测评实施办法》§五(一)3): with a reason.
+    refused_on_field(
+        year.county().return_school_results(back(" ")).await,
+        "reason",
+    );
+    refused(
+        year.school_office(SCHOOL_A)
+            .return_school_results(back("自行退回"))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(year.school_result_record(SCHOOL_A).await, before);
+    let returned = year
+        .county()
+        .return_school_results(back("抽查不一致"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(returned.state, pb::SchoolResultState::Returned as i32);
+    assert_eq!(returned.transitions.last().unwrap().reason, "抽查不一致");
+    // Unlocked: the school grades again.
+    year.grade(&year.a1, "B2", common::Grade::Excellent).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RecordOfflineCheck
+
+async fn an_office_records_an_offline_check_and_a_school_office_cannot(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    let check = |outcome: pb::OfflineCheck| pb::RecordOfflineCheckRequest {
+        participant: year.participant(&year.a1),
+        outcome: outcome as i32,
+        review_round: "推门听课".into(),
+        reason: "课堂应用良好".into(),
+    };
+    let before = year.participant_record(&year.a1).await;
+    refused(
+        year.school_office(SCHOOL_A)
+            .record_offline_check(check(pb::OfflineCheck::Passed))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused_on_field(
+        year.county()
+            .record_offline_check(check(pb::OfflineCheck::Unspecified))
+            .await,
+        "outcome",
+    );
+    assert_eq!(year.participant_record(&year.a1).await, before);
+    // 推门听课 (《宁夏测评实施办法》§五(二)).
+    let checked = year
+        .county()
+        .record_offline_check(check(pb::OfflineCheck::Passed))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(checked.offline_check, pb::OfflineCheck::Passed as i32);
+    let mut neighbour = year
+        .suite
+        .assessment("office", Role::CountyOffice, "341323", None);
+    refused(
+        neighbour
+            .record_offline_check(check(pb::OfflineCheck::Failed))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        year.county()
+            .record_offline_check(pb::RecordOfflineCheckRequest {
+                participant: year.participant("34132419850301999X"),
+                ..check(pb::OfflineCheck::Passed)
+            })
+            .await,
+        Code::NotFound,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// WithdrawCertifiedResult
+
+async fn the_province_withdraws_a_certified_result_once_and_the_stream_says_so(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.certified().await;
+    let withdraw = |code: &str, reason: &str| pb::WithdrawCertifiedResultRequest {
+        participant: year.participant(&year.a1),
+        micro_competency: code.into(),
+        reason: reason.into(),
+    };
+    let mut province = year
+        .suite
+        .assessment("province", Role::ProvinceOffice, "340000", None);
+    refused(
+        year.county()
+            .withdraw_certified_result(withdraw("B2", "材料造假"))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused_on_field(
+        province
+            .withdraw_certified_result(withdraw("B2", " "))
+            .await,
+        "reason",
+    );
+    refused(
+        province
+            .withdraw_certified_result(withdraw("A1", "材料造假"))
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(
+        year.batch().await.last_certified_sequence,
+        9,
+        "nothing appended"
+    );
+    province
+        .withdraw_certified_result(withdraw("B2", "材料造假"))
+        .await
+        .unwrap();
+    refused(
+        province
+            .withdraw_certified_result(withdraw("B2", "材料造假"))
+            .await,
+        Code::FailedPrecondition,
+    );
+    let (header, results) = stream(&year, 9).await.unwrap();
+    assert_eq!(header.last_sequence, 10);
+    assert_eq!(results.len(), 1);
+    let withdrawn = &results[0];
+    assert_eq!(withdrawn.sequence, 10);
+    assert_eq!(
+        withdrawn.kind,
+        pb::CertifiedResultEventKind::Withdrawn as i32
+    );
+    assert_eq!(withdrawn.micro_competency, "B2");
+    assert_eq!(withdrawn.withdraw_reason, "材料造假");
+}
+
+// ---------------------------------------------------------------------------------------------
+// StreamCertifiedResults
+
+async fn certified_results_stream_in_sequence_and_resume_after_the_last_one_processed(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.certified().await;
+    let (header, results) = stream(&year, 0).await.unwrap();
+    assert_eq!(header.batch_state, pb::BatchState::Certified as i32);
+    assert_eq!(header.last_sequence, 9);
+    let sequences: Vec<i64> = results.iter().map(|r| r.sequence).collect();
+    assert_eq!(sequences, (1..=9).collect::<Vec<_>>());
+    let first = &results[0];
+    assert_eq!(first.kind, pb::CertifiedResultEventKind::Certified as i32);
+    assert_eq!(first.issuing_authority, "泗县教育体育局");
+    assert_eq!(
+        first.certificate_mode,
+        pb::CertificateMode::PerMicroCompetency as i32
+    );
+    // Resumed after 7: 8 and 9 only.
+    let (_, rest) = stream(&year, 7).await.unwrap();
+    let sequences: Vec<i64> = rest.iter().map(|r| r.sequence).collect();
+    assert_eq!(sequences, [8, 9]);
+    refused_on_field(stream(&year, -1).await, "after_sequence");
+    // Only offices covering the county (and the certificate service) read the stream.
+    for mut outsider in [
+        year.school_office(SCHOOL_A),
+        year.suite
+            .assessment("office", Role::CountyOffice, "341323", None),
+    ] {
+        let status = outsider
+            .stream_certified_results(pb::StreamCertifiedResultsRequest {
+                batch: year.batch.clone(),
+                after_sequence: 0,
+                follow: false,
+            })
+            .await;
+        refused(status.map(|_| ()), Code::PermissionDenied);
+    }
+}
