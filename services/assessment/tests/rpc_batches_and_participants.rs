@@ -463,6 +463,11 @@ async fn teachers_who_did_not_pass_last_year_are_carried_into_this_years_open_ba
             .await,
         "source_batch",
     );
+    assert_eq!(
+        year.batch().await.participant_count,
+        3,
+        "nothing carried yet"
+    );
     let carried = county
         .carry_over_participants(carry(&year.batch, &earlier))
         .await
@@ -660,6 +665,16 @@ async fn a_ningxia_county_cannot_audit_or_certify_itself(backend: Backend) {
                 name: batch.clone(),
                 review_round: String::new(),
                 reason: "自行认定".into(),
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        county
+            .return_batch(pb::ReturnBatchRequest {
+                name: batch.clone(),
+                review_round: String::new(),
+                reason: "自行退回".into(),
             })
             .await,
         Code::PermissionDenied,

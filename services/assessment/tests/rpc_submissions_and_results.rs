@@ -43,6 +43,7 @@ tica_testkit::backend_tests!(
     results_returned_for_regrading_unlock_and_say_why,
     // RecordOfflineCheck
     an_office_records_an_offline_check_and_a_school_office_cannot,
+    in_ningxia_a_failed_offline_check_fails_the_final_recognition_and_a_pending_one_withholds_it,
     // WithdrawCertifiedResult
     the_province_withdraws_a_certified_result_once_and_the_stream_says_so,
     // StreamCertifiedResults
@@ -628,6 +629,17 @@ async fn a_school_sends_its_results_to_review_only_when_everyone_is_graded(backe
             .await,
         Code::FailedPrecondition,
     );
+    let before = year.participant_record(&year.b1).await;
+    refused(
+        year.school_office(SCHOOL_B)
+            .withdraw_participant(pb::WithdrawParticipantRequest {
+                name: year.participant(&year.b1),
+                reason: "调出".into(),
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(year.participant_record(&year.b1).await, before);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -760,6 +772,25 @@ async fn an_office_records_an_offline_check_and_a_school_office_cannot(backend: 
         .unwrap()
         .into_inner();
     assert_eq!(checked.offline_check, pb::OfflineCheck::Passed as i32);
+    // Sixian's policy (like Anhui's) requires no offline check: a failed one is recorded and
+    // the grade stays as the online assessment made it.
+    year.select(&year.b1).await;
+    year.push_hours(&year.b1).await;
+    year.hand_in_all(&year.b1).await;
+    for code in PICKS {
+        year.grade(&year.b1, code, common::Grade::Pass).await;
+    }
+    let failed = year
+        .county()
+        .record_offline_check(pb::RecordOfflineCheckRequest {
+            participant: year.participant(&year.b1),
+            ..check(pb::OfflineCheck::Failed)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(failed.offline_check, pb::OfflineCheck::Failed as i32);
+    assert_eq!(failed.grade, common::Grade::Pass as i32);
     let mut neighbour = year
         .suite
         .assessment("office", Role::CountyOffice, "341323", None);
@@ -778,6 +809,105 @@ async fn an_office_records_an_offline_check_and_a_school_office_cannot(backend: 
             .await,
         Code::NotFound,
     );
+}
+
+/// A Yongning (Ningxia) school whose two teachers grade each other as its school-level
+/// assessors (a Ningxia school grades its own, 《宁夏测评实施办法》§五(一)2; nobody grades
+/// themselves), both passing online: three picks with one from B/C (§三(一)2) and 25 + 25
+/// hours (《宁夏实施方案》§二(三)).
+async fn in_ningxia_a_failed_offline_check_fails_the_final_recognition_and_a_pending_one_withholds_it(
+    backend: Backend,
+) {
+    let Some(suite) = support::Suite::start(backend).await else {
+        return;
+    };
+    let county = year::NINGXIA_COUNTY;
+    let school = format!("{county}0001");
+    suite.register_county(&support::YONGNING).await;
+    suite
+        .register_school(county, &school, "永宁县第一小学")
+        .await;
+    let teachers = [
+        suite.register_teacher(county, &school, 1).await,
+        suite.register_teacher(county, &school, 2).await,
+    ];
+    let assessors = suite.school_assessors(county, &school, &teachers).await;
+    let batch = suite.open_batch(county).await;
+    let participant = |t: &str| format!("{batch}/participants/{t}");
+    let mut office = suite.assessment("county-office", Role::CountyOffice, county, None);
+    let mut provider = suite.assessment("anhui-online", Role::TrainingProvider, "640000", None);
+    let codes = ["A1", "B2", "C1"];
+    for t in &teachers {
+        support::select(&mut office, &participant(t), &codes).await;
+        provider
+            .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
+                parent: "providers/anhui-online".into(),
+                records: vec![
+                    year::hours(t, pb::HoursKind::OnlineStudy, "online"),
+                    year::hours(t, pb::HoursKind::Practice, "practice"),
+                ],
+            })
+            .await
+            .unwrap();
+        for code in codes {
+            support::hand_in(&mut office, &participant(t), code).await;
+        }
+    }
+    for (k, t) in teachers.iter().enumerate() {
+        let other = &assessors[1 - k];
+        let mut grader = suite.assessment(other, Role::Assessor, county, Some(school.as_str()));
+        for code in codes {
+            support::grade(
+                &mut grader,
+                other,
+                &participant(t),
+                code,
+                common::Grade::Pass,
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let grade_of = |p: pb::Participant| p.grade;
+    let get = |t: &str| pb::GetParticipantRequest {
+        name: participant(t),
+    };
+    let first = office.get_participant(get(&teachers[0])).await.unwrap();
+    assert_eq!(grade_of(first.into_inner()), common::Grade::Pass as i32);
+    let check = |t: &str, outcome: pb::OfflineCheck| pb::RecordOfflineCheckRequest {
+        participant: participant(t),
+        outcome: outcome as i32,
+        review_round: "2026-推门听课".into(),
+        reason: "线下听课".into(),
+    };
+    // 线上线下测评均合格方可认定 (《宁夏测评实施办法》§五(三)).
+    let failed = office
+        .record_offline_check(check(&teachers[0], pb::OfflineCheck::Failed))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(failed.online_grade, common::Grade::Pass as i32);
+    assert_eq!(failed.grade, common::Grade::Fail as i32);
+    assert!(
+        failed.grade_reasons.iter().any(|r| r.contains("线下")),
+        "{:?}",
+        failed.grade_reasons
+    );
+    // Drawn and not yet visited: no final recognition until the visit.
+    let pending = office
+        .record_offline_check(check(&teachers[1], pb::OfflineCheck::Pending))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pending.grade, common::Grade::Unspecified as i32);
+    let passed = office
+        .record_offline_check(check(&teachers[1], pb::OfflineCheck::Passed))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(passed.grade, common::Grade::Pass as i32);
+    let first = office.get_participant(get(&teachers[0])).await.unwrap();
+    assert_eq!(grade_of(first.into_inner()), common::Grade::Fail as i32);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -826,6 +956,18 @@ async fn the_province_withdraws_a_certified_result_once_and_the_stream_says_so(b
     refused(
         province
             .withdraw_certified_result(withdraw("B2", "材料造假"))
+            .await,
+        Code::FailedPrecondition,
+    );
+    // The batch is certified: no offline check changes it any more.
+    refused(
+        year.county()
+            .record_offline_check(pb::RecordOfflineCheckRequest {
+                participant: year.participant(&year.a2),
+                outcome: pb::OfflineCheck::Failed as i32,
+                review_round: String::new(),
+                reason: "认定后听课".into(),
+            })
             .await,
         Code::FailedPrecondition,
     );
