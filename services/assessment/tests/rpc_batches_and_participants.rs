@@ -14,6 +14,7 @@ use prost_types::FieldMask;
 use tica_auth::Role;
 use tica_proto::google::r#type::Date;
 use tica_proto::tica::assessment::v1 as pb;
+use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
 use tica_storage::Backend;
 use tonic::Code;
@@ -36,6 +37,7 @@ tica_testkit::backend_tests!(
     a_batch_opens_once_by_its_county_office_and_only_under_a_policy,
     // CarryOverParticipants
     teachers_who_did_not_pass_last_year_are_carried_into_this_years_open_batch,
+    a_carried_teacher_keeps_passed_micro_competencies_which_stay_as_they_are,
     // BeginProvinceAudit, ReturnBatch, CertifyBatch (province audit)
     a_city_office_audits_a_ningxia_county_returns_it_and_the_province_certifies,
     a_ningxia_county_cannot_audit_or_certify_itself,
@@ -503,6 +505,91 @@ async fn teachers_who_did_not_pass_last_year_are_carried_into_this_years_open_ba
             .await,
         Code::FailedPrecondition,
     );
+}
+
+/// The presets keep a carried teacher's passed micro-competencies (keep_passed_submissions; a
+/// choice beyond 《宁夏实施方案》§三 第二阶段, which only says 继续参加…直至测评合格): they come
+/// GRADED and marked carried over, stay as they are, and cannot be dropped; the rest starts
+/// again as DRAFT.
+async fn a_carried_teacher_keeps_passed_micro_competencies_which_stay_as_they_are(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    let late = year.suite.register_teacher(COUNTY, SCHOOL_A, 5).await;
+    let mut county = year.county();
+    let earlier = county
+        .create_batch(new_batch(COUNTY, 2025, &[SCHOOL_A, SCHOOL_B]))
+        .await
+        .unwrap()
+        .into_inner()
+        .name;
+    county
+        .open_batch(pb::OpenBatchRequest {
+            name: earlier.clone(),
+            open_date: None,
+        })
+        .await
+        .unwrap();
+    // 2025: B2 and C4 pass, C1 fails; no hours, so the teacher does not pass the year.
+    let then = format!("{earlier}/participants/{late}");
+    support::select(&mut county, &then, &PICKS).await;
+    for (code, g) in [
+        ("B2", common::Grade::Pass),
+        ("C1", common::Grade::Fail),
+        ("C4", common::Grade::Pass),
+    ] {
+        support::hand_in(&mut county, &then, code).await;
+        support::grade(&mut year.grader(), &year.assessor, &then, code, g)
+            .await
+            .unwrap();
+    }
+    let last_year = county
+        .get_participant(pb::GetParticipantRequest { name: then })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(last_year.grade, common::Grade::Fail as i32);
+    let carried = county
+        .carry_over_participants(pb::CarryOverParticipantsRequest {
+            batch: year.batch.clone(),
+            source_batch: earlier.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(carried.participants.len(), 1);
+    let now = &carried.participants[0];
+    assert_eq!(now.selected_micro_competencies, PICKS);
+    assert_eq!(now.submissions_graded, 2);
+    let b2 = year.submission_record(&late, "B2").await;
+    assert_eq!(b2.state, pb::SubmissionState::Graded as i32);
+    assert!(b2.carried_over);
+    let c1 = year.submission_record(&late, "C1").await;
+    assert_eq!(c1.state, pb::SubmissionState::Draft as i32);
+    assert!(!c1.carried_over);
+    // A carried result stays as it is: not returned, not dropped from the selection.
+    refused(
+        year.grader()
+            .return_submission(pb::ReturnSubmissionRequest {
+                name: year.submission(&late, "B2"),
+                reason: "重新评价".into(),
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    refused_on_field(
+        county
+            .submit_selection(pb::SubmitSelectionRequest {
+                name: format!("{}/selection", year.participant(&late)),
+                micro_competencies: vec!["C1".into(), "C4".into(), "C7".into()],
+                validate_only: false,
+            })
+            .await,
+        "micro_competencies",
+    );
+    assert_eq!(year.submission_record(&late, "B2").await, b2);
 }
 
 // ---------------------------------------------------------------------------------------------

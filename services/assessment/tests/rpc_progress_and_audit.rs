@@ -153,6 +153,26 @@ async fn progress_rows_are_listed_per_school_of_the_county_and_refused_to_a_teac
     );
     let total = listed.total.unwrap();
     assert_eq!((total.participants, total.passed), (3, 2));
+    // The city office sees a row per county, in pages.
+    let mut city = year
+        .suite
+        .assessment("city", Role::CityOffice, "341300", None);
+    let counties = city
+        .list_progress(pb::ListProgressRequest {
+            level: pb::ProgressLevel::County as i32,
+            page_size: 1,
+            ..of_schools("jurisdictions/341300")
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rows: Vec<(&str, i64)> = counties
+        .rows
+        .iter()
+        .map(|r| (r.unit.as_str(), r.participants))
+        .collect();
+    assert_eq!(rows, [("jurisdictions/341324", 3)]);
+    assert_eq!(counties.total_size, 1);
     refused(
         year.teacher(&year.a1, SCHOOL_A)
             .list_progress(of_schools(""))
