@@ -3,6 +3,7 @@
 //! can never read more on someone's behalf than they could themselves.
 
 use std::collections::HashMap;
+use tica_domain::names::{JurisdictionName, SchoolName, TeacherName};
 
 use tica_auth::BearerToken;
 use tica_client::{Refusal, Upstream, every};
@@ -91,11 +92,8 @@ fn teacher_from(t: pb::Teacher) -> Result<RosterTeacher> {
         ))
     };
     let birth = t.birth_date.as_ref().ok_or_else(|| corrupt("birth date"))?;
-    let jurisdiction = t
-        .jurisdiction
-        .strip_prefix("jurisdictions/")
-        .and_then(|c| DivisionCode::parse(c).ok())
-        .ok_or_else(|| corrupt("jurisdiction"))?;
+    let jurisdiction =
+        JurisdictionName::code_of(&t.jurisdiction).ok_or_else(|| corrupt("jurisdiction"))?;
     let category = match pb::TeacherCategory::try_from(t.category) {
         Ok(pb::TeacherCategory::SpecialOrRegionalBackbone) => {
             TeacherCategory::SpecialOrRegionalBackbone
@@ -116,18 +114,10 @@ fn teacher_from(t: pb::Teacher) -> Result<RosterTeacher> {
         })
         .collect();
     Ok(RosterTeacher {
-        number: t
-            .name
-            .strip_prefix("teachers/")
-            .unwrap_or(&t.name)
-            .to_owned(),
+        number: TeacherName::id_of(&t.name).unwrap_or(&t.name).to_owned(),
         display_name: t.display_name,
         id_number_masked: t.id_number,
-        school: t
-            .school
-            .strip_prefix("schools/")
-            .unwrap_or(&t.school)
-            .to_owned(),
+        school: SchoolName::id_of(&t.school).unwrap_or(&t.school).to_owned(),
         jurisdiction,
         birth_date: tica_server::proto_time::date_from_proto(birth)
             .map_err(|_| corrupt("birth date"))?,
@@ -139,21 +129,11 @@ fn teacher_from(t: pb::Teacher) -> Result<RosterTeacher> {
 
 fn school_from(s: pb::School) -> Result<RosterSchool> {
     Ok(RosterSchool {
-        code: s
-            .name
-            .strip_prefix("schools/")
-            .unwrap_or(&s.name)
-            .to_owned(),
+        code: SchoolName::id_of(&s.name).unwrap_or(&s.name).to_owned(),
         display_name: s.display_name,
-        jurisdiction: s
-            .jurisdiction
-            .strip_prefix("jurisdictions/")
-            .and_then(|c| DivisionCode::parse(c).ok())
-            .ok_or_else(|| {
-                AssessmentError::Internal(
-                    "the roster returned a school without a jurisdiction".into(),
-                )
-            })?,
+        jurisdiction: JurisdictionName::code_of(&s.jurisdiction).ok_or_else(|| {
+            AssessmentError::Internal("the roster returned a school without a jurisdiction".into())
+        })?,
     })
 }
 
@@ -368,9 +348,7 @@ impl Roster {
         };
         Ok(RosterAssessor {
             id: id.to_owned(),
-            teacher_number: a
-                .teacher
-                .strip_prefix("teachers/")
+            teacher_number: TeacherName::id_of(&a.teacher)
                 .unwrap_or(&a.teacher)
                 .to_owned(),
             level,

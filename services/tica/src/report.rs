@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use tica_domain::names::JurisdictionName;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -234,7 +235,7 @@ fn code_name(code: tonic::Code) -> String {
 /// "341324" from "341324" or "jurisdictions/341324".
 fn bare_county(county: &str) -> anyhow::Result<String> {
     let code = county.trim();
-    let code = code.strip_prefix("jurisdictions/").unwrap_or(code);
+    let code = JurisdictionName::id_of(code).unwrap_or(code);
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         bail!("--county must be a 6-digit division code such as 341324 (got {county:?})");
     }

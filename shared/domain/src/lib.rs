@@ -16,6 +16,7 @@
 //! | [`team`] | team size rules and team roster checks |
 //! | [`assessor`] | assessor (测评员) levels and the assessor state machine |
 //! | [`eligibility`] | who may grade a submission and who may review a drawn teacher |
+//! | [`names`] | resource names `{collection}/{id}`, one type per collection |
 //! | [`micro_competency`] | the 30 micro-competencies (微能力) with their credits |
 //! | [`time_zone`] | the calendar date in China (UTC+8) |
 #![deny(missing_docs)]
@@ -25,6 +26,7 @@ pub mod csv_cell;
 pub mod division;
 pub mod eligibility;
 pub mod micro_competency;
+pub mod names;
 pub mod person;
 pub mod policy;
 pub mod resident_id;

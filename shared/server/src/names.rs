@@ -1,32 +1,24 @@
 //! Resource names: `{collection}/{id}`.
 
+use tica_domain::names::{UnitName, id_in};
 use tonic::Status;
 
 use crate::errors::invalid;
 
-/// The id in `name` if it is `{collection}/{id}` with a non-empty id free of `/`; otherwise an
-/// INVALID_ARGUMENT on `field` that shows the expected form.
+/// The id in `name` if it is `{collection}/{id}` with a non-empty id free of `/` (the rule of
+/// `tica_domain::names`); otherwise an INVALID_ARGUMENT on `field` that shows the expected form.
 #[allow(clippy::result_large_err)]
 pub fn parse<'a>(field: &str, name: &'a str, collection: &str) -> Result<&'a str, Status> {
-    name.strip_prefix(collection)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-        .ok_or_else(|| {
-            invalid(
-                field,
-                format!("expected `{collection}/{{id}}`, got {name:?}"),
-            )
-        })
+    id_in(name, collection).ok_or_else(|| {
+        invalid(
+            field,
+            format!("expected `{collection}/{{id}}`, got {name:?}"),
+        )
+    })
 }
 
 /// A parent that may name a school or a jurisdiction.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Parent<'a> {
-    /// `schools/{code}`.
-    School(&'a str),
-    /// `jurisdictions/{code}`.
-    Jurisdiction(&'a str),
-}
+pub type Parent<'a> = UnitName<'a>;
 
 /// Parses `schools/{code}` or `jurisdictions/{code}`; `None` for an empty string.
 #[allow(clippy::result_large_err)]

@@ -14,6 +14,7 @@ mod submissions;
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use tica_domain::names::SchoolName;
 
 use futures::{Stream, StreamExt};
 
@@ -112,7 +113,7 @@ impl AssessmentGrpc {
         field: &str,
         unit: &str,
     ) -> Result<(ScopePath, Level), Status> {
-        if let Some(code) = unit.strip_prefix("schools/") {
+        if let Some(code) = SchoolName::id_of(unit) {
             let school = self.svc.roster().school(&ctx.token, code).await?;
             return Ok((school.path(), Level::School));
         }

@@ -1,6 +1,7 @@
 //! Submissions (one per selected micro-competency) and their grading.
 
 use std::collections::HashSet;
+use tica_domain::names::AssessorName;
 use tica_server::retry_conflicts;
 
 use tica_auth::Role;
@@ -289,9 +290,7 @@ impl Assessment {
                 "only an assessor grades submissions".into(),
             ));
         }
-        let assessor_id = request
-            .assessor
-            .strip_prefix("assessors/")
+        let assessor_id = AssessorName::id_of(&request.assessor)
             .filter(|id| *id == ctx.caller.subject)
             .ok_or_else(|| {
                 AssessmentError::invalid(

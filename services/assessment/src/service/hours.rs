@@ -1,6 +1,7 @@
 //! Training hours pushed by providers' backends, idempotent per (provider, record id, revision).
 
 use std::collections::{BTreeSet, HashMap};
+use tica_domain::names::TeacherName;
 use tica_server::retry_conflicts;
 
 use tica_auth::Role;
@@ -222,7 +223,7 @@ impl Assessment {
     ) -> Result<Vec<(usize, Result<RosterTeacher>)>> {
         let numbers: Vec<String> = ready
             .iter()
-            .filter_map(|&i| records[i].teacher.strip_prefix("teachers/"))
+            .filter_map(|&i| TeacherName::id_of(&records[i].teacher))
             .map(str::to_owned)
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -239,7 +240,7 @@ impl Assessment {
         let mut teachers = Vec::with_capacity(ready.len());
         for &i in ready {
             let push = &records[i];
-            let teacher = match push.teacher.strip_prefix("teachers/") {
+            let teacher = match TeacherName::id_of(&push.teacher) {
                 Some(number) => match known.get(number) {
                     Some(t) => Ok(t.clone()),
                     None => self.roster.teacher(&ctx.token, number).await,
@@ -524,7 +525,7 @@ fn check_push(push: &HoursPush) -> Result<()> {
             "revision ≥ 0, course title ≤ 200 and id ≤ 100 characters",
         ));
     }
-    if push.teacher.strip_prefix("teachers/").is_none() && push.id_number.is_empty() {
+    if TeacherName::id_of(&push.teacher).is_none() && push.id_number.is_empty() {
         return Err(AssessmentError::invalid(
             "teacher",
             "give `teachers/{number}` or `id_number`",

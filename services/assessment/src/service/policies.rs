@@ -2,6 +2,7 @@
 
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
+use tica_domain::names::JurisdictionName;
 use tica_domain::policy::{self as rules, PolicyRules, Preset};
 use tica_server::retry_conflicts;
 
@@ -161,12 +162,7 @@ impl Assessment {
     pub async fn ensure_presets(&self) -> Result<()> {
         for preset in Preset::ALL {
             let jurisdiction = preset.default_jurisdiction();
-            let code = DivisionCode::parse(
-                jurisdiction
-                    .strip_prefix("jurisdictions/")
-                    .unwrap_or(jurisdiction),
-            )
-            .expect("preset codes are valid");
+            let code = JurisdictionName::code_of(jurisdiction).expect("preset codes are valid");
             if store::policy(&self.db, &code.to_string()).await?.is_some() {
                 continue;
             }

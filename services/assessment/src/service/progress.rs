@@ -2,6 +2,7 @@
 //! the participants (each row carries its running counts).
 
 use std::collections::{BTreeMap, HashMap};
+use tica_domain::names::{JurisdictionName, SchoolName};
 
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
@@ -285,17 +286,14 @@ impl Assessment {
         let mut names = HashMap::with_capacity(units.len());
         let codes: Vec<String> = units
             .iter()
-            .filter_map(|u| u.strip_prefix("schools/"))
+            .filter_map(|u| SchoolName::id_of(u))
             .map(str::to_owned)
             .collect();
         let schools = self.roster.schools(&ctx.token, &codes).await?;
         for unit in units {
-            let name = if let Some(code) = unit.strip_prefix("schools/") {
+            let name = if let Some(code) = SchoolName::id_of(unit) {
                 schools.get(code).map(|s| s.display_name.clone())
-            } else if let Some(code) = unit
-                .strip_prefix("jurisdictions/")
-                .and_then(|c| DivisionCode::parse(c).ok())
-            {
+            } else if let Some(code) = JurisdictionName::code_of(unit) {
                 match self.roster.jurisdiction_name(&ctx.token, code).await {
                     Ok(name) => Some(name),
                     Err(AssessmentError::NotFound(_)) => None,

@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 use tica_domain::division::DivisionCode;
+use tica_domain::names::UnitName;
 use tica_domain::{ScopePath, TeamKind};
 use tica_storage::{Database, is_unique_violation, with_db, with_write_tx};
 
@@ -27,12 +28,9 @@ fn kind_from_key(key: &str) -> Option<TeamKind> {
 
 /// Parses a stored unit resource name.
 pub(crate) fn unit_from_name(name: &str) -> Option<Unit> {
-    if let Some(code) = name.strip_prefix("schools/") {
-        Some(Unit::School(code.to_owned()))
-    } else {
-        name.strip_prefix("jurisdictions/")
-            .and_then(|code| DivisionCode::parse(code).ok())
-            .map(Unit::Jurisdiction)
+    match UnitName::parse(name)? {
+        UnitName::School(code) => Some(Unit::School(code.to_owned())),
+        UnitName::Jurisdiction(code) => DivisionCode::parse(code).ok().map(Unit::Jurisdiction),
     }
 }
 

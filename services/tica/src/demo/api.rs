@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
+use tica_domain::names::AssessorName;
 
 use anyhow::{Context, anyhow};
 use futures::{StreamExt, TryStreamExt};
@@ -241,9 +242,7 @@ pub async fn register_assessor(
         })
         .await
         .context("RegisterAssessor")?;
-    Ok(created
-        .name
-        .strip_prefix("assessors/")
+    Ok(AssessorName::id_of(&created.name)
         .unwrap_or(&created.name)
         .to_owned())
 }

@@ -10,6 +10,7 @@
 //! override through the API; each such place says "choice".
 
 use crate::division::DivisionCode;
+use crate::names::JurisdictionName;
 use crate::person::{PersonRole, TeacherCategory};
 
 use super::codes::code_range;
@@ -76,9 +77,7 @@ impl Preset {
     pub fn for_county(county: DivisionCode) -> Option<Preset> {
         county.ancestry().into_iter().rev().find_map(|code| {
             Preset::ALL.into_iter().find(|preset| {
-                preset
-                    .default_jurisdiction()
-                    .strip_prefix("jurisdictions/")
+                JurisdictionName::id_of(preset.default_jurisdiction())
                     .is_some_and(|own| own == code.as_str())
             })
         })

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::division::DivisionCode;
 use crate::micro_competency::{self, MICRO_COMPETENCIES};
+use crate::names::JurisdictionName;
 
 use super::rules::{
     CertificateRule, EvidenceRule, GradingRule, HoursRule, PolicyRules, Ratio, ReviewStageRule,
@@ -501,10 +501,7 @@ fn validate_certificate(p: &mut Problems, path: &str, rule: &CertificateRule) {
         }
     }
     if !rule.issuing_jurisdiction.is_empty() {
-        let valid = rule
-            .issuing_jurisdiction
-            .strip_prefix("jurisdictions/")
-            .is_some_and(|code| DivisionCode::parse(code).is_ok());
+        let valid = JurisdictionName::code_of(&rule.issuing_jurisdiction).is_some();
         if !valid {
             p.push(
                 format!("{path}.issuing_jurisdiction"),
