@@ -1,6 +1,7 @@
 //! The gRPC adapter: authenticate, parse names, call the logic, convert records to messages.
 
 use std::pin::Pin;
+use tica_domain::names::{AssessorName, BatchName, JurisdictionName, ReviewRoundName};
 
 use futures::Stream;
 use tica_auth::Role;
@@ -44,9 +45,9 @@ fn ok<T>(value: T) -> Reply<T> {
 
 /// `reviewRounds/{id}`.
 fn round_id<'a>(field: &str, name: &'a str) -> Result<&'a str, Status> {
-    match name.strip_prefix("reviewRounds/") {
-        Some(id) if !id.is_empty() && !id.contains('/') => Ok(id),
-        _ => Err(invalid(
+    match ReviewRoundName::id_of(name) {
+        Some(id) => Ok(id),
+        None => Err(invalid(
             field,
             format!("expected reviewRounds/{{round_id}}, got {name:?}"),
         )),
@@ -92,7 +93,7 @@ fn batch_filter(name: &str) -> Result<String, Status> {
     if name.is_empty() {
         return Ok(String::new());
     }
-    let id = name.strip_prefix("batches/").unwrap_or_default();
+    let id = BatchName::id_of(name).unwrap_or_default();
     let well_formed = id.len() == 11
         && id.as_bytes()[6] == b'-'
         && id
@@ -109,13 +110,23 @@ fn batch_filter(name: &str) -> Result<String, Status> {
     }
 }
 
+/// A list's optional `jurisdictions/{code}` parent as its code.
+fn parent_jurisdiction(parent: &str) -> Result<Option<&str>, Status> {
+    if parent.is_empty() {
+        return Ok(None);
+    }
+    JurisdictionName::id_of(parent)
+        .map(Some)
+        .ok_or_else(|| invalid("parent", "expected jurisdictions/{code}"))
+}
+
 fn assessor_id<'a>(field: &str, name: &'a str) -> Result<&'a str, Status> {
     if name.is_empty() {
         return Ok("");
     }
-    match name.strip_prefix("assessors/") {
-        Some(id) if !id.is_empty() => Ok(id),
-        _ => Err(invalid(
+    match AssessorName::id_of(name) {
+        Some(id) => Ok(id),
+        None => Err(invalid(
             field,
             format!("expected assessors/{{assessor_id}}, got {name:?}"),
         )),
@@ -548,9 +559,9 @@ impl SamplingService for SamplingGrpc {
         };
         let mut batches = Vec::new();
         for (i, b) in r.batches.iter().enumerate() {
-            match b.strip_prefix("batches/") {
-                Some(id) if !id.is_empty() && !id.contains('/') => batches.push(id.to_owned()),
-                _ => {
+            match BatchName::id_of(b) {
+                Some(id) => batches.push(id.to_owned()),
+                None => {
                     return Err(invalid(
                         format!("review_round.batches[{i}]"),
                         format!("expected batches/{{batch_id}}, got {b:?}"),
@@ -589,15 +600,7 @@ impl SamplingService for SamplingGrpc {
     ) -> Reply<pb::ListReviewRoundsResponse> {
         let c = ctx(&request)?;
         let r = request.into_inner();
-        let parent = if r.parent.is_empty() {
-            None
-        } else {
-            Some(
-                r.parent
-                    .strip_prefix("jurisdictions/")
-                    .ok_or_else(|| invalid("parent", "expected jurisdictions/{code}"))?,
-            )
-        };
+        let parent = parent_jurisdiction(&r.parent)?;
         let filter = RoundFilter {
             batch: batch_filter(&r.batch)?,
             level: enum_filter("level", r.level, |v| match pb::RoundLevel::try_from(v) {
@@ -876,7 +879,7 @@ impl SamplingService for SamplingGrpc {
         let grade = match r.grade {
             0 => None,
             g => Some(
-                crate::service::grade_from(g)
+                crate::upstream::grade_from(g)
                     .ok_or_else(|| invalid("grade", "FAIL, PASS or EXCELLENT"))?,
             ),
         };
@@ -962,15 +965,7 @@ impl SamplingService for SamplingGrpc {
     ) -> Reply<pb::ListUnitAgreementsResponse> {
         let c = ctx(&request)?;
         let r = request.into_inner();
-        let parent = if r.parent.is_empty() {
-            None
-        } else {
-            Some(
-                r.parent
-                    .strip_prefix("jurisdictions/")
-                    .ok_or_else(|| invalid("parent", "expected jurisdictions/{code}"))?,
-            )
-        };
+        let parent = parent_jurisdiction(&r.parent)?;
         let level = match pb::RoundLevel::try_from(r.level) {
             Ok(pb::RoundLevel::CountyReview) => Level::CountyReview,
             Ok(pb::RoundLevel::ProvinceAudit) => Level::ProvinceAudit,
@@ -1083,15 +1078,7 @@ impl SamplingService for SamplingGrpc {
     ) -> Reply<pb::ListAuditEventsResponse> {
         let c = ctx(&request)?;
         let r = request.into_inner();
-        let parent = if r.parent.is_empty() {
-            None
-        } else {
-            Some(
-                r.parent
-                    .strip_prefix("jurisdictions/")
-                    .ok_or_else(|| invalid("parent", "expected jurisdictions/{code}"))?,
-            )
-        };
+        let parent = parent_jurisdiction(&r.parent)?;
         let page: Page<i64> = Page::from_request(
             r.page_size,
             &r.page_token,

@@ -77,3 +77,28 @@ pub fn certificate(channel: Channel, token: &str) -> Certificate {
         .max_decoding_message_size(MAX_DECODING)
         .max_encoding_message_size(MAX_ENCODING)
 }
+
+/// The channels a service keeps to the assessment service and the roster, and clients on them
+/// that carry one caller's token (the upstream of the sampling and certificate services).
+#[derive(Clone, Debug)]
+pub struct Peers {
+    assessment: Channel,
+    roster: Channel,
+}
+
+impl Peers {
+    /// Peers at `assessment` and `roster` (channels connect lazily).
+    pub fn new(assessment: Channel, roster: Channel) -> Peers {
+        Peers { assessment, roster }
+    }
+
+    /// An assessment client calling with `token`.
+    pub fn assessment(&self, token: &str) -> Assessment {
+        assessment(self.assessment.clone(), token)
+    }
+
+    /// A roster client calling with `token`.
+    pub fn roster(&self, token: &str) -> Roster {
+        roster(self.roster.clone(), token)
+    }
+}

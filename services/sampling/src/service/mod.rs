@@ -15,7 +15,7 @@ mod units;
 
 pub use export::{ExportFile, Part};
 pub use review::{Assignment, RegradeInput, item_name};
-pub use rounds::{NewRound, grade_from};
+pub use rounds::NewRound;
 pub use summary::{AgreementFilter, AgreementPage, UnitAgreement};
 pub use units::UnitReport;
 

@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use tica_server::retry_conflicts;
 
 use tica_auth::Role;
+use tica_domain::AssessorLevel;
 use tica_domain::DivisionCode;
 use tica_domain::eligibility::{self, ReviewReach, ReviewedItem, ReviewerFacts};
-use tica_proto::tica::roster::v1 as rpb;
 
 use super::{
     Ctx, Sampling, denied, next_micros, not_found, precondition, require_state, transition,
@@ -14,6 +14,7 @@ use super::{
 use crate::error::{Result, SamplingError};
 use crate::model::*;
 use crate::store::{self, ItemFilter, RegradeFilter, Work};
+use crate::upstream::RegisteredAssessor;
 
 /// An eligible reviewer.
 #[derive(Clone, Debug)]
@@ -105,7 +106,7 @@ impl Sampling {
             .schools_of(&ctx.token, &numbers)
             .await?
             .into_iter()
-            .map(|(number, (_, subject))| (number, subject))
+            .map(|(number, placement)| (number, placement.subject))
             .collect())
     }
 
@@ -122,14 +123,14 @@ impl Sampling {
             .upstream
             .registered_assessors(&ctx.token, &round.scope_code)
             .await?;
-        let level_ok = |a: &rpb::Assessor| match round.level {
-            Level::CountyReview => a.level == rpb::AssessorLevel::County as i32,
+        let level_ok = |a: &RegisteredAssessor| match round.level {
+            Level::CountyReview => a.level == Some(AssessorLevel::County),
             Level::ProvinceAudit => {
-                a.level == rpb::AssessorLevel::Province as i32
-                    || a.level == rpb::AssessorLevel::City as i32
+                matches!(a.level, Some(AssessorLevel::Province | AssessorLevel::City))
             }
         };
-        let eligible: Vec<&rpb::Assessor> = registered.iter().filter(|a| level_ok(a)).collect();
+        let eligible: Vec<&RegisteredAssessor> =
+            registered.iter().filter(|a| level_ok(a)).collect();
         for (i, name) in pool.iter().enumerate() {
             if !eligible.iter().any(|a| &a.name == name) {
                 return Err(SamplingError::invalid(
@@ -138,40 +139,27 @@ impl Sampling {
                 ));
             }
         }
-        let chosen: Vec<&rpb::Assessor> = eligible
+        let chosen: Vec<&RegisteredAssessor> = eligible
             .into_iter()
             .filter(|a| pool.is_empty() || pool.contains(&a.name))
             .collect();
-        let numbers: Vec<String> = chosen
-            .iter()
-            .map(|a| {
-                a.teacher
-                    .strip_prefix("teachers/")
-                    .unwrap_or(&a.teacher)
-                    .to_owned()
-            })
-            .collect();
+        let numbers: Vec<String> = chosen.iter().map(|a| a.teacher.clone()).collect();
         let places = self.upstream.schools_of(&ctx.token, &numbers).await?;
         let mut out: Vec<Reviewer> = chosen
             .iter()
             .zip(numbers)
             .map(|(a, number)| Reviewer {
-                id: a
-                    .name
-                    .strip_prefix("assessors/")
-                    .unwrap_or(&a.name)
-                    .to_owned(),
-                school: places.get(&number).map(|p| p.0.clone()).unwrap_or_default(),
+                id: a.id.clone(),
+                school: places
+                    .get(&number)
+                    .map(|p| p.school.clone())
+                    .unwrap_or_default(),
                 subjects: a.subjects.clone(),
                 teacher: number,
-                reach: if a.level == rpb::AssessorLevel::Province as i32 {
+                reach: if a.level == Some(AssessorLevel::Province) {
                     ReviewReach::Anywhere
                 } else {
-                    let code = a
-                        .registered_at
-                        .strip_prefix("jurisdictions/")
-                        .unwrap_or(&a.registered_at);
-                    DivisionCode::parse(code)
+                    a.registered_at
                         .map_or(ReviewReach::Nowhere, ReviewReach::WithinCityOf)
                 },
             })

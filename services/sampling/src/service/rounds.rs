@@ -8,16 +8,14 @@ use tica_auth::Role;
 use tica_domain::ScopePath;
 use tica_domain::csv_cell;
 use tica_domain::division::DivisionCode;
-use tica_domain::policy::{AgreementCriterion, Ratio, ThresholdComparison};
+use tica_domain::policy::Ratio;
 use tica_domain::sampling::{Pick, Sampler, continue_draw, stratum_size};
-use tica_proto::tica::assessment::v1 as apb;
-use tica_proto::tica::common::v1 as common;
 
 use super::{Ctx, Sampling, denied, precondition, require_state, transition};
 use crate::error::{Result, SamplingError};
 use crate::model::*;
 use crate::store::{self, Work};
-use crate::upstream::{Change, Step, school_code};
+use crate::upstream::{BatchState, Change, OfflineOutcome, ReviewBatch, SchoolState, Step};
 
 /// What CreateReviewRound asks for.
 #[derive(Clone, Debug)]
@@ -33,29 +31,19 @@ pub struct NewRound {
     pub display_name: String,
 }
 
-fn ratio(r: Option<&common::Ratio>) -> Ratio {
-    r.map(|r| {
-        Ratio::new(
-            u32::try_from(r.numerator).unwrap_or(0),
-            u32::try_from(r.denominator).unwrap_or(0),
-        )
-    })
-    .unwrap_or_default()
-}
-
 /// The draw plan `batch`'s pinned policy gives for `level` and `kind`.
-fn plan_of(batch: &apb::Batch, id: &str, level: Level, kind: Kind) -> Result<Plan> {
+fn plan_of(batch: &ReviewBatch, level: Level, kind: Kind) -> Result<Plan> {
+    let id = &batch.id;
     let rule = batch
-        .effective_rules
+        .sampling
         .as_ref()
-        .and_then(|r| r.sampling.as_ref())
         .ok_or_else(|| precondition(format!("batches/{id} has no sampling rules pinned")))?;
     let stage = match (level, kind) {
-        (_, Kind::OfflineCheck) => rule.offline_check.as_ref(),
-        (Level::CountyReview, _) => rule.county_review.as_ref(),
-        (Level::ProvinceAudit, _) => rule.province_audit.as_ref(),
+        (_, Kind::OfflineCheck) => &rule.offline_check,
+        (Level::CountyReview, _) => &rule.county_review,
+        (Level::ProvinceAudit, _) => &rule.province_audit,
     };
-    let stage = stage.filter(|s| s.enabled).ok_or_else(|| {
+    let stage = Some(stage).filter(|s| s.enabled).ok_or_else(|| {
         precondition(format!(
             "the policy pinned by batches/{id} has no {} stage",
             match (level, kind) {
@@ -66,33 +54,17 @@ fn plan_of(batch: &apb::Batch, id: &str, level: Level, kind: Kind) -> Result<Pla
         ))
     })?;
     let plan = Plan {
-        batch: id.to_owned(),
-        county: batch
-            .county
-            .strip_prefix("jurisdictions/")
-            .unwrap_or(&batch.county)
-            .to_owned(),
+        batch: id.clone(),
+        county: batch.county.clone(),
         policy_versions: batch.policy_versions.clone(),
-        school_rate: ratio(stage.school_rate.as_ref()),
-        teacher_rate: ratio(stage.teacher_rate.as_ref()),
+        school_rate: stage.school_rate,
+        teacher_rate: stage.teacher_rate,
         minimum: u32::try_from(stage.minimum_per_stratum).unwrap_or(0),
-        threshold: ratio(rule.agreement_threshold.as_ref()),
-        criterion: match common::AgreementCriterion::try_from(rule.agreement_criterion) {
-            Ok(common::AgreementCriterion::WilsonLowerBound) => {
-                AgreementCriterion::WilsonLowerBound
-            }
-            _ => AgreementCriterion::PointEstimate,
-        },
-        comparison: match common::ThresholdComparison::try_from(rule.agreement_comparison) {
-            Ok(common::ThresholdComparison::MoreThan) => ThresholdComparison::MoreThan,
-            _ => ThresholdComparison::AtLeast,
-        },
-        offline_required: rule.offline_check.as_ref().is_some_and(|s| s.enabled),
-        subject_match: batch
-            .effective_rules
-            .as_ref()
-            .and_then(|r| r.grading.as_ref())
-            .is_some_and(|g| g.subject_match_required),
+        threshold: rule.agreement_threshold,
+        criterion: rule.agreement_criterion,
+        comparison: rule.agreement_comparison,
+        offline_required: rule.offline_check.enabled,
+        subject_match: batch.subject_match,
     };
     // A rule with a gap would draw nothing or pass everything: refuse it rather than guess.
     let proper = |r: Ratio| r.numerator > 0 && r.denominator > 0 && r.numerator <= r.denominator;
@@ -111,28 +83,14 @@ fn plan_of(batch: &apb::Batch, id: &str, level: Level, kind: Kind) -> Result<Pla
     Ok(plan)
 }
 
-fn batch_id(batch: &apb::Batch) -> String {
-    batch
-        .name
-        .strip_prefix("batches/")
-        .unwrap_or(&batch.name)
-        .to_owned()
-}
-
 /// The states a batch may be in for a round of `level` and `kind` to start over it.
-fn batch_states(level: Level, kind: Kind) -> &'static [apb::BatchState] {
-    use apb::BatchState as S;
+fn batch_states(level: Level, kind: Kind) -> &'static [BatchState] {
+    use BatchState as S;
     match (level, kind) {
         (Level::CountyReview, _) => &[S::Open, S::ReturnedToCounty],
         // IN_PROVINCE_AUDIT too: a round cancelled after freezing leaves its batches there.
         (Level::ProvinceAudit, _) => &[S::ReadyForAudit, S::InProvinceAudit],
     }
-}
-
-fn state_name(state: i32) -> String {
-    apb::BatchState::try_from(state)
-        .map(|s| s.as_str_name().to_owned())
-        .unwrap_or_else(|_| "UNSPECIFIED".into())
 }
 
 /// The population CSV (`id,stage,stratum`, rows sorted by stage, stratum, id; UTF-8, LF).
@@ -191,8 +149,8 @@ impl Sampling {
         let mut batches = Vec::new();
         if ids.is_empty() {
             // Every batch awaiting its audit; visits also join an audit already under way.
-            let states: &[apb::BatchState] = match new.kind {
-                Kind::OnlineRegrade => &[apb::BatchState::ReadyForAudit],
+            let states: &[BatchState] = match new.kind {
+                Kind::OnlineRegrade => &[BatchState::ReadyForAudit],
                 Kind::OfflineCheck => batch_states(new.level, new.kind),
             };
             for state in states {
@@ -208,7 +166,7 @@ impl Sampling {
                     caller.jurisdiction
                 )));
             }
-            ids = batches.iter().map(batch_id).collect();
+            ids = batches.iter().map(|b| b.id.clone()).collect();
         } else {
             let unique: BTreeSet<&String> = ids.iter().collect();
             if unique.len() != ids.len() {
@@ -224,18 +182,18 @@ impl Sampling {
         let mut plans = Vec::new();
         for (id, batch) in ids.iter().zip(&batches) {
             let allowed = batch_states(new.level, new.kind);
-            if !allowed.iter().any(|s| *s as i32 == batch.state) {
+            if !allowed.contains(&batch.state) {
                 return Err(precondition(format!(
                     "batches/{id} is {}; this round needs it {}",
-                    state_name(batch.state),
+                    batch.state.name(),
                     allowed
                         .iter()
-                        .map(|s| s.as_str_name())
+                        .map(|s| s.name())
                         .collect::<Vec<_>>()
                         .join(" or ")
                 )));
             }
-            let plan = plan_of(batch, id, new.level, new.kind)?;
+            let plan = plan_of(batch, new.level, new.kind)?;
             let county = DivisionCode::parse(&plan.county)
                 .map_err(|_| SamplingError::Internal(format!("batches/{id} has no county")))?;
             if !caller.covers(&ScopePath::for_jurisdiction(county)) {
@@ -389,7 +347,7 @@ impl Sampling {
         if round.level == Level::ProvinceAudit {
             for plan in &round.plans {
                 let batch = self.upstream.batch(&ctx.token, &plan.batch).await?;
-                if batch.state == apb::BatchState::ReadyForAudit as i32 {
+                if batch.state == BatchState::ReadyForAudit {
                     self.upstream
                         .apply(
                             &ctx.token,
@@ -443,7 +401,7 @@ impl Sampling {
         round: &RoundRecord,
         plan: &Plan,
     ) -> Result<Vec<PopulationRow>> {
-        use apb::SchoolResultState as S;
+        use SchoolState as S;
         let states: &[S] = match (round.level, round.kind) {
             (Level::CountyReview, Kind::OnlineRegrade) => &[S::InCountyReview],
             (Level::CountyReview, Kind::OfflineCheck) => &[S::InCountyReview, S::CountyApproved],
@@ -460,38 +418,20 @@ impl Sampling {
         // (school, teacher number) → (code, submission, grade) under review.
         type Graded = BTreeMap<(String, String), Vec<(String, String, Grade)>>;
         let mut teachers = Graded::new();
-        match round.kind {
+        let work = match round.kind {
             Kind::OnlineRegrade => {
-                for s in self
-                    .upstream
+                self.upstream
                     .graded_submissions(&ctx.token, &plan.batch)
                     .await?
-                {
-                    let school = school_code(&s.school).to_owned();
-                    let grade = s.grading.as_ref().and_then(|g| grade_from(g.grade));
-                    if let (true, Some(grade)) = (schools.contains(&school), grade) {
-                        let number = s.teacher.strip_prefix("teachers/").unwrap_or(&s.teacher);
-                        teachers
-                            .entry((school, number.to_owned()))
-                            .or_default()
-                            .push((regrade_code(&s), s.name.clone(), grade));
-                    }
-                }
             }
-            Kind::OfflineCheck => {
-                for p in self.upstream.participants(&ctx.token, &plan.batch).await? {
-                    let school = school_code(&p.school).to_owned();
-                    if let (true, Some(grade)) =
-                        (schools.contains(&school), grade_from(p.online_grade))
-                    {
-                        let number = p.teacher.strip_prefix("teachers/").unwrap_or(&p.teacher);
-                        teachers
-                            .entry((school, number.to_owned()))
-                            .or_default()
-                            .push(("visit".into(), String::new(), grade));
-                    }
-                }
-            }
+            Kind::OfflineCheck => self.upstream.online_grades(&ctx.token, &plan.batch).await?,
+        };
+        for w in work.into_iter().filter(|w| schools.contains(&w.school)) {
+            teachers.entry((w.school, w.teacher)).or_default().push((
+                w.code,
+                w.submission,
+                w.grade,
+            ));
         }
         let mut rows: Vec<PopulationRow> = schools
             .iter()
@@ -617,7 +557,7 @@ impl Sampling {
                         change: Change::OfflineCheck {
                             batch: &item.batch,
                             teacher: &item.teacher,
-                            outcome: apb::OfflineCheck::Pending,
+                            outcome: OfflineOutcome::Pending,
                         },
                         round: &name,
                         reason: "抽中推门听课",
@@ -683,26 +623,6 @@ impl Sampling {
             }
         })?;
         store::strata(&self.db, id, stage, after, limit).await
-    }
-}
-
-/// The re-grade code of a submission: its micro-competency, or `leadership` for the
-/// principal's leadership submission (which has none).
-fn regrade_code(s: &apb::Submission) -> String {
-    if s.micro_competency.is_empty() {
-        "leadership".to_owned()
-    } else {
-        s.micro_competency.clone()
-    }
-}
-
-/// A grade from its proto value.
-pub fn grade_from(value: i32) -> Option<Grade> {
-    match common::Grade::try_from(value) {
-        Ok(common::Grade::Fail) => Some(Grade::Fail),
-        Ok(common::Grade::Pass) => Some(Grade::Pass),
-        Ok(common::Grade::Excellent) => Some(Grade::Excellent),
-        _ => None,
     }
 }
 
@@ -922,6 +842,7 @@ pub(crate) fn draw_round(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tica_domain::policy::{AgreementCriterion, ThresholdComparison};
 
     fn round(level: Level) -> RoundRecord {
         RoundRecord {

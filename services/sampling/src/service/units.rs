@@ -4,13 +4,12 @@ use std::collections::BTreeMap;
 use tica_server::retry_conflicts;
 
 use tica_domain::sampling::{Agreement, Verdict, agreement, verdict};
-use tica_proto::tica::assessment::v1 as apb;
 
 use super::{Ctx, Sampling, next_micros, not_found, precondition, require_state, transition};
 use crate::error::{Result, SamplingError};
 use crate::model::*;
 use crate::store::{self, RegradeFilter, Work};
-use crate::upstream::{Change, Step};
+use crate::upstream::{BatchState, Change, OfflineOutcome, SchoolState, Step};
 
 /// A unit with its figures.
 #[derive(Clone, Debug)]
@@ -236,9 +235,9 @@ impl Sampling {
                 .filter(|i| i.stage == Stage::Teacher && i.unit == unit.unit)
             {
                 let check = if passed {
-                    apb::OfflineCheck::Passed
+                    OfflineOutcome::Passed
                 } else {
-                    apb::OfflineCheck::Failed
+                    OfflineOutcome::Failed
                 };
                 let change = Change::OfflineCheck {
                     batch,
@@ -293,26 +292,26 @@ impl Sampling {
     /// Whether the assessment service is already where `change` would take it: a decision
     /// whose local commit failed after the upstream call went through is then simply retried.
     async fn already_applied(&self, ctx: &Ctx, change: &Change<'_>) -> Result<bool> {
-        use apb::{BatchState as B, SchoolResultState as S};
+        use {BatchState as B, SchoolState as S};
         Ok(match change {
             Change::ApproveSchool { batch, school } => {
                 let state = self
                     .upstream
                     .school_state(&ctx.token, batch, school)
                     .await?;
-                state == S::CountyApproved as i32 || state == S::Certified as i32
+                state == S::CountyApproved || state == S::Certified
             }
             Change::ReturnSchool { batch, school } => {
                 self.upstream
                     .school_state(&ctx.token, batch, school)
                     .await?
-                    == S::Returned as i32
+                    == S::Returned
             }
             Change::Certify { batch } => {
-                self.upstream.batch(&ctx.token, batch).await?.state == B::Certified as i32
+                self.upstream.batch(&ctx.token, batch).await?.state == B::Certified
             }
             Change::ReturnBatch { batch } => {
-                self.upstream.batch(&ctx.token, batch).await?.state == B::ReturnedToCounty as i32
+                self.upstream.batch(&ctx.token, batch).await?.state == B::ReturnedToCounty
             }
             Change::BeginAudit { .. } | Change::OfflineCheck { .. } => false,
         })
@@ -340,12 +339,7 @@ impl Sampling {
             .upstream
             .batch(&ctx.token, batch)
             .await?
-            .transitions
-            .iter()
-            .filter(|t| t.to_state == apb::BatchState::ReturnedToCounty as i32)
-            .filter_map(|t| t.time.as_ref())
-            .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos / 1000))
-            .max()
+            .last_returned_micros
             .unwrap_or(i64::MIN);
         let mut latest: Option<Decision> = None;
         for round in rounds

@@ -1,52 +1,55 @@
 //! What the sampling service needs from the assessment service (batches, graded results, the
 //! transitions a review decides) and the roster (assessors and where they work), asked over
 //! their gRPC APIs with the caller's own bearer token: the callee decides what the caller may
-//! see and do, so a review can never reach further than the office running it.
+//! see and do, so a review can never reach further than the office running it. Every answer
+//! is decoded in [`facts`]; nothing else in the service reads an upstream proto.
+
+mod facts;
+
+use facts::school_code;
+pub use facts::{
+    BatchState, GradedWork, OfflineOutcome, Placement, RegisteredAssessor, ReviewBatch,
+    SchoolState, grade_from,
+};
 
 use std::collections::HashMap;
 
 use tica_auth::BearerToken;
-use tica_client::{Upstream as _, every};
+use tica_client::{Peers, Upstream as _, every};
+use tica_domain::names::{BatchName, JurisdictionName, TeacherName};
 use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::roster::v1 as rpb;
 use tonic::transport::Channel;
 
 use crate::error::Result;
 
-/// The channels to the services upstream.
+/// The services upstream, called with the caller's token.
 #[derive(Clone, Debug)]
-pub struct Upstream {
-    assessment: Channel,
-    roster: Channel,
-}
-
-/// A school code from `schools/{code}`.
-pub fn school_code(name: &str) -> &str {
-    name.strip_prefix("schools/").unwrap_or(name)
-}
+pub struct Upstream(Peers);
 
 impl Upstream {
     /// Clients on `assessment` and `roster` (connected lazily).
     pub fn new(assessment: Channel, roster: Channel) -> Upstream {
-        Upstream { assessment, roster }
+        Upstream(Peers::new(assessment, roster))
     }
 
     fn assessment(&self, token: &BearerToken) -> tica_client::Assessment {
-        tica_client::assessment(self.assessment.clone(), &token.0)
+        self.0.assessment(&token.0)
     }
 
     fn roster(&self, token: &BearerToken) -> tica_client::Roster {
-        tica_client::roster(self.roster.clone(), &token.0)
+        self.0.roster(&token.0)
     }
 
     /// A batch.
-    pub async fn batch(&self, token: &BearerToken, id: &str) -> Result<apb::Batch> {
-        let what = format!("batches/{id}");
-        Ok(self
+    pub async fn batch(&self, token: &BearerToken, id: &str) -> Result<ReviewBatch> {
+        let what = BatchName::of(id);
+        let batch = self
             .assessment(token)
             .get_batch(apb::GetBatchRequest { name: what.clone() })
             .await
-            .upstream(&what)?)
+            .upstream(&what)?;
+        Ok(ReviewBatch::from_proto(batch))
     }
 
     /// Batches in `jurisdiction`'s subtree in `state`.
@@ -54,25 +57,26 @@ impl Upstream {
         &self,
         token: &BearerToken,
         jurisdiction: &str,
-        state: apb::BatchState,
-    ) -> Result<Vec<apb::Batch>> {
+        state: BatchState,
+    ) -> Result<Vec<ReviewBatch>> {
         let pages = every(
             &self.assessment(token),
             "listing batches",
             |mut client, page_token| async move {
                 client
                     .list_batches(apb::ListBatchesRequest {
-                        parent: format!("jurisdictions/{jurisdiction}"),
+                        parent: JurisdictionName::of(jurisdiction),
                         page_size: 1000,
                         page_token,
                         year: 0,
-                        state: state as i32,
+                        state: apb::BatchState::from(state) as i32,
                     })
                     .await
             },
         )
         .await?;
-        Ok(pages.into_iter().flat_map(|page| page.batches).collect())
+        let batches = pages.into_iter().flat_map(|page| page.batches);
+        Ok(batches.map(ReviewBatch::from_proto).collect())
     }
 
     /// Codes of the batch's schools whose results are in `state`.
@@ -80,7 +84,7 @@ impl Upstream {
         &self,
         token: &BearerToken,
         batch: &str,
-        state: apb::SchoolResultState,
+        state: SchoolState,
     ) -> Result<Vec<String>> {
         let pages = every(
             &self.assessment(token),
@@ -88,17 +92,17 @@ impl Upstream {
             |mut client, page_token| async move {
                 client
                     .list_school_results(apb::ListSchoolResultsRequest {
-                        parent: format!("batches/{batch}"),
+                        parent: BatchName::of(batch),
                         page_size: 1000,
                         page_token,
-                        state: state as i32,
+                        state: state.to_proto() as i32,
                     })
                     .await
             },
         )
         .await?;
         let results = pages.into_iter().flat_map(|page| page.school_results);
-        Ok(results.map(|r| school_code(&r.school).to_owned()).collect())
+        Ok(results.map(|r| school_code(&r.school)).collect())
     }
 
     /// The state of a school's results in a batch.
@@ -107,29 +111,29 @@ impl Upstream {
         token: &BearerToken,
         batch: &str,
         school: &str,
-    ) -> Result<i32> {
+    ) -> Result<SchoolState> {
         let what = format!("batches/{batch}/schoolResults/{school}");
-        Ok(self
+        let result = self
             .assessment(token)
             .get_school_result(apb::GetSchoolResultRequest { name: what.clone() })
             .await
-            .upstream(&what)?
-            .state)
+            .upstream(&what)?;
+        Ok(SchoolState::from_proto(result.state))
     }
 
-    /// Every GRADED submission of the batch, by school, teacher number, code.
+    /// Every GRADED submission of the batch that carries a grade.
     pub async fn graded_submissions(
         &self,
         token: &BearerToken,
         batch: &str,
-    ) -> Result<Vec<apb::Submission>> {
+    ) -> Result<Vec<GradedWork>> {
         let pages = every(
             &self.assessment(token),
             "listing graded submissions",
             |mut client, page_token| async move {
                 client
                     .list_submissions(apb::ListSubmissionsRequest {
-                        parent: format!("batches/{batch}"),
+                        parent: BatchName::of(batch),
                         page_size: 1000,
                         page_token,
                         state: apb::SubmissionState::Graded as i32,
@@ -139,25 +143,21 @@ impl Upstream {
             },
         )
         .await?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|page| page.submissions)
+        let submissions = pages.into_iter().flat_map(|page| page.submissions);
+        Ok(submissions
+            .filter_map(GradedWork::from_submission)
             .collect())
     }
 
-    /// Every participant of the batch.
-    pub async fn participants(
-        &self,
-        token: &BearerToken,
-        batch: &str,
-    ) -> Result<Vec<apb::Participant>> {
+    /// The online grade of every participant of the batch that has one, for visits.
+    pub async fn online_grades(&self, token: &BearerToken, batch: &str) -> Result<Vec<GradedWork>> {
         let pages = every(
             &self.assessment(token),
             "listing participants",
             |mut client, page_token| async move {
                 client
                     .list_participants(apb::ListParticipantsRequest {
-                        parent: format!("batches/{batch}"),
+                        parent: BatchName::of(batch),
                         page_size: 1000,
                         page_token,
                         ..Default::default()
@@ -166,9 +166,9 @@ impl Upstream {
             },
         )
         .await?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|page| page.participants)
+        let participants = pages.into_iter().flat_map(|page| page.participants);
+        Ok(participants
+            .filter_map(GradedWork::from_participant)
             .collect())
     }
 
@@ -195,7 +195,7 @@ impl Upstream {
                 .map(|_| tonic::Response::new(())),
             Change::BeginAudit { batch } => client
                 .begin_province_audit(apb::BeginProvinceAuditRequest {
-                    name: format!("batches/{batch}"),
+                    name: BatchName::of(batch),
                     review_round: round,
                     reason,
                 })
@@ -203,7 +203,7 @@ impl Upstream {
                 .map(|_| tonic::Response::new(())),
             Change::Certify { batch } => client
                 .certify_batch(apb::CertifyBatchRequest {
-                    name: format!("batches/{batch}"),
+                    name: BatchName::of(batch),
                     review_round: round,
                     reason,
                 })
@@ -211,7 +211,7 @@ impl Upstream {
                 .map(|_| tonic::Response::new(())),
             Change::ReturnBatch { batch } => client
                 .return_batch(apb::ReturnBatchRequest {
-                    name: format!("batches/{batch}"),
+                    name: BatchName::of(batch),
                     review_round: round,
                     reason,
                 })
@@ -224,7 +224,7 @@ impl Upstream {
             } => client
                 .record_offline_check(apb::RecordOfflineCheckRequest {
                     participant: format!("batches/{batch}/participants/{teacher}"),
-                    outcome: outcome as i32,
+                    outcome: apb::OfflineCheck::from(outcome) as i32,
                     review_round: round,
                     reason,
                 })
@@ -240,14 +240,14 @@ impl Upstream {
         &self,
         token: &BearerToken,
         jurisdiction: &str,
-    ) -> Result<Vec<rpb::Assessor>> {
+    ) -> Result<Vec<RegisteredAssessor>> {
         let pages = every(
             &self.roster(token),
             "listing assessors",
             |mut client, page_token| async move {
                 client
                     .list_assessors(rpb::ListAssessorsRequest {
-                        parent: format!("jurisdictions/{jurisdiction}"),
+                        parent: JurisdictionName::of(jurisdiction),
                         page_size: 1000,
                         page_token,
                         state: rpb::AssessorState::Registered as i32,
@@ -257,7 +257,8 @@ impl Upstream {
             },
         )
         .await?;
-        Ok(pages.into_iter().flat_map(|page| page.assessors).collect())
+        let assessors = pages.into_iter().flat_map(|page| page.assessors);
+        Ok(assessors.map(RegisteredAssessor::from_proto).collect())
     }
 
     /// The school each of `teachers` (numbers) works at, and the subject they teach.
@@ -265,21 +266,22 @@ impl Upstream {
         &self,
         token: &BearerToken,
         teachers: &[String],
-    ) -> Result<HashMap<String, (String, String)>> {
+    ) -> Result<HashMap<String, Placement>> {
         let mut client = self.roster(token);
         let mut out = HashMap::new();
         for chunk in teachers.chunks(1000) {
             let found = client
                 .batch_get_teachers(rpb::BatchGetTeachersRequest {
-                    names: chunk.iter().map(|n| format!("teachers/{n}")).collect(),
+                    names: chunk.iter().map(|n| TeacherName::of(n)).collect(),
                 })
                 .await
                 .upstream("looking up assessors' schools")?;
             for (number, teacher) in chunk.iter().zip(found.teachers) {
-                out.insert(
-                    number.clone(),
-                    (school_code(&teacher.school).to_owned(), teacher.subject),
-                );
+                let placement = Placement {
+                    school: school_code(&teacher.school),
+                    subject: teacher.subject,
+                };
+                out.insert(number.clone(), placement);
             }
         }
         Ok(out)
@@ -325,7 +327,7 @@ pub enum Change<'a> {
         /// Teacher number.
         teacher: &'a str,
         /// PENDING, PASSED or FAILED.
-        outcome: apb::OfflineCheck,
+        outcome: OfflineOutcome,
     },
 }
 
@@ -338,9 +340,7 @@ impl Change<'_> {
             }
             Change::BeginAudit { batch }
             | Change::Certify { batch }
-            | Change::ReturnBatch { batch } => {
-                format!("batches/{batch}")
-            }
+            | Change::ReturnBatch { batch } => BatchName::of(batch),
             Change::OfflineCheck { batch, teacher, .. } => {
                 format!("batches/{batch}/participants/{teacher}")
             }
