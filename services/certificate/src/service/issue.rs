@@ -7,8 +7,6 @@ use std::collections::{HashMap, HashSet};
 
 use sha2::{Digest, Sha256};
 use tica_credential::qr::{self, QrClaims};
-use tica_proto::tica::assessment::v1 as apb;
-use tica_proto::tica::common::v1 as common;
 use tracing::Instrument;
 
 use super::log::{Pending, entry_bytes};
@@ -18,6 +16,7 @@ use super::{
 use crate::error::{CertificateError, Result};
 use crate::model::*;
 use crate::store::{self, Append, NewCertificate, Revoke};
+use crate::upstream::{CertifiedEvent, EventKind, StreamItem};
 
 /// The explanation of a revocation that follows a withdrawn result, when none is given.
 pub const WITHDRAWN: &str =
@@ -47,27 +46,21 @@ pub type Numbers = HashMap<(String, i64), i64>;
 
 /// A certified result to issue, before it has a number: its certificate id and search key.
 struct Candidate {
-    event: apb::CertifiedResult,
+    event: CertifiedEvent,
     id: String,
     search_key: String,
 }
 
 /// What could not be made: the event and why, for a person.
-type Failed = (apb::CertifiedResult, String);
+type Failed = (CertifiedEvent, String);
 
 /// One certified result to issue, with its number and id.
 struct ToIssue {
-    event: apb::CertifiedResult,
+    event: CertifiedEvent,
     id: String,
     number: String,
     counter: (String, i64, i64),
     search_key: String,
-}
-
-fn code_of<'a>(name: &'a str, collection: &str) -> &'a str {
-    name.strip_prefix(collection)
-        .and_then(|r| r.strip_prefix('/'))
-        .unwrap_or(name)
 }
 
 fn zh_date(iso: &str) -> String {
@@ -95,11 +88,11 @@ fn hours_text(centihours: i64) -> String {
 /// A certified result ready to number, or why not (its teacher is not in the roster's export).
 fn candidate(
     run: &RunRecord,
-    event: apb::CertifiedResult,
+    event: CertifiedEvent,
     search_keys: &HashMap<String, String>,
 ) -> std::result::Result<Candidate, Box<Failed>> {
-    let teacher = code_of(&event.teacher, "teachers").to_owned();
-    match search_keys.get(&teacher) {
+    let teacher = &event.teacher;
+    match search_keys.get(teacher) {
         Some(key) => Ok(Candidate {
             id: new_certificate_id(),
             search_key: key.clone(),
@@ -127,23 +120,22 @@ fn reason_of(error: &CertificateError) -> String {
 /// result, when a retry failed again).
 fn parked_record(
     run: &RunRecord,
-    event: apb::CertifiedResult,
+    event: CertifiedEvent,
     reason: String,
     before: Option<&ParkedRecord>,
     now: i64,
 ) -> ParkedRecord {
-    use tica_proto::prost::Message as _;
     ParkedRecord {
         result_key: event.result_key.clone(),
         batch_id: run.batch_id.clone(),
         path: run.path.to_string(),
         sequence: event.sequence,
-        teacher: code_of(&event.teacher, "teachers").to_owned(),
-        school: code_of(&event.school, "schools").to_owned(),
+        teacher: event.teacher.clone(),
+        school: event.school.clone(),
         reason,
         run_id: run.id.clone(),
         attempts: before.map_or(0, |b| b.attempts) + 1,
-        event_hex: hex::encode(event.encode_to_vec()),
+        event_hex: hex::encode(&event.source),
         park_micros: before.map_or(now, |b| b.park_micros),
         update_micros: now,
     }
@@ -153,7 +145,7 @@ impl Certificates {
     /// Starts issuing a batch (or returns its run in progress).
     pub async fn start_run(&self, ctx: &Ctx, batch_id: &str) -> Result<RunRecord> {
         let batch = self.inner.upstream.batch(&ctx.token, batch_id).await?;
-        let county_code = code_of(&batch.county, "jurisdictions").to_owned();
+        let county_code = batch.county;
         let county = tica_domain::division::DivisionCode::parse(&county_code).map_err(|_| {
             CertificateError::Internal(format!("batch {batch_id} names county {county_code:?}"))
         })?;
@@ -163,7 +155,7 @@ impl Certificates {
                 "only the county's office or an office above it issues certificates for batches/{batch_id}"
             )));
         }
-        if batch.state != apb::BatchState::Certified as i32 {
+        if !batch.certified {
             return Err(precondition(format!(
                 "batches/{batch_id} is not CERTIFIED: certificates are issued only for certified results"
             )));
@@ -358,24 +350,24 @@ impl Certificates {
             .map_err(fail)?;
         let mut chunk = Vec::new();
         loop {
-            let message = stream.message().await.map_err(|s| {
+            let message = stream.next().await.map_err(|s| {
                 (
                     run.cursor + 1,
                     format!("the certified-results stream broke: {}", s.message()),
                 )
             })?;
             let done = message.is_none();
-            match message.and_then(|m| m.payload) {
-                Some(apb::stream_certified_results_response::Payload::Header(h)) => {
-                    run.target_sequence = h.last_sequence.max(run.cursor);
+            match message.unwrap_or(StreamItem::Empty) {
+                StreamItem::Header { last_sequence } => {
+                    run.target_sequence = last_sequence.max(run.cursor);
                     run.update_micros = super::next_micros(run.update_micros);
                     store::save_run(&self.inner.db, run).await.map_err(fail)?;
                 }
-                Some(apb::stream_certified_results_response::Payload::Result(event)) => {
+                StreamItem::Result(event) => {
                     run.target_sequence = run.target_sequence.max(event.sequence);
-                    chunk.push(event);
+                    chunk.push(*event);
                 }
-                None => {}
+                StreamItem::Empty => {}
             }
             if chunk.len() >= self.inner.config.chunk || (done && !chunk.is_empty()) {
                 let events = std::mem::take(&mut chunk);
@@ -392,13 +384,15 @@ impl Certificates {
 
     /// Issues and revokes one chunk of a run's events in one transaction: the stream
     /// consumer's step (public so that benches drive it with synthetic events).
-    pub async fn process(
+    /// Events are the stream's decoded ones, or its messages as sent (tests and benches).
+    pub async fn process<E: Into<CertifiedEvent>>(
         &self,
         run: &mut RunRecord,
-        events: Vec<apb::CertifiedResult>,
+        events: Vec<E>,
         search_keys: &HashMap<String, String>,
         numbers: &mut Numbers,
     ) -> Result<()> {
+        let events: Vec<CertifiedEvent> = events.into_iter().map(Into::into).collect();
         let last_sequence = events.last().map_or(run.cursor, |e| e.sequence);
         let keys: Vec<String> = events.iter().map(|e| e.result_key.clone()).collect();
         let mut issued: HashSet<String> = store::issued_result_keys(&self.inner.db, &keys)
@@ -415,8 +409,8 @@ impl Certificates {
             if event.sequence <= run.cursor {
                 continue;
             }
-            match apb::CertifiedResultEventKind::try_from(event.kind) {
-                Ok(apb::CertifiedResultEventKind::Certified) => {
+            match event.kind {
+                EventKind::Certified => {
                     if !issued.insert(event.result_key.clone()) {
                         already += 1;
                         continue;
@@ -426,7 +420,7 @@ impl Certificates {
                         Err(f) => failed.push(*f),
                     }
                 }
-                Ok(apb::CertifiedResultEventKind::Withdrawn) => {
+                EventKind::Withdrawn => {
                     let explanation = if event.withdraw_reason.trim().is_empty() {
                         WITHDRAWN.to_owned()
                     } else {
@@ -436,7 +430,7 @@ impl Certificates {
                     withdrawn_at.insert(event.result_key.clone(), event.sequence);
                     withdrawals.push((event.result_key.clone(), explanation));
                 }
-                _ => {
+                EventKind::Unknown => {
                     return Err(invalid(
                         "kind",
                         format!("sequence {}: an event of unknown kind", event.sequence),
@@ -579,7 +573,7 @@ impl Certificates {
             let mut local = numbers.clone();
             let mut items = Vec::with_capacity(candidates.len());
             for c in &candidates {
-                let county = code_of(&c.event.county, "jurisdictions").to_owned();
+                let county = c.event.county.clone();
                 let year = i64::from(c.event.year);
                 let next = match local.get(&(county.clone(), year)) {
                     Some(n) => n + 1,
@@ -623,7 +617,6 @@ impl Certificates {
         school_names: &HashMap<String, String>,
         numbers: &mut Numbers,
     ) -> Result<()> {
-        use tica_proto::prost::Message as _;
         let parked = store::parked_of_batch(&self.inner.db, &run.batch_id).await?;
         if parked.is_empty() {
             return Ok(());
@@ -644,20 +637,13 @@ impl Certificates {
             }
             let event = hex::decode(&p.event_hex)
                 .ok()
-                .and_then(|bytes| apb::CertifiedResult::decode(bytes.as_slice()).ok());
-            let Some(mut event) = event else {
+                .and_then(|bytes| CertifiedEvent::from_parked(&bytes, names, school_names));
+            let Some(event) = event else {
                 return Err(CertificateError::Internal(format!(
                     "the parked result {} does not decode",
                     p.result_key
                 )));
             };
-            let teacher = code_of(&event.teacher, "teachers");
-            if let Some(name) = names.get(teacher) {
-                event.teacher_display_name = name.clone();
-            }
-            if let Some(name) = school_names.get(code_of(&event.school, "schools")) {
-                event.school_display_name = name.clone();
-            }
             earlier.insert(p.result_key.clone(), p);
             match candidate(run, event, search_keys) {
                 Ok(c) => candidates.push(c),
@@ -757,20 +743,18 @@ impl Certificates {
     /// One certificate: facts, signed payload, QR text, PDF.
     fn make(&self, run: &RunRecord, item: ToIssue) -> Result<Made> {
         let e = &item.event;
-        let kind = match apb::CertificateMode::try_from(e.certificate_mode) {
-            Ok(apb::CertificateMode::PerMicroCompetency) => Kind::MicroCompetency,
-            Ok(apb::CertificateMode::Level) => Kind::Level,
-            _ => {
+        let kind = match e.mode {
+            Some(kind) => kind,
+            None => {
                 return Err(precondition(format!(
                     "result {}: the batch's policy issues no certificates",
                     e.result_key
                 )));
             }
         };
-        let grade = match common::Grade::try_from(e.grade) {
-            Ok(common::Grade::Pass) => Grade::Pass,
-            Ok(common::Grade::Excellent) => Grade::Excellent,
-            _ => {
+        let grade = match e.grade {
+            Some(grade) => grade,
+            None => {
                 return Err(precondition(format!(
                     "result {}: only PASS and EXCELLENT are certified",
                     e.result_key
@@ -881,8 +865,8 @@ impl Certificates {
                 precondition(format!("result {}: the PDF: {error}", e.result_key))
             })?;
         let pdf_sha256 = hex::encode(Sha256::digest(&pdf));
-        let county_code = code_of(&e.county, "jurisdictions");
-        let school = code_of(&e.school, "schools").to_owned();
+        let county_code = e.county.as_str();
+        let school = e.school.clone();
         let path = tica_domain::division::DivisionCode::parse(county_code)
             .ok()
             .and_then(|c| tica_domain::ScopePath::try_for_school(c, &school).ok())
@@ -897,7 +881,7 @@ impl Certificates {
             number: item.number.clone(),
             result_key: e.result_key.clone(),
             batch_id: run.batch_id.clone(),
-            teacher: code_of(&e.teacher, "teachers").to_owned(),
+            teacher: e.teacher.clone(),
             school,
             path,
             status: Status::Active,

@@ -6,45 +6,59 @@
 use std::collections::HashMap;
 
 use tica_auth::BearerToken;
-use tica_client::{Upstream as _, every};
+use tica_client::{Peers, Upstream as _, every};
+use tica_domain::names::{BatchName, SchoolName, TeacherName};
 use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::roster::v1 as rpb;
 use tonic::transport::Channel;
 
 use crate::error::{CertificateError, Result};
 
-/// The channels to the services upstream.
-#[derive(Clone, Debug)]
-pub struct Upstream {
-    assessment: Channel,
-    roster: Channel,
+mod facts;
+
+pub use facts::{CertifiedEvent, EventKind, IssuingBatch, StreamItem};
+
+/// A batch's certified-results stream, decoded message by message.
+#[derive(Debug)]
+pub struct CertifiedStream(tonic::Streaming<apb::StreamCertifiedResultsResponse>);
+
+impl CertifiedStream {
+    /// The next message; `None` at the end of the stream.
+    pub async fn next(&mut self) -> std::result::Result<Option<StreamItem>, tonic::Status> {
+        Ok(self.0.message().await?.map(StreamItem::from_proto))
+    }
 }
 
 /// The teachers' search key, a rule of the domain; re-exported for callers and tests here.
 pub use tica_domain::person::search_key;
 
+/// The services upstream, called with the caller's token.
+#[derive(Clone, Debug)]
+pub struct Upstream(Peers);
+
 impl Upstream {
     /// Clients on `assessment` and `roster` (connected lazily).
     pub fn new(assessment: Channel, roster: Channel) -> Upstream {
-        Upstream { assessment, roster }
+        Upstream(Peers::new(assessment, roster))
     }
 
     fn assessment(&self, token: &BearerToken) -> tica_client::Assessment {
-        tica_client::assessment(self.assessment.clone(), &token.0)
+        self.0.assessment(&token.0)
     }
 
     fn roster(&self, token: &BearerToken) -> tica_client::Roster {
-        tica_client::roster(self.roster.clone(), &token.0)
+        self.0.roster(&token.0)
     }
 
     /// A batch.
-    pub async fn batch(&self, token: &BearerToken, id: &str) -> Result<apb::Batch> {
-        let what = format!("batches/{id}");
-        Ok(self
+    pub async fn batch(&self, token: &BearerToken, id: &str) -> Result<IssuingBatch> {
+        let what = BatchName::of(id);
+        let batch = self
             .assessment(token)
             .get_batch(apb::GetBatchRequest { name: what.clone() })
             .await
-            .upstream(&what)?)
+            .upstream(&what)?;
+        Ok(IssuingBatch::from_proto(batch))
     }
 
     /// The batch's certified results after `after`.
@@ -53,9 +67,9 @@ impl Upstream {
         token: &BearerToken,
         batch_id: &str,
         after: i64,
-    ) -> Result<tonic::Streaming<apb::StreamCertifiedResultsResponse>> {
-        let what = format!("batches/{batch_id}");
-        Ok(self
+    ) -> Result<CertifiedStream> {
+        let what = BatchName::of(batch_id);
+        let stream = self
             .assessment(token)
             .stream_certified_results(apb::StreamCertifiedResultsRequest {
                 batch: what.clone(),
@@ -63,7 +77,8 @@ impl Upstream {
                 follow: false,
             })
             .await
-            .upstream(&what)?)
+            .upstream(&what)?;
+        Ok(CertifiedStream(stream))
     }
 
     /// Search keys of the county's teachers by teacher number, from the roster's audited list
@@ -130,7 +145,7 @@ impl Upstream {
         .await?;
         let mut names = HashMap::new();
         for school in pages.into_iter().flat_map(|page| page.schools) {
-            let code = school.name.strip_prefix("schools/").ok_or_else(|| {
+            let code = SchoolName::id_of(&school.name).ok_or_else(|| {
                 CertificateError::Internal(format!("the roster named a school {:?}", school.name))
             })?;
             names.insert(code.to_owned(), school.display_name);
@@ -141,7 +156,6 @@ impl Upstream {
 
 /// The number in `teachers/{number}`, as the roster names a teacher.
 fn teacher_number(name: &str) -> Result<&str> {
-    name.strip_prefix("teachers/")
-        .filter(|number| !number.is_empty())
+    TeacherName::id_of(name)
         .ok_or_else(|| CertificateError::Internal(format!("the roster named a teacher {name:?}")))
 }
