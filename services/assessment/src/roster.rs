@@ -158,7 +158,10 @@ impl Roster {
         teacher_from(t)
     }
 
-    /// Teachers by number (at most 1000 per call to the roster; chunked here).
+    /// The teachers of `numbers` the caller may see, by number; a number the roster does not
+    /// know (or not to this caller) is simply absent, for the caller to name. The roster's
+    /// BatchGetTeachers is all or nothing (AIP-231), so a chunk it refuses as NOT_FOUND is
+    /// asked again one teacher at a time (at most 1000 per call; chunked here).
     pub async fn teachers(
         &self,
         token: &BearerToken,
@@ -166,13 +169,29 @@ impl Roster {
     ) -> Result<HashMap<String, RosterTeacher>> {
         let mut found = HashMap::with_capacity(numbers.len());
         for chunk in numbers.chunks(1000) {
-            let names = chunk.iter().map(|n| format!("teachers/{n}")).collect();
+            let names = chunk.iter().map(|n| TeacherName::of(n)).collect();
             let reply = self
                 .client(token)
                 .batch_get_teachers(pb::BatchGetTeachersRequest { names })
                 .await
-                .upstream("teachers")?;
-            for t in reply.teachers {
+                .upstream("teachers");
+            let teachers = match reply {
+                Ok(reply) => reply.teachers,
+                Err(e) if e.refusal == Refusal::NotFound => {
+                    for number in chunk {
+                        match self.teacher(token, number).await {
+                            Ok(t) => {
+                                found.insert(t.number.clone(), t);
+                            }
+                            Err(AssessmentError::NotFound(_)) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for t in teachers {
                 let t = teacher_from(t)?;
                 found.insert(t.number.clone(), t);
             }

@@ -251,7 +251,7 @@ pub fn preset_info(p: Preset) -> pb::PolicyPresetInfo {
     pb::PolicyPresetInfo {
         preset: policy::preset_to_proto(p),
         display_name: p.display_name().to_owned(),
-        default_jurisdiction: format!("jurisdictions/{}", p.default_jurisdiction()),
+        default_jurisdiction: p.default_jurisdiction().to_owned(),
         source: p.source().to_owned(),
         rules: Some(policy::rules_to_proto(&d::preset(p))),
     }
