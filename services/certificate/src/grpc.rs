@@ -264,7 +264,13 @@ fn verification_to_proto(v: &Verification) -> pb::VerifyResponse {
             .as_ref()
             .map(|r| format!("certificates/{}", r.id))
             .unwrap_or_default(),
-        revocation: record.and_then(|r| r.doc.revocation.as_ref().map(revocation_to_proto)),
+        // Verifiers are anonymous: when and why, not who.
+        revocation: record.and_then(|r| {
+            r.doc.revocation.as_ref().map(|revocation| pb::Revocation {
+                actor: None,
+                ..revocation_to_proto(revocation)
+            })
+        }),
         log_index: record.map_or(0, |r| r.log_index),
         pdf_matches: v.pdf_matches,
     }
@@ -301,16 +307,16 @@ fn entry_to_proto(e: &LogEntryRecord) -> pb::LogEntry {
     }
 }
 
+const SUBJECT_RULE: &str = "give exactly one of certificate, qr_text or pdf";
+const EMPTY_ITEM_ZH: &str = "无核验内容：请给出证书编号、二维码文字或 PDF 之一";
+
 fn subject_of(field: &str, request: pb::VerifyRequest) -> Result<Subject, Status> {
     use pb::verify_request::Subject as S;
     match request.subject {
         Some(S::Certificate(name)) => Ok(Subject::Id(name)),
         Some(S::QrText(text)) => Ok(Subject::Qr(text)),
         Some(S::Pdf(bytes)) => Ok(Subject::Pdf(bytes)),
-        None => Err(invalid(
-            field,
-            "give exactly one of certificate, qr_text or pdf",
-        )),
+        None => Err(invalid(field, SUBJECT_RULE)),
     }
 }
 
@@ -777,7 +783,16 @@ impl CertificateService for CertificateGrpc {
         }
         let mut responses = Vec::with_capacity(requests.len());
         for (i, r) in requests.into_iter().enumerate() {
-            let subject = subject_of(&format!("requests[{i}].subject"), r)?;
+            // An item without a subject is that item's answer, not the whole batch's.
+            let Ok(subject) = subject_of(&format!("requests[{i}].subject"), r) else {
+                responses.push(pb::VerifyResponse {
+                    verdict: pb::Verdict::NotGenuine as i32,
+                    failure: pb::VerifyFailure::Malformed as i32,
+                    message: format!("{EMPTY_ITEM_ZH} {SUBJECT_RULE}"),
+                    ..Default::default()
+                });
+                continue;
+            };
             let verification = self.svc.verify(subject).await?;
             verification.count(Via::Batch);
             responses.push(verification_to_proto(&verification));

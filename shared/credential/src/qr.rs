@@ -473,11 +473,7 @@ pub fn parse_qr(text: &str) -> Result<ScannedQr, CredentialError> {
         .trim()
         .split_once('#')
         .ok_or_else(|| malformed("no signed payload after `#`"))?;
-    let (base, id) = url
-        .rsplit_once("/C/")
-        .or_else(|| url.rsplit_once("/c/"))
-        .filter(|(_, id)| !id.is_empty() && !id.contains('/'))
-        .ok_or_else(|| malformed("the URL names no certificate"))?;
+    let (base, id) = parse_address(url)?;
     let (protected, signature) = if fragment.bytes().all(|b| b.is_ascii_digit()) {
         let mut bytes = from_digits(fragment).ok_or_else(|| malformed("the payload digits"))?;
         if bytes.len() <= SIGNATURE_LEN {
@@ -497,11 +493,27 @@ pub fn parse_qr(text: &str) -> Result<ScannedQr, CredentialError> {
         (protected.clone(), signature.clone())
     };
     Ok(ScannedQr {
-        base_url: normalize_base(base),
-        id: id.to_lowercase(),
+        base_url: base,
+        id,
         protected,
         signature,
     })
+}
+
+/// A certificate's address, `{base}/c/{id}` (the verification URL, or a QR text's part before
+/// `#`; `/C/` as QR codes write it): its normalised base URL and lower-case id.
+pub fn parse_address(url: &str) -> Result<(String, String), CredentialError> {
+    let url = url.trim();
+    let (base, id) = url
+        .rsplit_once("/C/")
+        .or_else(|| url.rsplit_once("/c/"))
+        .filter(|(_, id)| !id.is_empty() && !id.contains('/'))
+        .ok_or_else(|| {
+            CredentialError::Malformed(
+                "not a TICA certificate QR code: the URL names no certificate".into(),
+            )
+        })?;
+    Ok((normalize_base(base), id.to_lowercase()))
 }
 
 /// Reads scanned QR text and verifies it: its base URL is `expected_base` when one is given (the

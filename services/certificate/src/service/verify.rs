@@ -239,6 +239,9 @@ impl Certificates {
     /// By QR text: the issuer's address and the signature first (offline-equivalent), then the
     /// register, which must hold exactly these bytes.
     async fn verify_qr(&self, text: &str) -> Result<Verification> {
+        if let None | Some((_, "")) = text.trim().split_once('#') {
+            return self.verify_address(text).await;
+        }
         let scanned = match qr::parse_qr(text) {
             Ok(scanned) => scanned,
             Err(error) => return Ok(Verification::not_genuine(failure_of(&error))),
@@ -262,6 +265,20 @@ impl Certificates {
             return Ok(Verification::not_genuine(Failure::PayloadMismatch));
         }
         Ok(Verification::genuine(record, false))
+    }
+
+    /// By address: the certificate's own verification URL, or a QR text cut at its `#` (some
+    /// scanners drop the fragment). There is no signed payload to check offline, so the register
+    /// answers, as for an id — under this issuer's address only.
+    async fn verify_address(&self, url: &str) -> Result<Verification> {
+        let (base, id) = match qr::parse_address(url.trim().trim_end_matches('#')) {
+            Ok(address) => address,
+            Err(error) => return Ok(Verification::not_genuine(failure_of(&error))),
+        };
+        if base != qr::normalize_base(&self.inner.config.base_url) {
+            return Ok(Verification::not_genuine(Failure::WrongIssuer));
+        }
+        self.verify_id(&id).await
     }
 
     /// Checks a signed payload (`qr::verify_signed`), remembering what verified: the same
