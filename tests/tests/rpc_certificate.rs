@@ -1,0 +1,1255 @@
+//! `tica.certificate.v1.CertificateService`, one heading per RPC in the order of
+//! `certificate.proto`: each RPC's main success path and its most important refusals, over real
+//! gRPC with the whole suite running — a county's year certified by the province audit
+//! (`support_year`), its certificates issued from the assessment service's certified-results
+//! stream. A refused write is followed by a re-read over gRPC that finds what was stored before.
+//!
+//! Certificates are issued by the county for certified results only (《安徽指导意见》§四(三)3,
+//! 《宁夏测评实施办法》§八). The long scenario is `county_year.rs` (its certificate chapter is
+//! `tests/src/certificates.rs`); the public edge is `visitor.rs` and
+//! `services/certificate/tests/public_edge.rs`. Where an RPC is exercised deeply there, its test
+//! here is short and says so.
+
+#[path = "support_year/mod.rs"]
+mod support_year;
+
+use sha2::{Digest, Sha256};
+use support_year::{COUNTY, OTHER_COUNTY, Year, identity, school};
+use tica_auth::Role;
+use tica_e2e::certificates::{CertificateClient, client, issue};
+use tica_proto::tica::certificate::v1 as cpb;
+use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
+use tica_storage::Backend;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+tica_testkit::backend_tests!(
+    a_county_office_issues_its_certified_batch_once_and_a_second_run_issues_nothing_twice,
+    no_run_starts_for_a_batch_not_yet_certified_or_another_countys,
+    a_run_is_read_by_its_county_and_offices_above_and_not_by_another_county,
+    runs_are_listed_newest_first_by_batch_and_state_within_the_callers_jurisdiction,
+    watching_a_run_ends_with_its_final_state_and_another_countys_run_cannot_be_watched,
+    a_clean_year_parks_nothing_and_another_countys_parked_results_are_refused,
+    a_certificate_is_read_by_its_holder_and_its_county_and_answers_as_missing_to_anyone_else,
+    a_teacher_lists_only_their_own_certificates_and_an_office_its_jurisdictions,
+    the_teachers_search_finds_their_certificates_by_name_and_full_id_number_only,
+    a_revocation_needs_a_reason_and_an_explanation_and_is_final,
+    a_pdf_is_downloaded_by_its_holder_exactly_as_issued_and_by_no_other_teacher,
+    the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_only,
+    a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_teacher,
+    an_archive_is_read_back_by_offices_over_its_school_only,
+    watching_an_archive_ends_when_every_pdf_is_added,
+    the_downloaded_archive_is_the_file_its_sha256_names,
+    verification_by_id_answers_valid_and_an_unknown_id_answers_not_genuine,
+    a_batch_verification_answers_each_subject_in_order_and_refuses_more_than_a_thousand,
+    the_published_signing_keys_include_the_active_key_in_the_jwks,
+    the_latest_checkpoint_covers_every_issued_certificate_and_a_bad_size_is_refused,
+    an_inclusion_proof_of_a_certificate_verifies_against_its_checkpoint,
+    a_consistency_proof_links_an_earlier_tree_to_the_latest,
+    the_revocation_list_counts_revoked_certificates,
+    the_certificate_audit_trail_records_issuance_and_revocation_for_offices_only,
+);
+
+// ---- helpers ----
+
+/// The year certified and its certificates issued by the county office; the run.
+async fn issued(backend: Backend) -> Option<(Year, cpb::IssuanceRun)> {
+    let year = Year::certified(backend).await?;
+    let run = issue(&mut county_office(&year), &year.batch).await;
+    assert_eq!(
+        run.state,
+        cpb::IssuanceRunState::Succeeded as i32,
+        "{run:?}"
+    );
+    Some((year, run))
+}
+
+fn county_office(year: &Year) -> CertificateClient {
+    client(
+        &year.cluster,
+        "county-office",
+        Role::CountyOffice,
+        COUNTY,
+        None,
+    )
+}
+
+fn other_county(year: &Year) -> CertificateClient {
+    client(
+        &year.cluster,
+        "other-office",
+        Role::CountyOffice,
+        OTHER_COUNTY,
+        None,
+    )
+}
+
+/// The teacher at `school_index` (0-based), position `j`, with their own token.
+fn teacher(year: &Year, school_index: usize, j: usize) -> CertificateClient {
+    client(
+        &year.cluster,
+        &year.teachers[school_index][j],
+        Role::Teacher,
+        COUNTY,
+        Some(&school(school_index + 1)),
+    )
+}
+
+/// A client with no token, as a visitor calls the public methods.
+fn public(year: &Year) -> CertificateServiceClient<Channel> {
+    CertificateServiceClient::new(year.cluster.channel.clone())
+}
+
+/// The error of `result`, asserting its code.
+fn refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, code: Code) -> Status {
+    let status = result.expect_err("refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    status
+}
+
+/// Asserts `status` is INVALID_ARGUMENT naming `field` among its field violations.
+fn names_field(status: &Status, field: &str) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let fields = tica_server::errors::field_violations(status);
+    assert!(
+        fields.iter().any(|(f, _)| f == field),
+        "expected a violation on {field}: {fields:?}"
+    );
+}
+
+/// The certificates of the first teacher of school 1, as they list them.
+async fn first_teachers_certificates(year: &Year) -> Vec<cpb::Certificate> {
+    teacher(year, 0, 0)
+        .list_certificates(cpb::ListCertificatesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .certificates
+}
+
+async fn get_certificate(client: &mut CertificateClient, name: &str) -> cpb::Certificate {
+    client
+        .get_certificate(cpb::GetCertificateRequest { name: name.into() })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn county_total(year: &Year) -> i64 {
+    county_office(year)
+        .list_certificates(cpb::ListCertificatesRequest {
+            parent: format!("jurisdictions/{COUNTY}"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .total_size
+}
+
+/// Creates an archive of school 1 as its county office and follows it to its end.
+async fn archive_of_school_one(year: &Year) -> cpb::CertificateArchive {
+    let mut office = county_office(year);
+    let created = office
+        .create_certificate_archive(cpb::CreateCertificateArchiveRequest {
+            certificate_archive: Some(cpb::CertificateArchive {
+                school: format!("schools/{}", school(1)),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut watch = office
+        .watch_certificate_archive(cpb::WatchCertificateArchiveRequest { name: created.name })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(update) = watch.message().await.unwrap() {
+        last = Some(update);
+    }
+    let last = last.expect("at least the archive's state");
+    assert_eq!(last.state, cpb::ArchiveState::Succeeded as i32, "{last:?}");
+    last
+}
+
+// ---- StartIssuanceRun ----
+// Deep coverage: county_year.rs (tests/src/certificates.rs: the run traced across services,
+// the CLI), services/certificate/tests/issuance.rs (resumed runs, withdrawn results).
+
+async fn a_county_office_issues_its_certified_batch_once_and_a_second_run_issues_nothing_twice(
+    backend: Backend,
+) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let batch_id = year.batch.trim_start_matches("batches/");
+    assert_eq!(run.name, format!("issuanceRuns/{batch_id}-1"));
+    assert_eq!(run.batch, year.batch);
+    assert_eq!(run.county, format!("jurisdictions/{COUNTY}"));
+    assert!(run.certificates_issued > 0);
+    assert_eq!(run.cursor, run.target_sequence);
+    assert_eq!(county_total(&year).await, run.certificates_issued);
+    let again = issue(&mut county_office(&year), &year.batch).await;
+    assert_eq!(again.name, format!("issuanceRuns/{batch_id}-2"));
+    assert_eq!((again.certificates_issued, again.events_processed), (0, 0));
+    assert_eq!(
+        county_total(&year).await,
+        run.certificates_issued,
+        "nothing issued twice"
+    );
+    year.cluster.stop().await;
+}
+
+async fn no_run_starts_for_a_batch_not_yet_certified_or_another_countys(backend: Backend) {
+    let Some(year) = Year::ready_for_audit(backend).await else {
+        return;
+    };
+    let start = || cpb::StartIssuanceRunRequest {
+        batch: year.batch.clone(),
+    };
+    // Wrong state: certificates only for certified results (《宁夏测评实施办法》§五(四), §八).
+    refused(
+        county_office(&year).start_issuance_run(start()).await,
+        Code::FailedPrecondition,
+    );
+    // Out of scope: another county's office.
+    let outsider = other_county(&year)
+        .start_issuance_run(start())
+        .await
+        .expect_err("another county's batch");
+    assert!(
+        matches!(outsider.code(), Code::PermissionDenied | Code::NotFound),
+        "{outsider:?}"
+    );
+    // Wrong role: a teacher issues nothing.
+    refused(
+        teacher(&year, 0, 0).start_issuance_run(start()).await,
+        Code::PermissionDenied,
+    );
+    let bad = refused(
+        county_office(&year)
+            .start_issuance_run(cpb::StartIssuanceRunRequest {
+                batch: "341324-2026".into(),
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&bad, "batch");
+    let runs = county_office(&year)
+        .list_issuance_runs(cpb::ListIssuanceRunsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(runs.issuance_runs.is_empty(), "no run stored: {runs:?}");
+    assert_eq!(county_total(&year).await, 0);
+    year.cluster.stop().await;
+}
+
+// ---- GetIssuanceRun ----
+// Scope before state (another county's run answers alike whether it exists):
+// scope_before_state.rs.
+
+async fn a_run_is_read_by_its_county_and_offices_above_and_not_by_another_county(backend: Backend) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let get = |name: &str| cpb::GetIssuanceRunRequest { name: name.into() };
+    let read = county_office(&year)
+        .get_issuance_run(get(&run.name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, run);
+    let province = client(
+        &year.cluster,
+        "province-office",
+        Role::ProvinceOffice,
+        support_year::PROVINCE,
+        None,
+    )
+    .get_issuance_run(get(&run.name))
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(province, run);
+    refused(
+        other_county(&year).get_issuance_run(get(&run.name)).await,
+        Code::PermissionDenied,
+    );
+    refused(
+        county_office(&year)
+            .get_issuance_run(get(&format!("{}9", run.name)))
+            .await,
+        Code::NotFound,
+    );
+    year.cluster.stop().await;
+}
+
+// ---- ListIssuanceRuns ----
+
+async fn runs_are_listed_newest_first_by_batch_and_state_within_the_callers_jurisdiction(
+    backend: Backend,
+) {
+    let Some((year, first)) = issued(backend).await else {
+        return;
+    };
+    let second = issue(&mut county_office(&year), &year.batch).await;
+    let list = |parent: &str, batch: &str, state: i32| cpb::ListIssuanceRunsRequest {
+        parent: parent.into(),
+        batch: batch.into(),
+        state,
+        ..Default::default()
+    };
+    let all = county_office(&year)
+        .list_issuance_runs(list("", "", 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        all.issuance_runs
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
+        [second.name.as_str(), first.name.as_str()],
+        "newest first"
+    );
+    let by_batch = county_office(&year)
+        .list_issuance_runs(list(
+            &format!("jurisdictions/{COUNTY}"),
+            &year.batch,
+            cpb::IssuanceRunState::Succeeded as i32,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_batch.issuance_runs.len(), 2);
+    let failed = county_office(&year)
+        .list_issuance_runs(list("", "", cpb::IssuanceRunState::Failed as i32))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(failed.issuance_runs.is_empty());
+    let theirs = other_county(&year)
+        .list_issuance_runs(list("", "", 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(theirs.issuance_runs.is_empty(), "another county sees none");
+    refused(
+        other_county(&year)
+            .list_issuance_runs(list(&format!("jurisdictions/{COUNTY}"), "", 0))
+            .await,
+        Code::PermissionDenied,
+    );
+    let bad_state = refused(
+        county_office(&year)
+            .list_issuance_runs(list("", "", 99))
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&bad_state, "state");
+    year.cluster.stop().await;
+}
+
+// ---- WatchIssuanceRun ----
+// Every issuance in county_year.rs and the other tests here follows its run with this.
+
+async fn watching_a_run_ends_with_its_final_state_and_another_countys_run_cannot_be_watched(
+    backend: Backend,
+) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let watch = |name: &str| cpb::WatchIssuanceRunRequest { name: name.into() };
+    let mut stream = county_office(&year)
+        .watch_issuance_run(watch(&run.name))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut updates = Vec::new();
+    while let Some(update) = stream.message().await.unwrap() {
+        updates.push(update);
+    }
+    assert_eq!(
+        updates.last(),
+        Some(&run),
+        "a finished run answers its final state and ends"
+    );
+    let refusal = match other_county(&year)
+        .watch_issuance_run(watch(&run.name))
+        .await
+    {
+        Err(status) => status,
+        Ok(stream) => stream
+            .into_inner()
+            .message()
+            .await
+            .expect_err("refused in the stream"),
+    };
+    assert_eq!(refusal.code(), Code::PermissionDenied, "{refusal:?}");
+    year.cluster.stop().await;
+}
+
+// ---- ListParkedResults ----
+// Results parked and issued after their data is fixed: services/certificate/tests/parking.rs.
+
+async fn a_clean_year_parks_nothing_and_another_countys_parked_results_are_refused(
+    backend: Backend,
+) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    assert_eq!(run.results_parked, 0);
+    let parked = county_office(&year)
+        .list_parked_results(cpb::ListParkedResultsRequest {
+            parent: format!("jurisdictions/{COUNTY}"),
+            batch: year.batch.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(parked.parked_results.is_empty(), "{parked:?}");
+    refused(
+        other_county(&year)
+            .list_parked_results(cpb::ListParkedResultsRequest {
+                parent: format!("jurisdictions/{COUNTY}"),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        teacher(&year, 0, 0)
+            .list_parked_results(cpb::ListParkedResultsRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
+    year.cluster.stop().await;
+}
+
+// ---- GetCertificate ----
+
+async fn a_certificate_is_read_by_its_holder_and_its_county_and_answers_as_missing_to_anyone_else(
+    backend: Backend,
+) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let mine = first_teachers_certificates(&year).await;
+    let cert = mine[0].clone();
+    assert_eq!(
+        get_certificate(&mut teacher(&year, 0, 0), &cert.name).await,
+        cert
+    );
+    assert_eq!(
+        get_certificate(&mut county_office(&year), &cert.name).await,
+        cert
+    );
+    let (name, _) = identity(0, 0);
+    assert_eq!(cert.facts.as_ref().unwrap().teacher_display_name, name);
+    let get = || cpb::GetCertificateRequest {
+        name: cert.name.clone(),
+    };
+    // Another teacher of the same school, and another county's office, learn nothing of it.
+    refused(
+        teacher(&year, 0, 1).get_certificate(get()).await,
+        Code::NotFound,
+    );
+    refused(
+        other_county(&year).get_certificate(get()).await,
+        Code::NotFound,
+    );
+    let malformed = refused(
+        county_office(&year)
+            .get_certificate(cpb::GetCertificateRequest {
+                name: "certs/1".into(),
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&malformed, "name");
+    year.cluster.stop().await;
+}
+
+// ---- ListCertificates ----
+// The holder's list and the county's total: county_year.rs.
+
+async fn a_teacher_lists_only_their_own_certificates_and_an_office_its_jurisdictions(
+    backend: Backend,
+) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let own = year.teachers[0][0].clone();
+    let mine = first_teachers_certificates(&year).await;
+    assert!(!mine.is_empty());
+    assert!(mine.iter().all(|c| c.teacher == format!("teachers/{own}")));
+    let by_batch = county_office(&year)
+        .list_certificates(cpb::ListCertificatesRequest {
+            parent: year.batch.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_batch.total_size, run.certificates_issued);
+    let of_school = county_office(&year)
+        .list_certificates(cpb::ListCertificatesRequest {
+            parent: format!("schools/{}", school(1)),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!of_school.certificates.is_empty());
+    assert!(
+        of_school
+            .certificates
+            .iter()
+            .all(|c| c.school == format!("schools/{}", school(1)))
+    );
+    assert_eq!(of_school.total_size, run.certificates_issued / 4);
+    refused(
+        teacher(&year, 0, 1)
+            .list_certificates(cpb::ListCertificatesRequest {
+                parent: format!("teachers/{own}"),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        other_county(&year)
+            .list_certificates(cpb::ListCertificatesRequest {
+                parent: format!("jurisdictions/{COUNTY}"),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    let theirs = other_county(&year)
+        .list_certificates(cpb::ListCertificatesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(theirs.total_size, 0, "another county lists none of them");
+    year.cluster.stop().await;
+}
+
+// ---- SearchCertificates ----
+// Guessing and throttling: services/certificate/tests/public_edge.rs, visitor.rs.
+
+async fn the_teachers_search_finds_their_certificates_by_name_and_full_id_number_only(
+    backend: Backend,
+) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let (name, id_number) = identity(0, 0);
+    let mine = first_teachers_certificates(&year).await;
+    let found = public(&year)
+        .search_certificates(cpb::SearchCertificatesRequest {
+            teacher_display_name: name.clone(),
+            id_number: id_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .certificates;
+    let mut found_names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+    let mut mine_names: Vec<&str> = mine.iter().map(|c| c.name.as_str()).collect();
+    found_names.sort();
+    mine_names.sort();
+    assert_eq!(found_names, mine_names);
+    // Another teacher's name with this number finds nothing.
+    let (other_name, _) = identity(0, 1);
+    let wrong = public(&year)
+        .search_certificates(cpb::SearchCertificatesRequest {
+            teacher_display_name: other_name,
+            id_number,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(wrong.certificates.is_empty(), "{wrong:?}");
+    year.cluster.stop().await;
+}
+
+// ---- RevokeCertificate ----
+// Revocation through the log and the page: county_year.rs; a withdrawn result:
+// services/certificate/tests/issuance.rs.
+
+async fn a_revocation_needs_a_reason_and_an_explanation_and_is_final(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let revoke = |reason: cpb::RevocationReason, explanation: &str| cpb::RevokeCertificateRequest {
+        name: cert.name.clone(),
+        reason: reason as i32,
+        explanation: explanation.into(),
+    };
+    let mut office = county_office(&year);
+    let unexplained = refused(
+        office
+            .revoke_certificate(revoke(cpb::RevocationReason::IssuedInError, " "))
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&unexplained, "explanation");
+    let reasonless = refused(
+        office
+            .revoke_certificate(revoke(cpb::RevocationReason::Unspecified, "录入错误"))
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&reasonless, "reason");
+    // A school's office reads its certificates but does not revoke them; another county
+    // learns nothing of them.
+    let school_admin = client(
+        &year.cluster,
+        "school-office",
+        Role::SchoolAdmin,
+        COUNTY,
+        Some(&school(1)),
+    );
+    let by_school = school_admin
+        .clone()
+        .revoke_certificate(revoke(cpb::RevocationReason::IssuedInError, "录入错误"))
+        .await
+        .expect_err("a school does not revoke");
+    assert!(
+        matches!(by_school.code(), Code::PermissionDenied),
+        "{by_school:?}"
+    );
+    refused(
+        other_county(&year)
+            .revoke_certificate(revoke(cpb::RevocationReason::IssuedInError, "录入错误"))
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(
+        get_certificate(&mut office, &cert.name).await,
+        cert,
+        "the refused revocations changed nothing"
+    );
+
+    let revoked = office
+        .revoke_certificate(revoke(cpb::RevocationReason::IssuedInError, "录入错误"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(revoked.status, cpb::CertificateStatus::Revoked as i32);
+    let revocation = revoked.revocation.clone().unwrap();
+    assert_eq!(
+        (revocation.reason, revocation.explanation.as_str()),
+        (cpb::RevocationReason::IssuedInError as i32, "录入错误")
+    );
+    let verdict = public(&year)
+        .verify(cpb::VerifyRequest {
+            subject: Some(cpb::verify_request::Subject::Certificate(cert.name.clone())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(verdict.verdict, cpb::Verdict::Revoked as i32);
+    // Wrong state: revocation is final.
+    refused(
+        office
+            .revoke_certificate(revoke(cpb::RevocationReason::Fraud, "再次撤销"))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(get_certificate(&mut office, &cert.name).await, revoked);
+    year.cluster.stop().await;
+}
+
+// ---- DownloadCertificatePdf ----
+// The PDF opened in a browser and verified offline: county_year.rs.
+
+async fn a_pdf_is_downloaded_by_its_holder_exactly_as_issued_and_by_no_other_teacher(
+    backend: Backend,
+) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let (_, pdf) = tica_e2e::certificates::download(&mut teacher(&year, 0, 0), &cert.name).await;
+    assert_eq!(hex::encode(Sha256::digest(&pdf)), cert.pdf_sha256);
+    assert_eq!(pdf.len() as i64, cert.pdf_size_bytes);
+    assert!(pdf.starts_with(b"%PDF-"));
+    let refusal = match teacher(&year, 0, 1)
+        .download_certificate_pdf(cpb::DownloadCertificatePdfRequest {
+            name: cert.name.clone(),
+        })
+        .await
+    {
+        Err(status) => status,
+        Ok(stream) => stream
+            .into_inner()
+            .message()
+            .await
+            .expect_err("refused in the stream"),
+    };
+    assert_eq!(refusal.code(), Code::NotFound, "{refusal:?}");
+    year.cluster.stop().await;
+}
+
+// ---- GetCertificateCredential ----
+// The credential's proof checked against the W3C eddsa-jcs-2022 steps: county_year.rs.
+
+async fn the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_only(
+    backend: Backend,
+) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let get = || cpb::GetCertificateCredentialRequest {
+        name: cert.name.clone(),
+    };
+    let credential = teacher(&year, 0, 0)
+        .get_certificate_credential(get())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(credential.certificate, cert.name);
+    let json: serde_json::Value = serde_json::from_str(&credential.credential_json).unwrap();
+    assert_eq!(
+        json["proof"]["verificationMethod"].as_str(),
+        Some(credential.verification_method.as_str())
+    );
+    assert_eq!(json["proof"]["cryptosuite"], "eddsa-jcs-2022");
+    refused(
+        teacher(&year, 0, 1).get_certificate_credential(get()).await,
+        Code::NotFound,
+    );
+    year.cluster.stop().await;
+}
+
+// ---- CreateCertificateArchive ----
+// An archive downloaded and opened: county_year.rs.
+
+async fn a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_teacher(
+    backend: Backend,
+) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let create = |school_name: &str| cpb::CreateCertificateArchiveRequest {
+        certificate_archive: Some(cpb::CertificateArchive {
+            school: school_name.into(),
+            ..Default::default()
+        }),
+    };
+    let school_one = format!("schools/{}", school(1));
+    refused(
+        teacher(&year, 0, 0)
+            .create_certificate_archive(create(&school_one))
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        other_county(&year)
+            .create_certificate_archive(create(&school_one))
+            .await,
+        Code::PermissionDenied,
+    );
+    let bad = refused(
+        county_office(&year)
+            .create_certificate_archive(create(&school(1)))
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&bad, "certificate_archive.school");
+    refused(
+        county_office(&year)
+            .create_certificate_archive(create(&format!("schools/{COUNTY}9999")))
+            .await,
+        Code::NotFound,
+    );
+    let archive = client(
+        &year.cluster,
+        "school-office",
+        Role::SchoolAdmin,
+        COUNTY,
+        Some(&school(1)),
+    )
+    .create_certificate_archive(create(&school_one))
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(archive.school, school_one);
+    assert_eq!(archive.certificates_total, run.certificates_issued / 4);
+    year.cluster.stop().await;
+}
+
+// ---- GetCertificateArchive ----
+
+async fn an_archive_is_read_back_by_offices_over_its_school_only(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let archive = archive_of_school_one(&year).await;
+    let get = || cpb::GetCertificateArchiveRequest {
+        name: archive.name.clone(),
+    };
+    let read = county_office(&year)
+        .get_certificate_archive(get())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, archive);
+    assert_eq!(read.certificates_added, read.certificates_total);
+    let other_school = client(
+        &year.cluster,
+        "school-office",
+        Role::SchoolAdmin,
+        COUNTY,
+        Some(&school(2)),
+    );
+    refused(
+        other_school.clone().get_certificate_archive(get()).await,
+        Code::NotFound,
+    );
+    refused(
+        other_county(&year).get_certificate_archive(get()).await,
+        Code::NotFound,
+    );
+    year.cluster.stop().await;
+}
+
+// ---- WatchCertificateArchive ----
+
+async fn watching_an_archive_ends_when_every_pdf_is_added(backend: Backend) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let archive = archive_of_school_one(&year).await;
+    assert_eq!(archive.certificates_total, run.certificates_issued / 4);
+    assert_eq!(archive.certificates_added, archive.certificates_total);
+    assert_eq!(archive.sha256.len(), 64);
+    let refusal = match other_county(&year)
+        .watch_certificate_archive(cpb::WatchCertificateArchiveRequest {
+            name: archive.name.clone(),
+        })
+        .await
+    {
+        Err(status) => status,
+        Ok(stream) => stream
+            .into_inner()
+            .message()
+            .await
+            .expect_err("refused in the stream"),
+    };
+    assert_eq!(refusal.code(), Code::NotFound, "{refusal:?}");
+    year.cluster.stop().await;
+}
+
+// ---- DownloadCertificateArchive ----
+
+async fn download_archive(client: &mut CertificateClient, name: &str) -> Result<Vec<u8>, Status> {
+    let mut stream = client
+        .download_certificate_archive(cpb::DownloadCertificateArchiveRequest { name: name.into() })
+        .await?
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(message) = stream.message().await? {
+        if let Some(cpb::download_certificate_archive_response::Payload::Chunk(chunk)) =
+            message.payload
+        {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    Ok(bytes)
+}
+
+async fn the_downloaded_archive_is_the_file_its_sha256_names(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let archive = archive_of_school_one(&year).await;
+    let zip = download_archive(&mut county_office(&year), &archive.name)
+        .await
+        .unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&zip)), archive.sha256);
+    assert_eq!(zip.len() as i64, archive.size_bytes);
+    assert!(zip.starts_with(b"PK"), "a zip file");
+    let refusal = download_archive(&mut other_county(&year), &archive.name)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal.code(), Code::NotFound, "{refusal:?}");
+    year.cluster.stop().await;
+}
+
+// ---- Verify ----
+// By QR text and PDF, forged and tampered: county_year.rs; the page: services/certificate/
+// tests/pages.rs.
+
+async fn verification_by_id_answers_valid_and_an_unknown_id_answers_not_genuine(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let verify = |subject| cpb::VerifyRequest {
+        subject: Some(subject),
+    };
+    use cpb::verify_request::Subject;
+    let valid = public(&year)
+        .verify(verify(Subject::Certificate(cert.name.clone())))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(valid.verdict, cpb::Verdict::Valid as i32, "{valid:?}");
+    assert_eq!(
+        valid.facts.as_ref().unwrap().teacher_display_name,
+        identity(0, 0).0
+    );
+    let unknown = public(&year)
+        .verify(verify(Subject::Certificate(format!(
+            "certificates/{}",
+            "0".repeat(26)
+        ))))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unknown.verdict, cpb::Verdict::NotGenuine as i32);
+    assert_eq!(unknown.failure, cpb::VerifyFailure::UnknownId as i32);
+    assert!(unknown.facts.is_none(), "nothing about an unknown id");
+    let empty = refused(
+        public(&year)
+            .verify(cpb::VerifyRequest { subject: None })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&empty, "subject");
+    year.cluster.stop().await;
+}
+
+// ---- BatchVerify ----
+// A thousand guessed ids at once: visitor.rs.
+
+async fn a_batch_verification_answers_each_subject_in_order_and_refuses_more_than_a_thousand(
+    backend: Backend,
+) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let certs = first_teachers_certificates(&year).await;
+    use cpb::verify_request::Subject;
+    let by_id = |name: String| cpb::VerifyRequest {
+        subject: Some(Subject::Certificate(name)),
+    };
+    let answers = public(&year)
+        .batch_verify(cpb::BatchVerifyRequest {
+            requests: vec![
+                by_id(certs[0].name.clone()),
+                by_id(format!("certificates/{}", "0".repeat(26))),
+                cpb::VerifyRequest {
+                    subject: Some(Subject::QrText(certs[0].qr_text.clone())),
+                },
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .responses;
+    assert_eq!(
+        answers.iter().map(|a| a.verdict).collect::<Vec<_>>(),
+        [
+            cpb::Verdict::Valid as i32,
+            cpb::Verdict::NotGenuine as i32,
+            cpb::Verdict::Valid as i32
+        ]
+    );
+    let too_many = refused(
+        public(&year)
+            .batch_verify(cpb::BatchVerifyRequest {
+                requests: vec![by_id(certs[0].name.clone()); 1001],
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&too_many, "requests");
+    year.cluster.stop().await;
+}
+
+// ---- ListSigningKeys ----
+// Offline verification against the JWKS: county_year.rs; retired keys:
+// services/certificate/tests/issuance.rs.
+
+async fn the_published_signing_keys_include_the_active_key_in_the_jwks(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let kid = cert.facts.as_ref().unwrap().key_id.clone();
+    let keys = public(&year)
+        .list_signing_keys(cpb::ListSigningKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let key = keys
+        .signing_keys
+        .iter()
+        .find(|k| k.key_id == kid)
+        .expect("the key that signed the certificate is published");
+    assert_eq!(key.state, cpb::SigningKeyState::Active as i32);
+    assert_eq!(key.public_key.len(), 32, "Ed25519");
+    let jwks: serde_json::Value = serde_json::from_str(&keys.jwks_json).unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid.as_str()),
+        "{jwks}"
+    );
+    year.cluster.stop().await;
+}
+
+// ---- GetLogCheckpoint ----
+// Checkpoint signatures verified independently: county_year.rs.
+
+async fn the_latest_checkpoint_covers_every_issued_certificate_and_a_bad_size_is_refused(
+    backend: Backend,
+) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let checkpoint = |tree_size| cpb::GetLogCheckpointRequest { tree_size };
+    let latest = public(&year)
+        .get_log_checkpoint(checkpoint(0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(latest.tree_size, run.certificates_issued, "one entry each");
+    assert_eq!(latest.root_hash.len(), 32);
+    let same = public(&year)
+        .get_log_checkpoint(checkpoint(latest.tree_size))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(same, latest);
+    let negative = refused(
+        public(&year).get_log_checkpoint(checkpoint(-1)).await,
+        Code::InvalidArgument,
+    );
+    names_field(&negative, "tree_size");
+    refused(
+        public(&year)
+            .get_log_checkpoint(checkpoint(latest.tree_size + 1))
+            .await,
+        Code::NotFound,
+    );
+    year.cluster.stop().await;
+}
+
+// ---- GetInclusionProof ----
+// By index without naming the certificate: services/certificate/tests/public_edge.rs.
+
+async fn an_inclusion_proof_of_a_certificate_verifies_against_its_checkpoint(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    use cpb::get_inclusion_proof_request::Entry;
+    let proof = public(&year)
+        .get_inclusion_proof(cpb::GetInclusionProofRequest {
+            entry: Some(Entry::Certificate(cert.name.clone())),
+            tree_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let entry = proof.entry.clone().unwrap();
+    assert_eq!(entry.index, cert.log_index);
+    assert_eq!(entry.certificate, cert.name);
+    let leaf = tica_e2e::rfc9162::leaf_hash(&entry.entry);
+    assert_eq!(leaf.to_vec(), entry.leaf_hash);
+    tica_e2e::rfc9162::verify_inclusion(
+        entry.index as u64,
+        proof.tree_size as u64,
+        &leaf,
+        &proof.hashes,
+        &proof.checkpoint.as_ref().unwrap().root_hash,
+    )
+    .expect("the proof verifies");
+    let beyond = refused(
+        public(&year)
+            .get_inclusion_proof(cpb::GetInclusionProofRequest {
+                entry: Some(Entry::LogIndex(proof.tree_size)),
+                tree_size: 0,
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&beyond, "log_index");
+    let nothing = refused(
+        public(&year)
+            .get_inclusion_proof(cpb::GetInclusionProofRequest {
+                entry: None,
+                tree_size: 0,
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&nothing, "entry");
+    year.cluster.stop().await;
+}
+
+// ---- GetConsistencyProof ----
+// A tampered proof refused by the independent verifier: county_year.rs.
+
+async fn a_consistency_proof_links_an_earlier_tree_to_the_latest(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let mut office = county_office(&year);
+    let earlier = public(&year)
+        .get_log_checkpoint(cpb::GetLogCheckpointRequest { tree_size: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    // A revocation appends an entry: the tree grows by one.
+    office
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: cert.name.clone(),
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "录入错误".into(),
+        })
+        .await
+        .unwrap();
+    let proof = public(&year)
+        .get_consistency_proof(cpb::GetConsistencyProofRequest {
+            first_tree_size: earlier.tree_size,
+            second_tree_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proof.second_tree_size, earlier.tree_size + 1);
+    tica_e2e::rfc9162::verify_consistency(
+        earlier.tree_size as u64,
+        proof.second_tree_size as u64,
+        &earlier.root_hash,
+        &proof.checkpoint.as_ref().unwrap().root_hash,
+        &proof.hashes,
+    )
+    .expect("the consistency proof verifies");
+    let zero = refused(
+        public(&year)
+            .get_consistency_proof(cpb::GetConsistencyProofRequest {
+                first_tree_size: 0,
+                second_tree_size: 0,
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&zero, "first_tree_size");
+    year.cluster.stop().await;
+}
+
+// ---- GetRevocationList ----
+// Revoked certificates listed by hash only: services/certificate/tests/public_edge.rs.
+
+async fn the_revocation_list_counts_revoked_certificates(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let list = || async {
+        public(&year)
+            .get_revocation_list(cpb::GetRevocationListRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let before = list().await;
+    assert_eq!(before.revoked_count, 0);
+    assert!(!before.token.is_empty(), "a signed list");
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    county_office(&year)
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: cert.name.clone(),
+            reason: cpb::RevocationReason::Fraud as i32,
+            explanation: "佐证材料非本人".into(),
+        })
+        .await
+        .unwrap();
+    let after = list().await;
+    assert_eq!(after.revoked_count, 1);
+    assert!(
+        !after
+            .token
+            .contains(cert.name.trim_start_matches("certificates/")),
+        "listed by hash, not by id"
+    );
+    year.cluster.stop().await;
+}
+
+// ---- ListAuditEvents ----
+
+async fn the_certificate_audit_trail_records_issuance_and_revocation_for_offices_only(
+    backend: Backend,
+) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let mut office = county_office(&year);
+    office
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: cert.name.clone(),
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "录入错误".into(),
+        })
+        .await
+        .unwrap();
+    let events = office
+        .list_audit_events(cpb::ListAuditEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    let methods: Vec<&str> = events
+        .iter()
+        .map(|e| e.method.rsplit('/').next().unwrap())
+        .collect();
+    for expected in ["StartIssuanceRun", "RevokeCertificate"] {
+        assert!(
+            methods.contains(&expected),
+            "{expected} missing: {methods:?}"
+        );
+    }
+    let of_cert = office
+        .list_audit_events(cpb::ListAuditEventsRequest {
+            resource: cert.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    assert!(!of_cert.is_empty());
+    assert!(of_cert.iter().all(|e| e.resource == cert.name));
+    refused(
+        teacher(&year, 0, 0)
+            .list_audit_events(cpb::ListAuditEventsRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        other_county(&year)
+            .list_audit_events(cpb::ListAuditEventsRequest {
+                parent: format!("jurisdictions/{COUNTY}"),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    year.cluster.stop().await;
+}
