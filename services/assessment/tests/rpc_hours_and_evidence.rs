@@ -22,6 +22,7 @@ tica_testkit::backend_tests!(
     a_providers_push_creates_counted_records_and_each_bad_record_fails_on_its_own,
     a_push_is_refused_to_a_teacher_and_under_another_providers_name,
     a_school_office_pushes_the_hours_it_awards_under_its_own_provider_name,
+    hours_pushed_after_certification_are_kept_but_said_not_to_count,
     // GetHoursRecord
     an_hours_record_is_read_by_its_provider_its_teacher_and_their_offices_only,
     // ListHoursRecords
@@ -744,4 +745,63 @@ async fn evidence_is_deleted_while_its_submissions_are_drafts_and_frozen_once_ha
         [frozen.name.as_str()]
     );
     assert_eq!(download(&mut own, &frozen.name).await.unwrap(), bytes);
+}
+
+/// A certified batch's results are final (《安徽指导意见》§四(二)5 验收): hours a provider pushes
+/// afterwards are kept, and the answer says they do not count, rather than COUNTED for hours
+/// that change nothing. Hours received before certification still read as counted.
+async fn hours_pushed_after_certification_are_kept_but_said_not_to_count(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.certified().await;
+    let teacher = year.a1.clone();
+    let before = year.participant_record(&teacher).await;
+    let late = year
+        .provider()
+        .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
+            parent: "providers/anhui-online".into(),
+            records: vec![hours(&teacher, pb::HoursKind::OnlineStudy, "late")],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .results
+        .remove(0);
+    assert_eq!(late.outcome, pb::PushOutcome::Created as i32, "{late:?}");
+    let record = late.record.expect("the stored record");
+    assert_eq!(
+        record.status,
+        pb::HoursRecordStatus::NotCounted as i32,
+        "{record:?}"
+    );
+    assert_eq!(record.counted_centihours, 0);
+    assert!(record.status_reason.contains("certified"), "{record:?}");
+    let after = year.participant_record(&teacher).await;
+    assert_eq!(after.counted_centihours, before.counted_centihours);
+    // What was received before certification reads as it counted.
+    let listed = year
+        .provider()
+        .list_hours_records(pb::ListHoursRecordsRequest {
+            parent: year.participant(&teacher),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hours_records;
+    let status = |what: &str| {
+        listed
+            .iter()
+            .find(|r| r.name.ends_with(&format!("{teacher}-{what}")))
+            .map(|r| r.status)
+    };
+    assert_eq!(
+        status("online"),
+        Some(pb::HoursRecordStatus::Counted as i32)
+    );
+    assert_eq!(
+        status("late"),
+        Some(pb::HoursRecordStatus::NotCounted as i32)
+    );
 }

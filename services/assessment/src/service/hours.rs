@@ -88,6 +88,19 @@ fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
+/// Whether `record` (as stored now) reached `batch` after it was certified: a certified batch's
+/// counts are final (a recount skips it), so such a record counts for nothing there.
+fn received_after_certification(batch: &BatchRecord, record: &HoursRecordRow) -> bool {
+    batch.state == BatchState::Certified
+        && batch
+            .transitions
+            .iter()
+            .filter(|t| t.to == BatchState::Certified.key())
+            .map(|t| t.micros)
+            .max()
+            .is_some_and(|certified| record.update_micros > certified)
+}
+
 /// Counted hours of one record under the rules of the teacher's batch: (counted, reason).
 pub fn counted(
     record: &HoursRecordRow,
@@ -410,6 +423,13 @@ impl Assessment {
             let batch = self.stored_batch(&p.batch_id).await?;
             if batch.state == BatchState::Draft {
                 continue;
+            }
+            if received_after_certification(&batch, r) {
+                let reason = format!(
+                    "received after batches/{} was certified: its hours are final",
+                    batch.id
+                );
+                return Ok((Some(p), (0, Some(reason))));
             }
             let rules = batch_rules(&batch)?;
             let entries = hours_entries(&p, std::slice::from_ref(r), &rules, batch.open_date);
