@@ -52,8 +52,9 @@ pub async fn build(
 
 /// Adds the service to `server`.
 pub fn register(server: &mut GrpcServer, svc: Assessment) {
-    let service = AssessmentServiceServer::new(AssessmentGrpc::new(svc))
-        .max_decoding_message_size(4 << 20)
-        .max_encoding_message_size(64 << 20);
+    let service = tica_server::transport_settings!(
+        AssessmentServiceServer::new(AssessmentGrpc::new(svc)),
+        max_decoding = 4 << 20
+    );
     server.add_service(service, crate::policy::policy());
 }

@@ -114,8 +114,9 @@ pub async fn build(
 
 /// Adds the service to `server`.
 pub fn register(server: &mut GrpcServer, svc: Certificates) {
-    let service = CertificateServiceServer::new(CertificateGrpc::new(svc))
-        .max_decoding_message_size(2 << 20)
-        .max_encoding_message_size(64 << 20);
+    let service = tica_server::transport_settings!(
+        CertificateServiceServer::new(CertificateGrpc::new(svc)),
+        max_decoding = 2 << 20
+    );
     server.add_service(service, crate::policy::policy());
 }

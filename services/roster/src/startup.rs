@@ -89,9 +89,10 @@ pub fn register(server: &mut GrpcServer, db: Database) {
 /// Adds the roster to `server`, reading import files within `settings`.
 pub fn register_with(server: &mut GrpcServer, db: Database, settings: &ImportSettings) {
     let roster = Roster::with_limits(db, settings.limits());
-    let service = RosterServiceServer::new(RosterGrpc::new(roster))
-        // Import chunks are at most 1 MiB; batch replies can be large.
-        .max_decoding_message_size(4 << 20)
-        .max_encoding_message_size(64 << 20);
+    // Import chunks are at most 1 MiB; batch replies can be large.
+    let service = tica_server::transport_settings!(
+        RosterServiceServer::new(RosterGrpc::new(roster)),
+        max_decoding = 4 << 20
+    );
     server.add_service(service, crate::policy::policy());
 }

@@ -42,8 +42,9 @@ pub fn build(db: Database, assessment: Channel, roster: Channel) -> Sampling {
 
 /// Adds the service to `server`.
 pub fn register(server: &mut GrpcServer, svc: Sampling) {
-    let service = SamplingServiceServer::new(SamplingGrpc::new(svc))
-        .max_decoding_message_size(4 << 20)
-        .max_encoding_message_size(64 << 20);
+    let service = tica_server::transport_settings!(
+        SamplingServiceServer::new(SamplingGrpc::new(svc)),
+        max_decoding = 4 << 20
+    );
     server.add_service(service, crate::policy::policy());
 }

@@ -61,3 +61,24 @@ pub fn audit_to_proto(
         change_json: e.change_json.clone(),
     }
 }
+
+/// The compression the suite's servers accept and offer (RFC 1952 gzip; `grpc-encoding`).
+pub const GZIP: tonic::codec::CompressionEncoding = tonic::codec::CompressionEncoding::Gzip;
+
+/// The largest answer a server sends (a county's lists and exports, page by page).
+pub const MAX_ENCODING: usize = 64 << 20;
+
+/// A generated tonic server with the suite's transport settings: a request compressed with gzip
+/// is accepted, an answer is gzip-compressed when the client accepts it (clients that do not
+/// ask get plain answers, as the suite's own clients do), answers up to [`MAX_ENCODING`], and
+/// requests up to `max_decoding` bytes (each service's own limit, documented in its proto).
+#[macro_export]
+macro_rules! transport_settings {
+    ($server:expr, max_decoding = $max:expr) => {
+        $server
+            .accept_compressed($crate::GZIP)
+            .send_compressed($crate::GZIP)
+            .max_decoding_message_size($max)
+            .max_encoding_message_size($crate::MAX_ENCODING)
+    };
+}
