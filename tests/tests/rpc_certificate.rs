@@ -8,7 +8,8 @@
 //! 《宁夏测评实施办法》§八). The long scenario is `county_year.rs` (its certificate chapter is
 //! `tests/src/certificates.rs`); the public edge is `visitor.rs` and
 //! `services/certificate/tests/public_edge.rs`. Where an RPC is exercised deeply there, its test
-//! here is short and says so.
+//! here is short and says so. A bug found while writing them is the ignored test at the end
+//! (`known_bugs`).
 
 #[path = "support_year/mod.rs"]
 mod support_year;
@@ -512,6 +513,74 @@ async fn a_teacher_lists_only_their_own_certificates_and_an_office_its_jurisdict
             .all(|c| c.school == format!("schools/{}", school(1)))
     );
     assert_eq!(of_school.total_size, run.certificates_issued / 4);
+    // Paged by five, every certificate once; filtered by micro-competency and year.
+    let mut office = county_office(&year);
+    let (mut seen, mut token, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let page = office
+            .list_certificates(cpb::ListCertificatesRequest {
+                parent: format!("jurisdictions/{COUNTY}"),
+                page_size: 5,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.certificates.len() <= 5);
+        seen.extend(page.certificates.into_iter().map(|c| c.name));
+        pages += 1;
+        assert!(pages <= 100, "the pages end");
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let listed = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        (listed as i64, seen.len() as i64),
+        (run.certificates_issued, run.certificates_issued)
+    );
+    let filtered = |micro_competency: &str, year: i32| cpb::ListCertificatesRequest {
+        parent: format!("jurisdictions/{COUNTY}"),
+        micro_competency: micro_competency.into(),
+        year,
+        ..Default::default()
+    };
+    let b2 = office
+        .list_certificates(filtered("B2", 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        b2.total_size,
+        run.certificates_issued / 3,
+        "one of three picks"
+    );
+    assert!(
+        b2.certificates
+            .iter()
+            .all(|c| c.facts.as_ref().unwrap().micro_competency.contains("B2")),
+        "{b2:?}"
+    );
+    let last_year = office
+        .list_certificates(filtered("", support_year::YEAR - 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(last_year.total_size, 0);
+    let bad_token = refused(
+        office
+            .list_certificates(cpb::ListCertificatesRequest {
+                page_token: "garbage".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&bad_token, "page_token");
     refused(
         teacher(&year, 0, 1)
             .list_certificates(cpb::ListCertificatesRequest {
@@ -1252,4 +1321,85 @@ async fn the_certificate_audit_trail_records_issuance_and_revocation_for_offices
         Code::PermissionDenied,
     );
     year.cluster.stop().await;
+}
+
+// ---- Known bugs ----
+
+/// Scope before state (ARCHITECTURE.md, invariants): a resource outside the caller's scope is
+/// refused "the same whether it exists or not", and a certificate the caller may not read
+/// "answers exactly as one that does not exist" (`Certificates::certificate`). A `schools/{code}`
+/// parent breaks this: `CertificateGrpc::scope_of` and `create_certificate_archive` first look
+/// the school up among the certificates (`Certificates::school_path`, NOT_FOUND when it has none)
+/// and only then check the caller's scope (PERMISSION_DENIED). Another county's office thus
+/// learns which schools outside its jurisdiction have certificates.
+async fn another_countys_school_answers_alike_whether_it_has_certificates_or_not(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let with_certificates = format!("schools/{}", school(1));
+    let without = format!("schools/{COUNTY}0999");
+    let list = |parent: &str| cpb::ListCertificatesRequest {
+        parent: parent.into(),
+        ..Default::default()
+    };
+    let archive = |school_name: &str| cpb::CreateCertificateArchiveRequest {
+        certificate_archive: Some(cpb::CertificateArchive {
+            school: school_name.into(),
+            ..Default::default()
+        }),
+    };
+    let mut outsider = other_county(&year);
+    let listed = (
+        outsider
+            .list_certificates(list(&with_certificates))
+            .await
+            .unwrap_err(),
+        outsider
+            .list_certificates(list(&without))
+            .await
+            .unwrap_err(),
+    );
+    let archived = (
+        outsider
+            .create_certificate_archive(archive(&with_certificates))
+            .await
+            .unwrap_err(),
+        outsider
+            .create_certificate_archive(archive(&without))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        listed.0.code(),
+        listed.1.code(),
+        "ListCertificates: {listed:?}"
+    );
+    assert_eq!(
+        archived.0.code(),
+        archived.1.code(),
+        "CreateCertificateArchive: {archived:?}"
+    );
+    year.cluster.stop().await;
+}
+
+mod known_bugs {
+    use tica_storage::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "bug: certificate grpc.rs scope_of/create_certificate_archive read school_path before the scope check (PERMISSION_DENIED vs NOT_FOUND)"]
+    async fn another_countys_school_answers_alike_whether_it_has_certificates_or_not_sqlite() {
+        super::another_countys_school_answers_alike_whether_it_has_certificates_or_not(
+            Backend::Sqlite,
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "bug: certificate grpc.rs scope_of/create_certificate_archive read school_path before the scope check (PERMISSION_DENIED vs NOT_FOUND)"]
+    async fn another_countys_school_answers_alike_whether_it_has_certificates_or_not_postgres() {
+        super::another_countys_school_answers_alike_whether_it_has_certificates_or_not(
+            Backend::Postgres,
+        )
+        .await
+    }
 }

@@ -480,6 +480,20 @@ async fn a_round_is_cancelled_with_a_reason_before_its_draw_and_never_after(back
         (sp::RoundState::Cancelled as i32, "学校名单有误")
     );
 
+    // What was published stays published: the population of a round cancelled after its
+    // freeze still exports, and hashes as announced.
+    let population = export(
+        &mut county,
+        &first,
+        common::FileFormat::Csv,
+        sp::RoundExportPart::Population,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        hex::encode(Sha256::digest(&population)),
+        cancelled.population_sha256
+    );
     // A new round replaces it; once drawn, it cannot be cancelled to draw again.
     let second = year.county_round().await.name;
     assert_ne!(second, first);
@@ -704,6 +718,36 @@ async fn offices_list_drawn_items_by_stage_and_unit_and_an_assessor_only_their_o
     assert_eq!(in_unit.total_size, 2, "two teachers of the drawn school");
     assert!(in_unit.drawn_items.iter().all(|i| &i.unit == unit));
 
+    // One by one, every item once.
+    let (mut seen, mut token) = (Vec::new(), String::new());
+    loop {
+        let page = year
+            .county_sampling()
+            .list_drawn_items(sp::ListDrawnItemsRequest {
+                parent: round.clone(),
+                page_size: 1,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.drawn_items.len() <= 1);
+        seen.extend(page.drawn_items.into_iter().map(|i| i.name));
+        assert!(seen.len() <= 10, "the pages end");
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    seen.sort();
+    let mut expected: Vec<String> = schools
+        .iter()
+        .chain(&teachers)
+        .map(|i| i.name.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected, "two schools and four teachers");
     let (_, holder, other) = reviewer_of_some_item(&year, &round).await;
     let own = year
         .assessor_sampling(&holder)
