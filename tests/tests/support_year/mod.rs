@@ -68,6 +68,19 @@ impl Year {
     /// review at 50 % of schools and 50 % of their teachers, the province audit at 5 %/5 %,
     /// and visits (五(二)) at 50 % when `offline`.
     pub async fn in_county_review(backend: Backend, offline: bool) -> Option<Year> {
+        Year::start(backend, offline, None).await
+    }
+
+    /// As [`Year::in_county_review`], with `rubric` in the county's grading rule (grades still
+    /// given, not taken from the rubric total).
+    pub async fn in_county_review_with_rubric(
+        backend: Backend,
+        rubric: pb::Rubric,
+    ) -> Option<Year> {
+        Year::start(backend, false, Some(rubric)).await
+    }
+
+    async fn start(backend: Backend, offline: bool, rubric: Option<pb::Rubric>) -> Option<Year> {
         let cluster = Cluster::start(backend).await?;
         let teachers = register_roster(&cluster).await;
         let mut county_assessors = Vec::new();
@@ -98,6 +111,9 @@ impl Year {
         }
         let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
         set_review_rates(&mut county, offline).await;
+        if let Some(rubric) = rubric {
+            set_rubric(&mut county, rubric).await;
+        }
         let batch = cluster
             .open_batch(COUNTY, YEAR, "泗县 2026 年能力提升工程2.0")
             .await
@@ -598,6 +614,41 @@ async fn set_review_rates(county: &mut AssessmentClient, offline: bool) {
                 paths: vec!["rules.sampling".into()],
             }),
             change_note: "县复核抽 50%，省抽测 5%".into(),
+            validate_only: false,
+        })
+        .await
+        .unwrap();
+}
+
+/// Puts `rubric` in the county's grading rule.
+async fn set_rubric(county: &mut AssessmentClient, rubric: pb::Rubric) {
+    let mut grading = county
+        .get_effective_policy(pb::GetEffectivePolicyRequest {
+            jurisdiction: format!("jurisdictions/{COUNTY}"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rules
+        .unwrap()
+        .grading
+        .unwrap();
+    grading.rubric = Some(rubric);
+    grading.grade_from_rubric = false;
+    county
+        .update_policy(pb::UpdatePolicyRequest {
+            policy: Some(pb::Policy {
+                name: format!("policies/{COUNTY}"),
+                rules: Some(pb::PolicyRules {
+                    grading: Some(grading),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["rules.grading".into()],
+            }),
+            change_note: "案例评分量规".into(),
             validate_only: false,
         })
         .await
