@@ -853,6 +853,34 @@ async fn a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_tea
     .into_inner();
     assert_eq!(archive.school, school_one);
     assert_eq!(archive.certificates_total, run.certificates_issued / 4);
+    // A revoked certificate stays out of an archive unless it is asked for.
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    county_office(&year)
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: cert.name,
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "录入错误".into(),
+        })
+        .await
+        .unwrap();
+    let mut office = county_office(&year);
+    for (include_revoked, expected) in [
+        (false, run.certificates_issued / 4 - 1),
+        (true, run.certificates_issued / 4),
+    ] {
+        let archive = office
+            .create_certificate_archive(cpb::CreateCertificateArchiveRequest {
+                certificate_archive: Some(cpb::CertificateArchive {
+                    school: school_one.clone(),
+                    include_revoked,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(archive.certificates_total, expected, "{archive:?}");
+    }
     year.cluster.stop().await;
 }
 
