@@ -4,7 +4,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::Stream;
-use tica_auth::caller_from;
+use tica_auth::{Caller, caller_from};
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::certificate::v1 as pb;
@@ -370,14 +370,20 @@ where
 
 impl CertificateGrpc {
     /// `jurisdictions/{code}` or `schools/{code}` as a scope (a school's county is found from
-    /// its certificates); None when empty.
-    async fn scope_of(&self, field: &str, name: &str) -> Result<Option<ScopePath>, Status> {
+    /// its certificates, and a school outside `caller`'s scope answers as one without any);
+    /// None when empty.
+    async fn scope_of(
+        &self,
+        caller: &Caller,
+        field: &str,
+        name: &str,
+    ) -> Result<Option<ScopePath>, Status> {
         match parse_parent(field, name)? {
             None => Ok(None),
             Some(NameParent::Jurisdiction(code)) => DivisionCode::parse(code)
                 .map(|c| Some(ScopePath::for_jurisdiction(c)))
                 .map_err(|e| invalid(field, e.to_string())),
-            Some(NameParent::School(code)) => Ok(Some(self.svc.school_path(code).await?)),
+            Some(NameParent::School(code)) => Ok(Some(self.svc.school_path(caller, code).await?)),
         }
     }
 }
@@ -409,7 +415,7 @@ impl CertificateService for CertificateGrpc {
     ) -> Reply<pb::ListIssuanceRunsResponse> {
         let ctx = ctx(&request)?;
         let r = request.into_inner();
-        let scope = self.scope_of("parent", &r.parent).await?;
+        let scope = self.scope_of(&ctx.caller, "parent", &r.parent).await?;
         let batch = if r.batch.is_empty() {
             ""
         } else {
@@ -445,7 +451,7 @@ impl CertificateService for CertificateGrpc {
     ) -> Reply<pb::ListParkedResultsResponse> {
         let ctx = ctx(&request)?;
         let r = request.into_inner();
-        let scope = self.scope_of("parent", &r.parent).await?;
+        let scope = self.scope_of(&ctx.caller, "parent", &r.parent).await?;
         let batch = if r.batch.is_empty() {
             ""
         } else {
@@ -515,7 +521,7 @@ impl CertificateService for CertificateGrpc {
         } else if r.parent.starts_with("batches/") {
             Parent::Batch(parse("parent", &r.parent, "batches")?.to_owned())
         } else {
-            match self.scope_of("parent", &r.parent).await? {
+            match self.scope_of(&caller, "parent", &r.parent).await? {
                 Some(s) => Parent::Scope(s),
                 None => Parent::Own,
             }
@@ -654,7 +660,7 @@ impl CertificateService for CertificateGrpc {
             .clone()
             .ok_or_else(|| invalid("certificate_archive", "required"))?;
         let school = parse("certificate_archive.school", &a.school, "schools")?;
-        let path = self.svc.school_path(school).await?;
+        let path = self.svc.school_path(&ctx.caller, school).await?;
         let batch = if a.batch.is_empty() {
             ""
         } else {
@@ -907,7 +913,7 @@ impl CertificateService for CertificateGrpc {
     ) -> Reply<pb::ListAuditEventsResponse> {
         let caller = caller_from(&request)?;
         let r = request.into_inner();
-        let scope = match self.scope_of("parent", &r.parent).await? {
+        let scope = match self.scope_of(&caller, "parent", &r.parent).await? {
             Some(s) => {
                 caller.require_covers(&s)?;
                 s

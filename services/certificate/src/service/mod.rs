@@ -460,9 +460,13 @@ impl Certificates {
     }
 
     /// A school's scope, from its certificates (NOT_FOUND when it has none).
-    pub async fn school_path(&self, code: &str) -> Result<ScopePath> {
+    ///
+    /// A school outside `caller`'s scope answers exactly as a school without certificates, so
+    /// that nobody learns which schools elsewhere have certificates.
+    pub async fn school_path(&self, caller: &Caller, code: &str) -> Result<ScopePath> {
         store::school_path(&self.inner.db, code)
             .await?
+            .filter(|path| caller.covers(path))
             .ok_or_else(|| not_found(format!("certificates of schools/{code}")))
     }
 }
