@@ -24,6 +24,7 @@ use tokio_stream::StreamExt;
 use tonic::{Code, Status};
 
 tica_testkit::backend_tests!(
+    a_regrades_rubric_scores_are_checked_against_the_pinned_rubric,
     a_county_office_creates_its_batchs_review_round_in_draft_with_the_policys_rates,
     a_round_refused_at_creation_stores_nothing_and_says_why,
     the_county_and_the_offices_above_read_a_round_but_another_county_cannot,
@@ -1534,9 +1535,9 @@ fn case_rubric() -> pb::Rubric {
 
 /// A re-grade scores the same rubric the school's grading did (`RubricScore.points`:
 /// 0..max_points; the school's `GradeSubmission` refuses other scores on `rubric_scores`,
-/// assessment `service/grading.rs` over `tica_domain::policy::grades::score_rubric`). The
-/// sampling service never reads the rubric: `Sampling::submit_regrade` stores whatever scores it
-/// is sent — a criterion the rubric does not have, 90 points of 60.
+/// assessment `service/grading.rs` over `tica_domain::policy::grades::score_rubric`). The round
+/// keeps the rubric its batch pinned, and a re-grade scoring a criterion the rubric does not
+/// have, or 90 points of 60, is refused on `rubric_scores` and stays PENDING.
 async fn a_regrades_rubric_scores_are_checked_against_the_pinned_rubric(backend: Backend) {
     let Some(year) = Year::in_county_review_with_rubric(backend, case_rubric()).await else {
         return;
@@ -1571,27 +1572,22 @@ async fn a_regrades_rubric_scores_are_checked_against_the_pinned_rubric(backend:
         );
     }
     let pending = me
-        .get_regrade(sp::GetRegradeRequest { name })
+        .get_regrade(sp::GetRegradeRequest { name: name.clone() })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(pending.state, sp::RegradeState::Pending as i32);
+    // Scores within the rubric are taken.
+    let submitted = me
+        .submit_regrade(sp::SubmitRegradeRequest {
+            name,
+            grade: common::Grade::Pass as i32,
+            rubric_scores: vec![score("design", 30), score("effect", 45)],
+            ..Default::default()
+        })
+        .await
+        .expect("scores within the rubric")
+        .into_inner();
+    assert_eq!(submitted.state, sp::RegradeState::Submitted as i32);
     year.cluster.stop().await;
-}
-
-mod known_bugs {
-    use tica_storage::Backend;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: sampling service/review.rs Sampling::submit_regrade stores rubric scores without checking them against the pinned rubric (a criterion it lacks, points above max_points)"]
-    async fn a_regrades_rubric_scores_are_checked_against_the_pinned_rubric_sqlite() {
-        super::a_regrades_rubric_scores_are_checked_against_the_pinned_rubric(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: sampling service/review.rs Sampling::submit_regrade stores rubric scores without checking them against the pinned rubric (a criterion it lacks, points above max_points)"]
-    async fn a_regrades_rubric_scores_are_checked_against_the_pinned_rubric_postgres() {
-        super::a_regrades_rubric_scores_are_checked_against_the_pinned_rubric(Backend::Postgres)
-            .await
-    }
 }

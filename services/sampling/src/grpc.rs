@@ -1132,6 +1132,7 @@ mod tests {
             comparison: ThresholdComparison::AtLeast,
             offline_required: false,
             subject_match: false,
+            rubric_rule: Default::default(),
         };
         let report = UnitReport {
             unit: UnitRecord {

@@ -121,6 +121,11 @@ pub struct Plan {
     /// 测评以学科为单位).
     #[serde(default)]
     pub subject_match: bool,
+    /// The pinned rubric a re-grade is scored on and whether the grade follows from its total
+    /// (GradingRule.rubric, grade_from_rubric, the minimum points); rounds created before it
+    /// was kept have none.
+    #[serde(default)]
+    pub rubric_rule: tica_domain::policy::GradingRule,
 }
 
 /// One state change of a round.

@@ -128,6 +128,7 @@ fn plan(batch: &str, county: &str) -> Plan {
         comparison: ThresholdComparison::AtLeast,
         offline_required: false,
         subject_match: false,
+        rubric_rule: Default::default(),
     }
 }
 

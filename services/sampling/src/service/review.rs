@@ -494,12 +494,12 @@ impl Sampling {
         code: &str,
         input: &RegradeInput,
     ) -> Result<RegradeRecord> {
-        let Some(grade) = input.grade else {
+        if input.comment.chars().count() > MAX_COMMENT_CHARS {
             return Err(SamplingError::invalid(
-                "grade",
-                "give the re-grade: FAIL, PASS or EXCELLENT",
+                "comment",
+                format!("at most {MAX_COMMENT_CHARS} characters"),
             ));
-        };
+        }
         retry_conflicts(|| async {
             let read = self.round(ctx, round_id).await?;
             let mut r = store::regrade(&self.db, round_id, item_id, code)
@@ -522,6 +522,14 @@ impl Sampling {
                     r.name()
                 )));
             }
+            let item = store::item(&self.db, round_id, item_id)
+                .await?
+                .ok_or_else(|| SamplingError::Internal(format!("{} has no item", r.name())))?;
+            let rule = read
+                .plan(&item.batch)
+                .map(|p| p.rubric_rule.clone())
+                .unwrap_or_default();
+            let grade = decide_regrade_grade(&rule, input)?;
             if read.kind == Kind::OfflineCheck && input.visit_date.is_empty() {
                 return Err(SamplingError::invalid(
                     "visit_date",
@@ -561,4 +569,52 @@ impl Sampling {
 /// `reviewRounds/{round}/items/{item}`.
 pub fn item_name(item: &ItemRecord) -> String {
     format!("reviewRounds/{}/items/{}", item.round, item.id)
+}
+
+/// The most a re-grade's remarks may hold, as a grader's (GradeSubmission).
+const MAX_COMMENT_CHARS: usize = 2000;
+
+/// A re-grade's grade under the rubric the batch pinned, as the school's grading is decided
+/// (assessment `service/grading.rs`): scores must name the rubric's criteria within their
+/// points; when the policy grades from the rubric total, the grade follows from it (a grade
+/// given must agree), otherwise the grade is required.
+fn decide_regrade_grade(
+    rule: &tica_domain::policy::GradingRule,
+    input: &RegradeInput,
+) -> Result<Grade> {
+    use tica_domain::policy::Grade as D;
+    let mut scores = Vec::with_capacity(input.rubric_scores.len());
+    for (i, (criterion, points)) in input.rubric_scores.iter().enumerate() {
+        let points = u32::try_from(*points).map_err(|_| {
+            SamplingError::invalid(format!("rubric_scores[{i}].points"), "0 or more")
+        })?;
+        scores.push((criterion.clone(), points));
+    }
+    if rule.rubric.is_none() && !scores.is_empty() {
+        return Err(SamplingError::invalid(
+            "rubric_scores",
+            "the batch's policy has no rubric to score",
+        ));
+    }
+    let from_rubric = tica_domain::policy::grades::grade_from_rubric(rule, &scores)
+        .map_err(|problems| SamplingError::invalid("rubric_scores", problems))?
+        .map(|g| match g {
+            D::Fail => Grade::Fail,
+            D::Pass => Grade::Pass,
+            D::Excellent => Grade::Excellent,
+        });
+    match (from_rubric, input.grade) {
+        (Some(g), Some(given)) if g != given => Err(SamplingError::invalid(
+            "grade",
+            format!(
+                "the rubric total gives {}; leave grade unset or give the same",
+                g.key()
+            ),
+        )),
+        (Some(g), _) | (None, Some(g)) => Ok(g),
+        (None, None) => Err(SamplingError::invalid(
+            "grade",
+            "give the re-grade: FAIL, PASS or EXCELLENT",
+        )),
+    }
 }

@@ -65,6 +65,7 @@ fn plan_of(batch: &ReviewBatch, level: Level, kind: Kind) -> Result<Plan> {
         comparison: rule.agreement_comparison,
         offline_required: rule.offline_check.enabled,
         subject_match: batch.subject_match,
+        rubric_rule: batch.rubric_rule.clone(),
     };
     // A rule with a gap would draw nothing or pass everything: refuse it rather than guess.
     let proper = |r: Ratio| r.numerator > 0 && r.denominator > 0 && r.numerator <= r.denominator;
@@ -868,6 +869,7 @@ mod tests {
                 comparison: ThresholdComparison::AtLeast,
                 offline_required: false,
                 subject_match: false,
+                rubric_rule: Default::default(),
             }],
             state: RoundState::PopulationFrozen,
             population_schools: 0,

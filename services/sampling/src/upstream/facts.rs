@@ -6,7 +6,8 @@ use tica_domain::AssessorLevel;
 use tica_domain::division::DivisionCode;
 use tica_domain::names::{AssessorName, BatchName, JurisdictionName, SchoolName, TeacherName};
 use tica_domain::policy::{
-    AgreementCriterion, Ratio, ReviewStageRule, SamplingRule, ThresholdComparison,
+    AgreementCriterion, GradingRule, Ratio, ReviewStageRule, Rubric, RubricCriterion, SamplingRule,
+    ThresholdComparison,
 };
 use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::common::v1 as common;
@@ -149,6 +150,9 @@ pub struct ReviewBatch {
     pub sampling: Option<SamplingRule>,
     /// The pinned grading rule asks reviewers of the drawn teacher's subject.
     pub subject_match: bool,
+    /// What of the pinned grading rule a re-grade follows: the rubric, and whether the grade
+    /// comes from its total (the other fields are defaults).
+    pub rubric_rule: GradingRule,
     /// When the batch last went back to its county (µs since the epoch).
     pub last_returned_micros: Option<i64>,
 }
@@ -176,6 +180,10 @@ impl ReviewBatch {
             subject_match: rules
                 .and_then(|r| r.grading.as_ref())
                 .is_some_and(|g| g.subject_match_required),
+            rubric_rule: rules
+                .and_then(|r| r.grading.as_ref())
+                .map(rubric_rule)
+                .unwrap_or_default(),
             last_returned_micros,
             policy_versions: batch.policy_versions,
         }
@@ -221,6 +229,31 @@ fn sampling_rule(rule: &apb::SamplingRule) -> SamplingRule {
             Ok(common::ThresholdComparison::MoreThan) => ThresholdComparison::MoreThan,
             _ => ThresholdComparison::AtLeast,
         },
+    }
+}
+
+/// The rubric part of a pinned grading rule.
+fn rubric_rule(g: &apb::GradingRule) -> GradingRule {
+    GradingRule {
+        rubric: g.rubric.as_ref().map(|r| Rubric {
+            id: r.id.clone(),
+            display_name: r.display_name.clone(),
+            criteria: r
+                .criteria
+                .iter()
+                .map(|c| RubricCriterion {
+                    id: c.id.clone(),
+                    section: c.section.clone(),
+                    display_name: c.display_name.clone(),
+                    max_points: c.max_points,
+                })
+                .collect(),
+            total_points: r.total_points,
+        }),
+        grade_from_rubric: g.grade_from_rubric,
+        pass_minimum_points: g.pass_minimum_points,
+        excellent_minimum_points: g.excellent_minimum_points,
+        ..GradingRule::default()
     }
 }
 
