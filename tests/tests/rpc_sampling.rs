@@ -1577,6 +1577,19 @@ async fn a_regrades_rubric_scores_are_checked_against_the_pinned_rubric(backend:
         .unwrap()
         .into_inner();
     assert_eq!(pending.state, sp::RegradeState::Pending as i32);
+    // Remarks are bounded as a grader's are.
+    let long = me
+        .submit_regrade(sp::SubmitRegradeRequest {
+            name: name.clone(),
+            grade: common::Grade::Pass as i32,
+            rubric_scores: vec![score("design", 30), score("effect", 45)],
+            comment: "评".repeat(2001),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a 2,001-character comment is refused");
+    let fields = tica_server::errors::field_violations(&long);
+    assert!(fields.iter().any(|(f, _)| f == "comment"), "{fields:?}");
     // Scores within the rubric are taken.
     let submitted = me
         .submit_regrade(sp::SubmitRegradeRequest {
