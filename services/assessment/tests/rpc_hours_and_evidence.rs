@@ -27,6 +27,8 @@ tica_testkit::backend_tests!(
     an_hours_record_is_read_by_its_provider_its_teacher_and_their_offices_only,
     // ListHoursRecords
     hours_records_are_listed_per_participant_and_per_provider_within_scope,
+    a_listings_pages_are_full_and_its_total_counts_every_page_the_caller_may_read,
+    a_batchs_hours_records_are_listed_to_its_offices_each_within_its_scope,
     // UploadEvidence
     an_upload_is_stored_with_its_hash_and_a_refused_one_stores_nothing,
     an_upload_is_refused_to_an_office_a_colleague_and_for_a_handed_in_code,
@@ -803,5 +805,101 @@ async fn hours_pushed_after_certification_are_kept_but_said_not_to_count(backend
     assert_eq!(
         status("late"),
         Some(pb::HoursRecordStatus::NotCounted as i32)
+    );
+}
+
+/// `total_size` is "matching records in all pages" (AIP-158), not the page's length, and it
+/// counts only what the caller may read: a school office learns nothing of how many records a
+/// provider holds elsewhere.
+async fn a_listings_pages_are_full_and_its_total_counts_every_page_the_caller_may_read(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    for teacher in [&year.a1, &year.a2, &year.b1] {
+        year.push_hours(teacher).await;
+    }
+    let page = |parent: &str, token: String| pb::ListHoursRecordsRequest {
+        parent: parent.into(),
+        page_size: 2,
+        page_token: token,
+        ..Default::default()
+    };
+    // The provider's 6 records, 2 a page: every page full but the last, each with the total.
+    let mut provider = year.provider();
+    let (mut token, mut seen) = (String::new(), 0);
+    loop {
+        let r = provider
+            .list_hours_records(page(PROVIDER, token))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.total_size, 6, "{r:?}");
+        seen += r.hours_records.len();
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        assert_eq!(r.hours_records.len(), 2);
+        token = r.next_page_token;
+    }
+    assert_eq!(seen, 6);
+    // School B's office sees b1's two, on a full first page, and a total of two.
+    let from_b = year
+        .school_office(SCHOOL_B)
+        .list_hours_records(page(PROVIDER, String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(from_b.hours_records.len(), 2, "{from_b:?}");
+    assert_eq!(from_b.total_size, 2);
+    assert!(from_b.next_page_token.is_empty());
+}
+
+/// The contract's third parent, `batches/{id}`: the records of the batch's participants, to the
+/// county office whole and to a school office its own school's.
+async fn a_batchs_hours_records_are_listed_to_its_offices_each_within_its_scope(backend: Backend) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    for teacher in [&year.a1, &year.b1] {
+        year.push_hours(teacher).await;
+    }
+    let of_batch = pb::ListHoursRecordsRequest {
+        parent: year.batch.clone(),
+        ..Default::default()
+    };
+    let county = year
+        .county()
+        .list_hours_records(of_batch.clone())
+        .await
+        .expect("a batch parent is listed")
+        .into_inner();
+    assert_eq!((county.hours_records.len(), county.total_size), (4, 4));
+    let school_a = year
+        .school_office(SCHOOL_A)
+        .list_hours_records(of_batch.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(school_a.total_size, 2);
+    assert!(
+        school_a
+            .hours_records
+            .iter()
+            .all(|h| h.teacher == format!("teachers/{}", year.a1)),
+        "{school_a:?}"
+    );
+    // Another county's office is refused before anything is read.
+    let mut elsewhere = year
+        .suite
+        .assessment("office", Role::CountyOffice, "341302", None);
+    let refused_elsewhere = elsewhere.list_hours_records(of_batch).await.unwrap_err();
+    assert!(
+        matches!(
+            refused_elsewhere.code(),
+            Code::PermissionDenied | Code::NotFound
+        ),
+        "{refused_elsewhere:?}"
     );
 }

@@ -110,29 +110,32 @@ pub(super) async fn list_hours_records(
         format!("parent={};kind={};status={}", r.parent, r.kind, r.status),
     )?;
     let after = after.unwrap_or_default();
-    let rows = if r.parent.starts_with("providers/") {
-        let provider = convert::ids("parent", &r.parent, &["providers"])?[0].to_owned();
-        grpc.svc
-            .list_hours_records(&c, None, Some(&provider), kind, &after, page.limit())
-            .await?
-    } else {
+    let parent = if r.parent.starts_with("providers/") {
+        service::HoursParent::Provider(
+            convert::ids("parent", &r.parent, &["providers"])?[0].to_owned(),
+        )
+    } else if r.parent.contains("/participants/") {
         let (b, t) = convert::participant("parent", &r.parent)?;
         grpc.svc.get_participant(&c, &b, &t).await?;
-        grpc.svc
-            .list_hours_records(&c, Some(&t), None, kind, &after, page.limit())
-            .await?
+        service::HoursParent::Teacher(t)
+    } else {
+        service::HoursParent::Batch(convert::ids("parent", &r.parent, &["batches"])?[0].to_owned())
     };
+    let (rows, total) = grpc
+        .svc
+        .list_hours_records(&c, parent, kind, &after, page.limit())
+        .await?;
     let (rows, next_page_token) =
         page.finish(rows, |h| (h.provider_id.clone(), h.record_id.clone()));
     let mut records = Vec::with_capacity(rows.len());
     for row in &rows {
         let (participant, counted) = grpc.svc.count_in_current_batch(row).await?;
         let record = convert::hours_record_to_proto(row, participant.as_ref(), &counted);
+        // A status is derived, not stored: it is filtered here, so a page may come back short.
         if r.status == 0 || record.status == r.status {
             records.push(record);
         }
     }
-    let total = records.len() as i64;
     ok(pb::ListHoursRecordsResponse {
         hours_records: records,
         next_page_token,

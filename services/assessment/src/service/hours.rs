@@ -1,6 +1,7 @@
 //! Training hours pushed by providers' backends, idempotent per (provider, record id, revision).
 
 use std::collections::{BTreeSet, HashMap};
+use tica_domain::ScopePath;
 use tica_domain::names::TeacherName;
 use tica_server::retry_conflicts;
 
@@ -444,61 +445,65 @@ impl Assessment {
         Ok((None, (0, Some("the teacher is in no batch yet".into()))))
     }
 
-    /// Records of a teacher (participant) or of a provider.
+    /// A page of the hours records under `parent` that the caller may read, and how many there
+    /// are in all: a teacher reads their own; a training provider its own records (of any
+    /// teacher); a school office also the hours it awards under `school-{code}`; everyone else
+    /// the records inside their scope. The narrowing is part of the query, so pages are full and
+    /// the total counts only what the caller may read.
     pub async fn list_hours_records(
         &self,
         ctx: &Ctx,
-        teacher: Option<&str>,
-        provider: Option<&str>,
+        parent: store::HoursParent,
         kind: Option<&str>,
         after: &(String, String),
         limit: i64,
-    ) -> Result<Vec<HoursRecordRow>> {
-        match (teacher, provider) {
-            (Some(t), _) => {
-                if ctx.caller.role == Role::Teacher && ctx.caller.subject != t {
-                    return Err(denied(&ctx.caller));
+    ) -> Result<(Vec<HoursRecordRow>, i64)> {
+        let caller = &ctx.caller;
+        let mut listing = store::HoursListing {
+            parent,
+            provider: String::new(),
+            teacher: String::new(),
+            kind: kind.unwrap_or("").to_owned(),
+            range: caller.scope.range(),
+        };
+        match (&listing.parent, caller.role) {
+            (store::HoursParent::Teacher(t), Role::Teacher) => {
+                if caller.subject != *t {
+                    return Err(denied(caller));
                 }
-                let rows =
-                    store::hours_records(&self.db, t, "", kind.unwrap_or(""), after, limit).await?;
-                if let Some(first) = rows.first() {
-                    require_covers(&ctx.caller, &first.path)?;
-                } else if ctx.caller.role != Role::Teacher {
-                    // Nothing to show, but do not reveal whether the teacher exists elsewhere.
-                }
-                // A training provider sees, of a teacher's records, its own.
-                let provider_only = (ctx.caller.role == Role::TrainingProvider)
-                    .then_some(ctx.caller.subject.as_str());
-                Ok(rows
-                    .into_iter()
-                    .filter(|r| {
-                        ctx.caller.covers(&r.path) || ctx.caller.subject == r.teacher_number
-                    })
-                    .filter(|r| provider_only.is_none_or(|p| r.provider_id == p))
-                    .collect())
+                // Their own records, wherever they were pushed from.
+                listing.range = ScopePath::everything().range();
             }
-            (None, Some(p)) => {
-                if ctx.caller.role == Role::TrainingProvider && ctx.caller.subject != p {
-                    return Err(denied(&ctx.caller));
-                }
-                let own = (ctx.caller.role == Role::TrainingProvider && ctx.caller.subject == p)
-                    || ctx
-                        .caller
+            (store::HoursParent::Provider(p), Role::TrainingProvider) if caller.subject != *p => {
+                return Err(denied(caller));
+            }
+            (store::HoursParent::Provider(p), _) => {
+                let own = (caller.role == Role::TrainingProvider && caller.subject == *p)
+                    || caller
                         .school
                         .as_ref()
-                        .is_some_and(|s| format!("school-{s}") == p);
-                let rows =
-                    store::hours_records(&self.db, "", p, kind.unwrap_or(""), after, limit).await?;
-                Ok(rows
-                    .into_iter()
-                    .filter(|r| own || ctx.caller.covers(&r.path))
-                    .collect())
+                        .is_some_and(|s| format!("school-{s}") == *p);
+                if own {
+                    listing.range = ScopePath::everything().range();
+                }
             }
-            (None, None) => Err(AssessmentError::invalid(
-                "parent",
-                "a participant or a provider",
-            )),
+            (store::HoursParent::Batch(b), _) => {
+                super::require_batch_scope(caller, b)?;
+                if caller.role == Role::Teacher {
+                    listing.teacher = caller.subject.clone();
+                    listing.range = ScopePath::everything().range();
+                }
+            }
+            (store::HoursParent::Teacher(_), _) => {}
         }
+        if caller.role == Role::TrainingProvider {
+            // A provider reads, of anyone's records, its own.
+            listing.provider = caller.subject.clone();
+            listing.range = ScopePath::everything().range();
+        }
+        let rows = store::list_hours_records(&self.db, &listing, after, limit).await?;
+        let total = store::count_hours_records(&self.db, &listing).await?;
+        Ok((rows, total))
     }
 
     /// Hours counted per kind for a participant, with requirements (for GetParticipant).

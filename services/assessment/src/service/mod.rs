@@ -20,6 +20,8 @@ mod rules;
 mod selection;
 mod stream;
 
+/// Whose hours records a listing is of.
+pub use crate::store::HoursParent;
 pub use batches::{BatchUpdate, NewBatch};
 pub use evidence::{EvidenceUpload, UploadedChunk};
 pub use grading::GradeRequest;

@@ -334,6 +334,110 @@ pub async fn hours_records(
     rows.into_iter().map(HoursRecordRow::try_from).collect()
 }
 
+/// What a ListHoursRecords call may see: records of one teacher, one provider or one batch's
+/// participants, narrowed to a provider, a teacher, a kind and a range of scope paths (the
+/// caller's), so that a page and its total count only what the caller may read.
+#[derive(Clone, Debug)]
+pub struct HoursListing {
+    /// Whose records.
+    pub parent: HoursParent,
+    /// Only this provider's ("" for any).
+    pub provider: String,
+    /// Only this teacher's ("" for any).
+    pub teacher: String,
+    /// Only this kind ("" for any).
+    pub kind: String,
+    /// Paths `lo <= path < hi` (`ScopePath::range`).
+    pub range: (String, String),
+}
+
+/// The records a listing is of.
+#[derive(Clone, Debug)]
+pub enum HoursParent {
+    /// A teacher's (a participant's).
+    Teacher(String),
+    /// A provider's.
+    Provider(String),
+    /// The participants' of a batch.
+    Batch(String),
+}
+
+/// The WHERE clause of a listing: the parent's key leads as a plain equality (or a batch's
+/// participants), so the engine takes its index whatever plan it caches; `$1` the key, `$2`
+/// provider, `$3` teacher, `$4` kind, `$5`/`$6` the path range.
+fn hours_listing_where(parent: &HoursParent) -> String {
+    let key = match parent {
+        HoursParent::Teacher(_) => "teacher_number = $1",
+        HoursParent::Provider(_) => "provider_id = $1",
+        HoursParent::Batch(_) => {
+            "teacher_number IN (SELECT teacher_number FROM participants WHERE batch_id = $1)"
+        }
+    };
+    format!(
+        "{key} AND ($2 = '' OR provider_id = $2) AND ($3 = '' OR teacher_number = $3) \
+         AND ($4 = '' OR kind = $4) AND path >= $5 AND path < $6"
+    )
+}
+
+impl HoursListing {
+    fn key(&self) -> String {
+        match &self.parent {
+            HoursParent::Teacher(k) | HoursParent::Provider(k) | HoursParent::Batch(k) => k.clone(),
+        }
+    }
+}
+
+/// A page of a listing, by (provider, record) after `after`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.list_hours_records", db.operation.name = "assessment.list_hours_records"))]
+pub async fn list_hours_records(
+    db: &Database,
+    listing: &HoursListing,
+    after: &(String, String),
+    limit: i64,
+) -> Result<Vec<HoursRecordRow>> {
+    let sql = format!(
+        "SELECT {HOURS_COLUMNS} FROM hours_records WHERE {} \
+         AND (provider_id, record_id) > ($7, $8) ORDER BY provider_id, record_id LIMIT $9",
+        hours_listing_where(&listing.parent)
+    );
+    let rows: Vec<HoursRow> = with_db!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(listing.key())
+        .bind(listing.provider.clone())
+        .bind(listing.teacher.clone())
+        .bind(listing.kind.clone())
+        .bind(listing.range.0.clone())
+        .bind(listing.range.1.clone())
+        .bind(after.0.clone())
+        .bind(after.1.clone())
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.into_iter().map(HoursRecordRow::try_from).collect()
+}
+
+/// How many records a listing holds in all.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.count_hours_records", db.operation.name = "assessment.count_hours_records"))]
+pub async fn count_hours_records(db: &Database, listing: &HoursListing) -> Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM hours_records WHERE {}",
+        hours_listing_where(&listing.parent)
+    );
+    let count: i64 = with_db!(db, pool => {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(listing.key())
+        .bind(listing.provider.clone())
+        .bind(listing.teacher.clone())
+        .bind(listing.kind.clone())
+        .bind(listing.range.0.clone())
+        .bind(listing.range.1.clone())
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(count)
+}
+
 /// One evidence file.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "assessment.evidence", db.operation.name = "assessment.evidence"))]
 pub async fn evidence(db: &Database, id: &str) -> Result<Option<EvidenceRecord>> {
