@@ -22,6 +22,7 @@ tica_testkit::backend_tests!(
     one_empty_item_is_that_items_answer_not_the_whole_batchs,
     an_anonymous_verifier_is_told_when_and_why_a_certificate_was_revoked_not_who_revoked_it,
     an_agency_may_send_its_requests_gzip_compressed_and_ask_for_compressed_answers,
+    a_request_over_the_documented_two_mebibytes_is_refused_out_of_range_and_a_pdf_fits_alone,
 );
 
 struct Issued {
@@ -284,4 +285,42 @@ async fn an_agency_may_send_its_requests_gzip_compressed_and_ask_for_compressed_
     assert_eq!(answer.into_inner().responses.len(), 50);
     let answer = plain.clone().batch_verify(request()).await.unwrap();
     assert_eq!(answer.metadata().get("grpc-encoding"), None);
+}
+
+/// The certificate service reads requests of at most 2 MiB (docs/operations.md, "Transport"):
+/// a PDF (at most 1 MiB) verifies alone or two to a BatchVerify; three are refused as a whole,
+/// OUT_OF_RANGE, before any is read. Ids and QR texts fit 1,000 to a call.
+async fn a_request_over_the_documented_two_mebibytes_is_refused_out_of_range_and_a_pdf_fits_alone(
+    backend: Backend,
+) {
+    let Some(f) = issued(backend).await else {
+        return;
+    };
+    let (_server, mut client) = grpc(&f).await;
+    let pdf = |n: usize| pb::VerifyRequest {
+        subject: Some(pb::verify_request::Subject::Pdf(vec![b'%'; n])),
+    };
+    let two = client
+        .batch_verify(pb::BatchVerifyRequest {
+            requests: vec![pdf(1 << 20), pdf((1 << 20) - 4096)],
+        })
+        .await
+        .expect("two PDFs of up to 1 MiB fit in one call")
+        .into_inner();
+    assert_eq!(two.responses.len(), 2);
+    let three = client
+        .batch_verify(pb::BatchVerifyRequest {
+            requests: vec![pdf(1 << 20), pdf(1 << 20), pdf(1 << 20)],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(three.code(), tonic::Code::OutOfRange, "{three:?}");
+    let ids = client
+        .batch_verify(pb::BatchVerifyRequest {
+            requests: (0..1000).map(|_| by_id(&f.records[0].id)).collect(),
+        })
+        .await
+        .expect("a thousand ids fit")
+        .into_inner();
+    assert_eq!(ids.responses.len(), 1000);
 }

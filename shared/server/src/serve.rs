@@ -216,7 +216,9 @@ impl GrpcServer {
         crate::metrics::install();
         let server = tonic::transport::Server::builder()
             .tcp_nodelay(true)
+            // The keepalive policy clients are told (docs/operations.md, "Transport").
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
             // HTTP/2's default 64 KiB windows throttle file uploads (a province's teachers are
             // ~100 MB) to a fraction of the link; larger windows let a stream fill it.
             .initial_stream_window_size(Some(4 << 20))
