@@ -42,15 +42,12 @@ struct Fixture {
 
 /// Sixian's run 1 with three certificates issued.
 async fn fixture(backend: Backend) -> Option<Fixture> {
-    let test_db = TestDatabase::new(backend)?;
-    let db = test_db
-        .connect("certificate", tica_certificate::startup::MIGRATIONS)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::offline_service(db.clone(), dir.path())
-        .await
-        .unwrap();
+    let support::Offline {
+        test_db,
+        db,
+        dir,
+        svc,
+    } = support::Offline::open(backend).await?;
     let keys: HashMap<String, String> = (0..3)
         .map(|i| (support::teacher_of(i), format!("key-{i}")))
         .collect();

@@ -36,15 +36,12 @@ struct Pages {
 
 impl Pages {
     async fn open(backend: Backend) -> Option<Pages> {
-        let test_db = TestDatabase::new(backend)?;
-        let db = test_db
-            .connect("certificate", tica_certificate::startup::MIGRATIONS)
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let svc = support::offline_service(db.clone(), dir.path())
-            .await
-            .unwrap();
+        let support::Offline {
+            test_db,
+            db,
+            dir,
+            svc,
+        } = support::Offline::open(backend).await?;
         // Three micro-competency certificates, and a Ningxia-style level certificate.
         let mut events: Vec<_> = (0..3).map(certified_event).collect();
         events.push(apb::CertifiedResult {
