@@ -72,17 +72,6 @@ impl Suite {
         })
     }
 
-    /// A token for `subject` as `role` acting for `jurisdiction` (and `school`).
-    pub fn token(
-        &self,
-        subject: &str,
-        role: Role,
-        jurisdiction: &str,
-        school: Option<&str>,
-    ) -> String {
-        self.keys.mint(subject, role, jurisdiction, school)
-    }
-
     /// An assessment client for `subject` as `role`.
     pub fn assessment(
         &self,
@@ -93,7 +82,7 @@ impl Suite {
     ) -> AssessmentClient {
         tica_client::assessment(
             self.channel.clone(),
-            &self.token(subject, role, jurisdiction, school),
+            &self.keys.mint(subject, role, jurisdiction, school),
         )
     }
 
@@ -101,7 +90,7 @@ impl Suite {
     pub fn roster(&self, role: Role, jurisdiction: &str) -> RosterClient {
         tica_client::roster(
             self.roster_channel.clone(),
-            &self.token("office", role, jurisdiction, None),
+            &self.keys.mint("office", role, jurisdiction, None),
         )
     }
 }
