@@ -16,7 +16,7 @@ use tica_storage::Backend;
 use tica_testkit::{Keys, fixtures};
 use tonic::transport::Channel;
 
-pub use tica_testkit::fixtures::{hours, upload_evidence};
+pub use tica_testkit::fixtures::{hours, select, upload_evidence};
 
 /// An assessment client that authenticates every call.
 pub type AssessmentClient = tica_client::Assessment;
