@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 use tica::serve::{ServeArgs, Suite, start};
 use tica_auth::{Role, TokenSigner};
-use tica_client::Roster as RosterClient;
 use tica_proto::tica::assessment::v1 as pb;
 use tica_storage::Backend;
+use tica_testkit::grpc::Callers;
 use tica_testkit::{Keys, fixtures};
 use tonic::transport::Channel;
 
@@ -28,7 +28,7 @@ pub struct Cluster {
     pub suite: Option<Suite>,
     /// A connected channel to the gRPC address.
     pub channel: Channel,
-    keys: Keys,
+    callers: Callers,
     data_dir: PathBuf,
 }
 
@@ -73,45 +73,10 @@ impl Cluster {
             Keys::from_pair(tica::token::dev_key(&data_dir).expect("the suite created its key"));
         Some(Cluster {
             suite: Some(suite),
+            callers: Callers::new(keys, channel.clone(), channel.clone(), "e2e"),
             channel,
-            keys,
             data_dir,
         })
-    }
-
-    /// A token for `role` acting for `jurisdiction` (and `school`).
-    pub fn token(&self, role: Role, jurisdiction: &str, school: Option<&str>) -> String {
-        self.token_as("e2e", role, jurisdiction, school)
-    }
-
-    /// A token for `subject` (a teacher number, an assessor id, a provider id) as `role`.
-    pub fn token_as(
-        &self,
-        subject: &str,
-        role: Role,
-        jurisdiction: &str,
-        school: Option<&str>,
-    ) -> String {
-        self.keys.mint(subject, role, jurisdiction, school)
-    }
-
-    /// A roster client for a province-level office.
-    pub fn roster(&self, role: Role, jurisdiction: &str) -> RosterClient {
-        tica_client::roster(self.channel.clone(), &self.token(role, jurisdiction, None))
-    }
-
-    /// An assessment client for `subject` as `role` acting for `jurisdiction` (and `school`).
-    pub fn assessment(
-        &self,
-        subject: &str,
-        role: Role,
-        jurisdiction: &str,
-        school: Option<&str>,
-    ) -> AssessmentClient {
-        tica_client::assessment(
-            self.channel.clone(),
-            &self.token_as(subject, role, jurisdiction, school),
-        )
     }
 
     /// Registers jurisdictions `(code, name, parent code or "")` in order, as the province office
@@ -175,14 +140,14 @@ impl Cluster {
     pub fn target(&self) -> tica::demo::Target {
         tica::demo::Target::new(
             self.channel.clone(),
-            self.keys.signer().clone(),
+            self.callers.keys.signer().clone(),
             self.http(),
         )
     }
 
     /// The signer of the suite's tokens (tests forge claims with it).
     pub fn signer(&self) -> &TokenSigner {
-        self.keys.signer()
+        self.callers.keys.signer()
     }
 
     /// The suite's data directory (databases, keys, evidence).
@@ -200,6 +165,15 @@ impl Cluster {
         if let Some(suite) = self.suite.take() {
             suite.shutdown().await.expect("clean shutdown");
         }
+    }
+}
+
+/// `token`, `token_as`, `roster` and `assessment` (an office's tokens are for subject `e2e`).
+impl std::ops::Deref for Cluster {
+    type Target = Callers;
+
+    fn deref(&self) -> &Callers {
+        &self.callers
     }
 }
 

@@ -5,13 +5,12 @@
 
 use tica_assessment::objects::EvidenceStore;
 use tica_auth::Role;
-use tica_client::Roster as RosterClient;
 use tica_proto::tica::roster::v1 as roster;
 use tica_server::{GrpcServer, RunningServer};
 use tica_storage::{Backend, Database};
 use tica_testkit::fixtures;
+use tica_testkit::grpc::Callers;
 use tica_testkit::{Keys, TestDatabase};
-use tonic::transport::Channel;
 
 #[allow(unused_imports)] // not every test binary hands in and grades
 pub use tica_testkit::fixtures::{grade, hand_in, select};
@@ -25,9 +24,7 @@ pub struct Suite {
     pub assessment_server: RunningServer,
     /// The assessment database (for the tests that look at its tables).
     pub db: Database,
-    keys: Keys,
-    roster_channel: Channel,
-    channel: Channel,
+    callers: Callers,
     _evidence: tempfile::TempDir,
     _location: TestDatabase,
 }
@@ -61,37 +58,22 @@ impl Suite {
         tica_assessment::startup::register(&mut server, svc);
         let (assessment_server, channel) = tica_testkit::grpc::serve(server, keys.verifier()).await;
         Some(Suite {
-            roster_channel,
-            channel,
+            callers: Callers::new(keys, roster_channel, channel, "office"),
             roster_server,
             assessment_server,
             db,
-            keys,
             _evidence: evidence,
             _location: location,
         })
     }
+}
 
-    /// An assessment client for `subject` as `role`.
-    pub fn assessment(
-        &self,
-        subject: &str,
-        role: Role,
-        jurisdiction: &str,
-        school: Option<&str>,
-    ) -> AssessmentClient {
-        tica_client::assessment(
-            self.channel.clone(),
-            &self.keys.mint(subject, role, jurisdiction, school),
-        )
-    }
+/// `roster`, `assessment`, `token` and `token_as` (an office's tokens are for subject `office`).
+impl std::ops::Deref for Suite {
+    type Target = Callers;
 
-    /// A roster client for an office.
-    pub fn roster(&self, role: Role, jurisdiction: &str) -> RosterClient {
-        tica_client::roster(
-            self.roster_channel.clone(),
-            &self.keys.mint("office", role, jurisdiction, None),
-        )
+    fn deref(&self) -> &Callers {
+        &self.callers
     }
 }
 
