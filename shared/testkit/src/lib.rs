@@ -7,7 +7,8 @@
 //!   `DATABASE_URL` is set, and [`backend_tests!`] to run each storage test on both.
 //! - [`identity`]: [`Keys`], one token key that mints a test's tokens and makes the verifier
 //!   its servers trust.
-//! - [`grpc`]: a registered `GrpcServer` served on a free port, with a connected channel.
+//! - [`grpc`]: a registered `GrpcServer` served on a free port, with a connected channel, and
+//!   [`grpc::Callers`], token-bearing roster and assessment clients of it.
 //! - [`fixtures`]: what tests set up over gRPC through `tica-client` (jurisdictions, schools,
 //!   teachers, assessors, a batch, selections, grades, evidence, hours).
 //! - [`process`]: a service binary run as Kubernetes runs it (environment only), its health,
