@@ -7,15 +7,16 @@ pub mod rfc9162;
 pub mod traces;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use tica::serve::{ServeArgs, Suite, start};
 use tica_auth::{Role, TokenSigner};
-use tica_client::Roster as RosterClient;
-use tica_domain::division::DivisionCode;
 use tica_proto::tica::assessment::v1 as pb;
 use tica_storage::Backend;
+use tica_testkit::grpc::Callers;
+use tica_testkit::{Keys, fixtures};
 use tonic::transport::Channel;
+
+pub use tica_testkit::fixtures::{hours, select, upload_evidence};
 
 /// An assessment client that authenticates every call.
 pub type AssessmentClient = tica_client::Assessment;
@@ -27,7 +28,7 @@ pub struct Cluster {
     pub suite: Option<Suite>,
     /// A connected channel to the gRPC address.
     pub channel: Channel,
-    signer: TokenSigner,
+    callers: Callers,
     data_dir: PathBuf,
 }
 
@@ -67,103 +68,28 @@ impl Cluster {
             edge: tica_server::edge::EdgeConfig::default(),
         };
         let suite = start(&args).await.expect("the suite starts");
-        let channel = Channel::from_shared(format!("http://{}", suite.grpc_addr))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connects");
-        let signer =
-            TokenSigner::new(&tica::token::dev_key(&data_dir).expect("the suite created its key"));
+        let channel = tica_testkit::grpc::connect(format!("http://{}", suite.grpc_addr)).await;
+        let keys =
+            Keys::from_pair(tica::token::dev_key(&data_dir).expect("the suite created its key"));
         Some(Cluster {
             suite: Some(suite),
+            callers: Callers::new(keys, channel.clone(), channel.clone(), "e2e"),
             channel,
-            signer,
             data_dir,
         })
-    }
-
-    /// A token for `role` acting for `jurisdiction` (and `school`).
-    pub fn token(&self, role: Role, jurisdiction: &str, school: Option<&str>) -> String {
-        self.token_as("e2e", role, jurisdiction, school)
-    }
-
-    /// A token for `subject` (a teacher number, an assessor id, a provider id) as `role`.
-    pub fn token_as(
-        &self,
-        subject: &str,
-        role: Role,
-        jurisdiction: &str,
-        school: Option<&str>,
-    ) -> String {
-        self.signer
-            .mint(
-                subject,
-                role,
-                DivisionCode::parse(jurisdiction).unwrap(),
-                school,
-                Duration::from_secs(600),
-            )
-            .unwrap()
-    }
-
-    /// A roster client for a province-level office.
-    pub fn roster(&self, role: Role, jurisdiction: &str) -> RosterClient {
-        tica_client::roster(self.channel.clone(), &self.token(role, jurisdiction, None))
-    }
-
-    /// An assessment client for `subject` as `role` acting for `jurisdiction` (and `school`).
-    pub fn assessment(
-        &self,
-        subject: &str,
-        role: Role,
-        jurisdiction: &str,
-        school: Option<&str>,
-    ) -> AssessmentClient {
-        tica_client::assessment(
-            self.channel.clone(),
-            &self.token_as(subject, role, jurisdiction, school),
-        )
     }
 
     /// Registers jurisdictions `(code, name, parent code or "")` in order, as the province office
     /// of the first.
     pub async fn register_jurisdictions(&self, list: &[(&str, &str, &str)]) {
         let mut office = self.roster(Role::ProvinceOffice, list[0].0);
-        for (code, name, parent) in list {
-            office
-                .create_jurisdiction(tica_proto::tica::roster::v1::CreateJurisdictionRequest {
-                    jurisdiction: Some(tica_proto::tica::roster::v1::Jurisdiction {
-                        name: format!("jurisdictions/{code}"),
-                        display_name: (*name).into(),
-                        parent: if parent.is_empty() {
-                            String::new()
-                        } else {
-                            format!("jurisdictions/{parent}")
-                        },
-                        ..Default::default()
-                    }),
-                })
-                .await
-                .expect("jurisdiction registered");
-        }
+        fixtures::register_jurisdictions(&mut office, list).await;
     }
 
     /// Registers a primary school of 60 teachers in `county`, as its county office.
     pub async fn register_school(&self, county: &str, code: &str, display_name: &str) {
-        use tica_proto::tica::roster::v1 as rpb;
-        self.roster(Role::CountyOffice, county)
-            .create_school(rpb::CreateSchoolRequest {
-                school: Some(rpb::School {
-                    name: format!("schools/{code}"),
-                    display_name: display_name.into(),
-                    jurisdiction: format!("jurisdictions/{county}"),
-                    kind: rpb::SchoolKind::Primary as i32,
-                    full_time_teacher_count: 60,
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("school registered");
+        let mut office = self.roster(Role::CountyOffice, county);
+        fixtures::register_school(&mut office, county, code, display_name, 60, false).await;
     }
 
     /// Registers an ordinary primary teacher of `subject` at `school` in `county`, born on
@@ -177,55 +103,28 @@ impl Cluster {
         birth: time::Date,
         sequence: u16,
     ) -> String {
-        use tica_proto::tica::roster::v1 as rpb;
-        let id = tica_domain::ResidentId::generate(county, birth, sequence);
-        let teacher = self
-            .roster(Role::CountyOffice, county)
-            .create_teacher(rpb::CreateTeacherRequest {
-                teacher: Some(rpb::Teacher {
-                    display_name: display_name.into(),
-                    id_number: id.as_str().into(),
-                    school: format!("schools/{school}"),
-                    stage: rpb::Stage::Primary as i32,
-                    subject: subject.into(),
-                    category: rpb::TeacherCategory::Ordinary as i32,
-                    ..Default::default()
-                }),
-                teacher_id: String::new(),
-            })
-            .await
-            .expect("teacher registered")
-            .into_inner();
-        teacher.name.trim_start_matches("teachers/").to_owned()
+        let mut office = self.roster(Role::CountyOffice, county);
+        fixtures::register_teacher(
+            &mut office,
+            county,
+            school,
+            display_name,
+            subject,
+            birth,
+            sequence,
+        )
+        .await
     }
 
     /// Creates and opens `county`'s batch for `year` as its county office; the opened batch.
     pub async fn open_batch(&self, county: &str, year: i32, display_name: &str) -> pb::Batch {
         let mut office = self.assessment("county-office", Role::CountyOffice, county, None);
-        let batch = office
-            .create_batch(pb::CreateBatchRequest {
-                batch: Some(pb::Batch {
-                    county: format!("jurisdictions/{county}"),
-                    year,
-                    display_name: display_name.into(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .expect("batch created")
-            .into_inner();
-        office
-            .open_batch(pb::OpenBatchRequest {
-                name: batch.name,
-                open_date: None,
-            })
-            .await
-            .expect("batch opened")
-            .into_inner()
+        fixtures::open_batch(&mut office, county, year, display_name).await
     }
 
     /// Creates, certifies and registers an assessor as `office` (role, jurisdiction code) and
-    /// returns its id (the subject of its tokens) — the demo's own steps.
+    /// returns its id (the subject of its tokens) — the demo's own steps and certification
+    /// (2022, by 泗县教育体育局).
     pub async fn register_assessor(
         &self,
         office: (Role, &str),
@@ -234,19 +133,21 @@ impl Cluster {
         at: &str,
     ) -> String {
         let mut office = self.roster(office.0, office.1);
-        tica::demo::api::register_assessor(&mut office, teacher, level, at, "泗县教育体育局")
-            .await
-            .expect("assessor created, certified and registered")
+        fixtures::register_assessor(&mut office, teacher, level, at, 2022, "泗县教育体育局").await
     }
 
     /// The suite as the demo drives it: the same channel, tokens from the same key.
     pub fn target(&self) -> tica::demo::Target {
-        tica::demo::Target::new(self.channel.clone(), self.signer.clone(), self.http())
+        tica::demo::Target::new(
+            self.channel.clone(),
+            self.callers.keys.signer().clone(),
+            self.http(),
+        )
     }
 
     /// The signer of the suite's tokens (tests forge claims with it).
     pub fn signer(&self) -> &TokenSigner {
-        &self.signer
+        self.callers.keys.signer()
     }
 
     /// The suite's data directory (databases, keys, evidence).
@@ -267,47 +168,18 @@ impl Cluster {
     }
 }
 
+/// `token`, `token_as`, `roster` and `assessment` (an office's tokens are for subject `e2e`).
+impl std::ops::Deref for Cluster {
+    type Target = Callers;
+
+    fn deref(&self) -> &Callers {
+        &self.callers
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
-    }
-}
-
-/// Streams an evidence upload: `first` (the metadata message, with `parent`), then `bytes` in
-/// 64 KiB chunks; with `stop_after`, the stream ends after that many bytes, as a dropped
-/// connection looks to the server.
-pub async fn upload_evidence(
-    client: &mut AssessmentClient,
-    first: pb::UploadEvidenceRequest,
-    bytes: &[u8],
-    stop_after: Option<usize>,
-) -> Result<pb::Evidence, tonic::Status> {
-    let mut messages = vec![first];
-    for chunk in bytes[..stop_after.unwrap_or(bytes.len())].chunks(64 << 10) {
-        messages.push(pb::UploadEvidenceRequest {
-            parent: String::new(),
-            payload: Some(pb::upload_evidence_request::Payload::Chunk(chunk.to_vec())),
-        });
-    }
-    client
-        .upload_evidence(tokio_stream::iter(messages))
-        .await
-        .map(|r| r.into_inner())
-}
-
-/// 30 hours of `kind` for `teacher`, as the provider `anhui-online` reports them (record id
-/// `{teacher}-{what}`).
-pub fn hours(teacher: &str, kind: pb::HoursKind, what: &str) -> pb::HoursRecord {
-    pb::HoursRecord {
-        name: format!("providers/anhui-online/hoursRecords/{teacher}-{what}"),
-        teacher: format!("teachers/{teacher}"),
-        kind: kind as i32,
-        course_id: what.into(),
-        course_title: "信息技术应用能力提升".into(),
-        centihours: 3000,
-        revision: 1,
-        complete_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
-        ..Default::default()
     }
 }
 

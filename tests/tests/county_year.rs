@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use calamine::Reader;
 
 use tica_auth::Role;
-use tica_e2e::{AssessmentClient, Cluster};
+use tica_e2e::{AssessmentClient, Cluster, select};
 use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
@@ -789,19 +789,6 @@ async fn register_county_assessor(cluster: &Cluster, teacher: &str) -> String {
 
 fn teacher(cluster: &Cluster, number: &str, school: &str) -> AssessmentClient {
     cluster.assessment(number, Role::Teacher, COUNTY, Some(school))
-}
-
-async fn select(client: &mut AssessmentClient, participant: &str, codes: &[&str]) {
-    let selection = client
-        .submit_selection(pb::SubmitSelectionRequest {
-            name: format!("{participant}/selection"),
-            micro_competencies: codes.iter().map(|c| c.to_string()).collect(),
-            validate_only: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(selection.verdict.unwrap().accepted);
 }
 
 /// A PDF-looking file of `len` bytes.

@@ -251,17 +251,7 @@ async fn run_school_year(
                 (pb::HoursKind::OnlineStudy, "online"),
                 (pb::HoursKind::Practice, "practice"),
             ]
-            .map(|(kind, what)| pb::HoursRecord {
-                name: format!("providers/anhui-online/hoursRecords/{n}-{what}"),
-                teacher: format!("teachers/{n}"),
-                kind: kind as i32,
-                course_id: what.into(),
-                course_title: "信息技术应用能力提升".into(),
-                centihours: 3000,
-                revision: 1,
-                complete_time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
-                ..Default::default()
-            })
+            .map(|(kind, what)| tica_e2e::hours(n, kind, what))
         })
         .collect();
     provider
@@ -293,16 +283,8 @@ async fn run_school_year(
 }
 
 async fn grade(cluster: &Cluster, assessor: &str, participant: &str, code: &str, g: common::Grade) {
-    cluster
-        .assessment(assessor, Role::Assessor, COUNTY, None)
-        .grade_submission(pb::GradeSubmissionRequest {
-            name: format!("{participant}/submissions/{code}"),
-            assessor: format!("assessors/{assessor}"),
-            grade: g as i32,
-            rubric_scores: Vec::new(),
-            invalid_evidence: Vec::new(),
-            comment: "符合要求".into(),
-        })
+    let mut client = cluster.assessment(assessor, Role::Assessor, COUNTY, None);
+    tica_testkit::fixtures::grade(&mut client, assessor, participant, code, g)
         .await
         .unwrap();
 }

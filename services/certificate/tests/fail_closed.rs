@@ -12,7 +12,6 @@ use tica_certificate::error::CertificateError;
 use tica_certificate::service::{Ctx, Numbers};
 use tica_domain::division::DivisionCode;
 use tica_storage::{Backend, with_db};
-use tica_testkit::TestDatabase;
 
 tica_testkit::backend_tests!(
     a_run_or_certificate_whose_stored_path_is_corrupt_is_refused_not_granted,
@@ -32,29 +31,28 @@ fn office(county: &str) -> Ctx {
     )
 }
 
+/// Sixian's run 1 with three certificates issued: the service, its database and the first
+/// certificate's id.
 struct Fixture {
-    _test_db: TestDatabase,
-    db: tica_storage::Database,
-    _dir: tempfile::TempDir,
-    svc: tica_certificate::service::Certificates,
+    offline: support::Offline,
     certificate: String,
 }
 
-/// Sixian's run 1 with three certificates issued.
+impl std::ops::Deref for Fixture {
+    type Target = support::Offline;
+
+    fn deref(&self) -> &support::Offline {
+        &self.offline
+    }
+}
+
 async fn fixture(backend: Backend) -> Option<Fixture> {
-    let test_db = TestDatabase::new(backend)?;
-    let db = test_db
-        .connect("certificate", tica_certificate::startup::MIGRATIONS)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let svc = support::offline_service(db.clone(), dir.path())
-        .await
-        .unwrap();
+    let offline = support::Offline::open(backend).await?;
+    let (db, svc) = (&offline.db, &offline.svc);
     let keys: HashMap<String, String> = (0..3)
         .map(|i| (support::teacher_of(i), format!("key-{i}")))
         .collect();
-    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
+    let mut run = support::stored_run(db, 1, 0).await.unwrap();
     svc.process(
         &mut run,
         (0..3).map(certified_event).collect(),
@@ -63,12 +61,9 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
     )
     .await
     .unwrap();
-    let certificate = support::all_certificates(&db).await[0].id.clone();
+    let certificate = support::all_certificates(db).await[0].id.clone();
     Some(Fixture {
-        _test_db: test_db,
-        db,
-        _dir: dir,
-        svc,
+        offline,
         certificate,
     })
 }

@@ -6,13 +6,12 @@ mod support;
 
 use std::collections::HashMap;
 
-use support::{certified_event, withdrawn_event};
+use support::{Offline as Fixture, certified_event, withdrawn_event};
 use tica_certificate::model::Status;
 use tica_certificate::service::{Numbers, Subject, Verdict};
 use tica_certificate::store;
 use tica_credential::merkle;
 use tica_storage::Backend;
-use tica_testkit::TestDatabase;
 
 tica_testkit::backend_tests!(
     a_resumed_run_issues_nothing_twice_and_skips_nothing,
@@ -20,36 +19,6 @@ tica_testkit::backend_tests!(
     a_retired_key_keeps_verifying_what_it_signed,
     the_teachers_search_is_limited_per_client,
 );
-
-/// A fresh database and key directory with the service over them.
-/// Bind every field: a field left out of a `let` pattern is dropped at once, and with it the
-/// database directory or the keys.
-struct Fixture {
-    _test_db: TestDatabase,
-    db: tica_storage::Database,
-    dir: tempfile::TempDir,
-    svc: tica_certificate::service::Certificates,
-}
-
-impl Fixture {
-    async fn open(backend: Backend) -> Option<Fixture> {
-        let test_db = TestDatabase::new(backend)?;
-        let db = test_db
-            .connect("certificate", tica_certificate::startup::MIGRATIONS)
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let svc = support::offline_service(db.clone(), dir.path())
-            .await
-            .unwrap();
-        Some(Fixture {
-            _test_db: test_db,
-            db,
-            dir,
-            svc,
-        })
-    }
-}
 
 fn keys_for(n: usize) -> HashMap<String, String> {
     (0..n)
@@ -63,7 +32,7 @@ async fn all(db: &tica_storage::Database) -> Vec<tica_certificate::model::Certif
 
 async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) {
     let Some(Fixture {
-        _test_db,
+        test_db: _test_db,
         db,
         dir: _dir,
         svc,
@@ -135,7 +104,7 @@ async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) 
 
 async fn a_withdrawn_result_revokes_its_certificate_in_the_log(backend: Backend) {
     let Some(Fixture {
-        _test_db,
+        test_db: _test_db,
         db,
         dir: _dir,
         svc,
@@ -216,7 +185,7 @@ async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
     use ed25519_dalek::pkcs8::EncodePublicKey;
     use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
     let Some(Fixture {
-        _test_db,
+        test_db: _test_db,
         db,
         dir,
         svc: old,
@@ -295,7 +264,7 @@ async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
 
 async fn the_teachers_search_is_limited_per_client(backend: Backend) {
     let Some(Fixture {
-        _test_db,
+        test_db: _test_db,
         db: _db,
         dir: _dir,
         svc,

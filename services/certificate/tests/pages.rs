@@ -11,12 +11,11 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use support::certified_event;
+use support::{Offline as Pages, certified_event};
 use tica_certificate::model::CertificateRecord;
-use tica_certificate::service::{Certificates, Numbers};
+use tica_certificate::service::Numbers;
 use tica_proto::tica::assessment::v1 as apb;
 use tica_storage::Backend;
-use tica_testkit::TestDatabase;
 use tower::ServiceExt;
 
 tica_testkit::backend_tests!(
@@ -27,25 +26,11 @@ tica_testkit::backend_tests!(
     the_landing_page_is_bilingual_and_every_page_is_locked_down,
 );
 
-struct Pages {
-    _test_db: TestDatabase,
-    db: tica_storage::Database,
-    _dir: tempfile::TempDir,
-    svc: Certificates,
-}
-
 impl Pages {
-    async fn open(backend: Backend) -> Option<Pages> {
-        let test_db = TestDatabase::new(backend)?;
-        let db = test_db
-            .connect("certificate", tica_certificate::startup::MIGRATIONS)
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let svc = support::offline_service(db.clone(), dir.path())
-            .await
-            .unwrap();
-        // Three micro-competency certificates, and a Ningxia-style level certificate.
+    /// A fresh service that has issued three micro-competency certificates and a Ningxia-style
+    /// level certificate.
+    async fn issued(backend: Backend) -> Option<Pages> {
+        let pages = Pages::open(backend).await?;
         let mut events: Vec<_> = (0..3).map(certified_event).collect();
         events.push(apb::CertifiedResult {
             sequence: 4,
@@ -64,16 +49,13 @@ impl Pages {
             .iter()
             .map(|t| ((*t).to_owned(), format!("key-{t}")))
             .collect();
-        let mut run = support::stored_run(&db, 1, 0).await.unwrap();
-        svc.process(&mut run, events, &keys, &mut Numbers::new())
+        let mut run = support::stored_run(&pages.db, 1, 0).await.unwrap();
+        pages
+            .svc
+            .process(&mut run, events, &keys, &mut Numbers::new())
             .await
             .unwrap();
-        Some(Pages {
-            _test_db: test_db,
-            db,
-            _dir: dir,
-            svc,
-        })
+        Some(pages)
     }
 
     async fn all(&self) -> Vec<CertificateRecord> {
@@ -127,7 +109,7 @@ fn multipart(pdf: &[u8]) -> (String, Vec<u8>) {
 async fn the_verification_page_shows_what_hr_needs_and_names_a_level_certificate_as_such(
     backend: Backend,
 ) {
-    let Some(pages) = Pages::open(backend).await else {
+    let Some(pages) = Pages::issued(backend).await else {
         return;
     };
     let all = pages.all().await;
@@ -170,7 +152,7 @@ async fn the_verification_page_shows_what_hr_needs_and_names_a_level_certificate
 async fn a_pdf_check_takes_a_multipart_form_or_a_raw_body_and_warns_about_another_certificate(
     backend: Backend,
 ) {
-    let Some(pages) = Pages::open(backend).await else {
+    let Some(pages) = Pages::issued(backend).await else {
         return;
     };
     let all = pages.all().await;
@@ -222,7 +204,7 @@ async fn a_pdf_check_takes_a_multipart_form_or_a_raw_body_and_warns_about_anothe
 async fn every_error_a_visitor_meets_is_chinese_first_with_english_and_a_way_back(
     backend: Backend,
 ) {
-    let Some(pages) = Pages::open(backend).await else {
+    let Some(pages) = Pages::issued(backend).await else {
         return;
     };
     let form = "application/x-www-form-urlencoded";
@@ -287,7 +269,7 @@ async fn every_error_a_visitor_meets_is_chinese_first_with_english_and_a_way_bac
 }
 
 async fn an_unknown_id_or_number_is_not_found_rather_than_not_genuine(backend: Backend) {
-    let Some(pages) = Pages::open(backend).await else {
+    let Some(pages) = Pages::issued(backend).await else {
         return;
     };
     let (status, _, page) = pages.get("/c/0000000000000000000000000z").await;
@@ -337,7 +319,7 @@ async fn an_unknown_id_or_number_is_not_found_rather_than_not_genuine(backend: B
 }
 
 async fn the_landing_page_is_bilingual_and_every_page_is_locked_down(backend: Backend) {
-    let Some(pages) = Pages::open(backend).await else {
+    let Some(pages) = Pages::issued(backend).await else {
         return;
     };
     let (status, headers, page) = pages.get("/").await;

@@ -8,47 +8,19 @@ mod support;
 
 use std::collections::HashMap;
 
-use support::{certified_event, withdrawn_event};
+use support::{Offline as Fixture, certified_event, withdrawn_event};
 use tica_auth::{BearerToken, Caller, Role};
 use tica_certificate::service::{Ctx, Numbers, Subject, Verdict};
 use tica_certificate::store;
 use tica_domain::division::DivisionCode;
 use tica_proto::tica::certificate::v1 as pb;
 use tica_storage::Backend;
-use tica_testkit::TestDatabase;
 
 tica_testkit::backend_tests!(
     a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_run_is_issued,
     a_parked_result_is_issued_exactly_once_after_its_data_is_fixed,
     a_result_parked_for_its_schools_name_is_issued_under_the_name_corrected_since,
 );
-
-struct Fixture {
-    _test_db: TestDatabase,
-    db: tica_storage::Database,
-    _dir: tempfile::TempDir,
-    svc: tica_certificate::service::Certificates,
-}
-
-impl Fixture {
-    async fn open(backend: Backend) -> Option<Fixture> {
-        let test_db = TestDatabase::new(backend)?;
-        let db = test_db
-            .connect("certificate", tica_certificate::startup::MIGRATIONS)
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let svc = support::offline_service(db.clone(), dir.path())
-            .await
-            .unwrap();
-        Some(Fixture {
-            _test_db: test_db,
-            db,
-            _dir: dir,
-            svc,
-        })
-    }
-}
 
 fn keys_for(n: usize) -> HashMap<String, String> {
     (0..n)
@@ -105,9 +77,9 @@ async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_ru
     backend: Backend,
 ) {
     let Some(Fixture {
-        _test_db,
+        test_db: _test_db,
         db,
-        _dir,
+        dir: _dir,
         svc,
     }) = Fixture::open(backend).await
     else {
@@ -226,53 +198,36 @@ async fn a_result_no_certificate_can_be_made_of_is_parked_and_the_rest_of_the_ru
 
 /// The certificate service served over gRPC behind the real auth layer.
 struct Grpc {
-    server: tica_server::RunningServer,
-    signer: tica_auth::TokenSigner,
+    _server: tica_server::RunningServer,
+    channel: tonic::transport::Channel,
+    keys: tica_testkit::Keys,
 }
 
 impl Grpc {
     async fn serve(svc: tica_certificate::service::Certificates) -> Grpc {
-        let pair = tica_auth::KeyPair::generate();
-        let verifier = tica_auth::TokenVerifier::new(&std::collections::BTreeMap::from([(
-            pair.kid.clone(),
-            pair.verifying_key(),
-        )]));
+        let keys = tica_testkit::Keys::generate();
         let mut server = tica_server::GrpcServer::new();
         tica_certificate::startup::register(&mut server, svc);
-        let server = server
-            .spawn("127.0.0.1:0".parse().unwrap(), verifier)
-            .await
-            .unwrap();
+        let (server, channel) = tica_testkit::grpc::serve(server, keys.verifier()).await;
         Grpc {
-            server,
-            signer: tica_auth::TokenSigner::new(&pair),
+            _server: server,
+            channel,
+            keys,
         }
     }
 
     fn client(&self, role: Role, jurisdiction: &str) -> tica_client::Certificate {
         let school = (role == Role::Teacher).then_some("3413240001");
-        let token = self
-            .signer
-            .mint(
-                "office",
-                role,
-                DivisionCode::parse(jurisdiction).unwrap(),
-                school,
-                std::time::Duration::from_secs(600),
-            )
-            .unwrap();
-        let channel = tonic::transport::Channel::from_shared(self.server.url())
-            .unwrap()
-            .connect_lazy();
-        tica_client::certificate(channel, &token)
+        let token = self.keys.mint("office", role, jurisdiction, school);
+        tica_client::certificate(self.channel.clone(), &token)
     }
 }
 
 async fn a_parked_result_is_issued_exactly_once_after_its_data_is_fixed(backend: Backend) {
     let Some(Fixture {
-        _test_db,
+        test_db: _test_db,
         db,
-        _dir,
+        dir: _dir,
         svc,
     }) = Fixture::open(backend).await
     else {
@@ -359,9 +314,9 @@ async fn a_result_parked_for_its_schools_name_is_issued_under_the_name_corrected
     backend: Backend,
 ) {
     let Some(Fixture {
-        _test_db,
+        test_db: _test_db,
         db,
-        _dir,
+        dir: _dir,
         svc,
     }) = Fixture::open(backend).await
     else {

@@ -67,24 +67,24 @@ impl Edge {
         backend: Backend,
         configure: impl FnOnce(&mut tica_certificate::service::Config),
     ) -> Option<Edge> {
-        let test_db = TestDatabase::new(backend)?;
-        let db = test_db
-            .connect("certificate", tica_certificate::startup::MIGRATIONS)
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
         let now = Arc::new(AtomicI64::new(START));
-        let mut config = support::test_config(dir.path());
-        config.clock = Clock::from_fn({
-            let now = now.clone();
-            move || now.load(Ordering::SeqCst)
-        });
-        // Every guess comes from its own address: the per-client limit is not what stops them.
-        config.searches_per_client_minute = 1_000_000;
-        configure(&mut config);
-        let svc = support::offline_service_with(db.clone(), dir.path(), config)
-            .await
-            .unwrap();
+        let support::Offline {
+            test_db,
+            db,
+            dir,
+            svc,
+        } = support::Offline::with_config(backend, |dir| {
+            let mut config = support::test_config(dir);
+            config.clock = Clock::from_fn({
+                let now = now.clone();
+                move || now.load(Ordering::SeqCst)
+            });
+            // Every guess comes from its own address: the per-client limit is not what stops them.
+            config.searches_per_client_minute = 1_000_000;
+            configure(&mut config);
+            config
+        })
+        .await?;
         Some(Edge {
             _test_db: test_db,
             db,

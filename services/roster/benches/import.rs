@@ -9,22 +9,21 @@
 //! `TICA_BENCH_TEACHERS` changes the size, `TICA_BENCH_ROUNDS` the rounds (median reported).
 //! Under `cargo test` (no `--bench` argument) it runs once with 2,000 teachers as a smoke test.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tica_auth::{KeyPair, Role, TokenSigner, TokenVerifier};
+use tica_auth::Role;
 use tica_client::Roster as RosterClient;
 use tica_client::files::{self as client, Kind};
-use tica_domain::division::DivisionCode;
 use tica_proto::tica::common::v1 as common;
-use tica_proto::tica::roster::v1 as pb;
 use tica_sample::{SampleRoster, SampleSpec};
 use tica_server::GrpcServer;
 use tica_storage::{Backend, Database, with_db};
 use tica_testkit::TestDatabase;
-use tonic::transport::Channel;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 struct Setup {
     client: RosterClient,
@@ -41,8 +40,7 @@ async fn setup(sample: &SampleRoster) -> Setup {
         .connect("roster", tica_roster::MIGRATIONS)
         .await
         .expect("database");
-    let pair = KeyPair::generate();
-    let verifier = TokenVerifier::new(&BTreeMap::from([(pair.kid.clone(), pair.verifying_key())]));
+    let keys = tica_testkit::Keys::generate();
     let mut server = GrpcServer::new();
     // The benchmark measures speed on a million rows, past the deployment's upload cap.
     let settings = tica_roster::startup::ImportSettings {
@@ -50,42 +48,11 @@ async fn setup(sample: &SampleRoster) -> Setup {
         ..Default::default()
     };
     tica_roster::startup::register_with(&mut server, db.clone(), &settings);
-    let server = server
-        .spawn("127.0.0.1:0".parse().unwrap(), verifier)
-        .await
-        .unwrap();
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let (server, channel) = tica_testkit::grpc::serve(server, keys.verifier()).await;
     std::mem::forget(server); // serves until the process exits
-    let token = TokenSigner::new(&pair)
-        .mint(
-            "bench",
-            Role::ProvinceOffice,
-            DivisionCode::parse("340000").unwrap(),
-            None,
-            Duration::from_secs(86_400),
-        )
-        .unwrap();
+    let token = keys.mint("bench", Role::ProvinceOffice, "340000", None);
     let mut client = tica_client::roster(channel, &token);
-    for j in &sample.jurisdictions {
-        client
-            .create_jurisdiction(pb::CreateJurisdictionRequest {
-                jurisdiction: Some(pb::Jurisdiction {
-                    name: format!("jurisdictions/{}", j.code),
-                    display_name: j.name.clone(),
-                    parent: j
-                        .parent
-                        .map(|p| format!("jurisdictions/{p}"))
-                        .unwrap_or_default(),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .unwrap();
-    }
+    support::register_sample_jurisdictions(&mut client, sample).await;
     let schools = client::import(
         &mut client,
         Kind::Schools,

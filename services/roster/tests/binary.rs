@@ -5,9 +5,8 @@
 //! `tica_testkit::process::BinaryUnderTest`'s; the import is the roster's own.
 
 use std::io::Write as _;
-use std::time::Duration;
 
-use tica_auth::{Role, TokenSigner};
+use tica_auth::Role;
 use tica_client::files::Kind;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
@@ -17,6 +16,8 @@ use tica_storage::Backend;
 use tica_testkit::process::{
     BinaryUnderTest, Environment, ServiceProcess, TOKEN_PUBLIC_KEYS_VARIABLE,
 };
+
+mod support;
 
 /// The roster needs no variables beyond the ones every binary takes.
 const ROSTER: BinaryUnderTest = BinaryUnderTest {
@@ -64,15 +65,12 @@ fn sample() -> SampleRoster {
 
 /// A province office's token for the sample's province, signed with the environment's key.
 fn province_token(env: &Environment, sample: &SampleRoster) -> String {
-    TokenSigner::new(&env.token_keys)
-        .mint(
-            "binary-test",
-            Role::ProvinceOffice,
-            sample.province(),
-            None,
-            Duration::from_secs(600),
-        )
-        .unwrap()
+    tica_testkit::Keys::from_pair(env.token_keys.clone()).mint(
+        "binary-test",
+        Role::ProvinceOffice,
+        &sample.province().to_string(),
+        None,
+    )
 }
 
 fn chunk(bytes: &[u8]) -> pb::ImportSchoolsRequest {
@@ -99,22 +97,7 @@ impl HalfUploadedImport {
     ) -> HalfUploadedImport {
         let token = province_token(env, sample);
         let mut client = tica_client::roster(roster.connect().await.unwrap(), &token);
-        for j in &sample.jurisdictions {
-            client
-                .create_jurisdiction(pb::CreateJurisdictionRequest {
-                    jurisdiction: Some(pb::Jurisdiction {
-                        name: format!("jurisdictions/{}", j.code),
-                        display_name: j.name.clone(),
-                        parent: j
-                            .parent
-                            .map(|p| format!("jurisdictions/{p}"))
-                            .unwrap_or_default(),
-                        ..Default::default()
-                    }),
-                })
-                .await
-                .unwrap();
-        }
+        support::register_sample_jurisdictions(&mut client, sample).await;
 
         let csv = sample.schools_csv();
         let (head, tail) = csv.split_at(csv.len() / 2);

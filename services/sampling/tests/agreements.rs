@@ -7,21 +7,17 @@
 //! The same chain driven through every service (draw, re-grades, decisions) is
 //! `tests/tests/review_chain.rs`.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use tica_auth::{KeyPair, Role, TokenSigner, TokenVerifier};
+use tica_auth::Role;
 use tica_domain::division::DivisionCode;
 use tica_domain::policy::{AgreementCriterion, Ratio, ThresholdComparison};
 use tica_proto::tica::sampling::v1 as pb;
-use tica_proto::tica::sampling::v1::sampling_service_client::SamplingServiceClient;
 use tica_sampling::model::*;
 use tica_sampling::store::{self, Work};
 use tica_server::{GrpcServer, RunningServer};
 use tica_storage::Backend;
-use tica_testkit::TestDatabase;
+use tica_testkit::{Keys, TestDatabase};
+use tonic::Code;
 use tonic::transport::Channel;
-use tonic::{Code, Request};
 
 tica_testkit::backend_tests!(
     agreement_per_school_follows_a_sent_back_school_across_the_chain,
@@ -35,7 +31,7 @@ const BATCH: &str = "341324-2022";
 struct Suite {
     server: RunningServer,
     channel: Channel,
-    signer: TokenSigner,
+    keys: Keys,
     _db: TestDatabase,
 }
 
@@ -47,26 +43,16 @@ impl Suite {
             .await
             .expect("sampling database");
         seed(&db).await;
-        let pair = KeyPair::generate();
-        let signer = TokenSigner::new(&pair);
-        let keys = BTreeMap::from([(pair.kid.clone(), pair.verifying_key())]);
+        let keys = Keys::generate();
         let nowhere = tica_sampling::startup::channel("http://127.0.0.1:1").unwrap();
         let svc = tica_sampling::startup::build(db, nowhere.clone(), nowhere);
         let mut server = GrpcServer::new();
         tica_sampling::startup::register(&mut server, svc);
-        let server = server
-            .spawn("127.0.0.1:0".parse().unwrap(), TokenVerifier::new(&keys))
-            .await
-            .expect("sampling binds");
-        let channel = Channel::from_shared(server.url())
-            .unwrap()
-            .connect()
-            .await
-            .expect("connects");
+        let (server, channel) = tica_testkit::grpc::serve(server, keys.verifier()).await;
         Some(Suite {
             server,
             channel,
-            signer,
+            keys,
             _db: location,
         })
     }
@@ -78,21 +64,8 @@ impl Suite {
         jurisdiction: &str,
         request: pb::ListUnitAgreementsRequest,
     ) -> Result<pb::ListUnitAgreementsResponse, tonic::Status> {
-        let token = self
-            .signer
-            .mint(
-                "tester",
-                role,
-                DivisionCode::parse(jurisdiction).unwrap(),
-                None,
-                Duration::from_secs(600),
-            )
-            .unwrap();
-        let mut request = Request::new(request);
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        SamplingServiceClient::new(self.channel.clone())
+        let token = self.keys.mint("tester", role, jurisdiction, None);
+        tica_client::sampling(self.channel.clone(), &token)
             .list_unit_agreements(request)
             .await
             .map(tonic::Response::into_inner)

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use tica_proto::tica::assessment::v1 as apb;
 use tica_proto::tica::common::v1 as common;
-use tica_storage::Database;
+use tica_storage::{Backend, Database};
+use tica_testkit::TestDatabase;
 
 use tica_certificate::model::{Actor, RunRecord, RunState};
 use tica_certificate::service::{Certificates, Config};
@@ -71,6 +72,45 @@ pub async fn offline_service_with(
         config,
     )
     .await
+}
+
+/// A fresh certificate database on `backend` and the offline service over it, its keys and
+/// archives in a temporary directory. Bind every field: a field left out of a `let` pattern is
+/// dropped at once, and with it the database directory or the keys.
+pub struct Offline {
+    pub test_db: TestDatabase,
+    pub db: Database,
+    pub dir: tempfile::TempDir,
+    pub svc: Certificates,
+}
+
+impl Offline {
+    /// With [`test_config`]; `None` when `backend` is not configured.
+    pub async fn open(backend: Backend) -> Option<Offline> {
+        Offline::with_config(backend, test_config).await
+    }
+
+    /// With the configuration `config` makes for the temporary directory.
+    pub async fn with_config(
+        backend: Backend,
+        config: impl FnOnce(&Path) -> Config,
+    ) -> Option<Offline> {
+        let test_db = TestDatabase::new(backend)?;
+        let db = test_db
+            .connect("certificate", tica_certificate::startup::MIGRATIONS)
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let svc = offline_service_with(db.clone(), dir.path(), config(dir.path()))
+            .await
+            .unwrap();
+        Some(Offline {
+            test_db,
+            db,
+            dir,
+            svc,
+        })
+    }
 }
 
 /// Every certificate of Anhui (where the test events are issued), by number.

@@ -2,10 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use tica_auth::{KeyPair, Role, TokenSigner, TokenVerifier};
+use tica_auth::Role;
 use tica_client::Roster as RosterClient;
 use tica_client::files::{self as client, ImportResult, Kind};
 use tica_domain::division::DivisionCode;
@@ -14,13 +11,13 @@ use tica_proto::tica::roster::v1 as pb;
 use tica_sample::SampleRoster;
 use tica_server::{GrpcServer, RunningServer};
 use tica_storage::{Backend, Database};
-use tica_testkit::TestDatabase;
+use tica_testkit::{Keys, TestDatabase};
 use tonic::transport::Channel;
 
 /// A running roster for one test.
 pub struct TestApp {
     pub server: RunningServer,
-    pub signer: TokenSigner,
+    pub keys: Keys,
     pub db: Database,
     channel: Channel,
     _location: TestDatabase,
@@ -34,24 +31,13 @@ impl TestApp {
             .connect("roster", tica_roster::MIGRATIONS)
             .await
             .expect("database opens and migrates");
-        let pair = KeyPair::generate();
-        let signer = TokenSigner::new(&pair);
-        let verifier =
-            TokenVerifier::new(&BTreeMap::from([(pair.kid.clone(), pair.verifying_key())]));
+        let keys = Keys::generate();
         let mut server = GrpcServer::new();
         tica_roster::startup::register(&mut server, db.clone());
-        let server = server
-            .spawn("127.0.0.1:0".parse().unwrap(), verifier)
-            .await
-            .expect("server binds");
-        let channel = Channel::from_shared(server.url())
-            .unwrap()
-            .connect()
-            .await
-            .expect("client connects");
+        let (server, channel) = tica_testkit::grpc::serve(server, keys.verifier()).await;
         Some(TestApp {
             server,
-            signer,
+            keys,
             db,
             channel,
             _location: location,
@@ -66,15 +52,7 @@ impl TestApp {
 
     /// A token.
     pub fn token(&self, role: Role, jur: &str, school: Option<&str>, subject: &str) -> String {
-        self.signer
-            .mint(
-                subject,
-                role,
-                DivisionCode::parse(jur).unwrap(),
-                school,
-                Duration::from_secs(3600),
-            )
-            .expect("valid claims")
+        self.keys.mint(subject, role, jur, school)
     }
 
     /// A client with an arbitrary token.
@@ -100,22 +78,7 @@ impl TestApp {
     /// Registers the sample's jurisdictions and imports its schools (CSV), as the province.
     pub async fn setup_sample(&self, sample: &SampleRoster) {
         let mut province = self.office(&sample.province().to_string());
-        for j in &sample.jurisdictions {
-            province
-                .create_jurisdiction(pb::CreateJurisdictionRequest {
-                    jurisdiction: Some(pb::Jurisdiction {
-                        name: format!("jurisdictions/{}", j.code),
-                        display_name: j.name.clone(),
-                        parent: j
-                            .parent
-                            .map(|p| format!("jurisdictions/{p}"))
-                            .unwrap_or_default(),
-                        ..Default::default()
-                    }),
-                })
-                .await
-                .expect("jurisdiction created");
-        }
+        register_sample_jurisdictions(&mut province, sample).await;
         let result = import(
             &mut province,
             Kind::Schools,
@@ -131,6 +94,23 @@ impl TestApp {
         );
         assert!(result.report.committed, "{:?}", result.report);
     }
+}
+
+/// Registers the sample's jurisdictions, parents first, as `province` (its province office).
+pub async fn register_sample_jurisdictions(province: &mut RosterClient, sample: &SampleRoster) {
+    let list: Vec<(String, String, String)> = sample
+        .jurisdictions
+        .iter()
+        .map(|j| {
+            let parent = j.parent.map(|p| p.to_string()).unwrap_or_default();
+            (j.code.to_string(), j.name.clone(), parent)
+        })
+        .collect();
+    let list: Vec<(&str, &str, &str)> = list
+        .iter()
+        .map(|(code, name, parent)| (code.as_str(), name.as_str(), parent.as_str()))
+        .collect();
+    tica_testkit::fixtures::register_jurisdictions(province, &list).await;
 }
 
 /// ALL_OR_NOTHING, REJECT, detected format.
