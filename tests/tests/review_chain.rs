@@ -4,7 +4,11 @@
 //! goes back, is re-graded and passes on the next round, which continues the same ticket order;
 //! the province audit draws 5 %/5 %, passes, and the county's results are certified.
 
+#[path = "support_year/mod.rs"]
+mod support_year;
+
 use sha2::{Digest, Sha256};
+use support_year::{grade, new_round, run_school_year, set_review_rates};
 use tica_auth::Role;
 use tica_domain::sampling::TicketSequence;
 use tica_e2e::{AssessmentClient, Cluster};
@@ -32,22 +36,6 @@ const SCHOOLS: usize = 20;
 const TEACHERS_PER_SCHOOL: usize = 3;
 const PICKS: [&str; 3] = ["B2", "C1", "C4"]; // 5 + 8 + 9 = 22 credits ≥ Sixian's 20
 const SEED: &str = "07318552946601823357";
-
-/// CreateReviewRound for `level` and `kind` over `batches` (none: every batch awaiting audit).
-fn new_round(
-    level: sp::RoundLevel,
-    kind: sp::RoundKind,
-    batches: Vec<String>,
-) -> sp::CreateReviewRoundRequest {
-    sp::CreateReviewRoundRequest {
-        review_round: Some(sp::ReviewRound {
-            level: level as i32,
-            kind: kind as i32,
-            batches,
-            ..Default::default()
-        }),
-    }
-}
 
 fn school(i: usize) -> String {
     format!("{COUNTY}{i:04}")
@@ -139,154 +127,6 @@ async fn county_assessors(cluster: &Cluster, teachers: &[Vec<String>], n: usize)
         );
     }
     ids
-}
-
-/// The county's policy with the review chain of Ningxia's 测评实施办法 五(一)3–4: county review
-/// 15 %/15 %, province audit 5 %/5 %, 80 % agreement (the Sixian preset checks every school);
-/// with `offline`, classroom visits at that rate (五(二)).
-async fn set_review_rates(county: &mut AssessmentClient, offline: Option<i64>) {
-    let ratio = |n, d| {
-        Some(common::Ratio {
-            numerator: n,
-            denominator: d,
-        })
-    };
-    let stage = |rate: i64, enabled: bool| {
-        Some(pb::ReviewStageRule {
-            enabled,
-            school_rate: ratio(rate, 100),
-            teacher_rate: ratio(rate, 100),
-            minimum_per_stratum: 1,
-            source: "县工程办 2026-03 会议（参照宁夏测评实施办法 五(一)3、4）".into(),
-        })
-    };
-    county
-        .update_policy(pb::UpdatePolicyRequest {
-            policy: Some(pb::Policy {
-                name: format!("policies/{COUNTY}"),
-                rules: Some(pb::PolicyRules {
-                    sampling: Some(pb::SamplingRule {
-                        county_review: stage(15, true),
-                        province_audit: stage(5, true),
-                        offline_check: stage(offline.unwrap_or(5), offline.is_some()),
-                        agreement_threshold: ratio(80, 100),
-                        agreement_criterion: common::AgreementCriterion::PointEstimate as i32,
-                        agreement_comparison: common::ThresholdComparison::AtLeast as i32,
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["rules.sampling".into()],
-            }),
-            change_note: "县复核抽 15%，省抽测 5%".into(),
-            validate_only: false,
-        })
-        .await
-        .unwrap();
-}
-
-/// Every teacher selects, uploads a plan and submits; `grader` grades all but their own work,
-/// which `second` grades.
-async fn run_school_year(
-    cluster: &Cluster,
-    batch: &str,
-    teachers: &[Vec<String>],
-    graders: [(&str, &str); 2],
-) {
-    let plan = {
-        let mut bytes = b"%PDF-1.7\n".to_vec();
-        bytes.extend((0..20_000).map(|i| (i % 251) as u8));
-        bytes
-    };
-    for (s, numbers) in teachers.iter().enumerate() {
-        for n in numbers {
-            let participant = format!("{batch}/participants/{n}");
-            let mut own = cluster.assessment(n, Role::Teacher, COUNTY, Some(&school(s + 1)));
-            own.submit_selection(pb::SubmitSelectionRequest {
-                name: format!("{participant}/selection"),
-                micro_competencies: PICKS.iter().map(|c| c.to_string()).collect(),
-                validate_only: false,
-            })
-            .await
-            .unwrap();
-            tica_e2e::upload_evidence(
-                &mut own,
-                pb::UploadEvidenceRequest {
-                    parent: participant.clone(),
-                    payload: Some(pb::upload_evidence_request::Payload::Evidence(
-                        pb::Evidence {
-                            micro_competencies: PICKS.iter().map(|c| c.to_string()).collect(),
-                            kind: pb::EvidenceKind::DesignPlan as i32,
-                            file_name: "应用设计方案.pdf".into(),
-                            content_type: "application/pdf".into(),
-                            size_bytes: plan.len() as i64,
-                            description: "三个微能力的设计方案".into(),
-                            ..Default::default()
-                        },
-                    )),
-                },
-                &plan,
-                None,
-            )
-            .await
-            .unwrap();
-            for code in PICKS {
-                own.submit_submission(pb::SubmitSubmissionRequest {
-                    name: format!("{participant}/submissions/{code}"),
-                })
-                .await
-                .unwrap();
-            }
-        }
-    }
-    // A training provider reports 30 online and 30 practice hours for everyone.
-    let mut provider = cluster.assessment("anhui-online", Role::TrainingProvider, PROVINCE, None);
-    let records = teachers
-        .iter()
-        .flatten()
-        .flat_map(|n| {
-            [
-                (pb::HoursKind::OnlineStudy, "online"),
-                (pb::HoursKind::Practice, "practice"),
-            ]
-            .map(|(kind, what)| tica_e2e::hours(n, kind, what))
-        })
-        .collect();
-    provider
-        .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
-            parent: "providers/anhui-online".into(),
-            records,
-        })
-        .await
-        .unwrap();
-    for numbers in teachers {
-        for n in numbers {
-            let (id, _) = if graders[0].1 == n {
-                graders[1]
-            } else {
-                graders[0]
-            };
-            for code in PICKS {
-                grade(
-                    cluster,
-                    id,
-                    &format!("{batch}/participants/{n}"),
-                    code,
-                    common::Grade::Pass,
-                )
-                .await;
-            }
-        }
-    }
-}
-
-async fn grade(cluster: &Cluster, assessor: &str, participant: &str, code: &str, g: common::Grade) {
-    let mut client = cluster.assessment(assessor, Role::Assessor, COUNTY, None);
-    tica_testkit::fixtures::grade(&mut client, assessor, participant, code, g)
-        .await
-        .unwrap();
 }
 
 async fn submit_school(cluster: &Cluster, batch: &str, code: &str) {
@@ -442,7 +282,7 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
     };
 
     let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
-    set_review_rates(&mut county, None).await;
+    set_review_rates(&mut county, 15, None).await;
     let batch = cluster
         .open_batch(COUNTY, YEAR, "泗县 2026 年能力提升工程2.0")
         .await
@@ -1042,7 +882,7 @@ async fn offline_checks_reassignment_and_refused_calls_run_on_the_same_machinery
         <[String; 3]>::try_from(county_assessors(&cluster, &teachers, 3).await).unwrap();
     let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
     // Half the schools and half their teachers are visited (rate set by the office, 五(二)).
-    set_review_rates(&mut county, Some(50)).await;
+    set_review_rates(&mut county, 15, Some(50)).await;
     let batch = cluster.open_batch(COUNTY, YEAR, "泗县 2026").await.name;
     run_school_year(
         &cluster,
@@ -1534,7 +1374,7 @@ async fn certification_waits_for_the_offline_audit_and_reviewers_match_the_subje
 
     // The county's policy: review 50 %, visits required, reviewers of the teacher's subject.
     let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
-    set_review_rates(&mut county, Some(50)).await;
+    set_review_rates(&mut county, 15, Some(50)).await;
     let mut grading = county
         .get_effective_policy(pb::GetEffectivePolicyRequest {
             jurisdiction: format!("jurisdictions/{COUNTY}"),

@@ -110,7 +110,7 @@ impl Year {
             );
         }
         let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
-        set_review_rates(&mut county, offline).await;
+        set_review_rates(&mut county, 50, offline.then_some(50)).await;
         if let Some(rubric) = rubric {
             set_rubric(&mut county, rubric).await;
         }
@@ -403,99 +403,11 @@ impl Year {
     /// Every teacher selects, uploads a plan and submits; assessor A grades all but their own
     /// work, which B grades — all PASS.
     async fn run_school_year(&self) {
-        let plan = {
-            let mut bytes = b"%PDF-1.7\n".to_vec();
-            bytes.extend((0..20_000).map(|i| (i % 251) as u8));
-            bytes
-        };
-        let batch = &self.batch;
-        for (s, numbers) in self.teachers.iter().enumerate() {
-            for n in numbers {
-                let participant = format!("{batch}/participants/{n}");
-                let mut own =
-                    self.cluster
-                        .assessment(n, Role::Teacher, COUNTY, Some(&school(s + 1)));
-                own.submit_selection(pb::SubmitSelectionRequest {
-                    name: format!("{participant}/selection"),
-                    micro_competencies: PICKS.iter().map(|c| c.to_string()).collect(),
-                    validate_only: false,
-                })
-                .await
-                .unwrap();
-                tica_e2e::upload_evidence(
-                    &mut own,
-                    pb::UploadEvidenceRequest {
-                        parent: participant.clone(),
-                        payload: Some(pb::upload_evidence_request::Payload::Evidence(
-                            pb::Evidence {
-                                micro_competencies: PICKS.iter().map(|c| c.to_string()).collect(),
-                                kind: pb::EvidenceKind::DesignPlan as i32,
-                                file_name: "应用设计方案.pdf".into(),
-                                content_type: "application/pdf".into(),
-                                size_bytes: plan.len() as i64,
-                                description: "三个微能力的设计方案".into(),
-                                ..Default::default()
-                            },
-                        )),
-                    },
-                    &plan,
-                    None,
-                )
-                .await
-                .unwrap();
-                for code in PICKS {
-                    own.submit_submission(pb::SubmitSubmissionRequest {
-                        name: format!("{participant}/submissions/{code}"),
-                    })
-                    .await
-                    .unwrap();
-                }
-            }
-        }
-        let mut provider =
-            self.cluster
-                .assessment("anhui-online", Role::TrainingProvider, PROVINCE, None);
-        let records = self
-            .teachers
-            .iter()
-            .flatten()
-            .flat_map(|n| {
-                [
-                    (pb::HoursKind::OnlineStudy, "online"),
-                    (pb::HoursKind::Practice, "practice"),
-                ]
-                .map(|(kind, what)| tica_e2e::hours(n, kind, what))
-            })
-            .collect();
-        provider
-            .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
-                parent: "providers/anhui-online".into(),
-                records,
-            })
-            .await
-            .unwrap();
         let (a, b) = (&self.county_assessors[0], &self.county_assessors[1]);
-        let a_teacher = &self.teachers[0][0];
-        for n in self.teachers.iter().flatten() {
-            let grader = if n == a_teacher { b } else { a };
-            for code in PICKS {
-                self.cluster
-                    .assessment(grader, Role::Assessor, COUNTY, None)
-                    .grade_submission(pb::GradeSubmissionRequest {
-                        name: format!("{batch}/participants/{n}/submissions/{code}"),
-                        assessor: format!("assessors/{grader}"),
-                        grade: common::Grade::Pass as i32,
-                        rubric_scores: Vec::new(),
-                        invalid_evidence: Vec::new(),
-                        comment: "符合要求".into(),
-                    })
-                    .await
-                    .unwrap();
-            }
-        }
+        let graders = [(a.as_str(), self.teachers[0][0].as_str()), (b.as_str(), "")];
+        run_school_year(&self.cluster, &self.batch, &self.teachers, graders).await;
     }
 
-    /// The school's administrator sends its results to county review.
     async fn submit_school(&self, code: &str) {
         let mut office = self
             .cluster
@@ -574,52 +486,6 @@ async fn register_roster(cluster: &Cluster) -> Vec<Vec<String>> {
     teachers
 }
 
-/// The county's review chain of 《宁夏测评实施办法》§五(一)3–4 at 50 % for county review (so
-/// four schools draw two, three teachers draw two), 5 % for the province audit, 80 %
-/// agreement; visits (§五(二)) at 50 % when `offline`.
-async fn set_review_rates(county: &mut AssessmentClient, offline: bool) {
-    let ratio = |n, d| {
-        Some(common::Ratio {
-            numerator: n,
-            denominator: d,
-        })
-    };
-    let stage = |rate: i64, enabled: bool| {
-        Some(pb::ReviewStageRule {
-            enabled,
-            school_rate: ratio(rate, 100),
-            teacher_rate: ratio(rate, 100),
-            minimum_per_stratum: 1,
-            source: "县工程办 2026-03 会议（参照宁夏测评实施办法 五(一)3、4）".into(),
-        })
-    };
-    county
-        .update_policy(pb::UpdatePolicyRequest {
-            policy: Some(pb::Policy {
-                name: format!("policies/{COUNTY}"),
-                rules: Some(pb::PolicyRules {
-                    sampling: Some(pb::SamplingRule {
-                        county_review: stage(50, true),
-                        province_audit: stage(5, true),
-                        offline_check: stage(50, offline),
-                        agreement_threshold: ratio(80, 100),
-                        agreement_criterion: common::AgreementCriterion::PointEstimate as i32,
-                        agreement_comparison: common::ThresholdComparison::AtLeast as i32,
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["rules.sampling".into()],
-            }),
-            change_note: "县复核抽 50%，省抽测 5%".into(),
-            validate_only: false,
-        })
-        .await
-        .unwrap();
-}
-
 /// Puts `rubric` in the county's grading rule.
 async fn set_rubric(county: &mut AssessmentClient, rubric: pb::Rubric) {
     let mut grading = county
@@ -649,6 +515,166 @@ async fn set_rubric(county: &mut AssessmentClient, rubric: pb::Rubric) {
                 paths: vec!["rules.grading".into()],
             }),
             change_note: "案例评分量规".into(),
+            validate_only: false,
+        })
+        .await
+        .unwrap();
+}
+
+/// Every teacher selects, uploads a plan and submits; `grader` grades all but their own work,
+/// which `second` grades.
+pub async fn run_school_year(
+    cluster: &Cluster,
+    batch: &str,
+    teachers: &[Vec<String>],
+    graders: [(&str, &str); 2],
+) {
+    let plan = {
+        let mut bytes = b"%PDF-1.7\n".to_vec();
+        bytes.extend((0..20_000).map(|i| (i % 251) as u8));
+        bytes
+    };
+    for (s, numbers) in teachers.iter().enumerate() {
+        for n in numbers {
+            let participant = format!("{batch}/participants/{n}");
+            let mut own = cluster.assessment(n, Role::Teacher, COUNTY, Some(&school(s + 1)));
+            own.submit_selection(pb::SubmitSelectionRequest {
+                name: format!("{participant}/selection"),
+                micro_competencies: PICKS.iter().map(|c| c.to_string()).collect(),
+                validate_only: false,
+            })
+            .await
+            .unwrap();
+            tica_e2e::upload_evidence(
+                &mut own,
+                pb::UploadEvidenceRequest {
+                    parent: participant.clone(),
+                    payload: Some(pb::upload_evidence_request::Payload::Evidence(
+                        pb::Evidence {
+                            micro_competencies: PICKS.iter().map(|c| c.to_string()).collect(),
+                            kind: pb::EvidenceKind::DesignPlan as i32,
+                            file_name: "应用设计方案.pdf".into(),
+                            content_type: "application/pdf".into(),
+                            size_bytes: plan.len() as i64,
+                            description: "三个微能力的设计方案".into(),
+                            ..Default::default()
+                        },
+                    )),
+                },
+                &plan,
+                None,
+            )
+            .await
+            .unwrap();
+            for code in PICKS {
+                own.submit_submission(pb::SubmitSubmissionRequest {
+                    name: format!("{participant}/submissions/{code}"),
+                })
+                .await
+                .unwrap();
+            }
+        }
+    }
+    // A training provider reports 30 online and 30 practice hours for everyone.
+    let mut provider = cluster.assessment("anhui-online", Role::TrainingProvider, PROVINCE, None);
+    let records = teachers
+        .iter()
+        .flatten()
+        .flat_map(|n| {
+            [
+                (pb::HoursKind::OnlineStudy, "online"),
+                (pb::HoursKind::Practice, "practice"),
+            ]
+            .map(|(kind, what)| tica_e2e::hours(n, kind, what))
+        })
+        .collect();
+    provider
+        .batch_push_hours_records(pb::BatchPushHoursRecordsRequest {
+            parent: "providers/anhui-online".into(),
+            records,
+        })
+        .await
+        .unwrap();
+    for numbers in teachers {
+        for n in numbers {
+            let (id, _) = if graders[0].1 == n {
+                graders[1]
+            } else {
+                graders[0]
+            };
+            for code in PICKS {
+                grade(
+                    cluster,
+                    id,
+                    &format!("{batch}/participants/{n}"),
+                    code,
+                    common::Grade::Pass,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// `assessor` grades one submission of `participant` as `g`.
+pub async fn grade(
+    cluster: &Cluster,
+    assessor: &str,
+    participant: &str,
+    code: &str,
+    g: common::Grade,
+) {
+    let mut client = cluster.assessment(assessor, Role::Assessor, COUNTY, None);
+    tica_testkit::fixtures::grade(&mut client, assessor, participant, code, g)
+        .await
+        .unwrap();
+}
+
+/// The county's policy with the review chain of 《宁夏测评实施办法》§五(一)3–4: county review at
+/// `county_rate` % of schools and of their teachers (15 % in the Ningxia document; 50 % lets a
+/// county of four schools draw two), province audit 5 %/5 %, 80 % agreement (the Sixian preset
+/// checks every school); with `offline`, classroom visits at that rate (§五(二)).
+pub async fn set_review_rates(
+    county: &mut AssessmentClient,
+    county_rate: i64,
+    offline: Option<i64>,
+) {
+    let ratio = |n, d| {
+        Some(common::Ratio {
+            numerator: n,
+            denominator: d,
+        })
+    };
+    let stage = |rate: i64, enabled: bool| {
+        Some(pb::ReviewStageRule {
+            enabled,
+            school_rate: ratio(rate, 100),
+            teacher_rate: ratio(rate, 100),
+            minimum_per_stratum: 1,
+            source: "县工程办 2026-03 会议（参照宁夏测评实施办法 五(一)3、4）".into(),
+        })
+    };
+    county
+        .update_policy(pb::UpdatePolicyRequest {
+            policy: Some(pb::Policy {
+                name: format!("policies/{COUNTY}"),
+                rules: Some(pb::PolicyRules {
+                    sampling: Some(pb::SamplingRule {
+                        county_review: stage(county_rate, true),
+                        province_audit: stage(5, true),
+                        offline_check: stage(offline.unwrap_or(5), offline.is_some()),
+                        agreement_threshold: ratio(80, 100),
+                        agreement_criterion: common::AgreementCriterion::PointEstimate as i32,
+                        agreement_comparison: common::ThresholdComparison::AtLeast as i32,
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["rules.sampling".into()],
+            }),
+            change_note: format!("县复核抽 {county_rate}%，省抽测 5%"),
             validate_only: false,
         })
         .await
