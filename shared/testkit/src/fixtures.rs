@@ -5,6 +5,7 @@
 //! every harness keeps its own subjects and roles; a refused call panics with what failed.
 
 use tica_client::{Assessment, Roster};
+use tica_domain::names::{AssessorName, TeacherName};
 use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
@@ -85,9 +86,7 @@ pub async fn register_teacher(
         .await
         .expect("teacher registered")
         .into_inner();
-    teacher
-        .name
-        .strip_prefix("teachers/")
+    TeacherName::id_of(&teacher.name)
         .expect("a teacher's name")
         .to_owned()
 }
@@ -137,9 +136,7 @@ pub async fn register_assessor(
         })
         .await
         .expect("assessor registered");
-    created
-        .name
-        .strip_prefix("assessors/")
+    AssessorName::id_of(&created.name)
         .expect("an assessor's name")
         .to_owned()
 }
