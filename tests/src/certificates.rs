@@ -553,6 +553,7 @@ pub async fn certificates_chapter(
             name: cert.name.clone(),
             reason: cpb::RevocationReason::Fraud as i32,
             explanation: "x".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -562,6 +563,7 @@ pub async fn certificates_chapter(
             name: cert.name.clone(),
             reason: cpb::RevocationReason::IssuedInError as i32,
             explanation: "  ".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -571,6 +573,7 @@ pub async fn certificates_chapter(
             name: cert.name.clone(),
             reason: cpb::RevocationReason::IssuedInError as i32,
             explanation: "复核结果不合格，证书撤销".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap()
@@ -601,6 +604,7 @@ pub async fn certificates_chapter(
             name: cert.name.clone(),
             reason: cpb::RevocationReason::Other as i32,
             explanation: "again".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap_err();

@@ -661,6 +661,7 @@ async fn a_revocation_needs_a_reason_and_an_explanation_and_is_final(backend: Ba
         name: cert.name.clone(),
         reason: reason as i32,
         explanation: explanation.into(),
+        request_id: String::new(),
     };
     let mut office = county_office(&year);
     let unexplained = refused(
@@ -863,6 +864,7 @@ async fn a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_tea
             name: cert.name,
             reason: cpb::RevocationReason::IssuedInError as i32,
             explanation: "录入错误".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap();
@@ -1221,6 +1223,7 @@ async fn a_consistency_proof_links_an_earlier_tree_to_the_latest(backend: Backen
             name: cert.name.clone(),
             reason: cpb::RevocationReason::IssuedInError as i32,
             explanation: "录入错误".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap();
@@ -1277,6 +1280,7 @@ async fn the_revocation_list_counts_revoked_certificates(backend: Backend) {
             name: cert.name.clone(),
             reason: cpb::RevocationReason::Fraud as i32,
             explanation: "佐证材料非本人".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap();
@@ -1306,6 +1310,7 @@ async fn the_certificate_audit_trail_records_issuance_and_revocation_for_offices
             name: cert.name.clone(),
             reason: cpb::RevocationReason::IssuedInError as i32,
             explanation: "录入错误".into(),
+            request_id: String::new(),
         })
         .await
         .unwrap();

@@ -605,7 +605,10 @@ impl CertificateService for CertificateGrpc {
                 ));
             }
         };
-        let record = self.svc.revoke(&ctx, id, why, &r.explanation).await?;
+        let record = self
+            .svc
+            .revoke(&ctx, id, why, &r.explanation, &r.request_id)
+            .await?;
         ok(certificate_to_proto(&record))
     }
 

@@ -159,6 +159,10 @@ pub struct Revocation {
     pub actor: Actor,
     /// The revocation's log entry.
     pub log_index: i64,
+    /// The client's request id (AIP-155), when it gave one: a retry with it answers as the
+    /// first call did. Never shown to anyone.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub request_id: String,
 }
 
 /// The parts of a certificate kept as JSON.

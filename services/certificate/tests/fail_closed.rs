@@ -152,6 +152,7 @@ async fn another_countys_runs_and_certificates_answer_as_missing_ones(backend: B
             &f.certificate,
             tica_certificate::model::Reason::Fraud,
             "冒名",
+            "",
         )
         .await
         .unwrap_err();

@@ -582,6 +582,7 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
                     name: qualified("certificates", &name),
                     reason: pb::RevocationReason::from(reason) as i32,
                     explanation,
+                    request_id: String::new(),
                 })
                 .await
                 .map_err(rpc)?

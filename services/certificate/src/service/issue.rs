@@ -475,6 +475,7 @@ impl Certificates {
                     acting_for: run.county.clone(),
                 },
                 log_index: 0,
+                request_id: String::new(),
             });
             to_revoke.push(record);
         }
@@ -913,8 +914,19 @@ impl Certificates {
         id: &str,
         reason: Reason,
         explanation: &str,
+        request_id: &str,
     ) -> Result<CertificateRecord> {
         let explanation = explanation.trim();
+        if request_id.len() > 64
+            || !request_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(invalid(
+                "request_id",
+                "at most 64 of [0-9A-Za-z-], e.g. a UUID",
+            ));
+        }
         if explanation.is_empty() || explanation.chars().count() > 200 {
             return Err(invalid(
                 "explanation",
@@ -932,6 +944,15 @@ impl Certificates {
             ));
         }
         if record.status == Status::Revoked {
+            // A retry of this caller's own revocation gets the first call's answer (AIP-155).
+            let retried = record.doc.revocation.as_ref().is_some_and(|r| {
+                !request_id.is_empty()
+                    && r.request_id == request_id
+                    && r.actor.subject == ctx.caller.subject
+            });
+            if retried {
+                return Ok(record);
+            }
             return Err(precondition(format!(
                 "certificates/{id} is already revoked (revocation is final)"
             )));
@@ -945,6 +966,7 @@ impl Certificates {
             revoke_micros: now,
             actor: ctx.actor(),
             log_index: 0,
+            request_id: request_id.to_owned(),
         });
         let entry = entry_bytes(
             "revoked",

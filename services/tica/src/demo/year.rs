@@ -1625,6 +1625,7 @@ impl<'a> Year<'a> {
                 name: revoked.name.clone(),
                 reason: cpb::RevocationReason::IssuedInError as i32,
                 explanation: "演示：颁发有误".into(),
+                ..Default::default()
             })
             .await
             .context("RevokeCertificate")?;
