@@ -8,7 +8,7 @@
 mod support_year;
 
 use sha2::{Digest, Sha256};
-use support_year::{grade, new_round, run_school_year, set_review_rates};
+use support_year::{grade, new_round, run_school_year, set_review_rates, update_grading};
 use tica_auth::Role;
 use tica_domain::sampling::TicketSequence;
 use tica_e2e::{AssessmentClient, Cluster};
@@ -1375,36 +1375,10 @@ async fn certification_waits_for_the_offline_audit_and_reviewers_match_the_subje
     // The county's policy: review 50 %, visits required, reviewers of the teacher's subject.
     let mut county = cluster.assessment("county-office", Role::CountyOffice, COUNTY, None);
     set_review_rates(&mut county, 15, Some(50)).await;
-    let mut grading = county
-        .get_effective_policy(pb::GetEffectivePolicyRequest {
-            jurisdiction: format!("jurisdictions/{COUNTY}"),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .rules
-        .unwrap()
-        .grading
-        .unwrap();
-    grading.subject_match_required = true;
-    county
-        .update_policy(pb::UpdatePolicyRequest {
-            policy: Some(pb::Policy {
-                name: format!("policies/{COUNTY}"),
-                rules: Some(pb::PolicyRules {
-                    grading: Some(grading),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            update_mask: Some(prost_types::FieldMask {
-                paths: vec!["rules.grading".into()],
-            }),
-            change_note: "以学科为单位测评".into(),
-            validate_only: false,
-        })
-        .await
-        .unwrap();
+    update_grading(&mut county, "以学科为单位测评", |grading| {
+        grading.subject_match_required = true;
+    })
+    .await;
     let batch = cluster.open_batch(COUNTY, YEAR, "泗县 2026").await.name;
     run_school_year(
         &cluster,

@@ -488,6 +488,19 @@ async fn register_roster(cluster: &Cluster) -> Vec<Vec<String>> {
 
 /// Puts `rubric` in the county's grading rule.
 async fn set_rubric(county: &mut AssessmentClient, rubric: pb::Rubric) {
+    update_grading(county, "案例评分量规", |grading| {
+        grading.rubric = Some(rubric);
+        grading.grade_from_rubric = false;
+    })
+    .await;
+}
+
+/// Changes the county's grading rule as it is in force, with `change_note`.
+pub async fn update_grading(
+    county: &mut AssessmentClient,
+    change_note: &str,
+    change: impl FnOnce(&mut pb::GradingRule),
+) {
     let mut grading = county
         .get_effective_policy(pb::GetEffectivePolicyRequest {
             jurisdiction: format!("jurisdictions/{COUNTY}"),
@@ -499,8 +512,7 @@ async fn set_rubric(county: &mut AssessmentClient, rubric: pb::Rubric) {
         .unwrap()
         .grading
         .unwrap();
-    grading.rubric = Some(rubric);
-    grading.grade_from_rubric = false;
+    change(&mut grading);
     county
         .update_policy(pb::UpdatePolicyRequest {
             policy: Some(pb::Policy {
@@ -514,7 +526,7 @@ async fn set_rubric(county: &mut AssessmentClient, rubric: pb::Rubric) {
             update_mask: Some(prost_types::FieldMask {
                 paths: vec!["rules.grading".into()],
             }),
-            change_note: "案例评分量规".into(),
+            change_note: change_note.into(),
             validate_only: false,
         })
         .await

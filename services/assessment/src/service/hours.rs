@@ -242,13 +242,16 @@ impl Assessment {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let known = match self.roster.teachers(&ctx.token, &numbers).await {
-            Ok(known) => known,
+        // `complete`: the roster answered for every number, so one it left out is unknown to
+        // this caller (Roster::teachers already asked again one by one); otherwise each record
+        // asks for its own teacher and gets its own refusal.
+        let (known, complete) = match self.roster.teachers(&ctx.token, &numbers).await {
+            Ok(known) => (known, true),
             Err(
                 AssessmentError::NotFound(_)
                 | AssessmentError::PermissionDenied(_)
                 | AssessmentError::Invalid(_),
-            ) => HashMap::new(),
+            ) => (HashMap::new(), false),
             Err(e) => return Err(e),
         };
         let mut teachers = Vec::with_capacity(ready.len());
@@ -257,6 +260,7 @@ impl Assessment {
             let teacher = match TeacherName::id_of(&push.teacher) {
                 Some(number) => match known.get(number) {
                     Some(t) => Ok(t.clone()),
+                    None if complete => Err(AssessmentError::NotFound(TeacherName::of(number))),
                     None => self.roster.teacher(&ctx.token, number).await,
                 },
                 None => self
