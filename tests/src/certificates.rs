@@ -34,6 +34,7 @@ pub async fn issue(office: &mut CertificateClient, batch: &str) -> cpb::Issuance
     let run = office
         .start_issuance_run(cpb::StartIssuanceRunRequest {
             batch: batch.to_owned(),
+            request_id: String::new(),
         })
         .await
         .unwrap()
@@ -811,6 +812,7 @@ pub async fn certificates_chapter(
                 include_revoked: true,
                 ..Default::default()
             }),
+            request_id: String::new(),
         })
         .await
         .unwrap()

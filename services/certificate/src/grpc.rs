@@ -395,8 +395,9 @@ impl CertificateService for CertificateGrpc {
         request: Request<pb::StartIssuanceRunRequest>,
     ) -> Reply<pb::IssuanceRun> {
         let ctx = ctx(&request)?;
-        let batch = parse("batch", &request.get_ref().batch, "batches")?;
-        let run = self.svc.start_run(&ctx, batch).await?;
+        let r = request.get_ref();
+        let batch = parse("batch", &r.batch, "batches")?;
+        let run = self.svc.start_run(&ctx, batch, &r.request_id).await?;
         ok(run_to_proto(&run))
     }
 
@@ -671,7 +672,13 @@ impl CertificateService for CertificateGrpc {
         };
         let archive = self
             .svc
-            .create_archive(&ctx, path, batch, a.include_revoked)
+            .create_archive(
+                &ctx,
+                path,
+                batch,
+                a.include_revoked,
+                &request.get_ref().request_id,
+            )
             .await?;
         ok(archive_to_proto(&archive))
     }

@@ -145,14 +145,42 @@ pub async fn cursor(db: &Database, batch_id: &str) -> Result<i64> {
     Ok(row.map_or(0, |(c,)| c))
 }
 
-/// Stores a new run; AlreadyExists when another run of its batch took the number.
+/// The run `subject` started with `request_id` (AIP-155), if any.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.run_by_request", db.operation.name = "certificate.run_by_request"))]
+pub async fn run_by_request(
+    db: &Database,
+    subject: &str,
+    request_id: &str,
+) -> Result<Option<RunRecord>> {
+    let row: Option<(String,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT doc_json FROM issuance_runs \
+             WHERE creator_subject = $1 AND request_id = $2 AND request_id <> ''",
+        )
+        .bind(subject.to_owned())
+        .bind(request_id.to_owned())
+        .fetch_optional(pool)
+        .await?
+    });
+    row.map(|(doc,)| parse(&doc, "issuance run")).transpose()
+}
+
+/// Stores a new run with the request id its creator gave (empty for none); Conflict when
+/// another run of its batch took the number, or another call of the creator's with the same
+/// request id stored its run first.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.insert_run", db.operation.name = "certificate.insert_run"))]
-pub async fn insert_run(db: &Database, run: &RunRecord, audit: &AuditEntry) -> Result<()> {
+pub async fn insert_run(
+    db: &Database,
+    run: &RunRecord,
+    request_id: &str,
+    audit: &AuditEntry,
+) -> Result<()> {
     let result: std::result::Result<(), sqlx::Error> = async {
         with_write_tx!(db, tx => {
             sqlx::query(
-                "INSERT INTO issuance_runs (id, batch_id, seq, path, state, doc_json, create_micros, update_micros) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO issuance_runs (id, batch_id, seq, path, state, doc_json, create_micros, \
+                 update_micros, creator_subject, request_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(run.id.clone())
             .bind(run.batch_id.clone())
@@ -162,6 +190,8 @@ pub async fn insert_run(db: &Database, run: &RunRecord, audit: &AuditEntry) -> R
             .bind(json(run))
             .bind(run.create_micros)
             .bind(run.update_micros)
+            .bind(run.creator.subject.clone())
+            .bind(request_id.to_owned())
             .execute(&mut *tx)
             .await?;
             append_audit!(tx, audit);
@@ -820,26 +850,70 @@ pub async fn archive(db: &Database, id: &str) -> Result<Option<ArchiveRecord>> {
     row.map(|(doc,)| parse(&doc, "archive")).transpose()
 }
 
-/// Stores or updates an archive job.
-#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.save_archive", db.operation.name = "certificate.save_archive"))]
-pub async fn save_archive(
+/// The archive job `subject` asked for with `request_id` (AIP-155), if any.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.archive_by_request", db.operation.name = "certificate.archive_by_request"))]
+pub async fn archive_by_request(
+    db: &Database,
+    subject: &str,
+    request_id: &str,
+) -> Result<Option<ArchiveRecord>> {
+    let row: Option<(String,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT doc_json FROM archives \
+             WHERE creator_subject = $1 AND request_id = $2 AND request_id <> ''",
+        )
+        .bind(subject.to_owned())
+        .bind(request_id.to_owned())
+        .fetch_optional(pool)
+        .await?
+    });
+    row.map(|(doc,)| parse(&doc, "archive")).transpose()
+}
+
+/// Stores a new archive job with the request id its creator gave (empty for none); Conflict
+/// when another call of the creator's with the same request id stored its job first.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.insert_archive", db.operation.name = "certificate.insert_archive"))]
+pub async fn insert_archive(
     db: &Database,
     a: &ArchiveRecord,
-    audit: Option<&AuditEntry>,
+    request_id: &str,
+    audit: &AuditEntry,
 ) -> Result<()> {
-    with_write_tx!(db, tx => {
-        sqlx::query(
-            "INSERT INTO archives (id, school, path, state, doc_json, create_micros) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (id) DO UPDATE SET state = excluded.state, doc_json = excluded.doc_json",
-        )
-        .bind(a.id.clone()).bind(a.school.clone()).bind(a.path.as_str().to_owned())
-        .bind(a.state.key()).bind(json(a)).bind(a.create_micros)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(entry) = audit {
-            append_audit!(tx, entry);
-        }
-        tx.commit().await?;
+    let result: std::result::Result<(), sqlx::Error> = async {
+        with_write_tx!(db, tx => {
+            sqlx::query(
+                "INSERT INTO archives (id, school, path, state, doc_json, create_micros, \
+                 creator_subject, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(a.id.clone()).bind(a.school.clone()).bind(a.path.as_str().to_owned())
+            .bind(a.state.key()).bind(json(a)).bind(a.create_micros)
+            .bind(a.creator.subject.clone()).bind(request_id.to_owned())
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+    .await;
+    match result {
+        Err(e) if tica_storage::is_unique_violation(&e) => Err(CertificateError::Conflict(
+            "another request with this request_id stored its archive at the same moment".into(),
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// Saves an archive job's progress or end.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.save_archive", db.operation.name = "certificate.save_archive"))]
+pub async fn save_archive(db: &Database, a: &ArchiveRecord) -> Result<()> {
+    with_db!(db, pool => {
+        sqlx::query("UPDATE archives SET state = $1, doc_json = $2 WHERE id = $3")
+            .bind(a.state.key())
+            .bind(json(a))
+            .bind(a.id.clone())
+            .execute(pool)
+            .await?;
     });
     Ok(())
 }

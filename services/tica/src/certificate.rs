@@ -374,6 +374,7 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
             let run = client
                 .start_issuance_run(pb::StartIssuanceRunRequest {
                     batch: qualified("batches", &batch),
+                    request_id: String::new(),
                 })
                 .await
                 .map_err(rpc)?
@@ -721,6 +722,7 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
                         include_revoked,
                         ..Default::default()
                     }),
+                    request_id: String::new(),
                 })
                 .await
                 .map_err(rpc)?

@@ -83,6 +83,23 @@ pub fn audit_entry(
     }
 }
 
+/// The rule for a request's `request_id` (AIP-155): optional, and when given at most 64 of
+/// `[0-9A-Za-z-]`, e.g. a UUID; INVALID_ARGUMENT on `request_id` otherwise. A retry by the same
+/// caller with the same id gets the first call's answer.
+pub fn check_request_id(request_id: &str) -> Result<()> {
+    if request_id.len() > 64
+        || !request_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(ServiceError::invalid(
+            "request_id",
+            "at most 64 of [0-9A-Za-z-], e.g. a UUID",
+        ));
+    }
+    Ok(())
+}
+
 /// How many times a step that keeps losing races runs before the conflict reaches the caller.
 pub const CONFLICT_ATTEMPTS: u32 = 5;
 

@@ -14,7 +14,8 @@
 //!   limits on the public HTTP front and the public gRPC methods, the public HTTP front's accept
 //!   loop (timeouts, connection caps, body limit, security headers).
 //! - [`kit`]: what every service's logic shares: the caller's [`Ctx`] (with the token it
-//!   forwards and the audit entries it writes) and [`retry_conflicts`] for lost races.
+//!   forwards and the audit entries it writes), [`retry_conflicts`] for lost races and
+//!   [`check_request_id`] for safe retries (AIP-155).
 
 #![deny(missing_docs)]
 
@@ -30,7 +31,7 @@ mod serve;
 pub mod service_error;
 
 pub use errors::Violations;
-pub use kit::{Ctx, retry_conflicts};
+pub use kit::{Ctx, check_request_id, retry_conflicts};
 pub use serve::{GrpcServer, RunningServer, shutdown_signal};
 pub use service_error::{Problems, ServiceError};
 

@@ -22,13 +22,15 @@ impl Certificates {
         self.inner.config.archive_dir.join(format!("{id}.zip"))
     }
 
-    /// Starts building a school's archive.
+    /// Starts building a school's archive. With a `request_id` (AIP-155), a retry by the same
+    /// caller gets the job the first call created, as it stands now.
     pub async fn create_archive(
         &self,
         ctx: &Ctx,
         school_path: ScopePath,
         batch_id: &str,
         include_revoked: bool,
+        request_id: &str,
     ) -> Result<ArchiveRecord> {
         if ctx.caller.role == Role::Teacher || ctx.caller.role == Role::Assessor {
             return Err(denied(
@@ -38,6 +40,28 @@ impl Certificates {
         ctx.caller
             .require_covers(&school_path)
             .map_err(|s| denied(s.message().to_owned()))?;
+        tica_server::check_request_id(request_id)?;
+        let retried = || async {
+            let Some(first) = (match request_id {
+                "" => None,
+                id => store::archive_by_request(self.db(), &ctx.caller.subject, id).await?,
+            }) else {
+                return Ok(None);
+            };
+            if (&first.path, first.batch_id.as_str(), first.include_revoked)
+                != (&school_path, batch_id, include_revoked)
+            {
+                return Err(CertificateError::AlreadyExists(format!(
+                    "request_id {request_id} created certificateArchives/{} with another school, \
+                     batch or include_revoked: make a new request_id for each archive",
+                    first.id
+                )));
+            }
+            Ok(Some(first))
+        };
+        if let Some(first) = retried().await? {
+            return Ok(first);
+        }
         self.delete_expired_archives();
         let school = school_path.school_code().unwrap_or_default().to_owned();
         let ids =
@@ -68,7 +92,13 @@ impl Certificates {
             &archive.path,
             serde_json::json!({ "certificates": ids.len(), "batch": batch_id, "include_revoked": include_revoked }),
         );
-        store::save_archive(self.db(), &archive, Some(&audit)).await?;
+        if let Err(error) = store::insert_archive(self.db(), &archive, request_id, &audit).await {
+            // A retry racing its first call: the one that stored its job answers for both.
+            return match retried().await? {
+                Some(first) => Ok(first),
+                None => Err(error),
+            };
+        }
         let this = self.clone();
         let job = archive.clone();
         let handle = tokio::runtime::Handle::current();
@@ -90,7 +120,7 @@ impl Certificates {
                     job.error = error.to_string();
                 }
             }
-            if let Err(error) = handle.block_on(store::save_archive(this.db(), &job, None)) {
+            if let Err(error) = handle.block_on(store::save_archive(this.db(), &job)) {
                 tracing::error!(archive = %job.id, %error, "an archive could not record its end");
             }
         });
@@ -109,7 +139,7 @@ impl Certificates {
             CertificateError::Internal(format!("writing the archive: {e}"))
         };
         job.state = ArchiveState::Running;
-        handle.block_on(store::save_archive(self.db(), job, None))?;
+        handle.block_on(store::save_archive(self.db(), job))?;
         let path = self.archive_path(&job.id);
         let partial = path.with_extension("zip.partial");
         let file = std::fs::File::create(&partial).map_err(io)?;
@@ -129,7 +159,7 @@ impl Certificates {
             zip.write_all(&pdf).map_err(io)?;
             job.added = i as i64 + 1;
             if job.added % 100 == 0 {
-                handle.block_on(store::save_archive(self.db(), job, None))?;
+                handle.block_on(store::save_archive(self.db(), job))?;
             }
         }
         let writer = zip.finish().map_err(zip_err)?;

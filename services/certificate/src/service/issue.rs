@@ -142,8 +142,17 @@ fn parked_record(
 }
 
 impl Certificates {
-    /// Starts issuing a batch (or returns its run in progress).
-    pub async fn start_run(&self, ctx: &Ctx, batch_id: &str) -> Result<RunRecord> {
+    /// Starts issuing a batch (or returns its run in progress). With a `request_id` (AIP-155),
+    /// a retry by the same caller gets the run the first call started, as it stands now.
+    pub async fn start_run(
+        &self,
+        ctx: &Ctx,
+        batch_id: &str,
+        request_id: &str,
+    ) -> Result<RunRecord> {
+        if let Some(run) = self.run_retried(ctx, batch_id, request_id).await? {
+            return Ok(run);
+        }
         let batch = self.inner.upstream.batch(&ctx.token, batch_id).await?;
         let county_code = batch.county;
         let county = tica_domain::division::DivisionCode::parse(&county_code).map_err(|_| {
@@ -199,7 +208,13 @@ impl Certificates {
             &run.path,
             serde_json::json!({ "batch": format!("batches/{batch_id}"), "start_after_sequence": cursor }),
         );
-        store::insert_run(&self.inner.db, &run, &audit).await?;
+        if let Err(error) = store::insert_run(&self.inner.db, &run, request_id, &audit).await {
+            // A retry racing its first call: the one that stored its run answers for both.
+            return match self.run_retried(ctx, batch_id, request_id).await? {
+                Some(first) => Ok(first),
+                None => Err(error),
+            };
+        }
         let this = self.clone();
         let token = ctx.token.clone();
         let started = run.clone();
@@ -216,6 +231,37 @@ impl Certificates {
             .instrument(span),
         );
         Ok(run)
+    }
+
+    /// The run the caller started with `request_id`, when this call is a retry (AIP-155);
+    /// ALREADY_EXISTS when that run is of another batch. None without a request id, or when
+    /// the caller started none with it (or no longer covers its county).
+    async fn run_retried(
+        &self,
+        ctx: &Ctx,
+        batch_id: &str,
+        request_id: &str,
+    ) -> Result<Option<RunRecord>> {
+        tica_server::check_request_id(request_id)?;
+        if request_id.is_empty() {
+            return Ok(None);
+        }
+        let Some(run) =
+            store::run_by_request(&self.inner.db, &ctx.caller.subject, request_id).await?
+        else {
+            return Ok(None);
+        };
+        if !ctx.caller.covers(&run.path) {
+            return Ok(None);
+        }
+        if run.batch_id != batch_id {
+            return Err(CertificateError::AlreadyExists(format!(
+                "request_id {request_id} started issuanceRuns/{} of batches/{}, not of batches/{batch_id}: \
+                 make a new request_id for each run",
+                run.id, run.batch_id
+            )));
+        }
+        Ok(Some(run))
     }
 
     /// A run the caller may see: its county's offices and those above.
@@ -917,16 +963,7 @@ impl Certificates {
         request_id: &str,
     ) -> Result<CertificateRecord> {
         let explanation = explanation.trim();
-        if request_id.len() > 64
-            || !request_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Err(invalid(
-                "request_id",
-                "at most 64 of [0-9A-Za-z-], e.g. a UUID",
-            ));
-        }
+        tica_server::check_request_id(request_id)?;
         if explanation.is_empty() || explanation.chars().count() > 200 {
             return Err(invalid(
                 "explanation",

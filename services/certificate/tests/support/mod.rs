@@ -164,7 +164,7 @@ pub async fn stored_run(db: &Database, seq: i64, cursor: i64) -> anyhow::Result<
         path: run.path.clone(),
         change: serde_json::json!({}),
     };
-    tica_certificate::store::insert_run(db, &run, &audit).await?;
+    tica_certificate::store::insert_run(db, &run, "", &audit).await?;
     Ok(run)
 }
 

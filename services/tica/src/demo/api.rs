@@ -278,6 +278,7 @@ pub async fn issue(
     let run = office
         .start_issuance_run(cpb::StartIssuanceRunRequest {
             batch: batch.to_owned(),
+            ..Default::default()
         })
         .await
         .context("StartIssuanceRun")?
