@@ -1,0 +1,662 @@
+//! The QR payload as a published format (issue 17 §7): `docs/qr-format.md` specifies it, and
+//! `tests/interop/verify_qr.py`, a second verifier written in Python from that text alone, must
+//! agree with `tica_credential::qr` on every text — real certificates issued through the running
+//! suite, and the same texts altered, moved to another host, signed by an unknown key or dated
+//! outside their key's span; a version-1 payload (which the service no longer writes) built here
+//! by the specification's §5; and the specification's own worked example (§9), which must be
+//! exactly what the code writes.
+//!
+//! The verifier runs on `$TICA_PYTHON` (or `python3`) with `tests/interop/requirements.txt`
+//! installed; without them a test says why and passes, unless `TICA_REQUIRE_INTEROP=1` (CI).
+
+#[path = "support_year/mod.rs"]
+mod support_year;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{Value, json};
+use support_year::{COUNTY, Year};
+use tica_auth::Role;
+use tica_credential::qr::{self, QrClaims};
+use tica_credential::{CredentialError, KeySet};
+use tica_e2e::certificates::{client, issue};
+use tica_proto::tica::certificate::v1 as cpb;
+use tica_storage::Backend;
+
+// ---- the second verifier ----
+
+fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The Python that runs the second verifier: `$TICA_PYTHON`, else `python3`, when it has the
+/// packages of `tests/interop/requirements.txt`. None (the test skips) when it has not, unless
+/// `TICA_REQUIRE_INTEROP=1`.
+fn python() -> Option<PathBuf> {
+    let python = std::env::var_os("TICA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "python3".into());
+    let why = match Command::new(&python)
+        .args(["-c", "import cbor2, cryptography"])
+        .output()
+    {
+        Ok(output) if output.status.success() => return Some(python),
+        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        Err(error) => format!("it does not run: {error}"),
+    };
+    assert!(
+        std::env::var("TICA_REQUIRE_INTEROP").as_deref() != Ok("1"),
+        "TICA_REQUIRE_INTEROP=1 but {} cannot run tests/interop/verify_qr.py: {why}",
+        python.display()
+    );
+    eprintln!(
+        "skipped: {} cannot run tests/interop/verify_qr.py ({why}); install \
+         tests/interop/requirements.txt in a venv and set TICA_PYTHON to its python",
+        python.display()
+    );
+    None
+}
+
+/// The Python verifier's answers to `texts` (one a line on its standard input), against the key
+/// set in `jwks` and, when given, `issuer` instead of the key set's own.
+fn python_answers(
+    python: &Path,
+    jwks: &Path,
+    issuer: Option<&str>,
+    texts: &[String],
+) -> Vec<Value> {
+    let mut command = Command::new(python);
+    command
+        .arg(repository().join("tests/interop/verify_qr.py"))
+        .arg("--jwks")
+        .arg(jwks);
+    if let Some(issuer) = issuer {
+        command.args(["--issuer", issuer]);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the Python verifier starts");
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for text in texts {
+            writeln!(stdin, "{text}").unwrap();
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // 0: all valid, 1: some not genuine; anything else is the verifier failing.
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "the Python verifier failed ({:?}): {stderr}",
+        output.status
+    );
+    let answers: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object a line"))
+        .collect();
+    assert_eq!(answers.len(), texts.len(), "one answer a text; {stderr}");
+    answers
+}
+
+/// The reason the specification's §8 names for each way `tica_credential` refuses.
+fn reason(error: &CredentialError) -> &'static str {
+    match error {
+        CredentialError::Malformed(_) | CredentialError::Unsupported(_) => "malformed",
+        CredentialError::UnknownKey(_) => "unknown_key",
+        CredentialError::BadSignature => "bad_signature",
+        CredentialError::WrongIssuer { .. } => "wrong_issuer",
+        CredentialError::KeyNotInForce { .. } => "key_not_in_force",
+    }
+}
+
+/// The Rust verifier's verdict, as `tica verify --qr` reaches it: the key set's keys, and its
+/// `issuer` unless `issuer` is given.
+fn rust_verdict(text: &str, keys: &KeySet, issuer: Option<&str>) -> Result<QrClaims, &'static str> {
+    let issuer = issuer
+        .or(keys.issuer.as_deref())
+        .expect("an issuer to check against");
+    qr::verify_qr(text, Some(issuer), &|kid| keys.get(kid)).map_err(|e| reason(&e))
+}
+
+/// Asserts that both verifiers reach the same verdict on every case, with the same reason when
+/// refused and the same claims when valid; the verdicts.
+fn assert_agree(
+    python: &Path,
+    jwks: &Path,
+    issuer: Option<&str>,
+    cases: &[(String, String)],
+) -> Vec<Result<QrClaims, &'static str>> {
+    let keys = tica_credential::key_set_from_jwks(
+        &serde_json::from_str(&std::fs::read_to_string(jwks).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let texts: Vec<String> = cases.iter().map(|(_, text)| text.clone()).collect();
+    let answers = python_answers(python, jwks, issuer, &texts);
+    let mut verdicts = Vec::new();
+    for ((case, text), answer) in cases.iter().zip(&answers) {
+        let verdict = rust_verdict(text, &keys, issuer);
+        match &verdict {
+            Ok(claims) => {
+                assert_eq!(answer["verdict"], "valid", "{case}: {answer}");
+                let c = &answer["claims"];
+                let python_claims = QrClaims {
+                    version: c["version"].as_u64().unwrap() as u8,
+                    kid: c["kid"].as_str().unwrap().into(),
+                    id: c["id"].as_str().unwrap().into(),
+                    number: c["number"].as_str().unwrap().into(),
+                    name: c["name"].as_str().unwrap().into(),
+                    id_masked: c["id_masked"].as_str().unwrap().into(),
+                    school: c["school"].as_str().unwrap().into(),
+                    competency: c["competency"].as_str().unwrap().into(),
+                    grade: c["grade"].as_str().unwrap().into(),
+                    issuer: c["issuer"].as_str().unwrap().into(),
+                    issued: c["issued"].as_str().unwrap().into(),
+                };
+                assert_eq!(&python_claims, claims, "{case}");
+            }
+            Err(why) => {
+                assert_eq!(answer["verdict"], "not_genuine", "{case}: {answer}");
+                assert_eq!(answer["reason"], *why, "{case}: {answer}");
+                assert!(answer["claims"].is_null(), "{case}: {answer}");
+            }
+        }
+        eprintln!(
+            "{case}: both {} {}",
+            answer["verdict"],
+            answer["reason"].as_str().unwrap_or_default()
+        );
+        verdicts.push(verdict);
+    }
+    verdicts
+}
+
+/// `text` with the payload digit at `at` (from the start of the fragment) changed.
+fn with_digit_changed(text: &str, at: usize) -> String {
+    let (url, digits) = text.split_once('#').unwrap();
+    let mut digits = digits.as_bytes().to_vec();
+    digits[at] = if digits[at] == b'1' { b'2' } else { b'1' };
+    format!("{url}#{}", String::from_utf8(digits).unwrap())
+}
+
+fn x(key: &SigningKey) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(key.verifying_key().as_bytes())
+}
+
+/// A directory of its own under the system's temporary one, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("tica-interop-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---- real certificates ----
+
+/// Every certificate of the county, as its office lists them.
+async fn county_certificates(office: &mut tica_client::Certificate) -> Vec<cpb::Certificate> {
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = office
+            .list_certificates(cpb::ListCertificatesRequest {
+                parent: format!("jurisdictions/{COUNTY}"),
+                page_size: 100,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        all.extend(page.certificates);
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The body of a plain HTTP answer.
+fn body(answer: &str) -> &str {
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer.split_once("\r\n\r\n").unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_certificates_verify_alike_in_python_and_in_rust_and_altered_ones_are_refused_by_both()
+{
+    let Some(python) = python() else {
+        return;
+    };
+    let year = Year::certified(Backend::Sqlite)
+        .await
+        .expect("SQLite always runs");
+    let mut office = client(
+        &year.cluster,
+        "county-office",
+        Role::CountyOffice,
+        COUNTY,
+        None,
+    );
+    let run = issue(&mut office, &year.batch).await;
+    assert_eq!(
+        run.state,
+        cpb::IssuanceRunState::Succeeded as i32,
+        "{run:?}"
+    );
+    let certificates = county_certificates(&mut office).await;
+    assert!(certificates.len() >= 12, "{}", certificates.len());
+    let competencies: std::collections::BTreeSet<&str> = certificates
+        .iter()
+        .map(|c| c.facts.as_ref().unwrap().micro_competency.as_str())
+        .collect();
+    assert!(competencies.len() >= 3, "{competencies:?}");
+
+    // The key set exactly as an agency downloads it (specification §6).
+    let dir = Scratch::new();
+    let answer = tica_e2e::http_request(
+        &year.cluster.http(),
+        "GET",
+        "/.well-known/jwks.json",
+        "text/plain",
+        b"",
+    )
+    .await;
+    let published: Value = serde_json::from_str(body(&answer)).unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, published.to_string()).unwrap();
+    let issuer = published["issuer"].as_str().unwrap().to_owned();
+    let kid = published["keys"][0]["kid"].as_str().unwrap().to_owned();
+
+    let mut cases: Vec<(String, String)> = certificates
+        .iter()
+        .map(|c| (format!("{} as issued", c.number), c.qr_text.clone()))
+        .collect();
+    std::fs::write(
+        dir.path().join("qr-texts.txt"),
+        cases
+            .iter()
+            .map(|(_, t)| format!("{t}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let first = &certificates[0];
+    let genuine = qr::parse_qr(&first.qr_text).unwrap();
+    let claims = qr::decode_claims(&genuine.id, &genuine.protected).unwrap();
+    let forger = SigningKey::from_bytes(&[7; 32]);
+    let (url, digits) = first.qr_text.split_once('#').unwrap();
+    let moved = first
+        .qr_text
+        .replacen("HTTP://127.0.0.1", "HTTP://127.0.0.2", 1);
+    assert_ne!(moved, first.qr_text);
+    cases.extend([
+        // §3: the text before `#` is case-insensitive; the digits are not affected.
+        ("lower-cased".into(), first.qr_text.to_lowercase()),
+        // §8 step 1: the verification URL alone carries no payload.
+        (
+            "without its fragment".into(),
+            first.verification_url.clone(),
+        ),
+        (
+            "a digit of the claims changed".into(),
+            with_digit_changed(&first.qr_text, 40),
+        ),
+        (
+            "a digit of the signature changed".into(),
+            with_digit_changed(&first.qr_text, digits.len() - 20),
+        ),
+        ("moved to another host".into(), moved.clone()),
+        (
+            "moved onto another certificate's id".into(),
+            first
+                .qr_text
+                .replacen(url, certificates[1].qr_text.split_once('#').unwrap().0, 1),
+        ),
+        (
+            "the same claims signed by another key under the real key id".into(),
+            qr::qr_text(&issuer, &claims, &forger).unwrap(),
+        ),
+        (
+            "signed by a key the issuer never published".into(),
+            qr::qr_text(
+                &issuer,
+                &QrClaims {
+                    kid: "nobody-1".into(),
+                    ..claims.clone()
+                },
+                &forger,
+            )
+            .unwrap(),
+        ),
+        ("garbage".into(), "HTTP://127.0.0.1/C/X#12345".into()),
+    ]);
+    let verdicts = assert_agree(&python, &jwks, None, &cases);
+    let valid = verdicts.iter().filter(|v| v.is_ok()).count();
+    assert_eq!(
+        valid,
+        certificates.len() + 1,
+        "every issued one and lower-cased"
+    );
+    let refused: Vec<&str> = verdicts
+        .iter()
+        .filter_map(|v| v.as_ref().err().copied())
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "malformed",
+            refused[1], // a changed claims digit: bad_signature or malformed, alike in both
+            "bad_signature",
+            "wrong_issuer",
+            "bad_signature",
+            "bad_signature",
+            "unknown_key",
+            "malformed"
+        ]
+    );
+
+    // §4: the base URL is signed. A verifier told the other host is the issuer still refuses.
+    let other = issuer.replacen("127.0.0.1", "127.0.0.2", 1);
+    let verdicts = assert_agree(
+        &python,
+        &jwks,
+        Some(&other),
+        &[("moved, and the other host expected".into(), moved)],
+    );
+    assert_eq!(verdicts, [Err("bad_signature")]);
+
+    // §6: a key signs only within its span. The same key set with the key activated after the
+    // certificates' date, then retired before it.
+    for (member, at) in [
+        ("activated", "2100-01-01T00:00:00Z"),
+        ("retired", "2001-01-01T00:00:00Z"),
+    ] {
+        let mut shifted = published.clone();
+        shifted["keys"][0][member] = at.into();
+        let file = dir.path().join(format!("jwks-{member}.json"));
+        std::fs::write(&file, shifted.to_string()).unwrap();
+        let verdicts = assert_agree(
+            &python,
+            &file,
+            None,
+            &[(format!("{kid} {member} {at}"), first.qr_text.clone())],
+        );
+        assert_eq!(verdicts, [Err("key_not_in_force")]);
+    }
+    year.cluster.stop().await;
+}
+
+// ---- what the service does not issue today ----
+
+/// A hand-written CBOR head (RFC 8949 §3): major type and argument, shortest form.
+fn head(major: u8, n: u64) -> Vec<u8> {
+    let m = major << 5;
+    match n {
+        0..=23 => vec![m | n as u8],
+        24..=0xff => vec![m | 24, n as u8],
+        0x100..=0xffff => [vec![m | 25], (n as u16).to_be_bytes().to_vec()].concat(),
+        _ => [vec![m | 26], (n as u32).to_be_bytes().to_vec()].concat(),
+    }
+}
+
+fn cbor_text(text: &str) -> Vec<u8> {
+    [head(3, text.len() as u64), text.as_bytes().to_vec()].concat()
+}
+
+fn cbor_bytes(bytes: &[u8]) -> Vec<u8> {
+    [head(2, bytes.len() as u64), bytes.to_vec()].concat()
+}
+
+/// A version-1 QR text built from the specification's §5 alone (certificates issued before
+/// version 2 carry them; `tica_credential` no longer writes them).
+fn version_1_text(base: &str, c: &QrClaims, key: &SigningKey) -> String {
+    let mut claims = head(4, 10);
+    claims.extend(head(0, 1));
+    for text in [
+        &c.kid,
+        &c.number,
+        &c.name,
+        &c.id_masked,
+        &c.school,
+        &c.competency,
+        &c.grade,
+        &c.issuer,
+        &c.issued,
+    ] {
+        claims.extend(cbor_text(text));
+    }
+    let message = [c.id.as_bytes(), &[0x1f], &claims].concat();
+    let signature = key.sign(&message).to_bytes();
+    let payload = [head(4, 2), cbor_bytes(&claims), cbor_bytes(&signature)].concat();
+    let (scheme, host) = base.split_once("://").unwrap();
+    format!(
+        "{}://{}/C/{}#{}",
+        scheme.to_uppercase(),
+        host.to_uppercase(),
+        c.id.to_uppercase(),
+        data_encoding::BASE32_NOPAD.encode(&payload)
+    )
+}
+
+const BASE: &str = "https://zhengshu.jyt.nx.tica.example";
+
+/// A fictional Ningxia level certificate with every kind of text: a name with a CJK Extension B
+/// character (four bytes in GB 18030), a long school name, the region's issuer.
+fn level_certificate() -> QrClaims {
+    QrClaims {
+        version: 2,
+        kid: "640000-2026-1".into(),
+        id: "q7zk3m9x2v4j8d1r5t6w0nbhcp".into(),
+        number: "640104-2026-000042".into(),
+        name: "𠀀示例".into(),
+        id_masked: "6401**********042X".into(),
+        school: "宁夏回族自治区银川市示例区第二十一小学（北校区）".into(),
+        competency: "level".into(),
+        grade: "优秀".into(),
+        issuer: "宁夏回族自治区教育厅能力提升2.0办公室".into(),
+        issued: "2026-12-31".into(),
+    }
+}
+
+#[test]
+fn a_version_1_payload_a_level_certificate_and_key_spans_verify_alike_in_python_and_in_rust() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = Scratch::new();
+    let active = SigningKey::from_bytes(&[5; 32]);
+    let retired = SigningKey::from_bytes(&[4; 32]);
+    let spring = SigningKey::from_bytes(&[6; 32]);
+    let jwks = dir.path().join("jwks.json");
+    // 2026-03-02T16:00:00Z is 2026-03-03 00:00 in China: the key's first day is 3 March.
+    std::fs::write(
+        &jwks,
+        json!({ "issuer": BASE, "keys": [
+            { "kty": "OKP", "crv": "Ed25519", "kid": "640000-2026-1", "x": x(&active),
+              "use": "sig", "alg": "EdDSA", "activated": "2026-01-01T00:00:00Z" },
+            { "kty": "OKP", "crv": "Ed25519", "kid": "640000-2024-1", "x": x(&retired),
+              "use": "sig", "alg": "EdDSA", "activated": "2024-01-01T00:00:00Z",
+              "retired": "2024-12-31T15:59:59Z" },
+            { "kty": "OKP", "crv": "Ed25519", "kid": "640000-2026-3", "x": x(&spring),
+              "activated": "2026-03-02T16:00:00Z" },
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let level = level_certificate();
+    let v1 = QrClaims {
+        version: 1,
+        ..level.clone()
+    };
+    let v1_text = version_1_text(BASE, &v1, &active);
+    let v2_text = qr::qr_text(BASE, &level, &active).unwrap();
+    let signed_by = |kid: &str, key: &SigningKey, issued: &str| {
+        qr::qr_text(
+            BASE,
+            &QrClaims {
+                kid: kid.into(),
+                issued: issued.into(),
+                ..level.clone()
+            },
+            key,
+        )
+        .unwrap()
+    };
+    let cases: Vec<(String, String)> = vec![
+        ("a level certificate, version 2".into(), v2_text.clone()),
+        ("the same, version 1".into(), v1_text.clone()),
+        (
+            "version 1 moved to another host".into(),
+            v1_text.replacen("ZHENGSHU.", "EVIL.", 1),
+        ),
+        (
+            "version 1 with a character of its payload changed".into(),
+            {
+                let (url, payload) = v1_text.split_once('#').unwrap();
+                let at = payload.len() - 10;
+                let swap = if &payload[at..=at] == "A" { "B" } else { "A" };
+                format!("{url}#{}{swap}{}", &payload[..at], &payload[at + 1..])
+            },
+        ),
+        (
+            "a retired key on its last day (China time)".into(),
+            signed_by("640000-2024-1", &retired, "2024-12-31"),
+        ),
+        (
+            "a retired key after its retirement".into(),
+            signed_by("640000-2024-1", &retired, "2025-01-01"),
+        ),
+        (
+            "a key on the China day it was activated".into(),
+            signed_by("640000-2026-3", &spring, "2026-03-03"),
+        ),
+        (
+            "a key the day before (its UTC activation date)".into(),
+            signed_by("640000-2026-3", &spring, "2026-03-02"),
+        ),
+        (
+            "a day the calendar lacks counts on from the month's first".into(),
+            signed_by("640000-2026-3", &spring, "2026-02-31"),
+        ),
+        ("version 2 lower-cased".into(), v2_text.to_lowercase()),
+    ];
+    let verdicts = assert_agree(&python, &jwks, None, &cases);
+    let outcomes: Vec<Result<(), &str>> = verdicts
+        .iter()
+        .map(|v| v.as_ref().map(|_| ()).map_err(|e| *e))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            Ok(()),
+            Ok(()),
+            Err("wrong_issuer"),
+            outcomes[3], // bad_signature or malformed, alike in both
+            Ok(()),
+            Err("key_not_in_force"),
+            Ok(()),
+            Err("key_not_in_force"),
+            Ok(()),
+            Ok(()),
+        ]
+    );
+    assert!(outcomes[3].is_err());
+    assert_eq!(verdicts[1].as_ref().unwrap(), &v1);
+    assert!(qr::qr_version(&v2_text).unwrap() <= qr::MAX_VERSION);
+}
+
+// ---- the worked example ----
+
+/// The inputs of the specification's §9, fictional.
+fn example() -> (String, QrClaims, SigningKey) {
+    (
+        "https://verify.tica.example".into(),
+        QrClaims {
+            version: 2,
+            kid: "340000-2026-1".into(),
+            id: "0123456789abcdefghjkmnpqrs".into(),
+            number: "341324-2026-000001".into(),
+            name: "李四".into(),
+            id_masked: "3413**********001X".into(),
+            school: "泗县示例小学".into(),
+            competency: "B2".into(),
+            grade: "合格".into(),
+            issuer: "泗县教育体育局".into(),
+            issued: "2026-11-24".into(),
+        },
+        SigningKey::from_bytes(&[7; 32]),
+    )
+}
+
+#[test]
+fn the_specifications_worked_example_is_exactly_what_the_code_writes() {
+    let (base, claims, key) = example();
+    let signed = qr::sign_claims(&base, &claims, &key).unwrap();
+    let text = qr::encode_qr(&base, &claims.id, &signed).unwrap();
+    let spec = std::fs::read_to_string(repository().join("docs/qr-format.md")).unwrap();
+    // The document wraps long values at 64 characters; compare without line breaks.
+    let unwrapped: String = spec.split_whitespace().collect();
+    let message = [
+        b"tica-qr-v2\x1f".as_slice(),
+        base.as_bytes(),
+        &[0x1f],
+        claims.id.as_bytes(),
+        &[0x1f],
+        &signed.protected,
+    ]
+    .concat();
+    for (what, value) in [
+        ("public key (x)", x(&key)),
+        ("claims", hex::encode(&signed.protected)),
+        ("signature input", hex::encode(&message)),
+        ("signature", hex::encode(signed.signature)),
+        ("QR text", text.clone()),
+    ] {
+        eprintln!("{what}: {value}");
+        assert!(
+            unwrapped.contains(&value),
+            "docs/qr-format.md §9 lacks the {what} the code writes: {value}"
+        );
+    }
+    assert_eq!(
+        qr::verify_qr(&text, Some(&base), &|kid| {
+            (kid == claims.kid).then(|| qr::PublishedKey::unbounded(key.verifying_key()))
+        }),
+        Ok(claims.clone())
+    );
+    eprintln!("QR version: {}", qr::qr_version(&text).unwrap());
+    // And the Python verifier, against the example's key set, finds it valid.
+    if let Some(python) = python() {
+        let dir = Scratch::new();
+        let jwks = dir.path().join("jwks.json");
+        std::fs::write(
+            &jwks,
+            json!({ "issuer": base, "keys": [{ "kty": "OKP", "crv": "Ed25519",
+                "kid": claims.kid, "x": x(&key), "activated": "2026-01-01T00:00:00Z" }] })
+            .to_string(),
+        )
+        .unwrap();
+        let verdicts = assert_agree(&python, &jwks, None, &[("§9".into(), text)]);
+        assert_eq!(verdicts, [Ok(claims)]);
+    }
+}
