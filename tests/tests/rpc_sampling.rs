@@ -27,6 +27,8 @@ tica_testkit::backend_tests!(
     a_regrades_rubric_scores_are_checked_against_the_pinned_rubric,
     a_county_office_creates_its_batchs_review_round_in_draft_with_the_policys_rates,
     a_round_refused_at_creation_stores_nothing_and_says_why,
+    a_round_created_again_with_its_request_id_is_the_first_round_and_creates_no_other,
+    a_round_created_without_the_first_request_id_or_by_another_caller_is_a_new_round,
     the_county_and_the_offices_above_read_a_round_but_another_county_cannot,
     a_county_lists_its_rounds_by_state_and_cannot_list_another_countys,
     freezing_publishes_the_population_and_its_hash_once_and_only_for_the_running_office,
@@ -214,6 +216,132 @@ async fn a_round_refused_at_creation_stores_nothing_and_says_why(backend: Backen
         get_round(&mut county, &first.name).await.state,
         sp::RoundState::Draft as i32
     );
+    year.cluster.stop().await;
+}
+
+/// The county's online review round over its batch, asked for with `request_id` (AIP-155).
+fn county_round_request(year: &Year, request_id: &str) -> sp::CreateReviewRoundRequest {
+    sp::CreateReviewRoundRequest {
+        request_id: request_id.into(),
+        ..new_round(
+            sp::RoundLevel::CountyReview,
+            sp::RoundKind::OnlineRegrade,
+            vec![year.batch.clone()],
+        )
+    }
+}
+
+async fn a_round_created_again_with_its_request_id_is_the_first_round_and_creates_no_other(
+    backend: Backend,
+) {
+    let Some(year) = Year::in_county_review(backend, false).await else {
+        return;
+    };
+    let mut county = year.county_sampling();
+    let request = "3f9a1c7e-2b8d-4e6f-a5c4-9d1e7b3f5a2c";
+    let first = county
+        .create_review_round(county_round_request(&year, request))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(round_total(&mut county).await, 1);
+    // The answer was lost; the office's program retries, exactly as before.
+    let again = county
+        .create_review_round(county_round_request(&year, request))
+        .await
+        .expect("a retry with the same request_id gets the first round")
+        .into_inner();
+    assert_eq!(again, first);
+    assert_eq!(round_total(&mut county).await, 1, "no second round");
+    // The same id for another round is a mistake the client must hear of.
+    let reused = sp::CreateReviewRoundRequest {
+        request_id: request.into(),
+        ..new_round(
+            sp::RoundLevel::CountyReview,
+            sp::RoundKind::OfflineCheck,
+            vec![year.batch.clone()],
+        )
+    };
+    refused(
+        county.create_review_round(reused).await,
+        Code::AlreadyExists,
+    );
+    let bad = refused(
+        county
+            .create_review_round(county_round_request(&year, "不是 UUID"))
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&bad, "request_id");
+    assert_eq!(round_total(&mut county).await, 1);
+    year.cluster.stop().await;
+}
+
+async fn a_round_created_without_the_first_request_id_or_by_another_caller_is_a_new_round(
+    backend: Backend,
+) {
+    let Some(year) = Year::in_county_review(backend, false).await else {
+        return;
+    };
+    let mut county = year.county_sampling();
+    let cancel = |name: String| sp::CancelReviewRoundRequest {
+        name,
+        reason: "重新抽样".into(),
+    };
+    let request = "8b2d4f6a-1c3e-4a5b-9d7f-0e2c4a6b8d1f";
+    let first = county
+        .create_review_round(county_round_request(&year, request))
+        .await
+        .unwrap()
+        .into_inner();
+    county
+        .cancel_review_round(cancel(first.name.clone()))
+        .await
+        .unwrap();
+    // A retry gets the first round as it stands now: cancelled.
+    let again = county
+        .create_review_round(county_round_request(&year, request))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.name, first.name);
+    assert_eq!(again.state, sp::RoundState::Cancelled as i32);
+    let mut created = vec![first.name];
+    for (mut office, request_id) in [
+        (year.county_sampling(), ""),
+        (
+            year.county_sampling(),
+            "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f",
+        ),
+        (
+            year.sampling("county-deputy", Role::CountyOffice, COUNTY),
+            request,
+        ),
+    ] {
+        let round = office
+            .create_review_round(county_round_request(&year, request_id))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            !created.contains(&round.name),
+            "{request_id:?}: a new round"
+        );
+        office
+            .cancel_review_round(cancel(round.name.clone()))
+            .await
+            .unwrap();
+        created.push(round.name);
+    }
+    assert_eq!(round_total(&mut county).await, 4);
+    // Each caller's retry still finds their own round.
+    let theirs = year
+        .sampling("county-deputy", Role::CountyOffice, COUNTY)
+        .create_review_round(county_round_request(&year, request))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(theirs.name, created[3]);
     year.cluster.stop().await;
 }
 

@@ -533,8 +533,8 @@ impl SamplingService for SamplingGrpc {
         request: Request<pb::CreateReviewRoundRequest>,
     ) -> Reply<pb::ReviewRound> {
         let c = ctx(&request)?;
+        let request = request.into_inner();
         let r = request
-            .into_inner()
             .review_round
             .ok_or_else(|| invalid("review_round", "required"))?;
         let level = match pb::RoundLevel::try_from(r.level) {
@@ -578,6 +578,7 @@ impl SamplingService for SamplingGrpc {
                     kind,
                     batches,
                     display_name: r.display_name,
+                    request_id: request.request_id,
                 },
             )
             .await?;

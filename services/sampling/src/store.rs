@@ -46,6 +46,26 @@ pub async fn round(db: &Database, id: &str) -> Result<Option<RoundRecord>> {
     row.map(|(doc,)| parse(&doc, "round")).transpose()
 }
 
+/// The round `subject` created with `request_id` (AIP-155), if any.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "sampling.round_by_request", db.operation.name = "sampling.round_by_request"))]
+pub async fn round_by_request(
+    db: &Database,
+    subject: &str,
+    request_id: &str,
+) -> Result<Option<RoundRecord>> {
+    let row: Option<(String,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT doc_json FROM rounds \
+             WHERE creator_subject = $1 AND request_id = $2 AND request_id <> ''",
+        )
+        .bind(subject.to_owned())
+        .bind(request_id.to_owned())
+        .fetch_optional(pool)
+        .await?
+    });
+    row.map(|(doc,)| parse(&doc, "round")).transpose()
+}
+
 /// Filters of [`rounds_in`].
 #[derive(Clone, Debug, Default)]
 pub struct RoundFilter {
@@ -747,6 +767,9 @@ const POPULATION_ROWS_PER_INSERT: usize = 1000;
 pub struct Work {
     /// The round, new (`None`) or as read (`Some(update_micros read)`).
     pub round: Option<(RoundRecord, Option<i64>)>,
+    /// A new round: the request id its creator gave (AIP-155; empty for none), stored beside
+    /// the creator's subject.
+    pub request_id: String,
     /// Population rows to add.
     pub population: Vec<PopulationRow>,
     /// Strata to add.
@@ -778,8 +801,8 @@ pub async fn commit(db: &Database, work: &Work) -> Result<()> {
             let applied = match read {
                 None => sqlx::query(
                     "INSERT INTO rounds (id, scope_code, path, year, level, kind, state, chain, chain_key, \
-                     doc_json, create_micros, update_micros) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     doc_json, create_micros, update_micros, creator_subject, request_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(round.id.clone())
                 .bind(round.scope_code.clone())
@@ -793,6 +816,8 @@ pub async fn commit(db: &Database, work: &Work) -> Result<()> {
                 .bind(json(round))
                 .bind(round.create_micros)
                 .bind(round.update_micros)
+                .bind(round.creator.subject.clone())
+                .bind(work.request_id.clone())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| {

@@ -60,6 +60,7 @@ pub fn new_round(
             batches,
             ..Default::default()
         }),
+        request_id: String::new(),
     }
 }
 

@@ -29,6 +29,9 @@ pub struct NewRound {
     pub batches: Vec<String>,
     /// Optional.
     pub display_name: String,
+    /// Optional (AIP-155): a retry by the same caller with it gets the round the first call
+    /// created.
+    pub request_id: String,
 }
 
 /// The draw plan `batch`'s pinned policy gives for `level` and `kind`.
@@ -126,8 +129,55 @@ fn check_seed(seed: &str) -> Result<()> {
 }
 
 impl Sampling {
-    /// Creates a round in DRAFT.
+    /// Creates a round in DRAFT. With a request id (AIP-155), a retry by the same caller gets
+    /// the round the first call created, as it stands now.
     pub async fn create_round(&self, ctx: &Ctx, new: NewRound) -> Result<RoundRecord> {
+        tica_server::check_request_id(&new.request_id)?;
+        if let Some(first) = self.round_retried(ctx, &new).await? {
+            return Ok(first);
+        }
+        match self.create_new_round(ctx, &new).await {
+            // A retry racing its first call (refused as a second open round over the batch, or
+            // losing the insert): the one that stored its round answers for both.
+            Err(error) if !new.request_id.is_empty() => {
+                match self.round_retried(ctx, &new).await? {
+                    Some(first) => Ok(first),
+                    None => Err(error),
+                }
+            }
+            answer => answer,
+        }
+    }
+
+    /// The round the caller created with `new`'s request id, when this call is a retry;
+    /// ALREADY_EXISTS when that round has another level, kind or batches. None without a
+    /// request id, or when the caller created none with it (or no longer covers its scope).
+    async fn round_retried(&self, ctx: &Ctx, new: &NewRound) -> Result<Option<RoundRecord>> {
+        if new.request_id.is_empty() {
+            return Ok(None);
+        }
+        let Some(first) =
+            store::round_by_request(&self.db, &ctx.caller.subject, &new.request_id).await?
+        else {
+            return Ok(None);
+        };
+        if !ctx.caller.covers(&first.path) {
+            return Ok(None);
+        }
+        // An audit named with no batches took every batch awaiting it: any list matches.
+        let same_batches = new.batches.is_empty() || new.batches == first.batches;
+        if (first.level, first.kind) != (new.level, new.kind) || !same_batches {
+            return Err(SamplingError::AlreadyExists(format!(
+                "request_id {} created {} with another level, kind or batches: make a new \
+                 request_id for each round",
+                new.request_id,
+                first.name()
+            )));
+        }
+        Ok(Some(first))
+    }
+
+    async fn create_new_round(&self, ctx: &Ctx, new: &NewRound) -> Result<RoundRecord> {
         let caller = &ctx.caller;
         match new.level {
             Level::CountyReview if caller.role != Role::CountyOffice => {
@@ -305,6 +355,7 @@ impl Sampling {
                 &self.db,
                 &Work {
                     round: Some((round.clone(), None)),
+                    request_id: new.request_id.clone(),
                     audits: vec![audit],
                     ..Default::default()
                 },

@@ -222,6 +222,7 @@ impl Year<'_> {
                     batches: Vec::new(),
                     ..Default::default()
                 }),
+                request_id: String::new(),
             })
             .await
             .context("CreateReviewRound (region audit)")?

@@ -1830,6 +1830,7 @@ fn new_round(batch: String) -> sp::CreateReviewRoundRequest {
             batches: vec![batch],
             ..Default::default()
         }),
+        request_id: String::new(),
     }
 }
 
