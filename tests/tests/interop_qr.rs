@@ -3,8 +3,9 @@
 //! agree with `tica_credential::qr` on every text — real certificates issued through the running
 //! suite, and the same texts altered, moved to another host, signed by an unknown key or dated
 //! outside their key's span; a version-1 payload (which the service no longer writes) built here
-//! by the specification's §5; and the specification's own worked example (§9), which must be
-//! exactly what the code writes.
+//! by the specification's §5; the edges of the format written by hand (white space, the version
+//! in the claims against the fragment's encoding, wrong types, bad digit groups, trailing bytes);
+//! and the specification's own worked example (§9), which must be exactly what the code writes.
 //!
 //! The verifier runs on `$TICA_PYTHON` (or `python3`) with `tests/interop/requirements.txt`
 //! installed; without them a test says why and passes, unless `TICA_REQUIRE_INTEROP=1` (CI).
@@ -583,6 +584,204 @@ fn a_version_1_payload_a_level_certificate_and_key_spans_verify_alike_in_python_
     assert!(outcomes[3].is_err());
     assert_eq!(verdicts[1].as_ref().unwrap(), &v1);
     assert!(qr::qr_version(&v2_text).unwrap() <= qr::MAX_VERSION);
+}
+
+/// A CBOR array of already encoded items.
+fn array(items: &[Vec<u8>]) -> Vec<u8> {
+    [head(4, items.len() as u64), items.concat()].concat()
+}
+
+#[test]
+fn the_edges_of_the_format_are_read_alike_in_python_and_in_rust() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = Scratch::new();
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(
+        &jwks,
+        json!({ "issuer": BASE, "keys": [
+            { "kty": "OKP", "crv": "Ed25519", "kid": "640000-2026-1", "x": x(&key),
+              "activated": "2026-01-01T00:00:00Z" }]})
+        .to_string(),
+    )
+    .unwrap();
+    let id = "q7zk3m9x2v4j8d1r5t6w0nbhcp";
+    let address = format!(
+        "HTTPS://ZHENGSHU.JYT.NX.TICA.EXAMPLE/C/{}",
+        id.to_uppercase()
+    );
+    // Version-2 claims written by hand (§4.2); ASCII is its own GB 18030.
+    let claims = |version: u64, name: Vec<u8>, grade: Vec<u8>| {
+        array(&[
+            head(0, version),
+            cbor_text("640000-2026-1"),
+            cbor_text("640104-2026-000042"),
+            name,
+            cbor_text("6401**********042X"),
+            cbor_bytes(b"Example School"),
+            cbor_text("B2"),
+            grade,
+            cbor_bytes(b"Example Office"),
+            head(0, 20261124),
+        ])
+    };
+    let good = claims(2, cbor_bytes(b"Li Si"), head(0, 1));
+    // §4.3 and §5.3.
+    let sign_v2 = |claims: &[u8]| {
+        let message = [
+            b"tica-qr-v2\x1f",
+            BASE.as_bytes(),
+            b"\x1f",
+            id.as_bytes(),
+            b"\x1f",
+            claims,
+        ];
+        key.sign(&message.concat()).to_bytes().to_vec()
+    };
+    let sign_v1 = |claims: &[u8]| {
+        key.sign(&[id.as_bytes(), b"\x1f", claims].concat())
+            .to_bytes()
+            .to_vec()
+    };
+    let digits = |claims: &[u8], signature: &[u8]| {
+        format!("{address}#{}", qr::to_digits(&[claims, signature].concat()))
+    };
+    let envelope = |claims: &[u8], signature: &[u8]| {
+        let payload = array(&[cbor_bytes(claims), cbor_bytes(signature)]);
+        format!("{address}#{}", data_encoding::BASE32_NOPAD.encode(&payload))
+    };
+    let v1 = array(
+        &[
+            vec![head(0, 1)],
+            [
+                "640000-2026-1",
+                "640104-2026-000042",
+                "Li Si",
+                "6401**********042X",
+                "Example School",
+                "B2",
+                "合格",
+                "Example Office",
+                "2026-11-24",
+            ]
+            .map(cbor_text)
+            .to_vec(),
+        ]
+        .concat(),
+    );
+    let with_trailing_byte = [good.clone(), vec![0]].concat();
+    let version_3 = claims(3, cbor_bytes(b"Li Si"), head(0, 1));
+    let grade_3 = claims(2, cbor_bytes(b"Li Si"), head(0, 3));
+    let grade_true = claims(2, cbor_bytes(b"Li Si"), vec![0xf5]);
+    let name_as_text = claims(2, cbor_text("Li Si"), head(0, 1));
+    let eleven = {
+        let mut c = good.clone();
+        c[0] = 0x8b;
+        c.push(0);
+        c
+    };
+    let not_gb18030 = claims(2, cbor_bytes(&[0x81, 0x20]), head(0, 1));
+    let cases: Vec<(String, String, &str)> = vec![
+        (
+            "hand-written version 2".into(),
+            digits(&good, &sign_v2(&good)),
+            "valid",
+        ),
+        (
+            "white space around the text (§3.3 step 1)".into(),
+            format!("\t {} ", digits(&good, &sign_v2(&good))),
+            "valid",
+        ),
+        (
+            "version 2 claims in a base32 envelope: the claims decide (§4.2)".into(),
+            envelope(&good, &sign_v2(&good)),
+            "valid",
+        ),
+        (
+            "version 1 claims as digits: the claims decide (§4.2)".into(),
+            digits(&v1, &sign_v1(&v1)),
+            "valid",
+        ),
+        (
+            "version 1 lower-cased: base32 is upper case (§5.1)".into(),
+            envelope(&v1, &sign_v1(&v1)).to_lowercase(),
+            "malformed",
+        ),
+        (
+            "a version-1 signature of 63 bytes (§8 step 5)".into(),
+            envelope(&v1, &sign_v1(&v1)[..63]),
+            "malformed",
+        ),
+        (
+            "signed bytes after the claims' array (§4.2: issuers write none)".into(),
+            digits(&with_trailing_byte, &sign_v2(&with_trailing_byte)),
+            "either",
+        ),
+        (
+            "version 3".into(),
+            digits(&version_3, &sign_v2(&version_3)),
+            "malformed",
+        ),
+        (
+            "grade 3".into(),
+            digits(&grade_3, &sign_v2(&grade_3)),
+            "malformed",
+        ),
+        (
+            "grade true".into(),
+            digits(&grade_true, &sign_v2(&grade_true)),
+            "malformed",
+        ),
+        (
+            "the name a text string".into(),
+            digits(&name_as_text, &sign_v2(&name_as_text)),
+            "malformed",
+        ),
+        (
+            "the name not GB 18030".into(),
+            digits(&not_gb18030, &sign_v2(&not_gb18030)),
+            "malformed",
+        ),
+        (
+            "eleven members".into(),
+            digits(&eleven, &sign_v2(&eleven)),
+            "malformed",
+        ),
+        (
+            "a digit group above 2^56 (§4.1)".into(),
+            format!("{address}#{}", "9".repeat(17 * 10)),
+            "malformed",
+        ),
+        (
+            "digits of no group length (§4.1)".into(),
+            format!("{address}#{}", "1".repeat(17 * 10 + 4)),
+            "malformed",
+        ),
+        (
+            "an empty fragment".into(),
+            format!("{address}#"),
+            "malformed",
+        ),
+        (
+            "a second /C/ in the address: the last one counts (§3.3)".into(),
+            digits(&good, &sign_v2(&good)).replacen("/C/", "/C/X/C/", 1),
+            "wrong_issuer",
+        ),
+    ];
+    let texts: Vec<(String, String)> = cases
+        .iter()
+        .map(|(case, text, _)| (case.clone(), text.clone()))
+        .collect();
+    let verdicts = assert_agree(&python, &jwks, None, &texts);
+    for ((case, _, expected), verdict) in cases.iter().zip(&verdicts) {
+        let got = verdict.as_ref().map_or_else(|e| *e, |_| "valid");
+        assert!(
+            *expected == "either" || got == *expected,
+            "{case}: {got}, the specification says {expected}"
+        );
+    }
 }
 
 // ---- the worked example ----
