@@ -1,7 +1,8 @@
 //! The QR payload as a published format (issue 17 §7): `docs/qr-format.md` specifies it, and
 //! `tests/interop/verify_qr.py`, a second verifier written in Python from that text alone, must
 //! agree with `tica_credential::qr` on every text — real certificates issued through the running
-//! suite, and the same texts altered, moved to another host, signed by an unknown key or dated
+//! suite (a county's micro-competency certificates, and the level certificates of the demo's
+//! Ningxia year), and the same texts altered, moved to another host, signed by an unknown key or dated
 //! outside their key's span; a version-1 payload (which the service no longer writes) built here
 //! by the specification's §5; the edges of the format written by hand (white space, the version
 //! in the claims against the fragment's encoding, wrong types, bad digit groups, trailing bytes);
@@ -215,13 +216,16 @@ impl Drop for Scratch {
 // ---- real certificates ----
 
 /// Every certificate of the county, as its office lists them.
-async fn county_certificates(office: &mut tica_client::Certificate) -> Vec<cpb::Certificate> {
+async fn county_certificates(
+    office: &mut tica_client::Certificate,
+    county: &str,
+) -> Vec<cpb::Certificate> {
     let mut all = Vec::new();
     let mut page_token = String::new();
     loop {
         let page = office
             .list_certificates(cpb::ListCertificatesRequest {
-                parent: format!("jurisdictions/{COUNTY}"),
+                parent: format!("jurisdictions/{county}"),
                 page_size: 100,
                 page_token,
                 ..Default::default()
@@ -265,7 +269,7 @@ async fn real_certificates_verify_alike_in_python_and_in_rust_and_altered_ones_a
         cpb::IssuanceRunState::Succeeded as i32,
         "{run:?}"
     );
-    let certificates = county_certificates(&mut office).await;
+    let certificates = county_certificates(&mut office, COUNTY).await;
     assert!(certificates.len() >= 12, "{}", certificates.len());
     let competencies: std::collections::BTreeSet<&str> = certificates
         .iter()
@@ -275,17 +279,7 @@ async fn real_certificates_verify_alike_in_python_and_in_rust_and_altered_ones_a
 
     // The key set exactly as an agency downloads it (specification §6).
     let dir = Scratch::new();
-    let answer = tica_e2e::http_request(
-        &year.cluster.http(),
-        "GET",
-        "/.well-known/jwks.json",
-        "text/plain",
-        b"",
-    )
-    .await;
-    let published: Value = serde_json::from_str(body(&answer)).unwrap();
-    let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, published.to_string()).unwrap();
+    let (published, jwks) = downloaded_key_set(&year.cluster, dir.path()).await;
     let issuer = published["issuer"].as_str().unwrap().to_owned();
     let kid = published["keys"][0]["kid"].as_str().unwrap().to_owned();
 
@@ -405,6 +399,68 @@ async fn real_certificates_verify_alike_in_python_and_in_rust_and_altered_ones_a
         assert_eq!(verdicts, [Err("key_not_in_force")]);
     }
     year.cluster.stop().await;
+}
+
+/// The key set an agency downloads from `/.well-known/jwks.json` of `cluster`, written to `dir`.
+async fn downloaded_key_set(cluster: &tica_e2e::Cluster, dir: &Path) -> (Value, PathBuf) {
+    let answer = tica_e2e::http_request(
+        &cluster.http(),
+        "GET",
+        "/.well-known/jwks.json",
+        "text/plain",
+        b"",
+    )
+    .await;
+    let published: Value = serde_json::from_str(body(&answer)).unwrap();
+    let jwks = dir.join("jwks.json");
+    std::fs::write(&jwks, published.to_string()).unwrap();
+    (published, jwks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level_certificates_of_a_ningxia_year_verify_alike_in_python_and_in_rust() {
+    let Some(python) = python() else {
+        return;
+    };
+    let cluster = tica_e2e::Cluster::start(Backend::Sqlite)
+        .await
+        .expect("SQLite always runs");
+    // The demo's Ningxia year (《宁夏测评实施办法》): one level certificate a passed teacher.
+    let outcome = tica::demo::run_year(
+        &cluster.target(),
+        &tica::demo::Options {
+            teachers: 40,
+            seed: 2022,
+            policy: tica::demo::Policy::Ningxia,
+            concurrency: 8,
+            out: None,
+            certificates: tica::demo::Certificates::Sample,
+            quiet: true,
+        },
+    )
+    .await
+    .expect("the year runs to its end");
+    assert!(outcome.certificates_issued > 0, "{outcome:?}");
+    let county = "640121";
+    let mut office = client(&cluster, "county-office", Role::CountyOffice, county, None);
+    let certificates = county_certificates(&mut office, county).await;
+    assert_eq!(
+        i64::try_from(certificates.len()).unwrap(),
+        outcome.certificates_issued
+    );
+    let dir = Scratch::new();
+    let (_, jwks) = downloaded_key_set(&cluster, dir.path()).await;
+    let cases: Vec<(String, String)> = certificates
+        .iter()
+        .map(|c| (format!("{} as issued", c.number), c.qr_text.clone()))
+        .collect();
+    let verdicts = assert_agree(&python, &jwks, None, &cases);
+    for verdict in &verdicts {
+        let claims = verdict.as_ref().expect("every level certificate is valid");
+        assert_eq!(claims.competency, "level");
+        assert!(claims.id_masked.starts_with("6401"), "{claims:?}");
+    }
+    cluster.stop().await;
 }
 
 // ---- what the service does not issue today ----
