@@ -36,6 +36,7 @@ tica_testkit::backend_tests!(
     a_teacher_lists_only_their_own_certificates_and_an_office_its_jurisdictions,
     the_teachers_search_finds_their_certificates_by_name_and_full_id_number_only,
     a_revocation_needs_a_reason_and_an_explanation_and_is_final,
+    every_refusal_an_agency_provokes_names_a_reason_it_can_act_on,
     a_pdf_is_downloaded_by_its_holder_exactly_as_issued_and_by_no_other_teacher,
     the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_only,
     a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_teacher,
@@ -158,6 +159,7 @@ async fn archive_of_school_one(year: &Year) -> cpb::CertificateArchive {
                 school: format!("schools/{}", school(1)),
                 ..Default::default()
             }),
+            request_id: String::new(),
         })
         .await
         .unwrap()
@@ -210,6 +212,7 @@ async fn no_run_starts_for_a_batch_not_yet_certified_or_another_countys(backend:
     };
     let start = || cpb::StartIssuanceRunRequest {
         batch: year.batch.clone(),
+        request_id: String::new(),
     };
     // Wrong state: certificates only for certified results (《宁夏测评实施办法》§五(四), §八).
     refused(
@@ -234,6 +237,7 @@ async fn no_run_starts_for_a_batch_not_yet_certified_or_another_countys(backend:
         county_office(&year)
             .start_issuance_run(cpb::StartIssuanceRunRequest {
                 batch: "341324-2026".into(),
+                request_id: String::new(),
             })
             .await,
         Code::InvalidArgument,
@@ -738,6 +742,154 @@ async fn a_revocation_needs_a_reason_and_an_explanation_and_is_final(backend: Ba
     year.cluster.stop().await;
 }
 
+/// The reason a refusal names (`proto/tica/common/v1/errors.proto`), asserting its domain and
+/// that it travels with the code the table gives it.
+fn reason_of(status: &Status) -> String {
+    use tonic_types::StatusExt;
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo on {status:?}"));
+    assert_eq!(info.domain, "tica", "{status:?}");
+    let reason = tica_server::errors::reason_named(&info.reason)
+        .unwrap_or_else(|| panic!("{} is not in errors.proto", info.reason));
+    assert_eq!(
+        tica_server::errors::reason_code(reason),
+        Some(status.code()),
+        "{status:?}"
+    );
+    let localized = status
+        .get_details_localized_message()
+        .unwrap_or_else(|| panic!("no LocalizedMessage on {status:?}"));
+    assert!(!localized.message.is_empty());
+    info.reason
+}
+
+/// Issue 17, point 3: an agency's program, provoking each kind of refusal over real gRPC, finds
+/// a stable reason it can act on in every one — the service's own refusals with the details
+/// that apply (ResourceInfo, PreconditionFailure, BadRequest, RetryInfo), and the transport's
+/// and the auth layer's too — explained in the language it asks for.
+async fn every_refusal_an_agency_provokes_names_a_reason_it_can_act_on(backend: Backend) {
+    use tonic_types::StatusExt;
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let revoke = || {
+        let mut request = tonic::Request::new(cpb::RevokeCertificateRequest {
+            name: cert.name.clone(),
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "录入错误".into(),
+            request_id: String::new(),
+        });
+        request.metadata_mut().insert(
+            "accept-language",
+            "en-GB,en;q=0.9,zh;q=0.5".parse().unwrap(),
+        );
+        request
+    };
+    let mut office = county_office(&year);
+    office.revoke_certificate(revoke()).await.unwrap();
+    let again = refused(
+        office.revoke_certificate(revoke()).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(reason_of(&again), "CERTIFICATE_ALREADY_REVOKED");
+    assert_eq!(
+        again.get_details_resource_info().unwrap().resource_name,
+        cert.name
+    );
+    let failure = again.get_details_precondition_failure().unwrap();
+    assert_eq!(failure.violations[0].subject, cert.name);
+    let localized = again.get_details_localized_message().unwrap();
+    assert_eq!(localized.locale, "en");
+    assert!(localized.message.contains("revoked"), "{localized:?}");
+
+    // Bad input: every bad field named, in Chinese when the caller names no language.
+    let invalid = refused(
+        office
+            .revoke_certificate(cpb::RevokeCertificateRequest {
+                name: cert.name.clone(),
+                reason: cpb::RevocationReason::Unspecified as i32,
+                explanation: " ".into(),
+                request_id: String::new(),
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(reason_of(&invalid), "INVALID_FIELDS");
+    assert_eq!(tica_server::errors::field_violations(&invalid).len(), 2);
+    assert_eq!(
+        invalid.get_details_localized_message().unwrap().locale,
+        "zh-CN"
+    );
+
+    // A resource the caller cannot see is missing, and named.
+    let missing = refused(
+        other_county(&year)
+            .get_certificate(cpb::GetCertificateRequest {
+                name: cert.name.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(reason_of(&missing), "RESOURCE_NOT_FOUND");
+
+    // The auth layer's refusals: no token, a role that may not call the method.
+    let anonymous = refused(
+        public(&year)
+            .get_certificate(cpb::GetCertificateRequest {
+                name: cert.name.clone(),
+            })
+            .await,
+        Code::Unauthenticated,
+    );
+    assert_eq!(reason_of(&anonymous), "TOKEN_MISSING");
+    let school_admin = client(
+        &year.cluster,
+        "school-office",
+        Role::SchoolAdmin,
+        COUNTY,
+        Some(&school(1)),
+    );
+    let by_school = refused(
+        school_admin.clone().revoke_certificate(revoke()).await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(reason_of(&by_school), "ROLE_NOT_ALLOWED");
+
+    // The transport's own: a method no server here serves, and a request over the limit.
+    let mut raw = tonic::client::Grpc::new(year.cluster.channel.clone());
+    raw.ready().await.unwrap();
+    let mut call = tonic::Request::new(());
+    let token = year
+        .cluster
+        .token_as("county-office", Role::CountyOffice, COUNTY, None);
+    call.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let unknown = raw
+        .unary(
+            call,
+            http::uri::PathAndQuery::from_static("/tica.certificate.v1.CertificateService/Nope"),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await
+        .expect_err("no such method");
+    assert_eq!(unknown.code(), Code::Unimplemented, "{unknown:?}");
+    assert_eq!(reason_of(&unknown), "METHOD_NOT_SERVED");
+    let oversized = refused(
+        public(&year)
+            .batch_verify(cpb::BatchVerifyRequest {
+                requests: vec![cpb::VerifyRequest {
+                    subject: Some(cpb::verify_request::Subject::QrText("9".repeat(3 << 20))),
+                }],
+            })
+            .await,
+        Code::OutOfRange,
+    );
+    assert_eq!(reason_of(&oversized), "REQUEST_TOO_LARGE");
+    year.cluster.stop().await;
+}
+
 // ---- DownloadCertificatePdf ----
 // The PDF opened in a browser and verified offline: county_year.rs.
 
@@ -815,6 +967,7 @@ async fn a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_tea
             school: school_name.into(),
             ..Default::default()
         }),
+        request_id: String::new(),
     };
     let school_one = format!("schools/{}", school(1));
     // A teacher of the school may see it, but archives are for offices.
@@ -880,6 +1033,7 @@ async fn a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_tea
                     include_revoked,
                     ..Default::default()
                 }),
+                request_id: String::new(),
             })
             .await
             .unwrap()
@@ -1381,6 +1535,7 @@ async fn another_countys_school_answers_alike_whether_it_has_certificates_or_not
             school: school_name.into(),
             ..Default::default()
         }),
+        request_id: String::new(),
     };
     let mut outsider = other_county(&year);
     let listed = (

@@ -600,10 +600,16 @@ impl CertificateService for CertificateGrpc {
             Ok(pb::RevocationReason::Fraud) => Reason::Fraud,
             Ok(pb::RevocationReason::Other) => Reason::Other,
             _ => {
-                return Err(invalid(
+                // Every bad field at once, not one per round trip.
+                let mut violations = tica_server::Violations::new();
+                violations.add(
                     "reason",
                     "required: RESULT_WITHDRAWN, ISSUED_IN_ERROR, FRAUD or OTHER",
-                ));
+                );
+                if let Err(why) = crate::service::check_explanation(&r.explanation) {
+                    violations.add("explanation", why);
+                }
+                return Err(violations.into_status());
             }
         };
         let record = self

@@ -327,6 +327,7 @@ fn failed(error: CertificateError, back: (&str, &str, &str)) -> Response {
         }
         CertificateError::PermissionDenied(m) => error_page(StatusCode::FORBIDDEN, &m, back),
         CertificateError::FailedPrecondition(m) => error_page(StatusCode::GONE, &m, back),
+        CertificateError::Refused(refusal) => error_page(StatusCode::GONE, refusal.message(), back),
         other => {
             tracing::error!(error = %other, "a public page failed");
             error_page(

@@ -67,10 +67,14 @@ impl Caller {
 
     /// The PERMISSION_DENIED status for a resource outside the caller's scope.
     pub fn denied(&self) -> tonic::Status {
-        tonic::Status::permission_denied(format!(
-            "outside the jurisdiction this token acts for ({})",
-            self.acting_for()
-        ))
+        crate::refusal(
+            tonic::Code::PermissionDenied,
+            "OUTSIDE_SCOPE",
+            format!(
+                "outside the jurisdiction this token acts for ({})",
+                self.acting_for()
+            ),
+        )
     }
 }
 
@@ -105,7 +109,13 @@ pub fn bearer_from<T>(request: &tonic::Request<T>) -> Result<BearerToken, tonic:
         .extensions()
         .get::<BearerToken>()
         .cloned()
-        .ok_or_else(|| tonic::Status::unauthenticated("no bearer token"))
+        .ok_or_else(|| {
+            crate::refusal(
+                tonic::Code::Unauthenticated,
+                "TOKEN_MISSING",
+                "no bearer token",
+            )
+        })
 }
 
 /// Adds `authorization: Bearer <token>` to every call of a client (the services forward their

@@ -86,7 +86,11 @@ impl PolicySet {
             // Not a service hosted here: let the router answer UNIMPLEMENTED.
             None => Decision::Allow,
             Some(policy) => match policy.roles(method) {
-                None => Decision::Deny(format!("{service}/{method} is not in the access policy")),
+                // Fail closed: what the policy does not list is served to no one, which is
+                // what UNIMPLEMENTED tells a client (a method from a newer contract, a typo).
+                None => Decision::NotServed(format!(
+                    "{service}/{method} is not served here (it is not in the access policy)"
+                )),
                 Some(roles) if roles.contains(&role) => Decision::Allow,
                 Some(_) => Decision::Deny(format!("a {role} token may not call {method}")),
             },
@@ -97,6 +101,7 @@ impl PolicySet {
 enum Decision {
     Allow,
     Deny(String),
+    NotServed(String),
 }
 
 /// Paths served without a token: health checking and reflection are public by protocol.
@@ -169,7 +174,18 @@ impl<S> AuthService<S> {
             Decision::Allow => {}
             Decision::Deny(reason) => {
                 tracing::info!(role = %caller.role, method, "call refused by role");
-                return Err(tonic::Status::permission_denied(reason));
+                return Err(crate::refusal(
+                    tonic::Code::PermissionDenied,
+                    "ROLE_NOT_ALLOWED",
+                    reason,
+                ));
+            }
+            Decision::NotServed(reason) => {
+                return Err(crate::refusal(
+                    tonic::Code::Unimplemented,
+                    "METHOD_NOT_SERVED",
+                    reason,
+                ));
             }
         }
         let token = header.unwrap_or("").trim();
@@ -232,7 +248,7 @@ mod tests {
         ));
         assert!(matches!(
             set.decide("svc.S", "Delete", Role::CountyOffice),
-            Decision::Deny(_)
+            Decision::NotServed(_)
         ));
         assert!(matches!(
             set.decide("other.T", "Any", Role::Teacher),

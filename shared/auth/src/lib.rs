@@ -29,6 +29,24 @@ mod role;
 pub mod secret_file;
 mod token;
 
+/// The `domain` of every google.rpc.ErrorInfo TICA sends (`proto/tica/common/v1/errors.proto`).
+pub const ERROR_DOMAIN: &str = "tica";
+
+/// A refusal with a google.rpc.ErrorInfo naming `reason` (a name from `errors.proto`, without
+/// its `ERROR_REASON_` prefix).
+pub fn refusal(
+    code: tonic::Code,
+    reason: &'static str,
+    message: impl Into<String>,
+) -> tonic::Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    tonic::Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new()),
+    )
+}
+
 pub use caller::{Bearer, BearerToken, Caller, bearer_from, caller_from};
 pub use keys::{KeyError, KeyPair, key_id, load_verifying_keys, read_signing_key, write_key_pair};
 pub use layer::{AuthLayer, AuthService, MethodPolicy, PolicySet};

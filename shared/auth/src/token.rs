@@ -80,7 +80,12 @@ pub enum AuthError {
 
 impl From<AuthError> for tonic::Status {
     fn from(error: AuthError) -> tonic::Status {
-        tonic::Status::unauthenticated(error.to_string())
+        let reason = match error {
+            AuthError::Missing => "TOKEN_MISSING",
+            AuthError::Expired => "TOKEN_EXPIRED",
+            _ => "TOKEN_INVALID",
+        };
+        crate::refusal(tonic::Code::Unauthenticated, reason, error.to_string())
     }
 }
 

@@ -223,6 +223,9 @@ impl GrpcServer {
             // ~100 MB) to a fraction of the link; larger windows let a stream fill it.
             .initial_stream_window_size(Some(4 << 20))
             .initial_connection_window_size(Some(8 << 20))
+            // Outermost: every refusal, whoever made it, leaves with an ErrorInfo and a
+            // LocalizedMessage (proto/tica/common/v1/errors.proto).
+            .layer(crate::edge::CompleteRefusalsLayer)
             .layer(
                 TraceLayer::new_for_grpc()
                     .make_span_with(make_span as fn(&http::Request<Body>) -> tracing::Span)

@@ -2,7 +2,7 @@
 //!
 //! Each service names it after itself (`pub type ServiceError = ServiceError`).
 
-use crate::errors;
+use crate::errors::{self, ErrorReason};
 
 /// The result type of a service's logic.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// Anything else unexpected.
     #[error("{0}")]
     Internal(String),
+    /// A refusal with a precise reason from `errors.proto`, which also fixes its code.
+    #[error("{}", .0.message())]
+    Refused(Box<errors::Refusal>),
 }
 
 impl From<tica_storage::StorageError> for ServiceError {
@@ -75,6 +78,40 @@ impl From<tica_client::UpstreamError> for ServiceError {
 }
 
 impl ServiceError {
+    /// A refusal for `reason` (its code is the reason's own), concerning the resource
+    /// `resource` (a resource name, e.g. `certificates/…`; empty for none).
+    pub fn refused(
+        reason: errors::ErrorReason,
+        resource: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ServiceError {
+        let resource = resource.into();
+        let refusal = errors::Refusal::new(reason, message);
+        ServiceError::Refused(Box::new(if resource.is_empty() {
+            refusal
+        } else {
+            refusal.resource(resource)
+        }))
+    }
+
+    /// The reason this error travels under (`errors.proto`): a refusal's own, else its
+    /// variant's generic one.
+    pub fn reason(&self) -> ErrorReason {
+        match self {
+            ServiceError::Refused(refusal) => refusal.reason(),
+            ServiceError::Invalid(_) => ErrorReason::InvalidFields,
+            ServiceError::NotFound(_) => ErrorReason::ResourceNotFound,
+            ServiceError::AlreadyExists(_) => ErrorReason::ResourceAlreadyExists,
+            ServiceError::FailedPrecondition(_) => ErrorReason::PreconditionNotMet,
+            ServiceError::PermissionDenied(_) => ErrorReason::OutsideScope,
+            ServiceError::Conflict(_) => ErrorReason::ConcurrentChange,
+            ServiceError::ResourceExhausted(_) => ErrorReason::RateLimited,
+            ServiceError::Unavailable(_) => ErrorReason::Unavailable,
+            ServiceError::Storage(e) if connection_lost(e) => ErrorReason::Unavailable,
+            ServiceError::Storage(_) | ServiceError::Internal(_) => ErrorReason::Internal,
+        }
+    }
+
     /// An INVALID_ARGUMENT for one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ServiceError {
         ServiceError::Invalid(vec![(field.into(), message.into())])
@@ -154,19 +191,24 @@ impl From<ServiceError> for tonic::Status {
                 violations.into_status()
             }
             ServiceError::NotFound(what) => errors::not_found(&what),
-            ServiceError::AlreadyExists(message) => tonic::Status::already_exists(message),
-            ServiceError::FailedPrecondition(message) => {
-                tonic::Status::failed_precondition(message)
+            ServiceError::AlreadyExists(message) => {
+                errors::refuse(ErrorReason::ResourceAlreadyExists, message)
             }
-            ServiceError::PermissionDenied(message) => tonic::Status::permission_denied(message),
-            ServiceError::Conflict(message) => tonic::Status::aborted(message),
-            ServiceError::ResourceExhausted(message) => tonic::Status::resource_exhausted(message),
-            ServiceError::Unavailable(message) => tonic::Status::unavailable(message),
+            ServiceError::FailedPrecondition(message) => errors::failed_precondition(message),
+            ServiceError::PermissionDenied(message) => {
+                errors::refuse(ErrorReason::OutsideScope, message)
+            }
+            ServiceError::Conflict(message) => errors::concurrent_change(message),
+            ServiceError::ResourceExhausted(message) => {
+                errors::refuse(ErrorReason::RateLimited, message)
+            }
+            ServiceError::Unavailable(message) => errors::retry_soon(message),
             ServiceError::Storage(error) if connection_lost(&error) => {
                 errors::unavailable(&error, "the database is unavailable for a moment; retry")
             }
             ServiceError::Storage(error) => errors::internal(&error),
             ServiceError::Internal(message) => errors::internal(&message),
+            ServiceError::Refused(refusal) => refusal.into_status(),
         }
     }
 }

@@ -156,13 +156,17 @@ fn decide_batch_move(
 ) -> Result<Decision<BatchRecord>> {
     if !step.from.contains(&batch.state) {
         let allowed: Vec<&str> = step.from.iter().map(|s| s.key()).collect();
-        return Err(AssessmentError::FailedPrecondition(format!(
-            "batches/{} is {}; {} needs {}",
-            batch.id,
-            batch.state.key(),
-            step.method,
-            allowed.join(" or ")
-        )));
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::BatchState,
+            "",
+            format!(
+                "batches/{} is {}; {} needs {}",
+                batch.id,
+                batch.state.key(),
+                step.method,
+                allowed.join(" or ")
+            ),
+        ));
     }
     let mut batch = batch.clone();
     let audit = serde_json::json!({
@@ -382,10 +386,11 @@ impl Assessment {
         let mut batch = self.batch_or_404(&ctx.caller, id).await?;
         require_covers(&ctx.caller, &batch.path)?;
         if batch.state != BatchState::Draft {
-            return Err(AssessmentError::FailedPrecondition(format!(
-                "batches/{id} is {}, not DRAFT",
-                batch.state.key()
-            )));
+            return Err(AssessmentError::refused(
+                tica_server::errors::ErrorReason::BatchState,
+                "",
+                format!("batches/{id} is {}, not DRAFT", batch.state.key()),
+            ));
         }
         let effective = self.effective_at(batch.county).await?;
         let missing: Vec<&str> = ["hours", "selection", "grading"]
@@ -469,9 +474,11 @@ impl Assessment {
         let batch = self.batch_or_404(&ctx.caller, id).await?;
         require_covers(&ctx.caller, &batch.path)?;
         if batch.state != BatchState::Open {
-            return Err(AssessmentError::FailedPrecondition(format!(
-                "batches/{id} must be OPEN"
-            )));
+            return Err(AssessmentError::refused(
+                tica_server::errors::ErrorReason::BatchState,
+                "",
+                format!("batches/{id} must be OPEN"),
+            ));
         }
         let from = self.batch_or_404(&ctx.caller, source).await?;
         if !can_see(&ctx.caller, &from.path) {
@@ -704,6 +711,7 @@ pub(crate) fn category_of(p: &ParticipantRecord) -> TeacherCategory {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use tica_server::errors::ErrorReason;
 
     pub(crate) fn batch(state: BatchState) -> BatchRecord {
         let county = DivisionCode::parse("640104").unwrap();
@@ -752,11 +760,12 @@ pub(crate) mod tests {
     fn a_batch_moves_only_from_a_state_the_step_starts_from() {
         let t = moved("open", "in_province_audit");
         let r = decide_batch_move(&batch(BatchState::Open), &BEGIN_AUDIT, t);
-        let Err(AssessmentError::FailedPrecondition(message)) = r else {
+        let Err(refused) = r else {
             panic!("{r:?}");
         };
+        assert_eq!(refused.reason(), ErrorReason::BatchState);
         assert_eq!(
-            message,
+            refused.to_string(),
             "batches/b1 is open; BeginProvinceAudit needs ready_for_audit"
         );
     }
@@ -785,7 +794,7 @@ pub(crate) mod tests {
         };
         let r = decide_batch_update(batch(BatchState::Open), &update);
         assert!(
-            matches!(r, Err(AssessmentError::FailedPrecondition(_))),
+            matches!(&r, Err(e) if e.reason() == ErrorReason::PreconditionNotMet),
             "{r:?}"
         );
         let d = decide_batch_update(batch(BatchState::Draft), &update).unwrap();

@@ -350,10 +350,11 @@ impl Assessment {
         self.require_open_school(&batch, &p.school_code).await?;
         for s in store::submissions_of(&self.db, batch_id, teacher).await? {
             if e.codes.contains(&s.code) && s.state != SubmissionState::Draft {
-                return Err(AssessmentError::FailedPrecondition(format!(
-                    "{} is handed in; its evidence is frozen",
-                    s.code
-                )));
+                return Err(AssessmentError::refused(
+                    tica_server::errors::ErrorReason::EvidenceFrozen,
+                    "",
+                    format!("{} is handed in; its evidence is frozen", s.code),
+                ));
             }
         }
         let audit = ctx.audit(

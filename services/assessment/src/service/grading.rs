@@ -412,19 +412,20 @@ impl Assessment {
         school: &str,
     ) -> Result<()> {
         if !matches!(batch.state, BatchState::Open | BatchState::ReturnedToCounty) {
-            return Err(AssessmentError::FailedPrecondition(format!(
-                "batches/{} is {}",
-                batch.id,
-                batch.state.key()
-            )));
+            return Err(AssessmentError::refused(
+                tica_server::errors::ErrorReason::BatchState,
+                "",
+                format!("batches/{} is {}", batch.id, batch.state.key()),
+            ));
         }
         let result = store::school_result(&self.db, &batch.id, school).await?;
         match result {
             Some(r) if r.state.unlocked() => Ok(()),
-            Some(r) => Err(AssessmentError::FailedPrecondition(format!(
-                "the school's results are {} and locked",
-                r.state.key()
-            ))),
+            Some(r) => Err(AssessmentError::refused(
+                tica_server::errors::ErrorReason::ResultsLocked,
+                "",
+                format!("the school's results are {} and locked", r.state.key()),
+            )),
             None => Err(AssessmentError::FailedPrecondition(format!(
                 "schools/{school} is not in batches/{}",
                 batch.id
@@ -493,17 +494,25 @@ fn decide_hand_in(mut s: SubmissionRecord, facts: &HandIn) -> Result<Decision<Su
     if let Some(deadline) = facts.deadline
         && facts.today > deadline
     {
-        return Err(AssessmentError::FailedPrecondition(format!(
-            "the submission deadline {} has passed",
-            tica_server::proto_time::date_to_iso(deadline)
-        )));
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::DeadlinePassed,
+            "",
+            format!(
+                "the submission deadline {} has passed",
+                tica_server::proto_time::date_to_iso(deadline)
+            ),
+        ));
     }
     let missing = missing_evidence(facts.rules, &s.code, facts.evidence);
     if !missing.is_empty() {
-        return Err(AssessmentError::FailedPrecondition(format!(
-            "attach evidence of these kinds first: {}",
-            missing.join(", ")
-        )));
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::EvidenceMissing,
+            "",
+            format!(
+                "attach evidence of these kinds first: {}",
+                missing.join(", ")
+            ),
+        ));
     }
     s.state = SubmissionState::Submitted;
     s.submit_micros = Some(facts.now);
@@ -639,9 +648,11 @@ fn decide_grade(
 /// one.
 fn decide_excellent_quota(quota: usize, excellent_others: usize) -> Result<()> {
     if excellent_others >= quota {
-        return Err(AssessmentError::FailedPrecondition(format!(
-            "the school's quota of {quota} excellent participants is used up"
-        )));
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::ExcellentQuotaUsed,
+            "",
+            format!("the school's quota of {quota} excellent participants is used up"),
+        ));
     }
     Ok(())
 }
@@ -693,6 +704,7 @@ mod tests {
     use tica_domain::division::DivisionCode;
     use tica_domain::policy::{EvidenceKind, EvidenceRequirement, EvidenceRule};
     use tica_domain::{AssessorLevel, AssessorState, ScopePath};
+    use tica_server::errors::ErrorReason;
 
     use super::*;
 
@@ -763,7 +775,8 @@ mod tests {
     }
 
     fn is_precondition(r: Result<impl std::fmt::Debug>) -> bool {
-        matches!(r, Err(AssessmentError::FailedPrecondition(_)))
+        matches!(r, Err(e) if tica_server::errors::reason_code(e.reason())
+            == Some(tonic::Code::FailedPrecondition))
     }
 
     #[test]
@@ -935,10 +948,14 @@ mod tests {
             ..Default::default()
         };
         let r = hand_in(&rules, &[evidence("e1", "video", "A1")]);
-        let Err(AssessmentError::FailedPrecondition(message)) = r else {
+        let Err(refused) = r else {
             panic!("{r:?}");
         };
-        assert_eq!(message, "attach evidence of these kinds first: reflection");
+        assert_eq!(refused.reason(), ErrorReason::EvidenceMissing);
+        assert_eq!(
+            refused.to_string(),
+            "attach evidence of these kinds first: reflection"
+        );
         let both = [
             evidence("e1", "video", "A1"),
             evidence("e2", "reflection", "A1"),

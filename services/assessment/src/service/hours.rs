@@ -643,10 +643,14 @@ fn decide_push(
             if same {
                 return Ok((PushOutcome::Unchanged, old.clone()));
             }
-            return Err(AssessmentError::FailedPrecondition(format!(
-                "revision {} was stored with other content; send a higher revision to change it",
-                old.revision
-            )));
+            return Err(AssessmentError::refused(
+                tica_server::errors::ErrorReason::HoursRevisionReused,
+                "",
+                format!(
+                    "revision {} was stored with other content; send a higher revision to change it",
+                    old.revision
+                ),
+            ));
         }
         Some(old) => {
             record.create_micros = old.create_micros;

@@ -81,9 +81,11 @@ impl Assessment {
         }
         let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
         if batch.state != BatchState::Open {
-            return Err(AssessmentError::FailedPrecondition(format!(
-                "batches/{batch_id} must be OPEN"
-            )));
+            return Err(AssessmentError::refused(
+                tica_server::errors::ErrorReason::BatchState,
+                "",
+                format!("batches/{batch_id} must be OPEN"),
+            ));
         }
         let found = self.roster.teachers(&ctx.token, teachers).await?;
         let now = tica_storage::now_micros();

@@ -410,8 +410,10 @@ impl Assessment {
     ) -> Result<ParticipantRecord> {
         let batch = self.batch_or_404(&ctx.caller, batch_id).await?;
         if batch.state == BatchState::Certified {
-            return Err(AssessmentError::FailedPrecondition(
-                "the batch is certified".into(),
+            return Err(AssessmentError::refused(
+                tica_server::errors::ErrorReason::BatchState,
+                "",
+                "the batch is certified",
             ));
         }
         let p = self.participant_or_404(batch_id, teacher).await?;
@@ -787,19 +789,23 @@ fn require_school_move(
 ) -> Result<()> {
     if !step.from.contains(&result.state) {
         let allowed: Vec<&str> = step.from.iter().map(|s| s.key()).collect();
-        return Err(AssessmentError::FailedPrecondition(format!(
-            "the school's results are {}; {} needs {}",
-            result.state.key(),
-            step.method,
-            allowed.join(" or ")
-        )));
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::ResultsLocked,
+            "",
+            format!(
+                "the school's results are {}; {} needs {}",
+                result.state.key(),
+                step.method,
+                allowed.join(" or ")
+            ),
+        ));
     }
     if !matches!(batch.state, BatchState::Open | BatchState::ReturnedToCounty) {
-        return Err(AssessmentError::FailedPrecondition(format!(
-            "batches/{} is {}",
-            batch.id,
-            batch.state.key()
-        )));
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::BatchState,
+            "",
+            format!("batches/{} is {}", batch.id, batch.state.key()),
+        ));
     }
     Ok(())
 }
@@ -943,6 +949,7 @@ fn decide_result_withdrawal(
 mod tests {
     use super::super::batches::tests::{batch, moved};
     use super::*;
+    use tica_server::errors::ErrorReason;
 
     fn result(school: &str, state: SchoolResultState) -> SchoolResultRecord {
         SchoolResultRecord {
@@ -995,13 +1002,12 @@ mod tests {
         };
         let open = batch(BatchState::Open);
         let approved = result("s1", SchoolResultState::CountyApproved);
-        let Err(AssessmentError::FailedPrecondition(message)) =
-            require_school_move(&approved, &open, &step)
-        else {
+        let Err(refused) = require_school_move(&approved, &open, &step) else {
             panic!("an approved school is approved again");
         };
+        assert_eq!(refused.reason(), ErrorReason::ResultsLocked);
         assert_eq!(
-            message,
+            refused.to_string(),
             "the school's results are county_approved; ApproveSchoolResults needs in_county_review"
         );
         let in_review = result("s1", SchoolResultState::InCountyReview);

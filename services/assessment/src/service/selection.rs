@@ -25,13 +25,17 @@ fn require_selectable(verdict: &Verdict, p: &ParticipantRecord) -> Result<()> {
         )]));
     }
     if !p.enrolled {
-        return Err(AssessmentError::FailedPrecondition(
-            "the participant is withdrawn".into(),
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::SelectionRefused,
+            "",
+            "the participant is withdrawn",
         ));
     }
     if p.selection_state == SelectionState::Locked {
-        return Err(AssessmentError::FailedPrecondition(
-            "the selection is locked".into(),
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::SelectionRefused,
+            "",
+            "the selection is locked",
         ));
     }
     Ok(())
@@ -71,10 +75,14 @@ fn decide_selection(
     if let Some(deadline) = facts.deadline
         && facts.today > deadline
     {
-        return Err(AssessmentError::FailedPrecondition(format!(
-            "the selection deadline {} has passed",
-            tica_server::proto_time::date_to_iso(deadline)
-        )));
+        return Err(AssessmentError::refused(
+            tica_server::errors::ErrorReason::DeadlinePassed,
+            "",
+            format!(
+                "the selection deadline {} has passed",
+                tica_server::proto_time::date_to_iso(deadline)
+            ),
+        ));
     }
     let rules = facts.rules;
     let mut wanted: Vec<String> = codes

@@ -18,6 +18,16 @@ use crate::model::*;
 use crate::store::{self, Append, NewCertificate, Revoke};
 use crate::upstream::{CertifiedEvent, EventKind, StreamItem};
 
+/// A revocation's explanation, shown on the verification page: required, at most 200
+/// characters.
+pub fn check_explanation(explanation: &str) -> std::result::Result<(), &'static str> {
+    let explanation = explanation.trim();
+    if explanation.is_empty() || explanation.chars().count() > 200 {
+        return Err("required: shown on the verification page (at most 200 characters)");
+    }
+    Ok(())
+}
+
 /// The explanation of a revocation that follows a withdrawn result, when none is given.
 pub const WITHDRAWN: &str =
     "复核结果不合格，证书撤销 The certified result was withdrawn after review";
@@ -964,12 +974,7 @@ impl Certificates {
     ) -> Result<CertificateRecord> {
         let explanation = explanation.trim();
         tica_server::check_request_id(request_id)?;
-        if explanation.is_empty() || explanation.chars().count() > 200 {
-            return Err(invalid(
-                "explanation",
-                "required: shown on the verification page (at most 200 characters)",
-            ));
-        }
+        check_explanation(explanation).map_err(|why| invalid("explanation", why))?;
         // Whoever may not read it learns nothing: it answers as a missing one.
         let mut record = self.certificate(&ctx.caller, id).await?;
         let county = record.path.parent().ok_or_else(|| {
@@ -990,9 +995,11 @@ impl Certificates {
             if retried {
                 return Ok(record);
             }
-            return Err(precondition(format!(
-                "certificates/{id} is already revoked (revocation is final)"
-            )));
+            return Err(CertificateError::refused(
+                tica_server::errors::ErrorReason::CertificateAlreadyRevoked,
+                format!("certificates/{id}"),
+                format!("certificates/{id} is already revoked (revocation is final)"),
+            ));
         }
         let now = super::next_micros(record.update_micros);
         record.status = Status::Revoked;

@@ -9,7 +9,7 @@ mod public;
 mod throttle;
 mod verify;
 
-pub use issue::Numbers;
+pub use issue::{Numbers, check_explanation};
 pub use log::LogView;
 pub use public::{Difference, Lookup, QrCheck, Revocations, verification_code};
 pub use throttle::{GuessLimits, target_key};

@@ -364,9 +364,10 @@ impl Certificates {
                 let pdf = self.pdf_of(&record.id).await?;
                 Ok((record, pdf))
             }
-            (Verdict::Revoked, _) => Err(CertificateError::FailedPrecondition(
-                "该证书已撤销，不提供下载 This certificate was revoked: it is not offered for download"
-                    .into(),
+            (Verdict::Revoked, _) => Err(CertificateError::refused(
+                tica_server::errors::ErrorReason::CertificateRevoked,
+                format!("certificates/{}", id),
+                "该证书已撤销，不提供下载 This certificate was revoked: it is not offered for download",
             )),
             _ => Err(CertificateError::PermissionDenied(
                 "下载证书需要证书二维码中的签名部分 Downloading needs the signed part of the certificate's QR code"

@@ -34,12 +34,14 @@ mod front;
 mod grpc;
 mod limit;
 mod proxies;
+mod refusals;
 
 pub use config::EdgeConfig;
 pub use front::DEFAULT_CSP;
 pub use grpc::{GrpcEdge, GrpcEdgeLayer};
 pub use limit::ClientLimiter;
 pub use proxies::TrustedProxies;
+pub use refusals::{CompleteRefusals, CompleteRefusalsLayer};
 
 /// The client's address: the TCP peer, or the client a trusted proxy forwarded for (see the
 /// module's documentation). In every public HTTP request's and every gRPC call's extensions:
@@ -144,13 +146,13 @@ impl Edge {
 /// RESOURCE_EXHAUSTED with a google.rpc.RetryInfo saying when to retry: what a gRPC handler
 /// returns when [`ClientLimiter::charge`] refuses.
 pub fn resource_exhausted(wait: Duration) -> tonic::Status {
-    use tonic_types::{ErrorDetails, StatusExt};
     let seconds = retry_after_seconds(wait);
-    tonic::Status::with_error_details(
-        tonic::Code::ResourceExhausted,
+    crate::errors::Refusal::new(
+        crate::errors::ErrorReason::RateLimited,
         format!("请求过于频繁，请稍后再试 too many requests: try again in {seconds} s"),
-        ErrorDetails::with_retry_info(Some(Duration::from_secs(seconds))),
     )
+    .retry_after(Duration::from_secs(seconds))
+    .into_status()
 }
 
 /// A wait as whole seconds for `Retry-After`: rounded up, at least 1.
