@@ -258,7 +258,7 @@ mod tests {
 
     /// The real layer over the real table: for every RPC and every role, a valid token of the
     /// role passes exactly when the table admits it; otherwise PERMISSION_DENIED. Public RPCs
-    /// pass without a token.
+    /// pass without a token; a method the table does not name is UNIMPLEMENTED to everyone.
     #[test]
     fn the_layer_admits_every_role_exactly_where_the_table_says_row_by_row() {
         use crate::access::{self, Access};
@@ -338,14 +338,19 @@ mod tests {
                 }
             }
         }
-        // A method the table does not name is refused to every role.
+        // A method the table does not name is not served, to any role: UNIMPLEMENTED with the
+        // reason METHOD_NOT_SERVED, as tonic answers a method it does not know.
         for role in Role::ALL {
             let refused = call(
                 "tica.roster.v1.RosterService/DropEverything",
                 Some(&token(role)),
             )
             .unwrap_err();
-            assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+            assert_eq!(refused.code(), tonic::Code::Unimplemented, "{role}");
+            use tonic_types::StatusExt;
+            let info = refused.get_details_error_info().expect("an ErrorInfo");
+            assert_eq!(info.reason, "METHOD_NOT_SERVED", "{role}");
+            assert_eq!(info.domain, crate::ERROR_DOMAIN);
         }
     }
 
