@@ -58,7 +58,9 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
         .context("loading token public keys (TICA_TOKEN_PUBLIC_KEYS)")?;
     let objects = tica_assessment::objects::EvidenceStore::open(&args.evidence_store)
         .map_err(|e| anyhow::anyhow!("opening the evidence store (TICA_EVIDENCE_STORE): {e}"))?;
-    let roster = tica_assessment::startup::roster_channel(&args.roster_url)
+    let tls = args.process.tls.load()?;
+    let roster = tls
+        .channel(&args.roster_url)
         .context("the roster URL (TICA_ROSTER_URL)")?;
     let svc = tica_assessment::startup::build(db.clone(), roster, objects).await?;
     let mut server = GrpcServer::new();

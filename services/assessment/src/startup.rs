@@ -4,7 +4,7 @@ use sqlx::migrate::Migrator;
 use tica_proto::tica::assessment::v1::assessment_service_server::AssessmentServiceServer;
 use tica_server::GrpcServer;
 use tica_storage::{Database, DatabaseConfig, Migrations};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::grpc::AssessmentGrpc;
 use crate::objects::EvidenceStore;
@@ -30,11 +30,9 @@ pub async fn open(url: &str, schema: Option<String>) -> tica_storage::Result<Dat
 }
 
 /// A channel to the roster at `url`, connected on first use (so start-up order does not matter).
+/// Plaintext: the process's own TLS goes through `tica_server::tls::Tls::channel`.
 pub fn roster_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .initial_stream_window_size(Some(4 << 20))
-        .connect_lazy())
+    Ok(tica_server::tls::Tls::default().channel(url)?)
 }
 
 /// The logic, with the policy presets attached where none is yet.

@@ -90,11 +90,12 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
         .context("loading token public keys (TICA_TOKEN_PUBLIC_KEYS)")?;
     let secret = tica_certificate::startup::search_secret(&args.search_secret_file)
         .context("the search secret (TICA_CERT_SEARCH_SECRET_FILE)")?;
+    let tls = args.process.tls.load()?;
     let svc = tica_certificate::startup::build(
         db.clone(),
-        tica_certificate::startup::channel(&args.assessment_url)
+        tls.channel(&args.assessment_url)
             .context("the assessment URL (TICA_ASSESSMENT_URL)")?,
-        tica_certificate::startup::channel(&args.roster_url)
+        tls.channel(&args.roster_url)
             .context("the roster URL (TICA_ROSTER_URL)")?,
         &args.cert_keys,
         args.cert_active_key.as_deref(),

@@ -6,7 +6,7 @@ use sqlx::migrate::Migrator;
 use tica_proto::tica::certificate::v1::certificate_service_server::CertificateServiceServer;
 use tica_server::GrpcServer;
 use tica_storage::{Database, DatabaseConfig, Migrations};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::grpc::CertificateGrpc;
 use crate::service::{Certificates, Config};
@@ -31,10 +31,9 @@ pub async fn open(url: &str, schema: Option<String>) -> tica_storage::Result<Dat
 }
 
 /// A channel to a service at `url`, connected on first use.
+/// Plaintext: the process's own TLS goes through `tica_server::tls::Tls::channel`.
 pub fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .connect_lazy())
+    Ok(tica_server::tls::Tls::default().channel(url)?)
 }
 
 /// Reads the search secret from `path`, creating a random one there when absent (one per

@@ -60,11 +60,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
 async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
     let keys = load_verifying_keys(&args.token_public_keys)
         .context("loading token public keys (TICA_TOKEN_PUBLIC_KEYS)")?;
+    let tls = args.process.tls.load()?;
     let svc = tica_sampling::startup::build(
         db.clone(),
-        tica_sampling::startup::channel(&args.assessment_url)
+        tls.channel(&args.assessment_url)
             .context("the assessment URL (TICA_ASSESSMENT_URL)")?,
-        tica_sampling::startup::channel(&args.roster_url)
+        tls.channel(&args.roster_url)
             .context("the roster URL (TICA_ROSTER_URL)")?,
     );
     let mut server = GrpcServer::new();

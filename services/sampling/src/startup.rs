@@ -4,7 +4,7 @@ use sqlx::migrate::Migrator;
 use tica_proto::tica::sampling::v1::sampling_service_server::SamplingServiceServer;
 use tica_server::GrpcServer;
 use tica_storage::{Database, DatabaseConfig, Migrations};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::grpc::SamplingGrpc;
 use crate::service::Sampling;
@@ -29,10 +29,9 @@ pub async fn open(url: &str, schema: Option<String>) -> tica_storage::Result<Dat
 }
 
 /// A channel to a service at `url`, connected on first use (so start-up order does not matter).
+/// Plaintext: the process's own TLS goes through `tica_server::tls::Tls::channel`.
 pub fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .connect_lazy())
+    Ok(tica_server::tls::Tls::default().channel(url)?)
 }
 
 /// The logic over `db`, reaching the assessment service and the roster on their channels.

@@ -13,6 +13,8 @@
 //! - [`edge`]: the public edge: client addresses behind trusted proxies, per-client rate
 //!   limits on the public HTTP front and the public gRPC methods, the public HTTP front's accept
 //!   loop (timeouts, connection caps, body limit, security headers).
+//! - [`tls`]: TLS on the gRPC port and the public front, mutual TLS between services, and
+//!   plaintext only on loopback.
 //! - [`kit`]: what every service's logic shares: the caller's [`Ctx`] (with the token it
 //!   forwards and the audit entries it writes), [`retry_conflicts`] for lost races and
 //!   [`check_request_id`] for safe retries (AIP-155).
@@ -29,6 +31,7 @@ pub mod process;
 pub mod proto_time;
 mod serve;
 pub mod service_error;
+pub mod tls;
 
 pub use errors::Violations;
 pub use kit::{Ctx, check_request_id, retry_conflicts};

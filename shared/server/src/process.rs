@@ -87,6 +87,10 @@ pub struct ProcessArgs {
     /// timeouts and caps (`TICA_TRUSTED_PROXIES`, `TICA_PUBLIC_*`).
     #[command(flatten)]
     pub edge: EdgeConfig,
+    /// TLS on the gRPC port and the public front, mutual TLS between services
+    /// (`TICA_TLS_*`, `TICA_ALLOW_PLAINTEXT`).
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 /// The whole `main` of a service binary: telemetry first (named `binary`), the arguments
@@ -173,6 +177,9 @@ pub enum ProcessError {
     /// The gRPC server failed while serving.
     #[error("the gRPC server failed")]
     Grpc(#[source] tonic::transport::Error),
+    /// TLS is misconfigured, or a listener would serve plaintext beyond loopback.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 fn describe_bind_error(error: &std::io::Error) -> String {
@@ -198,7 +205,8 @@ async fn bind(addr: SocketAddr, variable: &'static str) -> Result<TcpListener, P
 }
 
 /// The admin server's routes: `GET /metrics` (Prometheus text) and `GET /healthz` (`ok` while
-/// the process runs: liveness; readiness is gRPC health, which turns NOT_SERVING on SIGTERM).
+/// the process runs: liveness). Readiness is gRPC health, which turns NOT_SERVING on SIGTERM,
+/// and `GET /readyz` on the service binaries ([`admin_router_ready_until`]).
 pub fn admin_router() -> Router {
     Router::new()
         .route(
@@ -211,6 +219,25 @@ pub fn admin_router() -> Router {
             }),
         )
         .route("/healthz", get(|| async { "ok" }))
+}
+
+/// [`admin_router`] with `GET /readyz`: 200 while serving, 503 from the shutdown signal on
+/// (when gRPC health turns NOT_SERVING). The kubelet's gRPC probe cannot speak TLS, so under
+/// TLS the readiness probe reads this instead of gRPC health.
+pub fn admin_router_ready_until(stopping: watch::Receiver<bool>) -> Router {
+    admin_router().route(
+        "/readyz",
+        get(move || {
+            let draining = *stopping.borrow();
+            async move {
+                if draining {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "draining")
+                } else {
+                    (axum::http::StatusCode::OK, "serving")
+                }
+            }
+        }),
+    )
 }
 
 /// A public HTTP front served beside gRPC on its own listener.
@@ -294,6 +321,12 @@ impl Servers {
         let mut shutdown = Box::pin(shutdown);
         let signalled_early =
             std::future::poll_fn(|cx| Poll::Ready(shutdown.as_mut().poll(cx).is_ready())).await;
+        // TLS first: a bad certificate, or plaintext beyond loopback, fails the start.
+        let tls = args.tls.load()?;
+        tls.check_listen(listen, LISTEN_VARIABLE)?;
+        if let Some(http) = &public {
+            tls.check_listen(http.listen, http.variable)?;
+        }
         // Bind everything before serving anything: a taken port fails the start, not half of it.
         let grpc_listener = bind(listen, LISTEN_VARIABLE).await?;
         let public = match public {
@@ -314,19 +347,19 @@ impl Servers {
             "serving"
         );
 
+        // One stop signal for every server: the shutdown signal, or the gRPC server ending on
+        // its own (an error), which takes the public front down with it.
+        let (stop, stopped) = watch::channel(false);
+        let stop = Arc::new(stop);
+
         let (admin_stop, admin_stopped) = oneshot::channel::<()>();
         let admin = tokio::spawn(
-            axum::serve(admin_listener, admin_router())
+            axum::serve(admin_listener, admin_router_ready_until(stopped.clone()))
                 .with_graceful_shutdown(async {
                     let _ = admin_stopped.await;
                 })
                 .into_future(),
         );
-
-        // One stop signal for every server: the shutdown signal, or the gRPC server ending on
-        // its own (an error), which takes the public front down with it.
-        let (stop, stopped) = watch::channel(false);
-        let stop = Arc::new(stop);
         let signal = tokio::spawn({
             let stop = stop.clone();
             async move {
@@ -338,7 +371,8 @@ impl Servers {
         });
 
         // One edge for both fronts: the same trusted proxies; separate budgets.
-        let edge = Edge::new(args.edge.clone());
+        let edge = Edge::new(args.edge.clone()).with_tls(tls.http_acceptor()?);
+        grpc.tls(tls.grpc());
         grpc.drain_delay(delay)
             .drain_timeout(Some(args.shutdown_timeout))
             .edge(edge.clone());

@@ -28,6 +28,7 @@ pub struct GrpcServer {
     drain_delay: Duration,
     drain_timeout: Option<Duration>,
     edge: Edge,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl Default for GrpcServer {
@@ -74,6 +75,7 @@ impl GrpcServer {
             drain_delay: Duration::ZERO,
             drain_timeout: None,
             edge: Edge::default(),
+            tls: None,
         }
     }
 
@@ -99,6 +101,12 @@ impl GrpcServer {
     /// with the public HTTP front of the same process so both trust the same proxies.
     pub fn edge(&mut self, edge: Edge) -> &mut Self {
         self.edge = edge;
+        self
+    }
+
+    /// Serves TLS as `tls` says (see [`crate::tls::Tls::grpc`]); plaintext when `None`.
+    pub fn tls(&mut self, tls: Option<tonic::transport::ServerTlsConfig>) -> &mut Self {
+        self.tls = tls;
         self
     }
 
@@ -214,7 +222,11 @@ impl GrpcServer {
 
         // Every server has a recorder, so `/metrics` (admin port, `tica serve`) shows its calls.
         crate::metrics::install();
-        let server = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = self.tls {
+            builder = builder.tls_config(tls)?;
+        }
+        let server = builder
             .tcp_nodelay(true)
             // The keepalive policy clients are told (docs/operations.md, "Transport").
             .http2_keepalive_interval(Some(Duration::from_secs(30)))

@@ -12,6 +12,7 @@ use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use tica_auth::{KeyPair, MethodPolicy, Role, TokenSigner, TokenVerifier};
 use tica_server::GrpcServer;
+use tica_server::tls::Tls;
 use tica_server::edge::{ClientAddr, Edge, EdgeConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -73,10 +74,13 @@ struct Front {
 
 impl Front {
     async fn start(config: EdgeConfig) -> Front {
+        Front::serve(Edge::new(config)).await
+    }
+
+    async fn serve(edge: Edge) -> Front {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let edge = Edge::new(config);
         let task = tokio::spawn(async move {
             edge.serve_http(listener, router(), async {
                 let _ = stopped.await;
@@ -572,4 +576,173 @@ async fn a_public_method_over_budget_is_resource_exhausted_with_retry_info_and_o
         "198.51.100.7"
     );
     server.shutdown().await.unwrap();
+}
+
+// ---- TLS (issue 17, point 1) ----
+
+/// A PEM file of the test PKI in `shared/testkit/tls/` (not secret: tests only).
+fn pem(name: &str) -> Vec<u8> {
+    let path = format!("{}/../testkit/tls/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The server side: the service certificate, and the cluster CA for clients when `mutual`.
+fn server_tls(mutual: bool) -> Tls {
+    Tls::from_pem(
+        Some((pem("server.pem"), pem("server.key"))),
+        mutual.then(|| pem("ca.pem")),
+        None,
+    )
+    .unwrap()
+}
+
+/// A peer as the services make one: trusting `ca`, presenting `identity` (a name in the test
+/// PKI) when given.
+fn peer_tls(ca: &str, identity: Option<&str>) -> Tls {
+    Tls::from_pem(
+        identity.map(|name| (pem(&format!("{name}.pem")), pem(&format!("{name}.key")))),
+        None,
+        Some(pem(&format!("{ca}.pem"))),
+    )
+    .unwrap()
+}
+
+/// The `Public` method's answer through a fresh connection made by `tls` to `url`, or why not.
+async fn public_call(tls: &Tls, url: &str) -> Result<String, String> {
+    let channel = tls
+        .endpoint(url)
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e:?}"))?;
+    call(&channel, "Public", &[])
+        .await
+        .map_err(|s| format!("{s:?}"))
+}
+
+async fn tls_server(tls: &Tls, config: EdgeConfig) -> tica_server::RunningServer {
+    let pair = KeyPair::generate();
+    let verifier = TokenVerifier::new(&BTreeMap::from([(pair.kid.clone(), pair.verifying_key())]));
+    let mut server = GrpcServer::new();
+    server
+        .tls(tls.grpc())
+        .edge(Edge::new(config))
+        .add_service(
+            echo::Echo,
+            MethodPolicy::new("test.v1.Echo")
+                .public("Public")
+                .allow("Private", &[Role::TrainingProvider]),
+        );
+    server
+        .spawn("127.0.0.1:0".parse().unwrap(), verifier)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn under_mutual_tls_only_a_client_with_a_certificate_from_the_cluster_ca_is_served() {
+    let server = tls_server(&server_tls(true), config()).await;
+    let url = format!("https://127.0.0.1:{}", server.addr.port());
+
+    // A service of the suite: trusts the CA, presents its certificate.
+    assert_eq!(
+        public_call(&peer_tls("ca", Some("client")), &url).await,
+        Ok("127.0.0.1".to_owned())
+    );
+    // No certificate, a certificate from another CA, or no TLS at all: not served.
+    for (who, tls) in [
+        ("no certificate", peer_tls("ca", None)),
+        ("a stranger's certificate", peer_tls("ca", Some("stranger"))),
+    ] {
+        let answer = public_call(&tls, &url).await;
+        assert!(answer.is_err(), "{who}: {answer:?}");
+    }
+    let plaintext = format!("http://127.0.0.1:{}", server.addr.port());
+    let answer = public_call(&Tls::default(), &plaintext).await;
+    assert!(answer.is_err(), "plaintext: {answer:?}");
+    // And a client does not talk to a server its CA did not sign (a man in the middle).
+    let answer = public_call(&peer_tls("other-ca", Some("client")), &url).await;
+    assert!(answer.is_err(), "an unknown server: {answer:?}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn over_tls_a_public_method_over_budget_is_still_refused_per_client() {
+    let server = tls_server(
+        &server_tls(false),
+        EdgeConfig {
+            rate_per_minute: 60,
+            burst: 2,
+            ..config()
+        },
+    )
+    .await;
+    let url = format!("https://127.0.0.1:{}", server.addr.port());
+    let channel = peer_tls("ca", None).channel(&url).unwrap();
+    for _ in 0..2 {
+        assert_eq!(call(&channel, "Public", &[]).await.unwrap(), "127.0.0.1");
+    }
+    let refused = call(&channel, "Public", &[]).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "TLS must not hide the client from the limiter: {refused:?}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_public_front_over_tls_serves_its_pages_and_no_page_in_plaintext() {
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let acceptor = server_tls(false).http_acceptor().unwrap();
+    let front = Front::serve(Edge::new(config()).with_tls(acceptor)).await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem("ca.pem")) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let tcp = connect_from(CLIENT, front.addr).await;
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = connector.connect(name, tcp).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: tica\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    // A TLS peer may close without close_notify after the answer; what arrived is enough.
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw)).await;
+    let answer = Answer::parse(&raw);
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, "ok");
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        answer.header("strict-transport-security"),
+        Some("max-age=31536000"),
+        "browsers are told to keep to TLS"
+    );
+
+    // Plaintext HTTP on the TLS port gets no page.
+    let mut plain = connect_from(CLIENT, front.addr).await;
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: tica\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut raw)).await;
+    assert!(
+        !String::from_utf8_lossy(&raw).contains(" 200 "),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    front.stop().await;
 }

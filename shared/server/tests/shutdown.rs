@@ -135,3 +135,102 @@ async fn a_service_binary_exits_within_its_shutdown_timeout_with_a_stream_open()
     let took = signalled.elapsed();
     assert!(took < Duration::from_secs(4), "stopped after {took:?}");
 }
+
+/// `GET path` on `addr`: the status code and the body.
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+/// Under TLS the kubelet cannot ask gRPC health (its gRPC probe speaks no TLS), so readiness is
+/// also on the admin port, and turns with gRPC health.
+#[tokio::test]
+async fn readiness_on_the_admin_port_turns_unavailable_as_soon_as_the_drain_begins() {
+    let args = Args::try_parse_from(["test", "--shutdown-delay", "3"]).unwrap();
+    let mut process = args.process;
+    process.admin_listen = free_port();
+    let admin = process.admin_listen;
+    let listen = free_port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let servers = Servers::new(
+        "test",
+        GrpcServer::new(),
+        listen,
+        TokenVerifier::new(&BTreeMap::new()),
+    );
+    let handle = tokio::spawn(async move {
+        servers
+            .run_until(&process, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(admin).await.is_err() {
+        assert!(Instant::now() < deadline, "the admin port never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(http_get(admin, "/readyz").await, (200, "serving".into()));
+    stop.send(()).unwrap();
+    // Within the shutdown delay: still serving calls, no longer ready.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(http_get(admin, "/readyz").await, (503, "draining".into()));
+    assert_eq!(http_get(admin, "/healthz").await.0, 200, "still alive");
+    tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// Plaintext stays the default only on loopback (issue 17, point 1): a service told to listen
+/// on every address without a certificate refuses to start, and says what to set.
+#[tokio::test]
+async fn a_service_binary_refuses_plaintext_beyond_loopback() {
+    let args = Args::try_parse_from(["test"]).unwrap();
+    let mut process = args.process;
+    process.admin_listen = free_port();
+    let listen: SocketAddr = format!("0.0.0.0:{}", free_port().port()).parse().unwrap();
+    let servers = Servers::new(
+        "test",
+        GrpcServer::new(),
+        listen,
+        TokenVerifier::new(&BTreeMap::new()),
+    );
+    let refused = servers
+        .run_until(&process, std::future::pending())
+        .await
+        .unwrap_err();
+    let message = refused.to_string();
+    assert!(message.contains("TICA_TLS_CERT"), "{message}");
+    assert!(message.contains("not a loopback address"), "{message}");
+
+    // Meshed networks say so, and are served.
+    let args = Args::try_parse_from(["test", "--allow-plaintext"]).unwrap();
+    let mut process = args.process;
+    process.admin_listen = free_port();
+    let servers = Servers::new(
+        "test",
+        GrpcServer::new(),
+        listen,
+        TokenVerifier::new(&BTreeMap::new()),
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        servers
+            .run_until(&process, async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}

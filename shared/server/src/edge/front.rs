@@ -43,6 +43,15 @@ impl Edge {
     /// [`Edge::serve_http`] serves this; it is public for tests that drive a router without
     /// sockets (they must put a `ConnectInfo<SocketAddr>` in each request).
     pub fn guard(&self, router: Router) -> Router {
+        // Served over TLS, browsers are told to keep to it (a year; RFC 6797).
+        let router = if self.tls.is_some() {
+            router.layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            ))
+        } else {
+            router
+        };
         router
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
@@ -138,15 +147,36 @@ impl Edge {
         } else {
             self.config.header_timeout
         };
-        let connection = hyper::server::conn::http1::Builder::new()
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_buf_size(MAX_HEAD_BYTES)
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+            .keep_alive(true);
+        let watcher = graceful.watcher();
+        let tls = self.tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let served = match tls {
+                None => {
+                    watcher
+                        .watch(http1.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                Some(super::HttpTls(acceptor)) => {
+                    // The handshake has the same time as a request's headers: a client that
+                    // opens a connection and says nothing holds it no longer over TLS.
+                    let handshake = tokio::time::timeout(header_timeout, acceptor.accept(stream));
+                    let Ok(Ok(stream)) = handshake.await else {
+                        refused("http", "tls_handshake");
+                        drop(admitted);
+                        return;
+                    };
+                    watcher
+                        .watch(http1.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+            };
+            if let Err(error) = served {
                 if error.is_timeout() {
                     refused("http", "header_timeout");
                 }

@@ -94,6 +94,17 @@ pub struct Edge {
     config: std::sync::Arc<EdgeConfig>,
     http: Option<ClientLimiter>,
     grpc: Option<ClientLimiter>,
+    tls: Option<HttpTls>,
+}
+
+/// The public front's TLS acceptor (its `Debug` says only whether there is one).
+#[derive(Clone)]
+pub(crate) struct HttpTls(pub(crate) tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for HttpTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpTls")
+    }
 }
 
 impl Default for Edge {
@@ -114,7 +125,15 @@ impl Edge {
             http: limiter(),
             grpc: limiter(),
             config: std::sync::Arc::new(config),
+            tls: None,
         }
+    }
+
+    /// The public HTTP front serves TLS through `acceptor` (see
+    /// [`crate::tls::Tls::http_acceptor`]); plaintext when `None`.
+    pub fn with_tls(mut self, acceptor: Option<tokio_rustls::TlsAcceptor>) -> Edge {
+        self.tls = acceptor.map(HttpTls);
+        self
     }
 
     /// Its settings.
