@@ -211,7 +211,11 @@ def read_claims(claims_bytes: bytes, cert_id: str) -> dict:
         raise malformed(f"version {version} claims have ten members, not {len(items)}")
     _, kid, number, name, masked, school, competency, grade, issuer, issued = items
     if version == 1:
-        # §5.2: all text; grade and date are not checked here.
+        # §5.2: all text; the grade one of two texts, the date a day of the calendar.
+        if text(grade, "grade") not in GRADES.values():
+            raise malformed("the grade is neither 合格 nor 优秀")
+        if day_of(text(issued, "issue date")) is None:
+            raise malformed("the issue date is not YYYY-MM-DD")
         return {
             "version": 1,
             "kid": text(kid, "key id"),
@@ -230,7 +234,7 @@ def read_claims(claims_bytes: bytes, cert_id: str) -> dict:
     if not is_uint(issued):
         raise malformed("the issue date is not an unsigned integer")
     y, m, d = issued // 10000, issued // 100 % 100, issued % 100
-    if not (1900 <= y <= 9999 and 1 <= m <= 12 and 1 <= d <= 31):
+    if not (1900 <= y <= 9999 and is_day(y, m, d)):
         raise malformed(f"the issue date {issued} is not YYYYMMDD")
     return {
         "version": 2,
@@ -290,9 +294,18 @@ def day_of(date: str) -> int | None:
     if not all(is_digits(p) for p in parts):
         return None
     y, m, d = (int(p) for p in parts)
-    if not (1 <= m <= 12 and 1 <= d <= 31) or y < 1:
+    if y < 1 or not is_day(y, m, d):
         return None
-    return (datetime.date(y, m, 1) - EPOCH).days + d - 1
+    return (datetime.date(y, m, d) - EPOCH).days
+
+
+def is_day(y: int, m: int, d: int) -> bool:
+    """§4.2: whether Y-M-D is a day of the Gregorian calendar."""
+    try:
+        datetime.date(y, m, d)
+    except ValueError:
+        return False
+    return True
 
 
 def read_key_set(document) -> tuple[str | None, dict[str, Key]]:

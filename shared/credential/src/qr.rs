@@ -150,7 +150,7 @@ fn day_number(date: &str) -> Option<i64> {
     }
     let number = |r: std::ops::Range<usize>| date.get(r)?.parse::<i64>().ok();
     let (y, m, d) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
         return None;
     }
     // Howard Hinnant's days_from_civil.
@@ -159,6 +159,16 @@ fn day_number(date: &str) -> Option<i64> {
     let yoe = y - era * 400;
     let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
     Some(era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468)
+}
+
+/// The days of month `m` (1–12) of year `y` in the Gregorian calendar.
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// The calendar date (UTC+8, China's only time zone) of an instant, `YYYY-MM-DD`.
@@ -229,11 +239,12 @@ fn date_number(date: &str) -> Result<u32, CredentialError> {
     Ok(number)
 }
 
-/// `YYYYMMDD` → `YYYY-MM-DD` when month and day are plausible.
+/// `YYYYMMDD` → `YYYY-MM-DD` when it is a day of the calendar (no 31 June, no 29 February
+/// outside leap years).
 fn valid_date_number(n: u64) -> Option<String> {
     let (y, m, d) = (n / 10_000, n / 100 % 100, n % 100);
-    ((1900..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d))
-        .then(|| format!("{y:04}-{m:02}-{d:02}"))
+    let date = format!("{y:04}-{m:02}-{d:02}");
+    ((1900..=9999).contains(&y) && day_number(&date).is_some()).then_some(date)
 }
 
 /// The version-2 CBOR bytes of `claims` (id left out).
@@ -271,6 +282,13 @@ pub fn decode_claims(id: &str, protected: &[u8]) -> Result<QrClaims, CredentialE
         Some(1) => {
             let w: WireV1 = ciborium::from_reader(protected)
                 .map_err(|_| malformed("the version 1 claims are not readable"))?;
+            // Held to what version 2 holds its numbers to: a grade TICA gives and a real date.
+            if !matches!(w.7.as_str(), "合格" | "优秀") {
+                return Err(malformed("the grade is neither 合格 nor 优秀"));
+            }
+            if w.9.len() != 10 || day_number(&w.9).is_none() {
+                return Err(malformed("the issue date is not YYYY-MM-DD"));
+            }
             Ok(QrClaims {
                 version: w.0,
                 kid: w.1,
@@ -926,6 +944,59 @@ mod tests {
             verify_qr(&moved, Some(BASE), &known),
             Err(CredentialError::WrongIssuer { .. })
         ));
+    }
+
+    /// A signature over a date that is not a day (31 June, 29 February 2026) proves nothing a
+    /// certificate could say: such a date is malformed whichever way it comes in.
+    #[test]
+    fn only_days_of_the_calendar_are_issue_dates() {
+        for day in ["2024-02-29", "2026-12-31", "2026-06-30"] {
+            assert!(date_number(day).is_ok(), "{day}");
+        }
+        for not_a_day in ["2026-02-29", "2026-02-31", "2026-06-31", "2100-02-29", "2026-13-01"] {
+            assert!(date_number(not_a_day).is_err(), "{not_a_day}");
+            assert!(day_number(not_a_day).is_none(), "{not_a_day}");
+        }
+        assert_eq!(valid_date_number(20240229).as_deref(), Some("2024-02-29"));
+        assert_eq!(valid_date_number(20260231), None);
+        // Version 2's integer date, altered in the claims bytes to 2026-02-31.
+        let mut bytes = encode_v2(&claims()).unwrap();
+        let mut was = vec![0x1a];
+        was.extend(20261124u32.to_be_bytes());
+        let at = bytes.windows(5).position(|w| w == was).unwrap();
+        bytes[at + 1..at + 5].copy_from_slice(&20260231u32.to_be_bytes());
+        assert!(matches!(
+            decode_claims(&claims().id, &bytes),
+            Err(CredentialError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_version_1_payload_with_a_grade_or_date_tica_never_gives_is_malformed_though_signed() {
+        for v1 in [
+            QrClaims {
+                version: 1,
+                grade: "满分".into(),
+                ..claims()
+            },
+            QrClaims {
+                version: 1,
+                issued: "2026-02-31".into(),
+                ..claims()
+            },
+            QrClaims {
+                version: 1,
+                issued: "20261124".into(),
+                ..claims()
+            },
+        ] {
+            let text = v1_qr_text(BASE, &v1, &key());
+            let answer = verify_qr(&text, Some(BASE), &known);
+            assert!(
+                matches!(answer, Err(CredentialError::Malformed(_))),
+                "{v1:?}: {answer:?}"
+            );
+        }
     }
 
     /// Version 1's claims bytes, as certificates issued before carry them.
