@@ -41,6 +41,7 @@ tica_testkit::backend_tests!(
     the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_only,
     a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_teacher,
     an_archive_is_read_back_by_offices_over_its_school_only,
+    a_client_that_lost_its_create_answer_finds_its_archive_job_by_listing,
     watching_an_archive_ends_when_every_pdf_is_added,
     the_downloaded_archive_is_the_file_its_sha256_names,
     verification_by_id_answers_valid_and_an_unknown_id_answers_not_genuine,
@@ -1074,6 +1075,127 @@ async fn an_archive_is_read_back_by_offices_over_its_school_only(backend: Backen
     refused(
         other_county(&year).get_certificate_archive(get()).await,
         Code::NotFound,
+    );
+    year.cluster.stop().await;
+}
+
+// ---- ListCertificateArchives ----
+
+async fn a_client_that_lost_its_create_answer_finds_its_archive_job_by_listing(backend: Backend) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let first = archive_of_school_one(&year).await;
+    // A second job whose answer the client never read.
+    let mut office = county_office(&year);
+    office
+        .create_certificate_archive(cpb::CreateCertificateArchiveRequest {
+            certificate_archive: Some(cpb::CertificateArchive {
+                school: format!("schools/{}", school(1)),
+                include_revoked: true,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let list = |parent: String, page_token: String, state: cpb::ArchiveState| {
+        cpb::ListCertificateArchivesRequest {
+            parent,
+            page_size: 1,
+            page_token,
+            state: state as i32,
+        }
+    };
+    // Newest first, one a page: the lost job, then the first.
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = office
+            .list_certificate_archives(list(
+                format!("jurisdictions/{COUNTY}"),
+                token,
+                cpb::ArchiveState::Unspecified,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.certificate_archives);
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0].include_revoked, "the newest first: {seen:?}");
+    assert_eq!(seen[1].name, first.name);
+    // The school's own office finds both under its school; a filter on the state narrows.
+    let mut school_office = client(
+        &year.cluster,
+        "school-office",
+        Role::SchoolAdmin,
+        COUNTY,
+        Some(&school(1)),
+    );
+    let of_school = school_office
+        .list_certificate_archives(cpb::ListCertificateArchivesRequest {
+            parent: format!("schools/{}", school(1)),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate_archives;
+    assert_eq!(of_school.len(), 2);
+    let cancelled = school_office
+        .list_certificate_archives(list(
+            String::new(),
+            String::new(),
+            cpb::ArchiveState::Failed,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate_archives;
+    assert!(cancelled.is_empty(), "{cancelled:?}");
+    // Another school's office and another county see none of them.
+    let mut other_school = client(
+        &year.cluster,
+        "school-office",
+        Role::SchoolAdmin,
+        COUNTY,
+        Some(&school(2)),
+    );
+    let theirs = other_school
+        .list_certificate_archives(cpb::ListCertificateArchivesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate_archives;
+    assert!(theirs.is_empty(), "{theirs:?}");
+    refused(
+        other_school
+            .list_certificate_archives(cpb::ListCertificateArchivesRequest {
+                parent: format!("jurisdictions/{COUNTY}"),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        other_county(&year)
+            .list_certificate_archives(cpb::ListCertificateArchivesRequest {
+                parent: format!("jurisdictions/{COUNTY}"),
+                ..Default::default()
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    refused(
+        teacher(&year, 0, 0)
+            .list_certificate_archives(cpb::ListCertificateArchivesRequest::default())
+            .await,
+        Code::PermissionDenied,
     );
     year.cluster.stop().await;
 }

@@ -235,6 +235,17 @@ fn archive_to_proto(a: &ArchiveRecord) -> pb::CertificateArchive {
     }
 }
 
+/// The stored key of an archive state (a list's filter).
+fn archive_state_key(s: pb::ArchiveState) -> &'static str {
+    match s {
+        pb::ArchiveState::Unspecified => "",
+        pb::ArchiveState::Pending => ArchiveState::Pending.key(),
+        pb::ArchiveState::Running => ArchiveState::Running.key(),
+        pb::ArchiveState::Succeeded => ArchiveState::Succeeded.key(),
+        pb::ArchiveState::Failed => ArchiveState::Failed.key(),
+    }
+}
+
 fn verification_to_proto(v: &Verification) -> pb::VerifyResponse {
     let genuine = v.verdict != Verdict::NotGenuine;
     let record = v.record.as_ref().filter(|_| genuine);
@@ -696,6 +707,34 @@ impl CertificateService for CertificateGrpc {
         let ctx = ctx(&request)?;
         let id = parse("name", &request.get_ref().name, "certificateArchives")?;
         ok(archive_to_proto(&self.svc.archive(&ctx, id).await?))
+    }
+
+    async fn list_certificate_archives(
+        &self,
+        request: Request<pb::ListCertificateArchivesRequest>,
+    ) -> Reply<pb::ListCertificateArchivesResponse> {
+        let ctx = ctx(&request)?;
+        let r = request.into_inner();
+        let scope = self.scope_of(&ctx.caller, "parent", &r.parent).await?;
+        let state = match pb::ArchiveState::try_from(r.state) {
+            Ok(pb::ArchiveState::Unspecified) => "",
+            Ok(s) => archive_state_key(s),
+            Err(_) => return Err(invalid("state", "not an ArchiveState")),
+        };
+        let page: Page<(i64, String)> = Page::from_request(
+            r.page_size,
+            &r.page_token,
+            &format!("parent={};state={state}", r.parent),
+        )?;
+        let rows = self
+            .svc
+            .archives(&ctx, scope, state, page.after.clone(), page.limit())
+            .await?;
+        let (rows, next_page_token) = page.finish(rows, |a| (a.create_micros, a.id.clone()));
+        ok(pb::ListCertificateArchivesResponse {
+            certificate_archives: rows.iter().map(archive_to_proto).collect(),
+            next_page_token,
+        })
     }
 
     type WatchCertificateArchiveStream = Boxed<pb::CertificateArchive>;

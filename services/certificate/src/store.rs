@@ -904,6 +904,36 @@ pub async fn insert_archive(
     }
 }
 
+/// Archive jobs of schools whose path lies in `[lo, hi)` (of one state when `state` is set),
+/// newest first, after `(create_micros, id)`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.archives_in", db.operation.name = "certificate.archives_in"))]
+pub async fn archives_in(
+    db: &Database,
+    (lo, hi): (String, String),
+    state: &str,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<ArchiveRecord>> {
+    let (before_micros, before_id) = after.unwrap_or((i64::MAX, String::new()));
+    let rows: Vec<(String,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT doc_json FROM archives WHERE path >= $1 AND path < $2 \
+             AND ($3 = '' OR state = $3) \
+             AND (create_micros < $4 OR (create_micros = $4 AND ($5 = '' OR id < $5))) \
+             ORDER BY create_micros DESC, id DESC LIMIT $6",
+        )
+        .bind(lo)
+        .bind(hi)
+        .bind(state.to_owned())
+        .bind(before_micros)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    });
+    rows.iter().map(|(doc,)| parse(doc, "archive")).collect()
+}
+
 /// Saves an archive job's progress or end.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.save_archive", db.operation.name = "certificate.save_archive"))]
 pub async fn save_archive(db: &Database, a: &ArchiveRecord) -> Result<()> {

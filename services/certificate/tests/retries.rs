@@ -16,6 +16,7 @@ use tica_certificate::error::CertificateError;
 use tica_certificate::model::{Reason, RunRecord, Status};
 use tica_certificate::service::{Certificates, Ctx, Numbers};
 use tica_domain::division::DivisionCode;
+use tica_server::errors::ErrorReason;
 use tica_storage::{Backend, Database};
 
 tica_testkit::backend_tests!(
@@ -104,8 +105,9 @@ async fn a_revocation_retried_with_its_request_id_answers_as_the_first_and_logs_
             .revoke(&who, id, Reason::IssuedInError, "证书信息有误", request_id)
             .await
             .unwrap_err();
-        assert!(
-            matches!(refused, CertificateError::FailedPrecondition(_)),
+        assert_eq!(
+            refused.reason(),
+            ErrorReason::CertificateAlreadyRevoked,
             "{request_id:?}: {refused:?}"
         );
     }

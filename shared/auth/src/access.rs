@@ -446,6 +446,10 @@ pub const TABLE: &[Rule] = &[
         SCHOOL_AND_ABOVE,
     ),
     roles(
+        "tica.certificate.v1.CertificateService/ListCertificateArchives",
+        SCHOOL_AND_ABOVE,
+    ),
+    roles(
         "tica.certificate.v1.CertificateService/WatchCertificateArchive",
         SCHOOL_AND_ABOVE,
     ),

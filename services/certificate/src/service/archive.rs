@@ -211,6 +211,34 @@ impl Certificates {
             .ok_or_else(|| not_found(format!("certificateArchives/{id}")))
     }
 
+    /// Archive jobs of the schools under `scope` (which the caller must cover; its own when
+    /// None), newest first.
+    pub async fn archives(
+        &self,
+        ctx: &Ctx,
+        scope: Option<ScopePath>,
+        state: &str,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<ArchiveRecord>> {
+        if ctx.caller.role == Role::Teacher || ctx.caller.role == Role::Assessor {
+            return Err(denied(
+                "archives are for school offices and offices above them",
+            ));
+        }
+        let scope = match scope {
+            Some(s) => {
+                ctx.caller
+                    .require_covers(&s)
+                    .map_err(|s| denied(s.message().to_owned()))?;
+                s
+            }
+            None => ctx.caller.scope.clone(),
+        };
+        // The same rule as `archive`: the caller covers every school in a scope it covers.
+        store::archives_in(self.db(), scope.range(), state, after, limit).await
+    }
+
     /// A SUCCEEDED archive's file.
     pub async fn archive_file(&self, ctx: &Ctx, id: &str) -> Result<(ArchiveRecord, PathBuf)> {
         let archive = self.archive(ctx, id).await?;
