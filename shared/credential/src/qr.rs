@@ -953,7 +953,13 @@ mod tests {
         for day in ["2024-02-29", "2026-12-31", "2026-06-30"] {
             assert!(date_number(day).is_ok(), "{day}");
         }
-        for not_a_day in ["2026-02-29", "2026-02-31", "2026-06-31", "2100-02-29", "2026-13-01"] {
+        for not_a_day in [
+            "2026-02-29",
+            "2026-02-31",
+            "2026-06-31",
+            "2100-02-29",
+            "2026-13-01",
+        ] {
             assert!(date_number(not_a_day).is_err(), "{not_a_day}");
             assert!(day_number(not_a_day).is_none(), "{not_a_day}");
         }

@@ -213,7 +213,9 @@ impl Tls {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| TlsError::Config(format!("TICA_TLS_CERT: {e}")))?;
         if chain.is_empty() {
-            return Err(TlsError::Config("TICA_TLS_CERT holds no certificate".into()));
+            return Err(TlsError::Config(
+                "TICA_TLS_CERT holds no certificate".into(),
+            ));
         }
         let key = PrivateKeyDer::from_pem_slice(key)
             .map_err(|e| TlsError::Config(format!("TICA_TLS_KEY: {e}")))?;
@@ -306,7 +308,10 @@ mod tests {
     #[test]
     fn a_key_that_is_not_pem_stops_the_start() {
         let error = Tls::from_pem(
-            Some((b"-----BEGIN CERTIFICATE-----\n".to_vec(), b"nothing".to_vec())),
+            Some((
+                b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+                b"nothing".to_vec(),
+            )),
             None,
             None,
         )

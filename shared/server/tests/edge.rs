@@ -12,8 +12,8 @@ use axum::extract::ConnectInfo;
 use axum::routing::{get, post};
 use tica_auth::{KeyPair, MethodPolicy, Role, TokenSigner, TokenVerifier};
 use tica_server::GrpcServer;
-use tica_server::tls::Tls;
 use tica_server::edge::{ClientAddr, Edge, EdgeConfig};
+use tica_server::tls::Tls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -625,15 +625,12 @@ async fn tls_server(tls: &Tls, config: EdgeConfig) -> tica_server::RunningServer
     let pair = KeyPair::generate();
     let verifier = TokenVerifier::new(&BTreeMap::from([(pair.kid.clone(), pair.verifying_key())]));
     let mut server = GrpcServer::new();
-    server
-        .tls(tls.grpc())
-        .edge(Edge::new(config))
-        .add_service(
-            echo::Echo,
-            MethodPolicy::new("test.v1.Echo")
-                .public("Public")
-                .allow("Private", &[Role::TrainingProvider]),
-        );
+    server.tls(tls.grpc()).edge(Edge::new(config)).add_service(
+        echo::Echo,
+        MethodPolicy::new("test.v1.Echo")
+            .public("Public")
+            .allow("Private", &[Role::TrainingProvider]),
+    );
     server
         .spawn("127.0.0.1:0".parse().unwrap(), verifier)
         .await
