@@ -342,7 +342,9 @@ def read_key_set(document) -> tuple[str | None, dict[str, Key]]:
                     raise KeySetError(f"key {kid}: `{member}`: {error}") from None
             else:
                 raise KeySetError(f"key {kid}: `{member}` is not a string")
-        keys[kid] = Key(public, span[0], span[1])  # the last entry of a kid wins
+        if kid in keys:
+            raise KeySetError(f"key {kid} is published twice")
+        keys[kid] = Key(public, span[0], span[1])
     issuer = document.get("issuer")
     return (issuer if isinstance(issuer, str) else None), keys
 

@@ -863,6 +863,39 @@ fn the_edges_of_the_format_are_read_alike_in_python_and_in_rust() {
     }
 }
 
+/// §6.2: a key set that names one kid twice is unusable to both verifiers, which read no
+/// certificate against it, rather than each picking one of the two keys.
+#[test]
+fn a_key_set_naming_a_key_id_twice_is_refused_by_both_verifiers() {
+    let Some(python) = python() else {
+        return;
+    };
+    let dir = Scratch::new();
+    let jwks = dir.path().join("jwks.json");
+    let document = json!({ "issuer": BASE, "keys": [
+        { "kty": "OKP", "crv": "Ed25519", "kid": "640000-2026-1",
+          "x": x(&SigningKey::from_bytes(&[5; 32])) },
+        { "kty": "OKP", "crv": "Ed25519", "kid": "640000-2026-1",
+          "x": x(&SigningKey::from_bytes(&[6; 32])) }]});
+    std::fs::write(&jwks, document.to_string()).unwrap();
+    assert!(matches!(
+        tica_credential::key_set_from_jwks(&document),
+        Err(CredentialError::Malformed(_))
+    ));
+    let output = Command::new(&python)
+        .arg(repository().join("tests/interop/verify_qr.py"))
+        .arg("--jwks")
+        .arg(&jwks)
+        .arg(format!("{BASE}/c/q7zk3m9x2v4j8d1r5t6w0nbhcp#0"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("twice"),
+        "{output:?}"
+    );
+}
+
 // ---- the worked example ----
 
 /// The inputs of the specification's §9, fictional.

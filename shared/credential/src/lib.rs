@@ -165,7 +165,16 @@ pub fn keys_from_jwks(jwks: &Value) -> Result<BTreeMap<String, VerifyingKey>, Cr
                     member("kid")
                 ))
             })?;
-        out.insert(member("kid").to_owned(), x);
+        // An entry without a key id is never named: ignored (docs/qr-format.md §6.2).
+        let Some(kid) = key.get("kid").and_then(Value::as_str) else {
+            continue;
+        };
+        // Which of two keys a certificate names is not for a verifier to guess.
+        if out.insert(kid.to_owned(), x).is_some() {
+            return Err(CredentialError::Malformed(format!(
+                "key {kid} is published twice"
+            )));
+        }
     }
     Ok(out)
 }
@@ -565,5 +574,29 @@ mod time_tests {
             key_set_from_jwks(&bad),
             Err(CredentialError::Malformed(_))
         ));
+    }
+
+    /// A key set naming one kid twice (a tampered mirror, a botched rotation) says two things
+    /// about the same certificates: it is refused, not read as whichever entry came last.
+    #[test]
+    fn a_key_set_that_publishes_a_key_id_twice_is_refused_and_an_entry_without_one_is_ignored() {
+        let x = |seed: u8| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+                SigningKey::from_bytes(&[seed; 32])
+                    .verifying_key()
+                    .as_bytes(),
+            )
+        };
+        let twice = serde_json::json!({ "keys": [
+            { "kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": x(5) },
+            { "kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": x(6) }] });
+        let refused = key_set_from_jwks(&twice).unwrap_err();
+        assert!(refused.to_string().contains("k1"), "{refused}");
+        let anonymous = serde_json::json!({ "keys": [
+            { "kty": "OKP", "crv": "Ed25519", "x": x(5) },
+            { "kty": "OKP", "crv": "Ed25519", "x": x(6) },
+            { "kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": x(7) }] });
+        let set = key_set_from_jwks(&anonymous).unwrap();
+        assert_eq!(set.keys.keys().collect::<Vec<_>>(), ["k1"]);
     }
 }
