@@ -47,7 +47,8 @@ pub fn reason_code(reason: ErrorReason) -> Option<Code> {
         | R::ResultsLocked
         | R::HoursRevisionReused
         | R::CertificateAlreadyRevoked
-        | R::CertificateRevoked => Code::FailedPrecondition,
+        | R::CertificateRevoked
+        | R::RunEnded => Code::FailedPrecondition,
         R::OutsideScope | R::RoleNotAllowed => Code::PermissionDenied,
         R::ConcurrentChange => Code::Aborted,
         R::RateLimited => Code::ResourceExhausted,
@@ -214,6 +215,10 @@ pub fn explain(reason: ErrorReason, locale: Locale) -> &'static str {
         R::CertificateRevoked => (
             "该证书已撤销，不提供下载。",
             "The certificate was revoked: it is not offered for download.",
+        ),
+        R::RunEnded => (
+            "该任务已结束，无需取消。",
+            "The job has ended: there is nothing to cancel.",
         ),
     };
     match locale {
