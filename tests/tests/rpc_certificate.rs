@@ -42,6 +42,7 @@ tica_testkit::backend_tests!(
     a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_teacher,
     an_archive_is_read_back_by_offices_over_its_school_only,
     a_client_that_lost_its_create_answer_finds_its_archive_job_by_listing,
+    a_run_that_ended_is_not_cancelled_and_another_county_cannot_cancel_it,
     watching_an_archive_ends_when_every_pdf_is_added,
     the_downloaded_archive_is_the_file_its_sha256_names,
     verification_by_id_answers_valid_and_an_unknown_id_answers_not_genuine,
@@ -1076,6 +1077,49 @@ async fn an_archive_is_read_back_by_offices_over_its_school_only(backend: Backen
         other_county(&year).get_certificate_archive(get()).await,
         Code::NotFound,
     );
+    year.cluster.stop().await;
+}
+
+// ---- CancelIssuanceRun ----
+
+async fn a_run_that_ended_is_not_cancelled_and_another_county_cannot_cancel_it(backend: Backend) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let cancel = || cpb::CancelIssuanceRunRequest {
+        name: run.name.clone(),
+    };
+    let theirs = refused(
+        other_county(&year).cancel_issuance_run(cancel()).await,
+        Code::PermissionDenied,
+    );
+    assert_eq!(reason_of(&theirs), "OUTSIDE_SCOPE");
+    refused(
+        teacher(&year, 0, 0).cancel_issuance_run(cancel()).await,
+        Code::PermissionDenied,
+    );
+    let ended = refused(
+        county_office(&year).cancel_issuance_run(cancel()).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(reason_of(&ended), "RUN_ENDED");
+    let unknown = county_office(&year)
+        .cancel_issuance_run(cpb::CancelIssuanceRunRequest {
+            name: format!(
+                "issuanceRuns/{}-9",
+                year.batch.trim_start_matches("batches/")
+            ),
+        })
+        .await;
+    refused(unknown, Code::NotFound);
+    let still = county_office(&year)
+        .get_issuance_run(cpb::GetIssuanceRunRequest {
+            name: run.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(still.state, cpb::IssuanceRunState::Succeeded as i32);
     year.cluster.stop().await;
 }
 

@@ -77,6 +77,7 @@ fn run_state(s: RunState) -> pb::IssuanceRunState {
         RunState::Running => pb::IssuanceRunState::Running,
         RunState::Succeeded => pb::IssuanceRunState::Succeeded,
         RunState::Failed => pb::IssuanceRunState::Failed,
+        RunState::Cancelled => pb::IssuanceRunState::Cancelled,
     }
 }
 
@@ -421,6 +422,15 @@ impl CertificateService for CertificateGrpc {
         ok(run_to_proto(&self.svc.run(&ctx, id).await?))
     }
 
+    async fn cancel_issuance_run(
+        &self,
+        request: Request<pb::CancelIssuanceRunRequest>,
+    ) -> Reply<pb::IssuanceRun> {
+        let ctx = ctx(&request)?;
+        let id = parse("name", &request.get_ref().name, "issuanceRuns")?;
+        ok(run_to_proto(&self.svc.cancel_run(&ctx, id).await?))
+    }
+
     async fn list_issuance_runs(
         &self,
         request: Request<pb::ListIssuanceRunsRequest>,
@@ -439,6 +449,7 @@ impl CertificateService for CertificateGrpc {
             Ok(pb::IssuanceRunState::Running) => "running",
             Ok(pb::IssuanceRunState::Succeeded) => "succeeded",
             Ok(pb::IssuanceRunState::Failed) => "failed",
+            Ok(pb::IssuanceRunState::Cancelled) => RunState::Cancelled.key(),
             Err(_) => return Err(invalid("state", "not an IssuanceRunState")),
         };
         let page: Page<(i64, String)> = Page::from_request(

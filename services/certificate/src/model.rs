@@ -235,6 +235,8 @@ pub enum RunState {
     Succeeded,
     /// Stopped at `error_sequence`.
     Failed,
+    /// Stopped by CancelIssuanceRun.
+    Cancelled,
 }
 
 impl RunState {
@@ -245,12 +247,16 @@ impl RunState {
             RunState::Running => "running",
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
         }
     }
 
     /// Whether the run has ended.
     pub fn is_terminal(self) -> bool {
-        matches!(self, RunState::Succeeded | RunState::Failed)
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled
+        )
     }
 }
 

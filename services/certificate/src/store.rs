@@ -208,28 +208,65 @@ pub async fn insert_run(
     }
 }
 
-/// Saves a run's progress or end.
+/// Saves a run's progress or end while it is still PENDING or RUNNING; false when it is not
+/// (cancelled, or failed by a replica that found its lease lapsed), and then nothing changed.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.save_run", db.operation.name = "certificate.save_run"))]
-pub async fn save_run(db: &Database, run: &RunRecord) -> Result<()> {
-    with_db!(db, pool => {
-        sqlx::query("UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 WHERE id = $4")
-            .bind(run.state.key())
-            .bind(json(run))
-            .bind(run.update_micros)
-            .bind(run.id.clone())
-            .execute(pool)
-            .await?;
+pub async fn save_run(db: &Database, run: &RunRecord) -> Result<bool> {
+    let done = with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 \
+             WHERE id = $4 AND state IN ('pending', 'running')",
+        )
+        .bind(run.state.key())
+        .bind(json(run))
+        .bind(run.update_micros)
+        .bind(run.id.clone())
+        .execute(pool)
+        .await?
+        .rows_affected()
     });
-    Ok(())
+    Ok(done == 1)
 }
 
-/// Runs left PENDING or RUNNING by a process that stopped: FAILED, to be resumed by a new run.
+/// How long a run's lease lasts: a PENDING or RUNNING run nobody renewed for this long belongs
+/// to a process that stopped.
+pub const RUN_LEASE_MICROS: i64 = 60_000_000;
+
+/// Renews the lease on a run this process is running (its `update_micros` column, not the
+/// stored document); false when the run is no longer PENDING or RUNNING.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.renew_run_lease", db.operation.name = "certificate.renew_run_lease"))]
+pub async fn renew_run_lease(db: &Database, id: &str, now: i64) -> Result<bool> {
+    let done = with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE issuance_runs SET update_micros = $1 \
+             WHERE id = $2 AND state IN ('pending', 'running') AND update_micros < $1",
+        )
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    if done == 1 {
+        return Ok(true);
+    }
+    // Not renewed: ended, or renewed by a save at this very microsecond.
+    Ok(run(db, id).await?.is_some_and(|r| !r.state.is_terminal()))
+}
+
+/// Runs left PENDING or RUNNING whose lease lapsed before `cutoff` (their process stopped):
+/// FAILED, to be resumed by a new run. A run whose process is alive renews its lease and is
+/// left alone, whichever replica asks.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.fail_interrupted_runs", db.operation.name = "certificate.fail_interrupted_runs"))]
-pub async fn fail_interrupted_runs(db: &Database, now: i64) -> Result<usize> {
+pub async fn fail_interrupted_runs(db: &Database, now: i64, cutoff: i64) -> Result<usize> {
     let rows: Vec<(String,)> = with_db!(db, pool => {
-        sqlx::query_as("SELECT doc_json FROM issuance_runs WHERE state IN ('pending', 'running')")
-            .fetch_all(pool)
-            .await?
+        sqlx::query_as(
+            "SELECT doc_json FROM issuance_runs \
+             WHERE state IN ('pending', 'running') AND update_micros < $1",
+        )
+        .bind(cutoff)
+        .fetch_all(pool)
+        .await?
     });
     let mut n = 0;
     for (doc,) in rows {
@@ -237,12 +274,83 @@ pub async fn fail_interrupted_runs(db: &Database, now: i64) -> Result<usize> {
         run.state = RunState::Failed;
         run.error_sequence = run.cursor + 1;
         run.error = "interrupted: the service stopped while the run was in progress; start a new run to resume after the last certificate stored".into();
-        run.end_micros = now;
-        run.update_micros = now;
-        save_run(db, &run).await?;
-        n += 1;
+        run.end_micros = now.max(run.update_micros + 1);
+        run.update_micros = run.end_micros;
+        // Only if its lease is still lapsed: a process that renewed it meanwhile keeps its run.
+        let done = with_db!(db, pool => {
+            sqlx::query(
+                "UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 \
+                 WHERE id = $4 AND state IN ('pending', 'running') AND update_micros < $5",
+            )
+            .bind(run.state.key())
+            .bind(json(&run))
+            .bind(run.update_micros)
+            .bind(run.id.clone())
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        n += done as usize;
     }
     Ok(n)
+}
+
+/// Marks a PENDING or RUNNING run CANCELLED at `now`, with its audit entry; None (nothing
+/// written) when it has ended.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.cancel_run", db.operation.name = "certificate.cancel_run"))]
+pub async fn cancel_run(
+    db: &Database,
+    id: &str,
+    now: i64,
+    audit: &AuditEntry,
+) -> Result<Option<RunRecord>> {
+    let Some(mut run) = run(db, id).await? else {
+        return Ok(None);
+    };
+    if run.state.is_terminal() {
+        return Ok(None);
+    }
+    run.state = RunState::Cancelled;
+    run.end_micros = now.max(run.update_micros + 1);
+    run.update_micros = run.end_micros;
+    let done = with_write_tx!(db, tx => {
+        let done = sqlx::query(
+            "UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 \
+             WHERE id = $4 AND state IN ('pending', 'running')",
+        )
+        .bind(run.state.key())
+        .bind(json(&run))
+        .bind(run.update_micros)
+        .bind(run.id.clone())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 1 {
+            append_audit!(tx, audit);
+            tx.commit().await?;
+        }
+        done
+    });
+    Ok((done == 1).then_some(run))
+}
+
+/// Records what a cancelled run did up to its stop (its counters and cursor), keeping it
+/// CANCELLED and its end time.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.record_cancelled_run", db.operation.name = "certificate.record_cancelled_run"))]
+pub async fn record_cancelled_run(db: &Database, run: &RunRecord) -> Result<()> {
+    with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE issuance_runs SET doc_json = $1, update_micros = $2 \
+             WHERE id = $3 AND state = 'cancelled'",
+        )
+        .bind(json(run))
+        .bind(run.update_micros)
+        .bind(run.id.clone())
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
 }
 
 /// Runs whose county lies in `[lo, hi)`, newest first, after `(create_micros, id)`.
@@ -774,7 +882,11 @@ pub async fn append(db: &Database, a: &Append) -> Result<()> {
                 .await?;
             }
             if let Some((run, cursor)) = &a.run {
-                sqlx::query("UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 WHERE id = $4")
+                // A run cancelled meanwhile stays CANCELLED; the chunk itself commits whole.
+                sqlx::query(
+                    "UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 \
+                     WHERE id = $4 AND state IN ('pending', 'running')",
+                )
                     .bind(run.state.key()).bind(json(run)).bind(run.update_micros).bind(run.id.clone())
                     .execute(&mut *tx)
                     .await?;

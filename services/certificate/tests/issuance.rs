@@ -7,10 +7,14 @@ mod support;
 use std::collections::HashMap;
 
 use support::{Offline as Fixture, certified_event, withdrawn_event};
-use tica_certificate::model::Status;
+use tica_auth::{BearerToken, Caller, Role};
+use tica_certificate::model::{RunState, Status};
+use tica_certificate::service::Ctx;
 use tica_certificate::service::{Numbers, Subject, Verdict};
 use tica_certificate::store;
 use tica_credential::merkle;
+use tica_domain::division::DivisionCode;
+use tica_server::errors::ErrorReason;
 use tica_storage::Backend;
 
 tica_testkit::backend_tests!(
@@ -18,7 +22,22 @@ tica_testkit::backend_tests!(
     a_withdrawn_result_revokes_its_certificate_in_the_log,
     a_retired_key_keeps_verifying_what_it_signed,
     the_teachers_search_is_limited_per_client,
+    a_cancelled_run_stays_cancelled_and_keeps_what_it_issued,
+    only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps,
 );
+
+fn county_office(subject: &str, county: &str) -> Ctx {
+    Ctx::new(
+        tica_certificate::service::SERVICE_NAME,
+        Caller::new(
+            subject.into(),
+            Role::CountyOffice,
+            DivisionCode::parse(county).unwrap(),
+            None,
+        ),
+        BearerToken(String::new()),
+    )
+}
 
 fn keys_for(n: usize) -> HashMap<String, String> {
     (0..n)
@@ -289,4 +308,136 @@ async fn the_teachers_search_is_limited_per_client(backend: Backend) {
         }
     }
     assert_eq!(refused, 28 - 20);
+}
+
+/// CancelIssuanceRun (issue 17 §8): the run ends CANCELLED at once and stays so; a chunk the
+/// executor was committing at that moment commits whole (its certificates are issued) without
+/// bringing the run back; cancelling again answers the same; an ended run is RUN_ENDED; another
+/// county's office is refused and changes nothing.
+async fn a_cancelled_run_stays_cancelled_and_keeps_what_it_issued(backend: Backend) {
+    let Some(Fixture {
+        test_db: _test_db,
+        db,
+        dir: _dir,
+        svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    let keys = keys_for(6);
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
+    let mut numbers = Numbers::new();
+    svc.process(
+        &mut run,
+        (0..3).map(certified_event).collect(),
+        &keys,
+        &mut numbers,
+    )
+    .await
+    .unwrap();
+
+    let stranger = county_office("other-clerk", "341302");
+    let refused = svc.cancel_run(&stranger, &run.id).await.unwrap_err();
+    assert_eq!(refused.reason(), ErrorReason::OutsideScope, "{refused:?}");
+    assert_eq!(
+        store::run(&db, &run.id).await.unwrap().unwrap().state,
+        RunState::Running
+    );
+
+    let office = county_office("county-clerk", "341324");
+    let cancelled = svc.cancel_run(&office, &run.id).await.unwrap();
+    assert_eq!(cancelled.state, RunState::Cancelled);
+    assert!(cancelled.end_micros > 0);
+    assert_eq!(
+        cancelled.cursor, 3,
+        "what it issued before the cancel stays"
+    );
+    // The executor, not yet aware, commits the chunk it was on: issued, run still CANCELLED.
+    svc.process(
+        &mut run,
+        (3..6).map(certified_event).collect(),
+        &keys,
+        &mut numbers,
+    )
+    .await
+    .unwrap();
+    assert_eq!(all(&db).await.len(), 6);
+    let stored = store::run(&db, &run.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, RunState::Cancelled);
+    assert!(
+        !store::renew_run_lease(&db, &run.id, tica_storage::now_micros())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store::save_run(&db, &run).await.unwrap(),
+        "a save cannot revive it"
+    );
+    assert_eq!(
+        store::run(&db, &run.id).await.unwrap().unwrap().state,
+        RunState::Cancelled
+    );
+    // Again: the same answer, nothing new.
+    let again = svc.cancel_run(&office, &run.id).await.unwrap();
+    assert_eq!(again.state, RunState::Cancelled);
+    assert_eq!(again.end_micros, cancelled.end_micros);
+
+    // A run that ended otherwise has nothing to cancel.
+    let mut done = support::stored_run(&db, 2, 6).await.unwrap();
+    done.state = RunState::Succeeded;
+    done.update_micros += 1;
+    assert!(store::save_run(&db, &done).await.unwrap());
+    let ended = svc.cancel_run(&office, &done.id).await.unwrap_err();
+    assert_eq!(ended.reason(), ErrorReason::RunEnded);
+    assert_eq!(
+        store::run(&db, &done.id).await.unwrap().unwrap().state,
+        RunState::Succeeded
+    );
+}
+
+/// Leases (issue 17 §8): with several replicas, a replica that starts (or sweeps) fails only
+/// the runs whose process stopped renewing their lease, never a run another replica is running.
+async fn only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps(backend: Backend) {
+    let Some(Fixture {
+        test_db: _test_db,
+        db,
+        dir: _dir,
+        svc: _svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    let live = support::stored_run(&db, 1, 0).await.unwrap();
+    let mut orphan = support::stored_run(&db, 2, 0).await.unwrap();
+    // The orphan's process stopped two minutes ago; the live one renews its lease now.
+    let now = tica_storage::now_micros();
+    orphan.update_micros = now - 2 * store::RUN_LEASE_MICROS;
+    assert!(store::save_run(&db, &orphan).await.unwrap());
+    assert!(store::renew_run_lease(&db, &live.id, now).await.unwrap());
+
+    let swept = store::fail_interrupted_runs(&db, now, now - store::RUN_LEASE_MICROS)
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    assert_eq!(
+        store::run(&db, &live.id).await.unwrap().unwrap().state,
+        RunState::Running
+    );
+    let failed = store::run(&db, &orphan.id).await.unwrap().unwrap();
+    assert_eq!(failed.state, RunState::Failed);
+    assert!(failed.error.starts_with("interrupted"), "{}", failed.error);
+    // Swept once: a second sweep finds nothing, and the orphan's process, should it come
+    // back, cannot renew or save it.
+    assert_eq!(
+        store::fail_interrupted_runs(&db, now, now - store::RUN_LEASE_MICROS)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        !store::renew_run_lease(&db, &orphan.id, now + 1)
+            .await
+            .unwrap()
+    );
+    assert!(!store::save_run(&db, &orphan).await.unwrap());
 }

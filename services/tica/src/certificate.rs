@@ -190,6 +190,12 @@ enum RunsCommand {
         /// `issuanceRuns/{id}` or the bare id.
         name: String,
     },
+    /// Cancel a run under way: it stops at its next chunk of certificates and ends CANCELLED;
+    /// a new `tica certificates issue` resumes after the last certificate stored.
+    Cancel {
+        /// `issuanceRuns/{id}` or the bare id.
+        name: String,
+    },
 }
 
 /// What to verify: exactly one of the three.
@@ -500,6 +506,18 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
         Action::Runs(RunsCommand::Watch { name }) => {
             let mut client = connection.client().await?;
             watch_run(&mut client, &qualified("issuanceRuns", &name)).await
+        }
+        Action::Runs(RunsCommand::Cancel { name }) => {
+            let mut client = connection.client().await?;
+            let run = client
+                .cancel_issuance_run(pb::CancelIssuanceRunRequest {
+                    name: qualified("issuanceRuns", &name),
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            print_run(&run);
+            Ok(())
         }
         Action::List {
             parent,
@@ -956,7 +974,9 @@ async fn watch_run(client: &mut CertificateClient, name: &str) -> anyhow::Result
         Some(run)
             if matches!(
                 run_state(&run),
-                pb::IssuanceRunState::Succeeded | pb::IssuanceRunState::Failed
+                pb::IssuanceRunState::Succeeded
+                    | pb::IssuanceRunState::Failed
+                    | pb::IssuanceRunState::Cancelled
             ) =>
         {
             run
@@ -989,6 +1009,14 @@ async fn watch_run(client: &mut CertificateClient, name: &str) -> anyhow::Result
                 run.name,
                 run.error_sequence,
                 run.error
+            )
+        }
+        pb::IssuanceRunState::Cancelled => {
+            println!("CANCELLED {summary}");
+            bail!(
+                "{} was cancelled after sequence {} (a new `tica certificates issue` resumes after it)",
+                run.name,
+                run.cursor
             )
         }
         state => bail!(

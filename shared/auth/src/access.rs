@@ -401,6 +401,10 @@ pub const TABLE: &[Rule] = &[
         OFFICES,
     ),
     roles(
+        "tica.certificate.v1.CertificateService/CancelIssuanceRun",
+        OFFICES,
+    ),
+    roles(
         "tica.certificate.v1.CertificateService/GetIssuanceRun",
         OFFICES,
     ),
@@ -545,6 +549,7 @@ mod tests {
             "tica.assessment.v1.AssessmentService/ApproveSchoolResults",
             "tica.assessment.v1.AssessmentService/WithdrawCertifiedResult",
             "tica.certificate.v1.CertificateService/StartIssuanceRun",
+            "tica.certificate.v1.CertificateService/CancelIssuanceRun",
         ] {
             for role in Role::MACHINES {
                 assert!(!rule(rpc).unwrap().admits(role), "{role} may call {rpc}");

@@ -28,6 +28,13 @@ pub fn check_explanation(explanation: &str) -> std::result::Result<(), &'static 
     Ok(())
 }
 
+/// How often a process renews the lease on a run it is running (the lease lasts
+/// [`store::RUN_LEASE_MICROS`]).
+pub const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The error text with which a run's consumption stops when the run is no longer its to run.
+const STOPPED: &str = "the run was cancelled or taken over";
+
 /// The explanation of a revocation that follows a withdrawn result, when none is given.
 pub const WITHDRAWN: &str =
     "复核结果不合格，证书撤销 The certified result was withdrawn after review";
@@ -346,16 +353,97 @@ impl Certificates {
         store::parked_in(&self.inner.db, scope.range(), batch_id, after, limit).await
     }
 
+    /// Cancels a PENDING or RUNNING run the caller could start: it stops at its next chunk
+    /// boundary. A CANCELLED run answers as it stands; a run that ended otherwise is refused.
+    pub async fn cancel_run(&self, ctx: &Ctx, id: &str) -> Result<RunRecord> {
+        let run = self.run(ctx, id).await?;
+        if !ctx.caller.covers(&run.path) {
+            return Err(denied(
+                "only the county's office or an office above it cancels its issuance runs",
+            ));
+        }
+        let ended = |run: &RunRecord| {
+            Err(CertificateError::refused(
+                tica_server::errors::ErrorReason::RunEnded,
+                format!("issuanceRuns/{id}"),
+                format!(
+                    "issuanceRuns/{id} has ended {}: there is nothing to cancel",
+                    run.state.key().to_uppercase()
+                ),
+            ))
+        };
+        match run.state {
+            RunState::Cancelled => return Ok(run),
+            state if state.is_terminal() => return ended(&run),
+            _ => {}
+        }
+        let audit = ctx.audit(
+            "CancelIssuanceRun",
+            format!("issuanceRuns/{id}"),
+            &run.path,
+            serde_json::json!({ "cursor": run.cursor }),
+        );
+        let now = super::next_micros(run.update_micros);
+        match store::cancel_run(&self.inner.db, id, now, &audit).await? {
+            Some(cancelled) => Ok(cancelled),
+            // It ended between the read and the write: say how.
+            None => {
+                let now = self.run(ctx, id).await?;
+                if now.state == RunState::Cancelled {
+                    Ok(now)
+                } else {
+                    ended(&now)
+                }
+            }
+        }
+    }
+
     /// Runs `run` to its end, recording the end (FAILED with the sequence and reason when a
-    /// result cannot be processed).
+    /// result cannot be processed). While it runs, its lease is renewed every
+    /// [`LEASE_RENEWAL`]; it stops at the next chunk when the run was cancelled, or failed by
+    /// another replica that found the lease lapsed.
     async fn execute(&self, mut run: RunRecord, token: tica_auth::BearerToken) -> Result<()> {
         run.state = RunState::Running;
         run.start_micros = super::next_micros(run.update_micros);
         run.update_micros = run.start_micros;
-        store::save_run(&self.inner.db, &run).await?;
-        match self.consume(&mut run, &token).await {
+        if !store::save_run(&self.inner.db, &run).await? {
+            return Ok(());
+        }
+        let lease = tokio::spawn({
+            let db = self.inner.db.clone();
+            let id = run.id.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(LEASE_RENEWAL).await;
+                    match store::renew_run_lease(&db, &id, tica_storage::now_micros()).await {
+                        Ok(true) => {}
+                        Ok(false) => return,
+                        Err(error) => {
+                            tracing::warn!(run = %id, %error, "an issuance run's lease was not renewed");
+                        }
+                    }
+                }
+            }
+        });
+        let outcome = self.consume(&mut run, &token).await;
+        lease.abort();
+        match outcome {
             Ok(()) => {
                 run.state = RunState::Succeeded;
+            }
+            Err((_, error)) if error == STOPPED => {
+                // Cancelled (or failed by a replica): record what it did, keep its end.
+                let Some(stored) = store::run(&self.inner.db, &run.id).await? else {
+                    return Ok(());
+                };
+                if stored.state == RunState::Cancelled {
+                    run.state = RunState::Cancelled;
+                    run.end_micros = stored.end_micros;
+                    run.update_micros = super::next_micros(stored.update_micros);
+                    store::record_cancelled_run(&self.inner.db, &run).await?;
+                }
+                tracing::info!(run = %run.id, state = stored.state.key(), "an issuance run stopped");
+                return Ok(());
             }
             Err((sequence, error)) => {
                 tracing::warn!(run = %run.id, sequence, "an issuance run failed");
@@ -366,7 +454,18 @@ impl Certificates {
         }
         run.end_micros = super::next_micros(run.update_micros);
         run.update_micros = run.end_micros;
-        store::save_run(&self.inner.db, &run).await
+        store::save_run(&self.inner.db, &run).await?;
+        Ok(())
+    }
+
+    /// Whether `run` is still to be run here: PENDING or RUNNING as stored (not cancelled, not
+    /// failed by a replica that found its lease lapsed).
+    async fn still_running(&self, run: &RunRecord) -> std::result::Result<(), (i64, String)> {
+        match store::run(&self.inner.db, &run.id).await {
+            Ok(Some(stored)) if !stored.state.is_terminal() => Ok(()),
+            Ok(_) => Err((run.cursor + 1, STOPPED.to_owned())),
+            Err(e) => Err((run.cursor + 1, e.to_string())),
+        }
     }
 
     async fn consume(
@@ -417,7 +516,9 @@ impl Certificates {
                 StreamItem::Header { last_sequence } => {
                     run.target_sequence = last_sequence.max(run.cursor);
                     run.update_micros = super::next_micros(run.update_micros);
-                    store::save_run(&self.inner.db, run).await.map_err(fail)?;
+                    if !store::save_run(&self.inner.db, run).await.map_err(fail)? {
+                        return Err((run.cursor + 1, STOPPED.to_owned()));
+                    }
                 }
                 StreamItem::Result(event) => {
                     run.target_sequence = run.target_sequence.max(event.sequence);
@@ -426,6 +527,8 @@ impl Certificates {
                 StreamItem::Empty => {}
             }
             if chunk.len() >= self.inner.config.chunk || (done && !chunk.is_empty()) {
+                // The chunk boundary: a run cancelled meanwhile issues nothing more.
+                self.still_running(run).await?;
                 let events = std::mem::take(&mut chunk);
                 let first_sequence = events.first().map_or(run.cursor + 1, |e| e.sequence);
                 self.process(run, events, &search_keys, &mut numbers)

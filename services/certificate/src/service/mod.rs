@@ -231,6 +231,16 @@ fn invalid(field: &str, message: impl Into<String>) -> CertificateError {
 }
 
 /// A strictly later instant than `previous`.
+/// Logs runs found interrupted by a stopped process.
+fn report_interrupted(runs: usize) {
+    if runs > 0 {
+        tracing::warn!(
+            runs,
+            "issuance runs whose process stopped are FAILED; new runs resume after them"
+        );
+    }
+}
+
 pub(crate) fn next_micros(previous: i64) -> i64 {
     tica_storage::now_micros().max(previous + 1)
 }
@@ -288,18 +298,17 @@ impl Certificates {
                 Some((k.kid.clone(), key))
             })
             .collect();
-        let interrupted = store::fail_interrupted_runs(&db, now).await?;
-        if interrupted > 0 {
-            tracing::warn!(
-                runs = interrupted,
-                "issuance runs interrupted by a stop are FAILED; new runs resume after them"
-            );
-        }
+        // Runs whose process stopped (their lease lapsed) end FAILED; runs another replica is
+        // running renew their leases and are left alone. Afterwards every lease period.
+        let wall = tica_storage::now_micros();
+        report_interrupted(
+            store::fail_interrupted_runs(&db, wall, wall - store::RUN_LEASE_MICROS).await?,
+        );
         let leaves = store::leaf_hashes_from(&db, 0).await?;
         let log = log::tree_from(leaves)?;
         std::fs::create_dir_all(&config.archive_dir)?;
         let renderer = Renderer::new().map_err(|e| anyhow::anyhow!("the PDF renderer: {e}"))?;
-        Ok(Certificates {
+        let svc = Certificates {
             inner: Arc::new(Inner {
                 db,
                 upstream,
@@ -319,7 +328,31 @@ impl Certificates {
                 revocations: tokio::sync::Mutex::new(None),
                 checked: Mutex::new(std::collections::HashSet::new()),
             }),
-        })
+        };
+        svc.sweep_lapsed_runs();
+        Ok(svc)
+    }
+
+    /// Every half lease, marks FAILED the runs whose process stopped (whichever replica that
+    /// was), as long as this service lives.
+    fn sweep_lapsed_runs(&self) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let period = Duration::from_micros((store::RUN_LEASE_MICROS / 2) as u64);
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(inner) = inner.upgrade() else {
+                    return;
+                };
+                let now = tica_storage::now_micros();
+                match store::fail_interrupted_runs(&inner.db, now, now - store::RUN_LEASE_MICROS)
+                    .await
+                {
+                    Ok(n) => report_interrupted(n),
+                    Err(error) => tracing::warn!(%error, "sweeping lapsed issuance runs failed"),
+                }
+            }
+        });
     }
 
     /// The database.
