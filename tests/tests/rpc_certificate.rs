@@ -1241,6 +1241,19 @@ async fn a_client_that_lost_its_create_answer_finds_its_archive_job_by_listing(b
             .await,
         Code::PermissionDenied,
     );
+    // A job that ended has nothing to cancel; another school's office does not find it.
+    let cancel = || cpb::CancelCertificateArchiveRequest {
+        name: first.name.clone(),
+    };
+    let ended = refused(
+        school_office.cancel_certificate_archive(cancel()).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(reason_of(&ended), "RUN_ENDED");
+    refused(
+        other_school.cancel_certificate_archive(cancel()).await,
+        Code::NotFound,
+    );
     year.cluster.stop().await;
 }
 

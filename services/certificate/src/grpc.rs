@@ -223,6 +223,7 @@ fn archive_to_proto(a: &ArchiveRecord) -> pb::CertificateArchive {
             ArchiveState::Running => pb::ArchiveState::Running,
             ArchiveState::Succeeded => pb::ArchiveState::Succeeded,
             ArchiveState::Failed => pb::ArchiveState::Failed,
+            ArchiveState::Cancelled => pb::ArchiveState::Cancelled,
         } as i32,
         certificates_total: a.total,
         certificates_added: a.added,
@@ -244,6 +245,7 @@ fn archive_state_key(s: pb::ArchiveState) -> &'static str {
         pb::ArchiveState::Running => ArchiveState::Running.key(),
         pb::ArchiveState::Succeeded => ArchiveState::Succeeded.key(),
         pb::ArchiveState::Failed => ArchiveState::Failed.key(),
+        pb::ArchiveState::Cancelled => ArchiveState::Cancelled.key(),
     }
 }
 
@@ -709,6 +711,15 @@ impl CertificateService for CertificateGrpc {
             )
             .await?;
         ok(archive_to_proto(&archive))
+    }
+
+    async fn cancel_certificate_archive(
+        &self,
+        request: Request<pb::CancelCertificateArchiveRequest>,
+    ) -> Reply<pb::CertificateArchive> {
+        let ctx = ctx(&request)?;
+        let id = parse("name", &request.get_ref().name, "certificateArchives")?;
+        ok(archive_to_proto(&self.svc.cancel_archive(&ctx, id).await?))
     }
 
     async fn get_certificate_archive(

@@ -355,6 +355,8 @@ pub enum ArchiveState {
     Succeeded,
     /// Stopped.
     Failed,
+    /// Stopped by CancelCertificateArchive.
+    Cancelled,
 }
 
 impl ArchiveState {
@@ -365,12 +367,16 @@ impl ArchiveState {
             ArchiveState::Running => "running",
             ArchiveState::Succeeded => "succeeded",
             ArchiveState::Failed => "failed",
+            ArchiveState::Cancelled => "cancelled",
         }
     }
 
     /// Whether the job has ended.
     pub fn is_terminal(self) -> bool {
-        matches!(self, ArchiveState::Succeeded | ArchiveState::Failed)
+        matches!(
+            self,
+            ArchiveState::Succeeded | ArchiveState::Failed | ArchiveState::Cancelled
+        )
     }
 }
 

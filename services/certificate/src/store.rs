@@ -1048,16 +1048,60 @@ pub async fn archives_in(
 
 /// Saves an archive job's progress or end.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.save_archive", db.operation.name = "certificate.save_archive"))]
-pub async fn save_archive(db: &Database, a: &ArchiveRecord) -> Result<()> {
-    with_db!(db, pool => {
-        sqlx::query("UPDATE archives SET state = $1, doc_json = $2 WHERE id = $3")
-            .bind(a.state.key())
-            .bind(json(a))
-            .bind(a.id.clone())
-            .execute(pool)
-            .await?;
+///
+/// Only while it is PENDING or RUNNING: false when it is not (cancelled), and then nothing
+/// changed.
+pub async fn save_archive(db: &Database, a: &ArchiveRecord) -> Result<bool> {
+    let done = with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE archives SET state = $1, doc_json = $2 \
+             WHERE id = $3 AND state IN ('pending', 'running')",
+        )
+        .bind(a.state.key())
+        .bind(json(a))
+        .bind(a.id.clone())
+        .execute(pool)
+        .await?
+        .rows_affected()
     });
-    Ok(())
+    Ok(done == 1)
+}
+
+/// Marks a PENDING or RUNNING archive job CANCELLED at `now`, with its audit entry; None
+/// (nothing written) when it has ended.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.cancel_archive", db.operation.name = "certificate.cancel_archive"))]
+pub async fn cancel_archive(
+    db: &Database,
+    id: &str,
+    now: i64,
+    audit: &AuditEntry,
+) -> Result<Option<ArchiveRecord>> {
+    let Some(mut job) = archive(db, id).await? else {
+        return Ok(None);
+    };
+    if job.state.is_terminal() {
+        return Ok(None);
+    }
+    job.state = ArchiveState::Cancelled;
+    job.end_micros = now;
+    let done = with_write_tx!(db, tx => {
+        let done = sqlx::query(
+            "UPDATE archives SET state = $1, doc_json = $2 \
+             WHERE id = $3 AND state IN ('pending', 'running')",
+        )
+        .bind(job.state.key())
+        .bind(json(&job))
+        .bind(job.id.clone())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 1 {
+            append_audit!(tx, audit);
+            tx.commit().await?;
+        }
+        done
+    });
+    Ok((done == 1).then_some(job))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 //! Issuance on both databases, driven with the events the assessment stream sends: a resumed
 //! or repeated run issues nothing twice and skips nothing; a withdrawn result revokes its
-//! certificate; every issue and revocation is in the log, whose proofs verify.
+//! certificate; every issue and revocation is in the log, whose proofs verify. Long-running
+//! work: runs and archive jobs are cancelled for good, and a run is failed as interrupted only
+//! when its lease lapsed.
 
 mod support;
 
@@ -8,7 +10,7 @@ use std::collections::HashMap;
 
 use support::{Offline as Fixture, certified_event, withdrawn_event};
 use tica_auth::{BearerToken, Caller, Role};
-use tica_certificate::model::{RunState, Status};
+use tica_certificate::model::{Actor, ArchiveRecord, ArchiveState, RunState, Status};
 use tica_certificate::service::Ctx;
 use tica_certificate::service::{Numbers, Subject, Verdict};
 use tica_certificate::store;
@@ -24,6 +26,7 @@ tica_testkit::backend_tests!(
     the_teachers_search_is_limited_per_client,
     a_cancelled_run_stays_cancelled_and_keeps_what_it_issued,
     only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps,
+    an_archive_job_is_cancelled_by_whoever_may_see_it_and_stays_cancelled,
 );
 
 fn county_office(subject: &str, county: &str) -> Ctx {
@@ -440,4 +443,99 @@ async fn only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps(backen
             .unwrap()
     );
     assert!(!store::save_run(&db, &orphan).await.unwrap());
+}
+
+/// CancelCertificateArchive (issue 17 §8): a job not yet ended ends CANCELLED, audited, and its
+/// builder can no longer record progress or success over it; another school's office does not
+/// find it; an ended job is RUN_ENDED.
+async fn an_archive_job_is_cancelled_by_whoever_may_see_it_and_stays_cancelled(backend: Backend) {
+    let Some(Fixture {
+        test_db: _test_db,
+        db,
+        dir: _dir,
+        svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    let school = "3413240001";
+    let path = tica_domain::ScopePath::for_school(DivisionCode::parse("341324").unwrap(), school);
+    let job = |id: &str, state: ArchiveState| ArchiveRecord {
+        id: id.into(),
+        school: school.into(),
+        path: path.clone(),
+        batch_id: String::new(),
+        include_revoked: false,
+        state,
+        total: 300,
+        added: 100,
+        size_bytes: 0,
+        sha256: String::new(),
+        error: String::new(),
+        creator: Actor::default(),
+        create_micros: tica_storage::now_micros(),
+        end_micros: 0,
+        expire_micros: 0,
+    };
+    let audit = |id: &str| tica_storage::audit::AuditEntry {
+        actor: Actor::default(),
+        method: format!(
+            "{}/CreateCertificateArchive",
+            tica_certificate::service::SERVICE_NAME
+        ),
+        resource: format!("certificateArchives/{id}"),
+        path: path.clone(),
+        change: serde_json::json!({}),
+    };
+    let running = job("a1", ArchiveState::Running);
+    store::insert_archive(&db, &running, "", &audit("a1"))
+        .await
+        .unwrap();
+    let school_office = |school: &str| {
+        Ctx::new(
+            tica_certificate::service::SERVICE_NAME,
+            Caller::new(
+                "school-clerk".into(),
+                Role::SchoolAdmin,
+                DivisionCode::parse("341324").unwrap(),
+                Some(school.into()),
+            ),
+            BearerToken(String::new()),
+        )
+    };
+    let other = svc
+        .cancel_archive(&school_office("3413240002"), "a1")
+        .await
+        .unwrap_err();
+    assert_eq!(other.reason(), ErrorReason::ResourceNotFound, "{other:?}");
+
+    let cancelled = svc
+        .cancel_archive(&school_office(school), "a1")
+        .await
+        .unwrap();
+    assert_eq!(cancelled.state, ArchiveState::Cancelled);
+    assert!(cancelled.end_micros > 0);
+    // Its builder, still going, can neither record progress nor success over it.
+    let mut late = running.clone();
+    late.state = ArchiveState::Succeeded;
+    late.added = 300;
+    assert!(!store::save_archive(&db, &late).await.unwrap());
+    let stored = store::archive(&db, "a1").await.unwrap().unwrap();
+    assert_eq!(stored.state, ArchiveState::Cancelled);
+    assert_eq!(stored.added, 100);
+    let again = svc
+        .cancel_archive(&county_office("county-clerk", "341324"), "a1")
+        .await
+        .unwrap();
+    assert_eq!(again, stored);
+
+    let done = job("a2", ArchiveState::Succeeded);
+    store::insert_archive(&db, &done, "", &audit("a2"))
+        .await
+        .unwrap();
+    let ended = svc
+        .cancel_archive(&school_office(school), "a2")
+        .await
+        .unwrap_err();
+    assert_eq!(ended.reason(), ErrorReason::RunEnded);
 }

@@ -1065,7 +1065,7 @@ async fn watch_archive(
     let state = pb::ArchiveState::try_from(last.state).unwrap_or(pb::ArchiveState::Unspecified);
     let last = if matches!(
         state,
-        pb::ArchiveState::Succeeded | pb::ArchiveState::Failed
+        pb::ArchiveState::Succeeded | pb::ArchiveState::Failed | pb::ArchiveState::Cancelled
     ) {
         last
     } else {
@@ -1080,6 +1080,7 @@ async fn watch_archive(
     match pb::ArchiveState::try_from(last.state) {
         Ok(pb::ArchiveState::Succeeded) => Ok(last),
         Ok(pb::ArchiveState::Failed) => bail!("{} failed: {}", last.name, last.error),
+        Ok(pb::ArchiveState::Cancelled) => bail!("{} was cancelled", last.name),
         _ => bail!(
             "{} is not finished (the watch ended early); try again later",
             last.name

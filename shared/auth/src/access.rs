@@ -450,6 +450,10 @@ pub const TABLE: &[Rule] = &[
         SCHOOL_AND_ABOVE,
     ),
     roles(
+        "tica.certificate.v1.CertificateService/CancelCertificateArchive",
+        SCHOOL_AND_ABOVE,
+    ),
+    roles(
         "tica.certificate.v1.CertificateService/ListCertificateArchives",
         SCHOOL_AND_ABOVE,
     ),

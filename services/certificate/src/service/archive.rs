@@ -108,38 +108,58 @@ impl Certificates {
             let now = tica_storage::now_micros();
             job.end_micros = now;
             match result {
-                Ok((size, sha)) => {
+                Ok(Some((size, sha))) => {
                     job.state = ArchiveState::Succeeded;
                     job.size_bytes = size;
                     job.sha256 = sha;
                     job.expire_micros = now + ARCHIVE_TTL_MICROS;
                 }
+                Ok(None) => {
+                    // Cancelled: what it wrote goes, and the job stays CANCELLED.
+                    let path = this.archive_path(&job.id);
+                    let _ = std::fs::remove_file(path.with_extension("zip.partial"));
+                    let _ = std::fs::remove_file(path);
+                    tracing::info!(archive = %job.id, added = job.added, "an archive job was cancelled");
+                    return;
+                }
                 Err(error) => {
-                    let _ = std::fs::remove_file(this.archive_path(&job.id));
+                    let path = this.archive_path(&job.id);
+                    let _ = std::fs::remove_file(path.with_extension("zip.partial"));
+                    let _ = std::fs::remove_file(path);
                     job.state = ArchiveState::Failed;
                     job.error = error.to_string();
                 }
             }
-            if let Err(error) = handle.block_on(store::save_archive(this.db(), &job)) {
-                tracing::error!(archive = %job.id, %error, "an archive could not record its end");
+            // Conditional: a job cancelled meanwhile stays CANCELLED.
+            match handle.block_on(store::save_archive(this.db(), &job)) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let _ = std::fs::remove_file(this.archive_path(&job.id));
+                }
+                Err(error) => {
+                    tracing::error!(archive = %job.id, %error, "an archive could not record its end");
+                }
             }
         });
         Ok(archive)
     }
 
+    /// Writes the ZIP of `ids`: its size and SHA-256, or None when the job was cancelled.
     fn build_archive(
         &self,
         handle: &tokio::runtime::Handle,
         job: &mut ArchiveRecord,
         ids: &[(String, String, Status)],
-    ) -> Result<(i64, String)> {
+    ) -> Result<Option<(i64, String)>> {
         let io =
             |e: std::io::Error| CertificateError::Internal(format!("writing the archive: {e}"));
         let zip_err = |e: zip::result::ZipError| {
             CertificateError::Internal(format!("writing the archive: {e}"))
         };
         job.state = ArchiveState::Running;
-        handle.block_on(store::save_archive(self.db(), job))?;
+        if !handle.block_on(store::save_archive(self.db(), job))? {
+            return Ok(None);
+        }
         let path = self.archive_path(&job.id);
         let partial = path.with_extension("zip.partial");
         let file = std::fs::File::create(&partial).map_err(io)?;
@@ -158,8 +178,9 @@ impl Certificates {
             zip.start_file(name, options).map_err(zip_err)?;
             zip.write_all(&pdf).map_err(io)?;
             job.added = i as i64 + 1;
-            if job.added % 100 == 0 {
-                handle.block_on(store::save_archive(self.db(), job))?;
+            // Progress every hundred PDFs, which is also where a cancel is noticed.
+            if job.added % 100 == 0 && !handle.block_on(store::save_archive(self.db(), job))? {
+                return Ok(None);
             }
         }
         let writer = zip.finish().map_err(zip_err)?;
@@ -181,7 +202,7 @@ impl Certificates {
             hasher.update(&buffer[..n]);
             size += n as i64;
         }
-        Ok((size, hex::encode(hasher.finalize())))
+        Ok(Some((size, hex::encode(hasher.finalize()))))
     }
 
     fn delete_expired_archives(&self) {
@@ -209,6 +230,45 @@ impl Certificates {
             .await?
             .filter(|archive| ctx.caller.covers(&archive.path))
             .ok_or_else(|| not_found(format!("certificateArchives/{id}")))
+    }
+
+    /// Cancels a PENDING or RUNNING archive job the caller may see. A CANCELLED job answers as
+    /// it stands; a job that ended otherwise is refused (RUN_ENDED).
+    pub async fn cancel_archive(&self, ctx: &Ctx, id: &str) -> Result<ArchiveRecord> {
+        let job = self.archive(ctx, id).await?;
+        let ended = |job: &ArchiveRecord| {
+            Err(CertificateError::refused(
+                tica_server::errors::ErrorReason::RunEnded,
+                format!("certificateArchives/{id}"),
+                format!(
+                    "certificateArchives/{id} has ended {}: there is nothing to cancel",
+                    job.state.key().to_uppercase()
+                ),
+            ))
+        };
+        match job.state {
+            ArchiveState::Cancelled => return Ok(job),
+            state if state.is_terminal() => return ended(&job),
+            _ => {}
+        }
+        let audit = ctx.audit(
+            "CancelCertificateArchive",
+            format!("certificateArchives/{id}"),
+            &job.path,
+            serde_json::json!({ "added": job.added }),
+        );
+        let now = tica_storage::now_micros();
+        match store::cancel_archive(self.db(), id, now, &audit).await? {
+            Some(cancelled) => Ok(cancelled),
+            None => {
+                let now = self.archive(ctx, id).await?;
+                if now.state == ArchiveState::Cancelled {
+                    Ok(now)
+                } else {
+                    ended(&now)
+                }
+            }
+        }
     }
 
     /// Archive jobs of the schools under `scope` (which the caller must cover; its own when
