@@ -510,6 +510,16 @@ pub fn next_micros(previous: i64) -> i64 {
     tica_storage::now_micros().max(previous + 1)
 }
 
+/// The etag (AIP-154) of the resource `name` as written at `update_micros`: opaque, and new with
+/// every write of the record, because every write moves its `update_micros` forward
+/// ([`next_micros`]) and commits only over the stamp it read. Weak (`W/"…"`): figures derived
+/// from other records (a batch's counts and grades) do not change it.
+pub fn etag(name: &str, update_micros: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{name}\n{update_micros}").as_bytes());
+    format!("W/\"{}\"", hex::encode(&digest[..12]))
+}
+
 #[cfg(test)]
 mod selection_state_tests {
     use super::SelectionState;

@@ -20,7 +20,7 @@ use tica_storage::Backend;
 use tonic::Code;
 use year::{
     COUNTY, NINGXIA_COUNTY, PICKS, SCHOOL_A, SCHOOL_B, SCHOOL_C, Year, ningxia_ready_for_audit,
-    refused, refused_on_field,
+    refused, refused_on_field, stale, well_formed,
 };
 
 tica_testkit::backend_tests!(
@@ -32,6 +32,7 @@ tica_testkit::backend_tests!(
     a_batch_is_refused_to_a_school_in_another_county_for_a_bad_year_and_twice,
     // UpdateBatch
     an_update_renames_and_sets_deadlines_and_a_refused_one_changes_nothing,
+    two_offices_that_read_one_batch_cannot_overwrite_each_other,
     // OpenBatch
     opening_pins_the_policy_versions_and_enrols_every_teacher_of_the_batchs_schools,
     a_batch_opens_once_by_its_county_office_and_only_under_a_policy,
@@ -349,6 +350,104 @@ async fn an_update_renames_and_sets_deadlines_and_a_refused_one_changes_nothing(
         Code::PermissionDenied,
     );
     assert_eq!(year.batch().await, before);
+}
+
+async fn two_offices_that_read_one_batch_cannot_overwrite_each_other(backend: Backend) {
+    let Some(year) = Year::draft(backend).await else {
+        return;
+    };
+    let mut county = year.county();
+    let mut province =
+        year.suite
+            .assessment("province-office", Role::ProvinceOffice, "340000", None);
+    let rename = |display_name: &str, etag: &str| pb::UpdateBatchRequest {
+        batch: Some(pb::Batch {
+            name: year.batch.clone(),
+            display_name: display_name.into(),
+            etag: etag.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["display_name".into()],
+        }),
+    };
+    // Create, Get and List fill the etag.
+    let created = county
+        .create_batch(new_batch(COUNTY, 2027, &[SCHOOL_A]))
+        .await
+        .unwrap()
+        .into_inner();
+    well_formed(&created.etag);
+    let read = county
+        .get_batch(pb::GetBatchRequest {
+            name: created.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.etag, created.etag);
+    let listed = county
+        .list_batches(pb::ListBatchesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .batches;
+    assert!(listed.iter().all(|b| b.etag.starts_with("W/")));
+    assert_eq!(
+        listed
+            .iter()
+            .find(|b| b.name == created.name)
+            .map(|b| &b.etag),
+        Some(&created.etag)
+    );
+    // Both offices read the 2026 batch, with the same etag.
+    let read_by_county = year.batch().await;
+    let read_by_province = province
+        .get_batch(pb::GetBatchRequest {
+            name: year.batch.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read_by_county.etag, read_by_province.etag);
+    // The county's update goes first: it lands and changes the etag.
+    let first = county
+        .update_batch(rename("泗县 2026 年度测评", &read_by_county.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(first.etag, read_by_county.etag);
+    assert_eq!(
+        year.batch().await.etag,
+        first.etag,
+        "Get answers Update's etag"
+    );
+    // The province's, made on what it read before, is refused and writes nothing.
+    stale(
+        province
+            .update_batch(rename("安徽省抽查批次", &read_by_province.etag))
+            .await,
+    );
+    assert_eq!(year.batch().await, first, "the first writer's");
+    // Opening is a write too: the etag read before it is stale after it.
+    county
+        .open_batch(pb::OpenBatchRequest {
+            name: year.batch.clone(),
+            open_date: None,
+        })
+        .await
+        .unwrap();
+    let opened = year.batch().await;
+    assert_ne!(opened.etag, first.etag);
+    stale(county.update_batch(rename("泗县 2026", &first.etag)).await);
+    // Without an etag, an update is unconditional.
+    let unconditional = province
+        .update_batch(rename("泗县 2026", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unconditional.display_name, "泗县 2026");
+    assert_ne!(unconditional.etag, opened.etag);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ use tica_auth::Role;
 use tica_proto::tica::assessment::v1 as pb;
 use tica_storage::Backend;
 use tonic::Code;
-use year::{refused, refused_on_field};
+use year::{refused, refused_on_field, stale, well_formed};
 
 tica_testkit::backend_tests!(
     // GetMicroCompetency
@@ -37,6 +37,9 @@ tica_testkit::backend_tests!(
     // UpdatePolicy
     a_change_with_a_note_makes_a_new_version_and_the_old_one_stays,
     a_change_without_a_note_or_mask_or_in_another_county_leaves_the_policy_as_it_was,
+    two_offices_that_read_one_policy_cannot_overwrite_each_other,
+    racing_policy_updates_with_one_etag_let_exactly_one_win,
+    a_policy_carries_its_etag_in_every_answer_and_validate_only_checks_it,
     // GetPolicyVersion
     a_policy_version_is_read_by_number_and_a_missing_or_malformed_one_is_refused,
     // ListPolicyVersions
@@ -602,6 +605,186 @@ async fn a_change_without_a_note_or_mask_or_in_another_county_leaves_the_policy_
             .await,
         Code::NotFound,
     );
+}
+
+/// `selection_change`, made on the policy as read with `etag`.
+fn selection_change_on(
+    code: &str,
+    credits: i32,
+    note: &str,
+    etag: &str,
+) -> pb::UpdatePolicyRequest {
+    let mut change = selection_change(code, credits, note);
+    change.policy.as_mut().unwrap().etag = etag.into();
+    change
+}
+
+async fn two_offices_that_read_one_policy_cannot_overwrite_each_other(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let mut county = office(&suite, Role::CountyOffice, SIXIAN);
+    let mut province = office(&suite, Role::ProvinceOffice, "340000");
+    // Both offices read Sixian's policy, with the same etag.
+    let read_by_county = get_policy(&mut county, SIXIAN).await.unwrap();
+    let read_by_province = get_policy(&mut province, SIXIAN).await.unwrap();
+    well_formed(&read_by_county.etag);
+    assert_eq!(read_by_county.etag, read_by_province.etag);
+    // The county's change goes first: it makes version 2 and a new etag.
+    let first = county
+        .update_policy(selection_change_on(
+            SIXIAN,
+            24,
+            "县里提高学分要求",
+            &read_by_county.etag,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.version, 2);
+    assert_ne!(first.etag, read_by_county.etag);
+    assert_eq!(
+        get_policy(&mut county, SIXIAN).await.unwrap().etag,
+        first.etag,
+        "Get answers the etag Update returned"
+    );
+    // The province's, made on version 1, is refused and writes nothing: no version 3.
+    let status = stale(
+        province
+            .update_policy(selection_change_on(
+                SIXIAN,
+                22,
+                "省里调整",
+                &read_by_province.etag,
+            ))
+            .await,
+    );
+    assert!(
+        status.message().contains("policies/341324"),
+        "{}",
+        status.message()
+    );
+    let stored = get_policy(&mut province, SIXIAN).await.unwrap();
+    assert_eq!(stored, first, "the first writer's");
+    assert_eq!(min_credits(stored.rules.as_ref()), 24);
+    refused(
+        province
+            .get_policy_version(pb::GetPolicyVersionRequest {
+                name: "policies/341324/versions/3".into(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    // Re-read, the province's change lands; without an etag, a change is unconditional.
+    let second = province
+        .update_policy(selection_change_on(SIXIAN, 22, "省里调整", &stored.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.version, 3);
+    let unconditional = county
+        .update_policy(selection_change(SIXIAN, 26, "县里再提高"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unconditional.version, 4);
+    assert_ne!(unconditional.etag, second.etag);
+    assert_eq!(
+        get_policy(&mut county, SIXIAN).await.unwrap(),
+        unconditional
+    );
+}
+
+async fn racing_policy_updates_with_one_etag_let_exactly_one_win(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let read = get_policy(&mut office(&suite, Role::CountyOffice, SIXIAN), SIXIAN)
+        .await
+        .unwrap();
+    let racers: Vec<_> = (0..4)
+        .map(|i| {
+            let mut client = if i % 2 == 0 {
+                office(&suite, Role::CountyOffice, SIXIAN)
+            } else {
+                office(&suite, Role::ProvinceOffice, "340000")
+            };
+            let change = selection_change_on(SIXIAN, 21 + i, "同时修改", &read.etag);
+            tokio::spawn(async move { client.update_policy(change).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(policy) => winners.push(policy.into_inner()),
+            Err(status) => {
+                stale::<()>(Err(status));
+            }
+        }
+    }
+    assert_eq!(winners.len(), 1, "one etag, one write");
+    assert_eq!(winners[0].version, 2, "one new version");
+    let mut county = office(&suite, Role::CountyOffice, SIXIAN);
+    assert_eq!(get_policy(&mut county, SIXIAN).await.unwrap(), winners[0]);
+}
+
+async fn a_policy_carries_its_etag_in_every_answer_and_validate_only_checks_it(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let mut county = office(&suite, Role::CountyOffice, YONGQIAO);
+    let created = county
+        .create_policy(create_request(YONGQIAO, "埇桥区测评规则"))
+        .await
+        .unwrap()
+        .into_inner();
+    well_formed(&created.etag);
+    let read = get_policy(&mut county, YONGQIAO).await.unwrap();
+    assert_eq!(read.etag, created.etag);
+    let listed = office(&suite, Role::ProvinceOffice, "340000")
+        .list_policies(pb::ListPoliciesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .policies;
+    assert!(listed.iter().all(|p| p.etag.starts_with("W/")));
+    assert_eq!(
+        listed
+            .iter()
+            .find(|p| p.name == created.name)
+            .map(|p| &p.etag),
+        Some(&created.etag)
+    );
+    // A rename makes no version, but it is a write: the etag changes.
+    let rename = |etag: &str| pb::UpdatePolicyRequest {
+        policy: Some(pb::Policy {
+            name: created.name.clone(),
+            display_name: "埇桥区测评规则 (2026)".into(),
+            etag: etag.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["display_name".into()],
+        }),
+        change_note: String::new(),
+        validate_only: false,
+    };
+    let renamed = county
+        .update_policy(rename(&created.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(renamed.version, 1);
+    assert_ne!(renamed.etag, created.etag);
+    // validate_only checks the etag too, and answers the current one (nothing is stored).
+    let mut check = selection_change_on(YONGQIAO, 24, "先试一下", &created.etag);
+    check.validate_only = true;
+    stale(county.update_policy(check.clone()).await);
+    check.policy.as_mut().unwrap().etag = renamed.etag.clone();
+    let checked = county.update_policy(check).await.unwrap().into_inner();
+    assert_eq!(checked.etag, renamed.etag);
+    stale(county.update_policy(rename(&created.etag)).await);
+    assert_eq!(get_policy(&mut county, YONGQIAO).await.unwrap(), renamed);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -276,10 +276,18 @@ fn rules_from_proto(
     }
 }
 
+/// The etag an update request's resource carries (AIP-154): `None` when empty, for an
+/// unconditional update.
+pub fn etag_sent(etag: &str) -> Option<String> {
+    (!etag.is_empty()).then(|| etag.to_owned())
+}
+
 /// A jurisdiction as the API shows it.
 pub fn jurisdiction_to_proto(j: &model::Jurisdiction) -> pb::Jurisdiction {
+    let name = format!("jurisdictions/{}", j.code);
     pb::Jurisdiction {
-        name: format!("jurisdictions/{}", j.code),
+        etag: model::etag(&name, j.update_micros),
+        name,
         display_name: j.display_name.clone(),
         level: level_to_proto(j.code.level()),
         parent: j
@@ -341,7 +349,10 @@ pub fn jurisdiction_update(
         j.team_rules.as_ref(),
     );
     problems.finish()?;
-    let mut update = JurisdictionUpdate::default();
+    let mut update = JurisdictionUpdate {
+        etag: etag_sent(&j.etag),
+        ..Default::default()
+    };
     for path in paths {
         match path {
             "display_name" => update.display_name = Some(j.display_name.clone()),
@@ -385,8 +396,10 @@ fn violation_text(error: RosterError) -> String {
 
 /// A school as the API shows it.
 pub fn school_to_proto(s: &model::School) -> pb::School {
+    let name = format!("schools/{}", s.code);
     pb::School {
-        name: format!("schools/{}", s.code),
+        etag: model::etag(&name, s.update_micros),
+        name,
         display_name: s.display_name.clone(),
         jurisdiction: format!("jurisdictions/{}", s.jurisdiction),
         kind: school_kind_to_proto(s.kind),
@@ -462,7 +475,10 @@ pub fn school_update(request: pb::UpdateSchoolRequest) -> Result<(String, School
         ],
     )?;
     let plan = s.ict_plan.clone().unwrap_or_default();
-    let mut update = SchoolUpdate::default();
+    let mut update = SchoolUpdate {
+        etag: etag_sent(&s.etag),
+        ..Default::default()
+    };
     for path in paths {
         match path {
             "display_name" => update.display_name = Some(s.display_name.clone()),
@@ -520,8 +536,10 @@ pub fn teacher_to_proto(t: &model::Teacher) -> pb::Teacher {
         end_date: None,
         end_reason: String::new(),
     });
+    let name = format!("teachers/{}", t.number);
     pb::Teacher {
-        name: format!("teachers/{}", t.number),
+        etag: model::etag(&name, t.update_micros),
+        name,
         display_name: t.display_name.clone(),
         id_number: t.id_number.masked(),
         birth_date: Some(date_to_proto(t.id_number.birth_date())),
@@ -607,7 +625,10 @@ pub fn teacher_update(request: pb::UpdateTeacherRequest) -> Result<(String, Teac
         ],
     )?;
     let mut problems = Problems::new();
-    let mut update = TeacherUpdate::default();
+    let mut update = TeacherUpdate {
+        etag: etag_sent(&t.etag),
+        ..Default::default()
+    };
     for path in paths {
         match path {
             "display_name" => update.display_name = Some(t.display_name.clone()),
@@ -636,8 +657,10 @@ pub fn teacher_update(request: pb::UpdateTeacherRequest) -> Result<(String, Teac
 
 /// A team as the API shows it.
 pub fn team_to_proto(t: &model::Team) -> pb::Team {
+    let name = format!("teams/{}", t.id);
     pb::Team {
-        name: format!("teams/{}", t.id),
+        etag: model::etag(&name, t.update_micros),
+        name,
         kind: team_kind_to_proto(t.kind),
         owner: t.owner.resource_name(),
         display_name: t.display_name.clone(),
@@ -742,7 +765,10 @@ pub fn team_update(request: pb::UpdateTeamRequest) -> Result<(String, TeamUpdate
     let id = id_of("team.name", &t.name, "teams")?.to_owned();
     let paths = mask_paths(request.update_mask.as_ref(), &["display_name", "members"])?;
     let mut problems = Problems::new();
-    let mut update = TeamUpdate::default();
+    let mut update = TeamUpdate {
+        etag: etag_sent(&t.etag),
+        ..Default::default()
+    };
     for path in paths {
         match path {
             "display_name" => update.display_name = Some(t.display_name.clone()),
@@ -759,8 +785,10 @@ pub fn team_update(request: pb::UpdateTeamRequest) -> Result<(String, TeamUpdate
 
 /// An assessor as the API shows it.
 pub fn assessor_to_proto(a: &model::Assessor) -> pb::Assessor {
+    let name = format!("assessors/{}", a.id);
     pb::Assessor {
-        name: format!("assessors/{}", a.id),
+        etag: model::etag(&name, a.update_micros),
+        name,
         teacher: format!("teachers/{}", a.teacher_number),
         display_name: a.display_name.clone(),
         level: assessor_level_to_proto(a.level),

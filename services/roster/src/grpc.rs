@@ -783,7 +783,12 @@ impl RosterService for RosterGrpc {
         convert::mask_paths(r.update_mask.as_ref(), &["subjects"])?;
         let a = self
             .roster
-            .update_assessor_subjects(&caller, &id, a.subjects)
+            .update_assessor_subjects(
+                &caller,
+                &id,
+                a.subjects,
+                convert::etag_sent(&a.etag).as_deref(),
+            )
             .await?;
         Ok(Response::new(convert::assessor_to_proto(&a)))
     }

@@ -302,3 +302,40 @@ pub struct Assessor {
     /// Last updated (µs).
     pub update_micros: i64,
 }
+
+/// The moment a record written now is stamped with: now, but always after `previous` (the
+/// stamp it was read with), so that every write moves `update_micros` forward even when two
+/// land in the same microsecond or a replica's clock lags. Every etag relies on it.
+pub fn next_micros(previous: i64) -> i64 {
+    tica_storage::now_micros().max(previous + 1)
+}
+
+/// The etag (AIP-154) of the resource `name` as written at `update_micros`: opaque, and new with
+/// every write of the record, because every write moves its `update_micros` forward
+/// ([`next_micros`]) and commits only over the stamp it read. Weak (`W/"…"`): figures the roster
+/// derives from other records (a school's registered teachers, inherited team rules, an
+/// assessor's name) do not change it.
+pub fn etag(name: &str, update_micros: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{name}\n{update_micros}").as_bytes());
+    format!("W/\"{}\"", hex::encode(&digest[..12]))
+}
+
+#[cfg(test)]
+mod etag_tests {
+    use super::*;
+
+    #[test]
+    fn an_etag_is_opaque_quoted_and_changes_with_every_write() {
+        let first = etag("schools/3413240001", 1_700_000_000_000_000);
+        assert!(first.starts_with("W/\"") && first.ends_with('"'), "{first}");
+        assert!(!first.contains("1700000000000000"), "opaque: {first}");
+        assert_eq!(first, etag("schools/3413240001", 1_700_000_000_000_000));
+        let later = next_micros(1_700_000_000_000_000);
+        assert_ne!(first, etag("schools/3413240001", later));
+        assert_ne!(first, etag("schools/3413240002", 1_700_000_000_000_000));
+        // A stamp from the future (a clock that ran ahead) is still passed.
+        let ahead = tica_storage::now_micros() + 60_000_000;
+        assert_eq!(next_micros(ahead), ahead + 1);
+    }
+}

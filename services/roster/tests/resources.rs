@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{TestApp, default_options, import};
+use support::{TestApp, default_options, import, reason_of};
 use tica_auth::Role;
 use tica_client::Roster as RosterClient;
 use tica_client::files::Kind;
@@ -29,6 +29,10 @@ tica_testkit::backend_tests!(
     every_write_is_audited_and_the_trail_cannot_be_rewritten,
     a_page_token_only_works_with_the_filters_it_was_issued_for,
     list_filters_narrow_the_teachers,
+    two_offices_that_read_one_school_cannot_overwrite_each_other,
+    racing_updates_with_one_etag_let_exactly_one_win,
+    racing_updates_without_an_etag_both_land_and_lose_nothing,
+    every_roster_resource_carries_an_etag_that_changes_with_each_write,
 );
 
 fn mask(paths: &[&str]) -> Option<FieldMask> {
@@ -1066,4 +1070,516 @@ async fn list_filters_narrow_the_teachers(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(at_school.teachers.len(), school.teachers);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Etags (AIP-154)
+
+/// A school of 泗县 (341324), by name.
+fn sixian_school(sample: &SampleRoster) -> String {
+    let school = sample
+        .schools
+        .iter()
+        .find(|s| s.county.to_string() == "341324")
+        .unwrap();
+    format!("schools/{}", school.code)
+}
+
+async fn get_school(client: &mut RosterClient, name: &str) -> pb::School {
+    client
+        .get_school(pb::GetSchoolRequest { name: name.into() })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn rename_school(name: &str, display_name: &str, etag: &str) -> pb::UpdateSchoolRequest {
+    pb::UpdateSchoolRequest {
+        school: Some(pb::School {
+            name: name.into(),
+            display_name: display_name.into(),
+            etag: etag.into(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["display_name"]),
+    }
+}
+
+/// Asserts that `result` is the refusal of a stale etag: ABORTED, reason ETAG_MISMATCH, naming
+/// the resource, with no RetryInfo (retrying the same request cannot succeed).
+#[track_caller]
+fn stale<T: std::fmt::Debug>(result: Result<T, tonic::Status>) {
+    let status = result.expect_err("a stale etag is refused");
+    assert_eq!(status.code(), Code::Aborted, "{status:?}");
+    assert_eq!(reason_of(&status), "ETAG_MISMATCH");
+    assert!(
+        status.message().contains("changed since"),
+        "{}",
+        status.message()
+    );
+}
+
+/// Asserts that `etag` has the shape AIP-154 asks for: a quoted (weak) validator.
+#[track_caller]
+fn well_formed(etag: &str) {
+    assert!(
+        etag.starts_with("W/\"") && etag.ends_with('"') && etag.len() > 5,
+        "{etag:?}"
+    );
+}
+
+async fn two_offices_that_read_one_school_cannot_overwrite_each_other(backend: Backend) {
+    let Some((app, sample)) = small(backend).await else {
+        return;
+    };
+    let name = sixian_school(&sample);
+    let mut county = app.office("341324");
+    let mut province = app.office("340000");
+    // Both offices read the school, with the same etag.
+    let read_by_county = get_school(&mut county, &name).await;
+    let read_by_province = get_school(&mut province, &name).await;
+    well_formed(&read_by_county.etag);
+    assert_eq!(read_by_county.etag, read_by_province.etag);
+    // The county's update goes first: it lands and changes the etag.
+    let first = county
+        .update_school(rename_school(&name, "泗县第一中学", &read_by_county.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.display_name, "泗县第一中学");
+    assert_ne!(first.etag, read_by_county.etag);
+    assert_eq!(
+        get_school(&mut county, &name).await.etag,
+        first.etag,
+        "Get answers the etag Update returned"
+    );
+    // The province's, made on what it read before, is refused and writes nothing.
+    stale(
+        province
+            .update_school(rename_school(&name, "泗县一中", &read_by_province.etag))
+            .await,
+    );
+    let stored = get_school(&mut province, &name).await;
+    assert_eq!(stored.display_name, "泗县第一中学", "the first writer's");
+    assert_eq!(stored.etag, first.etag);
+    let trail = province
+        .list_audit_events(pb::ListAuditEventsRequest {
+            parent: "jurisdictions/341324".into(),
+            resource: name.clone(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.method.ends_with("/UpdateSchool"))
+            .count(),
+        1,
+        "the refused update left no audit entry"
+    );
+    // Re-read, the province's update lands; without an etag, an update is unconditional.
+    let second = province
+        .update_school(rename_school(&name, "泗县一中", &stored.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.display_name, "泗县一中");
+    let unconditional = county
+        .update_school(rename_school(&name, "泗县第一中学", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unconditional.display_name, "泗县第一中学");
+    assert_ne!(unconditional.etag, second.etag);
+    assert_eq!(get_school(&mut province, &name).await, unconditional);
+}
+
+async fn racing_updates_with_one_etag_let_exactly_one_win(backend: Backend) {
+    let Some((app, sample)) = small(backend).await else {
+        return;
+    };
+    let name = sixian_school(&sample);
+    let read = get_school(&mut app.office("341324"), &name).await;
+    let racers: Vec<_> = (0..4)
+        .map(|i| {
+            let mut client = if i % 2 == 0 {
+                app.office("341324")
+            } else {
+                app.office("340000")
+            };
+            let request = rename_school(&name, &format!("泗县第{i}中学"), &read.etag);
+            tokio::spawn(async move { client.update_school(request).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(school) => winners.push(school.into_inner()),
+            Err(status) => stale::<()>(Err(status)),
+        }
+    }
+    assert_eq!(winners.len(), 1, "one etag, one write");
+    assert_eq!(
+        get_school(&mut app.office("341324"), &name).await,
+        winners[0]
+    );
+}
+
+async fn racing_updates_without_an_etag_both_land_and_lose_nothing(backend: Backend) {
+    let Some((app, sample)) = small(backend).await else {
+        return;
+    };
+    let name = sixian_school(&sample);
+    let before = get_school(&mut app.office("341324"), &name).await;
+    // Each writes a different field over the whole row: neither may undo the other's.
+    let rename = {
+        let mut client = app.office("341324");
+        let request = rename_school(&name, "泗县实验学校", "");
+        tokio::spawn(async move { client.update_school(request).await })
+    };
+    let recount = {
+        let mut client = app.office("340000");
+        let request = pb::UpdateSchoolRequest {
+            school: Some(pb::School {
+                name: name.clone(),
+                full_time_teacher_count: before.full_time_teacher_count + 7,
+                ..Default::default()
+            }),
+            update_mask: mask(&["full_time_teacher_count"]),
+        };
+        tokio::spawn(async move { client.update_school(request).await })
+    };
+    rename.await.unwrap().unwrap();
+    recount.await.unwrap().unwrap();
+    let after = get_school(&mut app.office("341324"), &name).await;
+    assert_eq!(after.display_name, "泗县实验学校");
+    assert_eq!(
+        after.full_time_teacher_count,
+        before.full_time_teacher_count + 7
+    );
+}
+
+async fn every_roster_resource_carries_an_etag_that_changes_with_each_write(backend: Backend) {
+    let Some((app, sample)) = small(backend).await else {
+        return;
+    };
+    let mut county = app.office("341324");
+
+    // Jurisdictions: Get, List, Update.
+    let j = county
+        .get_jurisdiction(pb::GetJurisdictionRequest {
+            name: "jurisdictions/341324".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    well_formed(&j.etag);
+    let listed = app
+        .office("340000")
+        .list_jurisdictions(pb::ListJurisdictionsRequest {
+            parent: "jurisdictions/341300".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .jurisdictions;
+    assert_eq!(
+        listed.iter().find(|l| l.name == j.name).map(|l| &l.etag),
+        Some(&j.etag)
+    );
+    let rename = |etag: &str| pb::UpdateJurisdictionRequest {
+        jurisdiction: Some(pb::Jurisdiction {
+            name: j.name.clone(),
+            display_name: "泗县".into(),
+            etag: etag.into(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["display_name"]),
+    };
+    let renamed = county
+        .update_jurisdiction(rename(&j.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    well_formed(&renamed.etag);
+    assert_ne!(renamed.etag, j.etag, "a write changes the etag");
+    stale(county.update_jurisdiction(rename(&j.etag)).await);
+    let created = app
+        .office("340000")
+        .create_jurisdiction(jurisdiction("341302", "埇桥区", "341300"))
+        .await
+        .unwrap()
+        .into_inner();
+    well_formed(&created.etag);
+
+    // Schools: Create, Get, BatchGet, List, Update, and a plan review changes it too.
+    let code = "3413249901";
+    let school = county
+        .create_school(pb::CreateSchoolRequest {
+            school: Some(pb::School {
+                name: format!("schools/{code}"),
+                display_name: "泗县试验小学".into(),
+                jurisdiction: "jurisdictions/341324".into(),
+                kind: pb::SchoolKind::Primary as i32,
+                ict_plan: Some(pb::IctPlan {
+                    research_theme: "基于数据的精准教学".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    well_formed(&school.etag);
+    assert_eq!(
+        get_school(&mut county, &school.name).await.etag,
+        school.etag
+    );
+    let batch = county
+        .batch_get_schools(pb::BatchGetSchoolsRequest {
+            names: vec![school.name.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schools;
+    assert_eq!(batch[0].etag, school.etag);
+    let listed = county
+        .list_schools(pb::ListSchoolsRequest {
+            parent: "jurisdictions/341324".into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schools;
+    assert!(listed.iter().all(|s| s.etag.starts_with("W/")));
+    assert_eq!(
+        listed
+            .iter()
+            .find(|s| s.name == school.name)
+            .map(|s| &s.etag),
+        Some(&school.etag)
+    );
+    let reviewed = county
+        .review_school_ict_plan(pb::ReviewSchoolIctPlanRequest {
+            name: school.name.clone(),
+            decision: pb::IctPlanDecision::File as i32,
+            comment: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(reviewed.etag, school.etag, "any write changes it");
+    stale(
+        county
+            .update_school(rename_school(&school.name, "泗县试验学校", &school.etag))
+            .await,
+    );
+
+    // Teachers: Get, BatchGet, List, Update; a move changes it too.
+    let teacher = sample
+        .teachers
+        .iter()
+        .find(|t| t.school.starts_with("341324"))
+        .unwrap();
+    let name = format!("teachers/{}", teacher.number);
+    let t = county
+        .get_teacher(pb::GetTeacherRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    well_formed(&t.etag);
+    let batch = county
+        .batch_get_teachers(pb::BatchGetTeachersRequest {
+            names: vec![name.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .teachers;
+    assert_eq!(batch[0].etag, t.etag);
+    let listed = county
+        .list_teachers(pb::ListTeachersRequest {
+            parent: format!("schools/{}", teacher.school),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .teachers;
+    assert_eq!(
+        listed.iter().find(|l| l.name == name).map(|l| &l.etag),
+        Some(&t.etag)
+    );
+    let subject = |etag: &str| pb::UpdateTeacherRequest {
+        teacher: Some(pb::Teacher {
+            name: name.clone(),
+            subject: "信息技术".into(),
+            etag: etag.into(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["subject"]),
+    };
+    let updated = county
+        .update_teacher(subject(&t.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(updated.etag, t.etag);
+    stale(county.update_teacher(subject(&t.etag)).await);
+    let moved = county
+        .move_teacher(pb::MoveTeacherRequest {
+            name: name.clone(),
+            school: format!("schools/{code}"),
+            effective_date: Some(Date {
+                year: 2099,
+                month: 9,
+                day: 1,
+            }),
+            reason: "调动".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(moved.etag, updated.etag, "a move changes it");
+    stale(county.update_teacher(subject(&updated.etag)).await);
+    county.update_teacher(subject(&moved.etag)).await.unwrap();
+
+    // Teams: Create, Get, List, Update.
+    let team = create_team(
+        &mut county,
+        pb::TeamKind::Training,
+        "jurisdictions/341324".into(),
+        vec![pb::TeamMember {
+            member: Some(pb::team_member::Member::External(pb::ExternalMember {
+                display_name: "专家".into(),
+                affiliation: "安徽师范大学".into(),
+            })),
+            role: pb::TeamMemberRole::Leader as i32,
+            duty: String::new(),
+        }],
+    )
+    .await
+    .unwrap();
+    well_formed(&team.etag);
+    let read = county
+        .get_team(pb::GetTeamRequest {
+            name: team.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.etag, team.etag);
+    let listed = county
+        .list_teams(pb::ListTeamsRequest {
+            parent: "jurisdictions/341324".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .teams;
+    assert_eq!(
+        listed.iter().find(|l| l.name == team.name).map(|l| &l.etag),
+        Some(&team.etag)
+    );
+    let retitle = |etag: &str| pb::UpdateTeamRequest {
+        team: Some(pb::Team {
+            name: team.name.clone(),
+            display_name: "泗县培训团队".into(),
+            etag: etag.into(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["display_name"]),
+    };
+    let retitled = county
+        .update_team(retitle(&team.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(retitled.etag, team.etag);
+    stale(county.update_team(retitle(&team.etag)).await);
+
+    // Assessors: Create, Get, List, Update; a certification changes it too.
+    let assessor = county
+        .create_assessor(pb::CreateAssessorRequest {
+            assessor: Some(pb::Assessor {
+                teacher: name.clone(),
+                level: pb::AssessorLevel::County as i32,
+                registered_at: "jurisdictions/341324".into(),
+                subjects: vec!["数学".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    well_formed(&assessor.etag);
+    let read = county
+        .get_assessor(pb::GetAssessorRequest {
+            name: assessor.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.etag, assessor.etag);
+    let listed = county
+        .list_assessors(pb::ListAssessorsRequest {
+            parent: "jurisdictions/341324".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .assessors;
+    assert_eq!(
+        listed
+            .iter()
+            .find(|l| l.name == assessor.name)
+            .map(|l| &l.etag),
+        Some(&assessor.etag)
+    );
+    let subjects = |etag: &str| pb::UpdateAssessorRequest {
+        assessor: Some(pb::Assessor {
+            name: assessor.name.clone(),
+            subjects: vec!["数学".into(), "物理".into()],
+            etag: etag.into(),
+            ..Default::default()
+        }),
+        update_mask: mask(&["subjects"]),
+    };
+    let updated = county
+        .update_assessor(subjects(&assessor.etag))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(updated.etag, assessor.etag);
+    stale(county.update_assessor(subjects(&assessor.etag)).await);
+    let certified = county
+        .certify_assessor(pb::CertifyAssessorRequest {
+            name: assessor.name.clone(),
+            certification: Some(pb::AssessorCertification {
+                certificate_number: "SX-2026-001".into(),
+                exam_date: Some(Date {
+                    year: 2026,
+                    month: 4,
+                    day: 20,
+                }),
+                issued_by: "泗县教育局".into(),
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(certified.etag, updated.etag, "a certification changes it");
+    stale(county.update_assessor(subjects(&updated.etag)).await);
 }

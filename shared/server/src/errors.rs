@@ -48,9 +48,10 @@ pub fn reason_code(reason: ErrorReason) -> Option<Code> {
         | R::HoursRevisionReused
         | R::CertificateAlreadyRevoked
         | R::CertificateRevoked
-        | R::RunEnded => Code::FailedPrecondition,
+        | R::RunEnded
+        | R::CursorNotInLog => Code::FailedPrecondition,
         R::OutsideScope | R::RoleNotAllowed => Code::PermissionDenied,
-        R::ConcurrentChange => Code::Aborted,
+        R::ConcurrentChange | R::EtagMismatch => Code::Aborted,
         R::RateLimited => Code::ResourceExhausted,
         R::Unavailable => Code::Unavailable,
         R::Internal => Code::Internal,
@@ -153,6 +154,10 @@ pub fn explain(reason: ErrorReason, locale: Locale) -> &'static str {
             "数据刚被他人修改，请重试。",
             "Someone else changed the data just now; retry.",
         ),
+        R::EtagMismatch => (
+            "您读取后该记录已被他人修改，未作任何更改。请重新读取，在最新内容上修改后再提交。",
+            "Someone changed the resource after you read it; nothing was written. Read it again, redo your change on what it is now, and send that.",
+        ),
         R::RateLimited => (
             "请求过于频繁，请稍后再试。",
             "Too many requests; try again later.",
@@ -219,6 +224,10 @@ pub fn explain(reason: ErrorReason, locale: Locale) -> &'static str {
         R::RunEnded => (
             "该任务已结束，无需取消。",
             "The job has ended: there is nothing to cancel.",
+        ),
+        R::CursorNotInLog => (
+            "游标指向本登记库没有的日志条目（登记库可能已从备份恢复），请以空游标重新同步。",
+            "The cursor names a log entry this register does not hold (it may have been restored from a backup): mirror again from an empty cursor.",
         ),
     };
     match locale {

@@ -259,8 +259,10 @@ pub fn preset_info(p: Preset) -> pb::PolicyPresetInfo {
 
 /// A policy for the API.
 pub fn policy_to_proto(p: &PolicyRecord, rules: &d::PolicyRules) -> pb::Policy {
+    let name = format!("policies/{}", p.jurisdiction);
     pb::Policy {
-        name: format!("policies/{}", p.jurisdiction),
+        etag: crate::model::etag(&name, p.update_micros),
+        name,
         jurisdiction: format!("jurisdictions/{}", p.jurisdiction),
         display_name: p.display_name.clone(),
         preset: [
@@ -339,8 +341,10 @@ pub fn batch_to_proto(
     figures: &service::results_figures::BatchFigures,
 ) -> Result<pb::Batch> {
     let rules: d::PolicyRules = serde_json::from_str(&b.rules_json).unwrap_or_default();
+    let name = format!("batches/{}", b.id);
     Ok(pb::Batch {
-        name: format!("batches/{}", b.id),
+        etag: crate::model::etag(&name, b.update_micros),
+        name,
         county: format!("jurisdictions/{}", b.county),
         year: b.year,
         display_name: b.display_name.clone(),

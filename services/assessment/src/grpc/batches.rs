@@ -99,7 +99,10 @@ pub(super) async fn update_batch(
         .batch
         .ok_or_else(|| err(AssessmentError::invalid("batch", "required")))?;
     let id = convert::ids("batch.name", &b.name, &["batches"])?[0].to_owned();
-    let mut update = BatchUpdate::default();
+    let mut update = BatchUpdate {
+        etag: (!b.etag.is_empty()).then(|| b.etag.clone()),
+        ..Default::default()
+    };
     for path in mask_paths(
         r.update_mask.as_ref(),
         &[

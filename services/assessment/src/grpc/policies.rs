@@ -104,6 +104,7 @@ pub(super) async fn update_policy(
     let mut change = PolicyChange {
         change_note: r.change_note,
         validate_only: r.validate_only,
+        etag: (!policy.etag.is_empty()).then(|| policy.etag.clone()),
         ..Default::default()
     };
     for path in paths {

@@ -9,8 +9,8 @@ use tica_domain::{ScopePath, TeacherCategory};
 
 use super::rules::batch_rules;
 use super::{
-    ADMINISTRATORS, Assessment, Ctx, Decision, Step, can_see, denied, require_covers, require_role,
-    today, transition,
+    ADMINISTRATORS, Assessment, Ctx, Decision, Step, can_see, check_etag, denied, require_covers,
+    require_role, today, transition,
 };
 use crate::error::{AssessmentError, Problems, Result};
 use crate::model::*;
@@ -49,6 +49,8 @@ pub struct BatchUpdate {
     pub submission_deadline: Option<Option<time::Date>>,
     /// New deadline.
     pub grading_deadline: Option<Option<time::Date>>,
+    /// The etag the caller read (AIP-154): the update applies only if it is still current.
+    pub etag: Option<String>,
 }
 
 /// A new participant from the roster's record of a teacher.
@@ -92,12 +94,17 @@ pub(crate) fn enrolment(
     }
 }
 
-/// A change to a batch: a name of 1 to 100 characters, schools only while DRAFT, deadlines in
-/// order.
+/// A change to a batch: to the batch as the caller read it (its etag, when sent), a name of 1 to
+/// 100 characters, schools only while DRAFT, deadlines in order.
 fn decide_batch_update(
     mut batch: BatchRecord,
     update: &BatchUpdate,
 ) -> Result<Decision<BatchRecord>> {
+    check_etag(
+        update.etag.as_deref(),
+        &format!("batches/{}", batch.id),
+        batch.update_micros,
+    )?;
     let mut fields = Vec::new();
     let mut problems = Problems::new();
     if let Some(name) = &update.display_name {

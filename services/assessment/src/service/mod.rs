@@ -268,3 +268,22 @@ pub(crate) fn require_participant_access(caller: &Caller, p: &ParticipantRecord)
 
 /// The offices, which administer.
 pub(crate) const ADMINISTRATORS: &[Role] = &Role::OFFICES;
+
+/// An update's etag check (AIP-154): `Ok` when the caller sent none, or the current etag of
+/// `resource` (last written at `update_micros`); else ABORTED with ETAG_MISMATCH, and nothing is
+/// written. The commit that follows is guarded by the `update_micros` checked here, so a writer
+/// that comes first in between makes the step read again and meet the mismatch.
+pub(crate) fn check_etag(sent: Option<&str>, resource: &str, update_micros: i64) -> Result<()> {
+    match sent {
+        Some(sent) if sent != crate::model::etag(resource, update_micros) => {
+            Err(AssessmentError::refused(
+                tica_server::errors::ErrorReason::EtagMismatch,
+                resource,
+                format!(
+                    "{resource} changed since the etag sent was read; read it again and update what it is now"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}

@@ -6,7 +6,9 @@ use tica_domain::names::JurisdictionName;
 use tica_domain::policy::{self as rules, PolicyRules, Preset};
 use tica_server::retry_conflicts;
 
-use super::{ADMINISTRATORS, Assessment, Ctx, Decision, can_see, require_covers, require_role};
+use super::{
+    ADMINISTRATORS, Assessment, Ctx, Decision, can_see, check_etag, require_covers, require_role,
+};
 use crate::error::{AssessmentError, Problems, Result};
 use crate::model::{Actor, PolicyRecord, PolicyVersionRecord};
 use crate::store::{self, Work, to_json};
@@ -22,6 +24,8 @@ pub struct PolicyChange {
     pub change_note: String,
     /// Check only.
     pub validate_only: bool,
+    /// The etag the caller read (AIP-154): the change applies only if it is still current.
+    pub etag: Option<String>,
 }
 
 /// The rules in force at a jurisdiction.
@@ -82,13 +86,19 @@ enum PolicyUpdate {
     },
 }
 
-/// A change to a policy: a valid name, valid rules, and a note saying why whenever the rules
-/// change (the proto's contract: it is recorded with the version, which is new then).
+/// A change to a policy: to the policy as the caller read it (its etag, when sent), a valid
+/// name, valid rules, and a note saying why whenever the rules change (the proto's contract: it
+/// is recorded with the version, which is new then).
 fn decide_policy_change(
     mut policy: PolicyRecord,
     change: &PolicyChange,
     author: Actor,
 ) -> Result<PolicyUpdate> {
+    check_etag(
+        change.etag.as_deref(),
+        &format!("policies/{}", policy.jurisdiction),
+        policy.update_micros,
+    )?;
     let mut rules = decode(&policy)?;
     let mut fields = Vec::new();
     if let Some(name) = &change.display_name {

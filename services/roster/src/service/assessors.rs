@@ -5,9 +5,14 @@ use tica_auth::Caller;
 use tica_domain::assessor::RegistrationUnit;
 use tica_domain::{AssessorAction, AssessorLevel, AssessorState};
 
-use super::{PageSpec, Roster, json_fields, parent_scope, require_covers, require_office, visible};
+use tica_server::retry_conflicts;
+
+use super::{
+    PageSpec, Roster, check_etag, json_fields, parent_scope, require_covers, require_office,
+    visible,
+};
 use crate::error::{Problems, Result, RosterError};
-use crate::model::{Assessor, Certification, Reprimand, Unit};
+use crate::model::{Assessor, Certification, Reprimand, Unit, next_micros};
 use crate::store;
 use crate::store::assessors::AssessorFilter;
 
@@ -127,24 +132,39 @@ impl Roster {
             path,
             serde_json::json!({ "teacher": format!("teachers/{}", teacher.number), "level": assessor.level.key() }),
         );
-        store::assessors::save(&self.db, &assessor, true, &audit).await?;
+        store::assessors::save(&self.db, &assessor, None, &audit).await?;
         Ok(assessor)
     }
 
-    /// Updates an assessor's subjects.
+    /// Updates an assessor's subjects. With an etag (`Some`), only the registration as the
+    /// caller read it (ABORTED ETAG_MISMATCH otherwise); without, as it is.
     pub async fn update_assessor_subjects(
         &self,
         caller: &Caller,
         id: &str,
         subjects: Vec<String>,
+        etag: Option<&str>,
     ) -> Result<Assessor> {
         require_office(caller, "change assessors")?;
+        retry_conflicts(|| self.update_assessor_subjects_step(caller, id, &subjects, etag)).await
+    }
+
+    /// Reads the assessor, checks the etag, applies the subjects, writes over what it read.
+    async fn update_assessor_subjects_step(
+        &self,
+        caller: &Caller,
+        id: &str,
+        subjects: &[String],
+        etag: Option<&str>,
+    ) -> Result<Assessor> {
         let mut a = self.get_assessor(caller, id).await?;
+        let loaded = a.update_micros;
+        check_etag(etag, &format!("assessors/{id}"), loaded)?;
         let mut problems = Problems::new();
-        check_subjects(&mut problems, &subjects);
+        check_subjects(&mut problems, subjects);
         problems.finish()?;
         a.subjects = subjects.iter().map(|s| s.trim().to_owned()).collect();
-        a.update_micros = store::audit::now();
+        a.update_micros = next_micros(loaded);
         let audit = store::audit::entry(
             caller,
             "UpdateAssessor",
@@ -152,7 +172,7 @@ impl Roster {
             a.path.clone(),
             json_fields(&["subjects"]),
         );
-        store::assessors::save(&self.db, &a, false, &audit).await?;
+        store::assessors::save(&self.db, &a, Some(loaded), &audit).await?;
         Ok(a)
     }
 
@@ -166,7 +186,23 @@ impl Roster {
         certification: Option<Certification>,
     ) -> Result<Assessor> {
         require_office(caller, "certify, register or discipline assessors")?;
+        retry_conflicts(|| {
+            self.transition_assessor_step(caller, id, action, &reason, certification.clone())
+        })
+        .await
+    }
+
+    /// Reads the assessor, decides the transition, writes it over what it read.
+    async fn transition_assessor_step(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: AssessorAction,
+        reason: &str,
+        certification: Option<Certification>,
+    ) -> Result<Assessor> {
         let mut a = self.get_assessor(caller, id).await?;
+        let loaded = a.update_micros;
         let needs_reason = matches!(
             action,
             AssessorAction::Reprimand | AssessorAction::Suspend | AssessorAction::StrikeOff
@@ -181,7 +217,7 @@ impl Roster {
             .state
             .apply(action)
             .map_err(RosterError::FailedPrecondition)?;
-        let now = store::audit::now();
+        let now = next_micros(loaded);
         match action {
             AssessorAction::Certify => {
                 let c = certification
@@ -228,7 +264,7 @@ impl Roster {
             a.path.clone(),
             change,
         );
-        store::assessors::save(&self.db, &a, false, &audit).await?;
+        store::assessors::save(&self.db, &a, Some(loaded), &audit).await?;
         Ok(a)
     }
 }

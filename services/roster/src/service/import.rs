@@ -721,7 +721,8 @@ fn change_from(
     current.subject = d.subject.clone();
     current.category = d.category;
     current.roles = d.roles.clone();
-    current.update_micros = now;
+    // Forward, as every write moves it (the etag changes); the UPDATE makes sure of it too.
+    current.update_micros = now.max(current.update_micros + 1);
     TeacherChange {
         teacher: current,
         ended,
@@ -760,6 +761,6 @@ fn school_update(mut school: School, d: &SchoolDraft, now: i64) -> School {
         school.plan.review_comment.clear();
         school.plan.review_micros = None;
     }
-    school.update_micros = now;
+    school.update_micros = now.max(school.update_micros + 1);
     school
 }

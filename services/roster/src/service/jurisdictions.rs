@@ -5,9 +5,11 @@ use tica_domain::division::DivisionCode;
 use tica_domain::team::effective_team_rules;
 use tica_domain::{ScopePath, SizeRange, TeamRules};
 
-use super::{PageSpec, Roster, json_fields, require_covers};
+use tica_server::retry_conflicts;
+
+use super::{PageSpec, Roster, check_etag, json_fields, require_covers};
 use crate::error::{Problems, Result, RosterError};
-use crate::model::Jurisdiction;
+use crate::model::{Jurisdiction, next_micros};
 use crate::store;
 
 /// A jurisdiction to register.
@@ -72,6 +74,8 @@ pub struct JurisdictionUpdate {
     pub display_name: Option<String>,
     /// New ranges (None clears a range, so it inherits again).
     pub rules: Vec<(RuleField, Option<SizeRange>)>,
+    /// The etag the caller read (AIP-154): the update applies only if it is still current.
+    pub etag: Option<String>,
 }
 
 impl Roster {
@@ -221,14 +225,31 @@ impl Roster {
         self.fill_effective_rules(j).await
     }
 
-    /// Updates a jurisdiction's name or team rules.
+    /// Updates a jurisdiction's name or team rules. With an etag, only the jurisdiction as the
+    /// caller read it (ABORTED ETAG_MISMATCH otherwise); without, as it is.
     pub async fn update_jurisdiction(
         &self,
         caller: &Caller,
         code: DivisionCode,
         update: JurisdictionUpdate,
     ) -> Result<Jurisdiction> {
+        retry_conflicts(|| self.update_jurisdiction_step(caller, code, &update)).await
+    }
+
+    /// Reads the jurisdiction, checks the etag, applies the update, writes it over what it read.
+    async fn update_jurisdiction_step(
+        &self,
+        caller: &Caller,
+        code: DivisionCode,
+        update: &JurisdictionUpdate,
+    ) -> Result<Jurisdiction> {
         let mut j = self.get_jurisdiction(caller, code).await?;
+        let loaded = j.update_micros;
+        check_etag(
+            update.etag.as_deref(),
+            &format!("jurisdictions/{code}"),
+            loaded,
+        )?;
         let mut problems = Problems::new();
         let mut fields = Vec::new();
         if let Some(name) = &update.display_name {
@@ -244,7 +265,7 @@ impl Roster {
             problems.add("jurisdiction.team_rules", e);
         }
         problems.finish()?;
-        j.update_micros = store::audit::now();
+        j.update_micros = next_micros(loaded);
         let audit = store::audit::entry(
             caller,
             "UpdateJurisdiction",
@@ -252,7 +273,7 @@ impl Roster {
             j.path.clone(),
             json_fields(&fields),
         );
-        store::jurisdictions::update(&self.db, &j, &audit).await?;
+        store::jurisdictions::update(&self.db, &j, loaded, &audit).await?;
         self.fill_effective_rules(j).await
     }
 }

@@ -149,6 +149,25 @@ pub(crate) async fn jurisdiction_path(roster: &Roster, code: DivisionCode) -> Re
     }
 }
 
+/// An update's etag check (AIP-154): `Ok` when the caller sent none, or the current etag of
+/// `resource` (last written at `update_micros`); else ABORTED with ETAG_MISMATCH, and nothing is
+/// written. The write that follows commits only over the `update_micros` checked here, so a
+/// writer that comes first in between makes this call read again and meet the mismatch.
+pub(crate) fn check_etag(sent: Option<&str>, resource: &str, update_micros: i64) -> Result<()> {
+    match sent {
+        Some(sent) if sent != crate::model::etag(resource, update_micros) => {
+            Err(RosterError::refused(
+                tica_server::errors::ErrorReason::EtagMismatch,
+                resource,
+                format!(
+                    "{resource} changed since the etag sent was read; read it again and update what it is now"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Masks for the audit trail: the change records field names and non-personal values only.
 pub(crate) fn json_fields(fields: &[&str]) -> serde_json::Value {
     serde_json::json!({ "fields": fields })

@@ -5,9 +5,14 @@ use tica_domain::division::DivisionCode;
 use tica_domain::{SchoolKind, ScopePath};
 
 use super::jurisdictions::check_display_name;
-use super::{PageSpec, Roster, json_fields, parent_scope, require_covers, require_office, visible};
+use tica_server::retry_conflicts;
+
+use super::{
+    PageSpec, Roster, check_etag, json_fields, parent_scope, require_covers, require_office,
+    visible,
+};
 use crate::error::{Problems, Result, RosterError};
-use crate::model::{IctPlan, IctPlanState, School, Unit};
+use crate::model::{IctPlan, IctPlanState, School, Unit, next_micros};
 use crate::store;
 use crate::store::schools::SchoolFilter;
 
@@ -47,6 +52,8 @@ pub struct SchoolUpdate {
     pub plan_summary: Option<String>,
     /// New plan document URL.
     pub plan_document_uri: Option<String>,
+    /// The etag the caller read (AIP-154): the update applies only if it is still current.
+    pub etag: Option<String>,
 }
 
 /// A county's decision on a submitted plan.
@@ -197,14 +204,29 @@ impl Roster {
         }
     }
 
-    /// Updates a school; changing the plan's content submits it to the county again.
+    /// Updates a school; changing the plan's content submits it to the county again. With an
+    /// etag, only the school as the caller read it (ABORTED ETAG_MISMATCH otherwise); without,
+    /// the school as it is (a write that comes first in between makes it read again).
     pub async fn update_school(
         &self,
         caller: &Caller,
         code: &str,
         update: SchoolUpdate,
     ) -> Result<School> {
+        retry_conflicts(|| self.update_school_step(caller, code, &update)).await
+    }
+
+    /// Reads the school, checks the etag, applies the update, writes it over what it read.
+    async fn update_school_step(
+        &self,
+        caller: &Caller,
+        code: &str,
+        update: &SchoolUpdate,
+    ) -> Result<School> {
         let mut school = self.get_school(caller, code).await?;
+        let loaded = school.update_micros;
+        check_etag(update.etag.as_deref(), &format!("schools/{code}"), loaded)?;
+        let update = update.clone();
         let mut problems = Problems::new();
         let mut fields = Vec::new();
         if let Some(name) = update.display_name {
@@ -265,7 +287,7 @@ impl Roster {
             school.plan.review_comment.clear();
             school.plan.review_micros = None;
         }
-        school.update_micros = store::audit::now();
+        school.update_micros = next_micros(loaded);
         let audit = store::audit::entry(
             caller,
             "UpdateSchool",
@@ -273,7 +295,7 @@ impl Roster {
             school.path.clone(),
             json_fields(&fields),
         );
-        store::schools::update(&self.db, &school, &audit).await?;
+        store::schools::update(&self.db, &school, loaded, &audit).await?;
         Ok(school)
     }
 
@@ -286,7 +308,19 @@ impl Roster {
         comment: String,
     ) -> Result<School> {
         require_office(caller, "review a school's ICT plan")?;
+        retry_conflicts(|| self.review_ict_plan_step(caller, code, decision, &comment)).await
+    }
+
+    /// Reads the school, decides the review, writes it over what it read.
+    async fn review_ict_plan_step(
+        &self,
+        caller: &Caller,
+        code: &str,
+        decision: PlanDecision,
+        comment: &str,
+    ) -> Result<School> {
         let mut school = self.get_school(caller, code).await?;
+        let loaded = school.update_micros;
         if decision == PlanDecision::Return && comment.trim().is_empty() {
             return Err(RosterError::invalid(
                 "comment",
@@ -299,7 +333,7 @@ impl Roster {
                 school.plan.state.key()
             )));
         }
-        let now = store::audit::now();
+        let now = next_micros(loaded);
         school.plan.state = match decision {
             PlanDecision::File => IctPlanState::Filed,
             PlanDecision::Return => IctPlanState::Returned,
@@ -314,7 +348,7 @@ impl Roster {
             school.path.clone(),
             serde_json::json!({ "decision": school.plan.state.key() }),
         );
-        store::schools::update(&self.db, &school, &audit).await?;
+        store::schools::update(&self.db, &school, loaded, &audit).await?;
         Ok(school)
     }
 }

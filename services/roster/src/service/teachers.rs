@@ -4,10 +4,12 @@ use tica_auth::{Caller, Role};
 use tica_domain::person::validate_teacher_number;
 use tica_domain::{PersonRole, ResidentId, Stage, TeacherCategory};
 
-use super::{PageSpec, Roster, denied, parent_scope, require_office, today, visible};
+use tica_server::retry_conflicts;
+
+use super::{PageSpec, Roster, check_etag, denied, parent_scope, require_office, today, visible};
 use crate::error::{Problems, Result, RosterError};
 use crate::files::teachers::{MAX_NAME_CHARS, MAX_SUBJECT_CHARS};
-use crate::model::{PastAssignment, Teacher, Unit};
+use crate::model::{PastAssignment, Teacher, Unit, next_micros};
 use crate::store;
 use crate::store::teachers::TeacherFilter;
 use tica_credential::qr::MAX_NAME_BYTES;
@@ -50,6 +52,8 @@ pub struct TeacherUpdate {
     pub category: Option<TeacherCategory>,
     /// New roles.
     pub roles: Option<Vec<PersonRole>>,
+    /// The etag the caller read (AIP-154): the update applies only if it is still current.
+    pub etag: Option<String>,
 }
 
 pub(crate) fn check_name(problems: &mut Problems, field: &str, name: &str) {
@@ -320,7 +324,8 @@ impl Roster {
         })
     }
 
-    /// Updates a teacher's fields (not the school).
+    /// Updates a teacher's fields (not the school). With an etag, only the teacher as the
+    /// caller read them (ABORTED ETAG_MISMATCH otherwise); without, as they are.
     pub async fn update_teacher(
         &self,
         caller: &Caller,
@@ -330,7 +335,24 @@ impl Roster {
         if caller.role == Role::Teacher {
             return Err(denied(caller));
         }
+        retry_conflicts(|| self.update_teacher_step(caller, number, &update)).await
+    }
+
+    /// Reads the teacher, checks the etag, applies the update, writes it over what it read.
+    async fn update_teacher_step(
+        &self,
+        caller: &Caller,
+        number: &str,
+        update: &TeacherUpdate,
+    ) -> Result<Teacher> {
         let mut teacher = self.get_teacher(caller, number).await?;
+        let loaded = teacher.update_micros;
+        check_etag(
+            update.etag.as_deref(),
+            &format!("teachers/{number}"),
+            loaded,
+        )?;
+        let update = update.clone();
         let mut problems = Problems::new();
         let mut change = serde_json::Map::new();
         if let Some(name) = update.display_name {
@@ -368,7 +390,7 @@ impl Roster {
             );
         }
         problems.finish()?;
-        teacher.update_micros = store::audit::now();
+        teacher.update_micros = next_micros(loaded);
         let audit = store::audit::entry(
             caller,
             "UpdateTeacher",
@@ -376,7 +398,7 @@ impl Roster {
             teacher.path.clone(),
             change.into(),
         );
-        store::teachers::update(&self.db, &teacher, &audit).await?;
+        store::teachers::update(&self.db, &teacher, loaded, &audit).await?;
         Ok(teacher)
     }
 
@@ -392,7 +414,21 @@ impl Roster {
         if caller.role == Role::Teacher {
             return Err(denied(caller));
         }
+        retry_conflicts(|| self.move_teacher_step(caller, number, to_school, effective, &reason))
+            .await
+    }
+
+    /// Reads the teacher and the school, decides the move, writes it over what it read.
+    async fn move_teacher_step(
+        &self,
+        caller: &Caller,
+        number: &str,
+        to_school: &str,
+        effective: Option<time::Date>,
+        reason: &str,
+    ) -> Result<Teacher> {
         let mut teacher = self.get_teacher(caller, number).await?;
+        let loaded = teacher.update_micros;
         let school = self
             .get_school(caller, to_school)
             .await
@@ -435,7 +471,7 @@ impl Roster {
         teacher.jurisdiction = school.jurisdiction;
         teacher.path = school.path.clone();
         teacher.since = effective;
-        teacher.update_micros = store::audit::now();
+        teacher.update_micros = next_micros(loaded);
         let change = serde_json::json!({
             "from": from,
             "to": format!("schools/{}", school.code),
@@ -458,7 +494,7 @@ impl Roster {
                 change,
             ),
         ];
-        store::teachers::move_to(&self.db, &teacher, &ended, &audits).await?;
+        store::teachers::move_to(&self.db, &teacher, loaded, &ended, &audits).await?;
         teacher.history.push(ended);
         Ok(teacher)
     }

@@ -5,9 +5,11 @@ use tica_domain::team::{check_team, team_size_rule};
 use tica_domain::{PersonRole, ScopePath, TeamKind, TeamMemberFacts};
 
 use super::jurisdictions::check_display_name;
-use super::{PageSpec, Roster, json_fields, parent_scope, require_covers, visible};
+use tica_server::retry_conflicts;
+
+use super::{PageSpec, Roster, check_etag, json_fields, parent_scope, require_covers, visible};
 use crate::error::{Problems, Result};
-use crate::model::{Member, MemberIdentity, MemberRole, Team, Unit};
+use crate::model::{Member, MemberIdentity, MemberRole, Team, Unit, next_micros};
 use crate::store;
 
 /// A team to create.
@@ -30,6 +32,8 @@ pub struct TeamUpdate {
     pub display_name: Option<String>,
     /// New members (replacing all).
     pub members: Option<Vec<Member>>,
+    /// The etag the caller read (AIP-154): the update applies only if it is still current.
+    pub etag: Option<String>,
 }
 
 impl Roster {
@@ -191,9 +195,23 @@ impl Roster {
         Ok(team)
     }
 
-    /// Renames a team or replaces its members.
+    /// Renames a team or replaces its members. With an etag, only the team as the caller read
+    /// it (ABORTED ETAG_MISMATCH otherwise); without, as it is.
     pub async fn update_team(&self, caller: &Caller, id: &str, update: TeamUpdate) -> Result<Team> {
+        retry_conflicts(|| self.update_team_step(caller, id, &update)).await
+    }
+
+    /// Reads the team, checks the etag, applies the update, writes it over what it read.
+    async fn update_team_step(
+        &self,
+        caller: &Caller,
+        id: &str,
+        update: &TeamUpdate,
+    ) -> Result<Team> {
         let mut team = self.get_team(caller, id).await?;
+        let loaded = team.update_micros;
+        check_etag(update.etag.as_deref(), &format!("teams/{id}"), loaded)?;
+        let update = update.clone();
         let mut fields = Vec::new();
         if let Some(name) = update.display_name {
             let mut problems = Problems::new();
@@ -208,7 +226,7 @@ impl Roster {
             team.members = members;
             fields.push("members");
         }
-        team.update_micros = store::audit::now();
+        team.update_micros = next_micros(loaded);
         let audit = store::audit::entry(
             caller,
             "UpdateTeam",
@@ -216,7 +234,7 @@ impl Roster {
             team.owner_path.clone(),
             json_fields(&fields),
         );
-        store::teams::update(&self.db, &team, &audit).await?;
+        store::teams::update(&self.db, &team, loaded, &audit).await?;
         Ok(team)
     }
 }

@@ -181,24 +181,30 @@ pub async fn list(
     ))
 }
 
-/// Inserts or rewrites an assessor (`insert` picks which), with its audit entry.
+/// Inserts an assessor (`loaded` is `None`) or rewrites one still as read (`update_micros` equal
+/// to `loaded`; CONFLICT when another write came first), with its audit entry.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.assessors.save", db.operation.name = "roster.assessors.save"))]
-pub async fn save(db: &Database, a: &Assessor, insert: bool, audit: &AuditEntry) -> Result<()> {
+pub async fn save(
+    db: &Database,
+    a: &Assessor,
+    loaded: Option<i64>,
+    audit: &AuditEntry,
+) -> Result<()> {
     let subjects = serde_json::to_string(&a.subjects).expect("subjects serialise");
     let reprimands = serde_json::to_string(&a.reprimands).expect("reprimands serialise");
     let cert = a.certification.as_ref();
-    let sql = if insert {
+    let sql = if loaded.is_none() {
         "INSERT INTO assessors (id, teacher_number, level, registered_at, path, subjects_json, state, cert_number, \
          cert_exam_date, cert_issued_by, reprimands_json, state_reason, create_micros, update_micros) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     } else {
         "UPDATE assessors SET teacher_number = $2, level = $3, registered_at = $4, path = $5, subjects_json = $6, \
          state = $7, cert_number = $8, cert_exam_date = $9, cert_issued_by = $10, reprimands_json = $11, \
-         state_reason = $12, create_micros = $13, update_micros = $14 WHERE id = $1"
+         state_reason = $12, create_micros = $13, update_micros = $14 WHERE id = $1 AND update_micros = $15"
     };
     let result: Result<()> = async {
         with_write_tx!(db, tx => {
-            sqlx::query(sql)
+            let mut query = sqlx::query(sql)
                 .bind(a.id.clone())
                 .bind(a.teacher_number.clone())
                 .bind(level_key(a.level).to_owned())
@@ -212,9 +218,14 @@ pub async fn save(db: &Database, a: &Assessor, insert: bool, audit: &AuditEntry)
                 .bind(reprimands.clone())
                 .bind(a.state_reason.clone())
                 .bind(a.create_micros)
-                .bind(a.update_micros)
-                .execute(&mut *tx)
-                .await?;
+                .bind(a.update_micros);
+            if let Some(loaded) = loaded {
+                query = query.bind(loaded);
+            }
+            let done = query.execute(&mut *tx).await?;
+            if done.rows_affected() != 1 {
+                return Err(super::changed_meanwhile(&format!("assessors/{}", a.id)));
+            }
             append_audit!(tx, audit);
             tx.commit().await?;
         });

@@ -174,17 +174,30 @@ pub async fn insert(db: &Database, j: &Jurisdiction, audit: &AuditEntry) -> Resu
     }
 }
 
-/// Writes a jurisdiction's display name and rules.
+/// Writes a jurisdiction's display name and rules, if it is still as read (`update_micros`
+/// equal to `loaded`); CONFLICT when another write came first.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.jurisdictions.update", db.operation.name = "roster.jurisdictions.update"))]
-pub async fn update(db: &Database, j: &Jurisdiction, audit: &AuditEntry) -> Result<()> {
+pub async fn update(
+    db: &Database,
+    j: &Jurisdiction,
+    loaded: i64,
+    audit: &AuditEntry,
+) -> Result<()> {
     with_write_tx!(db, tx => {
-        sqlx::query("UPDATE jurisdictions SET display_name = $1, team_rules_json = $2, update_micros = $3 WHERE code = $4")
-            .bind(j.display_name.clone())
-            .bind(rules_to_json(&j.team_rules))
-            .bind(j.update_micros)
-            .bind(j.code.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE jurisdictions SET display_name = $1, team_rules_json = $2, update_micros = $3 \
+             WHERE code = $4 AND update_micros = $5",
+        )
+        .bind(j.display_name.clone())
+        .bind(rules_to_json(&j.team_rules))
+        .bind(j.update_micros)
+        .bind(j.code.to_string())
+        .bind(loaded)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(super::changed_meanwhile(&format!("jurisdictions/{}", j.code)));
+        }
         append_audit!(tx, audit);
         tx.commit().await?;
     });

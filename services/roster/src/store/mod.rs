@@ -21,3 +21,11 @@ pub use audit::AuditEntry;
 pub(crate) fn corrupt(what: &str, value: &str) -> RosterError {
     RosterError::Internal(format!("stored {what} {value:?} is not valid"))
 }
+
+/// A guarded write that found its record changed since it was read (another write came
+/// first): nothing was written; the service reads again and retries (`retry_conflicts`).
+pub(crate) fn changed_meanwhile(resource: &str) -> RosterError {
+    RosterError::Conflict(format!(
+        "{resource} changed while this call was writing it; retry"
+    ))
+}

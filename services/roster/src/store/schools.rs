@@ -165,9 +165,16 @@ pub(crate) const INSERT: &str = "INSERT INTO schools (code, display_name, jurisd
     plan_review_micros, create_micros, update_micros) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
+/// Writes a school's mutable fields; `update_micros` always moves forward (to $12, or one past
+/// the stored stamp when that is not later), so its etag changes with every write. An import
+/// writes through it as it is; a single update adds [`GUARD`].
 pub(crate) const UPDATE: &str = "UPDATE schools SET display_name = $2, kind = $3, rural = $4, \
     full_time_teacher_count = $5, plan_theme = $6, plan_summary = $7, plan_document_uri = $8, plan_state = $9, \
-    plan_review_comment = $10, plan_review_micros = $11, update_micros = $12 WHERE code = $1";
+    plan_review_comment = $10, plan_review_micros = $11, \
+    update_micros = CASE WHEN update_micros < $12 THEN $12 ELSE update_micros + 1 END WHERE code = $1";
+
+/// [`UPDATE`]'s condition that the school is still as read (its `update_micros`, bound as $13).
+const GUARD: &str = " AND update_micros = $13";
 
 /// Binds a school to [`INSERT`].
 macro_rules! bind_insert {
@@ -234,11 +241,18 @@ pub async fn insert(db: &Database, school: &School, audit: &AuditEntry) -> Resul
     }
 }
 
-/// Writes every mutable field of a school.
+/// Writes every mutable field of a school, if it is still as read (`update_micros` equal to
+/// `loaded`); CONFLICT (ABORTED, to read again and retry) when another write came first.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.schools.update", db.operation.name = "roster.schools.update"))]
-pub async fn update(db: &Database, school: &School, audit: &AuditEntry) -> Result<()> {
+pub async fn update(db: &Database, school: &School, loaded: i64, audit: &AuditEntry) -> Result<()> {
     with_write_tx!(db, tx => {
-        bind_update!(sqlx::query(UPDATE), school).execute(&mut *tx).await?;
+        let done = bind_update!(sqlx::query(sqlx::AssertSqlSafe(format!("{UPDATE}{GUARD}"))), school)
+            .bind(loaded)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(super::changed_meanwhile(&format!("schools/{}", school.code)));
+        }
         append_audit!(tx, audit);
         tx.commit().await?;
     });

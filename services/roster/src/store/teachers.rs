@@ -280,9 +280,15 @@ macro_rules! bind_insert {
     }};
 }
 
+/// Writes a teacher's fields; `update_micros` always moves forward (to $13, or one past the
+/// stored stamp when that is not later), so its etag changes with every write. An import writes
+/// through it as it is; a single update adds [`GUARD`].
 pub(crate) const UPDATE: &str = "UPDATE teachers SET display_name = $2, id_number = $3, birth_date = $4, sex = $5, \
     school_code = $6, path = $7, stage = $8, subject = $9, category = $10, roles = $11, since_date = $12, \
-    update_micros = $13 WHERE number = $1";
+    update_micros = CASE WHEN update_micros < $13 THEN $13 ELSE update_micros + 1 END WHERE number = $1";
+
+/// [`UPDATE`]'s condition that the teacher is still as read (its `update_micros`, bound as $14).
+const GUARD: &str = " AND update_micros = $14";
 
 /// Binds a teacher to [`UPDATE`].
 macro_rules! bind_update {
@@ -346,12 +352,24 @@ pub async fn insert(db: &Database, teacher: &Teacher, audit: &AuditEntry) -> Res
     }
 }
 
-/// Writes a teacher's fields (not its history).
+/// Writes a teacher's fields (not its history), if it is still as read (`update_micros` equal
+/// to `loaded`); CONFLICT when another write came first.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.update", db.operation.name = "roster.teachers.update"))]
-pub async fn update(db: &Database, teacher: &Teacher, audit: &AuditEntry) -> Result<()> {
+pub async fn update(
+    db: &Database,
+    teacher: &Teacher,
+    loaded: i64,
+    audit: &AuditEntry,
+) -> Result<()> {
     let result: Result<()> = async {
         with_write_tx!(db, tx => {
-            bind_update!(sqlx::query(UPDATE), teacher).execute(&mut *tx).await?;
+            let done = bind_update!(sqlx::query(sqlx::AssertSqlSafe(format!("{UPDATE}{GUARD}"))), teacher)
+                .bind(loaded)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Err(super::changed_meanwhile(&format!("teachers/{}", teacher.number)));
+            }
             append_audit!(tx, audit);
             tx.commit().await?;
         });
@@ -365,15 +383,24 @@ pub async fn update(db: &Database, teacher: &Teacher, audit: &AuditEntry) -> Res
 }
 
 /// Moves `teacher` (already holding its new school, path and start) and records `ended` as a
-/// past assignment, in one transaction.
+/// past assignment, in one transaction, if the teacher is still as read (`update_micros` equal
+/// to `loaded`); CONFLICT when another write came first.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teachers.move_to", db.operation.name = "roster.teachers.move_to"))]
 pub async fn move_to(
     db: &Database,
     teacher: &Teacher,
+    loaded: i64,
     ended: &PastAssignment,
     audits: &[AuditEntry],
 ) -> Result<()> {
     with_write_tx!(db, tx => {
+        let done = bind_update!(sqlx::query(sqlx::AssertSqlSafe(format!("{UPDATE}{GUARD}"))), teacher)
+            .bind(loaded)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(super::changed_meanwhile(&format!("teachers/{}", teacher.number)));
+        }
         sqlx::query(INSERT_ASSIGNMENT)
             .bind(teacher.number.clone())
             .bind(ended.school_code.clone())
@@ -382,7 +409,6 @@ pub async fn move_to(
             .bind(ended.end_reason.clone())
             .execute(&mut *tx)
             .await?;
-        bind_update!(sqlx::query(UPDATE), teacher).execute(&mut *tx).await?;
         for audit in audits {
             append_audit!(tx, audit);
         }

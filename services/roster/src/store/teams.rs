@@ -157,18 +157,26 @@ pub async fn insert(db: &Database, team: &Team, audit: &AuditEntry) -> Result<()
     }
 }
 
-/// Writes a team's name and members.
+/// Writes a team's name and members, if it is still as read (`update_micros` equal to
+/// `loaded`); CONFLICT when another write came first.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.teams.update", db.operation.name = "roster.teams.update"))]
-pub async fn update(db: &Database, team: &Team, audit: &AuditEntry) -> Result<()> {
+pub async fn update(db: &Database, team: &Team, loaded: i64, audit: &AuditEntry) -> Result<()> {
     let members = serde_json::to_string(&team.members).expect("members serialise");
     with_write_tx!(db, tx => {
-        sqlx::query("UPDATE teams SET display_name = $2, members_json = $3, update_micros = $4 WHERE id = $1")
-            .bind(team.id.clone())
-            .bind(team.display_name.clone())
-            .bind(members)
-            .bind(team.update_micros)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE teams SET display_name = $2, members_json = $3, update_micros = $4 \
+             WHERE id = $1 AND update_micros = $5",
+        )
+        .bind(team.id.clone())
+        .bind(team.display_name.clone())
+        .bind(members)
+        .bind(team.update_micros)
+        .bind(loaded)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(super::changed_meanwhile(&format!("teams/{}", team.id)));
+        }
         append_audit!(tx, audit);
         tx.commit().await?;
     });

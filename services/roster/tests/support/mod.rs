@@ -162,3 +162,42 @@ pub async fn all_teachers(
         token = page.next_page_token;
     }
 }
+
+/// The reason a refusal's `google.rpc.ErrorInfo` names (`proto/tica/common/v1/errors.proto`),
+/// asserting its domain and that it travels with the code the table gives it.
+#[track_caller]
+pub fn reason_of(status: &tonic::Status) -> String {
+    use tica_proto::prost::Message;
+    /// `google.rpc.Status`, as far as the details.
+    #[derive(Clone, PartialEq, tica_proto::prost::Message)]
+    #[prost(prost_path = "::tica_proto::prost")]
+    struct RpcStatus {
+        #[prost(message, repeated, tag = "3")]
+        details: Vec<tica_proto::prost_types::Any>,
+    }
+    /// `google.rpc.ErrorInfo`, without its metadata.
+    #[derive(Clone, PartialEq, tica_proto::prost::Message)]
+    #[prost(prost_path = "::tica_proto::prost")]
+    struct ErrorInfo {
+        #[prost(string, tag = "1")]
+        reason: String,
+        #[prost(string, tag = "2")]
+        domain: String,
+    }
+    let details = RpcStatus::decode(status.details()).expect("grpc-status-details-bin decodes");
+    let info = details
+        .details
+        .iter()
+        .find(|any| any.type_url.ends_with("/google.rpc.ErrorInfo"))
+        .unwrap_or_else(|| panic!("no ErrorInfo on {status:?}"));
+    let info = ErrorInfo::decode(info.value.as_slice()).expect("ErrorInfo decodes");
+    assert_eq!(info.domain, "tica", "{status:?}");
+    let reason = tica_server::errors::reason_named(&info.reason)
+        .unwrap_or_else(|| panic!("{} is not in errors.proto", info.reason));
+    assert_eq!(
+        tica_server::errors::reason_code(reason),
+        Some(status.code()),
+        "{status:?}"
+    );
+    info.reason
+}
