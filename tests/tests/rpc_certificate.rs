@@ -43,6 +43,7 @@ tica_testkit::backend_tests!(
     an_archive_is_read_back_by_offices_over_its_school_only,
     a_client_that_lost_its_create_answer_finds_its_archive_job_by_listing,
     a_run_that_ended_is_not_cancelled_and_another_county_cannot_cancel_it,
+    a_mirror_follows_the_register_by_cursor_and_a_cursor_it_does_not_hold_is_refused,
     watching_an_archive_ends_when_every_pdf_is_added,
     the_downloaded_archive_is_the_file_its_sha256_names,
     verification_by_id_answers_valid_and_an_unknown_id_answers_not_genuine,
@@ -1120,6 +1121,128 @@ async fn a_run_that_ended_is_not_cancelled_and_another_county_cannot_cancel_it(b
         .unwrap()
         .into_inner();
     assert_eq!(still.state, cpb::IssuanceRunState::Succeeded as i32);
+    year.cluster.stop().await;
+}
+
+// ---- ListRegisterChanges ----
+
+/// Issue 17 §8: an agency mirrors the register page by page, sees a revocation as the next
+/// change after its cursor, and is told plainly when its cursor is not this register's.
+async fn a_mirror_follows_the_register_by_cursor_and_a_cursor_it_does_not_hold_is_refused(
+    backend: Backend,
+) {
+    let Some((year, run)) = issued(backend).await else {
+        return;
+    };
+    let mut office = county_office(&year);
+    let changes = |cursor: &str, page_size: i32| cpb::ListRegisterChangesRequest {
+        parent: format!("jurisdictions/{COUNTY}"),
+        page_size,
+        cursor: cursor.to_owned(),
+    };
+    // From the start, seven a page, until a short page.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = office
+            .list_register_changes(changes(&cursor, 7))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!page.next_cursor.is_empty());
+        cursor = page.next_cursor;
+        let short = page.changes.len() < 7;
+        seen.extend(page.changes);
+        if short {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.len() as i64,
+        run.certificates_issued,
+        "one change a certificate"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].log_index < w[1].log_index),
+        "in log order, none twice"
+    );
+    assert!(
+        seen.iter()
+            .all(|c| c.kind == cpb::RegisterChangeKind::Issued as i32)
+    );
+    // Caught up: nothing new, the same cursor.
+    let idle = office
+        .list_register_changes(changes(&cursor, 7))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(idle.changes.is_empty());
+    assert_eq!(idle.next_cursor, cursor);
+
+    // A revocation is the next change.
+    let revoked = seen[3].certificate.clone().unwrap();
+    office
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: revoked.name.clone(),
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "录入错误".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let next = office
+        .list_register_changes(changes(&cursor, 7))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next.changes.len(), 1, "{next:?}");
+    let change = &next.changes[0];
+    assert_eq!(change.kind, cpb::RegisterChangeKind::Revoked as i32);
+    let now = change.certificate.as_ref().unwrap();
+    assert_eq!(now.name, revoked.name);
+    assert_eq!(now.status, cpb::CertificateStatus::Revoked as i32);
+    assert_eq!(next.log_size, change.log_index + 1);
+
+    // A cursor this register does not hold: another hash, or past the log's end.
+    let bytes = data_encoding::BASE64URL_NOPAD
+        .decode(cursor.as_bytes())
+        .unwrap();
+    let mut forged = bytes.clone();
+    *forged.last_mut().unwrap() ^= 1;
+    let mut ahead = bytes;
+    ahead[..8].copy_from_slice(&(next.log_size + 5).to_be_bytes());
+    for cursor in [forged, ahead] {
+        let cursor = data_encoding::BASE64URL_NOPAD.encode(&cursor);
+        let status = refused(
+            office.list_register_changes(changes(&cursor, 7)).await,
+            Code::FailedPrecondition,
+        );
+        assert_eq!(reason_of(&status), "CURSOR_NOT_IN_LOG");
+    }
+    let status = refused(
+        office.list_register_changes(changes("not-ours", 7)).await,
+        Code::InvalidArgument,
+    );
+    names_field(&status, "cursor");
+
+    // Another county sees none of these changes, and cannot ask for them.
+    let mut theirs = other_county(&year);
+    let own = theirs
+        .list_register_changes(cpb::ListRegisterChangesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(own.changes.is_empty(), "{own:?}");
+    refused(
+        theirs.list_register_changes(changes("", 7)).await,
+        Code::PermissionDenied,
+    );
+    refused(
+        teacher(&year, 0, 0)
+            .list_register_changes(changes("", 7))
+            .await,
+        Code::PermissionDenied,
+    );
     year.cluster.stop().await;
 }
 

@@ -971,6 +971,42 @@ impl CertificateService for CertificateGrpc {
         })
     }
 
+    async fn list_register_changes(
+        &self,
+        request: Request<pb::ListRegisterChangesRequest>,
+    ) -> Reply<pb::ListRegisterChangesResponse> {
+        let caller = caller_from(&request)?;
+        let r = request.into_inner();
+        let scope = self.scope_of(&caller, "parent", &r.parent).await?;
+        let limit = match r.page_size {
+            0 => 100,
+            n if (1..=1000).contains(&n) => i64::from(n),
+            _ => return Err(invalid("page_size", "between 0 and 1000")),
+        };
+        let page = self
+            .svc
+            .register_changes(&caller, scope, &r.cursor, limit)
+            .await?;
+        ok(pb::ListRegisterChangesResponse {
+            changes: page
+                .changes
+                .iter()
+                .map(|c| pb::RegisterChange {
+                    log_index: c.idx,
+                    kind: match c.kind.as_str() {
+                        "issued" => pb::RegisterChangeKind::Issued,
+                        "revoked" => pb::RegisterChangeKind::Revoked,
+                        _ => pb::RegisterChangeKind::Unspecified,
+                    } as i32,
+                    time: Some(timestamp(c.create_micros)),
+                    certificate: Some(certificate_to_proto(&c.certificate)),
+                })
+                .collect(),
+            next_cursor: page.next_cursor.unwrap_or_default(),
+            log_size: page.log_size,
+        })
+    }
+
     async fn get_revocation_list(
         &self,
         _request: Request<pb::GetRevocationListRequest>,

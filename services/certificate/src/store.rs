@@ -696,6 +696,103 @@ pub async fn leaf_hashes_from(db: &Database, from: i64) -> Result<Vec<(i64, Vec<
     }))
 }
 
+/// The log's size: its last index + 1, 0 when empty.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.log_size", db.operation.name = "certificate.log_size"))]
+pub async fn log_size(db: &Database) -> Result<i64> {
+    let (last,): (Option<i64>,) = with_db!(db, pool => {
+        sqlx::query_as("SELECT MAX(idx) FROM log_entries").fetch_one(pool).await?
+    });
+    Ok(last.map_or(0, |l| l + 1))
+}
+
+/// The leaf hash of entry `idx`, when the log holds it.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.leaf_hash", db.operation.name = "certificate.leaf_hash"))]
+pub async fn leaf_hash(db: &Database, idx: i64) -> Result<Option<Vec<u8>>> {
+    let row: Option<(Vec<u8>,)> = with_db!(db, pool => {
+        sqlx::query_as("SELECT leaf_hash FROM log_entries WHERE idx = $1")
+            .bind(idx)
+            .fetch_optional(pool)
+            .await?
+    });
+    Ok(row.map(|(h,)| h))
+}
+
+/// One change of the register: a log entry's index, kind (`issued`, `revoked`) and time, with
+/// its certificate as it stands now.
+#[derive(Clone, Debug)]
+pub struct RegisterChange {
+    /// The log index.
+    pub idx: i64,
+    /// `issued` or `revoked`.
+    pub kind: String,
+    /// When it was recorded (µs).
+    pub create_micros: i64,
+    /// The certificate now.
+    pub certificate: CertificateRecord,
+}
+
+/// The changes of certificates under `[lo, hi)` recorded at log indices in `(after, upto]`,
+/// oldest first, at most `limit`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.register_changes", db.operation.name = "certificate.register_changes"))]
+pub async fn register_changes(
+    db: &Database,
+    (lo, hi): (String, String),
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<RegisterChange>> {
+    let entries: Vec<(i64, String, i64, String)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT l.idx, l.kind, l.create_micros, l.certificate_id FROM log_entries l \
+             JOIN certificates c ON c.id = l.certificate_id \
+             WHERE l.idx > $1 AND l.idx <= $2 AND c.path >= $3 AND c.path < $4 \
+             ORDER BY l.idx LIMIT $5",
+        )
+        .bind(after)
+        .bind(upto)
+        .bind(lo)
+        .bind(hi)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+    });
+    let mut ids: Vec<String> = entries.iter().map(|e| e.3.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut certificates = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates WHERE id IN ({})",
+            placeholders(chunk.len(), 1)
+        );
+        let rows: Vec<CertRow> = with_db!(db, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            q.fetch_all(pool).await?
+        });
+        for row in rows {
+            let record = cert_from(row)?;
+            certificates.insert(record.id.clone(), record);
+        }
+    }
+    entries
+        .into_iter()
+        .map(|(idx, kind, create_micros, id)| {
+            Ok(RegisterChange {
+                idx,
+                kind,
+                create_micros,
+                certificate: certificates
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| corrupt("a log entry's certificate"))?,
+            })
+        })
+        .collect()
+}
+
 type LogRow = (i64, String, String, Vec<u8>, Vec<u8>, i64);
 type CheckpointRow = (i64, Vec<u8>, String, String, Vec<u8>, i64);
 

@@ -473,6 +473,10 @@ pub const TABLE: &[Rule] = &[
     public("tica.certificate.v1.CertificateService/GetConsistencyProof"),
     public("tica.certificate.v1.CertificateService/GetRevocationList"),
     roles(
+        "tica.certificate.v1.CertificateService/ListRegisterChanges",
+        OFFICES,
+    ),
+    roles(
         "tica.certificate.v1.CertificateService/ListAuditEvents",
         OFFICES,
     ),

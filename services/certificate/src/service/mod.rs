@@ -3,12 +3,14 @@
 //! No proto types except the upstream services' messages read in [`issue`].
 
 mod archive;
+mod feed;
 mod issue;
 mod log;
 mod public;
 mod throttle;
 mod verify;
 
+pub use feed::ChangePage;
 pub use issue::{Numbers, check_explanation};
 pub use log::LogView;
 pub use public::{Difference, Lookup, QrCheck, Revocations, verification_code};
