@@ -237,13 +237,9 @@ impl Certificates {
     pub async fn cancel_archive(&self, ctx: &Ctx, id: &str) -> Result<ArchiveRecord> {
         let job = self.archive(ctx, id).await?;
         let ended = |job: &ArchiveRecord| {
-            Err(CertificateError::refused(
-                tica_server::errors::ErrorReason::RunEnded,
-                format!("certificateArchives/{id}"),
-                format!(
-                    "certificateArchives/{id} has ended {}: there is nothing to cancel",
-                    job.state.key().to_uppercase()
-                ),
+            Err(super::job_ended(
+                &format!("certificateArchives/{id}"),
+                job.state.key(),
             ))
         };
         match job.state {

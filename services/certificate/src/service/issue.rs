@@ -363,13 +363,9 @@ impl Certificates {
             ));
         }
         let ended = |run: &RunRecord| {
-            Err(CertificateError::refused(
-                tica_server::errors::ErrorReason::RunEnded,
-                format!("issuanceRuns/{id}"),
-                format!(
-                    "issuanceRuns/{id} has ended {}: there is nothing to cancel",
-                    run.state.key().to_uppercase()
-                ),
+            Err(super::job_ended(
+                &format!("issuanceRuns/{id}"),
+                run.state.key(),
             ))
         };
         match run.state {

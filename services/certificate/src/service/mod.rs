@@ -233,6 +233,19 @@ fn invalid(field: &str, message: impl Into<String>) -> CertificateError {
 }
 
 /// A strictly later instant than `previous`.
+/// The refusal of a cancel of the job `name` (a run or an archive job) that ended otherwise,
+/// in `state` (its stored key).
+fn job_ended(name: &str, state: &str) -> CertificateError {
+    CertificateError::refused(
+        tica_server::errors::ErrorReason::RunEnded,
+        name,
+        format!(
+            "{name} has ended {}: there is nothing to cancel",
+            state.to_uppercase()
+        ),
+    )
+}
+
 /// Logs runs found interrupted by a stopped process.
 fn report_interrupted(runs: usize) {
     if runs > 0 {
