@@ -66,6 +66,7 @@ impl Cluster {
             certificate_public: Default::default(),
             imports: Default::default(),
             edge: tica_server::edge::EdgeConfig::default(),
+            allow_plaintext: false,
         };
         let suite = start(&args).await.expect("the suite starts");
         let channel = tica_testkit::grpc::connect(format!("http://{}", suite.grpc_addr)).await;

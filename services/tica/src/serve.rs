@@ -67,6 +67,16 @@ pub struct ServeArgs {
     /// HTTP front's timeouts and caps.
     #[command(flatten)]
     pub edge: EdgeConfig,
+    /// Serve plaintext on an address other than loopback (the network encrypts by itself).
+    /// `tica serve` speaks no TLS: without this, a gRPC or HTTP address beyond loopback is
+    /// refused. For TLS, run the per-service binaries (`TICA_TLS_*`, docs/operations.md).
+    #[arg(
+        long,
+        env = "TICA_ALLOW_PLAINTEXT",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_plaintext: bool,
 }
 
 /// The suite running in the background.
@@ -118,6 +128,14 @@ impl Suite {
 
 /// Opens the databases and starts every server; returns once they listen.
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
+    // Plaintext only on loopback, as the service binaries (tica_server::tls).
+    let plaintext = tica_server::tls::TlsArgs {
+        allow_plaintext: args.allow_plaintext,
+        ..Default::default()
+    }
+    .load()?;
+    plaintext.check_listen(args.grpc, "TICA_GRPC_ADDR")?;
+    plaintext.check_listen(args.http, "TICA_HTTP_ADDR")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     dev_key(&args.data_dir)?;

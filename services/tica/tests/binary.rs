@@ -145,6 +145,25 @@ async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm
     );
 }
 
+/// `tica serve` speaks no TLS, so it serves on loopback only unless told the network encrypts
+/// by itself (issue 17 §1): an address beyond loopback is refused before anything starts.
+#[test]
+fn tica_serve_refuses_to_serve_plaintext_beyond_loopback() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tica()
+        .args(["serve", "--grpc", "0.0.0.0:0", "--data-dir"])
+        .arg(data.path())
+        .env_remove("TICA_ALLOW_PLAINTEXT")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TICA_GRPC_ADDR=0.0.0.0:0 is not a loopback address"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn minting_without_a_server_key_says_what_to_do() {
     let data = tempfile::tempdir().unwrap();
