@@ -1092,7 +1092,7 @@ pub async fn insert_archive(
         with_write_tx!(db, tx => {
             sqlx::query(
                 "INSERT INTO archives (id, school, path, state, doc_json, create_micros, \
-                 creator_subject, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                 creator_subject, request_id, lease_micros) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)",
             )
             .bind(a.id.clone()).bind(a.school.clone()).bind(a.path.as_str().to_owned())
             .bind(a.state.key()).bind(json(a)).bind(a.create_micros)
@@ -1148,20 +1148,68 @@ pub async fn archives_in(
 ///
 /// Only while it is PENDING or RUNNING: false when it is not (cancelled), and then nothing
 /// changed.
+///
+/// Each save renews the job's lease (see [`claim_lapsed_archives`]).
 pub async fn save_archive(db: &Database, a: &ArchiveRecord) -> Result<bool> {
     let done = with_db!(db, pool => {
         sqlx::query(
-            "UPDATE archives SET state = $1, doc_json = $2 \
-             WHERE id = $3 AND state IN ('pending', 'running')",
+            "UPDATE archives SET state = $1, doc_json = $2, lease_micros = $3 \
+             WHERE id = $4 AND state IN ('pending', 'running')",
         )
         .bind(a.state.key())
         .bind(json(a))
+        .bind(tica_storage::now_micros())
         .bind(a.id.clone())
         .execute(pool)
         .await?
         .rows_affected()
     });
     Ok(done == 1)
+}
+
+/// Claims for this replica the PENDING or RUNNING archive jobs whose lease lapsed before
+/// `cutoff` (their builder stopped): each is reset to PENDING with nothing added and a lease
+/// from `now`, and returned to be built again. A job another replica claimed first, or whose
+/// builder renewed its lease meanwhile, is not returned.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.claim_lapsed_archives", db.operation.name = "certificate.claim_lapsed_archives"))]
+pub async fn claim_lapsed_archives(
+    db: &Database,
+    now: i64,
+    cutoff: i64,
+) -> Result<Vec<ArchiveRecord>> {
+    let rows: Vec<(String,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT doc_json FROM archives \
+             WHERE state IN ('pending', 'running') AND lease_micros < $1",
+        )
+        .bind(cutoff)
+        .fetch_all(pool)
+        .await?
+    });
+    let mut claimed = Vec::new();
+    for (doc,) in rows {
+        let mut job: ArchiveRecord = parse(&doc, "archive")?;
+        job.state = ArchiveState::Pending;
+        job.added = 0;
+        let done = with_db!(db, pool => {
+            sqlx::query(
+                "UPDATE archives SET state = $1, doc_json = $2, lease_micros = $3 \
+                 WHERE id = $4 AND state IN ('pending', 'running') AND lease_micros < $5",
+            )
+            .bind(job.state.key())
+            .bind(json(&job))
+            .bind(now)
+            .bind(job.id.clone())
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if done == 1 {
+            claimed.push(job);
+        }
+    }
+    Ok(claimed)
 }
 
 /// Marks a PENDING or RUNNING archive job CANCELLED at `now`, with its audit entry; None

@@ -27,6 +27,7 @@ tica_testkit::backend_tests!(
     a_cancelled_run_stays_cancelled_and_keeps_what_it_issued,
     only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps,
     an_archive_job_is_cancelled_by_whoever_may_see_it_and_stays_cancelled,
+    an_archive_job_whose_builder_stopped_is_built_again_by_another_replica,
 );
 
 fn county_office(subject: &str, county: &str) -> Ctx {
@@ -538,4 +539,95 @@ async fn an_archive_job_is_cancelled_by_whoever_may_see_it_and_stays_cancelled(b
         .await
         .unwrap_err();
     assert_eq!(ended.reason(), ErrorReason::RunEnded);
+}
+
+/// Issue 17 §8: an archive job whose replica died mid-build (its lease lapsed) is claimed by the
+/// next replica that sweeps and built again to the end, without anyone asking; a job whose
+/// builder still renews its lease is left to it.
+async fn an_archive_job_whose_builder_stopped_is_built_again_by_another_replica(backend: Backend) {
+    let Some(Fixture {
+        test_db: _test_db,
+        db,
+        dir: _dir,
+        svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    let keys = keys_for(6);
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
+    svc.process(
+        &mut run,
+        (0..6).map(certified_event).collect(),
+        &keys,
+        &mut Numbers::new(),
+    )
+    .await
+    .unwrap();
+    let school = "3413240001";
+    let path = tica_domain::ScopePath::for_school(DivisionCode::parse("341324").unwrap(), school);
+    let now = tica_storage::now_micros();
+    let job = |id: &str, create_micros: i64| ArchiveRecord {
+        id: id.into(),
+        school: school.into(),
+        path: path.clone(),
+        batch_id: "341324-2022".into(),
+        include_revoked: false,
+        state: ArchiveState::Running,
+        total: 6,
+        added: 3,
+        size_bytes: 0,
+        sha256: String::new(),
+        error: String::new(),
+        creator: Actor::default(),
+        create_micros,
+        end_micros: 0,
+        expire_micros: 0,
+    };
+    let audit = |id: &str| tica_storage::audit::AuditEntry {
+        actor: Actor::default(),
+        method: format!(
+            "{}/CreateCertificateArchive",
+            tica_certificate::service::SERVICE_NAME
+        ),
+        resource: format!("certificateArchives/{id}"),
+        path: path.clone(),
+        change: serde_json::json!({}),
+    };
+    // Its builder's last sign of life was two leases ago; another's is now.
+    let orphan = job("orphan", now - 2 * store::RUN_LEASE_MICROS);
+    store::insert_archive(&db, &orphan, "", &audit("orphan"))
+        .await
+        .unwrap();
+    let alive = job("alive", now);
+    store::insert_archive(&db, &alive, "", &audit("alive"))
+        .await
+        .unwrap();
+
+    assert_eq!(svc.resume_lapsed_archives().await.unwrap(), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let built = loop {
+        let now = store::archive(&db, "orphan").await.unwrap().unwrap();
+        if now.state.is_terminal() {
+            break now;
+        }
+        assert!(std::time::Instant::now() < deadline, "never built: {now:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(built.state, ArchiveState::Succeeded, "{built:?}");
+    assert_eq!((built.added, built.total), (6, 6));
+    let (record, file) = svc
+        .archive_file(&county_office("county-clerk", "341324"), "orphan")
+        .await
+        .unwrap();
+    assert_eq!(
+        record.size_bytes as u64,
+        std::fs::metadata(file).unwrap().len()
+    );
+    // The live one is its builder's; a second sweep claims nothing.
+    assert_eq!(
+        store::archive(&db, "alive").await.unwrap().unwrap().state,
+        ArchiveState::Running
+    );
+    assert_eq!(svc.resume_lapsed_archives().await.unwrap(), 0);
 }

@@ -99,8 +99,36 @@ impl Certificates {
                 None => Err(error),
             };
         }
+        self.build_in_background(archive.clone(), ids);
+        Ok(archive)
+    }
+
+    /// Claims the archive jobs whose builder stopped (their lease lapsed: a replica that died
+    /// or restarted) and builds each again here from the start. Archives need no caller's
+    /// token, so they resume by themselves; runs cannot (they stream on their starter's).
+    pub async fn resume_lapsed_archives(&self) -> Result<usize> {
+        let now = tica_storage::now_micros();
+        let claimed =
+            store::claim_lapsed_archives(self.db(), now, now - store::RUN_LEASE_MICROS).await?;
+        let n = claimed.len();
+        for mut job in claimed {
+            let ids = store::school_certificate_ids(
+                self.db(),
+                &job.school,
+                &job.batch_id,
+                job.include_revoked,
+            )
+            .await?;
+            job.total = ids.len() as i64;
+            tracing::warn!(archive = %job.id, "an archive job whose builder stopped is built again");
+            self.build_in_background(job, ids);
+        }
+        Ok(n)
+    }
+
+    /// Builds `job`'s ZIP of `ids` on a blocking thread, recording its end.
+    fn build_in_background(&self, job: ArchiveRecord, ids: Vec<(String, String, Status)>) {
         let this = self.clone();
-        let job = archive.clone();
         let handle = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let mut job = job;
@@ -141,7 +169,6 @@ impl Certificates {
                 }
             }
         });
-        Ok(archive)
     }
 
     /// Writes the ZIP of `ids`: its size and SHA-256, or None when the job was cancelled.

@@ -344,12 +344,21 @@ impl Certificates {
                 checked: Mutex::new(std::collections::HashSet::new()),
             }),
         };
+        // Archive jobs whose builder stopped are built again, here.
+        let resumed = svc.resume_lapsed_archives().await?;
+        if resumed > 0 {
+            tracing::warn!(
+                archives = resumed,
+                "archive jobs whose builder stopped resume here"
+            );
+        }
         svc.sweep_lapsed_runs();
         Ok(svc)
     }
 
     /// Every half lease, marks FAILED the runs whose process stopped (whichever replica that
-    /// was), as long as this service lives.
+    /// was) and builds here the archive jobs whose builder stopped, as long as this service
+    /// lives.
     fn sweep_lapsed_runs(&self) {
         let inner = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
@@ -365,6 +374,9 @@ impl Certificates {
                 {
                     Ok(n) => report_interrupted(n),
                     Err(error) => tracing::warn!(%error, "sweeping lapsed issuance runs failed"),
+                }
+                if let Err(error) = (Certificates { inner }).resume_lapsed_archives().await {
+                    tracing::warn!(%error, "resuming lapsed archive jobs failed");
                 }
             }
         });
