@@ -226,7 +226,10 @@ impl GrpcServer {
         if let Some(tls) = self.tls {
             builder = builder.tls_config(tls)?;
         }
+        let cors = self.edge.cors_layer();
         let server = builder
+            // gRPC-Web (HTTP/1.1 and HTTP/2) beside gRPC, for pages on other origins.
+            .accept_http1(true)
             .tcp_nodelay(true)
             // The keepalive policy clients are told (docs/operations.md, "Transport").
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -235,8 +238,12 @@ impl GrpcServer {
             // ~100 MB) to a fraction of the link; larger windows let a stream fill it.
             .initial_stream_window_size(Some(4 << 20))
             .initial_connection_window_size(Some(8 << 20))
-            // Outermost: every refusal, whoever made it, leaves with an ErrorInfo and a
-            // LocalizedMessage (proto/tica/common/v1/errors.proto).
+            // Outermost: CORS answers a page's preflight; gRPC-Web is translated to gRPC for
+            // everything inside, and its answers back, refusals completed first.
+            .layer(cors)
+            .layer(tonic_web::GrpcWebLayer::new())
+            // Every refusal, whoever made it, leaves with an ErrorInfo and a LocalizedMessage
+            // (proto/tica/common/v1/errors.proto).
             .layer(crate::edge::CompleteRefusalsLayer)
             .layer(
                 TraceLayer::new_for_grpc()

@@ -621,7 +621,8 @@ async fn public_call(tls: &Tls, url: &str) -> Result<String, String> {
         .map_err(|s| format!("{s:?}"))
 }
 
-async fn tls_server(tls: &Tls, config: EdgeConfig) -> tica_server::RunningServer {
+/// The echo service behind `config`'s edge, over TLS as `tls` says (plaintext by default).
+async fn echo_server(tls: &Tls, config: EdgeConfig) -> tica_server::RunningServer {
     let pair = KeyPair::generate();
     let verifier = TokenVerifier::new(&BTreeMap::from([(pair.kid.clone(), pair.verifying_key())]));
     let mut server = GrpcServer::new();
@@ -639,7 +640,7 @@ async fn tls_server(tls: &Tls, config: EdgeConfig) -> tica_server::RunningServer
 
 #[tokio::test]
 async fn under_mutual_tls_only_a_client_with_a_certificate_from_the_cluster_ca_is_served() {
-    let server = tls_server(&server_tls(true), config()).await;
+    let server = echo_server(&server_tls(true), config()).await;
     let url = format!("https://127.0.0.1:{}", server.addr.port());
 
     // A service of the suite: trusts the CA, presents its certificate.
@@ -666,7 +667,7 @@ async fn under_mutual_tls_only_a_client_with_a_certificate_from_the_cluster_ca_i
 
 #[tokio::test]
 async fn over_tls_a_public_method_over_budget_is_still_refused_per_client() {
-    let server = tls_server(
+    let server = echo_server(
         &server_tls(false),
         EdgeConfig {
             rate_per_minute: 60,
@@ -742,4 +743,101 @@ async fn the_public_front_over_tls_serves_its_pages_and_no_page_in_plaintext() {
         String::from_utf8_lossy(&raw)
     );
     front.stop().await;
+}
+
+// ---- gRPC-Web (issue 17, point 6) ----
+
+/// A gRPC-Web call of `method` with an empty message, from a page at `origin`: the raw answer.
+async fn grpc_web(server: SocketAddr, method: &str, origin: &str) -> Answer {
+    let head = format!(
+        "POST /test.v1.Echo/{method} HTTP/1.1\r\nHost: tica\r\nOrigin: {origin}\r\n\
+         Content-Type: application/grpc-web+proto\r\nX-Grpc-Web: 1\r\n\
+         Content-Length: 5\r\nConnection: close\r\n\r\n"
+    );
+    // One data frame: not compressed, length 0 (the empty message).
+    exchange(CLIENT, server, &head, &[0, 0, 0, 0, 0]).await
+}
+
+#[tokio::test]
+async fn a_page_on_another_origin_calls_a_public_method_over_grpc_web_and_reads_refusals() {
+    let server = echo_server(&Tls::default(), config()).await;
+    let origin = "https://hr.example.gov.cn";
+    // The browser's preflight.
+    let head = format!(
+        "OPTIONS /test.v1.Echo/Public HTTP/1.1\r\nHost: tica\r\nOrigin: {origin}\r\n\
+         Access-Control-Request-Method: POST\r\n\
+         Access-Control-Request-Headers: content-type,x-grpc-web,authorization\r\n\
+         Connection: close\r\n\r\n"
+    );
+    let preflight = exchange(CLIENT, server.addr, &head, b"").await;
+    assert_eq!(preflight.status, 200, "{preflight:?}");
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    let allowed = preflight
+        .header("access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("x-grpc-web") && allowed.contains("authorization"),
+        "{allowed}"
+    );
+
+    // The call: the answer in a data frame, the status in a trailer frame.
+    let answer = grpc_web(server.addr, "Public", origin).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
+    assert!(
+        answer
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/grpc-web")),
+        "{answer:?}"
+    );
+    assert!(answer.body.contains("127.0.0.1"), "{answer:?}");
+    assert!(answer.body.contains("grpc-status:0"), "{answer:?}");
+
+    // A refusal reaches the page with its code and its ErrorInfo.
+    let refused = grpc_web(server.addr, "Private", origin).await;
+    assert!(
+        refused.body.contains("grpc-status:16") || refused.header("grpc-status") == Some("16"),
+        "{refused:?}"
+    );
+    let exposed = refused
+        .header("access-control-expose-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("grpc-status-details-bin"), "{exposed}");
+    assert!(
+        refused.body.contains("grpc-status-details-bin")
+            || refused.header("grpc-status-details-bin").is_some(),
+        "{refused:?}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn with_a_list_of_origins_only_those_pages_may_read_the_answers() {
+    let listed = "https://hr.example.gov.cn";
+    let server = echo_server(
+        &Tls::default(),
+        EdgeConfig {
+            cors_allowed_origins: listed.parse().unwrap(),
+            ..config()
+        },
+    )
+    .await;
+    let ours = grpc_web(server.addr, "Public", listed).await;
+    assert_eq!(ours.header("access-control-allow-origin"), Some(listed));
+    let theirs = grpc_web(server.addr, "Public", "https://evil.example").await;
+    assert_eq!(
+        theirs.header("access-control-allow-origin"),
+        None,
+        "{theirs:?}"
+    );
+    server.shutdown().await.unwrap();
+    // An origin with a path, or none at all, is refused when configured.
+    for bad in ["https://hr.example.gov.cn/page", "hr.example.gov.cn", ","] {
+        assert!(
+            bad.parse::<tica_server::edge::CorsOrigins>().is_err(),
+            "{bad}"
+        );
+    }
 }

@@ -98,6 +98,58 @@ pub struct EdgeConfig {
         default_value_t = 2 << 20
     )]
     pub max_body_bytes: usize,
+    /// Origins whose pages may call the gRPC port over gRPC-Web (CORS): `*` for any (the
+    /// default: calls carry no cookies, a bearer token only when the page sends one), or
+    /// comma-separated origins, e.g. `https://hr.example.gov.cn,https://dash.example.gov.cn`.
+    #[arg(
+        long = "cors-allowed-origins",
+        env = "TICA_CORS_ALLOWED_ORIGINS",
+        default_value = "*",
+        value_name = "ORIGINS"
+    )]
+    pub cors_allowed_origins: CorsOrigins,
+}
+
+/// The origins allowed to call over gRPC-Web.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Any origin.
+    #[default]
+    Any,
+    /// Exactly these (`scheme://host[:port]`).
+    List(Vec<http::HeaderValue>),
+}
+
+impl std::str::FromStr for CorsOrigins {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<CorsOrigins, String> {
+        let text = text.trim();
+        if text == "*" {
+            return Ok(CorsOrigins::Any);
+        }
+        let origins = text
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|origin| {
+                let scheme = origin.split_once("://").map(|(s, _)| s);
+                let ok = matches!(scheme, Some("http" | "https"))
+                    && !origin.trim_end_matches('/').contains(['?', '#'])
+                    && origin.matches('/').count() == 2;
+                if !ok {
+                    return Err(format!(
+                        "{origin:?} is not an origin (scheme://host[:port], no path)"
+                    ));
+                }
+                http::HeaderValue::from_str(origin).map_err(|e| format!("{origin:?}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if origins.is_empty() {
+            return Err("no origin: `*` for any, or a comma-separated list".into());
+        }
+        Ok(CorsOrigins::List(origins))
+    }
 }
 
 impl Default for EdgeConfig {
@@ -111,6 +163,7 @@ impl Default for EdgeConfig {
             max_connections_per_client: 32,
             max_connections: 4096,
             max_body_bytes: 2 << 20,
+            cors_allowed_origins: CorsOrigins::Any,
         }
     }
 }

@@ -36,7 +36,7 @@ mod limit;
 mod proxies;
 mod refusals;
 
-pub use config::EdgeConfig;
+pub use config::{CorsOrigins, EdgeConfig};
 pub use front::DEFAULT_CSP;
 pub use grpc::{GrpcEdge, GrpcEdgeLayer};
 pub use limit::ClientLimiter;
@@ -134,6 +134,37 @@ impl Edge {
     pub fn with_tls(mut self, acceptor: Option<tokio_rustls::TlsAcceptor>) -> Edge {
         self.tls = acceptor.map(HttpTls);
         self
+    }
+
+    /// CORS for gRPC-Web calls from pages on other origins (`TICA_CORS_ALLOWED_ORIGINS`): the
+    /// preflight is answered, and the gRPC headers a page must read (status, message, error
+    /// details) are exposed to it. No credentials: a page sends a bearer token itself.
+    pub fn cors_layer(&self) -> tower_http::cors::CorsLayer {
+        use http::header::{ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE, HeaderName};
+        use tower_http::cors::{AllowOrigin, CorsLayer};
+        let origin = match &self.config.cors_allowed_origins {
+            CorsOrigins::Any => AllowOrigin::any(),
+            CorsOrigins::List(origins) => AllowOrigin::list(origins.iter().cloned()),
+        };
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([http::Method::POST])
+            .allow_headers([
+                CONTENT_TYPE,
+                AUTHORIZATION,
+                ACCEPT_LANGUAGE,
+                HeaderName::from_static("x-grpc-web"),
+                HeaderName::from_static("x-user-agent"),
+                HeaderName::from_static("grpc-timeout"),
+                HeaderName::from_static("traceparent"),
+            ])
+            .expose_headers([
+                HeaderName::from_static("grpc-status"),
+                HeaderName::from_static("grpc-message"),
+                HeaderName::from_static("grpc-status-details-bin"),
+                HeaderName::from_static("retry-after"),
+            ])
+            .max_age(std::time::Duration::from_secs(600))
     }
 
     /// Its settings.
