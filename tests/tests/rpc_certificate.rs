@@ -44,6 +44,7 @@ tica_testkit::backend_tests!(
     a_client_that_lost_its_create_answer_finds_its_archive_job_by_listing,
     a_run_that_ended_is_not_cancelled_and_another_county_cannot_cancel_it,
     a_mirror_follows_the_register_by_cursor_and_a_cursor_it_does_not_hold_is_refused,
+    a_page_on_another_origin_verifies_a_certificate_over_grpc_web_in_chromium,
     watching_an_archive_ends_when_every_pdf_is_added,
     the_downloaded_archive_is_the_file_its_sha256_names,
     verification_by_id_answers_valid_and_an_unknown_id_answers_not_genuine,
@@ -1243,6 +1244,81 @@ async fn a_mirror_follows_the_register_by_cursor_and_a_cursor_it_does_not_hold_i
             .await,
         Code::PermissionDenied,
     );
+    year.cluster.stop().await;
+}
+
+// ---- gRPC-Web from a browser ----
+
+/// The page an HR office's own site might carry: it asks the suite's gRPC port, on another
+/// origin, to verify a certificate over gRPC-Web, with the request framed by hand (one data
+/// frame holding `VerifyRequest.certificate`), and writes what came back into the page.
+fn verifying_page(grpc: std::net::SocketAddr, id: &str) -> String {
+    format!(
+        r#"<!doctype html><meta charset="utf-8"><title>verify</title><pre id="out">waiting</pre>
+<script>
+const id = new TextEncoder().encode("{id}");
+const message = new Uint8Array([0x0a, id.length, ...id]);
+const frame = new Uint8Array([0, 0, 0, 0, message.length, ...message]);
+fetch("http://{grpc}/tica.certificate.v1.CertificateService/Verify", {{
+  method: "POST",
+  headers: {{ "content-type": "application/grpc-web+proto", "x-grpc-web": "1" }},
+  body: frame,
+}}).then(r => r.arrayBuffer()).then(b => {{
+  let text = "";
+  for (const x of new Uint8Array(b)) text += x >= 32 && x < 127 ? String.fromCharCode(x) : ".";
+  document.getElementById("out").textContent = "answer:" + text;
+}}).catch(e => {{ document.getElementById("out").textContent = "error:" + e; }});
+</script>"#
+    )
+}
+
+/// Issue 17 §6: headless Chromium loads a page from one origin that verifies a certificate on
+/// the gRPC port (another origin) over gRPC-Web; CORS lets it read the answer: the certificate's
+/// number and an OK status in the trailer frame.
+async fn a_page_on_another_origin_verifies_a_certificate_over_grpc_web_in_chromium(
+    backend: Backend,
+) {
+    let Some(tools) = tica_e2e::browser::tools() else {
+        return;
+    };
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let id = cert.name.trim_start_matches("certificates/").to_owned();
+    let grpc = year.cluster.suite.as_ref().unwrap().grpc_addr;
+    // The page's own origin: another port, serving only the page.
+    let page = verifying_page(grpc, &id);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let dom = tokio::task::spawn_blocking(move || tools.dump_dom(&format!("http://{origin}/")))
+        .await
+        .unwrap();
+    server.abort();
+    let shown = tica_e2e::browser::page_text(&dom);
+    assert!(shown.contains("answer:"), "{shown}");
+    assert!(
+        shown.contains(&cert.number),
+        "the verdict names {}: {shown}",
+        cert.number
+    );
+    assert!(shown.contains("grpc-status:0"), "{shown}");
     year.cluster.stop().await;
 }
 
