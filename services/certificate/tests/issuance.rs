@@ -30,6 +30,46 @@ tica_testkit::backend_tests!(
     an_archive_job_whose_builder_stopped_is_built_again_by_another_replica,
 );
 
+/// The school of the archive jobs below (results 0..300 of [`certified_event`]).
+const SCHOOL: &str = "3413240001";
+
+/// A RUNNING archive job of [`SCHOOL`]'s certificates of `batch_id`, half done, created (and
+/// last renewed) at `create_micros`.
+fn archive_job(id: &str, batch_id: &str, create_micros: i64) -> ArchiveRecord {
+    ArchiveRecord {
+        id: id.into(),
+        school: SCHOOL.into(),
+        path: tica_domain::ScopePath::for_school(DivisionCode::parse("341324").unwrap(), SCHOOL),
+        batch_id: batch_id.into(),
+        include_revoked: false,
+        state: ArchiveState::Running,
+        total: 6,
+        added: 3,
+        size_bytes: 0,
+        sha256: String::new(),
+        error: String::new(),
+        creator: Actor::default(),
+        create_micros,
+        end_micros: 0,
+        expire_micros: 0,
+    }
+}
+
+/// Stores `job` as CreateCertificateArchive would.
+async fn store_archive(db: &tica_storage::Database, job: &ArchiveRecord) {
+    let audit = tica_storage::audit::AuditEntry {
+        actor: Actor::default(),
+        method: format!(
+            "{}/CreateCertificateArchive",
+            tica_certificate::service::SERVICE_NAME
+        ),
+        resource: format!("certificateArchives/{}", job.id),
+        path: job.path.clone(),
+        change: serde_json::json!({}),
+    };
+    store::insert_archive(db, job, "", &audit).await.unwrap();
+}
+
 fn county_office(subject: &str, county: &str) -> Ctx {
     Ctx::new(
         tica_certificate::service::SERVICE_NAME,
@@ -459,39 +499,13 @@ async fn an_archive_job_is_cancelled_by_whoever_may_see_it_and_stays_cancelled(b
     else {
         return;
     };
-    let school = "3413240001";
-    let path = tica_domain::ScopePath::for_school(DivisionCode::parse("341324").unwrap(), school);
-    let job = |id: &str, state: ArchiveState| ArchiveRecord {
-        id: id.into(),
-        school: school.into(),
-        path: path.clone(),
-        batch_id: String::new(),
-        include_revoked: false,
-        state,
+    let school = SCHOOL;
+    let running = ArchiveRecord {
         total: 300,
         added: 100,
-        size_bytes: 0,
-        sha256: String::new(),
-        error: String::new(),
-        creator: Actor::default(),
-        create_micros: tica_storage::now_micros(),
-        end_micros: 0,
-        expire_micros: 0,
+        ..archive_job("a1", "", tica_storage::now_micros())
     };
-    let audit = |id: &str| tica_storage::audit::AuditEntry {
-        actor: Actor::default(),
-        method: format!(
-            "{}/CreateCertificateArchive",
-            tica_certificate::service::SERVICE_NAME
-        ),
-        resource: format!("certificateArchives/{id}"),
-        path: path.clone(),
-        change: serde_json::json!({}),
-    };
-    let running = job("a1", ArchiveState::Running);
-    store::insert_archive(&db, &running, "", &audit("a1"))
-        .await
-        .unwrap();
+    store_archive(&db, &running).await;
     let school_office = |school: &str| {
         Ctx::new(
             tica_certificate::service::SERVICE_NAME,
@@ -530,10 +544,11 @@ async fn an_archive_job_is_cancelled_by_whoever_may_see_it_and_stays_cancelled(b
         .unwrap();
     assert_eq!(again, stored);
 
-    let done = job("a2", ArchiveState::Succeeded);
-    store::insert_archive(&db, &done, "", &audit("a2"))
-        .await
-        .unwrap();
+    let done = ArchiveRecord {
+        state: ArchiveState::Succeeded,
+        ..archive_job("a2", "", tica_storage::now_micros())
+    };
+    store_archive(&db, &done).await;
     let ended = svc
         .cancel_archive(&school_office(school), "a2")
         .await
@@ -564,45 +579,14 @@ async fn an_archive_job_whose_builder_stopped_is_built_again_by_another_replica(
     )
     .await
     .unwrap();
-    let school = "3413240001";
-    let path = tica_domain::ScopePath::for_school(DivisionCode::parse("341324").unwrap(), school);
     let now = tica_storage::now_micros();
-    let job = |id: &str, create_micros: i64| ArchiveRecord {
-        id: id.into(),
-        school: school.into(),
-        path: path.clone(),
-        batch_id: "341324-2022".into(),
-        include_revoked: false,
-        state: ArchiveState::Running,
-        total: 6,
-        added: 3,
-        size_bytes: 0,
-        sha256: String::new(),
-        error: String::new(),
-        creator: Actor::default(),
-        create_micros,
-        end_micros: 0,
-        expire_micros: 0,
-    };
-    let audit = |id: &str| tica_storage::audit::AuditEntry {
-        actor: Actor::default(),
-        method: format!(
-            "{}/CreateCertificateArchive",
-            tica_certificate::service::SERVICE_NAME
-        ),
-        resource: format!("certificateArchives/{id}"),
-        path: path.clone(),
-        change: serde_json::json!({}),
-    };
     // Its builder's last sign of life was two leases ago; another's is now.
-    let orphan = job("orphan", now - 2 * store::RUN_LEASE_MICROS);
-    store::insert_archive(&db, &orphan, "", &audit("orphan"))
-        .await
-        .unwrap();
-    let alive = job("alive", now);
-    store::insert_archive(&db, &alive, "", &audit("alive"))
-        .await
-        .unwrap();
+    store_archive(
+        &db,
+        &archive_job("orphan", "341324-2022", now - 2 * store::RUN_LEASE_MICROS),
+    )
+    .await;
+    store_archive(&db, &archive_job("alive", "341324-2022", now)).await;
 
     assert_eq!(svc.resume_lapsed_archives().await.unwrap(), 1);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
