@@ -750,22 +750,12 @@ async fn a_revocation_needs_a_reason_and_an_explanation_and_is_final(backend: Ba
 /// that it travels with the code the table gives it.
 fn reason_of(status: &Status) -> String {
     use tonic_types::StatusExt;
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo on {status:?}"));
-    assert_eq!(info.domain, "tica", "{status:?}");
-    let reason = tica_server::errors::reason_named(&info.reason)
-        .unwrap_or_else(|| panic!("{} is not in errors.proto", info.reason));
-    assert_eq!(
-        tica_server::errors::reason_code(reason),
-        Some(status.code()),
-        "{status:?}"
-    );
+    let reason = tica_testkit::errors::reason_of(status);
     let localized = status
         .get_details_localized_message()
         .unwrap_or_else(|| panic!("no LocalizedMessage on {status:?}"));
     assert!(!localized.message.is_empty());
-    info.reason
+    reason
 }
 
 /// Issue 17, point 3: an agency's program, provoking each kind of refusal over real gRPC, finds

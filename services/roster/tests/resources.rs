@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{TestApp, default_options, import, reason_of};
+use support::{TestApp, default_options, import};
 use tica_auth::Role;
 use tica_client::Roster as RosterClient;
 use tica_client::files::Kind;
@@ -12,6 +12,7 @@ use tica_proto::tica::roster::v1 as pb;
 use tica_sample::{SampleRoster, SampleSpec};
 use tica_server::errors::field_violations;
 use tica_storage::Backend;
+use tica_testkit::errors::reason_of;
 use tonic::Code;
 
 tica_testkit::backend_tests!(

@@ -11,12 +11,14 @@
 //!   [`grpc::Callers`], token-bearing roster and assessment clients of it.
 //! - [`fixtures`]: what tests set up over gRPC through `tica-client` (jurisdictions, schools,
 //!   teachers, assessors, a batch, selections, grades, evidence, hours).
+//! - [`errors`]: the reason a refusal's ErrorInfo names, checked against the table.
 //! - [`process`]: a service binary run as Kubernetes runs it (environment only), its health,
 //!   SIGTERM and the scenarios every binary must pass.
 
 #![deny(missing_docs)]
 
 pub mod database;
+pub mod errors;
 pub mod fixtures;
 pub mod grpc;
 pub mod identity;

@@ -12,6 +12,7 @@ use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
 use tica_storage::Backend;
+use tica_testkit::errors::reason_of;
 use tonic::{Code, Status};
 
 /// 泗县.
@@ -379,45 +380,6 @@ pub fn refused_on_field<T: std::fmt::Debug>(result: Result<T, Status>, field: &s
         "expected a violation on {field}, got {violations:?} ({status:?})"
     );
     status
-}
-
-/// The reason a refusal's `google.rpc.ErrorInfo` names (`proto/tica/common/v1/errors.proto`),
-/// asserting its domain and that it travels with the code the table gives it.
-#[track_caller]
-pub fn reason_of(status: &tonic::Status) -> String {
-    use tica_proto::prost::Message;
-    /// `google.rpc.Status`, as far as the details.
-    #[derive(Clone, PartialEq, tica_proto::prost::Message)]
-    #[prost(prost_path = "::tica_proto::prost")]
-    struct RpcStatus {
-        #[prost(message, repeated, tag = "3")]
-        details: Vec<tica_proto::prost_types::Any>,
-    }
-    /// `google.rpc.ErrorInfo`, without its metadata.
-    #[derive(Clone, PartialEq, tica_proto::prost::Message)]
-    #[prost(prost_path = "::tica_proto::prost")]
-    struct ErrorInfo {
-        #[prost(string, tag = "1")]
-        reason: String,
-        #[prost(string, tag = "2")]
-        domain: String,
-    }
-    let details = RpcStatus::decode(status.details()).expect("grpc-status-details-bin decodes");
-    let info = details
-        .details
-        .iter()
-        .find(|any| any.type_url.ends_with("/google.rpc.ErrorInfo"))
-        .unwrap_or_else(|| panic!("no ErrorInfo on {status:?}"));
-    let info = ErrorInfo::decode(info.value.as_slice()).expect("ErrorInfo decodes");
-    assert_eq!(info.domain, "tica", "{status:?}");
-    let reason = tica_server::errors::reason_named(&info.reason)
-        .unwrap_or_else(|| panic!("{} is not in errors.proto", info.reason));
-    assert_eq!(
-        tica_server::errors::reason_code(reason),
-        Some(status.code()),
-        "{status:?}"
-    );
-    info.reason
 }
 
 /// Asserts that `result` is the refusal of a stale etag (AIP-154): ABORTED, reason
