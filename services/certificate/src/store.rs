@@ -296,43 +296,62 @@ pub async fn fail_interrupted_runs(db: &Database, now: i64, cutoff: i64) -> Resu
     Ok(n)
 }
 
-/// Marks a PENDING or RUNNING run CANCELLED at `now`, with its audit entry; None (nothing
-/// written) when it has ended.
-#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.cancel_run", db.operation.name = "certificate.cancel_run"))]
-pub async fn cancel_run(
+/// Stores `run`, already marked CANCELLED, with its audit entry, if it is still PENDING or
+/// RUNNING; false (nothing written) when it ended meanwhile.
+pub async fn cancel_run(db: &Database, run: &RunRecord, audit: &AuditEntry) -> Result<bool> {
+    write_cancelled(db, CancelTable::Runs, &run.id, json(run), audit).await
+}
+
+/// Stores `job`, already marked CANCELLED, with its audit entry, if it is still PENDING or
+/// RUNNING; false (nothing written) when it ended meanwhile.
+pub async fn cancel_archive(
     db: &Database,
-    id: &str,
-    now: i64,
+    job: &ArchiveRecord,
     audit: &AuditEntry,
-) -> Result<Option<RunRecord>> {
-    let Some(mut run) = run(db, id).await? else {
-        return Ok(None);
+) -> Result<bool> {
+    write_cancelled(db, CancelTable::Archives, &job.id, json(job), audit).await
+}
+
+/// The tables of long-running jobs.
+#[derive(Clone, Copy)]
+enum CancelTable {
+    Runs,
+    Archives,
+}
+
+/// The one conditional write behind [`cancel_run`] and [`cancel_archive`].
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.cancel_job", db.operation.name = "certificate.cancel_job"))]
+async fn write_cancelled(
+    db: &Database,
+    table: CancelTable,
+    id: &str,
+    doc: String,
+    audit: &AuditEntry,
+) -> Result<bool> {
+    let sql = match table {
+        CancelTable::Runs => {
+            "UPDATE issuance_runs SET state = 'cancelled', doc_json = $1 \
+             WHERE id = $2 AND state IN ('pending', 'running')"
+        }
+        CancelTable::Archives => {
+            "UPDATE archives SET state = 'cancelled', doc_json = $1 \
+             WHERE id = $2 AND state IN ('pending', 'running')"
+        }
     };
-    if run.state.is_terminal() {
-        return Ok(None);
-    }
-    run.state = RunState::Cancelled;
-    run.end_micros = now.max(run.update_micros + 1);
-    run.update_micros = run.end_micros;
     let done = with_write_tx!(db, tx => {
-        let done = sqlx::query(
-            "UPDATE issuance_runs SET state = $1, doc_json = $2, update_micros = $3 \
-             WHERE id = $4 AND state IN ('pending', 'running')",
-        )
-        .bind(run.state.key())
-        .bind(json(&run))
-        .bind(run.update_micros)
-        .bind(run.id.clone())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let done = sqlx::query(sql)
+            .bind(doc)
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if done == 1 {
             append_audit!(tx, audit);
             tx.commit().await?;
         }
         done
     });
-    Ok((done == 1).then_some(run))
+    Ok(done == 1)
 }
 
 /// Records what a cancelled run did up to its stop (its counters and cursor), keeping it
@@ -1210,43 +1229,6 @@ pub async fn claim_lapsed_archives(
         }
     }
     Ok(claimed)
-}
-
-/// Marks a PENDING or RUNNING archive job CANCELLED at `now`, with its audit entry; None
-/// (nothing written) when it has ended.
-#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.cancel_archive", db.operation.name = "certificate.cancel_archive"))]
-pub async fn cancel_archive(
-    db: &Database,
-    id: &str,
-    now: i64,
-    audit: &AuditEntry,
-) -> Result<Option<ArchiveRecord>> {
-    let Some(mut job) = archive(db, id).await? else {
-        return Ok(None);
-    };
-    if job.state.is_terminal() {
-        return Ok(None);
-    }
-    job.state = ArchiveState::Cancelled;
-    job.end_micros = now;
-    let done = with_write_tx!(db, tx => {
-        let done = sqlx::query(
-            "UPDATE archives SET state = $1, doc_json = $2 \
-             WHERE id = $3 AND state IN ('pending', 'running')",
-        )
-        .bind(job.state.key())
-        .bind(json(&job))
-        .bind(job.id.clone())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done == 1 {
-            append_audit!(tx, audit);
-            tx.commit().await?;
-        }
-        done
-    });
-    Ok((done == 1).then_some(job))
 }
 
 // ---------------------------------------------------------------------------------------------

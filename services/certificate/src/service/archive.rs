@@ -280,17 +280,18 @@ impl Certificates {
             &job.path,
             serde_json::json!({ "added": job.added }),
         );
-        let now = tica_storage::now_micros();
-        match store::cancel_archive(self.db(), id, now, &audit).await? {
-            Some(cancelled) => Ok(cancelled),
-            None => {
-                let now = self.archive(ctx, id).await?;
-                if now.state == ArchiveState::Cancelled {
-                    Ok(now)
-                } else {
-                    ended(&now)
-                }
-            }
+        let mut cancelled = job;
+        cancelled.state = ArchiveState::Cancelled;
+        cancelled.end_micros = tica_storage::now_micros();
+        if store::cancel_archive(self.db(), &cancelled, &audit).await? {
+            return Ok(cancelled);
+        }
+        // It ended between the read and the write: say how.
+        let now = self.archive(ctx, id).await?;
+        if now.state == ArchiveState::Cancelled {
+            Ok(now)
+        } else {
+            ended(&now)
         }
     }
 

@@ -379,18 +379,19 @@ impl Certificates {
             &run.path,
             serde_json::json!({ "cursor": run.cursor }),
         );
-        let now = super::next_micros(run.update_micros);
-        match store::cancel_run(&self.inner.db, id, now, &audit).await? {
-            Some(cancelled) => Ok(cancelled),
-            // It ended between the read and the write: say how.
-            None => {
-                let now = self.run(ctx, id).await?;
-                if now.state == RunState::Cancelled {
-                    Ok(now)
-                } else {
-                    ended(&now)
-                }
-            }
+        let mut cancelled = run;
+        cancelled.state = RunState::Cancelled;
+        cancelled.end_micros = super::next_micros(cancelled.update_micros);
+        cancelled.update_micros = cancelled.end_micros;
+        if store::cancel_run(&self.inner.db, &cancelled, &audit).await? {
+            return Ok(cancelled);
+        }
+        // It ended between the read and the write: say how.
+        let now = self.run(ctx, id).await?;
+        if now.state == RunState::Cancelled {
+            Ok(now)
+        } else {
+            ended(&now)
         }
     }
 
