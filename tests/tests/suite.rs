@@ -1,7 +1,7 @@
 //! The whole suite in one process, as `tica serve` runs it.
 
 use tica_auth::Role;
-use tica_e2e::Cluster;
+use tica_e2e::{Cluster, Transport, client_tls};
 use tica_proto::tica::roster::v1 as pb;
 use tica_storage::Backend;
 use tokio_stream::StreamExt;
@@ -16,6 +16,8 @@ tica_testkit::backend_tests!(
     a_stranger_can_discover_every_service_by_reflection,
     health_reports_all_four_services_serving,
     every_service_answers_through_the_suite,
+    over_tls_the_suite_answers_and_a_plaintext_client_is_refused,
+    under_mutual_tls_only_a_client_with_a_certificate_of_the_ca_is_served,
 );
 
 async fn a_stranger_can_discover_every_service_by_reflection(backend: Backend) {
@@ -162,5 +164,117 @@ async fn every_service_answers_through_the_suite(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(listed.total_size, 0, "no certificates issued yet");
+    cluster.stop().await;
+}
+
+/// `grpc.health.v1.Health/Check` of the whole server over `channel`, or why not.
+async fn health(channel: tonic::transport::Channel) -> Result<(), String> {
+    let answer = HealthClient::new(channel)
+        .check(HealthCheckRequest::default())
+        .await
+        .map_err(|status| format!("{status:?}"))?
+        .into_inner();
+    assert_eq!(answer.status, ServingStatus::Serving as i32);
+    Ok(())
+}
+
+/// A lazily connected channel to `url` made by `tls` (plaintext for `http://`).
+fn channel(tls: &tica_server::tls::Tls, url: &str) -> tonic::transport::Channel {
+    tls.channel(url).expect("a channel")
+}
+
+/// A batch opened in a county of one school and one teacher: the assessment service reads the
+/// schools and teachers from the roster through the suite's own gRPC port, so this goes through
+/// the services' internal channel (over TLS, with the process's own certificate, when the suite
+/// serves TLS).
+async fn a_batch_opens_through_the_internal_channel(cluster: &Cluster) {
+    cluster
+        .register_jurisdictions(&[
+            ("340000", "安徽省", ""),
+            ("341300", "宿州市", "340000"),
+            ("341324", "泗县", "341300"),
+        ])
+        .await;
+    cluster
+        .register_school("341324", "3413240001", "泗县示例小学")
+        .await;
+    cluster
+        .register_teacher(
+            "341324",
+            "3413240001",
+            "李四",
+            "数学",
+            time::macros::date!(1985 - 03 - 07),
+            1,
+        )
+        .await;
+    let batch = cluster.open_batch("341324", 2026, "泗县 2026").await;
+    assert_eq!(batch.participant_count, 1, "{batch:?}");
+    assert_eq!(batch.schools_total, 1, "{batch:?}");
+}
+
+/// `tica serve` with a certificate (issue 17 §1): the gRPC port and the public pages speak TLS,
+/// the services reach each other over it, and a plaintext client gets nothing.
+async fn over_tls_the_suite_answers_and_a_plaintext_client_is_refused(backend: Backend) {
+    let Some(cluster) = Cluster::start_with(backend, Transport::Tls).await else {
+        return;
+    };
+    let suite = cluster.suite.as_ref().unwrap();
+    assert!(suite.serves_tls);
+    assert!(
+        suite.verify_base_url.starts_with("https://"),
+        "QR codes point at the TLS pages: {}",
+        suite.verify_base_url
+    );
+    assert!(cluster.http().starts_with("https://"));
+    health(cluster.channel.clone()).await.unwrap();
+    // Without a client certificate too: the port asks for none without a client CA.
+    health(channel(&client_tls(None), &cluster.grpc_url()))
+        .await
+        .unwrap();
+    a_batch_opens_through_the_internal_channel(&cluster).await;
+
+    let plaintext = format!("http://{}", suite.grpc_addr);
+    let refused = health(channel(&client_tls(None), &plaintext)).await;
+    assert!(refused.is_err(), "a plaintext gRPC client is served");
+    // The public pages: a plaintext request gets no HTTP answer.
+    let plain_http = format!("http://{}", suite.http_addr);
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tica_e2e::http_request(&plain_http, "GET", "/healthz", "text/plain", b""),
+    )
+    .await
+    .expect("the TLS front closes a plaintext connection");
+    assert!(!answer.contains("HTTP/1.1 200"), "{answer}");
+    cluster.stop().await;
+}
+
+/// `tica serve` with a client CA: the gRPC port serves only clients presenting a certificate
+/// of that CA (the gateway's, the services' own), not a client without one, nor one of another
+/// CA, nor plaintext; the services inside still reach each other.
+async fn under_mutual_tls_only_a_client_with_a_certificate_of_the_ca_is_served(backend: Backend) {
+    let Some(cluster) = Cluster::start_tls(backend).await else {
+        return;
+    };
+    assert_eq!(cluster.transport(), Transport::MutualTls);
+    let url = cluster.grpc_url();
+    health(channel(&client_tls(Some("client")), &url))
+        .await
+        .unwrap();
+    for (who, tls) in [
+        ("a client without a certificate", client_tls(None)),
+        ("a client of another CA", client_tls(Some("stranger"))),
+    ] {
+        let refused = health(channel(&tls, &url)).await;
+        assert!(refused.is_err(), "{who} is served");
+    }
+    let plaintext = format!("http://{}", cluster.suite.as_ref().unwrap().grpc_addr);
+    assert!(
+        health(channel(&client_tls(None), &plaintext))
+            .await
+            .is_err(),
+        "a plaintext client is served"
+    );
+    a_batch_opens_through_the_internal_channel(&cluster).await;
     cluster.stop().await;
 }

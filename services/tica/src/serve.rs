@@ -67,16 +67,15 @@ pub struct ServeArgs {
     /// HTTP front's timeouts and caps.
     #[command(flatten)]
     pub edge: EdgeConfig,
-    /// Serve plaintext on an address other than loopback (the network encrypts by itself).
-    /// `tica serve` speaks no TLS: without this, a gRPC or HTTP address beyond loopback is
-    /// refused. For TLS, run the per-service binaries (`TICA_TLS_*`, docs/operations.md).
-    #[arg(
-        long,
-        env = "TICA_ALLOW_PLAINTEXT",
-        action = clap::ArgAction::SetTrue,
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub allow_plaintext: bool,
+    /// TLS on the gRPC port and the public pages, mutual TLS on the gRPC port with a client CA
+    /// (`TICA_TLS_CERT`, `TICA_TLS_KEY`, `TICA_TLS_CLIENT_CA`, `TICA_TLS_CA`), and
+    /// `--allow-plaintext` (`TICA_ALLOW_PLAINTEXT`): without a certificate, a gRPC or HTTP
+    /// address beyond loopback is refused unless the network encrypts by itself. Under TLS the
+    /// services inside call each other through this process's own gRPC port over TLS too,
+    /// verified against `--tls-ca` and presenting `--tls-cert`, so the certificate must name
+    /// the address they dial (the gRPC address; 127.0.0.1 when it is unspecified).
+    #[command(flatten)]
+    pub tls: tica_server::tls::TlsArgs,
 }
 
 /// The suite running in the background.
@@ -99,6 +98,8 @@ pub struct Suite {
     certificate_db: Database,
     /// The verification page's base URL.
     pub verify_base_url: String,
+    /// Whether the gRPC port and the public pages serve TLS.
+    pub serves_tls: bool,
     /// Where evidence files are kept.
     evidence: String,
 }
@@ -128,14 +129,11 @@ impl Suite {
 
 /// Opens the databases and starts every server; returns once they listen.
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
-    // Plaintext only on loopback, as the service binaries (tica_server::tls).
-    let plaintext = tica_server::tls::TlsArgs {
-        allow_plaintext: args.allow_plaintext,
-        ..Default::default()
-    }
-    .load()?;
-    plaintext.check_listen(args.grpc, "TICA_GRPC_ADDR")?;
-    plaintext.check_listen(args.http, "TICA_HTTP_ADDR")?;
+    // TLS as the service binaries have it (tica_server::tls): files checked before anything
+    // starts, plaintext only on loopback unless allowed.
+    let tls = args.tls.load()?;
+    tls.check_listen(args.grpc, "TICA_GRPC_ADDR")?;
+    tls.check_listen(args.http, "TICA_HTTP_ADDR")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     dev_key(&args.data_dir)?;
@@ -191,15 +189,18 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let admin_addr = admin_listener.local_addr()?;
 
     // The services call each other over gRPC even in one process, exactly as when deployed
-    // apart: the assessment service reaches the roster through this server's own address.
-    let own = tica_assessment::startup::roster_channel(&format!("http://{grpc_addr}"))?;
+    // apart: the assessment service reaches the roster through this server's own address —
+    // over TLS when it serves TLS, presenting this process's certificate (mutual TLS).
+    let own = tls
+        .channel(&own_url(&tls, grpc_addr))
+        .context("the services' channel to this process's own gRPC port")?;
     let assessment =
         tica_assessment::startup::build(assessment_db.clone(), own.clone(), objects).await?;
     let sampling = tica_sampling::startup::build(sampling_db.clone(), own.clone(), own.clone());
     let verify_base_url = args
         .verify_base_url
         .clone()
-        .unwrap_or_else(|| format!("http://{http_addr}"));
+        .unwrap_or_else(|| format!("{}://{http_addr}", scheme(&tls)));
     let key_dir = args
         .cert_keys
         .clone()
@@ -225,9 +226,9 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     .await
     .context("starting the certificate service")?;
     // One edge for both fronts: the same trusted proxies; separate budgets.
-    let edge = Edge::new(args.edge.clone());
+    let edge = Edge::new(args.edge.clone()).with_tls(tls.http_acceptor()?);
     let mut grpc = GrpcServer::new();
-    grpc.edge(edge.clone());
+    grpc.edge(edge.clone()).tls(tls.grpc());
     tica_roster::startup::register_with(&mut grpc, roster_db.clone(), &args.imports);
     tica_assessment::startup::register(&mut grpc, assessment);
     tica_sampling::startup::register(&mut grpc, sampling);
@@ -276,8 +277,30 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
         sampling_db,
         certificate_db,
         verify_base_url,
+        serves_tls: tls.serves_tls(),
         evidence,
     })
+}
+
+/// `https` when this process serves TLS, else `http`.
+fn scheme(tls: &tica_server::tls::Tls) -> &'static str {
+    match tls.serves_tls() {
+        true => "https",
+        false => "http",
+    }
+}
+
+/// The URL the services inside dial to reach this process's gRPC port: its address, loopback
+/// when bound to every interface.
+fn own_url(tls: &tica_server::tls::Tls, grpc_addr: SocketAddr) -> String {
+    let mut dial = grpc_addr;
+    if dial.ip().is_unspecified() {
+        dial.set_ip(match dial {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("{}://{dial}", scheme(tls))
 }
 
 /// Runs until Ctrl-C or SIGTERM.
@@ -302,12 +325,34 @@ fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
         suite.sampling_db.location(),
         suite.certificate_db.location(),
     );
+    let (scheme, grpcurl) = match suite.serves_tls {
+        false => ("http", "-plaintext".to_owned()),
+        true => {
+            let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+            let mut flags = format!(
+                "-cacert {}",
+                path(&args.tls.tls_ca).unwrap_or_else(|| "CA.pem".into())
+            );
+            if args.tls.tls_client_ca.is_some() {
+                flags.push_str(" -cert CLIENT.pem -key CLIENT.key");
+            }
+            ("https", flags)
+        }
+    };
+    let tls = match (suite.serves_tls, args.tls.tls_client_ca.is_some()) {
+        (false, _) => "none: plaintext (loopback, or --allow-plaintext)",
+        (true, false) => "gRPC and HTTP serve TLS",
+        (true, true) => {
+            "gRPC and HTTP serve TLS; gRPC accepts only clients with a certificate of the client CA"
+        }
+    };
     let lines = [
         String::new(),
         "TICA is running.".to_owned(),
         format!("  gRPC    {grpc}  roster, assessment, sampling, certificate: serving"),
-        format!("          reflection is on: `grpcurl -plaintext {grpc} list` shows every service"),
-        format!("  HTTP    http://{http}  (/healthz; certificates: /c/{{id}}, /certificates, /.well-known/jwks.json)"),
+        format!("          reflection is on: `grpcurl {grpcurl} {grpc} list` shows every service"),
+        format!("  HTTP    {scheme}://{http}  (/healthz; certificates: /c/{{id}}, /certificates, /.well-known/jwks.json)"),
+        format!("  TLS     {tls}"),
         format!("  admin   http://{admin}  (/metrics: Prometheus text; /healthz) — keep it private"),
         format!("  edge    {}", describe_edge(&args.edge)),
         format!("  verify  QR codes point at {}", suite.verify_base_url),

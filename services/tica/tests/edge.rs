@@ -31,7 +31,7 @@ fn args(dir: &std::path::Path, edge: EdgeConfig) -> ServeArgs {
         certificate_public: Default::default(),
         imports: Default::default(),
         edge,
-        allow_plaintext: false,
+        tls: Default::default(),
     }
 }
 

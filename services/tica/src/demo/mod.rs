@@ -258,7 +258,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         certificate_public: Default::default(),
         imports: Default::default(),
         edge: tica_server::edge::EdgeConfig::default(),
-        allow_plaintext: false,
+        tls: Default::default(),
     };
     let suite = start(&serve).await.context("starting the suite")?;
     let channel = Channel::from_shared(format!("http://{}", suite.grpc_addr))?
