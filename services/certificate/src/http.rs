@@ -9,6 +9,12 @@
 //! `GET|POST /certificates` (the teachers' search) · `GET|POST /v` (by number and name or
 //! code) · `GET /.well-known/jwks.json` · `GET /revocations`.
 //!
+//! The JSON API ([`rest`], for agencies and pages that cannot speak gRPC; CORS from
+//! `TICA_CORS_ALLOWED_ORIGINS`): `POST /api/v1/certificates:verify` ·
+//! `POST /api/v1/certificates:batchVerify` · `GET /api/v1/signingKeys` ·
+//! `GET /api/v1/log/checkpoint` · `GET /api/openapi.json` (its OpenAPI 3.1 document, generated
+//! from the protos: [`openapi`]).
+//!
 //! What a page claims, it checked: the verification page shows a green 有效 only after its
 //! script has compared the QR fragment it was opened with against the registered payload (or
 //! found no fragment); without script it says 已登记 and asks the reader to compare the
@@ -31,8 +37,19 @@ use crate::error::CertificateError;
 use crate::model::*;
 use crate::service::{Certificates, Failure, Lookup, QrCheck, Subject, Verdict, Verification, Via};
 
-/// The router (state included).
+pub mod openapi;
+pub mod rest;
+
+/// The router (state included): the pages, and the JSON API answering CORS for the origins
+/// `TICA_CORS_ALLOWED_ORIGINS` names (any when unset).
 pub fn router(svc: Certificates) -> Router {
+    router_with_origins(svc, &rest::origins_from_environment())
+}
+
+/// [`router`], the JSON API answering CORS for `origins` (a process that has its
+/// [`tica_server::edge::EdgeConfig`] passes its `cors_allowed_origins`).
+pub fn router_with_origins(svc: Certificates, origins: &tica_server::edge::CorsOrigins) -> Router {
+    let api = rest::router(svc.clone(), origins);
     Router::new()
         .route("/", get(landing))
         .route("/c/{id}", get(page))
@@ -49,6 +66,7 @@ pub fn router(svc: Certificates) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/revocations", get(revocations))
         .with_state(svc)
+        .merge(api)
 }
 
 /// Escapes text for HTML.

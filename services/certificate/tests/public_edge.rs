@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use base64::Engine;
+use serde_json::json;
 use support::{certified_event, withdrawn_event};
 use tica_certificate::error::CertificateError;
 use tica_certificate::model::{CertificateRecord, Status};
@@ -33,6 +35,11 @@ tica_testkit::backend_tests!(
     a_retired_key_named_active_again_is_refused_at_start,
     a_free_failure_sets_no_lock_that_refuses_a_concurrent_correct_search,
     a_teacher_whose_roster_name_has_a_space_inside_finds_their_certificates,
+    the_json_api_answers_as_the_grpc_methods_do_in_proto3_json,
+    hostile_json_gets_a_clear_4xx_json_error_and_never_a_500,
+    the_json_api_is_rate_limited_per_client_and_a_batch_pays_per_fifty_items,
+    pages_on_allowed_origins_may_call_the_json_api_and_the_pages_answer_no_cors,
+    the_openapi_document_is_openapi_3_1_and_lists_exactly_the_routes_served,
 );
 
 /// 2026-12-06 00:00 UTC, in µs.
@@ -772,4 +779,715 @@ async fn a_teacher_whose_roster_name_has_a_space_inside_finds_their_certificates
         assert_eq!(rows.len(), 1, "typed {typed:?}");
     }
     edge.db.close().await;
+}
+
+// ---- The JSON API (issue 17 §6), through the public edge as a visitor meets it ----
+
+/// The public router behind the real edge (`limits`: per-minute rate and burst), answering
+/// CORS for `https://hr.example.gov.cn` only.
+fn json_front(edge: &Edge, rate_per_minute: u32, burst: u32) -> axum::Router {
+    let origins: tica_server::edge::CorsOrigins = "https://hr.example.gov.cn".parse().unwrap();
+    let config = tica_server::edge::EdgeConfig {
+        rate_per_minute,
+        burst,
+        cors_allowed_origins: origins.clone(),
+        ..tica_server::edge::EdgeConfig::default()
+    };
+    tica_server::edge::Edge::new(config).guard(tica_certificate::http::router_with_origins(
+        edge.svc.clone(),
+        &origins,
+    ))
+}
+
+struct Answer {
+    status: axum::http::StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{} is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    /// The google.rpc.Status under `error`, checked against the HTTP status; its `status`.
+    fn refusal(&self) -> serde_json::Value {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{}: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
+        let body = self.json();
+        let error = &body["error"];
+        assert_eq!(error["code"], self.status.as_u16(), "{body}");
+        assert!(!error["message"].as_str().unwrap().is_empty(), "{body}");
+        let types: Vec<&str> = error["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["@type"].as_str().unwrap())
+            .collect();
+        for wanted in ["ErrorInfo", "LocalizedMessage"] {
+            assert!(
+                types.contains(&format!("type.googleapis.com/google.rpc.{wanted}").as_str()),
+                "{wanted}: {body}"
+            );
+        }
+        error.clone()
+    }
+}
+
+/// One request from 192.0.2.9 (or `client`).
+async fn send_from(
+    router: &axum::Router,
+    client: [u8; 4],
+    mut request: axum::http::Request<axum::body::Body>,
+) -> Answer {
+    use tower::ServiceExt;
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            client, 40000,
+        ))));
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: axum::body::to_bytes(body, 16 << 20).await.unwrap().to_vec(),
+    }
+}
+
+async fn send(router: &axum::Router, request: axum::http::Request<axum::body::Body>) -> Answer {
+    send_from(router, [192, 0, 2, 9], request).await
+}
+
+fn post_json(
+    path: &str,
+    body: impl Into<axum::body::Body>,
+) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post(path)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
+fn get(path: &str) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::get(path)
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
+const VERIFY: &str = "/api/v1/certificates:verify";
+const BATCH: &str = "/api/v1/certificates:batchVerify";
+
+async fn the_json_api_answers_as_the_grpc_methods_do_in_proto3_json(backend: Backend) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    edge.issue(4, vec![withdrawn_event(2, 5)]).await;
+    let all = edge.all().await;
+    let active = all
+        .iter()
+        .find(|c| c.status == Status::Active && c.log_index > 0)
+        .unwrap();
+    let revoked = all.iter().find(|c| c.status == Status::Revoked).unwrap();
+    let front = json_front(&edge, 6000, 1000);
+
+    // Verify by name, by bare id and by the QR text: the service's verdict, in proto3 JSON.
+    let by_name = json!({"certificate": format!("certificates/{}", active.id)});
+    let answer = send(&front, post_json(VERIFY, by_name.to_string())).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let v = answer.json();
+    assert_eq!(v["verdict"], "VERDICT_VALID", "{v}");
+    assert_eq!(v["certificate"], format!("certificates/{}", active.id));
+    assert_eq!(v["facts"]["number"], active.number.as_str());
+    assert_eq!(
+        v["facts"]["kind"], "CERTIFICATE_KIND_MICRO_COMPETENCY",
+        "{v}"
+    );
+    assert_eq!(
+        v["logIndex"],
+        active.log_index.to_string(),
+        "int64 as a string"
+    );
+    assert!(v.get("failure").is_none(), "defaults are left out: {v}");
+    let service = edge
+        .svc
+        .verify(Subject::Id(active.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(v["message"], service.message());
+    let qr = json!({"qrText": active.doc.qr_text});
+    let v = send(&front, post_json(VERIFY, qr.to_string())).await.json();
+    assert_eq!(v["verdict"], "VERDICT_VALID", "{v}");
+    // Proto names are accepted too, as proto3 JSON parsers must.
+    let snake = json!({"qr_text": revoked.doc.qr_text});
+    let v = send(&front, post_json(VERIFY, snake.to_string()))
+        .await
+        .json();
+    assert_eq!(v["verdict"], "VERDICT_REVOKED", "{v}");
+    assert_eq!(
+        v["revocation"]["reason"], "REVOCATION_REASON_RESULT_WITHDRAWN",
+        "{v}"
+    );
+    assert!(
+        v["revocation"]["revokeTime"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z'),
+        "RFC 3339: {v}"
+    );
+    assert!(
+        v["revocation"].get("actor").is_none(),
+        "verifiers are anonymous: {v}"
+    );
+    let unknown = json!({"certificate": "certificates/nosuchcertificate"});
+    let v = send(&front, post_json(VERIFY, unknown.to_string()))
+        .await
+        .json();
+    assert_eq!(v["verdict"], "VERDICT_NOT_GENUINE");
+    assert_eq!(v["failure"], "VERIFY_FAILURE_UNKNOWN_ID");
+
+    // BatchVerify: one answer per item, in order; an empty item is its own MALFORMED answer.
+    let batch = json!({"requests": [
+        {"certificate": active.id},
+        {},
+        {"qrText": revoked.doc.qr_text},
+    ]});
+    let answer = send(&front, post_json(BATCH, batch.to_string())).await;
+    assert_eq!(answer.status, 200);
+    let responses = answer.json()["responses"].as_array().unwrap().clone();
+    let verdicts: Vec<&str> = responses
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts,
+        ["VERDICT_VALID", "VERDICT_NOT_GENUINE", "VERDICT_REVOKED"]
+    );
+    assert_eq!(responses[1]["failure"], "VERIFY_FAILURE_MALFORMED");
+
+    // The keys: bytes in base64, times in RFC 3339, the JWKS beside.
+    let keys = send(&front, get("/api/v1/signingKeys")).await;
+    assert_eq!(keys.status, 200);
+    let keys = keys.json();
+    let key = &keys["signingKeys"][0];
+    assert_eq!(key["state"], "SIGNING_KEY_STATE_ACTIVE", "{keys}");
+    assert_eq!(key["algorithm"], "Ed25519");
+    let public_key = base64::engine::general_purpose::STANDARD
+        .decode(key["publicKey"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(public_key.len(), 32);
+    assert!(
+        time::OffsetDateTime::parse(
+            key["activateTime"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok()
+    );
+    assert_eq!(keys["jwksJson"], edge.svc.jwks_json());
+
+    // The log's checkpoint: the latest, or one by size; a size never signed is NOT_FOUND.
+    let latest = edge.svc.log_checkpoint(0).await.unwrap();
+    let checkpoint = send(&front, get("/api/v1/log/checkpoint")).await.json();
+    assert_eq!(checkpoint["treeSize"], latest.tree_size.to_string());
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(checkpoint["rootHash"].as_str().unwrap())
+            .unwrap(),
+        latest.root_hash
+    );
+    let by_size = send(
+        &front,
+        get(&format!(
+            "/api/v1/log/checkpoint?treeSize={}",
+            latest.tree_size
+        )),
+    )
+    .await;
+    assert_eq!(by_size.json()["treeSize"], latest.tree_size.to_string());
+    let missing = send(&front, get("/api/v1/log/checkpoint?tree_size=999999")).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.refusal()["status"], "NOT_FOUND");
+    edge.db.close().await;
+}
+
+async fn hostile_json_gets_a_clear_4xx_json_error_and_never_a_500(backend: Backend) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    edge.issue(1, vec![]).await;
+    let front = json_front(&edge, 60_000, 10_000);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_object = format!(
+        "{}{}",
+        "{\"requests\":[".repeat(20_000),
+        "]}".repeat(20_000)
+    );
+    let many = json!({"requests": vec![json!({"certificate": "x"}); 1001]});
+    // (body, HTTP status, the field a BadRequest names, if any)
+    let cases: Vec<(&str, String, u16, Option<&str>)> = vec![
+        ("malformed", "{\"certificate\": ".into(), 400, None),
+        ("not an object", "[1,2,3]".into(), 400, None),
+        ("null", "null".into(), 400, None),
+        ("empty", String::new(), 400, None),
+        ("text after the value", "{} {}".into(), 400, None),
+        (
+            "unknown field",
+            "{\"certificat\": \"x\"}".into(),
+            400,
+            Some("certificat"),
+        ),
+        (
+            "wrong type",
+            "{\"certificate\": 5}".into(),
+            400,
+            Some("certificate"),
+        ),
+        ("bad base64", "{\"pdf\": \"%%%\"}".into(), 400, Some("pdf")),
+        (
+            "two subjects of one oneof",
+            "{\"certificate\": \"a\", \"qrText\": \"b\"}".into(),
+            400,
+            None,
+        ),
+        ("deeply nested arrays", deep, 400, None),
+        ("deeply nested objects", deep_object, 400, None),
+    ];
+    for (what, body, status, field) in cases {
+        let path = if what.starts_with("deeply nested objects") {
+            BATCH
+        } else {
+            VERIFY
+        };
+        let answer = send(&front, post_json(path, body)).await;
+        assert_eq!(
+            answer.status.as_u16(),
+            status,
+            "{what}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        let error = answer.refusal();
+        assert_eq!(error["status"], "INVALID_ARGUMENT", "{what}: {error}");
+        if let Some(field) = field {
+            let violations = error["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["@type"] == "type.googleapis.com/google.rpc.BadRequest")
+                .unwrap_or_else(|| panic!("{what}: no BadRequest: {error}"))["fieldViolations"]
+                .clone();
+            assert_eq!(violations[0]["field"], field, "{what}: {error}");
+        }
+    }
+    // Raw bytes that are not UTF-8 at all.
+    let answer = send(
+        &front,
+        post_json(VERIFY, b"{\"certificate\": \"\xff\xfe\"}".to_vec()),
+    )
+    .await;
+    assert_eq!(answer.status, 400);
+    answer.refusal();
+
+    // Over BatchVerify's documented limit: the field is named.
+    let answer = send(&front, post_json(BATCH, many.to_string())).await;
+    assert_eq!(answer.status, 400);
+    let error = answer.refusal();
+    assert!(error.to_string().contains("at most 1000"), "{error}");
+
+    // As many empty items as the body limit holds (~690,000): refused as quickly as over gRPC.
+    let flood = format!(
+        "{{\"requests\":[{}{{}}]}}",
+        "{},".repeat(((2 << 20) - 20) / 3)
+    );
+    let answer = send(&front, post_json(BATCH, flood)).await;
+    assert_eq!(answer.status, 400);
+    answer.refusal();
+
+    // Not JSON, by its content type (or none): 415, as JSON.
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/json; charset=latin1"),
+    ] {
+        let mut request = axum::http::Request::post(VERIFY);
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        let answer = send(&front, request.body(axum::body::Body::from("{}")).unwrap()).await;
+        assert_eq!(answer.status, 415, "{content_type:?}");
+        assert_eq!(answer.refusal()["status"], "INVALID_ARGUMENT");
+    }
+    // Capitalised and with a charset, it is JSON.
+    let request = axum::http::Request::post(VERIFY)
+        .header("content-type", "Application/JSON; charset=UTF-8")
+        .body(axum::body::Body::from(
+            json!({"certificate": "x"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(send(&front, request).await.status, 200);
+
+    // Query parameters the request does not have, or that are no number.
+    for query in [
+        "bogus=1",
+        "treeSize=abc",
+        "treeSize=1&treeSize=2",
+        "treeSize=99999999999999999999",
+    ] {
+        let answer = send(&front, get(&format!("/api/v1/log/checkpoint?{query}"))).await;
+        assert_eq!(
+            answer.status,
+            400,
+            "{query}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        answer.refusal();
+    }
+
+    // A body over the edge's limit: refused before it is read (a declared length) or as soon
+    // as it passes the limit (a stream without one).
+    let big = vec![b' '; 3 << 20];
+    let request = axum::http::Request::post(VERIFY)
+        .header("content-type", "application/json")
+        .header("content-length", big.len())
+        .body(axum::body::Body::from(big.clone()))
+        .unwrap();
+    assert_eq!(send(&front, request).await.status, 413);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        big.chunks(64 << 10).map(|c| Ok(c.to_vec())).collect();
+    let streamed = axum::body::Body::from_stream(futures::stream::iter(chunks));
+    let answer = send(&front, post_json(VERIFY, streamed)).await;
+    assert_eq!(answer.status, 413);
+    assert_eq!(answer.refusal()["status"], "OUT_OF_RANGE");
+
+    // A PDF over 1 MiB (in 1.4 MB of base64, under the body limit): the service's own limit.
+    let pdf = base64::engine::general_purpose::STANDARD.encode(vec![b'%'; (1 << 20) + 1]);
+    let answer = send(&front, post_json(VERIFY, json!({"pdf": pdf}).to_string())).await;
+    assert!(answer.status.is_client_error(), "{}", answer.status);
+    answer.refusal();
+    edge.db.close().await;
+}
+
+async fn the_json_api_is_rate_limited_per_client_and_a_batch_pays_per_fifty_items(
+    backend: Backend,
+) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    edge.issue(1, vec![]).await;
+    let id = edge.all().await[0].id.clone();
+    // A burst of 5, then one a second.
+    let front = json_front(&edge, 60, 5);
+    // 100 items cost 2 units: the call's own and one more.
+    let batch = json!({"requests": vec![json!({"certificate": id}); 100]});
+    let answer = send(&front, post_json(BATCH, batch.to_string())).await;
+    assert_eq!(answer.status, 200);
+    // 250 items would cost 5 with 3 left: the handler's charge refuses, in JSON with RetryInfo.
+    let batch = json!({"requests": vec![json!({"certificate": id}); 250]});
+    let answer = send(&front, post_json(BATCH, batch.to_string())).await;
+    assert_eq!(
+        answer.status,
+        429,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let error = answer.refusal();
+    assert_eq!(error["status"], "RESOURCE_EXHAUSTED");
+    let retry = error["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["@type"] == "type.googleapis.com/google.rpc.RetryInfo")
+        .unwrap_or_else(|| panic!("RetryInfo: {error}"));
+    assert!(
+        retry["retryDelay"].as_str().unwrap().ends_with('s'),
+        "{retry}"
+    );
+    assert!(answer.header("retry-after").is_some());
+    // Spend the rest with single calls: then the edge refuses before any handler runs.
+    let mut refused = None;
+    for _ in 0..5 {
+        let answer = send(&front, get("/api/v1/signingKeys")).await;
+        if answer.status == 429 {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("the budget runs out");
+    assert!(refused.header("retry-after").is_some());
+    // Another client has its own budget.
+    let other = send_from(&front, [198, 51, 100, 4], get("/api/v1/signingKeys")).await;
+    assert_eq!(other.status, 200);
+    edge.db.close().await;
+}
+
+async fn pages_on_allowed_origins_may_call_the_json_api_and_the_pages_answer_no_cors(
+    backend: Backend,
+) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    edge.issue(1, vec![]).await;
+    let id = edge.all().await[0].id.clone();
+    let front = json_front(&edge, 6000, 1000);
+    let preflight = |origin: &str, path: &str, method: &str| {
+        axum::http::Request::options(path)
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "content-type")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    for (path, method) in [
+        (VERIFY, "POST"),
+        (BATCH, "POST"),
+        ("/api/v1/signingKeys", "GET"),
+    ] {
+        let answer = send(&front, preflight("https://hr.example.gov.cn", path, method)).await;
+        assert!(answer.status.is_success(), "{path}: {}", answer.status);
+        assert_eq!(
+            answer.header("access-control-allow-origin"),
+            Some("https://hr.example.gov.cn"),
+            "{path}"
+        );
+        let methods = answer.header("access-control-allow-methods").unwrap();
+        assert!(methods.contains(method), "{path}: {methods}");
+        assert!(
+            answer
+                .header("access-control-allow-headers")
+                .unwrap()
+                .contains("content-type")
+        );
+        assert!(answer.header("access-control-allow-credentials").is_none());
+    }
+    // The call itself carries the origin back; a page on another origin gets no CORS header, so
+    // its browser withholds the answer.
+    let call = |origin: &str| {
+        axum::http::Request::post(VERIFY)
+            .header("origin", origin)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({"certificate": id}).to_string(),
+            ))
+            .unwrap()
+    };
+    let answer = send(&front, call("https://hr.example.gov.cn")).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.header("access-control-allow-origin"),
+        Some("https://hr.example.gov.cn")
+    );
+    let answer = send(&front, call("https://evil.example")).await;
+    assert!(answer.header("access-control-allow-origin").is_none());
+    let answer = send(&front, preflight("https://evil.example", VERIFY, "POST")).await;
+    assert!(answer.header("access-control-allow-origin").is_none());
+    // The pages keep their strict policy and answer no CORS at all.
+    let page = axum::http::Request::get(format!("/c/{id}"))
+        .header("origin", "https://hr.example.gov.cn")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let answer = send(&front, page).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.header("access-control-allow-origin").is_none());
+    assert!(
+        answer
+            .header("content-security-policy")
+            .unwrap()
+            .contains("script-src 'sha256-")
+    );
+    let answer = send(
+        &front,
+        preflight("https://hr.example.gov.cn", "/c/x/qr", "POST"),
+    )
+    .await;
+    assert!(answer.header("access-control-allow-origin").is_none());
+    edge.db.close().await;
+}
+
+async fn the_openapi_document_is_openapi_3_1_and_lists_exactly_the_routes_served(backend: Backend) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    let front = json_front(&edge, 60_000, 10_000);
+    let answer = send(&front, get("/api/openapi.json")).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let doc = answer.json();
+    check_openapi_3_1(&doc);
+
+    // Exactly the routes served: every documented operation is answered (not 404 or 405), and
+    // every route of the table the router is built from is documented, nothing more.
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, _) in item.as_object().unwrap() {
+            documented.insert((method.clone(), path.clone()));
+            let request = axum::http::Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(path)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(if method == "post" {
+                    "{}"
+                } else {
+                    ""
+                }))
+                .unwrap();
+            let answer = send(&front, request).await;
+            assert!(
+                answer.status != 404 && answer.status != 405,
+                "{method} {path}: {}",
+                answer.status
+            );
+        }
+        // A method the document does not list for the path is not served.
+        let undocumented = if item.get("get").is_some() {
+            "PUT"
+        } else {
+            "GET"
+        };
+        let request = axum::http::Request::builder()
+            .method(undocumented)
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(
+            send(&front, request).await.status,
+            405,
+            "{undocumented} {path}"
+        );
+    }
+    let mut served: std::collections::BTreeSet<(String, String)> =
+        tica_certificate::http::rest::ROUTES
+            .iter()
+            .map(|r| (r.method.name().to_owned(), r.path.to_owned()))
+            .collect();
+    served.insert((
+        "get".into(),
+        tica_certificate::http::rest::OPENAPI_PATH.into(),
+    ));
+    assert_eq!(documented, served);
+    for unserved in [
+        "/api/v1/certificates",
+        "/api/v1/certificates:revoke",
+        "/api/v1/log",
+    ] {
+        assert_eq!(send(&front, get(unserved)).await.status, 404, "{unserved}");
+    }
+    edge.db.close().await;
+}
+
+/// What OpenAPI 3.1 requires of the document, and what a generator could get wrong: the
+/// version, info, paths whose operations have unique ids and responses, every `$ref` resolving
+/// to a component, and schemas whose types JSON Schema knows.
+fn check_openapi_3_1(doc: &serde_json::Value) {
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        assert!(path.starts_with('/'), "{path}");
+        for (method, op) in item.as_object().unwrap() {
+            assert!(
+                ["get", "post", "put", "delete", "patch", "options", "head"]
+                    .contains(&method.as_str())
+            );
+            assert!(
+                ids.insert(op["operationId"].as_str().unwrap().to_owned()),
+                "{method} {path}"
+            );
+            let responses = op["responses"].as_object().unwrap();
+            assert!(!responses.is_empty());
+            for (code, response) in responses {
+                assert!(code == "default" || code.parse::<u16>().is_ok(), "{code}");
+                assert!(
+                    response["description"].is_string(),
+                    "{method} {path} {code}"
+                );
+            }
+            if let Some(parameters) = op.get("parameters") {
+                for p in parameters.as_array().unwrap() {
+                    assert!(p["name"].is_string() && p["in"] == "query" && p["schema"].is_object());
+                }
+            }
+        }
+    }
+    fn walk(
+        value: &serde_json::Value,
+        schemas: &serde_json::Map<String, serde_json::Value>,
+        refs: &mut usize,
+    ) {
+        match value {
+            serde_json::Value::Object(object) => {
+                if let Some(target) = object.get("$ref") {
+                    let name = target
+                        .as_str()
+                        .unwrap()
+                        .strip_prefix("#/components/schemas/")
+                        .unwrap_or_else(|| panic!("{target}"));
+                    assert!(
+                        schemas.contains_key(name),
+                        "{name} is referred to, not defined"
+                    );
+                    *refs += 1;
+                }
+                if let Some(t) = object.get("type") {
+                    let types: Vec<&serde_json::Value> = match t {
+                        serde_json::Value::Array(list) => list.iter().collect(),
+                        one => vec![one],
+                    };
+                    for t in types {
+                        assert!(
+                            [
+                                "object", "array", "string", "integer", "number", "boolean", "null"
+                            ]
+                            .contains(&t.as_str().unwrap()),
+                            "{t}"
+                        );
+                    }
+                }
+                for v in object.values() {
+                    walk(v, schemas, refs);
+                }
+            }
+            serde_json::Value::Array(list) => list.iter().for_each(|v| walk(v, schemas, refs)),
+            _ => {}
+        }
+    }
+    let mut refs = 0;
+    walk(doc, schemas, &mut refs);
+    assert!(refs > 10, "the messages refer to each other: {refs}");
+    // Every component is used by something.
+    let text = doc.to_string();
+    for name in schemas.keys() {
+        assert!(
+            text.contains(&format!("\"#/components/schemas/{name}\"")),
+            "{name} is unused"
+        );
+    }
+    // The protos' comments are the descriptions.
+    let verify = &doc["paths"]["/api/v1/certificates:verify"]["post"];
+    assert!(
+        verify["description"]
+            .as_str()
+            .unwrap()
+            .contains("VALID, REVOKED or NOT")
+    );
 }
