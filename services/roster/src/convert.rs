@@ -925,3 +925,74 @@ pub fn row_error_to_proto(e: &files::RowError) -> common::RowError {
         message: e.message.clone(),
     }
 }
+
+// ----------------------------------------------------------------------------------------------
+// API clients
+
+/// An API client as the API shows it: never its secret (CreateApiClient adds it to its answer).
+pub fn api_client_to_proto(c: &model::ApiClient) -> pb::ApiClient {
+    pb::ApiClient {
+        name: format!("apiClients/{}", c.id),
+        client_id: c.id.clone(),
+        display_name: c.display_name.clone(),
+        jurisdiction: format!("jurisdictions/{}", c.jurisdiction),
+        role: c.role.as_str().to_owned(),
+        provider_id: c.provider_id.clone(),
+        token_ttl_seconds: i32::try_from(c.ttl_seconds).unwrap_or(i32::MAX),
+        state: if c.revoked {
+            pb::ApiClientState::Revoked
+        } else {
+            pb::ApiClientState::Active
+        } as i32,
+        client_secret: String::new(),
+        created_by: c.created_by.clone(),
+        create_time: Some(timestamp(c.create_micros)),
+        revoke_time: c.revoke_micros.map(timestamp),
+        revoke_reason: c.revoke_reason.clone(),
+    }
+}
+
+/// CreateApiClient's input.
+pub fn new_api_client(request: pb::CreateApiClientRequest) -> Result<crate::service::NewApiClient> {
+    let c = request
+        .api_client
+        .ok_or_else(|| RosterError::invalid("api_client", "required"))?;
+    let mut problems = Problems::new();
+    let jurisdiction = problems.check(
+        "api_client.jurisdiction",
+        jurisdiction_code("api_client.jurisdiction", &c.jurisdiction).map_err(violation_text),
+    );
+    let role = match c.role.parse::<tica_auth::Role>() {
+        Ok(role) => Some(role),
+        Err(why) => {
+            problems.add("api_client.role", why);
+            None
+        }
+    };
+    let ttl_seconds = match u32::try_from(c.token_ttl_seconds) {
+        Ok(ttl) => ttl,
+        Err(_) => {
+            problems.add("api_client.token_ttl_seconds", "must not be negative");
+            0
+        }
+    };
+    problems.finish()?;
+    Ok(crate::service::NewApiClient {
+        display_name: c.display_name,
+        jurisdiction: jurisdiction.expect("checked"),
+        role: role.expect("checked"),
+        provider_id: c.provider_id.trim().to_owned(),
+        ttl_seconds,
+    })
+}
+
+/// ListApiClients' state filter: `Some(true)` for revoked ones.
+pub fn api_client_revoked_filter(state: i32) -> Result<Option<bool>> {
+    filter("state", state, |s| {
+        match pb::ApiClientState::try_from(s).ok()? {
+            pb::ApiClientState::Unspecified => None,
+            pb::ApiClientState::Active => Some(false),
+            pb::ApiClientState::Revoked => Some(true),
+        }
+    })
+}

@@ -869,6 +869,68 @@ impl RosterService for RosterGrpc {
         Ok(Response::new(convert::assessor_to_proto(&a)))
     }
 
+    async fn create_api_client(
+        &self,
+        request: Request<pb::CreateApiClientRequest>,
+    ) -> Reply<pb::ApiClient> {
+        let caller = caller_from(&request)?;
+        let new = convert::new_api_client(request.into_inner())?;
+        let (client, secret) = self.roster.create_api_client(&caller, new).await?;
+        Ok(Response::new(pb::ApiClient {
+            client_secret: secret,
+            ..convert::api_client_to_proto(&client)
+        }))
+    }
+
+    async fn get_api_client(
+        &self,
+        request: Request<pb::GetApiClientRequest>,
+    ) -> Reply<pb::ApiClient> {
+        let caller = caller_from(&request)?;
+        let id = convert::id_of("name", &request.get_ref().name, "apiClients")?;
+        let client = self.roster.get_api_client(&caller, id).await?;
+        Ok(Response::new(convert::api_client_to_proto(&client)))
+    }
+
+    async fn list_api_clients(
+        &self,
+        request: Request<pb::ListApiClientsRequest>,
+    ) -> Reply<pb::ListApiClientsResponse> {
+        let caller = caller_from(&request)?;
+        let r = request.into_inner();
+        let parent = convert::optional_jurisdiction("parent", &r.parent)?;
+        let revoked = convert::api_client_revoked_filter(r.state)?;
+        let (page, spec) = page::<(i64, String)>(
+            r.page_size,
+            &r.page_token,
+            format!("parent={};state={}", r.parent, r.state),
+        )?;
+        let (rows, total) = self
+            .roster
+            .list_api_clients(&caller, parent, revoked, spec)
+            .await?;
+        let (rows, next_page_token) = page.finish(rows, |c| (c.create_micros, c.id.clone()));
+        Ok(Response::new(pb::ListApiClientsResponse {
+            api_clients: rows.iter().map(convert::api_client_to_proto).collect(),
+            next_page_token,
+            total_size: total,
+        }))
+    }
+
+    async fn revoke_api_client(
+        &self,
+        request: Request<pb::RevokeApiClientRequest>,
+    ) -> Reply<pb::ApiClient> {
+        let caller = caller_from(&request)?;
+        let r = request.get_ref();
+        let id = convert::id_of("name", &r.name, "apiClients")?;
+        let client = self
+            .roster
+            .revoke_api_client(&caller, id, &r.reason)
+            .await?;
+        Ok(Response::new(convert::api_client_to_proto(&client)))
+    }
+
     async fn list_audit_events(
         &self,
         request: Request<pb::ListAuditEventsRequest>,

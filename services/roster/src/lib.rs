@@ -9,6 +9,7 @@ pub mod convert;
 pub mod error;
 pub mod files;
 pub mod grpc;
+pub mod http;
 pub mod model;
 pub mod policy;
 pub mod service;

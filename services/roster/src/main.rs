@@ -7,12 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use tica_auth::{TokenVerifier, load_verifying_keys};
+use tica_auth::{TokenSigner, TokenVerifier, load_verifying_keys, read_signing_key};
 use tica_server::GrpcServer;
 use tica_server::process::{self, ProcessArgs, Servers};
 use tica_storage::Database;
 
-/// Serves tica.roster.v1 over gRPC.
+/// Serves tica.roster.v1 over gRPC, and the OAuth token endpoint over HTTP when it has a key.
 #[derive(Debug, Parser)]
 #[command(name = "tica-roster", version)]
 struct Args {
@@ -28,6 +28,14 @@ struct Args {
     /// A PEM public key, or a directory of `*.pub.pem` keys, trusted for bearer tokens.
     #[arg(long, env = "TICA_TOKEN_PUBLIC_KEYS")]
     token_public_keys: PathBuf,
+    /// The Ed25519 private key (PKCS#8 PEM) the token endpoint signs its tokens with
+    /// (`POST /oauth/token`, the client-credentials grant for registered API clients). Its
+    /// public half must be among TICA_TOKEN_PUBLIC_KEYS. Without it there is no token endpoint.
+    #[arg(long, env = "TICA_TOKEN_SIGNING_KEY")]
+    token_signing_key: Option<PathBuf>,
+    /// HTTP address of the token endpoint (served only with TICA_TOKEN_SIGNING_KEY).
+    #[arg(long, env = "TICA_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    http_listen: SocketAddr,
     #[command(flatten)]
     imports: tica_roster::startup::ImportSettings,
     #[command(flatten)]
@@ -55,8 +63,19 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
     let mut server = GrpcServer::new();
     tica_roster::startup::register_with(&mut server, db.clone(), &args.imports);
     tracing::info!(database = db.location(), "roster starting");
-    Servers::new("roster", server, args.listen, TokenVerifier::new(&keys))
-        .run(&args.process)
-        .await?;
+    let mut servers = Servers::new("roster", server, args.listen, TokenVerifier::new(&keys));
+    if let Some(path) = &args.token_signing_key {
+        let pair = read_signing_key(path).context("reading TICA_TOKEN_SIGNING_KEY")?;
+        // Tokens no service would accept are worse than none: refuse to start instead.
+        anyhow::ensure!(
+            keys.contains_key(&pair.kid),
+            "the public half of TICA_TOKEN_SIGNING_KEY (key id {}) is not among TICA_TOKEN_PUBLIC_KEYS: the services would refuse every token it signs",
+            pair.kid
+        );
+        let roster = tica_roster::service::Roster::new(db.clone());
+        let endpoint = tica_roster::http::router(roster, TokenSigner::new(&pair));
+        servers = servers.with_public_http(endpoint, args.http_listen, "TICA_HTTP_LISTEN");
+    }
+    servers.run(&args.process).await?;
     Ok(())
 }

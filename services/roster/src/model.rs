@@ -339,3 +339,47 @@ mod etag_tests {
         assert_eq!(next_micros(ahead), ahead + 1);
     }
 }
+
+/// A machine client of the client-credentials grant (`apiClients/{id}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiClient {
+    /// The `client_id`.
+    pub id: String,
+    /// Who runs it.
+    pub display_name: String,
+    /// The jurisdiction its tokens act for.
+    pub jurisdiction: DivisionCode,
+    /// That jurisdiction's path.
+    pub path: ScopePath,
+    /// The role its tokens carry: a training provider, or the office of `jurisdiction`.
+    pub role: tica_auth::Role,
+    /// A training provider's id (the subject of its tokens); empty for offices.
+    pub provider_id: String,
+    /// Each token's lifetime.
+    pub ttl_seconds: u32,
+    /// SHA-256 of the secret, lower-case hex.
+    pub secret_sha256: String,
+    /// Revoked for good.
+    pub revoked: bool,
+    /// Why it was revoked.
+    pub revoke_reason: String,
+    /// When it was revoked (µs).
+    pub revoke_micros: Option<i64>,
+    /// The subject of the token that registered it.
+    pub created_by: String,
+    /// Created (µs).
+    pub create_micros: i64,
+    /// Last written (µs).
+    pub update_micros: i64,
+}
+
+impl ApiClient {
+    /// The subject of its tokens: the provider's id, or its own resource name.
+    pub fn subject(&self) -> String {
+        if self.provider_id.is_empty() {
+            format!("apiClients/{}", self.id)
+        } else {
+            self.provider_id.clone()
+        }
+    }
+}

@@ -198,6 +198,12 @@ pub const TABLE: &[Rule] = &[
     roles("tica.roster.v1.RosterService/ReprimandAssessor", OFFICES),
     roles("tica.roster.v1.RosterService/SuspendAssessor", OFFICES),
     roles("tica.roster.v1.RosterService/StrikeOffAssessor", OFFICES),
+    // Machine clients are registered by offices only (the service checks the subtree and that
+    // the client's role is no higher than the caller's own).
+    roles("tica.roster.v1.RosterService/CreateApiClient", OFFICES),
+    roles("tica.roster.v1.RosterService/GetApiClient", OFFICES),
+    roles("tica.roster.v1.RosterService/ListApiClients", OFFICES),
+    roles("tica.roster.v1.RosterService/RevokeApiClient", OFFICES),
     roles("tica.roster.v1.RosterService/ListAuditEvents", OFFICES),
     // tica.assessment.v1.AssessmentService
     roles(

@@ -132,6 +132,7 @@ fn signed_claims(keys: &Keys, rng: &mut Rng) -> String {
             _ => Some(now()),
         },
         jti: text(rng, "j"),
+        client_id: None,
     };
     keys.signer.sign(&claims).unwrap()
 }

@@ -49,7 +49,8 @@ pub fn reason_code(reason: ErrorReason) -> Option<Code> {
         | R::CertificateAlreadyRevoked
         | R::CertificateRevoked
         | R::RunEnded
-        | R::CursorNotInLog => Code::FailedPrecondition,
+        | R::CursorNotInLog
+        | R::ApiClientRevoked => Code::FailedPrecondition,
         R::OutsideScope | R::RoleNotAllowed => Code::PermissionDenied,
         R::ConcurrentChange | R::EtagMismatch => Code::Aborted,
         R::RateLimited => Code::ResourceExhausted,
@@ -187,6 +188,10 @@ pub fn explain(reason: ErrorReason, locale: Locale) -> &'static str {
         ),
         R::TokenInvalid => ("访问令牌无效。", "The token is not valid."),
         R::RoleNotAllowed => ("您的角色无权执行此操作。", "Your role may not do this."),
+        R::ApiClientRevoked => (
+            "该接入客户端已被注销。",
+            "This API client has been revoked.",
+        ),
         R::BatchState => (
             "该批次当前的状态不允许此操作。",
             "The batch's state does not allow this.",

@@ -4,6 +4,7 @@
 //! the tree against the caller's scope before it reads or writes anything else. No proto types
 //! here; `grpc.rs` and `convert.rs` translate.
 
+pub mod api_clients;
 mod assessors;
 mod audit;
 mod export;
@@ -13,6 +14,7 @@ mod schools;
 mod teachers;
 mod teams;
 
+pub use api_clients::{IssuedToken, NewApiClient};
 pub use assessors::NewAssessor;
 pub use export::{ExportFile, ExportFormat};
 pub use import::{ImportOptions, ImportOutcome, ImportProgress, ProgressSink};

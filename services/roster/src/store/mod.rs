@@ -4,6 +4,7 @@
 //! [`tica_storage::with_db!`]; writes run in one transaction together with their audit entry, so
 //! a failed call leaves nothing behind — not even an audit line.
 
+pub mod api_clients;
 pub mod assessors;
 pub mod audit;
 pub mod bulk;
