@@ -45,6 +45,7 @@ tica_testkit::backend_tests!(
     a_run_that_ended_is_not_cancelled_and_another_county_cannot_cancel_it,
     a_mirror_follows_the_register_by_cursor_and_a_cursor_it_does_not_hold_is_refused,
     a_page_on_another_origin_verifies_a_certificate_over_grpc_web_in_chromium,
+    a_page_on_another_origin_verifies_a_certificate_over_json_in_chromium,
     watching_an_archive_ends_when_every_pdf_is_added,
     the_downloaded_archive_is_the_file_its_sha256_names,
     verification_by_id_answers_valid_and_an_unknown_id_answers_not_genuine,
@@ -1262,23 +1263,9 @@ fetch("http://{grpc}/tica.certificate.v1.CertificateService/Verify", {{
     )
 }
 
-/// Issue 17 §6: headless Chromium loads a page from one origin that verifies a certificate on
-/// the gRPC port (another origin) over gRPC-Web; CORS lets it read the answer: the certificate's
-/// number and an OK status in the trailer frame.
-async fn a_page_on_another_origin_verifies_a_certificate_over_grpc_web_in_chromium(
-    backend: Backend,
-) {
-    let Some(tools) = tica_e2e::browser::tools() else {
-        return;
-    };
-    let Some((year, _)) = issued(backend).await else {
-        return;
-    };
-    let cert = first_teachers_certificates(&year).await[0].clone();
-    let id = cert.name.trim_start_matches("certificates/").to_owned();
-    let grpc = year.cluster.suite.as_ref().unwrap().grpc_addr;
-    // The page's own origin: another port, serving only the page.
-    let page = verifying_page(grpc, &id);
+/// Serves `page` from an origin of its own (another port, serving only the page), opens it in
+/// headless Chromium and returns the text it shows once its script has run.
+async fn open_on_another_origin(tools: tica_e2e::browser::Tools, page: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -1301,7 +1288,25 @@ async fn a_page_on_another_origin_verifies_a_certificate_over_grpc_web_in_chromi
         .await
         .unwrap();
     server.abort();
-    let shown = tica_e2e::browser::page_text(&dom);
+    tica_e2e::browser::page_text(&dom)
+}
+
+/// Issue 17 §6: headless Chromium loads a page from one origin that verifies a certificate on
+/// the gRPC port (another origin) over gRPC-Web; CORS lets it read the answer: the certificate's
+/// number and an OK status in the trailer frame.
+async fn a_page_on_another_origin_verifies_a_certificate_over_grpc_web_in_chromium(
+    backend: Backend,
+) {
+    let Some(tools) = tica_e2e::browser::tools() else {
+        return;
+    };
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let id = cert.name.trim_start_matches("certificates/").to_owned();
+    let grpc = year.cluster.suite.as_ref().unwrap().grpc_addr;
+    let shown = open_on_another_origin(tools, verifying_page(grpc, &id)).await;
     assert!(shown.contains("answer:"), "{shown}");
     assert!(
         shown.contains(&cert.number),
@@ -1309,6 +1314,48 @@ async fn a_page_on_another_origin_verifies_a_certificate_over_grpc_web_in_chromi
         cert.number
     );
     assert!(shown.contains("grpc-status:0"), "{shown}");
+    year.cluster.stop().await;
+}
+
+/// The page an HR office's own site might carry when it speaks no gRPC at all: it posts
+/// `{"certificate": id}` to the public front's JSON route with fetch() (a JSON body, so the
+/// browser asks CORS first) and writes the verdict and the number it read.
+fn json_verifying_page(http: &str, id: &str) -> String {
+    format!(
+        r#"<!doctype html><meta charset="utf-8"><title>verify</title><pre id="out">waiting</pre>
+<script>
+fetch("{http}/api/v1/certificates:verify", {{
+  method: "POST",
+  headers: {{ "content-type": "application/json" }},
+  body: JSON.stringify({{ certificate: "{id}" }}),
+}}).then(r => r.json().then(v => {{
+  document.getElementById("out").textContent =
+    "status:" + r.status + " verdict:" + v.verdict + " number:" + (v.facts || {{}}).number;
+}})).catch(e => {{ document.getElementById("out").textContent = "error:" + e; }});
+</script>"#
+    )
+}
+
+/// Issue 17 §6: headless Chromium loads a page from one origin that verifies a certificate
+/// through the public front's JSON route (another origin) with fetch(); CORS lets it read the
+/// proto3 JSON answer: VERDICT_VALID and the certificate's number.
+async fn a_page_on_another_origin_verifies_a_certificate_over_json_in_chromium(backend: Backend) {
+    let Some(tools) = tica_e2e::browser::tools() else {
+        return;
+    };
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let id = cert.name.trim_start_matches("certificates/").to_owned();
+    let shown = open_on_another_origin(tools, json_verifying_page(&year.cluster.http(), &id)).await;
+    assert!(shown.contains("status:200"), "{shown}");
+    assert!(shown.contains("verdict:VERDICT_VALID"), "{shown}");
+    assert!(
+        shown.contains(&format!("number:{}", cert.number)),
+        "the verdict names {}: {shown}",
+        cert.number
+    );
     year.cluster.stop().await;
 }
 
