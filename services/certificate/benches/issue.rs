@@ -266,7 +266,7 @@ async fn main() {
     tica_certificate::startup::register(&mut server, svc.clone());
     let verifier = tica_auth::TokenVerifier::new(&Default::default());
     tokio::spawn(server.serve(grpc_listener, verifier, std::future::pending()));
-    let router = tica_certificate::http::router(svc.clone());
+    let router = tica_certificate::http::router(svc.clone(), &tica_server::edge::CorsOrigins::Any);
     tokio::spawn(async move {
         edge.serve_http(http_listener, router, std::future::pending())
             .await

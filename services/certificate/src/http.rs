@@ -40,15 +40,9 @@ use crate::service::{Certificates, Failure, Lookup, QrCheck, Subject, Verdict, V
 pub mod openapi;
 pub mod rest;
 
-/// The router (state included): the pages, and the JSON API answering CORS for the origins
-/// `TICA_CORS_ALLOWED_ORIGINS` names (any when unset).
-pub fn router(svc: Certificates) -> Router {
-    router_with_origins(svc, &rest::origins_from_environment())
-}
-
-/// [`router`], the JSON API answering CORS for `origins` (a process that has its
-/// [`tica_server::edge::EdgeConfig`] passes its `cors_allowed_origins`).
-pub fn router_with_origins(svc: Certificates, origins: &tica_server::edge::CorsOrigins) -> Router {
+/// The router (state included): the pages, and the JSON API answering CORS for `origins` (the
+/// process's `EdgeConfig::cors_allowed_origins`, `TICA_CORS_ALLOWED_ORIGINS`, as for gRPC-Web).
+pub fn router(svc: Certificates, origins: &tica_server::edge::CorsOrigins) -> Router {
     let api = rest::router(svc.clone(), origins);
     Router::new()
         .route("/", get(landing))

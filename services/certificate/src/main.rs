@@ -107,7 +107,8 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
     )
     .await
     .context("starting the certificate service")?;
-    let pages = tica_certificate::http::router(svc.clone());
+    let pages =
+        tica_certificate::http::router(svc.clone(), &args.process.edge.cors_allowed_origins);
     let mut server = GrpcServer::new();
     tica_certificate::startup::register(&mut server, svc);
     tracing::info!(database = db.location(), "certificate starting");

@@ -64,8 +64,9 @@ impl Pages {
 
     /// One request through the public router, from 192.0.2.7.
     async fn call(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-        let router = tica_certificate::http::router(self.svc.clone())
-            .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
+        let router =
+            tica_certificate::http::router(self.svc.clone(), &tica_server::edge::CorsOrigins::Any)
+                .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
         let response = router.oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
         let bytes = axum::body::to_bytes(body, 4 << 20).await.unwrap();

@@ -793,10 +793,8 @@ fn json_front(edge: &Edge, rate_per_minute: u32, burst: u32) -> axum::Router {
         cors_allowed_origins: origins.clone(),
         ..tica_server::edge::EdgeConfig::default()
     };
-    tica_server::edge::Edge::new(config).guard(tica_certificate::http::router_with_origins(
-        edge.svc.clone(),
-        &origins,
-    ))
+    tica_server::edge::Edge::new(config)
+        .guard(tica_certificate::http::router(edge.svc.clone(), &origins))
 }
 
 struct Answer {

@@ -121,18 +121,6 @@ pub(crate) fn method(rpc: &str) -> MethodDescriptor {
         .unwrap_or_else(|| panic!("{SERVICE} has no method {rpc}"))
 }
 
-/// The origins `TICA_CORS_ALLOWED_ORIGINS` allows (any when unset; none when it does not parse,
-/// which the process's own flags refuse at start anyway).
-pub fn origins_from_environment() -> CorsOrigins {
-    match std::env::var("TICA_CORS_ALLOWED_ORIGINS") {
-        Err(_) => CorsOrigins::Any,
-        Ok(text) => text.parse().unwrap_or_else(|error: String| {
-            tracing::warn!(%error, "TICA_CORS_ALLOWED_ORIGINS: no origin may call the JSON API");
-            CorsOrigins::List(Vec::new())
-        }),
-    }
-}
-
 /// The JSON routes and the OpenAPI document, answering CORS for `origins`.
 pub fn router(svc: Certificates, origins: &CorsOrigins) -> Router {
     let cors = Edge::new(EdgeConfig {
