@@ -12,9 +12,10 @@
 //! `google.rpc.Status` details of every refusal it provokes on purpose. Its JSON summary is
 //! checked here.
 //!
-//! Tokens: the script takes ready bearer tokens (minted here with the suite's key) or, with
-//! `--provider-client`/`--office-client ID:SECRET`, gets them by the OAuth 2.0 client-credentials
-//! grant at `{http}/oauth/token`.
+//! Tokens: the offices register the agency's two machines (a training provider, the county's
+//! dashboard) as API clients over gRPC, and the script gets its tokens with their secrets by the
+//! OAuth 2.0 client-credentials grant at `{http}/oauth/token` (it also takes ready tokens, for a
+//! hand run against a suite without registered clients).
 //!
 //! The script runs on `$TICA_PYTHON` (or `python3`) with `tests/interop/requirements.txt`
 //! installed; without them the test says why and passes, unless `TICA_REQUIRE_INTEROP=1` (CI).
@@ -29,6 +30,7 @@ use tica_auth::Role;
 use tica_e2e::{Cluster, Transport, test_pki};
 use tica_proto::tica::assessment::v1 as pb;
 use tica_proto::tica::certificate::v1 as cpb;
+use tica_proto::tica::roster::v1 as rpb;
 use tica_storage::Backend;
 
 tica_testkit::backend_tests!(an_agency_does_its_five_tasks_from_python_over_mutual_tls);
@@ -104,6 +106,29 @@ fn agency(python: PathBuf, args: Vec<String>) -> (std::process::ExitStatus, Valu
     (output.status, summary, stderr)
 }
 
+/// Registers an API client as `office` would; `CLIENT_ID:SECRET`, as the script takes it.
+async fn register_client(
+    mut office: tica_client::Roster,
+    role: &str,
+    jurisdiction: &str,
+    provider_id: &str,
+) -> String {
+    let client = office
+        .create_api_client(rpb::CreateApiClientRequest {
+            api_client: Some(rpb::ApiClient {
+                display_name: format!("interop {role}"),
+                jurisdiction: format!("jurisdictions/{jurisdiction}"),
+                role: role.into(),
+                provider_id: provider_id.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("the office registers the agency's client")
+        .into_inner();
+    format!("{}:{}", client.client_id, client.client_secret)
+}
+
 async fn an_agency_does_its_five_tasks_from_python_over_mutual_tls(backend: Backend) {
     let Some(python) = python() else {
         return;
@@ -177,8 +202,22 @@ async fn an_agency_does_its_five_tasks_from_python_over_mutual_tls(backend: Back
     let withdrawn = 1;
 
     let suite = cluster.suite.as_ref().unwrap();
-    let provider_token = cluster.token_as(PROVIDER, Role::TrainingProvider, "340000", None);
-    let office_token = cluster.token_as("interop-office", Role::CountyOffice, &county, None);
+    // The agency's two machines are registered by the offices, over gRPC, as API clients; the
+    // script fetches its own tokens with their secrets (OAuth 2.0 client credentials).
+    let provider_client = register_client(
+        cluster.roster(Role::ProvinceOffice, "340000"),
+        "training_provider",
+        "340000",
+        PROVIDER,
+    )
+    .await;
+    let office_client = register_client(
+        cluster.roster(Role::CountyOffice, &county),
+        "county_office",
+        &county,
+        "",
+    )
+    .await;
     let pki = |name: &str| test_pki(name).display().to_string();
     let args = vec![
         "--grpc".into(),
@@ -191,12 +230,10 @@ async fn an_agency_does_its_five_tasks_from_python_over_mutual_tls(backend: Back
         pki("client.pem"),
         "--client-key".into(),
         pki("client.key"),
-        "--provider-token".into(),
-        provider_token,
-        "--provider-id".into(),
-        PROVIDER.into(),
-        "--office-token".into(),
-        office_token,
+        "--provider-client".into(),
+        provider_client,
+        "--office-client".into(),
+        office_client,
         "--county".into(),
         county.clone(),
         "--batch".into(),
@@ -216,6 +253,10 @@ async fn an_agency_does_its_five_tasks_from_python_over_mutual_tls(backend: Back
     assert!(status.success(), "{status:?}: {stderr}\n{summary:#}");
     assert_eq!(summary["ok"], true, "{summary:#}");
     assert_eq!(summary["tls"]["mutual"], true);
+    assert_eq!(
+        summary["tokens"],
+        serde_json::json!({"provider": "client_credentials", "office": "client_credentials"})
+    );
     assert!(summary["jwks_keys"].as_u64().unwrap() >= 1);
 
     // 1. hours for 300 teachers, pushed twice: created, then unchanged.
@@ -262,6 +303,7 @@ async fn an_agency_does_its_five_tasks_from_python_over_mutual_tls(backend: Back
         "RUN_ENDED",
         "CERTIFICATE_ALREADY_REVOKED",
         "RATE_LIMITED",
+        "invalid_client",
     ] {
         assert!(reasons.contains(&expected), "{expected} not in {reasons:?}");
     }

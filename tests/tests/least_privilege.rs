@@ -185,6 +185,7 @@ async fn a_token_of_the_retired_catch_all_service_role_is_refused(backend: Backe
             nbf: None,
             exp: now + Duration::from_secs(600).as_secs(),
             jti: "old".into(),
+            client_id: None,
         })
         .unwrap();
     let mut roster = tica_client::roster(cluster.channel.clone(), &old);

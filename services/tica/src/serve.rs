@@ -136,7 +136,9 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     tls.check_listen(args.http, "TICA_HTTP_ADDR")?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    dev_key(&args.data_dir)?;
+    // The suite's own token key: `tica token mint` signs with it, and so does the token
+    // endpoint (`POST /oauth/token`) for the API clients offices register.
+    let token_key = dev_key(&args.data_dir)?;
     let mut keys = load_verifying_keys(&args.data_dir.join("keys"))?;
     if let Some(extra) = &args.token_public_keys {
         keys.extend(
@@ -238,7 +240,14 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
     let http = axum::Router::new()
         .route("/healthz", get(healthz))
         .with_state(roster_db.clone())
-        .merge(tica_certificate::http::router(certificates));
+        .merge(tica_certificate::http::router(
+            certificates,
+            &args.edge.cors_allowed_origins,
+        ))
+        .merge(tica_roster::http::router(
+            tica_roster::service::Roster::new(roster_db.clone()),
+            tica_auth::TokenSigner::new(&token_key),
+        ));
     let mut http_stop = stopped.clone();
     let http_task = tokio::spawn(async move {
         edge.serve_http(http_listener, http, async move {
@@ -351,7 +360,7 @@ fn print_banner(args: &ServeArgs, suite: &Suite, kid: &str) {
         "TICA is running.".to_owned(),
         format!("  gRPC    {grpc}  roster, assessment, sampling, certificate: serving"),
         format!("          reflection is on: `grpcurl {grpcurl} {grpc} list` shows every service"),
-        format!("  HTTP    {scheme}://{http}  (/healthz; certificates: /c/{{id}}, /certificates, /.well-known/jwks.json)"),
+        format!("  HTTP    {scheme}://{http}  (/healthz; certificates: /c/{{id}}, /certificates, /.well-known/jwks.json; tokens for API clients: POST /oauth/token)"),
         format!("  TLS     {tls}"),
         format!("  admin   http://{admin}  (/metrics: Prometheus text; /healthz) — keep it private"),
         format!("  edge    {}", describe_edge(&args.edge)),
