@@ -356,8 +356,11 @@ pub struct HoursRecordRow {
     pub watched_minutes: i64,
     /// Course length.
     pub course_minutes: i64,
-    /// Completed (µs).
+    /// Completed (µs): the provider's `complete_time`, or when the push without one was stored.
     pub complete_micros: i64,
+    /// Whether `complete_micros` is the service's stamp (the push carried no `complete_time`):
+    /// not the provider's content, so a retry without one compares equal to it.
+    pub complete_time_stamped: bool,
     /// Provider's revision.
     pub revision: i64,
     /// Created (µs).

@@ -32,7 +32,7 @@ async fn a_teachers_hours_are_read_through_their_index_range_whatever_plan_is_ca
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO hours_records SELECT 'provider-' || (i % 7), 'r' || i, \
                  't' || (i % {TEACHERS}), '640000/640100/640121', 'online', 'c', 'course', 100, 0, 0, \
-                 0, 1, 0, 0 FROM generate_series(1, {}) AS i",
+                 0, 1, 0, 0, FALSE FROM generate_series(1, {}) AS i",
                 TEACHERS * PER_TEACHER
             )))
             .execute(pool)
@@ -70,7 +70,7 @@ async fn a_teachers_hours_are_read_through_their_index_range_whatever_plan_is_ca
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
                  INSERT INTO hours_records SELECT 'provider-' || (i % 7), 'r' || i, \
                  't' || (i % {TEACHERS}), '640000/640100/640121', 'online', 'c', 'course', 100, 0, 0, \
-                 0, 1, 0, 0 FROM n",
+                 0, 1, 0, 0, 0 FROM n",
                 TEACHERS * PER_TEACHER
             )))
             .execute(pool)

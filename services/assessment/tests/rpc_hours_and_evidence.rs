@@ -23,6 +23,7 @@ tica_testkit::backend_tests!(
     a_push_is_refused_to_a_teacher_and_under_another_providers_name,
     a_school_office_pushes_the_hours_it_awards_under_its_own_provider_name,
     hours_pushed_after_certification_are_kept_but_said_not_to_count,
+    a_retried_push_without_complete_times_is_unchanged_and_other_content_under_its_revision_is_not,
     // GetHoursRecord
     an_hours_record_is_read_by_its_provider_its_teacher_and_their_offices_only,
     // ListHoursRecords
@@ -210,6 +211,84 @@ async fn a_school_office_pushes_the_hours_it_awards_under_its_own_provider_name(
             .await,
         Code::PermissionDenied,
     );
+}
+
+/// Issue 17 §4, a retry returns the first answer: a provider whose push timed out sends the very
+/// same records again. Records without `complete_time` are stamped with the time they were first
+/// stored; that stamp is the service's, not the provider's content, so the retry is UNCHANGED and
+/// stores nothing. Other content under the same revision is still refused, a completion time the
+/// first push did not carry included.
+async fn a_retried_push_without_complete_times_is_unchanged_and_other_content_under_its_revision_is_not(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    let mut provider = year.provider();
+    let undated = |kind, what| pb::HoursRecord {
+        complete_time: None,
+        ..hours(&year.a1, kind, what)
+    };
+    let first = push(vec![
+        undated(pb::HoursKind::OnlineStudy, "online"),
+        undated(pb::HoursKind::Practice, "practice"),
+    ]);
+    let created = provider
+        .batch_push_hours_records(first.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    let outcomes: Vec<i32> = created.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [pb::PushOutcome::Created as i32; 2],
+        "{created:?}"
+    );
+    let online = record_name(&year.a1, "online");
+    let stored = get_record(&mut provider, &online).await.unwrap();
+    assert!(stored.complete_time.is_some(), "stamped when first stored");
+    let participant = year.participant_record(&year.a1).await;
+    assert_eq!(participant.counted_centihours, 6000);
+
+    let again = provider
+        .batch_push_hours_records(first)
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    let outcomes: Vec<i32> = again.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [pb::PushOutcome::Unchanged as i32; 2],
+        "{again:?}"
+    );
+    assert_eq!(again[0].record.as_ref(), Some(&stored), "the first answer");
+    assert_eq!(get_record(&mut provider, &online).await.unwrap(), stored);
+    assert_eq!(year.participant_record(&year.a1).await, participant);
+
+    // The same revision with other content: refused, whether or not it carries a time.
+    let mut fewer = undated(pb::HoursKind::OnlineStudy, "online");
+    fewer.centihours = 2000;
+    let mut dated = undated(pb::HoursKind::OnlineStudy, "online");
+    dated.complete_time = stored.complete_time;
+    dated.complete_time.as_mut().unwrap().seconds -= 3600;
+    let conflicting = provider
+        .batch_push_hours_records(push(vec![fewer, dated]))
+        .await
+        .unwrap()
+        .into_inner()
+        .results;
+    for result in &conflicting {
+        assert_eq!(
+            result.outcome,
+            pb::PushOutcome::Rejected as i32,
+            "{conflicting:?}"
+        );
+        assert!(result.error.contains("revision 1"), "{}", result.error);
+    }
+    assert_eq!(get_record(&mut provider, &online).await.unwrap(), stored);
+    assert_eq!(year.participant_record(&year.a1).await, participant);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -41,11 +41,11 @@ pub(super) async fn batch_push_hours_records(
             centihours: rec.centihours,
             watched_minutes: i64::from(rec.watched_minutes),
             course_minutes: i64::from(rec.course_minutes),
+            // Absent: the service stamps the time the record is stored (service::hours).
             complete_micros: rec
                 .complete_time
                 .as_ref()
-                .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
-                .unwrap_or_else(tica_storage::now_micros),
+                .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000),
             revision: rec.revision,
         });
     }

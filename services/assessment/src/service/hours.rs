@@ -37,8 +37,8 @@ pub struct HoursPush {
     pub watched_minutes: i64,
     /// Course length.
     pub course_minutes: i64,
-    /// Completed (µs).
-    pub complete_micros: i64,
+    /// Completed (µs), when the provider says; `None`: stamped with the time it is stored.
+    pub complete_micros: Option<i64>,
     /// Revision.
     pub revision: i64,
 }
@@ -620,7 +620,8 @@ fn decide_push(
         centihours: push.centihours,
         watched_minutes: push.watched_minutes,
         course_minutes: push.course_minutes,
-        complete_micros: push.complete_micros,
+        complete_micros: push.complete_micros.unwrap_or(now),
+        complete_time_stamped: push.complete_micros.is_none(),
         revision: push.revision,
         create_micros: now,
         update_micros: now,
@@ -639,7 +640,7 @@ fn decide_push(
                 && old.centihours == record.centihours
                 && old.watched_minutes == record.watched_minutes
                 && old.course_minutes == record.course_minutes
-                && old.complete_micros == record.complete_micros;
+                && same_complete_time(old, &record);
             if same {
                 return Ok((PushOutcome::Unchanged, old.clone()));
             }
@@ -660,6 +661,16 @@ fn decide_push(
         }
     };
     Ok((outcome, record))
+}
+
+/// Whether a push of the same revision says the same about when the activity was completed.
+/// A push without `complete_time` is stamped with the time it is stored: the stamp is the
+/// service's, not the provider's content, so a retry of that push (again without one) is the
+/// same, however much later it comes (issue 17 §4: a retry returns the first answer). A time
+/// where the first push had none, or none where it had one, is other content.
+fn same_complete_time(old: &HoursRecordRow, new: &HoursRecordRow) -> bool {
+    old.complete_time_stamped == new.complete_time_stamped
+        && (new.complete_time_stamped || old.complete_micros == new.complete_micros)
 }
 
 fn error_text(e: &AssessmentError) -> String {

@@ -251,7 +251,8 @@ impl TryFrom<ParticipantRow> for ParticipantRecord {
 }
 
 pub(crate) const HOURS_COLUMNS: &str = "provider_id, record_id, teacher_number, path, kind, course_id, course_title, \
-    centihours, watched_minutes, course_minutes, complete_micros, revision, create_micros, update_micros";
+    centihours, watched_minutes, course_minutes, complete_micros, revision, create_micros, update_micros, \
+    complete_time_stamped";
 
 #[derive(FromRow)]
 pub(crate) struct HoursRow {
@@ -269,6 +270,7 @@ pub(crate) struct HoursRow {
     revision: i64,
     create_micros: i64,
     update_micros: i64,
+    complete_time_stamped: bool,
 }
 
 impl TryFrom<HoursRow> for HoursRecordRow {
@@ -286,6 +288,7 @@ impl TryFrom<HoursRow> for HoursRecordRow {
             watched_minutes: r.watched_minutes,
             course_minutes: r.course_minutes,
             complete_micros: r.complete_micros,
+            complete_time_stamped: r.complete_time_stamped,
             revision: r.revision,
             create_micros: r.create_micros,
             update_micros: r.update_micros,

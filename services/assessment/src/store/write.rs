@@ -212,11 +212,13 @@ macro_rules! write_all {
         for h in &work.hours {
             let sql = match h.loaded {
                 None => "INSERT INTO hours_records (provider_id, record_id, teacher_number, path, kind, course_id, course_title, \
-                         centihours, watched_minutes, course_minutes, complete_micros, revision, create_micros, update_micros) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                         centihours, watched_minutes, course_minutes, complete_micros, revision, create_micros, update_micros, \
+                         complete_time_stamped) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 Some(_) => "UPDATE hours_records SET teacher_number = $3, path = $4, kind = $5, course_id = $6, course_title = $7, \
                          centihours = $8, watched_minutes = $9, course_minutes = $10, complete_micros = $11, revision = $12, \
-                         create_micros = $13, update_micros = $14 WHERE provider_id = $1 AND record_id = $2 AND update_micros = $15",
+                         create_micros = $13, update_micros = $14, complete_time_stamped = $15 \
+                         WHERE provider_id = $1 AND record_id = $2 AND update_micros = $16",
             };
             let query = sqlx::query(sql)
                 .bind(h.provider_id.clone())
@@ -232,7 +234,8 @@ macro_rules! write_all {
                 .bind(h.complete_micros)
                 .bind(h.revision)
                 .bind(h.create_micros)
-                .bind(h.update_micros);
+                .bind(h.update_micros)
+                .bind(h.complete_time_stamped);
             match h.loaded {
                 None => {
                     query.execute(&mut *$tx).await?;
