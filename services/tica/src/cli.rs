@@ -14,6 +14,8 @@ use tica_proto::tica::roster::v1 as pb;
 use tica_sample::{CountySpec, SampleRoster, SampleSpec};
 use tonic::transport::Channel;
 
+pub mod api_clients;
+
 /// Where the server is and who is calling (shared by `tica roster …` and `tica certificates …`).
 #[derive(Debug, Args)]
 pub struct Connection {
@@ -100,6 +102,17 @@ pub enum RosterCommand {
     Import(ImportArgs),
     /// Export schools or teachers to a CSV or XLSX file.
     Export(ExportArgs),
+    /// API clients: other agencies' machines that fetch their own tokens at `POST
+    /// /oauth/token` (OAuth 2.0 client credentials); offices register, list and revoke them.
+    #[command(
+        subcommand,
+        after_help = "Example (a county office; the secret is printed once):
+  tica roster api-clients create --jurisdiction 341324 --role county_office --display-name \"泗县人社局职称评审系统\"
+  tica roster api-clients list --state active
+  tica roster api-clients show apiClients/CLIENT_ID
+  tica roster api-clients revoke CLIENT_ID --reason \"合同终止\""
+    )]
+    ApiClients(api_clients::ApiClientsCommand),
 }
 
 /// Jurisdiction commands.
@@ -391,6 +404,7 @@ pub async fn run(command: RosterCommand) -> anyhow::Result<()> {
             Ok(())
         }
         RosterCommand::Import(args) => import(args).await,
+        RosterCommand::ApiClients(command) => api_clients::run(command).await,
         RosterCommand::Export(args) => {
             let mut client = args.connection.client().await?;
             let format = if args.out.extension().is_some_and(|e| e == "xlsx") {

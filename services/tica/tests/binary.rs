@@ -214,3 +214,328 @@ fn a_token_for_a_role_at_the_wrong_level_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `tica serve` as a child, killed if the test fails before it stops it.
+struct Served {
+    child: std::process::Child,
+    stderr: BufReader<std::process::ChildStderr>,
+    banner: String,
+}
+
+impl Served {
+    fn start(data: &std::path::Path) -> Served {
+        let mut child = tica()
+            .args([
+                "serve",
+                "--grpc",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--admin",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(data)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut banner = String::new();
+        let started = Instant::now();
+        while !banner.contains("Stop with Ctrl-C.") {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no banner: {banner}"
+            );
+            if stderr.read_line(&mut banner).unwrap() == 0 {
+                panic!("tica serve exited early: {banner}");
+            }
+        }
+        Served {
+            child,
+            stderr,
+            banner,
+        }
+    }
+
+    /// The address after `label` in the banner, e.g. `gRPC` or `HTTP`.
+    fn address(&self, label: &str) -> String {
+        self.banner
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap()
+            .to_owned()
+    }
+
+    /// SIGTERM, then everything it logged after the banner.
+    fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut rest = String::new();
+        loop {
+            let mut line = String::new();
+            if self.stderr.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            rest.push_str(&line);
+        }
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "{exit:?}: {rest}");
+        rest
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn mint(data: &std::path::Path, role: &str, jurisdiction: &str, school: Option<&str>) -> String {
+    let mut command = tica();
+    command.args([
+        "token",
+        "mint",
+        "--role",
+        role,
+        "--jurisdiction",
+        jurisdiction,
+    ]);
+    if let Some(school) = school {
+        command.args(["--school", school]);
+    }
+    let minted = command.arg("--data-dir").arg(data).output().unwrap();
+    assert!(
+        minted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&minted.stderr)
+    );
+    String::from_utf8(minted.stdout).unwrap().trim().to_owned()
+}
+
+/// Runs `tica roster …` against `grpc` with `token`; (success, stdout, stderr).
+fn roster_cli(grpc: &str, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = tica()
+        .arg("roster")
+        .args(args)
+        .args(["--server", &format!("http://{grpc}"), "--token", token])
+        .env_remove("TICA_TOKEN")
+        .env_remove("TICA_SERVER")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `POST {http}/oauth/token` with HTTP Basic, as `curl -u ID:SECRET -d
+/// grant_type=client_credentials` sends it; (status, body).
+fn token_request(http: &str, client_id: &str, secret: &str) -> (u16, String) {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let address = http.strip_prefix("http://").expect("plain HTTP");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+    let body = "grant_type=client_credentials";
+    write!(
+        stream,
+        "POST /oauth/token HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {basic}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Issue 17 §2: an office registers an API client with the CLI, the agency's machine trades the
+/// printed id and secret for a token at `POST /oauth/token`, the office lists and revokes it, and
+/// the endpoint then refuses it; a person's token cannot register one and is told so.
+#[test]
+fn an_office_registers_lists_and_revokes_an_api_client_with_the_cli() {
+    let data = tempfile::tempdir().unwrap();
+    let served = Served::start(data.path());
+    let grpc = served.address("gRPC");
+    let http = served.address("HTTP");
+    assert!(http.starts_with("http://"), "{http}");
+
+    let province = mint(data.path(), "province_office", "340000", None);
+    for args in [
+        &["340000", "安徽省"][..],
+        &["341300", "宿州市", "--parent", "340000"],
+        &["341324", "泗县", "--parent", "341300"],
+    ] {
+        let mut full = vec!["jurisdictions", "create"];
+        full.extend_from_slice(args);
+        let (ok, out, err) = roster_cli(&grpc, &province, &full);
+        assert!(ok, "{out}{err}");
+    }
+    let county = mint(data.path(), "county_office", "341324", None);
+
+    // Register: the id and the secret, labelled, once; a warning; a ready token request.
+    let (ok, out, err) = roster_cli(
+        &grpc,
+        &county,
+        &[
+            "api-clients",
+            "create",
+            "--jurisdiction",
+            "341324",
+            "--role",
+            "county_office",
+            "--display-name",
+            "泗县人社局职称评审系统",
+            "--token-ttl",
+            "300",
+            "--http",
+            &http,
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let field = |label: &str| {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {label} in {out}"))
+    };
+    let client_id = field("client_id:");
+    let secret = field("client_secret:");
+    assert!(secret.starts_with("tica_cs_"), "{out}");
+    assert!(out.contains("cannot be shown again"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "curl -u {client_id}:{secret} -d grant_type=client_credentials {http}/oauth/token"
+        )),
+        "{out}"
+    );
+
+    // The agency's machine gets a token, and it works: the client is a county office.
+    let (status, body) = token_request(&http, &client_id, &secret);
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["expires_in"], 300, "{body}");
+    let machine = answer["access_token"].as_str().unwrap().to_owned();
+
+    // Listed, as a table and (with the machine's own token) as JSON lines without the secret.
+    let (ok, out, err) = roster_cli(&grpc, &county, &["api-clients", "list"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&client_id) && out.contains("泗县人社局职称评审系统"),
+        "{out}"
+    );
+    assert!(out.contains("1 of 1 API clients"), "{out}");
+    let (ok, out, err) = roster_cli(
+        &grpc,
+        &machine,
+        &["api-clients", "list", "--jurisdiction", "341324", "--json"],
+    );
+    assert!(ok, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["clientId"], client_id.as_str());
+    assert_eq!(lines[0]["state"], "API_CLIENT_STATE_ACTIVE");
+    assert!(!out.contains(&secret), "a list never shows the secret");
+
+    // Shown by its resource name.
+    let (ok, out, err) = roster_cli(
+        &grpc,
+        &county,
+        &["api-clients", "show", &format!("apiClients/{client_id}")],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("county_office") && out.contains("300 s"),
+        "{out}"
+    );
+
+    // Revoked by its bare id: listed as revoked, no longer active, and refused at the endpoint.
+    let (ok, out, err) = roster_cli(
+        &grpc,
+        &county,
+        &["api-clients", "revoke", &client_id, "--reason", "合同终止"],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("revoked apiClients/"), "{out}");
+    let (ok, out, err) = roster_cli(
+        &grpc,
+        &county,
+        &["api-clients", "list", "--state", "revoked", "--json"],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&client_id) && out.contains("合同终止"),
+        "{out}"
+    );
+    let (ok, out, err) = roster_cli(
+        &grpc,
+        &county,
+        &["api-clients", "list", "--state", "active"],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(!out.contains(&client_id), "{out}");
+    let (status, body) = token_request(&http, &client_id, &secret);
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("invalid_client"), "{body}");
+
+    // Revoking again, and a person's token: a sentence and a non-zero exit, not a raw status.
+    let (ok, _, err) = roster_cli(
+        &grpc,
+        &county,
+        &["api-clients", "revoke", &client_id, "--reason", "again"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("revoked already") && !err.contains("Status {"),
+        "{err}"
+    );
+    let teacher = mint(data.path(), "teacher", "341324", Some("3413240001"));
+    let (ok, out, err) = roster_cli(
+        &grpc,
+        &teacher,
+        &[
+            "api-clients",
+            "create",
+            "--jurisdiction",
+            "341324",
+            "--role",
+            "county_office",
+            "--display-name",
+            "not mine to register",
+        ],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(
+            "the roster service refused to register the API client: your token may not do this"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("Status {"), "{err}");
+
+    let logged = served.stop();
+    assert!(!logged.contains(&secret), "the secret is never logged");
+}
