@@ -23,6 +23,7 @@
 
 pub mod edge;
 pub mod errors;
+pub mod http_errors;
 pub mod kit;
 pub mod metrics;
 pub mod names;

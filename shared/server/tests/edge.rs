@@ -63,6 +63,13 @@ fn router() -> Router {
                 "done"
             }),
         )
+        // Machine routes: a JSON API and a token endpoint, as the services mount them.
+        .route("/api/v1/thing", get(|| async { "{}" }))
+        .route(
+            "/api/v1/upload",
+            post(|body: Bytes| async move { body.len().to_string() }),
+        )
+        .route("/oauth/token", post(|| async { "{}" }))
 }
 
 /// The public front served by `config`'s edge until the sender is used or dropped.
@@ -340,6 +347,104 @@ async fn a_trusted_proxy_is_held_only_to_the_total_cap() {
     );
     // (A proxy's half-sent request would hold the drain up to its longer header timeout.)
     drop((first, held));
+    front.stop().await;
+}
+
+/// The google.rpc.Status a JSON refusal carries: (HTTP code, status, ErrorInfo reason, RetryInfo
+/// delay).
+fn json_refusal(answer: &Answer) -> (u64, String, String, Option<String>) {
+    assert!(
+        answer
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{answer:?}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&answer.body).expect("a JSON body");
+    let error = &body["error"];
+    let details = error["details"].as_array().expect("details");
+    let of_type = |name: &str| {
+        details
+            .iter()
+            .find(|d| d["@type"] == format!("type.googleapis.com/google.rpc.{name}"))
+    };
+    let info = of_type("ErrorInfo").expect("an ErrorInfo");
+    assert_eq!(info["domain"], "tica");
+    (
+        error["code"].as_u64().unwrap(),
+        error["status"].as_str().unwrap().to_owned(),
+        info["reason"].as_str().unwrap().to_owned(),
+        of_type("RetryInfo").map(|r| r["retryDelay"].as_str().unwrap().to_owned()),
+    )
+}
+
+#[tokio::test]
+async fn programs_get_the_edges_refusals_as_json_and_browsers_keep_their_page() {
+    let front = Front::start(EdgeConfig {
+        rate_per_minute: 60,
+        burst: 2,
+        ..config()
+    })
+    .await;
+    // The JSON API over budget: 429 with Retry-After, and a google.rpc.Status a program reads.
+    for _ in 0..2 {
+        assert_eq!(
+            get_from(CLIENT, front.addr, "/api/v1/thing", "")
+                .await
+                .status,
+            200
+        );
+    }
+    let refused = get_from(CLIENT, front.addr, "/api/v1/thing", "").await;
+    assert_eq!(refused.status, 429, "{refused:?}");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let (code, status, reason, delay) = json_refusal(&refused);
+    assert_eq!(
+        (code, status.as_str(), reason.as_str()),
+        (429, "RESOURCE_EXHAUSTED", "RATE_LIMITED")
+    );
+    // The budget's exact wait, as proto3 JSON writes a Duration; Retry-After rounds it up.
+    let delay: f64 = delay.unwrap().trim_end_matches('s').parse().unwrap();
+    assert!(delay > 0.0 && delay <= 1.0, "{delay}");
+    // The token endpoint, and any request that asks for JSON and not HTML, read the same.
+    let token = exchange(
+        CLIENT,
+        front.addr,
+        "POST /oauth/token HTTP/1.1\r\nHost: tica\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(json_refusal(&token).2, "RATE_LIMITED");
+    let asked = get_from(CLIENT, front.addr, "/", "Accept: application/json\r\n").await;
+    assert_eq!(json_refusal(&asked).1, "RESOURCE_EXHAUSTED");
+    // A browser's page over budget still gets the page in Chinese and English.
+    let page = get_from(
+        CLIENT,
+        front.addr,
+        "/",
+        "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n",
+    )
+    .await;
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.body.contains("请求过于频繁"), "{}", page.body);
+
+    // A body over the cap, announced by its Content-Length: 413, as JSON for a program.
+    let answer = exchange(
+        OTHER,
+        front.addr,
+        "POST /api/v1/upload HTTP/1.1\r\nHost: tica\r\nContent-Type: application/json\r\n\
+         Content-Length: 100000000\r\n\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(answer.status, 413, "{answer:?}");
+    assert_eq!(
+        json_refusal(&answer),
+        (413, "OUT_OF_RANGE".into(), "REQUEST_TOO_LARGE".into(), None)
+    );
     front.stop().await;
 }
 

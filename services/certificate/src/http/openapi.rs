@@ -13,7 +13,8 @@ use prost_reflect::{
 };
 use serde_json::{Map, Value, json};
 
-use super::rest::{CODE_NAMES, OPENAPI_PATH, ROUTES, RouteMethod, method};
+use super::rest::{OPENAPI_PATH, ROUTES, RouteMethod, method};
+use tica_server::http_errors::CODE_NAMES;
 
 /// The component the error body refers to.
 const ERROR_SCHEMA: &str = "google.rpc.Status";

@@ -18,6 +18,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::{ClientAddr, Edge, refused};
+use crate::errors::{ErrorReason, Locale, Refusal, complete};
 
 /// The Content-Security-Policy of a response that sets none: nothing may load, nothing may
 /// frame it; forms post only to this origin. Pages that need styles or scripts set their own
@@ -211,20 +212,94 @@ async fn admit_request(State(edge): State<Edge>, mut request: Request, next: Nex
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let client = edge.config.trusted_proxies.client(peer, request.headers());
     request.extensions_mut().insert(ClientAddr(client));
+    let program = reads_json(&request).then(|| {
+        Locale::from_accept_language(
+            request
+                .headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    });
     if let Some(limiter) = &edge.http {
         request.extensions_mut().insert(limiter.clone());
         if let Err(wait) = limiter.charge(client, 1) {
             refused("http", "rate_limited");
-            return too_many_requests(wait);
+            return match program {
+                Some(locale) => json_refusal(
+                    Refusal::new(
+                        ErrorReason::RateLimited,
+                        "too many requests from this address; retry after the delay given",
+                    )
+                    .retry_after(wait),
+                    None,
+                    locale,
+                ),
+                None => too_many_requests(wait),
+            };
         }
     }
     let response = next.run(request).await;
-    match response.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => refused("http", "body_too_large"),
-        StatusCode::REQUEST_TIMEOUT => refused("http", "request_timeout"),
-        _ => {}
+    let (reason, message) = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            refused("http", "body_too_large");
+            (
+                ErrorReason::RequestTooLarge,
+                format!(
+                    "the request body is larger than the {} bytes accepted",
+                    edge.config.max_body_bytes
+                ),
+            )
+        }
+        StatusCode::REQUEST_TIMEOUT => {
+            refused("http", "request_timeout");
+            (
+                ErrorReason::DeadlineExceeded,
+                format!(
+                    "the request was not complete within {} s",
+                    edge.config.request_timeout.as_secs()
+                ),
+            )
+        }
+        _ => return response,
+    };
+    match program {
+        // The layers' own bare answers become JSON; a handler's JSON refusal stays as it is.
+        Some(locale) if !is_json(&response) => json_refusal(
+            Refusal::new(reason, message),
+            Some(response.status()),
+            locale,
+        ),
+        _ => response,
     }
+}
+
+/// Whether the request comes from a program that reads JSON: the JSON API (`/api/`), the token
+/// endpoint (`/oauth/`), or a client that accepts JSON and not HTML. A browser's page request
+/// accepts `text/html` and keeps getting pages.
+fn reads_json(request: &Request) -> bool {
+    let path = request.uri().path();
+    if path.starts_with("/api/") || path.starts_with("/oauth/") {
+        return true;
+    }
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+fn is_json(response: &Response) -> bool {
     response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"))
+}
+
+/// An edge refusal as a program reads it (`crate::http_errors`), in the client's language.
+fn json_refusal(refusal: Refusal, http: Option<StatusCode>, locale: Locale) -> Response {
+    crate::http_errors::response(complete(refusal.into_status(), locale), http)
 }
 
 /// 429 with `Retry-After` (whole seconds, at least 1) and a short page in Chinese and English.
