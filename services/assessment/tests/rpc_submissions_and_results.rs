@@ -46,6 +46,7 @@ tica_testkit::backend_tests!(
     in_ningxia_a_failed_offline_check_fails_the_final_recognition_and_a_pending_one_withholds_it,
     // WithdrawCertifiedResult
     the_province_withdraws_a_certified_result_once_and_the_stream_says_so,
+    an_empty_micro_competency_withdraws_every_certified_result_of_the_participant,
     // StreamCertifiedResults
     certified_results_stream_in_sequence_and_resume_after_the_last_one_processed,
 );
@@ -982,6 +983,95 @@ async fn the_province_withdraws_a_certified_result_once_and_the_stream_says_so(b
     );
     assert_eq!(withdrawn.micro_competency, "B2");
     assert_eq!(withdrawn.withdraw_reason, "材料造假");
+}
+
+/// The contract: an empty `micro_competency` withdraws the level result and, under a policy that
+/// certifies per micro-competency, every one of the participant's results. Sixian certifies each
+/// passed micro-competency (《泗县实施意见》附件2 §四(三)3): B2, C1 and C4 per teacher. One is
+/// withdrawn on its own first; the empty code withdraws the other two, each with its WITHDRAWN
+/// event and audit entry as the single case has, and leaves the colleagues' results alone.
+async fn an_empty_micro_competency_withdraws_every_certified_result_of_the_participant(
+    backend: Backend,
+) {
+    let Some(year) = Year::open(backend).await else {
+        return;
+    };
+    year.certified().await;
+    let withdraw = |code: &str, reason: &str| pb::WithdrawCertifiedResultRequest {
+        participant: year.participant(&year.a1),
+        micro_competency: code.into(),
+        reason: reason.into(),
+    };
+    let mut province = year
+        .suite
+        .assessment("province", Role::ProvinceOffice, "340000", None);
+    province
+        .withdraw_certified_result(withdraw("B2", "材料造假"))
+        .await
+        .unwrap();
+    let participant = province
+        .withdraw_certified_result(withdraw("", "成果均非本人完成"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(participant.name, year.participant(&year.a1));
+    assert!(!participant.certified, "none of their results stands");
+    assert_eq!(year.batch().await.last_certified_sequence, 12);
+    let (_, results) = stream(&year, 10).await.unwrap();
+    let mut withdrawn: Vec<(&str, &str, &str)> = results
+        .iter()
+        .map(|r| {
+            assert_eq!(r.kind, pb::CertifiedResultEventKind::Withdrawn as i32);
+            (
+                r.teacher.as_str(),
+                r.micro_competency.as_str(),
+                r.withdraw_reason.as_str(),
+            )
+        })
+        .collect();
+    withdrawn.sort();
+    let teacher = format!("teachers/{}", year.a1);
+    assert_eq!(
+        withdrawn,
+        [
+            (teacher.as_str(), "C1", "成果均非本人完成"),
+            (teacher.as_str(), "C4", "成果均非本人完成"),
+        ]
+    );
+    // Each withdrawal is audited as the single one is.
+    let audited = province
+        .list_audit_events(pb::ListAuditEventsRequest {
+            resource: year.participant(&year.a1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    let mut changes: Vec<serde_json::Value> = audited
+        .iter()
+        .filter(|e| e.method.ends_with("/WithdrawCertifiedResult"))
+        .map(|e| serde_json::from_str(&e.change_json).unwrap())
+        .collect();
+    changes.sort_by_key(|c| c["result"].as_str().unwrap().to_owned());
+    let key = |code: &str| format!("341324-2026/{}/{code}", year.a1);
+    assert_eq!(
+        changes,
+        [
+            serde_json::json!({ "result": key("B2"), "reason": "材料造假" }),
+            serde_json::json!({ "result": key("C1"), "reason": "成果均非本人完成" }),
+            serde_json::json!({ "result": key("C4"), "reason": "成果均非本人完成" }),
+        ]
+    );
+    // Nothing is left to withdraw; the colleagues keep theirs.
+    refused(
+        province
+            .withdraw_certified_result(withdraw("", "成果均非本人完成"))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(year.batch().await.last_certified_sequence, 12);
+    assert!(year.participant_record(&year.a2).await.certified);
 }
 
 // ---------------------------------------------------------------------------------------------

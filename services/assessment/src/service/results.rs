@@ -622,8 +622,9 @@ impl Assessment {
         self.stored_batch(id).await
     }
 
-    /// Withdraws a certified result (a review overturned it): appends a WITHDRAWN event so that
-    /// the certificate is revoked. Province office.
+    /// Withdraws a certified result (a review overturned it), or with `code` empty every one of
+    /// the participant's results still standing: appends a WITHDRAWN event per result so that its
+    /// certificate is revoked, all in one transaction. Province office.
     pub async fn withdraw_certified_result(
         &self,
         ctx: &Ctx,
@@ -661,16 +662,20 @@ impl Assessment {
         let withdrawn = decide_result_withdrawal(batch, p, &events, (code, reason), now)?;
         let ResultWithdrawal {
             batch,
-            event,
-            participant: Decision { record: p, audit },
+            events,
+            participant: p,
+            audits,
         } = withdrawn;
         let name = super::participants::participant_name(&p);
-        let audit = ctx.audit("WithdrawCertifiedResult", name, &p.path, audit);
+        let audits = audits
+            .into_iter()
+            .map(|audit| ctx.audit("WithdrawCertifiedResult", name.clone(), &p.path, audit))
+            .collect();
         self.commit(&Work {
             batches: vec![batch],
             participants: vec![p.clone()],
-            events: vec![event],
-            audits: vec![audit],
+            events,
+            audits,
             ..Default::default()
         })
         .await?;
@@ -882,18 +887,25 @@ fn decide_offline_check(
     Decision { record: p, audit }
 }
 
-/// What withdrawing a certified result writes.
+/// What withdrawing certified results writes.
 struct ResultWithdrawal {
-    /// The batch, with the event's sequence as its last.
+    /// The batch, with the last event's sequence as its last.
     batch: BatchRecord,
-    /// The WITHDRAWN event.
-    event: CertifiedEventRecord,
+    /// One WITHDRAWN event per result, in the order the results were certified.
+    events: Vec<CertifiedEventRecord>,
     /// The participant, with the withdrawal among its grade's reasons.
-    participant: Decision<ParticipantRecord>,
+    participant: ParticipantRecord,
+    /// One audit entry per result, as for a single one: `{result, reason}`.
+    audits: Vec<serde_json::Value>,
 }
 
-/// Withdraws a certified result (`code` empty: the teacher's level certificate): it must have
-/// been certified and not withdrawn yet; a WITHDRAWN event carrying the reason follows.
+/// Withdraws certified results of a participant: the result of `code`, or with `code` empty
+/// every result of the participant still standing — the level result, or under a policy that
+/// certifies per micro-competency each of their micro-competencies (the contract on
+/// WithdrawCertifiedResultRequest). Each must have been certified; what is withdrawn already is
+/// refused for a code and skipped for the whole, which is refused only when nothing stands. A
+/// WITHDRAWN event carrying the reason follows per result; the participant stays certified while
+/// one of their results does.
 fn decide_result_withdrawal(
     mut batch: BatchRecord,
     mut p: ParticipantRecord,
@@ -901,47 +913,80 @@ fn decide_result_withdrawal(
     (code, reason): (&str, &str),
     now: i64,
 ) -> Result<ResultWithdrawal> {
-    let key = format!(
-        "{}/{}/{}",
-        batch.id,
-        p.teacher_number,
-        if code.is_empty() { "level" } else { code }
-    );
-    let certified = events
+    let prefix = format!("{}/{}/", batch.id, p.teacher_number);
+    let withdrawn: std::collections::HashSet<&str> = events
         .iter()
-        .find(|e| e.result_key == key && e.kind == "certified")
-        .ok_or_else(|| AssessmentError::NotFound(format!("certified result {key}")))?;
-    if events
+        .filter(|e| e.kind == "withdrawn")
+        .map(|e| e.result_key.as_str())
+        .collect();
+    let certified: Vec<&CertifiedEventRecord> = events
         .iter()
-        .any(|e| e.result_key == key && e.kind == "withdrawn")
-    {
-        return Err(AssessmentError::FailedPrecondition(format!(
-            "{key} is withdrawn already"
-        )));
-    }
-    let mut payload: CertifiedPayload = serde_json::from_str(&certified.payload_json)
-        .map_err(|_| AssessmentError::Internal("stored event does not parse".into()))?;
-    payload.withdraw_reason = reason.trim().to_owned();
-    batch.last_sequence += 1;
-    batch.update_micros = next_micros(batch.update_micros);
-    let event = CertifiedEventRecord {
-        batch_id: batch.id.clone(),
-        sequence: batch.last_sequence,
-        kind: "withdrawn".into(),
-        result_key: key.clone(),
-        payload_json: to_json(&payload),
-        event_micros: now,
+        .filter(|e| e.kind == "certified" && e.result_key.starts_with(&prefix))
+        .collect();
+    let chosen: Vec<&CertifiedEventRecord> = if code.is_empty() {
+        if certified.is_empty() {
+            return Err(AssessmentError::NotFound(format!(
+                "certified results of {prefix}*"
+            )));
+        }
+        let standing: Vec<_> = certified
+            .iter()
+            .copied()
+            .filter(|e| !withdrawn.contains(e.result_key.as_str()))
+            .collect();
+        if standing.is_empty() {
+            return Err(AssessmentError::FailedPrecondition(format!(
+                "every certified result of {prefix}* is withdrawn already"
+            )));
+        }
+        standing
+    } else {
+        let key = format!("{prefix}{code}");
+        let one = certified
+            .iter()
+            .copied()
+            .find(|e| e.result_key == key)
+            .ok_or_else(|| AssessmentError::NotFound(format!("certified result {key}")))?;
+        if withdrawn.contains(key.as_str()) {
+            return Err(AssessmentError::FailedPrecondition(format!(
+                "{key} is withdrawn already"
+            )));
+        }
+        vec![one]
     };
-    if code.is_empty() {
+    let reason = reason.trim();
+    let mut out = Vec::with_capacity(chosen.len());
+    let mut audits = Vec::with_capacity(chosen.len());
+    for certified in &chosen {
+        let mut payload: CertifiedPayload = serde_json::from_str(&certified.payload_json)
+            .map_err(|_| AssessmentError::Internal("stored event does not parse".into()))?;
+        payload.withdraw_reason = reason.to_owned();
+        batch.last_sequence += 1;
+        out.push(CertifiedEventRecord {
+            batch_id: batch.id.clone(),
+            sequence: batch.last_sequence,
+            kind: "withdrawn".into(),
+            result_key: certified.result_key.clone(),
+            payload_json: to_json(&payload),
+            event_micros: now,
+        });
+        audits.push(serde_json::json!({ "result": certified.result_key, "reason": reason }));
+    }
+    batch.update_micros = next_micros(batch.update_micros);
+    let standing = certified.iter().any(|e| {
+        !withdrawn.contains(e.result_key.as_str())
+            && !chosen.iter().any(|c| c.result_key == e.result_key)
+    });
+    if code.is_empty() || !standing {
         p.certified = false;
     }
-    p.grade_reasons.push(format!("认证撤回：{}", reason.trim()));
+    p.grade_reasons.push(format!("认证撤回：{reason}"));
     p.update_micros = next_micros(p.update_micros);
-    let audit = serde_json::json!({ "result": key, "reason": reason.trim() });
     Ok(ResultWithdrawal {
         batch,
-        event,
-        participant: Decision { record: p, audit },
+        events: out,
+        participant: p,
+        audits,
     })
 }
 
@@ -961,6 +1006,97 @@ mod tests {
             update_micros: 1,
             loaded: None,
         }
+    }
+
+    fn certified_participant(teacher: &str) -> ParticipantRecord {
+        let county = tica_domain::division::DivisionCode::parse("640104").unwrap();
+        let t = crate::roster::RosterTeacher {
+            number: teacher.into(),
+            display_name: String::new(),
+            id_number_masked: String::new(),
+            school: "6401040001".into(),
+            jurisdiction: county,
+            birth_date: time::macros::date!(1980 - 01 - 01),
+            category: tica_domain::TeacherCategory::Ordinary,
+            roles: Vec::new(),
+            subject: String::new(),
+        };
+        let mut p = super::super::batches::enrolment(&batch(BatchState::Certified), &t, "", 1);
+        p.certified = true;
+        p
+    }
+
+    fn event(sequence: i64, kind: &str, key: &str) -> CertifiedEventRecord {
+        CertifiedEventRecord {
+            batch_id: "b1".into(),
+            sequence,
+            kind: kind.into(),
+            result_key: key.into(),
+            payload_json: to_json(&CertifiedPayload::default()),
+            event_micros: 1,
+        }
+    }
+
+    #[test]
+    fn an_empty_code_withdraws_the_level_result_under_a_level_policy_and_only_the_participants() {
+        let mut b = batch(BatchState::Certified);
+        b.last_sequence = 2;
+        let events = [
+            event(1, "certified", "b1/t1/level"),
+            event(2, "certified", "b1/t2/level"),
+        ];
+        let w = decide_result_withdrawal(b, certified_participant("t1"), &events, ("", "造假"), 5)
+            .unwrap();
+        let keys: Vec<(i64, &str, &str)> = w
+            .events
+            .iter()
+            .map(|e| (e.sequence, e.kind.as_str(), e.result_key.as_str()))
+            .collect();
+        assert_eq!(keys, [(3, "withdrawn", "b1/t1/level")]);
+        assert_eq!(w.batch.last_sequence, 3);
+        assert!(!w.participant.certified);
+        assert_eq!(
+            w.audits,
+            [serde_json::json!({ "result": "b1/t1/level", "reason": "造假" })]
+        );
+    }
+
+    #[test]
+    fn a_participant_stays_certified_until_their_last_result_is_withdrawn() {
+        let mut b = batch(BatchState::Certified);
+        b.last_sequence = 3;
+        let events = [
+            event(1, "certified", "b1/t1/B2"),
+            event(2, "certified", "b1/t1/C1"),
+            event(3, "withdrawn", "b1/t1/B2"),
+        ];
+        let p = certified_participant("t1");
+        let w =
+            decide_result_withdrawal(b.clone(), p.clone(), &events[..2], ("B2", "x"), 5).unwrap();
+        assert!(w.participant.certified, "C1 stands");
+        let w = decide_result_withdrawal(b.clone(), p.clone(), &events, ("C1", "x"), 5).unwrap();
+        assert!(!w.participant.certified, "nothing stands");
+        // Nothing of theirs was certified: NOT_FOUND; everything withdrawn: FAILED_PRECONDITION.
+        let none = decide_result_withdrawal(
+            b.clone(),
+            certified_participant("t9"),
+            &events,
+            ("", "x"),
+            5,
+        );
+        assert!(
+            matches!(none, Err(AssessmentError::NotFound(_))),
+            "{:?}",
+            none.err()
+        );
+        let mut all = events.to_vec();
+        all.push(event(4, "withdrawn", "b1/t1/C1"));
+        let done = decide_result_withdrawal(b, p, &all, ("", "x"), 5);
+        assert!(
+            matches!(done, Err(AssessmentError::FailedPrecondition(_))),
+            "{:?}",
+            done.err()
+        );
     }
 
     #[test]
