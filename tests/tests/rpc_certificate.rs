@@ -17,6 +17,7 @@ mod support_year;
 use sha2::{Digest, Sha256};
 use support_year::{COUNTY, OTHER_COUNTY, Year, identity, school};
 use tica_auth::Role;
+use tica_e2e::Transport;
 use tica_e2e::certificates::{CertificateClient, client, issue};
 use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::certificate::v1::certificate_service_client::CertificateServiceClient;
@@ -27,6 +28,7 @@ use tonic::{Code, Status};
 tica_testkit::backend_tests!(
     another_countys_school_answers_alike_whether_it_has_certificates_or_not,
     a_county_office_issues_its_certified_batch_once_and_a_second_run_issues_nothing_twice,
+    a_run_whose_process_stopped_resumes_by_itself_after_a_restart,
     no_run_starts_for_a_batch_not_yet_certified_or_another_countys,
     a_run_is_read_by_its_county_and_offices_above_and_not_by_another_county,
     runs_are_listed_newest_first_by_batch_and_state_within_the_callers_jurisdiction,
@@ -208,6 +210,101 @@ async fn a_county_office_issues_its_certified_batch_once_and_a_second_run_issues
         run.certificates_issued,
         "nothing issued twice"
     );
+    year.cluster.stop().await;
+}
+
+/// Issue 17 §8: a run whose process stopped mid-run (its lease lapsed) is not lost and needs no
+/// new StartIssuanceRun: the restarted suite takes it over from its last committed chunk, acting
+/// as the run's county office with a token of its own (`services/certificate`), and runs it to
+/// SUCCEEDED, issuing every certified result once.
+async fn a_run_whose_process_stopped_resumes_by_itself_after_a_restart(backend: Backend) {
+    let Some(mut year) = Year::certified(backend).await else {
+        return;
+    };
+    // What a replica that died right after starting a run leaves behind: the run RUNNING at
+    // its start, its lease two periods old.
+    let batch_id = year.batch.trim_start_matches("batches/").to_owned();
+    let stale = tica_storage::now_micros() - 2 * tica_certificate::store::RUN_LEASE_MICROS;
+    let run = tica_certificate::model::RunRecord {
+        id: format!("{batch_id}-1"),
+        batch_id: batch_id.clone(),
+        seq: 1,
+        county: format!("jurisdictions/{COUNTY}"),
+        path: tica_domain::ScopePath::for_jurisdiction(
+            tica_domain::division::DivisionCode::parse(COUNTY).unwrap(),
+        ),
+        state: tica_certificate::model::RunState::Running,
+        start_after_sequence: 0,
+        cursor: 0,
+        target_sequence: 0,
+        events_processed: 0,
+        certificates_issued: 0,
+        certificates_revoked: 0,
+        already_issued: 0,
+        results_parked: 0,
+        parked_issued: 0,
+        error_sequence: 0,
+        error: String::new(),
+        creator: tica_certificate::model::Actor::default(),
+        create_micros: stale,
+        start_micros: stale,
+        end_micros: 0,
+        update_micros: stale,
+    };
+    let audit = tica_storage::audit::AuditEntry {
+        actor: tica_certificate::model::Actor::default(),
+        method: format!(
+            "{}/StartIssuanceRun",
+            tica_certificate::service::SERVICE_NAME
+        ),
+        resource: format!("issuanceRuns/{}", run.id),
+        path: run.path.clone(),
+        change: serde_json::json!({}),
+    };
+    let suite = year.cluster.suite.as_ref().unwrap();
+    tica_certificate::store::insert_run(suite.certificate_db(), &run, "", &audit)
+        .await
+        .unwrap();
+
+    year.cluster.restart(Transport::Plaintext).await;
+    let name = format!("issuanceRuns/{}", run.id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let ended = loop {
+        let now = county_office(&year)
+            .get_issuance_run(cpb::GetIssuanceRunRequest { name: name.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        if now.state != cpb::IssuanceRunState::Running as i32
+            && now.state != cpb::IssuanceRunState::Pending as i32
+        {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run was not resumed: {now:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        ended.state,
+        cpb::IssuanceRunState::Succeeded as i32,
+        "{ended:?}"
+    );
+    assert!(ended.certificates_issued > 0, "{ended:?}");
+    // Every certified result once: a new run finds nothing left to issue.
+    let again = issue(&mut county_office(&year), &year.batch).await;
+    assert_eq!(again.certificates_issued, 0, "{again:?}");
+    let listed = county_office(&year)
+        .list_certificates(cpb::ListCertificatesRequest {
+            parent: format!("jurisdictions/{COUNTY}"),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, ended.certificates_issued, "{listed:?}");
     year.cluster.stop().await;
 }
 

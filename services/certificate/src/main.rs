@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use tica_auth::{TokenVerifier, load_verifying_keys};
+use tica_auth::{TokenVerifier, load_verifying_keys, read_trusted_signing_key};
 use tica_certificate::service::Config;
 use tica_server::GrpcServer;
 use tica_server::process::{self, ProcessArgs, Servers};
@@ -64,6 +64,13 @@ struct Args {
         default_value = "/tmp/tica-archives"
     )]
     archive_dir: PathBuf,
+    /// The suite's token signing key (Ed25519 PKCS#8 PEM, the roster's TICA_TOKEN_SIGNING_KEY),
+    /// optional: with it an issuance run whose process stopped resumes on another replica, as
+    /// the run's county office (subject `services/certificate`); without it such a run ends
+    /// FAILED and a new run resumes after it. Its public half must be among
+    /// TICA_TOKEN_PUBLIC_KEYS.
+    #[arg(long, env = "TICA_TOKEN_SIGNING_KEY")]
+    token_signing_key: Option<PathBuf>,
     #[command(flatten)]
     public: tica_certificate::startup::PublicSettings,
     #[command(flatten)]
@@ -90,6 +97,12 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
         .context("loading token public keys (TICA_TOKEN_PUBLIC_KEYS)")?;
     let secret = tica_certificate::startup::search_secret(&args.search_secret_file)
         .context("the search secret (TICA_CERT_SEARCH_SECRET_FILE)")?;
+    let resume_signer = match &args.token_signing_key {
+        Some(path) => Some(tica_auth::TokenSigner::new(
+            &read_trusted_signing_key(path, &keys).context("TICA_TOKEN_SIGNING_KEY")?,
+        )),
+        None => None,
+    };
     let tls = args.process.tls.load()?;
     let svc = tica_certificate::startup::build(
         db.clone(),
@@ -99,11 +112,14 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
             .context("the roster URL (TICA_ROSTER_URL)")?,
         &args.cert_keys,
         args.cert_active_key.as_deref(),
-        args.public.apply(Config::new(
-            &args.verify_base_url,
-            secret,
-            args.archive_dir.clone(),
-        )),
+        Config {
+            resume_signer,
+            ..args.public.apply(Config::new(
+                &args.verify_base_url,
+                secret,
+                args.archive_dir.clone(),
+            ))
+        },
     )
     .await
     .context("starting the certificate service")?;

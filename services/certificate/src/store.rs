@@ -296,6 +296,43 @@ pub async fn fail_interrupted_runs(db: &Database, now: i64, cutoff: i64) -> Resu
     Ok(n)
 }
 
+/// Claims for this replica the PENDING or RUNNING runs whose lease lapsed before `cutoff`
+/// (their process stopped): each gets a lease from `now`, state and progress unchanged, and is
+/// returned to be resumed. A run another replica claimed first, or whose process renewed its
+/// lease meanwhile, is not returned.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.claim_lapsed_runs", db.operation.name = "certificate.claim_lapsed_runs"))]
+pub async fn claim_lapsed_runs(db: &Database, now: i64, cutoff: i64) -> Result<Vec<RunRecord>> {
+    let rows: Vec<(String,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT doc_json FROM issuance_runs \
+             WHERE state IN ('pending', 'running') AND update_micros < $1",
+        )
+        .bind(cutoff)
+        .fetch_all(pool)
+        .await?
+    });
+    let mut claimed = Vec::new();
+    for (doc,) in rows {
+        let run: RunRecord = parse(&doc, "issuance run")?;
+        let done = with_db!(db, pool => {
+            sqlx::query(
+                "UPDATE issuance_runs SET update_micros = $1 \
+                 WHERE id = $2 AND state IN ('pending', 'running') AND update_micros < $3",
+            )
+            .bind(now)
+            .bind(run.id.clone())
+            .bind(cutoff)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if done == 1 {
+            claimed.push(run);
+        }
+    }
+    Ok(claimed)
+}
+
 /// Stores `run`, already marked CANCELLED, with its audit entry, if it is still PENDING or
 /// RUNNING; false (nothing written) when it ended meanwhile.
 pub async fn cancel_run(db: &Database, run: &RunRecord, audit: &AuditEntry) -> Result<bool> {

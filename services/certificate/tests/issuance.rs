@@ -26,6 +26,7 @@ tica_testkit::backend_tests!(
     the_teachers_search_is_limited_per_client,
     a_cancelled_run_stays_cancelled_and_keeps_what_it_issued,
     only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps,
+    a_run_whose_lease_lapsed_is_claimed_by_one_replica_with_its_progress,
     an_archive_job_is_cancelled_by_whoever_may_see_it_and_stays_cancelled,
     an_archive_job_whose_builder_stopped_is_built_again_by_another_replica,
 );
@@ -484,6 +485,59 @@ async fn only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps(backen
             .unwrap()
     );
     assert!(!store::save_run(&db, &orphan).await.unwrap());
+}
+
+/// Leases (issue 17 §8): with the token key, a replica claims a run whose process stopped
+/// (to resume it, progress as stored) instead of failing it; a run another replica is running,
+/// and a run already claimed, are left alone.
+async fn a_run_whose_lease_lapsed_is_claimed_by_one_replica_with_its_progress(backend: Backend) {
+    let Some(Fixture {
+        test_db: _test_db,
+        db,
+        dir: _dir,
+        svc: _svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    let live = support::stored_run(&db, 1, 0).await.unwrap();
+    let mut orphan = support::stored_run(&db, 2, 40).await.unwrap();
+    let now = tica_storage::now_micros();
+    orphan.certificates_issued = 40;
+    orphan.update_micros = now - 2 * store::RUN_LEASE_MICROS;
+    assert!(store::save_run(&db, &orphan).await.unwrap());
+    assert!(store::renew_run_lease(&db, &live.id, now).await.unwrap());
+
+    let cutoff = now - store::RUN_LEASE_MICROS;
+    let claimed = store::claim_lapsed_runs(&db, now, cutoff).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [orphan.id.as_str()]
+    );
+    assert_eq!(
+        (claimed[0].cursor, claimed[0].certificates_issued),
+        (40, 40)
+    );
+    assert_eq!(claimed[0].state, RunState::Running);
+    // The claim is a fresh lease: another replica sweeping now claims nothing, fails nothing.
+    assert!(
+        store::claim_lapsed_runs(&db, now, cutoff)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store::fail_interrupted_runs(&db, now, cutoff)
+            .await
+            .unwrap(),
+        0
+    );
+    for id in [&live.id, &orphan.id] {
+        assert_eq!(
+            store::run(&db, id).await.unwrap().unwrap().state,
+            RunState::Running
+        );
+    }
 }
 
 /// CancelCertificateArchive (issue 17 §8): a job not yet ended ends CANCELLED, audited, and its

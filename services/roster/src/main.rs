@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use tica_auth::{TokenSigner, TokenVerifier, load_verifying_keys, read_signing_key};
+use tica_auth::{TokenSigner, TokenVerifier, load_verifying_keys, read_trusted_signing_key};
 use tica_server::GrpcServer;
 use tica_server::process::{self, ProcessArgs, Servers};
 use tica_storage::Database;
@@ -65,13 +65,7 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
     tracing::info!(database = db.location(), "roster starting");
     let mut servers = Servers::new("roster", server, args.listen, TokenVerifier::new(&keys));
     if let Some(path) = &args.token_signing_key {
-        let pair = read_signing_key(path).context("reading TICA_TOKEN_SIGNING_KEY")?;
-        // Tokens no service would accept are worse than none: refuse to start instead.
-        anyhow::ensure!(
-            keys.contains_key(&pair.kid),
-            "the public half of TICA_TOKEN_SIGNING_KEY (key id {}) is not among TICA_TOKEN_PUBLIC_KEYS: the services would refuse every token it signs",
-            pair.kid
-        );
+        let pair = read_trusted_signing_key(path, &keys).context("TICA_TOKEN_SIGNING_KEY")?;
         let roster = tica_roster::service::Roster::new(db.clone());
         let endpoint = tica_roster::http::router(roster, TokenSigner::new(&pair));
         servers = servers.with_public_http(endpoint, args.http_listen, "TICA_HTTP_LISTEN");

@@ -105,6 +105,11 @@ pub struct Suite {
 }
 
 impl Suite {
+    /// The certificate service's database (tests stage what a crashed replica leaves behind).
+    pub fn certificate_db(&self) -> &Database {
+        &self.certificate_db
+    }
+
     /// Stops accepting, drains in-flight calls, closes the databases.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
@@ -218,12 +223,17 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
         own,
         &key_dir,
         args.cert_active_key.as_deref(),
-        args.certificate_public
-            .apply(tica_certificate::service::Config::new(
-                &verify_base_url,
-                secret,
-                args.data_dir.join("archives"),
-            )),
+        tica_certificate::service::Config {
+            // The suite's own token key: a run the process stopped resumes at the next start.
+            resume_signer: Some(tica_auth::TokenSigner::new(&token_key)),
+            ..args
+                .certificate_public
+                .apply(tica_certificate::service::Config::new(
+                    &verify_base_url,
+                    secret,
+                    args.data_dir.join("archives"),
+                ))
+        },
     )
     .await
     .context("starting the certificate service")?;

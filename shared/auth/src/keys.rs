@@ -30,6 +30,16 @@ pub enum KeyError {
     /// No public key was found where some were expected.
     #[error("no Ed25519 public keys (*.pub.pem) found in {0}")]
     NoKeys(PathBuf),
+    /// A token signing key whose public half the services do not trust.
+    #[error(
+        "{path}: the public half of this token signing key (key id {kid}) is not among the trusted token keys (TICA_TOKEN_PUBLIC_KEYS): the services would refuse every token it signs"
+    )]
+    Untrusted {
+        /// The file.
+        path: PathBuf,
+        /// Its key id.
+        kid: String,
+    },
 }
 
 /// The key id of a public key: the first 16 hex characters of SHA-256 over its 32 bytes.
@@ -81,6 +91,23 @@ pub fn read_signing_key(path: &Path) -> Result<KeyPair, KeyError> {
     })?;
     let kid = key_id(&signing.verifying_key());
     Ok(KeyPair { signing, kid })
+}
+
+/// Reads the token signing key at `path` (`TICA_TOKEN_SIGNING_KEY`) and checks that `trusted`
+/// (the keys every service verifies tokens with) holds its public half: tokens no service
+/// would accept are worse than none, so a process refuses to start instead.
+pub fn read_trusted_signing_key(
+    path: &Path,
+    trusted: &BTreeMap<String, VerifyingKey>,
+) -> Result<KeyPair, KeyError> {
+    let pair = read_signing_key(path)?;
+    match trusted.get(&pair.kid) {
+        Some(key) if *key == pair.verifying_key() => Ok(pair),
+        _ => Err(KeyError::Untrusted {
+            path: path.to_path_buf(),
+            kid: pair.kid,
+        }),
+    }
 }
 
 /// Writes `{stem}.pem` (private, mode 0600) and `{stem}.pub.pem` into `dir`.

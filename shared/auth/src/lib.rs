@@ -48,7 +48,10 @@ pub fn refusal(
 }
 
 pub use caller::{Bearer, BearerToken, Caller, bearer_from, caller_from};
-pub use keys::{KeyError, KeyPair, key_id, load_verifying_keys, read_signing_key, write_key_pair};
+pub use keys::{
+    KeyError, KeyPair, key_id, load_verifying_keys, read_signing_key, read_trusted_signing_key,
+    write_key_pair,
+};
 pub use layer::{AuthLayer, AuthService, MethodPolicy, PolicySet};
 pub use role::Role;
 pub use token::{

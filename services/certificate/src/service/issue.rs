@@ -395,14 +395,82 @@ impl Certificates {
         }
     }
 
+    /// Takes over the runs whose process stopped (their lease lapsed a lease period ago). With
+    /// the token key ([`super::Config::resume_signer`]) each is claimed for this replica (one
+    /// replica wins each) and resumed here from its last committed chunk, acting as the run's
+    /// county office with a token minted for [`super::RESUMING_SUBJECT`]; without it they end
+    /// FAILED, and a new run resumes after their last certificate. How many were taken over.
+    pub async fn take_over_lapsed_runs(&self) -> Result<usize> {
+        let now = tica_storage::now_micros();
+        let cutoff = now - store::RUN_LEASE_MICROS;
+        let Some(signer) = self.inner.config.resume_signer.clone() else {
+            let failed = store::fail_interrupted_runs(&self.inner.db, now, cutoff).await?;
+            super::report_interrupted(failed);
+            return Ok(failed);
+        };
+        let claimed = store::claim_lapsed_runs(&self.inner.db, now, cutoff).await?;
+        for run in &claimed {
+            let token = run
+                .county
+                .strip_prefix("jurisdictions/")
+                .and_then(|code| tica_domain::division::DivisionCode::parse(code).ok())
+                .ok_or_else(|| format!("the run's county {:?} is not a county", run.county))
+                .and_then(|county| {
+                    signer
+                        .mint(
+                            super::RESUMING_SUBJECT,
+                            tica_auth::Role::CountyOffice,
+                            county,
+                            None,
+                            std::time::Duration::from_secs(3600),
+                        )
+                        .map_err(|e| e.to_string())
+                });
+            let this = self.clone();
+            let run = run.clone();
+            let span = tracing::info_span!("issuance run", otel.name = "issuance run resumed", run = %run.id);
+            tokio::spawn(
+                async move {
+                    let id = run.id.clone();
+                    let ended = match token {
+                        Ok(token) => {
+                            tracing::warn!(run = %id, cursor = run.cursor, "an issuance run whose process stopped resumes here");
+                            this.execute(run, tica_auth::BearerToken(token)).await
+                        }
+                        Err(why) => this.fail_run(run, why).await,
+                    };
+                    if let Err(error) = ended {
+                        tracing::error!(run = %id, %error, "a resumed issuance run could not record its end");
+                    }
+                }
+                .instrument(span),
+            );
+        }
+        Ok(claimed.len())
+    }
+
+    /// Records `run` FAILED after its last committed chunk, for `why`.
+    async fn fail_run(&self, mut run: RunRecord, why: String) -> Result<()> {
+        run.state = RunState::Failed;
+        run.error_sequence = run.cursor + 1;
+        run.error = why;
+        run.end_micros = super::next_micros(run.update_micros);
+        run.update_micros = run.end_micros;
+        store::save_run(&self.inner.db, &run).await?;
+        Ok(())
+    }
+
     /// Runs `run` to its end, recording the end (FAILED with the sequence and reason when a
     /// result cannot be processed). While it runs, its lease is renewed every
     /// [`LEASE_RENEWAL`]; it stops at the next chunk when the run was cancelled, or failed by
     /// another replica that found the lease lapsed.
     async fn execute(&self, mut run: RunRecord, token: tica_auth::BearerToken) -> Result<()> {
+        run.update_micros = super::next_micros(run.update_micros);
+        if run.state == RunState::Pending {
+            run.start_micros = run.update_micros;
+        }
+        // A resumed run keeps its start, counts and cursor: it goes on from its last chunk.
         run.state = RunState::Running;
-        run.start_micros = super::next_micros(run.update_micros);
-        run.update_micros = run.start_micros;
         if !store::save_run(&self.inner.db, &run).await? {
             return Ok(());
         }

@@ -60,7 +60,15 @@ pub struct Config {
     pub searches_per_client_minute: u32,
     /// The time (tests move it).
     pub clock: Clock,
+    /// The suite's token key (`TICA_TOKEN_SIGNING_KEY`), when this service holds it: a run
+    /// whose process stopped is then resumed here, from its last committed chunk, with a
+    /// token this service mints for the run's county office (subject [`RESUMING_SUBJECT`]).
+    /// Without it such a run ends FAILED and a new run resumes after its last certificate.
+    pub resume_signer: Option<tica_auth::TokenSigner>,
 }
+
+/// The subject of the tokens a resumed run acts with: what the peers' audit trails name.
+pub const RESUMING_SUBJECT: &str = "services/certificate";
 
 /// The current time in µs since the epoch (tests substitute their own).
 #[derive(Clone)]
@@ -109,6 +117,7 @@ impl Config {
             revocation_max_age: Duration::from_secs(24 * 3600),
             searches_per_client_minute: 20,
             clock: Clock::system(),
+            resume_signer: None,
         }
     }
 }
@@ -313,12 +322,6 @@ impl Certificates {
                 Some((k.kid.clone(), key))
             })
             .collect();
-        // Runs whose process stopped (their lease lapsed) end FAILED; runs another replica is
-        // running renew their leases and are left alone. Afterwards every lease period.
-        let wall = tica_storage::now_micros();
-        report_interrupted(
-            store::fail_interrupted_runs(&db, wall, wall - store::RUN_LEASE_MICROS).await?,
-        );
         let leaves = store::leaf_hashes_from(&db, 0).await?;
         let log = log::tree_from(leaves)?;
         std::fs::create_dir_all(&config.archive_dir)?;
@@ -344,6 +347,10 @@ impl Certificates {
                 checked: Mutex::new(std::collections::HashSet::new()),
             }),
         };
+        // Runs whose process stopped (their lease lapsed) resume here, or end FAILED without
+        // the token key; runs another replica is running renew their leases and are left
+        // alone. Afterwards every half lease.
+        svc.take_over_lapsed_runs().await?;
         // Archive jobs whose builder stopped are built again, here.
         let resumed = svc.resume_lapsed_archives().await?;
         if resumed > 0 {
@@ -356,9 +363,9 @@ impl Certificates {
         Ok(svc)
     }
 
-    /// Every half lease, marks FAILED the runs whose process stopped (whichever replica that
-    /// was) and builds here the archive jobs whose builder stopped, as long as this service
-    /// lives.
+    /// Every half lease, takes over the runs whose process stopped (whichever replica that
+    /// was: [`Certificates::take_over_lapsed_runs`]) and builds here the archive jobs whose
+    /// builder stopped, as long as this service lives.
     fn sweep_lapsed_runs(&self) {
         let inner = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
@@ -368,14 +375,11 @@ impl Certificates {
                 let Some(inner) = inner.upgrade() else {
                     return;
                 };
-                let now = tica_storage::now_micros();
-                match store::fail_interrupted_runs(&inner.db, now, now - store::RUN_LEASE_MICROS)
-                    .await
-                {
-                    Ok(n) => report_interrupted(n),
-                    Err(error) => tracing::warn!(%error, "sweeping lapsed issuance runs failed"),
+                let svc = Certificates { inner };
+                if let Err(error) = svc.take_over_lapsed_runs().await {
+                    tracing::warn!(%error, "sweeping lapsed issuance runs failed");
                 }
-                if let Err(error) = (Certificates { inner }).resume_lapsed_archives().await {
+                if let Err(error) = svc.resume_lapsed_archives().await {
                     tracing::warn!(%error, "resuming lapsed archive jobs failed");
                 }
             }
