@@ -13,40 +13,9 @@ fn tica() -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = tica()
-        .args([
-            "serve",
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .env("TICA_LOG_FORMAT", "json")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut banner = String::new();
-    let started = Instant::now();
-    while !banner.contains("Stop with Ctrl-C.") {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no banner: {banner}"
-        );
-        if stderr.read_line(&mut banner).unwrap() == 0 {
-            panic!("tica serve exited early: {banner}");
-        }
-    }
-    let grpc = banner
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("gRPC"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let served = Served::start_with(data.path(), &[("TICA_LOG_FORMAT", "json")]);
+    let grpc = served.address("gRPC");
+    let banner = served.banner.clone();
     for expected in [
         "HTTP",
         "data",
@@ -123,21 +92,7 @@ async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm
     );
 
     // SIGTERM: drain and exit 0.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut rest = String::new();
-    loop {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        rest.push_str(&line);
-    }
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "{exit:?}: {rest}");
+    let rest = served.stop();
     assert!(rest.contains("TICA stopped."), "{rest}");
     assert!(
         rest.contains("received SIGTERM"),
@@ -145,8 +100,9 @@ async fn tica_serve_says_where_everything_is_serves_and_stops_cleanly_on_sigterm
     );
 }
 
-/// `tica serve` speaks no TLS, so it serves on loopback only unless told the network encrypts
-/// by itself (issue 17 §1): an address beyond loopback is refused before anything starts.
+/// Without a TLS certificate `tica serve` serves plaintext on loopback only, unless told the
+/// network encrypts by itself (issue 17 §1): an address beyond loopback is refused before
+/// anything starts.
 #[test]
 fn tica_serve_refuses_to_serve_plaintext_beyond_loopback() {
     let data = tempfile::tempdir().unwrap();
@@ -224,6 +180,11 @@ struct Served {
 
 impl Served {
     fn start(data: &std::path::Path) -> Served {
+        Served::start_with(data, &[])
+    }
+
+    /// `tica serve` on free loopback ports over `data`, with `envs` set; once its banner is out.
+    fn start_with(data: &std::path::Path, envs: &[(&str, &str)]) -> Served {
         let mut child = tica()
             .args([
                 "serve",
@@ -236,6 +197,7 @@ impl Served {
                 "--data-dir",
             ])
             .arg(data)
+            .envs(envs.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

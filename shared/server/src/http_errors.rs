@@ -58,28 +58,10 @@ pub fn http_status(code: Code) -> StatusCode {
 
 /// The name google.rpc.Code gives `code` (`INVALID_ARGUMENT`).
 pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
+    CODE_NAMES[code as usize]
 }
 
-/// Every google.rpc.Code name, in code order (the OpenAPI document's enum).
+/// Every google.rpc.Code name, indexed by code (metrics' labels, the OpenAPI document's enum).
 pub const CODE_NAMES: [&str; 17] = [
     "OK",
     "CANCELLED",

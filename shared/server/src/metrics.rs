@@ -27,6 +27,8 @@ use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use prost::Message as _;
 
+use crate::http_errors::CODE_NAMES;
+
 /// Finished calls, by service, method and gRPC status code name.
 pub const REQUESTS_TOTAL: &str = "tica_grpc_server_requests_total";
 /// Seconds from a call's arrival to the end of its response stream.
@@ -116,26 +118,6 @@ fn describe() {
     );
 }
 
-/// gRPC status code names, indexed by code.
-const CODE_NAMES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
 const CODE_CANCELLED: usize = 1;
 const CODE_UNKNOWN: usize = 2;
 
