@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod certificates;
+pub mod interop;
 pub mod rfc9162;
 pub mod traces;
 

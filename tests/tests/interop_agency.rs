@@ -42,46 +42,19 @@ const TEACHERS: usize = 300;
 /// The training provider the script pushes hours as (its token's subject).
 const PROVIDER: &str = "interop-provider";
 
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The Python that runs the script: `$TICA_PYTHON`, else `python3`, when it has the packages
-/// of `tests/interop/requirements.txt`. None (the test skips) when it has not, unless
-/// `TICA_REQUIRE_INTEROP=1`.
+/// The Python that runs the agency's client (`tests/interop/agency.py`); None: skip.
 fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("TICA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "python3".into());
-    let why = match Command::new(&python)
-        .args([
-            "-c",
-            "import grpc, grpc_tools.protoc, google.protobuf, google.rpc.error_details_pb2",
-        ])
-        .output()
-    {
-        Ok(output) if output.status.success() => return Some(python),
-        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        Err(error) => format!("it does not run: {error}"),
-    };
-    assert!(
-        std::env::var("TICA_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "TICA_REQUIRE_INTEROP=1 but {} cannot run tests/interop/agency.py: {why}",
-        python.display()
-    );
-    eprintln!(
-        "skipped: {} cannot run tests/interop/agency.py ({why}); install \
-         tests/interop/requirements.txt in a venv and set TICA_PYTHON to its python",
-        python.display()
-    );
-    None
+    tica_e2e::interop::python(
+        "agency.py",
+        "grpc, grpc_tools.protoc, google.protobuf, google.rpc.error_details_pb2",
+    )
 }
 
 /// Runs the script with `args`; its exit status, summary (the last line of its standard
 /// output, JSON) and standard error. Gives up after ten minutes.
 fn agency(python: PathBuf, args: Vec<String>) -> (std::process::ExitStatus, Value, String) {
     let mut child = Command::new(python)
-        .arg(repository().join("tests/interop/agency.py"))
+        .arg(tica_e2e::interop::script("agency.py"))
         .args(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -30,36 +30,9 @@ use tica_storage::Backend;
 
 // ---- the second verifier ----
 
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The Python that runs the second verifier: `$TICA_PYTHON`, else `python3`, when it has the
-/// packages of `tests/interop/requirements.txt`. None (the test skips) when it has not, unless
-/// `TICA_REQUIRE_INTEROP=1`.
+/// The Python that runs the second verifier (`tests/interop/verify_qr.py`); None: skip.
 fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("TICA_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "python3".into());
-    let why = match Command::new(&python)
-        .args(["-c", "import cbor2, cryptography"])
-        .output()
-    {
-        Ok(output) if output.status.success() => return Some(python),
-        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        Err(error) => format!("it does not run: {error}"),
-    };
-    assert!(
-        std::env::var("TICA_REQUIRE_INTEROP").as_deref() != Ok("1"),
-        "TICA_REQUIRE_INTEROP=1 but {} cannot run tests/interop/verify_qr.py: {why}",
-        python.display()
-    );
-    eprintln!(
-        "skipped: {} cannot run tests/interop/verify_qr.py ({why}); install \
-         tests/interop/requirements.txt in a venv and set TICA_PYTHON to its python",
-        python.display()
-    );
-    None
+    tica_e2e::interop::python("verify_qr.py", "cbor2, cryptography")
 }
 
 /// The Python verifier's answers to `texts` (one a line on its standard input), against the key
@@ -72,7 +45,7 @@ fn python_answers(
 ) -> Vec<Value> {
     let mut command = Command::new(python);
     command
-        .arg(repository().join("tests/interop/verify_qr.py"))
+        .arg(tica_e2e::interop::script("verify_qr.py"))
         .arg("--jwks")
         .arg(jwks);
     if let Some(issuer) = issuer {
@@ -883,7 +856,7 @@ fn a_key_set_naming_a_key_id_twice_is_refused_by_both_verifiers() {
         Err(CredentialError::Malformed(_))
     ));
     let output = Command::new(&python)
-        .arg(repository().join("tests/interop/verify_qr.py"))
+        .arg(tica_e2e::interop::script("verify_qr.py"))
         .arg("--jwks")
         .arg(&jwks)
         .arg(format!("{BASE}/c/q7zk3m9x2v4j8d1r5t6w0nbhcp#0"))
@@ -924,7 +897,8 @@ fn the_specifications_worked_example_is_exactly_what_the_code_writes() {
     let (base, claims, key) = example();
     let signed = qr::sign_claims(&base, &claims, &key).unwrap();
     let text = qr::encode_qr(&base, &claims.id, &signed).unwrap();
-    let spec = std::fs::read_to_string(repository().join("docs/qr-format.md")).unwrap();
+    let spec =
+        std::fs::read_to_string(tica_e2e::interop::repository().join("docs/qr-format.md")).unwrap();
     // The document wraps long values at 64 characters; compare without line breaks.
     let unwrapped: String = spec.split_whitespace().collect();
     let message = [
