@@ -21,11 +21,11 @@ pub enum ApiClientsCommand {
         after_help = "Example (a county office registers the HR bureau's system):
   export TICA_TOKEN=$(tica token mint --role county_office --jurisdiction 341324)
   tica roster api-clients create --jurisdiction 341324 --role county_office \\
-      --display-name \"泗县人社局职称评审系统\" --http https://roster.ahedu.gov.cn
+      --display-name \"泗县人社局职称评审系统\" --http https://verify.ahedu.gov.cn
 
 The secret is shown only in this answer: hand it to the agency over a secure channel. Its
 machine then trades the id and secret for a token (valid --token-ttl seconds):
-  curl -u CLIENT_ID:SECRET -d grant_type=client_credentials https://roster.ahedu.gov.cn/oauth/token"
+  curl -u CLIENT_ID:SECRET -d grant_type=client_credentials https://verify.ahedu.gov.cn/oauth/token"
     )]
     Create(CreateArgs),
     /// List the clients acting in a jurisdiction's subtree, newest first (every page).
@@ -116,8 +116,8 @@ pub struct CreateArgs {
     /// Each token's lifetime in seconds, 60–3600 [default: 600].
     #[arg(long, value_parser = clap::value_parser!(i32).range(60..=3600))]
     token_ttl: Option<i32>,
-    /// Where agencies reach the token endpoint: the roster's public HTTP base URL (`tica
-    /// serve`: its --http address), for the example token request printed.
+    /// Where agencies reach the token endpoint (`/oauth/token`): the public host, the same as the
+    /// verification pages' (`tica serve`: its --http address), for the example request printed.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     http: String,
     /// Print the created client as one JSON object (proto3 JSON mapping, the secret included).
