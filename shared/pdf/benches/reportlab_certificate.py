@@ -135,9 +135,9 @@ def body(p):
     if micro:
         return [
             ("plain", f"您作为{school}教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的"),
-            ("strong", f"「{a}」"),
+            ("strong", f"“{a}”"),
             ("plain", "能力点成果经考核，认定为"),
-            ("strong", f"「{p['grade']}」"),
+            ("strong", f"“{p['grade']}”"),
             ("plain", f"{extra}，特发此证。"),
         ]
     subject = a[: -len(p["grade"])].rstrip() if a.endswith(p["grade"]) and a != p["grade"] else a
@@ -145,7 +145,7 @@ def body(p):
         ("plain", f"您作为{school}教师，参加信息技术应用能力提升工程2.0 培训与测评，经考核，"),
         ("strong", subject),
         ("plain", "等级认定为"),
-        ("strong", f"「{p['grade']}」"),
+        ("strong", f"“{p['grade']}”"),
         ("plain", f"{extra}，特发此证。"),
     ]
 

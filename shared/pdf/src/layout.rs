@@ -527,9 +527,9 @@ fn body_pieces(page: &CertificatePage<'_>) -> Vec<(Style, String)> {
             plain(format!(
                 "您作为{school}教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的"
             )),
-            strong(&format!("「{}」", page.achievement.trim())),
+            strong(&format!("“{}”", page.achievement.trim())),
             plain("能力点成果经考核，认定为".into()),
-            strong(&format!("「{}」", page.grade)),
+            strong(&format!("“{}”", page.grade)),
             plain(format!("{extra}，特发此证。")),
         ]
     } else {
@@ -545,7 +545,7 @@ fn body_pieces(page: &CertificatePage<'_>) -> Vec<(Style, String)> {
             )),
             strong(subject),
             plain("等级认定为".into()),
-            strong(&format!("「{}」", page.grade)),
+            strong(&format!("“{}”", page.grade)),
             plain(format!("{extra}，特发此证。")),
         ]
     }
@@ -572,7 +572,7 @@ fn tokens(pieces: &[(Style, String)]) -> Vec<(Style, String)> {
     let mut out: Vec<(Style, String)> = Vec::new();
     let mut open_pending: Option<(Style, String)> = None;
     for (style, text) in pieces {
-        // A short bracketed piece (「合格」) never breaks.
+        // A short quoted or bracketed piece (“合格”) never breaks.
         if text.chars().next().is_some_and(|c| OPENING.contains(c)) && text.chars().count() <= 6 {
             out.push((*style, text.clone()));
             continue;
@@ -743,12 +743,12 @@ mod tests {
 
     #[test]
     fn codes_and_numbers_are_not_split_and_closing_marks_stay_on_the_line() {
-        let t = tokens(&[(Style::Plain, "证号 6401**12X），工程2.0 「B2 好」".into())]);
+        let t = tokens(&[(Style::Plain, "证号 6401**12X），工程2.0 “B2 好”".into())]);
         let texts: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
         assert!(texts.contains(&"6401**12X），"), "{texts:?}");
         assert!(texts.contains(&"程2.0"), "{texts:?}");
-        assert!(texts.contains(&"「B2"), "{texts:?}");
-        assert!(texts.contains(&"好」"), "{texts:?}");
+        assert!(texts.contains(&"“B2"), "{texts:?}");
+        assert!(texts.contains(&"好”"), "{texts:?}");
     }
 
     #[test]

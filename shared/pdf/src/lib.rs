@@ -238,7 +238,7 @@ fn printed_text(page: &CertificatePage<'_>) -> String {
         page.verification_code,
         page.verification_address,
         // The fixed wording of both kinds of certificate (see layout.rs).
-        "老师（身份证号）：您作为教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的「」\
+        "老师（身份证号）：您作为教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的“”\
          能力点成果经考核，认定为培训与测评等级特发此证。扫码验证证书编号签名密钥查验网址验证码",
     ] {
         s.push_str(part);

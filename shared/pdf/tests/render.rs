@@ -213,6 +213,8 @@ fn a_rare_name_character_renders_and_extracts() {
     }
 }
 
+/// Both kinds read as an office writes them: quotation marks are the mainland's “”
+/// (GB/T 15834-2011 标点符号用法 §4.1; 「」 belong to vertical text, Taiwan and Hong Kong).
 #[test]
 fn both_kinds_of_certificate_read_right() {
     if !have("pdftotext") {
@@ -229,7 +231,7 @@ fn both_kinds_of_certificate_read_right() {
     assert!(m.contains("微能力认证证书"), "{m}");
     assert!(
         m.contains(
-            "所提交的「B2微课程设计与制作」能力点成果经考核，认定为「合格」（学分2），特发此证。"
+            "所提交的“B2微课程设计与制作”能力点成果经考核，认定为“合格”（学分2），特发此证。"
         ),
         "{m}"
     );
@@ -237,7 +239,7 @@ fn both_kinds_of_certificate_read_right() {
     let l = flat(&level);
     assert!(l.contains("能力等级证书"), "{l}");
     assert!(
-        l.contains("经考核，信息技术应用能力等级认定为「合格」（学时50），特发此证。"),
+        l.contains("经考核，信息技术应用能力等级认定为“合格”（学时50），特发此证。"),
         "{l}"
     );
     assert!(l.contains("您作为泗县第一中学教师"), "{l}");
