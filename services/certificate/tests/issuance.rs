@@ -440,6 +440,26 @@ async fn a_cancelled_run_stays_cancelled_and_keeps_what_it_issued(backend: Backe
     );
 }
 
+/// Two RUNNING runs: one a live replica renews now, and an orphan after `cursor` (as many
+/// certificates issued) whose process stopped two lease periods ago; and now.
+async fn live_and_orphan(
+    db: &tica_storage::Database,
+    cursor: i64,
+) -> (
+    tica_certificate::model::RunRecord,
+    tica_certificate::model::RunRecord,
+    i64,
+) {
+    let live = support::stored_run(db, 1, 0).await.unwrap();
+    let mut orphan = support::stored_run(db, 2, cursor).await.unwrap();
+    let now = tica_storage::now_micros();
+    orphan.certificates_issued = cursor;
+    orphan.update_micros = now - 2 * store::RUN_LEASE_MICROS;
+    assert!(store::save_run(db, &orphan).await.unwrap());
+    assert!(store::renew_run_lease(db, &live.id, now).await.unwrap());
+    (live, orphan, now)
+}
+
 /// Leases (issue 17 §8): with several replicas, a replica that starts (or sweeps) fails only
 /// the runs whose process stopped renewing their lease, never a run another replica is running.
 async fn only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps(backend: Backend) {
@@ -452,13 +472,7 @@ async fn only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps(backen
     else {
         return;
     };
-    let live = support::stored_run(&db, 1, 0).await.unwrap();
-    let mut orphan = support::stored_run(&db, 2, 0).await.unwrap();
-    // The orphan's process stopped two minutes ago; the live one renews its lease now.
-    let now = tica_storage::now_micros();
-    orphan.update_micros = now - 2 * store::RUN_LEASE_MICROS;
-    assert!(store::save_run(&db, &orphan).await.unwrap());
-    assert!(store::renew_run_lease(&db, &live.id, now).await.unwrap());
+    let (live, orphan, now) = live_and_orphan(&db, 0).await;
 
     let swept = store::fail_interrupted_runs(&db, now, now - store::RUN_LEASE_MICROS)
         .await
@@ -500,13 +514,7 @@ async fn a_run_whose_lease_lapsed_is_claimed_by_one_replica_with_its_progress(ba
     else {
         return;
     };
-    let live = support::stored_run(&db, 1, 0).await.unwrap();
-    let mut orphan = support::stored_run(&db, 2, 40).await.unwrap();
-    let now = tica_storage::now_micros();
-    orphan.certificates_issued = 40;
-    orphan.update_micros = now - 2 * store::RUN_LEASE_MICROS;
-    assert!(store::save_run(&db, &orphan).await.unwrap());
-    assert!(store::renew_run_lease(&db, &live.id, now).await.unwrap());
+    let (live, orphan, now) = live_and_orphan(&db, 40).await;
 
     let cutoff = now - store::RUN_LEASE_MICROS;
     let claimed = store::claim_lapsed_runs(&db, now, cutoff).await.unwrap();

@@ -307,7 +307,8 @@ fn run_counts(run: &pb::IssuanceRun) -> String {
     counts
 }
 
-fn timestamp(t: Option<&prost_types::Timestamp>) -> String {
+/// An RFC 3339 time to the second; empty when unset.
+pub(crate) fn timestamp(t: Option<&prost_types::Timestamp>) -> String {
     t.map(|t| {
         let mut t = *t;
         t.nanos = 0;

@@ -214,22 +214,9 @@ fn bearer(token: &str) -> anyhow::Result<&str> {
 fn refused(service: &str, method: &str, status: &tonic::Status) -> anyhow::Error {
     anyhow!(
         "the {service} service refused {method}: {}: {}",
-        code_name(status.code()),
+        tica_server::http_errors::code_name(status.code()),
         status.message()
     )
-}
-
-/// A gRPC code as the protocol spells it, e.g. `NOT_FOUND`.
-fn code_name(code: tonic::Code) -> String {
-    let camel = format!("{code:?}");
-    let mut name = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
 }
 
 /// "341324" from "341324" or "jurisdictions/341324".

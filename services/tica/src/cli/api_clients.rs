@@ -12,6 +12,7 @@ use tica_client::{Paged, Refusal, all_pages};
 use tica_proto::tica::roster::v1 as pb;
 
 use super::{Connection, table};
+use crate::certificate::timestamp;
 
 /// API client commands.
 #[derive(Debug, Subcommand)]
@@ -355,16 +356,6 @@ fn state_label(state: i32) -> &'static str {
     }
 }
 
-/// An RFC 3339 time to the second; empty when unset.
-fn timestamp(t: Option<&prost_types::Timestamp>) -> String {
-    t.map(|t| {
-        let mut t = *t;
-        t.nanos = 0;
-        t.to_string()
-    })
-    .unwrap_or_default()
-}
-
 /// A client as the proto3 JSON mapping writes it (unset optional fields left out).
 pub fn to_json(c: &pb::ApiClient) -> Value {
     let mut object = json!({
@@ -425,7 +416,7 @@ fn jurisdiction_name(jurisdiction: &str) -> anyhow::Result<String> {
 /// server's own message and code for the record.
 pub fn refused(action: &str, status: tonic::Status) -> anyhow::Error {
     let message = status.message();
-    let code = code_name(status.code());
+    let code = tica_server::http_errors::code_name(status.code());
     let why = match (status.code(), Refusal::of(status.code())) {
         (tonic::Code::Unauthenticated, _) => format!(
             "the token was not accepted ({message}); mint a fresh one (`tica token mint`) or check TICA_TOKEN"
@@ -440,19 +431,6 @@ pub fn refused(action: &str, status: tonic::Status) -> anyhow::Error {
         _ => message.to_owned(),
     };
     anyhow::anyhow!("the roster service refused to {action}: {why} [{code}]")
-}
-
-/// A gRPC code as the protocol spells it, e.g. `PERMISSION_DENIED`.
-fn code_name(code: tonic::Code) -> String {
-    let camel = format!("{code:?}");
-    let mut name = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
 }
 
 #[cfg(test)]
