@@ -10,12 +10,15 @@
 //! (`tests/vectors/eddsa-jcs-2022/`, from w3c/vc-di-eddsa).
 //!
 //! [`qr`] is the certificate's QR code: a verification URL carrying a compact signed payload.
+//! [`merkle`] is the transparency log's tree; [`note`] the C2SP signed notes its checkpoints
+//! travel in.
 //!
 //! Pure: no I/O; callers read files and fetch keys.
 
 #![deny(missing_docs)]
 
 pub mod merkle;
+pub mod note;
 pub mod qr;
 pub mod revocation;
 
