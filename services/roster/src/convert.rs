@@ -2,6 +2,7 @@
 
 use prost_types::FieldMask;
 use tica_domain::division::{DivisionCode, JurisdictionLevel};
+use tica_domain::names::ApiClientName;
 use tica_domain::{
     AssessorLevel, AssessorState, PersonRole, SchoolKind, Sex, SizeRange, Stage, TeacherCategory,
     TeamKind, TeamRules,
@@ -932,7 +933,7 @@ pub fn row_error_to_proto(e: &files::RowError) -> common::RowError {
 /// An API client as the API shows it: never its secret (CreateApiClient adds it to its answer).
 pub fn api_client_to_proto(c: &model::ApiClient) -> pb::ApiClient {
     pb::ApiClient {
-        name: format!("apiClients/{}", c.id),
+        name: ApiClientName::of(&c.id),
         client_id: c.id.clone(),
         display_name: c.display_name.clone(),
         jurisdiction: format!("jurisdictions/{}", c.jurisdiction),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use futures::Stream;
 use tica_auth::{Caller, caller_from};
 use tica_domain::AssessorAction;
+use tica_domain::names::ApiClientName;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as pb;
 use tica_proto::tica::roster::v1::roster_service_server::RosterService;
@@ -887,7 +888,7 @@ impl RosterService for RosterGrpc {
         request: Request<pb::GetApiClientRequest>,
     ) -> Reply<pb::ApiClient> {
         let caller = caller_from(&request)?;
-        let id = convert::id_of("name", &request.get_ref().name, "apiClients")?;
+        let id = convert::id_of("name", &request.get_ref().name, ApiClientName::COLLECTION)?;
         let client = self.roster.get_api_client(&caller, id).await?;
         Ok(Response::new(convert::api_client_to_proto(&client)))
     }
@@ -923,7 +924,7 @@ impl RosterService for RosterGrpc {
     ) -> Reply<pb::ApiClient> {
         let caller = caller_from(&request)?;
         let r = request.get_ref();
-        let id = convert::id_of("name", &r.name, "apiClients")?;
+        let id = convert::id_of("name", &r.name, ApiClientName::COLLECTION)?;
         let client = self
             .roster
             .revoke_api_client(&caller, id, &r.reason)

@@ -1,6 +1,7 @@
 //! The roster's records, as its logic sees them (no proto, no SQL types).
 
 use tica_domain::division::DivisionCode;
+use tica_domain::names::ApiClientName;
 use tica_domain::{
     AssessorLevel, AssessorState, PersonRole, ResidentId, SchoolKind, ScopePath, Stage,
     TeacherCategory, TeamKind, TeamRules,
@@ -377,7 +378,7 @@ impl ApiClient {
     /// The subject of its tokens: the provider's id, or its own resource name.
     pub fn subject(&self) -> String {
         if self.provider_id.is_empty() {
-            format!("apiClients/{}", self.id)
+            ApiClientName::of(&self.id)
         } else {
             self.provider_id.clone()
         }

@@ -104,6 +104,10 @@ collection!(
     /// `certificates/{certificate id}`.
     CertificateName => "certificates"
 );
+collection!(
+    /// `apiClients/{client id}`: a machine an office registered (its OAuth `client_id`).
+    ApiClientName => "apiClients"
+);
 
 impl JurisdictionName {
     /// The division code `name` names, if it is `jurisdictions/{valid GB/T 2260 code}`.

@@ -410,10 +410,7 @@ impl Certificates {
         };
         let claimed = store::claim_lapsed_runs(&self.inner.db, now, cutoff).await?;
         for run in &claimed {
-            let token = run
-                .county
-                .strip_prefix("jurisdictions/")
-                .and_then(|code| tica_domain::division::DivisionCode::parse(code).ok())
+            let token = tica_domain::names::JurisdictionName::code_of(&run.county)
                 .ok_or_else(|| format!("the run's county {:?} is not a county", run.county))
                 .and_then(|county| {
                     signer

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use tica_auth::{Caller, Role, TokenSigner};
 use tica_domain::ScopePath;
 use tica_domain::division::DivisionCode;
+use tica_domain::names::ApiClientName;
 use tica_server::errors::ErrorReason;
 
 use super::jurisdictions::check_display_name;
@@ -189,7 +190,7 @@ impl Roster {
         let audit = store::audit::entry(
             caller,
             "CreateApiClient",
-            format!("apiClients/{}", client.id),
+            ApiClientName::of(&client.id),
             path,
             serde_json::json!({
                 "role": client.role.as_str(),
@@ -205,7 +206,7 @@ impl Roster {
     pub async fn get_api_client(&self, caller: &Caller, id: &str) -> Result<ApiClient> {
         require_office(caller, "read API clients")?;
         let found = store::api_clients::get(&self.db, id).await?;
-        super::visible(caller, found, |c| &c.path, || format!("apiClients/{id}"))
+        super::visible(caller, found, |c| &c.path, || ApiClientName::of(id))
     }
 
     /// Clients acting inside `parent` (the caller's own jurisdiction when `None`), newest first.
@@ -238,7 +239,7 @@ impl Roster {
         }
         problems.finish()?;
         let mut client = self.get_api_client(caller, id).await?;
-        let resource = format!("apiClients/{id}");
+        let resource = ApiClientName::of(id);
         let already = || {
             RosterError::refused(
                 ErrorReason::ApiClientRevoked,

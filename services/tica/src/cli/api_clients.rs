@@ -9,6 +9,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use tica_client::{Paged, Refusal, all_pages};
+use tica_domain::names::{ApiClientName, JurisdictionName};
 use tica_proto::tica::roster::v1 as pb;
 
 use super::{Connection, table};
@@ -393,17 +394,17 @@ pub fn to_json(c: &pb::ApiClient) -> Value {
 /// `apiClients/{id}` from a bare id or the name itself.
 pub fn client_name(client: &str) -> anyhow::Result<String> {
     let client = client.trim();
-    let id = client.strip_prefix("apiClients/").unwrap_or(client);
+    let id = ApiClientName::id_of(client).unwrap_or(client);
     if id.is_empty() || id.contains('/') || id.contains(char::is_whitespace) {
         bail!("{client:?} is not an API client: give its client id or apiClients/{{client id}}");
     }
-    Ok(format!("apiClients/{id}"))
+    Ok(ApiClientName::of(id))
 }
 
 /// `jurisdictions/{code}` from a bare code or the name itself.
 fn jurisdiction_name(jurisdiction: &str) -> anyhow::Result<String> {
     let j = jurisdiction.trim();
-    let code = j.strip_prefix("jurisdictions/").unwrap_or(j);
+    let code = JurisdictionName::id_of(j).unwrap_or(j);
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         bail!(
             "--jurisdiction must be a 6-digit division code such as 341324 (got {jurisdiction:?})"
