@@ -232,7 +232,6 @@ def certificate(p):
         text(c, value, value_x, y, fitting(value, size, W - 20 * mm - value_x, spacing), INK, spacing)
     number = f"证书编号 {p['number']}"
     centred(c, number, rx, 44 * mm, fitting(number, 11, 95 * mm), INK)
-    centred(c, f"签名密钥 {p['key_id']}", rx, 37.5 * mm, 7, GREY)
     c.showPage()
     c.save()
     return buf.getvalue()

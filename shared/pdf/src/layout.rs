@@ -52,6 +52,10 @@ const CODE_SIZE: f32 = 11.0;
 const _: () = assert!(LABEL_SIZE >= 9.0 && ADDRESS_SIZE >= 9.0 && CODE_SIZE >= 9.0);
 /// The right end of the verification lines: well inside the inner frame (13 mm).
 const LINES_RIGHT: f32 = PAGE_W - 20.0 * MM;
+/// The issuer's largest size, and how far inside the page's edge it ends at the least: 10 mm
+/// inside the inner frame (13 mm).
+const ISSUER_SIZE: f32 = 16.0;
+const ISSUER_CLEARANCE: f32 = 23.0 * MM;
 
 /// The QR symbol as a 1-bit image mask: rows from the top, packed most significant bit first,
 /// 0 where a module is dark (an image mask paints its 0 samples in the fill colour). A random
@@ -220,6 +224,29 @@ impl<'f> Composer<'f> {
     fn centred(&mut self, text: &str, cx: f32, y: f32, size: f32, color: Color, spacing: f32) {
         let w = self.width(text, size, spacing);
         self.text(text, cx - w / 2.0, y, size, color, spacing);
+    }
+
+    /// `issuer` as printed: one line when it fits `room` at `size`, else two, broken where the
+    /// wider line is narrowest, favouring a break after an office's ending (…厅 / 能力提升
+    /// 2.0办公室) and never inside a run of Latin letters and digits such as "2.0".
+    fn issuer_lines<'t>(&self, issuer: &'t str, size: f32, room: f32) -> Vec<&'t str> {
+        if self.width(issuer, size, 0.0) <= room {
+            return vec![issuer];
+        }
+        let latin = |c: char| c.is_ascii_alphanumeric() || c == '.';
+        let chars: Vec<(usize, char)> = issuer.char_indices().collect();
+        let cost = |at: usize| {
+            let (left, right) = issuer.split_at(at);
+            let wider = self.width(left, size, 0.0).max(self.width(right, size, 0.0));
+            let ending = left.ends_with(['厅', '局', '委', '部', '府', '会', '院', '处', '室']);
+            wider - if ending { 1.5 * size } else { 0.0 }
+        };
+        chars
+            .windows(2)
+            .filter(|w| !(latin(w[0].1) && latin(w[1].1)))
+            .map(|w| w[1].0)
+            .min_by(|&a, &b| cost(a).total_cmp(&cost(b)))
+            .map_or_else(|| vec![issuer], |at| vec![&issuer[..at], &issuer[at..]])
     }
 
     /// The largest size up to `max` at which `text` fits `width`.
@@ -478,10 +505,19 @@ impl<'f> Composer<'f> {
             2.0,
         );
 
-        // Issuer and date, lower right.
+        // Issuer and date, lower right, on one axis and at least ISSUER_CLEARANCE inside the
+        // frame: a name too long for one line at 16 pt is set in two, as offices print it
+        // (issue 21: Ningxia's office name sat 4 mm from the frame).
         let cx = PAGE_W - 62.0 * MM;
-        let issuer_size = self.fitting(page.issuer, 16.0, 90.0 * MM, 0.0);
-        self.centred(page.issuer, cx, 84.0 * MM, issuer_size, ink(), 0.0);
+        let room = 2.0 * (PAGE_W - cx - ISSUER_CLEARANCE);
+        let lines = self.issuer_lines(page.issuer, ISSUER_SIZE, room);
+        let step = 7.0 * MM;
+        let mut y = 84.0 * MM + step * (lines.len() - 1) as f32;
+        for line in lines {
+            let size = self.fitting(line, ISSUER_SIZE, room, 0.0);
+            self.centred(line, cx, y, size, ink(), 0.0);
+            y -= step;
+        }
         self.centred(page.issue_date, cx, 74.0 * MM, 14.0, ink(), 0.0);
 
         // The QR code (painted later as an image mask), lower left, its caption, and what to
@@ -497,12 +533,11 @@ impl<'f> Composer<'f> {
         );
         self.verification(page);
 
-        // Number and key, bottom right.
+        // The number, bottom right. The signing key's id is for machines: it is in the QR
+        // payload, not on the paper (issue 21).
         let number = format!("证书编号 {}", page.number);
         let number_size = self.fitting(&number, 11.0, 95.0 * MM, 0.0);
         self.centred(&number, cx, 44.0 * MM, number_size, ink(), 0.0);
-        let key = format!("签名密钥 {}", page.key_id);
-        self.centred(&key, cx, 37.5 * MM, 7.0, grey(), 0.0);
         self.ops
     }
 }
@@ -664,7 +699,6 @@ mod tests {
             county: "兴庆区",
             issuer: "宁夏回族自治区教育厅能力提升2.0办公室",
             number: "640104-2026-012345",
-            key_id: "640000-2026-12",
             verification_address: address,
             verification_code: code,
             ..crate::sample_page()
@@ -710,6 +744,26 @@ mod tests {
         assert_eq!(value(&address), Some(ADDRESS_SIZE));
         assert_eq!(value("WMWMW-WMWMW"), Some(CODE_SIZE));
         assert!(value(ADDRESS_LABEL).is_some() && value(CODE_LABEL).is_some());
+    }
+
+    #[test]
+    fn a_long_issuer_keeps_clear_of_the_frame_at_a_size_an_office_would_print() {
+        let fonts = Fonts::load().unwrap();
+        let (boxes, _) = longest(&fonts.full, "tica.nx.gov.cn/v", "7K3MQ-X9PDA");
+        // The region office's name, in however many lines it is set: each at 13 pt or more,
+        // and at least 10 mm inside the inner frame (13 mm from the edge), as the date is.
+        let issuer: Vec<_> = boxes
+            .iter()
+            .filter(|(t, _, _)| "宁夏回族自治区教育厅能力提升2.0办公室".contains(t.as_str()))
+            .filter(|(t, _, _)| t.chars().count() > 2)
+            .collect();
+        let printed: String = issuer.iter().map(|(t, _, _)| t.as_str()).collect();
+        assert_eq!(printed, "宁夏回族自治区教育厅能力提升2.0办公室");
+        for (text, size, b) in &issuer {
+            assert!(*size >= 13.0, "{text} at {size} pt");
+            let clearance = (PAGE_W - 13.0 * MM - b[2]) / MM;
+            assert!(clearance >= 10.0, "{text} ends {clearance:.1} mm from the frame");
+        }
     }
 
     #[test]

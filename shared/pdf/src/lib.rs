@@ -81,8 +81,6 @@ pub struct CertificatePage<'a> {
     pub issue_date: &'a str,
     /// The certificate number, e.g. "341324-2022-000123".
     pub number: &'a str,
-    /// The signing key's id, printed small, e.g. "sx-2022-01".
-    pub key_id: &'a str,
     /// The QR content: uppercase letters, digits, `$%*+-./:` and `#`.
     pub qr_text: &'a str,
     /// The code to type on the verification page when the QR code will not scan, printed as
@@ -234,12 +232,11 @@ fn printed_text(page: &CertificatePage<'_>) -> String {
         page.issuer,
         page.issue_date,
         page.number,
-        page.key_id,
         page.verification_code,
         page.verification_address,
         // The fixed wording of both kinds of certificate (see layout.rs).
         "老师（身份证号）：您作为教师，参加信息技术应用能力提升工程2.0 微能力认证，所提交的“”\
-         能力点成果经考核，认定为培训与测评等级特发此证。扫码验证证书编号签名密钥查验网址验证码",
+         能力点成果经考核，认定为培训与测评等级特发此证。扫码验证证书编号查验网址验证码",
     ] {
         s.push_str(part);
     }
@@ -479,7 +476,6 @@ pub fn sample_page() -> CertificatePage<'static> {
         issuer: "泗县教育体育局",
         issue_date: "2022年12月30日",
         number: "341324-2022-000123",
-        key_id: "sx-2022-01",
         qr_text: SAMPLE_QR,
         verification_code: "7K3MQ-X9PDA",
         verification_address: "verify.ahedu.gov.cn/v",
@@ -513,7 +509,7 @@ mod tests {
         let page = sample_page();
         let claims = tica_credential::qr::QrClaims {
             version: 2,
-            kid: page.key_id.into(),
+            kid: "sx-2022-01".into(),
             id: "b2c4e1f07a9d4c3e8f615d2a9c".into(),
             number: page.number.into(),
             name: page.teacher_name.into(),

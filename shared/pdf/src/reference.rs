@@ -12,7 +12,7 @@ pub fn reportlab(n: usize) -> Result<f64, String> {
     let page = format!(
         "{{\"title\":{:?},\"teacher_name\":{:?},\"id_number_masked\":{:?},\"school\":{:?},\
          \"county\":{:?},\"achievement\":{:?},\"grade\":{:?},\"credits_or_hours\":{:?},\
-         \"issuer\":{:?},\"issue_date\":{:?},\"number\":{:?},\"key_id\":{:?},\"qr_text\":{:?},\
+         \"issuer\":{:?},\"issue_date\":{:?},\"number\":{:?},\"qr_text\":{:?},\
          \"verification_code\":{:?},\"verification_address\":{:?}}}",
         p.title,
         p.teacher_name,
@@ -25,7 +25,6 @@ pub fn reportlab(n: usize) -> Result<f64, String> {
         p.issuer,
         p.issue_date,
         p.number,
-        p.key_id,
         p.qr_text,
         p.verification_code,
         p.verification_address

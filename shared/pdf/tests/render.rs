@@ -67,6 +67,8 @@ fn level_page() -> CertificatePage<'static> {
         achievement: "信息技术应用能力 合格",
         credits_or_hours: Some("学时 50"),
         teacher_name: "欧阳垚",
+        // Ningxia's level certificates: the region office, a name set in two lines.
+        issuer: "宁夏回族自治区教育厅能力提升2.0办公室",
         ..sample_page()
     }
 }
@@ -194,7 +196,7 @@ fn a_rare_name_character_renders_and_extracts() {
         let text = run("pdftotext", &[path.to_str().unwrap(), "-"]);
         let flat: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         assert!(flat.contains(&format!("{name}老师")), "{rare}: {text}");
-        assert!(flat.contains("泗县教育体育局"), "{text}");
+        assert!(flat.contains(page.issuer), "{text}");
         assert!(flat.contains("证书编号341324-2022-000123"), "{text}");
         assert!(flat.contains("特发此证"), "{text}");
         assert!(flat.contains("6401**********123X"), "{text}");
@@ -243,6 +245,11 @@ fn both_kinds_of_certificate_read_right() {
         "{l}"
     );
     assert!(l.contains("您作为泗县第一中学教师"), "{l}");
+    // The issuer reads whole, in order, above the date.
+    assert!(
+        l.contains("宁夏回族自治区教育厅能力提升2.0办公室2022年12月30日"),
+        "{l}"
+    );
 }
 
 #[test]

@@ -1077,7 +1077,6 @@ impl Certificates {
             issuer: &facts.issuing_authority,
             issue_date: &issue_zh,
             number: &facts.number,
-            key_id: &facts.key_id,
             qr_text: &qr_text,
             verification_code: &verification_code,
             verification_address: &verification_address,
