@@ -62,6 +62,7 @@ async fn fill(db: &Database, teachers: i64) {
             policy_versions: vec!["policies/640000/versions/1".into()],
             rules_json: rules.clone(),
             last_sequence: 0,
+            certificate_date: None,
             transitions: Vec::new(),
             create_micros: 0,
             update_micros: 0,

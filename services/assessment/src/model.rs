@@ -182,6 +182,8 @@ pub struct BatchRecord {
     pub rules_json: String,
     /// Last certified-results sequence.
     pub last_sequence: i64,
+    /// The date its certificates print; `None`: the day it is certified.
+    pub certificate_date: Option<Date>,
     /// History.
     pub transitions: Vec<Transition>,
     /// Created (µs).

@@ -287,16 +287,37 @@ async fn an_update_renames_and_sets_deadlines_and_a_refused_one_changes_nothing(
                 display_name: "泗县 2026 年度测评".into(),
                 selection_deadline: date(2099, 5, 31),
                 submission_deadline: date(2099, 10, 31),
+                certificate_date: date(2026, 1, 2),
                 ..Default::default()
             },
-            &["display_name", "selection_deadline", "submission_deadline"],
+            &[
+                "display_name",
+                "selection_deadline",
+                "submission_deadline",
+                "certificate_date",
+            ],
         ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(updated.display_name, "泗县 2026 年度测评");
     assert_eq!(updated.selection_deadline, date(2099, 5, 31));
+    assert_eq!(updated.certificate_date, date(2026, 1, 2));
     let before = year.batch().await;
+    // A certificate date prints a decision already made: never one to come.
+    refused_on_field(
+        county
+            .update_batch(update(
+                pb::Batch {
+                    name: year.batch.clone(),
+                    certificate_date: date(2099, 1, 1),
+                    ..Default::default()
+                },
+                &["certificate_date"],
+            ))
+            .await,
+        "batch.certificate_date",
+    );
     // Schools change only while DRAFT: the open batch has enrolled theirs.
     refused(
         county

@@ -1092,6 +1092,16 @@ async fn certified_results_stream_in_sequence_and_resume_after_the_last_one_proc
     let first = &results[0];
     assert_eq!(first.kind, pb::CertifiedResultEventKind::Certified as i32);
     assert_eq!(first.issuing_authority, "泗县教育体育局");
+    // The batch set no certificate date: its certificates print the day it was certified.
+    let today = tica_domain::today_in_china(time::OffsetDateTime::now_utc());
+    assert_eq!(
+        first.certificate_date,
+        Some(tica_proto::google::r#type::Date {
+            year: today.year(),
+            month: u8::from(today.month()).into(),
+            day: today.day().into(),
+        })
+    );
     assert_eq!(
         first.certificate_mode,
         pb::CertificateMode::PerMicroCompetency as i32

@@ -166,6 +166,8 @@ pub fn facts_to_proto(f: &Facts) -> pb::CertificateFacts {
         issue_date: date,
         year: f.year,
         key_id: f.key_id.clone(),
+        certificate_date: tica_server::proto_time::date_from_iso(f.printed_date())
+            .map(tica_server::proto_time::date_to_proto),
     }
 }
 

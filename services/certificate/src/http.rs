@@ -258,7 +258,10 @@ fn facts_html(record: &CertificateRecord) -> String {
         html.push_str(&row("学时 Hours", &hours_text(f.counted_centihours)));
     }
     html.push_str(&row("发证机关 Issuer", &f.issuing_authority));
-    html.push_str(&row("发证日期 Issued", &f.issue_date));
+    html.push_str(&row("发证日期 Issued", f.printed_date()));
+    if f.printed_date() != f.issue_date {
+        html.push_str(&row("签发日期 Signed", &f.issue_date));
+    }
     html.push_str(&row("证书编号 Number", &f.number));
     html.push_str(&row("签发日志 Log index", &record.log_index.to_string()));
     html.push_str("</dl>");
@@ -763,7 +766,7 @@ async fn search(
                 Status::Revoked => "<span class=\"tag revoked\">已撤销 revoked</span>",
             },
             esc(&f.number),
-            esc(&f.issue_date),
+            esc(f.printed_date()),
             esc(&f.issuing_authority),
         ));
         match (&r.status, &r.doc.revocation) {

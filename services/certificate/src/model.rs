@@ -138,12 +138,28 @@ pub struct Facts {
     pub counted_centihours: i64,
     /// The issuer as printed.
     pub issuing_authority: String,
-    /// `YYYY-MM-DD`, Asia/Shanghai.
+    /// `YYYY-MM-DD`, Asia/Shanghai: the day it was signed (the QR payload's `issued`, checked
+    /// against the key's span).
     pub issue_date: String,
     /// The batch year.
     pub year: i32,
     /// The signing key's id.
     pub key_id: String,
+    /// `YYYY-MM-DD`: the date printed (the batch's certification). Empty in records made
+    /// before it existed, which printed `issue_date`: read it through [`Facts::printed_date`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub certificate_date: String,
+}
+
+impl Facts {
+    /// The date the certificate prints, `YYYY-MM-DD`.
+    pub fn printed_date(&self) -> &str {
+        if self.certificate_date.is_empty() {
+            &self.issue_date
+        } else {
+            &self.certificate_date
+        }
+    }
 }
 
 /// A revocation.

@@ -21,6 +21,7 @@ use tica_storage::Backend;
 
 tica_testkit::backend_tests!(
     a_resumed_run_issues_nothing_twice_and_skips_nothing,
+    a_certificate_prints_the_date_its_batch_was_certified_not_the_day_it_was_made,
     a_withdrawn_result_revokes_its_certificate_in_the_log,
     a_retired_key_keeps_verifying_what_it_signed,
     the_teachers_search_is_limited_per_client,
@@ -163,6 +164,61 @@ async fn a_resumed_run_issues_nothing_twice_and_skips_nothing(backend: Backend) 
         let v = svc.verify(Subject::Pdf(pdf)).await.unwrap();
         assert!(v.pdf_matches);
     }
+    db.close().await;
+}
+
+async fn a_certificate_prints_the_date_its_batch_was_certified_not_the_day_it_was_made(
+    backend: Backend,
+) {
+    let Some(Fixture {
+        test_db: _test_db,
+        db,
+        dir: _dir,
+        svc,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    // Result 0 comes with its batch's acceptance date, 2022-12-30; result 3 (another teacher)
+    // from an assessment service that sends none, which can only print the day it is made.
+    let mut undated = certified_event(3);
+    undated.certificate_date = None;
+    undated.sequence = 2;
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
+    svc.process(
+        &mut run,
+        vec![certified_event(0), undated.clone()],
+        &keys_for(6),
+        &mut Numbers::new(),
+    )
+    .await
+    .unwrap();
+    let issued = all(&db).await;
+    let of = |key: &str| issued.iter().find(|c| c.result_key == key).expect("issued");
+    let today = tica_server::proto_time::date_to_iso(tica_domain::today_in_china(
+        time::OffsetDateTime::now_utc(),
+    ));
+    let dated = of(&certified_event(0).result_key);
+    assert_eq!(dated.doc.facts.printed_date(), "2022-12-30");
+    // Signed today, by today's key: its span is checked against the day it signed.
+    assert_eq!(dated.doc.facts.issue_date, today);
+    let v = svc.verify(Subject::Id(dated.id.clone())).await.unwrap();
+    assert_eq!(v.verdict, Verdict::Valid);
+    let v = svc
+        .verify(Subject::Qr(dated.doc.qr_text.clone()))
+        .await
+        .unwrap();
+    assert_eq!(v.verdict, Verdict::Valid);
+    assert_eq!(of(&undated.result_key).doc.facts.printed_date(), today);
+    let id = dated.id.clone();
+    // The page says so too: the PDF's text carries the batch's date, not today's.
+    let pdf = svc.pdf_of(&id).await.unwrap();
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(
+        !text.contains(&format!("D:{}", today.replace('-', ""))),
+        "the PDF's creation date is the certificate's, not today's"
+    );
+    assert!(text.contains("D:20221230"), "the PDF is dated 2022-12-30");
     db.close().await;
 }
 

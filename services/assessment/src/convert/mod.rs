@@ -352,6 +352,7 @@ pub fn batch_to_proto(
         selection_deadline: opt_date(b.selection_deadline),
         submission_deadline: opt_date(b.submission_deadline),
         grading_deadline: opt_date(b.grading_deadline),
+        certificate_date: opt_date(b.certificate_date),
         state: batch_state(b.state),
         open_date: opt_date(b.open_date),
         policy_versions: b.policy_versions.clone(),
@@ -793,5 +794,13 @@ pub fn certified_to_proto(e: &CertifiedEventRecord) -> Result<pb::CertifiedResul
         policy_versions: p.policy_versions,
         event_time: Some(timestamp(e.event_micros)),
         withdraw_reason: p.withdraw_reason,
+        certificate_date: Some(date_to_proto(
+            tica_server::proto_time::date_from_iso(&p.certificate_date).unwrap_or_else(|| {
+                tica_domain::today_in_china(
+                    time::OffsetDateTime::from_unix_timestamp(e.event_micros / 1_000_000)
+                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+                )
+            }),
+        )),
     })
 }

@@ -84,6 +84,7 @@ pub(super) async fn create_batch(
             b.submission_deadline.as_ref(),
         )?,
         grading_deadline: convert::date("batch.grading_deadline", b.grading_deadline.as_ref())?,
+        certificate_date: convert::date("batch.certificate_date", b.certificate_date.as_ref())?,
     };
     let batch = grpc.svc.create_batch(&c, new).await?;
     ok(grpc.batch_proto(&batch).await?)
@@ -111,6 +112,7 @@ pub(super) async fn update_batch(
             "selection_deadline",
             "submission_deadline",
             "grading_deadline",
+            "certificate_date",
         ],
     )? {
         match path {
@@ -139,10 +141,16 @@ pub(super) async fn update_batch(
                     b.submission_deadline.as_ref(),
                 )?)
             }
-            _ => {
+            "grading_deadline" => {
                 update.grading_deadline = Some(convert::date(
                     "batch.grading_deadline",
                     b.grading_deadline.as_ref(),
+                )?)
+            }
+            _ => {
+                update.certificate_date = Some(convert::date(
+                    "batch.certificate_date",
+                    b.certificate_date.as_ref(),
                 )?)
             }
         }

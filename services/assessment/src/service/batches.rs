@@ -34,6 +34,8 @@ pub struct NewBatch {
     pub submission_deadline: Option<time::Date>,
     /// Deadlines.
     pub grading_deadline: Option<time::Date>,
+    /// The date its certificates print (`None`: the day it is certified).
+    pub certificate_date: Option<time::Date>,
 }
 
 /// Changes to a batch.
@@ -49,6 +51,8 @@ pub struct BatchUpdate {
     pub submission_deadline: Option<Option<time::Date>>,
     /// New deadline.
     pub grading_deadline: Option<Option<time::Date>>,
+    /// New certificate date (`Some(None)` clears it: the day of certification).
+    pub certificate_date: Option<Option<time::Date>>,
     /// The etag the caller read (AIP-154): the update applies only if it is still current.
     pub etag: Option<String>,
 }
@@ -99,6 +103,7 @@ pub(crate) fn enrolment(
 fn decide_batch_update(
     mut batch: BatchRecord,
     update: &BatchUpdate,
+    today: time::Date,
 ) -> Result<Decision<BatchRecord>> {
     check_etag(
         update.etag.as_deref(),
@@ -145,6 +150,19 @@ fn decide_batch_update(
             fields.push(field);
         }
     }
+    if let Some(date) = update.certificate_date {
+        if batch.state == BatchState::Certified {
+            return Err(AssessmentError::FailedPrecondition(format!(
+                "batches/{} is certified: its certificates already carry their date",
+                batch.id
+            )));
+        }
+        if let Some(problem) = date.and_then(|d| certificate_date_problem(batch.year, d, today)) {
+            problems.add("batch.certificate_date", problem);
+        }
+        batch.certificate_date = date;
+        fields.push("certificate_date");
+    }
     check_deadlines(&mut problems, &batch);
     problems.finish()?;
     batch.update_micros = next_micros(batch.update_micros);
@@ -152,6 +170,19 @@ fn decide_batch_update(
         record: batch,
         audit: serde_json::json!({ "fields": fields }),
     })
+}
+
+/// Why `date` cannot be printed on the certificates of a batch of `year`, if it cannot: the
+/// certificate records a decision about that year's work, so its date falls in that year or
+/// later, and never after today (a date to come would print a decision not yet made).
+fn certificate_date_problem(year: i32, date: time::Date, today: time::Date) -> Option<String> {
+    if date.year() < year {
+        Some(format!("{date} is before the batch's year {year}"))
+    } else if date > today {
+        Some(format!("{date} is after today ({today})"))
+    } else {
+        None
+    }
 }
 
 /// A step along the batch's review chain, from one of the states it starts from: the batch
@@ -280,6 +311,12 @@ impl Assessment {
                 problems.add(format!("batch.schools[{i}]"), "listed twice");
             }
         }
+        if let Some(problem) = new
+            .certificate_date
+            .and_then(|d| certificate_date_problem(new.year, d, super::today()))
+        {
+            problems.add("batch.certificate_date", problem);
+        }
         let now = tica_storage::now_micros();
         let batch = BatchRecord {
             id: format!("{}-{}", new.county, new.year),
@@ -296,6 +333,7 @@ impl Assessment {
             policy_versions: Vec::new(),
             rules_json: "{}".into(),
             last_sequence: 0,
+            certificate_date: new.certificate_date,
             transitions: Vec::new(),
             create_micros: now,
             update_micros: now,
@@ -368,7 +406,7 @@ impl Assessment {
         let Decision {
             record: batch,
             audit,
-        } = decide_batch_update(batch, update)?;
+        } = decide_batch_update(batch, update, super::today())?;
         if update.schools.is_some() {
             self.check_schools(ctx, &batch).await?;
         }
@@ -737,6 +775,7 @@ pub(crate) mod tests {
             policy_versions: Vec::new(),
             rules_json: "{}".into(),
             last_sequence: 0,
+            certificate_date: None,
             transitions: Vec::new(),
             create_micros: 1,
             update_micros: 1,
@@ -799,14 +838,57 @@ pub(crate) mod tests {
             schools: Some(vec!["6401040001".into()]),
             ..Default::default()
         };
-        let r = decide_batch_update(batch(BatchState::Open), &update);
+        let r = decide_batch_update(batch(BatchState::Open), &update, day(2026, 12, 7));
         assert!(
             matches!(&r, Err(e) if e.reason() == ErrorReason::PreconditionNotMet),
             "{r:?}"
         );
-        let d = decide_batch_update(batch(BatchState::Draft), &update).unwrap();
+        let d = decide_batch_update(batch(BatchState::Draft), &update, day(2026, 12, 7)).unwrap();
         assert_eq!(d.record.schools, ["6401040001"]);
         assert_eq!(d.audit, serde_json::json!({ "fields": ["schools"] }));
+    }
+
+    fn day(year: i32, month: u8, day: u8) -> time::Date {
+        time::Date::from_calendar_date(year, time::Month::try_from(month).unwrap(), day).unwrap()
+    }
+
+    #[test]
+    fn a_certificate_date_falls_in_the_batchs_year_or_later_and_never_after_today() {
+        let today = day(2026, 12, 7);
+        let cases = [
+            (day(2026, 12, 30), Some("after today")),
+            (day(2025, 12, 31), Some("before the batch's year 2026")),
+            (day(2026, 1, 1), None),
+            (today, None),
+        ];
+        for (date, problem) in cases {
+            let update = BatchUpdate {
+                certificate_date: Some(Some(date)),
+                ..Default::default()
+            };
+            let r = decide_batch_update(batch(BatchState::Open), &update, today);
+            match problem {
+                None => assert_eq!(r.unwrap().record.certificate_date, Some(date)),
+                Some(why) => assert!(
+                    matches!(&r, Err(AssessmentError::Invalid(p))
+                        if p.iter().any(|(f, m)| f == "batch.certificate_date" && m.contains(why))),
+                    "{date}: {r:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn a_certified_batch_keeps_the_date_its_certificates_carry() {
+        let update = BatchUpdate {
+            certificate_date: Some(Some(day(2026, 6, 1))),
+            ..Default::default()
+        };
+        let r = decide_batch_update(batch(BatchState::Certified), &update, day(2026, 12, 7));
+        assert!(
+            matches!(&r, Err(AssessmentError::FailedPrecondition(_))),
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -815,7 +897,7 @@ pub(crate) mod tests {
             display_name: Some("  ".into()),
             ..Default::default()
         };
-        let r = decide_batch_update(batch(BatchState::Draft), &update);
+        let r = decide_batch_update(batch(BatchState::Draft), &update, day(2026, 12, 7));
         assert!(matches!(r, Err(AssessmentError::Invalid(_))), "{r:?}");
     }
 }

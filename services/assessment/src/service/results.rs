@@ -495,6 +495,9 @@ impl Assessment {
         let certificate = rules.certificate.clone().unwrap_or_default();
         let mode = certificate.mode;
         let now = tica_storage::now_micros();
+        // What the certificates print: the office's acceptance date, else today (issue 21).
+        let certificate_date =
+            tica_server::proto_time::date_to_iso(batch.certificate_date.unwrap_or_else(super::today));
         let mut events: Vec<(String, CertifiedPayload)> = Vec::new();
         for p in &passed {
             let person = people.get(&p.teacher_number).ok_or_else(|| {
@@ -531,6 +534,7 @@ impl Assessment {
                 issuing_jurisdiction: certificate.issuing_jurisdiction.clone(),
                 certificate_title: certificate.title.clone(),
                 policy_versions: batch.policy_versions.clone(),
+                certificate_date: certificate_date.clone(),
                 ..Default::default()
             };
             match mode {

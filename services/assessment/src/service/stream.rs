@@ -55,6 +55,10 @@ pub struct CertifiedPayload {
     /// Why withdrawn.
     #[serde(default)]
     pub withdraw_reason: String,
+    /// The date the certificate prints, ISO `YYYY-MM-DD`: the batch's certificate date, else
+    /// the day it was certified. Empty in events stored before it existed (the event's day).
+    #[serde(default)]
+    pub certificate_date: String,
 }
 
 impl Assessment {

@@ -105,7 +105,7 @@ impl TryFrom<VersionRow> for PolicyVersionRecord {
 
 pub(crate) const BATCH_COLUMNS: &str = "id, county_code, path, year, display_name, schools_json, selection_deadline, \
     submission_deadline, grading_deadline, state, open_date, policy_versions_json, rules_json, last_sequence, \
-    transitions_json, create_micros, update_micros";
+    certificate_date, transitions_json, create_micros, update_micros";
 
 #[derive(FromRow)]
 pub(crate) struct BatchRow {
@@ -123,6 +123,7 @@ pub(crate) struct BatchRow {
     policy_versions_json: String,
     rules_json: String,
     last_sequence: i64,
+    certificate_date: Option<String>,
     transitions_json: String,
     create_micros: i64,
     update_micros: i64,
@@ -142,6 +143,7 @@ impl TryFrom<BatchRow> for BatchRecord {
             state: BatchState::from_key(&r.state)
                 .ok_or_else(|| corrupt("batch state", &r.state))?,
             open_date: opt_date(r.open_date)?,
+            certificate_date: opt_date(r.certificate_date)?,
             policy_versions: json("policy versions", &r.policy_versions_json)?,
             transitions: json("transitions", &r.transitions_json)?,
             id: r.id,

@@ -122,12 +122,13 @@ macro_rules! write_all {
             let sql = match b.loaded {
                 None => "INSERT INTO batches (id, county_code, path, year, display_name, schools_json, selection_deadline, \
                          submission_deadline, grading_deadline, state, open_date, policy_versions_json, rules_json, last_sequence, \
-                         transitions_json, create_micros, update_micros) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                         transitions_json, create_micros, update_micros, certificate_date) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
                 Some(_) => "UPDATE batches SET county_code = $2, path = $3, year = $4, display_name = $5, schools_json = $6, \
                          selection_deadline = $7, submission_deadline = $8, grading_deadline = $9, state = $10, open_date = $11, \
                          policy_versions_json = $12, rules_json = $13, last_sequence = $14, transitions_json = $15, \
-                         create_micros = $16, update_micros = $17 WHERE id = $1 AND update_micros = $18",
+                         create_micros = $16, update_micros = $17, certificate_date = $18 \
+                         WHERE id = $1 AND update_micros = $19",
             };
             let query = sqlx::query(sql)
                 .bind(b.id.clone())
@@ -146,7 +147,8 @@ macro_rules! write_all {
                 .bind(b.last_sequence)
                 .bind(to_json(&b.transitions))
                 .bind(b.create_micros)
-                .bind(b.update_micros);
+                .bind(b.update_micros)
+                .bind(opt_date_text(b.certificate_date));
             match b.loaded {
                 None => {
                     query.execute(&mut *$tx).await?;

@@ -988,7 +988,12 @@ impl Certificates {
             time::OffsetDateTime::from_unix_timestamp(now / 1_000_000)
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
         );
+        // Signed today (the key's span is checked against this day), printed with the date of
+        // the batch's certification: a 2022 batch made in 2026 still reads 2022 (issue 21).
+        // Today only for a peer that does not send it.
         let issue_date = tica_server::proto_time::date_to_iso(today);
+        let certificate_date =
+            tica_server::proto_time::date_to_iso(e.certificate_date.unwrap_or(today));
         let title = if e.certificate_title.trim().is_empty() {
             match kind {
                 Kind::MicroCompetency => "信息技术应用能力提升工程2.0 微能力认证证书",
@@ -1017,6 +1022,7 @@ impl Certificates {
             issue_date: issue_date.clone(),
             year: e.year,
             key_id: kid.clone(),
+            certificate_date: certificate_date.clone(),
         };
         let claims = QrClaims {
             version: qr::VERSION,
@@ -1056,7 +1062,7 @@ impl Certificates {
         } else {
             None
         };
-        let issue_zh = zh_date(&issue_date);
+        let issue_zh = zh_date(&certificate_date);
         // For when the QR code cannot be scanned: the lookup's address and the printed code.
         let verification_code = super::public::verification_code(&item.id);
         let base = &self.inner.config.base_url;

@@ -86,6 +86,9 @@ pub struct CertifiedEvent {
     pub certificate_title: String,
     /// Why it was withdrawn.
     pub withdraw_reason: String,
+    /// The date the certificate prints (the batch's certification); `None` from an assessment
+    /// service that does not send it.
+    pub certificate_date: Option<time::Date>,
     /// The event as the stream sent it (protobuf), kept when it is parked.
     pub source: Vec<u8>,
 }
@@ -131,6 +134,10 @@ impl CertifiedEvent {
             issuing_authority: e.issuing_authority,
             certificate_title: e.certificate_title,
             withdraw_reason: e.withdraw_reason,
+            certificate_date: e
+                .certificate_date
+                .as_ref()
+                .and_then(|d| tica_server::proto_time::date_from_proto(d).ok()),
             source,
         }
     }

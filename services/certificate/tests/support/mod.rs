@@ -211,6 +211,12 @@ pub fn certified_event(i: usize) -> apb::CertifiedResult {
         policy_versions: vec![],
         event_time: None,
         withdraw_reason: String::new(),
+        // The county's acceptance date: what every certificate of the batch prints.
+        certificate_date: Some(tica_proto::google::r#type::Date {
+            year: 2022,
+            month: 12,
+            day: 30,
+        }),
     }
 }
 

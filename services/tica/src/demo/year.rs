@@ -405,6 +405,13 @@ impl<'a> Year<'a> {
                     county: county.clone(),
                     year: YEAR,
                     display_name: format!("{} {YEAR} 年能力提升工程2.0", self.model.county.1),
+                    // The county's acceptance date, which its certificates print (not the
+                    // day the demo runs).
+                    certificate_date: Some(tica_proto::google::r#type::Date {
+                        year: YEAR,
+                        month: 12,
+                        day: 30,
+                    }),
                     ..Default::default()
                 }),
             })
