@@ -21,6 +21,7 @@ use crate::model::*;
 use crate::service::{
     Certificates, Ctx, Failure, LogView, Parent, Subject, Verdict, Verification, Via,
 };
+use crate::service::{CodeParent, Lookup};
 use crate::store::CertFilter;
 
 /// The tonic service.
@@ -237,6 +238,52 @@ fn archive_to_proto(a: &ArchiveRecord) -> pb::CertificateArchive {
         end_time: opt_time(a.end_micros),
         expire_time: opt_time(a.expire_micros),
     }
+}
+
+/// A verification code as the contract shows it at `now`; `code` (the whole code) only in the
+/// answer that creates it.
+fn code_to_proto(c: &CodeRecord, now: i64, code: Option<String>) -> pb::VerificationCode {
+    pb::VerificationCode {
+        name: crate::service::code_name(c),
+        code: code.unwrap_or_default(),
+        masked_code: c.masked(),
+        certificate: format!("certificates/{}", c.certificate_id),
+        certificate_number: c.number.clone(),
+        state: match c.state(now) {
+            CodeState::Active => pb::VerificationCodeState::Active,
+            CodeState::Expired => pb::VerificationCodeState::Expired,
+            CodeState::Revoked => pb::VerificationCodeState::Revoked,
+        } as i32,
+        create_time: Some(timestamp(c.create_micros)),
+        expire_time: Some(timestamp(c.expire_micros)),
+        revoke_time: opt_time(c.revoke_micros),
+        use_count: c.use_count,
+        last_use_time: opt_time(c.last_use_micros),
+    }
+}
+
+/// `certificates/{certificate_id}/verificationCodes/{code_id}` as its two ids.
+fn code_ids<'a>(field: &str, name: &'a str) -> Result<(&'a str, &'a str), Status> {
+    match name.split('/').collect::<Vec<_>>().as_slice() {
+        ["certificates", certificate, "verificationCodes", code]
+            if !certificate.is_empty() && !code.is_empty() =>
+        {
+            Ok((certificate, code))
+        }
+        _ => Err(invalid(
+            field,
+            "expected certificates/{certificate_id}/verificationCodes/{code_id}",
+        )),
+    }
+}
+
+/// The client a public call is charged to: the edge's (behind the Ingress, from
+/// X-Forwarded-For), else the peer.
+fn public_client<T>(request: &Request<T>) -> String {
+    ClientAddr::of(request)
+        .map(|c| c.to_string())
+        .or_else(|| request.remote_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The stored key of an archive state (a list's filter).
@@ -683,6 +730,72 @@ impl CertificateService for CertificateGrpc {
             credential_json,
             verification_method,
         })
+    }
+
+    async fn create_verification_code(
+        &self,
+        request: Request<pb::CreateVerificationCodeRequest>,
+    ) -> Reply<pb::VerificationCode> {
+        let ctx = ctx(&request)?;
+        let r = request.get_ref();
+        let id = certificate_id("parent", &r.parent)?;
+        let (record, code) = self.svc.create_code(&ctx, id, r.ttl_days).await?;
+        ok(code_to_proto(&record, record.create_micros, Some(code)))
+    }
+
+    async fn list_verification_codes(
+        &self,
+        request: Request<pb::ListVerificationCodesRequest>,
+    ) -> Reply<pb::ListVerificationCodesResponse> {
+        let caller = caller_from(&request)?;
+        let r = request.into_inner();
+        let parent = match r.parent.as_str() {
+            "certificates/-" => CodeParent::All,
+            name => CodeParent::Certificate(certificate_id("parent", name)?.to_owned()),
+        };
+        let page: Page<(i64, String)> =
+            Page::from_request(r.page_size, &r.page_token, &format!("parent={}", r.parent))?;
+        let rows = self
+            .svc
+            .codes(&caller, parent, page.after.clone(), page.limit())
+            .await?;
+        let (rows, next_page_token) = page.finish(rows, |c| (c.create_micros, c.id.clone()));
+        let now = self.svc.config().clock.now();
+        ok(pb::ListVerificationCodesResponse {
+            verification_codes: rows.iter().map(|c| code_to_proto(c, now, None)).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn revoke_verification_code(
+        &self,
+        request: Request<pb::RevokeVerificationCodeRequest>,
+    ) -> Reply<pb::VerificationCode> {
+        let ctx = ctx(&request)?;
+        let (certificate, code) = code_ids("name", &request.get_ref().name)?;
+        let record = self.svc.revoke_code(&ctx, certificate, code).await?;
+        ok(code_to_proto(&record, self.svc.config().clock.now(), None))
+    }
+
+    async fn verify_with_code(
+        &self,
+        request: Request<pb::VerifyWithCodeRequest>,
+    ) -> Reply<pb::VerifyResponse> {
+        let client = public_client(&request);
+        let r = request.into_inner();
+        match self
+            .svc
+            .lookup_code(&client, &r.code, &r.teacher_display_name)
+            .await?
+        {
+            Lookup::Found(verification) => {
+                verification.count(Via::Grpc);
+                ok(verification_to_proto(&verification))
+            }
+            Lookup::NotFound => Err(Status::not_found(
+                "没有与该验证码和姓名相符的证书 No certificate has this code with this name",
+            )),
+        }
     }
 
     async fn create_certificate_archive(

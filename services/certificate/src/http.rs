@@ -20,6 +20,10 @@
 //! found no fragment); without script it says 已登记 and asks the reader to compare the
 //! paper. Pages carry a strict Content-Security-Policy: the one inline script and style are
 //! allowed by their SHA-256, nothing else runs or loads, and no site may frame them.
+//!
+//! `GET|POST /code`: HR's check by the verification code a teacher gave them and the teacher's
+//! name (`tica certificates codes create`, the gRPC CreateVerificationCode): the certificate's
+//! verdict, or one NOT FOUND for a wrong, expired or revoked code and a wrong name.
 
 use std::sync::LazyLock;
 
@@ -46,6 +50,7 @@ pub fn router(svc: Certificates, origins: &tica_server::edge::CorsOrigins) -> Ro
     let api = rest::router(svc.clone(), origins);
     Router::new()
         .route("/", get(landing))
+        .route("/code", get(code_form).post(code_lookup))
         .route("/c/{id}", get(page))
         .route("/C/{id}", get(page))
         .route("/c/{id}/qr", post(check_qr))
@@ -374,6 +379,9 @@ async fn landing() -> Response {
              <section><h2>我的证书 My certificates</h2><p>教师凭姓名和身份证号查询、下载本人证书。\
              Teachers find and download their own certificates with their name and ID number.</p>\
              <p><a href=\"/certificates\">查询我的证书 Find my certificates</a></p></section>\
+             <section><h2>验证码查验 Check a verification code</h2><p>教师提供的12位验证码加持证人姓名即可查验证书。\
+             With the 12-character code a teacher gave you and the teacher's name.</p>\
+             <p><a href=\"/code\">用验证码查验 Check a code</a></p></section>\
              {}\
              <section><h2>机构接入 For agencies</h2><p><small>签名公钥 Signing keys: <a href=\"/.well-known/jwks.json\">/.well-known/jwks.json</a> · \
              撤销列表 Revocation list: <a href=\"/revocations\">/revocations</a> · \
@@ -850,6 +858,68 @@ async fn lookup(
     body.push_str(&back_link(back.0, back.1, back.2));
     body.push_str(&meta_line());
     page_response(status, "证书查验 Certificate verification", &body)
+}
+
+const CODE_FORM: &str = "<h1>验证码查验 Check a verification code</h1>\
+    <section><small>输入教师提供的12位验证码和持证人姓名。验证码由教师本人生成，有效期30至180天，可随时撤销。\
+    The 12-character code the teacher gave you and the teacher's name. Teachers make their own codes, valid 30 to 180 days and revocable at any time.</small>\
+    <form method=\"post\" action=\"/code\">\
+    <label>验证码 Code<input name=\"code\" required maxlength=\"20\" placeholder=\"7KQM-X9PD-A2CE\" autocomplete=\"off\"></label>\
+    <label>持证人姓名 Holder's name<input name=\"name\" required maxlength=\"64\" autocomplete=\"off\"></label>\
+    <button type=\"submit\">查验 Verify</button></form>\
+    <small>连续输错将暂时锁定该验证码，锁定时间逐次加倍。\
+    Repeated wrong entries lock the code for a while, longer each time.</small></section>";
+
+async fn code_form() -> Response {
+    page_response(StatusCode::OK, "验证码查验 Check a code", CODE_FORM)
+}
+
+/// The code form's fields.
+#[derive(Debug, serde::Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// HR's check by a verification code and the holder's name: the verdict and the facts, or one
+/// NOT FOUND for every kind of miss.
+async fn code_lookup(
+    State(svc): State<Certificates>,
+    addr: ClientAddr,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    let back = ("/code", "返回查验", "Back to the code check");
+    let found = match svc
+        .lookup_code(&client_of(&addr), &form.code, &form.name)
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => return failed(e, back),
+    };
+    let mut body = String::from("<h1>验证码查验 Check a verification code</h1>");
+    let status = match found {
+        Lookup::Found(v) => {
+            v.count(Via::Page);
+            body.push_str(&verdict_banner(&v));
+            if let Some(record) = &v.record {
+                body.push_str(&facts_html(record));
+            }
+            StatusCode::OK
+        }
+        Lookup::NotFound => {
+            body.push_str(&banner("unknown", "未找到", "NOT FOUND"));
+            body.push_str(
+                "<section><p>没有与该验证码和姓名相符的有效验证码。验证码可能有误、已过期或已被撤销；请向教师核实。\
+                 No valid code matches this code and name: it may be mistyped, expired or revoked. Ask the teacher.</p></section>",
+            );
+            StatusCode::NOT_FOUND
+        }
+    };
+    body.push_str(&back_link(back.0, back.1, back.2));
+    body.push_str(&meta_line());
+    page_response(status, "验证码查验 Check a code", &body)
 }
 
 async fn jwks(State(svc): State<Certificates>) -> Response {

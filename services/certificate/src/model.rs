@@ -477,3 +477,66 @@ pub struct CheckpointRecord {
     /// µs.
     pub create_micros: i64,
 }
+
+/// Where a verification code stands at an instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeState {
+    /// Answers HR's lookups.
+    Active,
+    /// Past its expiry: answers as an unknown code.
+    Expired,
+    /// Revoked by the teacher or an office: answers as an unknown code.
+    Revoked,
+}
+
+/// A verification code a teacher made for one certificate (the code itself is never stored:
+/// only its keyed hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeRecord {
+    /// Server-assigned id (128 random bits, as certificate ids).
+    pub id: String,
+    /// The certificate it shows.
+    pub certificate_id: String,
+    /// The certificate's printed number.
+    pub number: String,
+    /// The certificate's teacher number.
+    pub teacher: String,
+    /// The certificate's school path.
+    pub path: tica_domain::ScopePath,
+    /// Lower-case hex HMAC-SHA256 of the code under the search secret.
+    pub code_hash: String,
+    /// The code's last four characters.
+    pub hint: String,
+    /// µs.
+    pub create_micros: i64,
+    /// µs: from this instant on the code is expired.
+    pub expire_micros: i64,
+    /// µs, 0 while not revoked.
+    pub revoke_micros: i64,
+    /// Who made it (the teacher).
+    pub creator: String,
+    /// Who revoked it; empty while not revoked.
+    pub revoker: String,
+    /// Successful lookups with it.
+    pub use_count: i64,
+    /// µs of the last successful lookup, 0 for none.
+    pub last_use_micros: i64,
+}
+
+impl CodeRecord {
+    /// Its state at `now` (µs): revocation first, then expiry.
+    pub fn state(&self, now: i64) -> CodeState {
+        if self.revoke_micros > 0 {
+            CodeState::Revoked
+        } else if now >= self.expire_micros {
+            CodeState::Expired
+        } else {
+            CodeState::Active
+        }
+    }
+
+    /// The code as lists show it after its creation: `****-****-7KQM`.
+    pub fn masked(&self) -> String {
+        format!("****-****-{}", self.hint)
+    }
+}

@@ -1390,3 +1390,213 @@ pub async fn certificate_by_number(
     });
     row.map(cert_from).transpose()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Verification codes
+
+const CODE_COLUMNS: &str = "v.id, v.certificate_id, v.number, v.teacher, v.path, v.code_hash, \
+    v.hint, v.create_micros, v.expire_micros, v.revoke_micros, v.creator_subject, \
+    v.revoker_subject, v.use_count, v.last_use_micros";
+
+type CodeRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+);
+
+fn code_from(row: CodeRow) -> Result<CodeRecord> {
+    Ok(CodeRecord {
+        id: row.0,
+        certificate_id: row.1,
+        number: row.2,
+        teacher: row.3,
+        path: ScopePath::parse(&row.4).ok_or_else(|| corrupt("verification code path"))?,
+        code_hash: row.5,
+        hint: row.6,
+        create_micros: row.7,
+        expire_micros: row.8,
+        revoke_micros: row.9,
+        creator: row.10,
+        revoker: row.11,
+        use_count: row.12,
+        last_use_micros: row.13,
+    })
+}
+
+/// Stores a new verification code with its audit entry; Conflict when its hash is taken (a
+/// one-in-2^60 coincidence: the caller draws another code).
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.insert_code", db.operation.name = "certificate.insert_code"))]
+pub async fn insert_code(db: &Database, c: &CodeRecord, audit: &AuditEntry) -> Result<()> {
+    let result: std::result::Result<(), sqlx::Error> = async {
+        with_write_tx!(db, tx => {
+            sqlx::query(
+                "INSERT INTO verification_codes (id, certificate_id, number, teacher, path, \
+                 code_hash, hint, create_micros, expire_micros, revoke_micros, creator_subject, \
+                 revoker_subject, use_count, last_use_micros) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, '', 0, 0)",
+            )
+            .bind(c.id.clone()).bind(c.certificate_id.clone()).bind(c.number.clone())
+            .bind(c.teacher.clone()).bind(c.path.as_str().to_owned()).bind(c.code_hash.clone())
+            .bind(c.hint.clone()).bind(c.create_micros).bind(c.expire_micros)
+            .bind(c.creator.clone())
+            .execute(&mut *tx)
+            .await?;
+            append_audit!(tx, audit);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+    .await;
+    match result {
+        Err(e) if tica_storage::is_unique_violation(&e) => Err(CertificateError::Conflict(
+            "a verification code with this hash exists".into(),
+        )),
+        other => Ok(other?),
+    }
+}
+
+/// How many of a certificate's codes are neither revoked nor expired at `now`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.active_codes", db.operation.name = "certificate.active_codes"))]
+pub async fn active_codes(db: &Database, certificate_id: &str, now: i64) -> Result<i64> {
+    let row: (i64,) = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT COUNT(*) FROM verification_codes \
+             WHERE certificate_id = $1 AND revoke_micros = 0 AND expire_micros > $2",
+        )
+        .bind(certificate_id.to_owned())
+        .bind(now)
+        .fetch_one(pool)
+        .await?
+    });
+    Ok(row.0)
+}
+
+/// A code by id, of the certificate `certificate_id`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.code", db.operation.name = "certificate.code"))]
+pub async fn code(db: &Database, certificate_id: &str, id: &str) -> Result<Option<CodeRecord>> {
+    let sql = format!(
+        "SELECT {CODE_COLUMNS} FROM verification_codes v WHERE v.id = $1 AND v.certificate_id = $2"
+    );
+    let row: Option<CodeRow> = with_db!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(id.to_owned()).bind(certificate_id.to_owned())
+            .fetch_optional(pool).await?
+    });
+    row.map(code_from).transpose()
+}
+
+/// The code whose hash is `code_hash`, with the stored document of its certificate (whose
+/// facts hold the holder's name), in one statement whether or not it exists.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.code_by_hash", db.operation.name = "certificate.code_by_hash"))]
+pub async fn code_by_hash(
+    db: &Database,
+    code_hash: &str,
+) -> Result<Option<(CodeRecord, CertificateDoc)>> {
+    let sql = format!(
+        "SELECT {CODE_COLUMNS}, c.doc_json FROM verification_codes v \
+         JOIN certificates c ON c.id = v.certificate_id WHERE v.code_hash = $1"
+    );
+    type Row = (CodeRow, String);
+    let row: Option<Row> = with_db!(db, pool => {
+        sqlx::query_as::<_, (String, String, String, String, String, String, String, i64, i64, i64, String, String, i64, i64, String)>(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(code_hash.to_owned())
+            .fetch_optional(pool).await?
+            .map(|r| ((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12, r.13), r.14))
+    });
+    row.map(|(code, doc)| Ok((code_from(code)?, parse(&doc, "certificate")?)))
+        .transpose()
+}
+
+/// Which codes a list holds.
+#[derive(Clone, Debug, Default)]
+pub struct CodeFilter {
+    /// Scope path range `[lo, hi)` of their certificates.
+    pub range: (String, String),
+    /// Only this certificate's, when set.
+    pub certificate_id: String,
+    /// Only this teacher's, when set.
+    pub teacher: String,
+}
+
+/// Codes matching `filter`, newest first, after `(create_micros, id)`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.codes", db.operation.name = "certificate.codes"))]
+pub async fn codes(
+    db: &Database,
+    filter: &CodeFilter,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<CodeRecord>> {
+    let (before_micros, before_id) = after.unwrap_or((i64::MAX, String::new()));
+    let sql = format!(
+        "SELECT {CODE_COLUMNS} FROM verification_codes v WHERE v.path >= $1 AND v.path < $2 \
+         AND ($3 = '' OR v.certificate_id = $3) AND ($4 = '' OR v.teacher = $4) \
+         AND (v.create_micros < $5 OR (v.create_micros = $5 AND ($6 = '' OR v.id < $6))) \
+         ORDER BY v.create_micros DESC, v.id DESC LIMIT $7"
+    );
+    let f = filter.clone();
+    let rows: Vec<CodeRow> = with_db!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(f.range.0.clone()).bind(f.range.1.clone())
+            .bind(f.certificate_id.clone()).bind(f.teacher.clone())
+            .bind(before_micros).bind(before_id.clone()).bind(limit)
+            .fetch_all(pool).await?
+    });
+    rows.into_iter().map(code_from).collect()
+}
+
+/// Revokes a code that is not revoked yet, with its audit entry; false (and nothing written)
+/// when it already was.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.revoke_code", db.operation.name = "certificate.revoke_code"))]
+pub async fn revoke_code(
+    db: &Database,
+    id: &str,
+    now: i64,
+    revoker: &str,
+    audit: &AuditEntry,
+) -> Result<bool> {
+    let done = with_write_tx!(db, tx => {
+        let done = sqlx::query(
+            "UPDATE verification_codes SET revoke_micros = $1, revoker_subject = $2 \
+             WHERE id = $3 AND revoke_micros = 0",
+        )
+        .bind(now)
+        .bind(revoker.to_owned())
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 1 {
+            append_audit!(tx, audit);
+            tx.commit().await?;
+        }
+        done
+    });
+    Ok(done == 1)
+}
+
+/// Counts a successful lookup with a code at `now`.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.record_code_use", db.operation.name = "certificate.record_code_use"))]
+pub async fn record_code_use(db: &Database, id: &str, now: i64) -> Result<()> {
+    with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE verification_codes SET use_count = use_count + 1, last_use_micros = $1 \
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
+}

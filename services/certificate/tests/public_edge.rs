@@ -40,6 +40,10 @@ tica_testkit::backend_tests!(
     the_json_api_is_rate_limited_per_client_and_a_batch_pays_per_fifty_items,
     pages_on_allowed_origins_may_call_the_json_api_and_the_pages_answer_no_cors,
     the_openapi_document_is_openapi_3_1_and_lists_exactly_the_routes_served,
+    a_verification_code_is_shown_once_opens_the_certificate_with_its_holders_name_and_stops_when_expired_or_revoked,
+    wrong_expired_and_revoked_codes_and_wrong_names_answer_alike_and_every_guess_is_charged,
+    guessing_codes_from_one_address_or_from_many_is_throttled_to_a_refusal,
+    only_the_holder_makes_codes_within_the_limits_and_a_refused_create_stores_nothing,
 );
 
 /// 2026-12-06 00:00 UTC, in µs.
@@ -1488,4 +1492,454 @@ fn check_openapi_3_1(doc: &serde_json::Value) {
             .unwrap()
             .contains("VALID, REVOKED or NOT")
     );
+}
+
+// ---- Verification codes (issue 18 §3): a teacher's code, HR's lookup, the attacker's guesses ----
+
+const DAY: i64 = 24 * 60 * MINUTE;
+
+/// The teacher `subject` of school 3413240001 in 泗县, as their token says.
+fn teacher_ctx(subject: &str) -> tica_certificate::service::Ctx {
+    tica_certificate::service::Ctx::new(
+        tica_certificate::service::SERVICE_NAME,
+        tica_auth::Caller::new(
+            subject.into(),
+            tica_auth::Role::Teacher,
+            tica_domain::division::DivisionCode::parse("341324").unwrap(),
+            Some("3413240001".into()),
+        ),
+        tica_auth::BearerToken(String::new()),
+    )
+}
+
+/// The county office of `county`.
+fn office_ctx(county: &str) -> tica_certificate::service::Ctx {
+    tica_certificate::service::Ctx::new(
+        tica_certificate::service::SERVICE_NAME,
+        tica_auth::Caller::new(
+            format!("office-{county}"),
+            tica_auth::Role::CountyOffice,
+            tica_domain::division::DivisionCode::parse(county).unwrap(),
+            None,
+        ),
+        tica_auth::BearerToken(String::new()),
+    )
+}
+
+/// The certificate a lookup found, None for NOT FOUND.
+fn found_id(lookup: &Lookup) -> Option<(String, Verdict)> {
+    match lookup {
+        Lookup::Found(v) => Some((v.record.as_ref().unwrap().id.clone(), v.verdict)),
+        Lookup::NotFound => None,
+    }
+}
+
+/// The first certificate of 王芳 (teacher T0000000), and her.
+async fn wang_fangs_first(edge: &Edge) -> (CertificateRecord, tica_certificate::service::Ctx) {
+    let cert = edge
+        .all()
+        .await
+        .into_iter()
+        .find(|c| c.teacher == "T0000000")
+        .unwrap();
+    assert_eq!(cert.doc.facts.teacher_display_name, "王芳");
+    (cert, teacher_ctx("T0000000"))
+}
+
+/// Every code the holder may list.
+async fn codes_of(
+    edge: &Edge,
+    ctx: &tica_certificate::service::Ctx,
+) -> Vec<tica_certificate::model::CodeRecord> {
+    edge.svc
+        .codes(
+            &ctx.caller,
+            tica_certificate::service::CodeParent::All,
+            None,
+            100,
+        )
+        .await
+        .unwrap()
+}
+
+async fn a_verification_code_is_shown_once_opens_the_certificate_with_its_holders_name_and_stops_when_expired_or_revoked(
+    backend: Backend,
+) {
+    use tica_certificate::model::CodeState;
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    edge.issue(6, vec![]).await;
+    let (cert, holder) = wang_fangs_first(&edge).await;
+    let (record, code) = edge.svc.create_code(&holder, &cert.id, 0).await.unwrap();
+    // 12 characters of the unambiguous alphabet, grouped by four; valid 90 days by default.
+    let plain = tica_certificate::service::parse_code(&code).unwrap();
+    assert_eq!((code.len(), plain.len()), (14, 12), "{code}");
+    assert!(
+        plain
+            .bytes()
+            .all(|b| tica_certificate::service::CODE_ALPHABET.contains(&b))
+    );
+    assert_eq!(record.expire_micros, START + 90 * DAY);
+    assert_eq!(record.state(edge.now()), CodeState::Active);
+    // Stored as a keyed hash only: the list shows it masked, the row never holds it.
+    assert_eq!(record.masked(), format!("****-****-{}", &plain[8..]));
+    assert_eq!(
+        record.code_hash,
+        tica_certificate::service::code_hash(support::SEARCH_SECRET, &plain)
+    );
+    let listed = codes_of(&edge, &holder).await;
+    assert_eq!(listed, vec![record.clone()]);
+    assert!(!format!("{listed:?}").contains(&plain[..8]));
+    // HR types it as it comes (lower case, spaces) with the holder's name: the certificate.
+    let typed = code.to_lowercase().replace('-', " ");
+    let lookup = edge.svc.lookup_code("hr", &typed, "王 芳").await.unwrap();
+    assert_eq!(found_id(&lookup), Some((cert.id.clone(), Verdict::Valid)));
+    edge.advance_to(START + DAY);
+    edge.svc.lookup_code("hr", &code, "王芳").await.unwrap();
+    let used = codes_of(&edge, &holder).await.remove(0);
+    assert_eq!((used.use_count, used.last_use_micros), (2, START + DAY));
+    // The certificate is revoked since: the code shows the real verdict.
+    edge.svc
+        .revoke(
+            &office_ctx("341324"),
+            &cert.id,
+            tica_certificate::model::Reason::Fraud,
+            "成果非本人所作，证书撤销",
+            "",
+        )
+        .await
+        .unwrap();
+    let lookup = edge.svc.lookup_code("hr", &code, "王芳").await.unwrap();
+    assert_eq!(found_id(&lookup), Some((cert.id.clone(), Verdict::Revoked)));
+    // At its expiry it stops: NOT FOUND, listed EXPIRED.
+    edge.advance_to(START + 90 * DAY);
+    let lookup = edge.svc.lookup_code("hr", &code, "王芳").await.unwrap();
+    assert_eq!(found_id(&lookup), None);
+    assert_eq!(
+        codes_of(&edge, &holder).await[0].state(edge.now()),
+        CodeState::Expired
+    );
+    // A second code, on another certificate, revoked by its teacher: NOT FOUND at once.
+    let other = edge
+        .all()
+        .await
+        .into_iter()
+        .find(|c| c.teacher == "T0000000" && c.id != cert.id)
+        .unwrap();
+    let (second, code2) = edge.svc.create_code(&holder, &other.id, 30).await.unwrap();
+    assert_eq!(second.expire_micros, edge.now() + 30 * DAY);
+    let lookup = edge.svc.lookup_code("hr", &code2, "王芳").await.unwrap();
+    assert_eq!(found_id(&lookup), Some((other.id.clone(), Verdict::Valid)));
+    let revoked = edge
+        .svc
+        .revoke_code(&holder, &other.id, &second.id)
+        .await
+        .unwrap();
+    assert_eq!(revoked.state(edge.now()), CodeState::Revoked);
+    assert_eq!(revoked.revoker, "T0000000");
+    let lookup = edge.svc.lookup_code("hr", &code2, "王芳").await.unwrap();
+    assert_eq!(found_id(&lookup), None);
+    // Revoking it again answers it again, unchanged.
+    let again = edge
+        .svc
+        .revoke_code(&holder, &other.id, &second.id)
+        .await
+        .unwrap();
+    assert_eq!(again.revoke_micros, revoked.revoke_micros);
+    // Listed newest first with their states; the trail has each write, never the code or name.
+    let states: Vec<CodeState> = codes_of(&edge, &holder)
+        .await
+        .iter()
+        .map(|c| c.state(edge.now()))
+        .collect();
+    assert_eq!(states, vec![CodeState::Revoked, CodeState::Expired]);
+    let scope = tica_domain::ScopePath::parse("/340000/").unwrap();
+    let trail = tica_storage::audit::list(&edge.db, &scope, "", None, 100)
+        .await
+        .unwrap();
+    let methods: Vec<&str> = trail
+        .iter()
+        .map(|e| e.method.rsplit('/').next().unwrap())
+        .filter(|m| m.contains("VerificationCode"))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "RevokeVerificationCode",
+            "CreateVerificationCode",
+            "CreateVerificationCode"
+        ]
+    );
+    let text = format!("{trail:?}");
+    for secret in [&plain[..8], &code2[..9], "王芳"] {
+        assert!(!text.contains(secret), "the audit trail holds {secret}");
+    }
+    edge.db.close().await;
+}
+
+async fn wrong_expired_and_revoked_codes_and_wrong_names_answer_alike_and_every_guess_is_charged(
+    backend: Backend,
+) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    edge.issue(6, vec![]).await;
+    let (cert, holder) = wang_fangs_first(&edge).await;
+    let (expiring, expired_code) = edge.svc.create_code(&holder, &cert.id, 30).await.unwrap();
+    let (revoked, revoked_code) = edge.svc.create_code(&holder, &cert.id, 180).await.unwrap();
+    let (_, code) = edge.svc.create_code(&holder, &cert.id, 180).await.unwrap();
+    edge.svc
+        .revoke_code(&holder, &cert.id, &revoked.id)
+        .await
+        .unwrap();
+    edge.advance_to(expiring.expire_micros);
+    let front = json_front(&edge, 1000, 1000);
+    let page = |code: &str, name: &str| {
+        axum::http::Request::post("/code")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(format!(
+                "code={}&name={}",
+                code,
+                percent(name)
+            )))
+            .unwrap()
+    };
+    // A made-up code, the right code with a wrong name, the expired and the revoked code (each
+    // with the right name): one answer, on the page and in the service.
+    let unknown = "ABCD-EFGH-JKLM";
+    let mut pages = Vec::new();
+    for (i, (typed, name)) in [
+        (unknown, "王芳"),
+        (code.as_str(), "王方"),
+        (expired_code.as_str(), "王芳"),
+        (revoked_code.as_str(), "王芳"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let lookup = edge
+            .svc
+            .lookup_code(&format!("s{i}"), typed, name)
+            .await
+            .unwrap();
+        assert!(matches!(lookup, Lookup::NotFound), "{typed} {name}");
+        let answer = send_from(&front, [198, 51, 100, i as u8], page(typed, name)).await;
+        assert_eq!(answer.status, axum::http::StatusCode::NOT_FOUND);
+        let body = String::from_utf8(answer.body).unwrap();
+        assert!(
+            !body.contains(&cert.number) && !body.contains("王芳"),
+            "{body}"
+        );
+        pages.push(body.split("<p class=\"meta\">").next().unwrap().to_owned());
+    }
+    assert!(pages.windows(2).all(|w| w[0] == w[1]), "{pages:#?}");
+    // The right code and name, on the page: the certificate.
+    let answer = send_from(&front, [198, 51, 100, 9], page(&code, "王芳")).await;
+    assert_eq!(answer.status, axum::http::StatusCode::OK);
+    assert!(
+        String::from_utf8(answer.body)
+            .unwrap()
+            .contains(&cert.number)
+    );
+    // Someone who saw the code but not the name tries names: three misses, then the code is
+    // locked — for the right name too, from any address; nothing is evaluated while locked.
+    for (i, name) in ["王一", "王二", "王三"].iter().enumerate() {
+        let lookup = edge
+            .svc
+            .lookup_code(&format!("n{i}"), &code, name)
+            .await
+            .unwrap();
+        assert!(matches!(lookup, Lookup::NotFound));
+    }
+    let locked = edge.svc.lookup_code("hr", &code, "王芳").await;
+    assert!(
+        matches!(locked, Err(CertificateError::ResourceExhausted(_))),
+        "{locked:?}"
+    );
+    // The lock passes; the right name works and forgives the misses.
+    edge.advance_to(edge.now() + MINUTE + 1);
+    let lookup = edge.svc.lookup_code("hr", &code, "王芳").await.unwrap();
+    assert_eq!(found_id(&lookup), Some((cert.id.clone(), Verdict::Valid)));
+    // What cannot be a code, or no name: a field violation, not charged to anything.
+    let before = store::throttle(&edge.db, "global").await.unwrap();
+    for (typed, name, field) in [
+        ("0OI1-ABCD-EFGH", "王芳", "code"),
+        (&verification_code(&cert.id)[..], "王芳", "code"),
+        (code.as_str(), " ", "teacher_display_name"),
+    ] {
+        match edge.svc.lookup_code("v", typed, name).await {
+            Err(CertificateError::Invalid(problems)) => {
+                assert_eq!(problems[0].0, field, "{typed}: {problems:?}")
+            }
+            other => panic!("{typed}: {other:?}"),
+        }
+    }
+    assert_eq!(store::throttle(&edge.db, "global").await.unwrap(), before);
+    edge.db.close().await;
+}
+
+/// The form's value of `text`, percent-encoded (UTF-8).
+fn percent(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+async fn guessing_codes_from_one_address_or_from_many_is_throttled_to_a_refusal(backend: Backend) {
+    let Some(edge) = Edge::with(backend, |config| {
+        config.searches_per_client_minute = 5;
+        config.guesses.budget = 20;
+    })
+    .await
+    else {
+        return;
+    };
+    edge.issue(3, vec![]).await;
+    let (cert, holder) = wang_fangs_first(&edge).await;
+    let (_, code) = edge.svc.create_code(&holder, &cert.id, 0).await.unwrap();
+    let guess = |n: u32| {
+        let plain: String = (0..12)
+            .map(|i| {
+                tica_certificate::service::CODE_ALPHABET[((n >> (i % 4 * 5)) as usize + i) % 32]
+                    as char
+            })
+            .collect();
+        plain
+    };
+    // One address: five lookups a minute, then refused.
+    for n in 0..5 {
+        let lookup = edge.svc.lookup_code("scraper", &guess(n), "王芳").await;
+        assert!(matches!(lookup, Ok(Lookup::NotFound)), "{lookup:?}");
+    }
+    let refused = edge.svc.lookup_code("scraper", &guess(5), "王芳").await;
+    assert!(
+        matches!(refused, Err(CertificateError::ResourceExhausted(_))),
+        "{refused:?}"
+    );
+    // Many addresses, a new code each time: the overall failure budget stops them, and then
+    // every lookup waits, the honest one too.
+    let mut refused_at = None;
+    for n in 100..140 {
+        match edge
+            .svc
+            .lookup_code(&format!("bot{n}"), &guess(n), "王芳")
+            .await
+        {
+            Ok(Lookup::NotFound) => {}
+            Err(CertificateError::ResourceExhausted(_)) => {
+                refused_at = Some(n);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        refused_at,
+        Some(116),
+        "5 + 16 failures spend the budget of 20: the 22nd guess is refused"
+    );
+    let honest = edge.svc.lookup_code("hr", &code, "王芳").await;
+    assert!(
+        matches!(honest, Err(CertificateError::ResourceExhausted(_))),
+        "{honest:?}"
+    );
+    edge.advance_to(START + 5 * MINUTE + 1);
+    let lookup = edge.svc.lookup_code("hr", &code, "王芳").await.unwrap();
+    assert_eq!(found_id(&lookup), Some((cert.id.clone(), Verdict::Valid)));
+    edge.db.close().await;
+}
+
+async fn only_the_holder_makes_codes_within_the_limits_and_a_refused_create_stores_nothing(
+    backend: Backend,
+) {
+    let Some(edge) = Edge::open(backend).await else {
+        return;
+    };
+    edge.issue(6, vec![withdrawn_event(2, 7)]).await;
+    let (cert, holder) = wang_fangs_first(&edge).await;
+    // Out of range: a field violation, nothing stored.
+    for ttl in [-1, 29, 181, 365] {
+        match edge.svc.create_code(&holder, &cert.id, ttl).await {
+            Err(CertificateError::Invalid(problems)) => assert_eq!(problems[0].0, "ttl_days"),
+            other => panic!("{ttl}: {other:?}"),
+        }
+    }
+    // Another teacher: as a missing certificate; an office: not theirs to give.
+    let other_teacher = teacher_ctx("T0000001");
+    let refused = edge.svc.create_code(&other_teacher, &cert.id, 0).await;
+    assert!(
+        matches!(refused, Err(CertificateError::NotFound(_))),
+        "{refused:?}"
+    );
+    let refused = edge
+        .svc
+        .create_code(&office_ctx("341324"), &cert.id, 0)
+        .await;
+    assert!(
+        matches!(refused, Err(CertificateError::PermissionDenied(_))),
+        "{refused:?}"
+    );
+    // A revoked certificate gets no new code.
+    let revoked = edge
+        .all()
+        .await
+        .into_iter()
+        .find(|c| c.status == Status::Revoked)
+        .unwrap();
+    assert_eq!(revoked.teacher, "T0000000");
+    let refused = edge.svc.create_code(&holder, &revoked.id, 0).await;
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().reason(),
+        tica_server::errors::ErrorReason::CertificateRevoked
+    );
+    assert!(codes_of(&edge, &holder).await.is_empty());
+    // Twenty active codes at most; revoking one makes room.
+    let mut made = Vec::new();
+    for _ in 0..tica_certificate::service::MAX_ACTIVE_CODES {
+        made.push(edge.svc.create_code(&holder, &cert.id, 0).await.unwrap().0);
+    }
+    let full = edge.svc.create_code(&holder, &cert.id, 0).await;
+    assert!(
+        matches!(full, Err(CertificateError::FailedPrecondition(_))),
+        "{full:?}"
+    );
+    // Other people neither list nor revoke them; the county office over the school may.
+    let listed = edge
+        .svc
+        .codes(
+            &other_teacher.caller,
+            tica_certificate::service::CodeParent::Certificate(cert.id.clone()),
+            None,
+            100,
+        )
+        .await;
+    assert!(
+        matches!(listed, Err(CertificateError::NotFound(_))),
+        "{listed:?}"
+    );
+    assert!(codes_of(&edge, &other_teacher).await.is_empty());
+    assert!(codes_of(&edge, &office_ctx("341302")).await.is_empty());
+    for stranger in [other_teacher, office_ctx("341302")] {
+        let refused = edge.svc.revoke_code(&stranger, &cert.id, &made[0].id).await;
+        assert!(
+            matches!(refused, Err(CertificateError::NotFound(_))),
+            "{refused:?}"
+        );
+    }
+    let office = office_ctx("341324");
+    assert_eq!(codes_of(&edge, &office).await.len(), 20);
+    edge.svc
+        .revoke_code(&office, &cert.id, &made[0].id)
+        .await
+        .unwrap();
+    edge.svc.create_code(&holder, &cert.id, 0).await.unwrap();
+    // An unknown code of the certificate: not found.
+    let missing = edge
+        .svc
+        .revoke_code(&holder, &cert.id, &made[0].certificate_id)
+        .await;
+    assert!(
+        matches!(missing, Err(CertificateError::NotFound(_))),
+        "{missing:?}"
+    );
+    edge.db.close().await;
 }

@@ -448,6 +448,19 @@ pub const TABLE: &[Rule] = &[
         READERS,
     ),
     roles(
+        "tica.certificate.v1.CertificateService/CreateVerificationCode",
+        &[Teacher],
+    ),
+    roles(
+        "tica.certificate.v1.CertificateService/ListVerificationCodes",
+        READERS,
+    ),
+    roles(
+        "tica.certificate.v1.CertificateService/RevokeVerificationCode",
+        READERS,
+    ),
+    public("tica.certificate.v1.CertificateService/VerifyWithCode"),
+    roles(
         "tica.certificate.v1.CertificateService/CreateCertificateArchive",
         SCHOOL_AND_ABOVE,
     ),

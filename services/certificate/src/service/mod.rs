@@ -3,6 +3,7 @@
 //! No proto types except the upstream services' messages read in [`issue`].
 
 mod archive;
+mod codes;
 mod feed;
 mod issue;
 mod log;
@@ -10,6 +11,10 @@ mod public;
 mod throttle;
 mod verify;
 
+pub use codes::{
+    CODE_ALPHABET, CodeParent, DEFAULT_TTL_DAYS, MAX_ACTIVE_CODES, MAX_TTL_DAYS, MIN_TTL_DAYS,
+    code_hash, code_name, parse_code,
+};
 pub use feed::ChangePage;
 pub use issue::{Numbers, check_explanation};
 pub use log::LogView;

@@ -103,7 +103,7 @@ fn normalize_code(code: &str) -> String {
 }
 
 /// A name as compared: surrounding and inner whitespace dropped.
-fn normalize_name(name: &str) -> String {
+pub(super) fn normalize_name(name: &str) -> String {
     name.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
@@ -149,7 +149,7 @@ fn differences(scanned: &QrClaims, registered: &QrClaims) -> Vec<Difference> {
 
 impl Certificates {
     /// Refused when `client` searched or looked up too often this minute.
-    fn per_client(&self, client: &str) -> Result<()> {
+    pub(super) fn per_client(&self, client: &str) -> Result<()> {
         if self.inner.per_client.allow(client) {
             Ok(())
         } else {
