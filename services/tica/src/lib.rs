@@ -6,6 +6,7 @@ pub mod certificate;
 pub mod cli;
 pub mod credential;
 pub mod demo;
+pub mod refusal;
 pub mod report;
 pub mod sampling;
 pub mod serve;

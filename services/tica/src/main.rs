@@ -61,7 +61,7 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", tica::refusal::explain(&error));
             std::process::ExitCode::FAILURE
         }
     }
