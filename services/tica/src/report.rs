@@ -492,13 +492,27 @@ async fn county_batch(
         })
 }
 
-/// "安徽省宿州市泗县 (2022)（policies/341324/versions/1）": the policy's name and the version the
-/// batch pinned.
+/// "安徽省宿州市泗县 2022年方案 · 第1版": the policy as an office names it, never an API name
+/// (issue 21). A preset's name ends with the year of the document it transcribes, "(2020)",
+/// which under a 2022 title read as a wrong year: it is printed as the plan's year. The version
+/// the batch pinned, `policies/{code}/versions/{n}`, is printed as its number.
 pub fn policy_label(display_name: &str, version: &str) -> String {
-    match (display_name.trim(), version.trim()) {
-        ("", v) => v.to_owned(),
-        (n, "") => n.to_owned(),
-        (n, v) => format!("{n}（{v}）"),
+    let name = display_name.trim();
+    let name = match name.strip_suffix(')').and_then(|n| n.rsplit_once(" (")) {
+        Some((n, year)) if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{n} {year}年方案")
+        }
+        _ => name.to_owned(),
+    };
+    let version = version
+        .trim()
+        .rsplit_once("/versions/")
+        .filter(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(_, n)| format!("第{n}版"));
+    match (name.is_empty(), version) {
+        (true, Some(v)) => v,
+        (false, Some(v)) => format!("{name} · {v}"),
+        (_, None) => name,
     }
 }
 
@@ -1314,21 +1328,38 @@ mod tests {
         assert_eq!(summary.year, 2022);
         assert_eq!(
             summary.policy_label,
-            "安徽省宿州市泗县 (2022)（policies/341324/versions/1）"
+            "安徽省宿州市泗县 2022年方案 · 第1版"
         );
         assert_eq!(summary.as_of, "2022年12月30日");
     }
 
     #[test]
     fn a_policy_label_does_without_a_missing_half() {
-        assert_eq!(
-            policy_label("", "policies/640000/versions/2"),
-            "policies/640000/versions/2"
-        );
+        assert_eq!(policy_label("", "policies/640000/versions/2"), "第2版");
         assert_eq!(
             policy_label("宁夏回族自治区 (2020)", ""),
-            "宁夏回族自治区 (2020)"
+            "宁夏回族自治区 2020年方案"
         );
+    }
+
+    #[test]
+    fn a_policy_label_names_no_api_resource_and_no_year_but_the_plans() {
+        // A 2022 summary of a county under Ningxia's 2020 plan: the year is the plan's.
+        assert_eq!(
+            policy_label("宁夏回族自治区 (2020)", "policies/640000/versions/3"),
+            "宁夏回族自治区 2020年方案 · 第3版"
+        );
+        // An office's own policy name is printed as it is; an odd version is left out.
+        assert_eq!(
+            policy_label("永宁县细则", "policies/640121/versions/x"),
+            "永宁县细则"
+        );
+        for label in [
+            policy_label("安徽省宿州市泗县 (2022)", "policies/341324/versions/1"),
+            policy_label("", "policies/640000/versions/2"),
+        ] {
+            assert!(!label.contains("policies/"), "{label}");
+        }
     }
 
     #[tokio::test]
