@@ -131,20 +131,8 @@ pub(crate) fn compose(
     overview(&mut first, summary)?;
     pages.push(first);
 
-    let mut schools: Vec<&SchoolRow> = summary.schools.iter().collect();
-    schools.sort_by(|a, b| {
-        rate(b.passed, b.graded)
-            .total_cmp(&rate(a.passed, a.graded))
-            .then(rate(b.excellent, b.graded).total_cmp(&rate(a.excellent, a.graded)))
-            .then(a.code.cmp(&b.code))
-    });
-    let parts = schools.len().div_ceil(SCHOOLS_PER_PAGE);
-    for (k, chunk) in schools.chunks(SCHOOLS_PER_PAGE).enumerate() {
-        let mut canvas = Canvas::new(face, font);
-        pass_rates(&mut canvas, summary, chunk, k, parts)?;
-        pages.push(canvas);
-    }
-
+    // What an office acts on first: the review, with the schools sent back at its head, then
+    // every school's rates (issue 21).
     // Agreement rows are 1.25 times as tall (a sent-back school shows two bars): fewer a page.
     let per_page = SCHOOLS_PER_PAGE * 4 / 5;
     let rows = agreement_rows(summary);
@@ -161,6 +149,20 @@ pub(crate) fn compose(
     for (k, chunk) in rows.chunks(per_page).enumerate() {
         let mut canvas = Canvas::new(face, font);
         agreement(&mut canvas, summary, chunk, k, parts)?;
+        pages.push(canvas);
+    }
+
+    let mut schools: Vec<&SchoolRow> = summary.schools.iter().collect();
+    schools.sort_by(|a, b| {
+        rate(b.passed, b.graded)
+            .total_cmp(&rate(a.passed, a.graded))
+            .then(rate(b.excellent, b.graded).total_cmp(&rate(a.excellent, a.graded)))
+            .then(a.code.cmp(&b.code))
+    });
+    let parts = schools.len().div_ceil(SCHOOLS_PER_PAGE);
+    for (k, chunk) in schools.chunks(SCHOOLS_PER_PAGE).enumerate() {
+        let mut canvas = Canvas::new(face, font);
+        pass_rates(&mut canvas, summary, chunk, k, parts)?;
         pages.push(canvas);
     }
 
@@ -687,9 +689,11 @@ fn agreement_rows(s: &CountySummary) -> Vec<AgreementLine<'_>> {
             })
         })
         .collect();
+    // Sent back (most often first), then by agreement, best first.
     rows.sort_by(|a, b| {
-        rate(b.latest.0, b.latest.1)
-            .total_cmp(&rate(a.latest.0, a.latest.1))
+        b.times
+            .cmp(&a.times)
+            .then(rate(b.latest.0, b.latest.1).total_cmp(&rate(a.latest.0, a.latest.1)))
             .then(a.name.cmp(b.name))
     });
     rows
