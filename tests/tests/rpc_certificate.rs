@@ -41,6 +41,8 @@ tica_testkit::backend_tests!(
     every_refusal_an_agency_provokes_names_a_reason_it_can_act_on,
     a_pdf_is_downloaded_by_its_holder_exactly_as_issued_and_by_no_other_teacher,
     the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_only,
+    a_teacher_makes_lists_and_revokes_codes_for_their_own_certificates_and_hr_checks_them_with_the_name,
+    an_expired_verification_code_answers_as_an_unknown_one_and_lists_as_expired,
     a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_teacher,
     an_archive_is_read_back_by_offices_over_its_school_only,
     a_client_that_lost_its_create_answer_finds_its_archive_job_by_listing,
@@ -1042,6 +1044,282 @@ async fn the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_onl
         teacher(&year, 0, 1).get_certificate_credential(get()).await,
         Code::NotFound,
     );
+    year.cluster.stop().await;
+}
+
+// ---- CreateVerificationCode, ListVerificationCodes, RevokeVerificationCode, VerifyWithCode ----
+// Guessing, locks and the identical NOT FOUND page: services/certificate/tests/public_edge.rs.
+
+fn create_code(name: &str, ttl_days: i32) -> cpb::CreateVerificationCodeRequest {
+    cpb::CreateVerificationCodeRequest {
+        parent: name.to_owned(),
+        ttl_days,
+    }
+}
+
+fn list_codes(parent: &str) -> cpb::ListVerificationCodesRequest {
+    cpb::ListVerificationCodesRequest {
+        parent: parent.to_owned(),
+        ..Default::default()
+    }
+}
+
+fn with_code(code: &str, name: &str) -> cpb::VerifyWithCodeRequest {
+    cpb::VerifyWithCodeRequest {
+        code: code.to_owned(),
+        teacher_display_name: name.to_owned(),
+    }
+}
+
+async fn a_teacher_makes_lists_and_revokes_codes_for_their_own_certificates_and_hr_checks_them_with_the_name(
+    backend: Backend,
+) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let holder_name = cert.facts.as_ref().unwrap().teacher_display_name.clone();
+    let mut holder = teacher(&year, 0, 0);
+    // Out of range: a field violation, and nothing stored.
+    for ttl in [29, 181] {
+        let status = refused(
+            holder
+                .create_verification_code(create_code(&cert.name, ttl))
+                .await,
+            Code::InvalidArgument,
+        );
+        names_field(&status, "ttl_days");
+    }
+    // Another teacher's certificate answers as a missing one; an office makes no codes.
+    refused(
+        teacher(&year, 0, 1)
+            .create_verification_code(create_code(&cert.name, 0))
+            .await,
+        Code::NotFound,
+    );
+    refused(
+        county_office(&year)
+            .create_verification_code(create_code(&cert.name, 0))
+            .await,
+        Code::PermissionDenied,
+    );
+    let listed = holder
+        .list_verification_codes(list_codes("certificates/-"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.verification_codes.is_empty(), "{listed:?}");
+    // The holder makes one: the whole code once, 90 days by default.
+    let made = holder
+        .create_verification_code(create_code(&cert.name, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(made.code.len(), 14, "{made:?}");
+    assert!(
+        made.name
+            .starts_with(&format!("{}/verificationCodes/", cert.name))
+    );
+    assert_eq!(made.state, cpb::VerificationCodeState::Active as i32);
+    let (created, expires) = (made.create_time.unwrap(), made.expire_time.unwrap());
+    assert_eq!(expires.seconds - created.seconds, 90 * 86_400);
+    assert_eq!(made.masked_code, format!("****-****-{}", &made.code[10..]));
+    // HR checks it with the holder's name, without a token: the certificate.
+    let answer = public(&year)
+        .verify_with_code(with_code(&made.code, &holder_name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.verdict, cpb::Verdict::Valid as i32);
+    assert_eq!(answer.certificate, cert.name);
+    assert_eq!(answer.facts.unwrap().number, cert.number);
+    // A wrong name, or a code that was never made: one NOT FOUND.
+    let wrong_name = refused(
+        public(&year)
+            .verify_with_code(with_code(&made.code, "某某某"))
+            .await,
+        Code::NotFound,
+    );
+    let made_up = refused(
+        public(&year)
+            .verify_with_code(with_code("ABCD-EFGH-JKLM", &holder_name))
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(wrong_name.message(), made_up.message());
+    let malformed = refused(
+        public(&year)
+            .verify_with_code(with_code("0000-1111", &holder_name))
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&malformed, "code");
+    // The list: masked, with the use counted; the holder's own and the county's, nobody else's.
+    let listed = holder
+        .list_verification_codes(list_codes(&cert.name))
+        .await
+        .unwrap()
+        .into_inner()
+        .verification_codes;
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].code.is_empty(), "never shown again: {listed:?}");
+    assert_eq!(listed[0].masked_code, made.masked_code);
+    assert_eq!(listed[0].use_count, 1);
+    assert!(listed[0].last_use_time.is_some());
+    let by_office = county_office(&year)
+        .list_verification_codes(list_codes("certificates/-"))
+        .await
+        .unwrap()
+        .into_inner()
+        .verification_codes;
+    assert_eq!(by_office.len(), 1);
+    refused(
+        teacher(&year, 0, 1)
+            .list_verification_codes(list_codes(&cert.name))
+            .await,
+        Code::NotFound,
+    );
+    refused(
+        other_county(&year)
+            .list_verification_codes(list_codes(&cert.name))
+            .await,
+        Code::NotFound,
+    );
+    let theirs = teacher(&year, 0, 1)
+        .list_verification_codes(list_codes("certificates/-"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(theirs.verification_codes.is_empty());
+    // Nobody else revokes it; the holder does, and it stops at once.
+    let revoke = || cpb::RevokeVerificationCodeRequest {
+        name: made.name.clone(),
+    };
+    refused(
+        teacher(&year, 0, 1)
+            .revoke_verification_code(revoke())
+            .await,
+        Code::NotFound,
+    );
+    refused(
+        other_county(&year).revoke_verification_code(revoke()).await,
+        Code::NotFound,
+    );
+    let revoked = holder
+        .revoke_verification_code(revoke())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(revoked.state, cpb::VerificationCodeState::Revoked as i32);
+    assert!(revoked.revoke_time.is_some());
+    let after = refused(
+        public(&year)
+            .verify_with_code(with_code(&made.code, &holder_name))
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(after.message(), made_up.message());
+    // Both writes are in the county's audit trail, without the code or the name.
+    let events = county_office(&year)
+        .list_audit_events(cpb::ListAuditEventsRequest {
+            resource: made.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_events;
+    let methods: Vec<&str> = events
+        .iter()
+        .map(|e| e.method.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        ["RevokeVerificationCode", "CreateVerificationCode"]
+    );
+    let text = format!("{events:?}");
+    assert!(
+        !text.contains(&made.code[..9]) && !text.contains(&holder_name),
+        "{text}"
+    );
+    year.cluster.stop().await;
+}
+
+async fn an_expired_verification_code_answers_as_an_unknown_one_and_lists_as_expired(
+    backend: Backend,
+) {
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let cert = first_teachers_certificates(&year).await[0].clone();
+    let holder_name = cert.facts.as_ref().unwrap().teacher_display_name.clone();
+    let mut holder = teacher(&year, 0, 0);
+    let made = holder
+        .create_verification_code(create_code(&cert.name, 30))
+        .await
+        .unwrap()
+        .into_inner();
+    public(&year)
+        .verify_with_code(with_code(&made.code, &holder_name))
+        .await
+        .unwrap();
+    // Thirty days pass: the stored expiry is set a second into the past.
+    let id = made.name.rsplit('/').next().unwrap().to_owned();
+    let past = tica_storage::now_micros() - 1_000_000;
+    let db = year.cluster.suite.as_ref().unwrap().certificate_db();
+    let sql = "UPDATE verification_codes SET expire_micros = $1 WHERE id = $2";
+    let changed = match db.pool() {
+        tica_storage::Pool::Sqlite(pool) => tica_storage::sqlx::query(sql)
+            .bind(past)
+            .bind(&id)
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected(),
+        tica_storage::Pool::Postgres(pool) => tica_storage::sqlx::query(sql)
+            .bind(past)
+            .bind(&id)
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected(),
+    };
+    assert_eq!(changed, 1);
+    let expired = refused(
+        public(&year)
+            .verify_with_code(with_code(&made.code, &holder_name))
+            .await,
+        Code::NotFound,
+    );
+    let made_up = refused(
+        public(&year)
+            .verify_with_code(with_code("ABCD-EFGH-JKLM", &holder_name))
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(expired.message(), made_up.message());
+    let listed = holder
+        .list_verification_codes(list_codes("certificates/-"))
+        .await
+        .unwrap()
+        .into_inner()
+        .verification_codes;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, cpb::VerificationCodeState::Expired as i32);
+    assert_eq!(listed[0].use_count, 1);
+    // An expired code is no longer counted against the certificate's active codes, and a new
+    // one works.
+    let fresh = holder
+        .create_verification_code(create_code(&cert.name, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = public(&year)
+        .verify_with_code(with_code(&fresh.code, &holder_name))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.verdict, cpb::Verdict::Valid as i32);
     year.cluster.stop().await;
 }
 

@@ -127,6 +127,16 @@ enum Action {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Verification codes: a teacher makes one for their own certificate and gives it, with
+    /// their name, to an HR office, which checks it at `/code` on the verification site.
+    #[command(
+        subcommand,
+        after_help = "Example (a teacher, with their own token):
+  tica certificates codes create b2c4e1f07a9d4c3e8f615d2a9c --ttl-days 90
+  tica certificates codes list
+  tica certificates codes revoke certificates/b2c4e1f07a9d4c3e8f615d2a9c/verificationCodes/CODE_ID"
+    )]
+    Codes(CodesCommand),
     /// Verify a certificate online, as an HR office does; exit status 1 unless VALID.
     Verify(VerifyArgs),
     /// List the public signing keys, active and retired.
@@ -194,6 +204,42 @@ enum RunsCommand {
     /// a new `tica certificates issue` resumes after the last certificate stored.
     Cancel {
         /// `issuanceRuns/{id}` or the bare id.
+        name: String,
+    },
+}
+
+/// Verification code commands.
+#[derive(Debug, Subcommand)]
+enum CodesCommand {
+    /// Make a code for one of your own certificates; prints it once (the service keeps only a
+    /// keyed hash of it and lists it masked).
+    #[command(after_help = "Example:
+  tica certificates codes create b2c4e1f07a9d4c3e8f615d2a9c --ttl-days 60
+
+Give the code and your name to the HR office: it types both at https://<verification site>/code
+(or calls VerifyWithCode) and sees the certificate until the code expires or you revoke it.")]
+    Create {
+        /// `certificates/{id}` or the bare id: one of yours, not revoked.
+        certificate: String,
+        /// Days the code is valid, 30–180 [default: 90].
+        #[arg(long, value_parser = clap::value_parser!(i32).range(30..=180))]
+        ttl_days: Option<i32>,
+    },
+    /// List codes, newest first: state, expiry, uses and last use (every page).
+    #[command(after_help = "Example:
+  tica certificates codes list
+  tica certificates codes list --certificate b2c4e1f07a9d4c3e8f615d2a9c")]
+    List {
+        /// Only this certificate's codes (`certificates/{id}` or the bare id); default: every
+        /// code you may see (a teacher: their own; an office: its jurisdiction's).
+        #[arg(long)]
+        certificate: Option<String>,
+    },
+    /// Revoke a code at once: from then on it answers as an unknown code.
+    #[command(after_help = "Example:
+  tica certificates codes revoke certificates/b2c4e1f07a9d4c3e8f615d2a9c/verificationCodes/CODE_ID")]
+    Revoke {
+        /// `certificates/{id}/verificationCodes/{code_id}`, as `list` shows it.
         name: String,
     },
 }
@@ -658,6 +704,7 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Action::Codes(command) => codes(connection, command).await,
         Action::Verify(args) => {
             let subject = if let Some(id) = args.id {
                 pb::verify_request::Subject::Certificate(qualified("certificates", &id))
@@ -767,6 +814,103 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn code_state(s: i32) -> &'static str {
+    match pb::VerificationCodeState::try_from(s) {
+        Ok(pb::VerificationCodeState::Active) => "有效 active",
+        Ok(pb::VerificationCodeState::Expired) => "已过期 expired",
+        Ok(pb::VerificationCodeState::Revoked) => "已撤销 revoked",
+        _ => "",
+    }
+}
+
+/// Runs a `tica certificates codes` command.
+async fn codes(connection: &Connection, command: CodesCommand) -> anyhow::Result<()> {
+    let mut client = connection.client().await?;
+    match command {
+        CodesCommand::Create {
+            certificate,
+            ttl_days,
+        } => {
+            let code = client
+                .create_verification_code(pb::CreateVerificationCodeRequest {
+                    parent: qualified("certificates", &certificate),
+                    ttl_days: ttl_days.unwrap_or_default(),
+                })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            println!("{}", code.code);
+            println!(
+                "for {} ({}), valid until {}; shown only now — {}",
+                code.certificate_number,
+                code.certificate,
+                timestamp(code.expire_time.as_ref()),
+                code.name
+            );
+        }
+        CodesCommand::List { certificate } => {
+            let parent = certificate
+                .map(|c| qualified("certificates", &c))
+                .unwrap_or_else(|| "certificates/-".to_owned());
+            let mut table = table(&[
+                "code",
+                "certificate",
+                "state",
+                "created",
+                "expires",
+                "uses",
+                "last use",
+                "name",
+            ]);
+            let mut token = String::new();
+            loop {
+                let page = client
+                    .list_verification_codes(pb::ListVerificationCodesRequest {
+                        parent: parent.clone(),
+                        page_size: 1000,
+                        page_token: token,
+                    })
+                    .await
+                    .map_err(rpc)?
+                    .into_inner();
+                for c in &page.verification_codes {
+                    table.add_row(vec![
+                        c.masked_code.clone(),
+                        c.certificate_number.clone(),
+                        code_state(c.state).to_owned(),
+                        timestamp(c.create_time.as_ref()),
+                        timestamp(c.expire_time.as_ref()),
+                        c.use_count.to_string(),
+                        timestamp(c.last_use_time.as_ref()),
+                        c.name.clone(),
+                    ]);
+                }
+                token = page.next_page_token;
+                if token.is_empty() {
+                    break;
+                }
+            }
+            println!("{table}");
+            println!("{} verification codes", table.row_count());
+        }
+        CodesCommand::Revoke { name } => {
+            let code = client
+                .revoke_verification_code(pb::RevokeVerificationCodeRequest { name })
+                .await
+                .map_err(rpc)?
+                .into_inner();
+            println!(
+                "{} {} of {}: {}",
+                code.masked_code,
+                code.name,
+                code.certificate_number,
+                code_state(code.state)
+            );
+        }
+    }
+    Ok(())
 }
 
 fn certificate_row(c: &pb::Certificate) -> Vec<String> {
