@@ -92,22 +92,13 @@ pub fn parse_code(typed: &str) -> Option<String> {
 
 /// HMAC-SHA256 (RFC 2104) of `message` under `key`.
 fn hmac_sha256(key: &[u8], message: &[&[u8]]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
+    use hmac::{KeyInit, Mac};
+    let mut mac =
+        hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
     for part in message {
-        inner.update(part);
+        mac.update(part);
     }
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    mac.finalize().into_bytes().into()
 }
 
 /// The stored form of a code (canonical, as [`parse_code`] gives it): lower-case hex
@@ -121,8 +112,7 @@ pub fn code_hash(secret: &[u8], plain: &str) -> String {
 
 /// Whether two byte strings are equal, in time that depends only on their lengths.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len()
-        && std::hint::black_box(a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y))) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 /// Whether two names are the same as registered (spaces ignored), in time that does not depend
