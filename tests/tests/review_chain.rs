@@ -1,8 +1,11 @@
 //! The review chain end to end over gRPC (issue 4; 《宁夏测评实施办法》
 //! §五(一)3–4): a county of 20 schools grades its teachers; the county draws 15 % of its schools
 //! and 15 % of their teachers with a public seed; reviewers re-grade blind; one school disagrees,
-//! goes back, is re-graded and passes on the next round, which continues the same ticket order;
-//! the province audit draws 5 %/5 %, passes, and the county's results are certified.
+//! goes back, is re-graded and passes on the next round, which commits its population and plan
+//! in the transparency log and only then takes a fresh seed of its own (issue 18 §4: under the
+//! first round's seed the school would have known which teachers come next), skipping what
+//! round 1 drew; anyone re-runs each round from its reproducibility bundle; the province audit
+//! draws 5 %/5 %, passes, and the county's results are certified.
 
 #[path = "support_year/mod.rs"]
 mod support_year;
@@ -13,6 +16,7 @@ use tica_auth::Role;
 use tica_domain::sampling::TicketSequence;
 use tica_e2e::{AssessmentClient, Cluster};
 use tica_proto::tica::assessment::v1 as pb;
+use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::roster::v1 as roster;
 use tica_proto::tica::sampling::v1 as sp;
@@ -36,6 +40,8 @@ const SCHOOLS: usize = 20;
 const TEACHERS_PER_SCHOOL: usize = 3;
 const PICKS: [&str; 3] = ["B2", "C1", "C4"]; // 5 + 8 + 9 = 22 credits ≥ Sixian's 20
 const SEED: &str = "07318552946601823357";
+/// Round 2's own seed, entered after its commitment is in the log.
+const SEED2: &str = "55120983746610923874";
 
 fn school(i: usize) -> String {
     format!("{COUNTY}{i:04}")
@@ -595,29 +601,63 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
         (frozen2.population_schools, frozen2.population_teachers),
         (1, 3)
     );
-    let reseeded = office
-        .draw_sample(sp::DrawSampleRequest {
-            name: r2.clone(),
-            seed: "another seed".into(),
-            seed_note: String::new(),
-        })
-        .await
-        .unwrap_err();
+    // Before any seed: the population's hash, the plan's and the tool's version are in the
+    // public log (the round names the entry), provably so.
+    let commitment = frozen2
+        .draw_commitment
+        .clone()
+        .expect("frozen and committed in the transparency log");
+    let logged = inclusion_proof(&cluster, commitment.log_index).await;
+    let entry: serde_json::Value = serde_json::from_slice(&logged.entry).unwrap();
     assert_eq!(
-        reseeded.code(),
-        Code::InvalidArgument,
-        "an extending round takes no new seed"
+        (
+            entry["kind"].as_str(),
+            entry["review_round"].as_str(),
+            entry["population_sha256"].as_str(),
+            entry["plan_sha256"].as_str(),
+        ),
+        (
+            Some("draw_committed"),
+            Some(r2.as_str()),
+            Some(frozen2.population_sha256.as_str()),
+            Some(commitment.plan_sha256.as_str()),
+        ),
+        "{entry}"
     );
+    assert_eq!(logged.leaf_hash, commitment.leaf_hash);
+    // The attacker: the school sent back knows round 1's seed. Under it, round 2's teachers
+    // would have been known since round 1 was drawn; the chain's seed is refused, as is none.
+    for (stale, why) in [
+        (SEED, "round 1's seed"),
+        ("", "no seed: the chain's order is not continued"),
+    ] {
+        let refused = office
+            .draw_sample(sp::DrawSampleRequest {
+                name: r2.clone(),
+                seed: stale.into(),
+                seed_note: String::new(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{why}: {refused:?}");
+    }
     let drawn2 = office
         .draw_sample(sp::DrawSampleRequest {
             name: r2.clone(),
-            seed: String::new(),
-            seed_note: String::new(),
+            seed: SEED2.into(),
+            seed_note: "2026-12-02 县工程办会议，20 枚十面骰".into(),
         })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(drawn2.seed, SEED, "the chain's seed");
+    assert_eq!(drawn2.seed, SEED2, "round 2's own seed");
+    assert_eq!(drawn2.draw_commitment.as_ref(), Some(&commitment));
+    let micros = |t: &prost_types::Timestamp| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000;
+    assert!(
+        micros(commitment.log_time.as_ref().unwrap())
+            < micros(drawn2.seed_enter_time.as_ref().unwrap()),
+        "the log entry comes before the seed"
+    );
     let strata = office
         .list_strata(sp::ListStrataRequest {
             parent: r2.clone(),
@@ -644,18 +684,43 @@ async fn a_county_review_sends_one_school_back_and_the_province_audit_certifies_
         .iter()
         .find(|s| s.stage == sp::Stage::Teacher as i32)
         .unwrap();
+    // Under round 2's seed, the first of the school's teachers round 1 did not draw.
+    let first_round_teacher = items
+        .iter()
+        .find(|i| i.school == format!("schools/{disputed_code}"))
+        .unwrap()
+        .sampler_id
+        .clone();
+    let teacher_order = TicketSequence::new(SEED2, returned.iter().map(String::as_str));
+    let (position, expected) = teacher_order
+        .tickets()
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.id != first_round_teacher)
+        .unwrap();
     assert_eq!(
-        teacher_stratum.first_position, 2,
+        teacher_stratum.first_position,
+        position as i64 + 1,
         "the teacher drawn in round 1 is skipped"
     );
-    let teacher_order = TicketSequence::new(SEED, returned.iter().map(String::as_str));
     let second = drawn(&mut office, &r2, sp::Stage::Teacher).await;
     assert_eq!(second.len(), 1);
     assert_eq!(
-        second[0].sampler_id,
-        teacher_order.after(1, 1)[0].id,
-        "the reference's drop=1, take=1"
+        (second[0].sampler_id.clone(), second[0].ticket.clone()),
+        (expected.id.clone(), expected.display()),
     );
+    // Each round's bundle re-runs it: with this tool, and with the reference when a Python
+    // with consistent_sampler is at hand.
+    for round in [&r1, &r2] {
+        let bundle = export(
+            &mut office,
+            round,
+            common::FileFormat::Unspecified,
+            sp::RoundExportPart::Bundle,
+        )
+        .await;
+        check_bundle(round, &bundle);
+    }
     office
         .assign_reviewers(sp::AssignReviewersRequest {
             round: r2.clone(),
@@ -1469,4 +1534,69 @@ async fn certification_waits_for_the_offline_audit_and_reviewers_match_the_subje
     );
     assert_eq!(state(&mut county).await, pb::BatchState::Certified as i32);
     cluster.stop().await;
+}
+
+/// The inclusion proof of log entry `index` against the latest checkpoint, checked by RFC 9162
+/// (`tica_e2e::rfc9162`), as anyone gets it without a token.
+async fn inclusion_proof(cluster: &Cluster, index: i64) -> cpb::LogEntry {
+    let mut log =
+        cpb::certificate_service_client::CertificateServiceClient::new(cluster.channel.clone());
+    let proof = log
+        .get_inclusion_proof(cpb::GetInclusionProofRequest {
+            entry: Some(cpb::get_inclusion_proof_request::Entry::LogIndex(index)),
+            tree_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let entry = proof.entry.expect("the entry");
+    assert_eq!(entry.kind, cpb::LogEntryKind::DrawCommitted as i32);
+    assert!(entry.certificate.is_empty(), "it names no certificate");
+    let leaf = tica_e2e::rfc9162::leaf_hash(&entry.entry);
+    assert_eq!(leaf.as_slice(), entry.leaf_hash.as_slice());
+    tica_e2e::rfc9162::verify_inclusion(
+        index as u64,
+        proof.tree_size as u64,
+        &leaf,
+        &proof.hashes,
+        &proof.checkpoint.expect("the checkpoint").root_hash,
+    )
+    .expect("the entry is in the signed tree");
+    entry
+}
+
+/// `round`'s reproducibility bundle re-runs its draw: `tica sampling check-bundle`'s check, and
+/// the bundle's own `reproduce.py` with the reference `consistent_sampler` when a Python has it
+/// (`TICA_PYTHON`, as `tica_e2e::interop::python` finds it).
+fn check_bundle(round: &str, bundle: &[u8]) {
+    let files = tica_sampling::bundle::unzip(bundle).unwrap();
+    let checked = tica::sampling::check_bundle(&files).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(checked.round, round);
+    assert!(checked.items > 0);
+    let Some(python) =
+        tica_e2e::interop::python("reproduce.py (a round's bundle)", "consistent_sampler")
+    else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "tica-bundle-{}-{}",
+        std::process::id(),
+        round.replace('/', "-")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let output = std::process::Command::new(python)
+        .arg(dir.join("reproduce.py"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(&format!("{round}: reproduced")), "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
 }

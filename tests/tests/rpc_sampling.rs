@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use support_year::{COUNTY, OTHER_COUNTY, SEED, SamplingClient, Year, new_round, school};
 use tica_auth::Role;
 use tica_proto::tica::assessment::v1 as pb;
+use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::common::v1 as common;
 use tica_proto::tica::sampling::v1 as sp;
 use tica_storage::Backend;
@@ -33,6 +34,8 @@ tica_testkit::backend_tests!(
     a_county_lists_its_rounds_by_state_and_cannot_list_another_countys,
     freezing_publishes_the_population_and_its_hash_once_and_only_for_the_running_office,
     a_draw_needs_a_frozen_population_and_a_printable_seed_and_records_who_entered_it,
+    a_draw_commitment_is_logged_once_per_round_and_only_by_an_office_over_it,
+    the_register_feed_skips_the_draw_commitments_which_prove_by_index,
     a_round_is_cancelled_with_a_reason_before_its_draw_and_never_after,
     a_round_closes_only_when_every_drawn_unit_is_decided_and_passes_the_rest,
     the_strata_give_each_stages_population_and_sample_size_to_offices_over_the_round,
@@ -482,6 +485,15 @@ async fn freezing_publishes_the_population_and_its_hash_once_and_only_for_the_ru
     );
     assert_eq!(frozen.population_sha256.len(), 64);
     assert!(frozen.population_freeze_time.is_some());
+    let commitment = frozen
+        .draw_commitment
+        .as_ref()
+        .expect("the draw is committed in the transparency log on freezing");
+    assert_eq!(commitment.plan_sha256.len(), 64);
+    assert!(
+        commitment.tool_version.starts_with("tica-sampling "),
+        "{commitment:?}"
+    );
     // Wrong state: a population is frozen once.
     refused(
         county
@@ -560,6 +572,215 @@ async fn a_draw_needs_a_frozen_population_and_a_printable_seed_and_records_who_e
         Code::FailedPrecondition,
     );
     assert_eq!(get_round(&mut county, &round).await.seed, SEED);
+    year.cluster.stop().await;
+}
+
+// ---- The draw commitment (tica.certificate.v1 RecordDrawCommitment) ----
+// The commitment before the seed of a second round, proved by inclusion, and the bundle that
+// re-runs it: review_chain.rs. A round without a commitment refusing every seed:
+// services/sampling/tests/agreements.rs (the certificate service out of reach).
+
+/// What RecordDrawCommitment is asked for `round`.
+fn commitment_request(
+    round: &str,
+    frozen: &sp::ReviewRound,
+    plan_sha256: &str,
+) -> cpb::RecordDrawCommitmentRequest {
+    cpb::RecordDrawCommitmentRequest {
+        review_round: round.into(),
+        population_sha256: frozen.population_sha256.clone(),
+        plan_sha256: plan_sha256.into(),
+        tool_version: frozen
+            .draw_commitment
+            .as_ref()
+            .unwrap()
+            .tool_version
+            .clone(),
+    }
+}
+
+async fn log_size(year: &Year) -> i64 {
+    cpb::certificate_service_client::CertificateServiceClient::new(year.cluster.channel.clone())
+        .get_log_checkpoint(cpb::GetLogCheckpointRequest { tree_size: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .tree_size
+}
+
+async fn a_draw_commitment_is_logged_once_per_round_and_only_by_an_office_over_it(
+    backend: Backend,
+) {
+    let Some(year) = Year::in_county_review(backend, false).await else {
+        return;
+    };
+    let round = year.county_round().await.name;
+    let frozen = year
+        .county_sampling()
+        .freeze_population(sp::FreezePopulationRequest {
+            name: round.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let committed = frozen.draw_commitment.clone().unwrap();
+    let log = |subject: &str, role: Role, jurisdiction: &str| {
+        tica_e2e::certificates::client(&year.cluster, subject, role, jurisdiction, None)
+    };
+    let mut county = log("county-office", Role::CountyOffice, COUNTY);
+    // A retry (the sampling service lost the answer) gets the entry the round records.
+    let again = county
+        .record_draw_commitment(commitment_request(&round, &frozen, &committed.plan_sha256))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (again.index, &again.leaf_hash, again.kind),
+        (
+            committed.log_index,
+            &committed.leaf_hash,
+            cpb::LogEntryKind::DrawCommitted as i32
+        )
+    );
+    let size = log_size(&year).await;
+    // Another plan for the same round, once the first is public: refused.
+    refused(
+        county
+            .record_draw_commitment(commitment_request(&round, &frozen, &"0".repeat(64)))
+            .await,
+        Code::AlreadyExists,
+    );
+    // Another county's office, and a role that is no office.
+    for mut outsider in [
+        log("other-office", Role::CountyOffice, OTHER_COUNTY),
+        log("assessor", Role::Assessor, COUNTY),
+    ] {
+        refused(
+            outsider
+                .record_draw_commitment(commitment_request(&round, &frozen, &committed.plan_sha256))
+                .await,
+            Code::PermissionDenied,
+        );
+    }
+    // Bad fields, every one at once.
+    let bad = refused(
+        county
+            .record_draw_commitment(cpb::RecordDrawCommitmentRequest {
+                review_round: "rounds/1".into(),
+                population_sha256: frozen.population_sha256.to_uppercase(),
+                plan_sha256: String::new(),
+                tool_version: "抽样工具".into(),
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    for field in [
+        "review_round",
+        "population_sha256",
+        "plan_sha256",
+        "tool_version",
+    ] {
+        names_field(&bad, field);
+    }
+    assert_eq!(
+        log_size(&year).await,
+        size,
+        "the refused calls logged nothing"
+    );
+    year.cluster.stop().await;
+}
+
+async fn the_register_feed_skips_the_draw_commitments_which_prove_by_index(backend: Backend) {
+    let Some(year) = Year::certified(backend).await else {
+        return;
+    };
+    // The county review and the province audit each committed their draw.
+    let rounds = year
+        .province_sampling()
+        .list_review_rounds(sp::ListReviewRoundsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .review_rounds;
+    let draws: Vec<i64> = rounds
+        .iter()
+        .map(|r| r.draw_commitment.as_ref().expect("committed").log_index)
+        .collect();
+    assert_eq!(draws.len(), 2, "{rounds:?}");
+    let mut office = tica_e2e::certificates::client(
+        &year.cluster,
+        "county-office",
+        Role::CountyOffice,
+        COUNTY,
+        None,
+    );
+    let run = tica_e2e::certificates::issue(&mut office, &year.batch).await;
+    assert_eq!(
+        run.state,
+        cpb::IssuanceRunState::Succeeded as i32,
+        "{run:?}"
+    );
+    // The feed, a page of one change at a time: every certificate once, no draw.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = office
+            .list_register_changes(cpb::ListRegisterChangesRequest {
+                parent: String::new(),
+                page_size: 1,
+                cursor: cursor.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        cursor = page.next_cursor;
+        let short = page.changes.is_empty();
+        seen.extend(page.changes);
+        if short {
+            assert_eq!(
+                page.log_size,
+                run.certificates_issued + draws.len() as i64,
+                "the log holds the certificates and the draws"
+            );
+            break;
+        }
+    }
+    assert_eq!(seen.len() as i64, run.certificates_issued);
+    assert!(
+        seen.iter()
+            .all(|c| !draws.contains(&c.log_index)
+                && c.kind == cpb::RegisterChangeKind::Issued as i32),
+        "{seen:?}"
+    );
+    // A draw's entry proves by its index, as a certificate's does.
+    let mut public = cpb::certificate_service_client::CertificateServiceClient::new(
+        year.cluster.channel.clone(),
+    );
+    for index in draws.iter().copied().chain([seen[0].log_index]) {
+        let proof = public
+            .get_inclusion_proof(cpb::GetInclusionProofRequest {
+                entry: Some(cpb::get_inclusion_proof_request::Entry::LogIndex(index)),
+                tree_size: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let entry = proof.entry.unwrap();
+        tica_e2e::rfc9162::verify_inclusion(
+            index as u64,
+            proof.tree_size as u64,
+            &tica_e2e::rfc9162::leaf_hash(&entry.entry),
+            &proof.hashes,
+            &proof.checkpoint.unwrap().root_hash,
+        )
+        .unwrap();
+        let kind = if draws.contains(&index) {
+            cpb::LogEntryKind::DrawCommitted
+        } else {
+            cpb::LogEntryKind::Issued
+        };
+        assert_eq!(entry.kind, kind as i32);
+    }
     year.cluster.stop().await;
 }
 

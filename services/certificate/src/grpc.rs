@@ -357,6 +357,7 @@ fn entry_to_proto(e: &LogEntryRecord) -> pb::LogEntry {
         kind: match e.kind.as_str() {
             "issued" => pb::LogEntryKind::Issued,
             "revoked" => pb::LogEntryKind::Revoked,
+            "draw_committed" => pb::LogEntryKind::DrawCommitted,
             _ => pb::LogEntryKind::Unspecified,
         } as i32,
         certificate: if e.certificate_id.is_empty() {
@@ -1084,6 +1085,25 @@ impl CertificateService for CertificateGrpc {
                 &view.checkpoint,
             )),
         })
+    }
+
+    async fn record_draw_commitment(
+        &self,
+        request: Request<pb::RecordDrawCommitmentRequest>,
+    ) -> Reply<pb::LogEntry> {
+        let ctx = ctx(&request)?;
+        let r = request.into_inner();
+        let entry = self
+            .svc
+            .record_draw_commitment(
+                &ctx,
+                r.review_round,
+                r.population_sha256,
+                r.plan_sha256,
+                r.tool_version,
+            )
+            .await?;
+        ok(entry_to_proto(&entry))
     }
 
     async fn list_register_changes(

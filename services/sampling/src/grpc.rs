@@ -15,7 +15,8 @@ use tonic::{Request, Response, Status};
 
 use crate::model::*;
 use crate::service::{
-    AgreementFilter, Ctx, NewRound, Part, RegradeInput, Sampling, UnitAgreement, UnitReport,
+    AgreementFilter, Ctx, ExportFile, NewRound, Part, RegradeInput, Sampling, UnitAgreement,
+    UnitReport,
 };
 use crate::store::{ItemFilter, RegradeFilter, RoundCounts, RoundFilter};
 
@@ -201,6 +202,27 @@ fn comparison(c: tica_domain::policy::ThresholdComparison) -> common::ThresholdC
     }
 }
 
+/// An export as ExportReviewRound streams it: the metadata, then chunks of at most 1 MiB.
+fn export_stream(file: ExportFile) -> Chunks {
+    let mut messages = vec![Ok(pb::ExportReviewRoundResponse {
+        payload: Some(pb::export_review_round_response::Payload::Metadata(
+            common::ExportMetadata {
+                file_name: file.file_name,
+                content_type: file.content_type,
+                row_count: file.rows,
+            },
+        )),
+    })];
+    messages.extend(file.bytes.chunks(1 << 20).map(|chunk| {
+        Ok(pb::ExportReviewRoundResponse {
+            payload: Some(pb::export_review_round_response::Payload::Chunk(
+                chunk.to_vec(),
+            )),
+        })
+    }));
+    Box::pin(tokio_stream::iter(messages))
+}
+
 fn round_to_proto(r: &RoundRecord, c: &RoundCounts) -> pb::ReviewRound {
     pb::ReviewRound {
         name: r.name(),
@@ -267,6 +289,13 @@ fn round_to_proto(r: &RoundRecord, c: &RoundCounts) -> pb::ReviewRound {
             .collect(),
         create_time: Some(timestamp(r.create_micros)),
         update_time: Some(timestamp(r.update_micros)),
+        draw_commitment: r.commitment.as_ref().map(|c| pb::DrawCommitment {
+            log_index: c.log_index,
+            leaf_hash: hex::decode(&c.leaf_hash).unwrap_or_default(),
+            log_time: Some(timestamp(c.log_micros)),
+            plan_sha256: c.plan_sha256.clone(),
+            tool_version: c.tool_version.clone(),
+        }),
     }
 }
 
@@ -1045,32 +1074,31 @@ impl SamplingService for SamplingGrpc {
             Ok(common::FileFormat::Xlsx) => true,
             _ => return Err(invalid("format", "CSV or XLSX")),
         };
+        if r.part == pb::RoundExportPart::Bundle as i32 {
+            if r.format != common::FileFormat::Unspecified as i32 {
+                return Err(invalid(
+                    "format",
+                    "leave it unspecified: the BUNDLE part is a ZIP",
+                ));
+            }
+            let file = self.svc.export_bundle(&c, id).await?;
+            return ok(export_stream(file));
+        }
         let part = match pb::RoundExportPart::try_from(r.part) {
             Ok(pb::RoundExportPart::Unspecified) => None,
             Ok(pb::RoundExportPart::Summary) => Some(Part::Summary),
             Ok(pb::RoundExportPart::Population) => Some(Part::Population),
             Ok(pb::RoundExportPart::Tickets) => Some(Part::Tickets),
             Ok(pb::RoundExportPart::Sample) => Some(Part::Sample),
-            Err(_) => return Err(invalid("part", "SUMMARY, POPULATION, TICKETS or SAMPLE")),
+            Ok(pb::RoundExportPart::Bundle) | Err(_) => {
+                return Err(invalid(
+                    "part",
+                    "SUMMARY, POPULATION, TICKETS, SAMPLE or BUNDLE",
+                ));
+            }
         };
         let file = self.svc.export(&c, id, part, xlsx).await?;
-        let mut messages = vec![Ok(pb::ExportReviewRoundResponse {
-            payload: Some(pb::export_review_round_response::Payload::Metadata(
-                common::ExportMetadata {
-                    file_name: file.file_name,
-                    content_type: file.content_type,
-                    row_count: file.rows,
-                },
-            )),
-        })];
-        messages.extend(file.bytes.chunks(1 << 20).map(|chunk| {
-            Ok(pb::ExportReviewRoundResponse {
-                payload: Some(pb::export_review_round_response::Payload::Chunk(
-                    chunk.to_vec(),
-                )),
-            })
-        }));
-        ok(Box::pin(tokio_stream::iter(messages)))
+        ok(export_stream(file))
     }
 
     async fn list_audit_events(

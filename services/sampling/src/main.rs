@@ -35,6 +35,14 @@ struct Args {
     /// The roster service's gRPC endpoint.
     #[arg(long, env = "TICA_ROSTER_URL", default_value = "http://roster:50051")]
     roster_url: String,
+    /// The certificate service's gRPC endpoint (its transparency log takes the rounds' draw
+    /// commitments).
+    #[arg(
+        long,
+        env = "TICA_CERTIFICATE_URL",
+        default_value = "http://certificate:50051"
+    )]
+    certificate_url: String,
     /// A PEM public key, or a directory of `*.pub.pem` keys, trusted for bearer tokens.
     #[arg(long, env = "TICA_TOKEN_PUBLIC_KEYS")]
     token_public_keys: PathBuf,
@@ -67,6 +75,8 @@ async fn serve(args: &Args, db: &Database) -> anyhow::Result<()> {
             .context("the assessment URL (TICA_ASSESSMENT_URL)")?,
         tls.channel(&args.roster_url)
             .context("the roster URL (TICA_ROSTER_URL)")?,
+        tls.channel(&args.certificate_url)
+            .context("the certificate URL (TICA_CERTIFICATE_URL)")?,
     );
     let mut server = GrpcServer::new();
     tica_sampling::startup::register(&mut server, svc);

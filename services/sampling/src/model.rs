@@ -194,6 +194,28 @@ pub struct RoundRecord {
     pub create_micros: i64,
     /// Last change (µs): every write to the round or its items checks and bumps it.
     pub update_micros: i64,
+    /// Its draw commitment in the transparency log, recorded before any seed; rounds frozen
+    /// before commitments existed have none (and cannot draw until they record one).
+    #[serde(default)]
+    pub commitment: Option<Commitment>,
+}
+
+/// A round's entry in the certificate service's transparency log: what its draw depends on
+/// besides the seed, published before the seed is entered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitment {
+    /// The entry's index in the log.
+    pub log_index: i64,
+    /// Its leaf hash (hex).
+    pub leaf_hash: String,
+    /// When the log recorded it (µs).
+    pub log_micros: i64,
+    /// SHA-256 (hex) of the plan document.
+    pub plan_sha256: String,
+    /// The plan document itself (`plan.json` of the reproducibility bundle), as committed.
+    pub plan: String,
+    /// The drawing tool and its version.
+    pub tool_version: String,
 }
 
 impl RoundRecord {

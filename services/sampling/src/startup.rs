@@ -34,9 +34,10 @@ pub fn channel(url: &str) -> anyhow::Result<Channel> {
     Ok(tica_server::tls::Tls::default().channel(url)?)
 }
 
-/// The logic over `db`, reaching the assessment service and the roster on their channels.
-pub fn build(db: Database, assessment: Channel, roster: Channel) -> Sampling {
-    Sampling::new(db, Upstream::new(assessment, roster))
+/// The logic over `db`, reaching the assessment service, the roster and the certificate
+/// service (its transparency log) on their channels.
+pub fn build(db: Database, assessment: Channel, roster: Channel, certificate: Channel) -> Sampling {
+    Sampling::new(db, Upstream::new(assessment, roster, certificate))
 }
 
 /// Adds the service to `server`.

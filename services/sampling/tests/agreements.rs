@@ -6,6 +6,9 @@
 //!
 //! The same chain driven through every service (draw, re-grades, decisions) is
 //! `tests/tests/review_chain.rs`.
+//!
+//! With the certificate service out of reach too, a round frozen without its draw commitment
+//! in the transparency log takes no seed and stays as it was.
 
 use tica_auth::Role;
 use tica_domain::division::DivisionCode;
@@ -22,6 +25,7 @@ use tonic::transport::Channel;
 tica_testkit::backend_tests!(
     agreement_per_school_follows_a_sent_back_school_across_the_chain,
     agreement_figures_page_filter_and_stay_within_the_callers_jurisdiction,
+    a_round_without_its_draw_commitment_in_the_log_takes_no_seed_and_stays_as_it_was,
 );
 
 const COUNTY: &str = "341324";
@@ -32,6 +36,7 @@ struct Suite {
     server: RunningServer,
     channel: Channel,
     keys: Keys,
+    db: tica_storage::Database,
     _db: TestDatabase,
 }
 
@@ -45,7 +50,8 @@ impl Suite {
         seed(&db).await;
         let keys = Keys::generate();
         let nowhere = tica_sampling::startup::channel("http://127.0.0.1:1").unwrap();
-        let svc = tica_sampling::startup::build(db, nowhere.clone(), nowhere);
+        let svc =
+            tica_sampling::startup::build(db.clone(), nowhere.clone(), nowhere.clone(), nowhere);
         let mut server = GrpcServer::new();
         tica_sampling::startup::register(&mut server, svc);
         let (server, channel) = tica_testkit::grpc::serve(server, keys.verifier()).await;
@@ -53,6 +59,7 @@ impl Suite {
             server,
             channel,
             keys,
+            db,
             _db: location,
         })
     }
@@ -132,6 +139,7 @@ fn round(id: &str, county: &str, extends: &str, state: RoundState, micros: i64) 
         transitions: Vec::new(),
         create_micros: micros,
         update_micros: micros,
+        commitment: None,
     }
 }
 
@@ -479,5 +487,98 @@ async fn agreement_figures_page_filter_and_stay_within_the_callers_jurisdiction(
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
+    suite.server.shutdown().await.unwrap();
+}
+
+/// The commitment precedes the seed (issue 18 §4): a round whose population, plan and tool
+/// version are not in the transparency log — its append failed, or it was frozen before draws
+/// were committed — refuses every seed with FAILED_PRECONDITION saying why, and draws nothing.
+/// Freezing it again retries the append; with the log still out of reach that is UNAVAILABLE,
+/// and the round is still exactly as it was.
+async fn a_round_without_its_draw_commitment_in_the_log_takes_no_seed_and_stays_as_it_was(
+    backend: Backend,
+) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let id = "341324-2023-county-1";
+    let batch = "341324-2023";
+    let mut frozen = round(id, COUNTY, "", RoundState::PopulationFrozen, 50);
+    frozen.year = 2023;
+    frozen.batches = vec![batch.into()];
+    frozen.plans = vec![plan(batch, COUNTY)];
+    (frozen.seed, frozen.seed_note, frozen.seed_micros) = (String::new(), String::new(), None);
+    let population = vec![PopulationRow {
+        stage: Stage::School,
+        stratum: format!("county-{COUNTY}"),
+        sampler_id: A.into(),
+        batch: batch.into(),
+        school: A.into(),
+        grades: Vec::new(),
+    }];
+    store::commit(
+        &suite.db,
+        &Work {
+            round: Some((frozen, None)),
+            population,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a frozen round without its commitment");
+    let token = suite
+        .keys
+        .mint("county-office", Role::CountyOffice, COUNTY, None);
+    let mut office = tica_client::sampling(suite.channel.clone(), &token);
+    let name = format!("reviewRounds/{id}");
+    let get = |mut office: tica_client::Sampling, name: String| async move {
+        office
+            .get_review_round(pb::GetReviewRoundRequest { name })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let before = get(office.clone(), name.clone()).await;
+    assert_eq!(before.state, pb::RoundState::PopulationFrozen as i32);
+    assert!(before.draw_commitment.is_none());
+
+    let refused = office
+        .draw_sample(pb::DrawSampleRequest {
+            name: name.clone(),
+            seed: "20230105".into(),
+            seed_note: "县工程办会议".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .contains("has no draw commitment in the transparency log"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(get(office.clone(), name.clone()).await, before, "unchanged");
+    let items = office
+        .list_drawn_items(pb::ListDrawnItemsRequest {
+            parent: name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(items.total_size, 0, "nothing drawn");
+
+    let retried = office
+        .freeze_population(pb::FreezePopulationRequest { name: name.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(retried.code(), Code::Unavailable, "{retried:?}");
+    assert!(
+        retried.message().contains("call FreezePopulation again"),
+        "{}",
+        retried.message()
+    );
+    assert_eq!(get(office, name).await, before, "still as it was");
     suite.server.shutdown().await.unwrap();
 }

@@ -45,6 +45,7 @@ fn round() -> RoundRecord {
         transitions: Vec::new(),
         create_micros: 1,
         update_micros: 1,
+        commitment: None,
     }
 }
 
@@ -78,7 +79,7 @@ async fn service(backend: Backend) -> Option<(TestDatabase, tica_storage::Databa
     let nowhere = tica_sampling::startup::channel("http://127.0.0.1:9").unwrap();
     let svc = Sampling::new(
         db.clone(),
-        tica_sampling::upstream::Upstream::new(nowhere.clone(), nowhere),
+        tica_sampling::upstream::Upstream::new(nowhere.clone(), nowhere.clone(), nowhere),
     );
     Some((test, db, svc))
 }

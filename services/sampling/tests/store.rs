@@ -41,6 +41,7 @@ fn round() -> RoundRecord {
         transitions: Vec::new(),
         create_micros: 1,
         update_micros: 1,
+        commitment: None,
     }
 }
 

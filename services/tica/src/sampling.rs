@@ -4,14 +4,22 @@
 //! is `id` (other columns are ignored) and prints CSV `id,ticket` for the first K draws in draw
 //! order, tickets exactly as the reference `consistent_sampler` prints them — so a third party
 //! can check a draw with either tool (`tests/vectors/consistent_sampler/`).
+//!
+//! `tica sampling check-bundle FILE.zip` re-runs a round's draw from its reproducibility bundle
+//! (ExportReviewRound, part BUNDLE) with this tool, as the bundle's `reproduce.py` does with the
+//! reference: the population's and the plan's SHA-256 against the commitment the round logged
+//! before its seed, then every stratum as `plan.json` says, compared with `expected_sample.csv`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use sha2::{Digest, Sha256};
 use tica_domain::csv_cell;
-use tica_domain::sampling::TicketSequence;
+use tica_domain::policy::Ratio;
+use tica_domain::sampling::{TicketSequence, stratum_size};
 
 /// Offline sampling tools.
 #[derive(Debug, Subcommand)]
@@ -31,6 +39,15 @@ pub enum SamplingCommand {
         #[arg(long, default_value_t = 0)]
         skip: usize,
     },
+    /// Re-run a review round's draw from its reproducibility bundle (the ZIP of
+    /// `ExportReviewRound` part BUNDLE) and compare it with the sample it names; exits non-zero
+    /// unless they agree.
+    ///
+    /// Example: tica sampling check-bundle 341324-2026-county-2-bundle.zip
+    CheckBundle {
+        /// The bundle's ZIP.
+        bundle: PathBuf,
+    },
 }
 
 /// Runs a sampling command, writing to stdout.
@@ -46,7 +63,167 @@ pub fn run(command: SamplingCommand) -> anyhow::Result<()> {
             let stdout = std::io::stdout();
             draw(&seed, &ids, skip, count, stdout.lock())
         }
+        SamplingCommand::CheckBundle { bundle } => {
+            let bytes =
+                std::fs::read(&bundle).with_context(|| format!("reading {}", bundle.display()))?;
+            let files = tica_sampling::bundle::unzip(&bytes)
+                .with_context(|| format!("{} is not a round's bundle", bundle.display()))?;
+            let checked = check_bundle(&files)?;
+            println!(
+                "{}: reproduced ({} items, seed {:?}, log index {})",
+                checked.round, checked.items, checked.seed, checked.log_index
+            );
+            Ok(())
+        }
     }
+}
+
+/// What a bundle that reproduces says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedBundle {
+    /// `reviewRounds/{id}`.
+    pub round: String,
+    /// Items drawn (and expected).
+    pub items: usize,
+    /// The seed.
+    pub seed: String,
+    /// The commitment's log index.
+    pub log_index: i64,
+}
+
+/// One drawn item as `expected_sample.csv` lists it: id, stage, stratum, position, ticket.
+type Row = (String, String, String, u64, String);
+
+/// Re-runs the draw of a bundle's files ([`tica_sampling::bundle::unzip`]) with this tool and
+/// compares it with its `expected_sample.csv`; an error naming every difference otherwise.
+pub fn check_bundle(files: &BTreeMap<String, Vec<u8>>) -> anyhow::Result<CheckedBundle> {
+    let file = |name: &str| {
+        files
+            .get(name)
+            .map(Vec::as_slice)
+            .with_context(|| format!("the bundle has no {name}"))
+    };
+    let json = |name: &str| -> anyhow::Result<serde_json::Value> {
+        serde_json::from_slice(file(name)?).with_context(|| format!("{name} is not JSON"))
+    };
+    let commitment = json("commitment.json")?;
+    let plan = json("plan.json")?;
+    let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_owned();
+    let mut problems = Vec::new();
+    for (name, key) in [
+        ("population.csv", "population_sha256"),
+        ("plan.json", "plan_sha256"),
+    ] {
+        let digest = hex::encode(Sha256::digest(file(name)?));
+        if digest != text(&commitment, key) {
+            problems.push(format!(
+                "{name} has SHA-256 {digest}, the commitment says {}",
+                text(&commitment, key)
+            ));
+        }
+    }
+    let seed = std::str::from_utf8(file("seed.txt")?)
+        .context("seed.txt is not UTF-8")?
+        .to_owned();
+    let mut strata: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut population = csv::Reader::from_reader(file("population.csv")?);
+    for record in population.records() {
+        let record = record.context("population.csv")?;
+        strata
+            .entry(record.get(2).unwrap_or_default().to_owned())
+            .or_default()
+            .push(csv_cell::restore(record.get(0).unwrap_or_default()).to_owned());
+    }
+    let ids_of = |v: &serde_json::Value| -> BTreeSet<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect()
+    };
+    let first = ids_of(&plan["re_examined_first"]);
+    let none = BTreeSet::new();
+    let draw = |stratum: &str, rate: &serde_json::Value, minimum: u64, first: &BTreeSet<String>| {
+        let ids = strata.get(stratum).cloned().unwrap_or_default();
+        let order: Vec<(u64, String, String)> =
+            TicketSequence::new(&seed, ids.iter().map(String::as_str))
+                .tickets()
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i as u64 + 1, t.id.clone(), t.display()))
+                .collect();
+        let ratio = Ratio::new(
+            u32::try_from(rate[0].as_u64().unwrap_or(0)).unwrap_or(0),
+            u32::try_from(rate[1].as_u64().unwrap_or(0)).unwrap_or(0),
+        );
+        let size = stratum_size(ratio, ids.len() as u64, minimum) as usize;
+        // Re-examined first, in ticket order; then the ids not drawn before, up to the size;
+        // when too few are left, the ids skipped fill it (none twice).
+        let mut picks: Vec<(u64, String, String)> = order
+            .iter()
+            .filter(|e| first.contains(&e.1))
+            .cloned()
+            .collect();
+        let mut skip = ids_of(&plan["drawn_before"][stratum]);
+        skip.extend(picks.iter().map(|e| e.1.clone()));
+        let wanted = size.saturating_sub(picks.len()).min(ids.len());
+        let mut rest: Vec<&(u64, String, String)> = order
+            .iter()
+            .filter(|e| !skip.contains(&e.1))
+            .take(wanted)
+            .collect();
+        if rest.len() < wanted {
+            let missing = wanted - rest.len();
+            rest.extend(order.iter().filter(|e| skip.contains(&e.1)).take(missing));
+        }
+        for e in rest {
+            if !picks.iter().any(|p| p.1 == e.1) {
+                picks.push(e.clone());
+            }
+        }
+        picks
+    };
+    let mut computed: BTreeSet<Row> = BTreeSet::new();
+    for batch in plan["batches"].as_array().into_iter().flatten() {
+        let county = text(batch, "school_stratum");
+        let minimum = batch["minimum_per_stratum"].as_u64().unwrap_or(1);
+        for (position, school, ticket) in draw(&county, &batch["school_rate"], minimum, &first) {
+            let teachers = format!("school-{school}");
+            for (p, teacher, t) in draw(&teachers, &batch["teacher_rate"], minimum, &none) {
+                computed.insert((teacher, "teacher".into(), teachers.clone(), p, t));
+            }
+            computed.insert((school, "school".into(), county.clone(), position, ticket));
+        }
+    }
+    let mut expected: BTreeSet<Row> = BTreeSet::new();
+    let mut sample = csv::Reader::from_reader(file("expected_sample.csv")?);
+    for record in sample.records() {
+        let r = record.context("expected_sample.csv")?;
+        let cell = |i: usize| csv_cell::restore(r.get(i).unwrap_or_default()).to_owned();
+        expected.insert((
+            cell(0),
+            cell(1),
+            cell(2),
+            cell(3).parse().context("expected_sample.csv: a position")?,
+            cell(4),
+        ));
+    }
+    for row in expected.difference(&computed) {
+        problems.push(format!("expected but not drawn: {row:?}"));
+    }
+    for row in computed.difference(&expected) {
+        problems.push(format!("drawn but not expected: {row:?}"));
+    }
+    let round = text(&plan, "review_round");
+    if !problems.is_empty() {
+        bail!("{round}: NOT reproduced\n  {}", problems.join("\n  "));
+    }
+    Ok(CheckedBundle {
+        round,
+        items: computed.len(),
+        seed,
+        log_index: commitment["log_index"].as_i64().unwrap_or(-1),
+    })
 }
 
 /// Writes `id,ticket` for draws `skip..skip + count` of `ids` under `seed`.

@@ -203,7 +203,8 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
         .context("the services' channel to this process's own gRPC port")?;
     let assessment =
         tica_assessment::startup::build(assessment_db.clone(), own.clone(), objects).await?;
-    let sampling = tica_sampling::startup::build(sampling_db.clone(), own.clone(), own.clone());
+    let sampling =
+        tica_sampling::startup::build(sampling_db.clone(), own.clone(), own.clone(), own.clone());
     let verify_base_url = args
         .verify_base_url
         .clone()

@@ -490,6 +490,10 @@ pub const TABLE: &[Rule] = &[
     public("tica.certificate.v1.CertificateService/GetLogCheckpoint"),
     public("tica.certificate.v1.CertificateService/GetInclusionProof"),
     public("tica.certificate.v1.CertificateService/GetConsistencyProof"),
+    roles(
+        "tica.certificate.v1.CertificateService/RecordDrawCommitment",
+        OFFICES,
+    ),
     public("tica.certificate.v1.CertificateService/GetRevocationList"),
     roles(
         "tica.certificate.v1.CertificateService/ListRegisterChanges",

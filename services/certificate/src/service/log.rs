@@ -9,6 +9,7 @@
 
 use ed25519_dalek::Signer;
 use tica_credential::merkle::{self, Hash, MerkleLog};
+use tica_domain::ScopePath;
 
 use super::{Certificates, invalid, not_found};
 use crate::error::{CertificateError, Result};
@@ -245,5 +246,180 @@ impl Certificates {
             hashes: hashes.into_iter().map(|h| h.to_vec()).collect(),
             checkpoint,
         })
+    }
+}
+
+/// The log kind of a review round's draw commitment.
+pub const DRAW_COMMITTED: &str = "draw_committed";
+
+/// What a review round commits to before its seed is entered (RecordDrawCommitment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrawCommitment {
+    /// `reviewRounds/{round_id}`.
+    pub review_round: String,
+    /// SHA-256 (hex) of the frozen population file.
+    pub population_sha256: String,
+    /// SHA-256 (hex) of the draw plan.
+    pub plan_sha256: String,
+    /// The drawing tool and its version.
+    pub tool_version: String,
+}
+
+/// The canonical bytes of a draw commitment's entry: compact JSON, members sorted. It names the
+/// round and no certificate (no `certificate` member: reached by index, its bytes are shown).
+pub(super) fn draw_entry_bytes(c: &DrawCommitment, micros: i64) -> Vec<u8> {
+    serde_json::json!({
+        "v": 2,
+        "kind": DRAW_COMMITTED,
+        "review_round": c.review_round,
+        "population_sha256": c.population_sha256,
+        "plan_sha256": c.plan_sha256,
+        "tool_version": c.tool_version,
+        "time_micros": micros,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The jurisdiction a round's name places it in (its id starts with the code), after checking
+/// the request's fields; every bad field at once.
+fn check_commitment(c: &DrawCommitment) -> Result<ScopePath> {
+    let mut violations: Vec<(String, String)> = Vec::new();
+    let mut add = |field: &str, why: &str| violations.push((field.to_owned(), why.to_owned()));
+    let id = c.review_round.strip_prefix("reviewRounds/").unwrap_or("");
+    let code = id.split('-').next().unwrap_or("");
+    let scope = tica_domain::division::DivisionCode::parse(code)
+        .ok()
+        .filter(|_| {
+            id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        .map(ScopePath::for_jurisdiction);
+    if scope.is_none() {
+        add(
+            "review_round",
+            "a round's name, `reviewRounds/{code}-{year}-{tag}-{n}`",
+        );
+    }
+    let hex64 =
+        |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !hex64(&c.population_sha256) {
+        add("population_sha256", "64 lowercase hex digits");
+    }
+    if !hex64(&c.plan_sha256) {
+        add("plan_sha256", "64 lowercase hex digits");
+    }
+    let tool = &c.tool_version;
+    if tool.is_empty() || tool.len() > 100 || !tool.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        add("tool_version", "1–100 printable ASCII characters");
+    }
+    match scope {
+        Some(scope) if violations.is_empty() => Ok(scope),
+        _ => Err(CertificateError::Invalid(violations)),
+    }
+}
+
+impl Certificates {
+    /// Appends a review round's draw commitment (offices covering the round's jurisdiction).
+    /// A round already committed with the same values gets its entry again; with others,
+    /// ALREADY_EXISTS.
+    pub async fn record_draw_commitment(
+        &self,
+        ctx: &super::Ctx,
+        review_round: String,
+        population_sha256: String,
+        plan_sha256: String,
+        tool_version: String,
+    ) -> Result<LogEntryRecord> {
+        let commitment = DrawCommitment {
+            review_round,
+            population_sha256,
+            plan_sha256,
+            tool_version,
+        };
+        let scope = check_commitment(&commitment)?;
+        if !ctx.caller.covers(&scope) || ctx.caller.school.is_some() {
+            return Err(super::denied(format!(
+                "{} lies outside the jurisdiction this token acts for ({})",
+                commitment.review_round,
+                ctx.caller.acting_for()
+            )));
+        }
+        if let Some(earlier) = self.draw_commitment_of(&commitment.review_round).await? {
+            let (entry, same) = earlier;
+            if same == commitment {
+                return Ok(entry);
+            }
+            return Err(CertificateError::AlreadyExists(format!(
+                "{} committed to another draw at log index {}: a round commits once",
+                commitment.review_round, entry.idx
+            )));
+        }
+        let now = tica_storage::now_micros();
+        let entry = draw_entry_bytes(&commitment, now);
+        let audit = ctx.audit(
+            "RecordDrawCommitment",
+            commitment.review_round.clone(),
+            &scope,
+            serde_json::json!({ "population_sha256": commitment.population_sha256,
+                "plan_sha256": commitment.plan_sha256, "tool_version": commitment.tool_version }),
+        );
+        let index = self
+            .append_logged(
+                vec![Pending {
+                    kind: DRAW_COMMITTED,
+                    certificate_id: String::new(),
+                    entry,
+                }],
+                |_| Append {
+                    audit: vec![audit.clone()],
+                    ..Append::default()
+                },
+            )
+            .await?;
+        metrics::counter!("tica_certificate_draw_commitments_total").increment(1);
+        store::log_entry(&self.inner.db, index)
+            .await?
+            .ok_or_else(|| CertificateError::Internal(format!("log entry {index} vanished")))
+    }
+
+    /// The draw commitment already logged for `round`, with what it commits to.
+    async fn draw_commitment_of(
+        &self,
+        round: &str,
+    ) -> Result<Option<(LogEntryRecord, DrawCommitment)>> {
+        let rows: Vec<(i64,)> = tica_storage::with_db!(&self.inner.db, pool => {
+            sqlx::query_as("SELECT idx FROM log_entries WHERE kind = $1 ORDER BY idx")
+                .bind(DRAW_COMMITTED)
+                .fetch_all(pool)
+                .await?
+        });
+        for (idx,) in rows {
+            let Some(entry) = store::log_entry(&self.inner.db, idx).await? else {
+                continue;
+            };
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(&entry.entry) else {
+                continue;
+            };
+            let text = |key: &str| {
+                value
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            if text("review_round") == round {
+                let committed = DrawCommitment {
+                    review_round: text("review_round"),
+                    population_sha256: text("population_sha256"),
+                    plan_sha256: text("plan_sha256"),
+                    tool_version: text("tool_version"),
+                };
+                return Ok(Some((entry, committed)));
+            }
+        }
+        Ok(None)
     }
 }

@@ -1,6 +1,8 @@
 //! A round's files, so the draw can be checked outside the system: the summary (plan, seed, who
 //! entered it, population hash), the population (the bytes the hash covers), every drawn
-//! stratum's ids in ticket order, and the sample with its re-grades.
+//! stratum's ids in ticket order, and the sample with its re-grades; and per drawn round a
+//! reproducibility bundle (a ZIP): population, seed, plan, expected sample, the log entry that
+//! committed them, and a script that re-runs the draw with the reference `consistent_sampler`.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +43,13 @@ pub struct ExportFile {
 }
 
 type Table = (Vec<&'static str>, Vec<Vec<String>>);
+
+/// The bundle's script: re-runs the draw with the reference sampler and compares.
+const REPRODUCE: &str = include_str!("reproduce.py");
+
+/// The reference sampler, pinned: the version whose tickets `tica_domain::sampling` equals
+/// (`tests/vectors/consistent_sampler/`).
+const REQUIREMENTS: &str = "consistent_sampler==1.0.10\n";
 
 fn when(micros: Option<i64>) -> String {
     micros
@@ -90,6 +99,42 @@ impl Sampling {
                     .unwrap_or_default(),
             ),
             ("seed_enter_time", when(round.seed_micros)),
+            (
+                "draw_commitment_log_index",
+                round
+                    .commitment
+                    .as_ref()
+                    .map(|c| c.log_index.to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "draw_commitment_log_time",
+                when(round.commitment.as_ref().map(|c| c.log_micros)),
+            ),
+            (
+                "draw_commitment_leaf_hash",
+                round
+                    .commitment
+                    .as_ref()
+                    .map(|c| c.leaf_hash.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "plan_sha256",
+                round
+                    .commitment
+                    .as_ref()
+                    .map(|c| c.plan_sha256.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "tool_version",
+                round
+                    .commitment
+                    .as_ref()
+                    .map(|c| c.tool_version.clone())
+                    .unwrap_or_default(),
+            ),
             ("schools_drawn", counts.schools_drawn.to_string()),
             ("teachers_drawn", counts.teachers_drawn.to_string()),
             (
@@ -249,6 +294,103 @@ impl Sampling {
             Part::Tickets => self.tickets(round).await,
             Part::Sample => self.sample(round).await,
         }
+    }
+
+    /// The reproducibility bundle of a drawn round: a ZIP of one directory `{id}/` with
+    /// `population.csv`, `seed.txt`, `plan.json`, `expected_sample.csv`, `commitment.json`,
+    /// `requirements.txt` and `reproduce.py` (see the proto's ROUND_EXPORT_PART_BUNDLE).
+    pub async fn export_bundle(&self, ctx: &Ctx, id: &str) -> Result<ExportFile> {
+        let round = self.round(ctx, id).await?;
+        super::require_office_over(ctx, &round)?;
+        if !matches!(
+            round.state,
+            RoundState::Drawn | RoundState::InReview | RoundState::Decided
+        ) {
+            return Err(precondition(format!(
+                "reviewRounds/{id} is {}: its bundle exports once drawn",
+                round.state.key().to_uppercase()
+            )));
+        }
+        let commitment = round.commitment.as_ref().ok_or_else(|| {
+            precondition(format!(
+                "reviewRounds/{id} was drawn before draws were committed in the transparency \
+                 log: it has no plan to bundle; export its SUMMARY, POPULATION and TICKETS"
+            ))
+        })?;
+        let population = population_csv(&store::population(&self.db, id).await?);
+        let items = store::all_items(&self.db, id).await?;
+        let sample: Vec<Vec<String>> = items
+            .iter()
+            .map(|i| {
+                vec![
+                    i.sampler_id.clone(),
+                    i.stage.key().to_owned(),
+                    i.stratum.clone(),
+                    i.position.to_string(),
+                    i.ticket.clone(),
+                ]
+            })
+            .collect();
+        let expected = table_csv(&["id", "stage", "stratum", "position", "ticket"], &sample);
+        let mut committed = serde_json::to_string_pretty(&serde_json::json!({
+            "review_round": round.name(),
+            "log_index": commitment.log_index,
+            "leaf_hash": commitment.leaf_hash,
+            "log_time": when(Some(commitment.log_micros)),
+            "population_sha256": round.population_sha256,
+            "plan_sha256": commitment.plan_sha256,
+            "tool_version": commitment.tool_version,
+            "seed_enter_time": when(round.seed_micros),
+        }))
+        .map_err(|e| SamplingError::Internal(format!("writing commitment.json: {e}")))?;
+        committed.push('\n');
+        let readme = format!(
+            "Review round {name}: its draw, to be re-run by anyone.\n\n\
+             population.csv       the frozen population (SHA-256 {population_sha256})\n\
+             plan.json            the draw plan (SHA-256 {plan_sha256})\n\
+             seed.txt             the public seed, exactly as entered (no line end)\n\
+             commitment.json      the transparency-log entry ({index}) that published both \
+             hashes and the tool version before the seed was entered\n\
+             expected_sample.csv  what the round drew\n\
+             reproduce.py         re-runs the draw with the reference consistent_sampler \
+             (requirements.txt) and compares\n\n\
+             python3 -m venv venv && venv/bin/pip install -r requirements.txt && \
+             venv/bin/python reproduce.py\n\n\
+             The log entry's inclusion: tica.certificate.v1 GetInclusionProof with log_index \
+             {index}.\n",
+            name = round.name(),
+            population_sha256 = round.population_sha256,
+            plan_sha256 = commitment.plan_sha256,
+            index = commitment.log_index,
+        );
+        let files: [(&str, &[u8]); 8] = [
+            ("README.txt", readme.as_bytes()),
+            ("population.csv", population.as_bytes()),
+            ("seed.txt", round.seed.as_bytes()),
+            ("plan.json", commitment.plan.as_bytes()),
+            ("commitment.json", committed.as_bytes()),
+            ("expected_sample.csv", &expected),
+            ("requirements.txt", REQUIREMENTS.as_bytes()),
+            ("reproduce.py", REPRODUCE.as_bytes()),
+        ];
+        let zip_error =
+            |e: zip::result::ZipError| SamplingError::Internal(format!("writing the bundle: {e}"));
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, bytes) in files {
+            zip.start_file(format!("{id}/{name}"), options)
+                .map_err(zip_error)?;
+            std::io::Write::write_all(&mut zip, bytes)
+                .map_err(|e| SamplingError::Internal(format!("writing the bundle: {e}")))?;
+        }
+        let bytes = zip.finish().map_err(zip_error)?.into_inner();
+        Ok(ExportFile {
+            file_name: format!("{id}-bundle.zip"),
+            content_type: "application/zip".into(),
+            rows: sample.len() as i64,
+            bytes,
+        })
     }
 
     /// Exports `part` as CSV, or every part as XLSX sheets (`part` None).

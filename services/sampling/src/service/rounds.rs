@@ -128,6 +128,100 @@ fn check_seed(seed: &str) -> Result<()> {
     Ok(())
 }
 
+/// The drawing tool a round commits to: this service's version and the reference sampler its
+/// tickets equal.
+pub const TOOL_VERSION: &str = concat!(
+    "tica-sampling ",
+    env!("CARGO_PKG_VERSION"),
+    " consistent_sampler 1.0.10"
+);
+
+/// The draw plan of one batch as `plan.json` holds it.
+#[derive(serde::Serialize)]
+struct PlanBatch<'a> {
+    batch: String,
+    county: &'a str,
+    school_stratum: String,
+    school_rate: [u64; 2],
+    teacher_rate: [u64; 2],
+    minimum_per_stratum: u32,
+}
+
+/// The round's plan (`plan.json`): everything its draw depends on besides the population and
+/// the seed. Pretty JSON with a fixed member order, ids sorted; its SHA-256 is committed.
+#[derive(serde::Serialize)]
+struct PlanDocument<'a> {
+    format: &'static str,
+    review_round: String,
+    level: &'static str,
+    kind: &'static str,
+    extends: String,
+    rule: &'static str,
+    batches: Vec<PlanBatch<'a>>,
+    drawn_before: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    re_examined_first: BTreeSet<&'a str>,
+}
+
+/// How `plan.json` says a stratum is drawn (what `draw_round` does).
+const PLAN_RULE: &str = "Each stratum's ids (population.csv, by stratum) are ordered by their \
+    consistent_sampler ticket under the seed (sampler(ids, seed=seed, with_replacement=False)). \
+    A stratum's size is min(N, max(minimum_per_stratum, ceil(rate * N))). County strata \
+    (county-{code}) draw schools: first the units in re_examined_first, in ticket order, then \
+    the first ids in ticket order not in drawn_before, up to the size; when fewer are left, the \
+    ids of drawn_before in ticket order fill it. Then each drawn school's stratum \
+    (school-{code}) draws its teachers the same way (nothing re-examined first).";
+
+/// The plan document of `round` (see [`PlanDocument`]).
+pub(crate) fn plan_document(
+    round: &RoundRecord,
+    before: &std::collections::HashMap<String, std::collections::HashSet<String>>,
+    sent_back: &std::collections::HashSet<String>,
+) -> String {
+    let document = PlanDocument {
+        format: "tica-draw-plan/1",
+        review_round: round.name(),
+        level: round.level.key(),
+        kind: round.kind.key(),
+        extends: if round.extends.is_empty() {
+            String::new()
+        } else {
+            format!("reviewRounds/{}", round.extends)
+        },
+        rule: PLAN_RULE,
+        batches: round
+            .plans
+            .iter()
+            .map(|p| PlanBatch {
+                batch: format!("batches/{}", p.batch),
+                county: &p.county,
+                school_stratum: format!("county-{}", p.county),
+                school_rate: [
+                    u64::from(p.school_rate.numerator),
+                    u64::from(p.school_rate.denominator),
+                ],
+                teacher_rate: [
+                    u64::from(p.teacher_rate.numerator),
+                    u64::from(p.teacher_rate.denominator),
+                ],
+                minimum_per_stratum: p.minimum,
+            })
+            .collect(),
+        drawn_before: before
+            .iter()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(stratum, ids)| (stratum.as_str(), ids.iter().map(String::as_str).collect()))
+            .collect(),
+        re_examined_first: if round.level == Level::CountyReview {
+            sent_back.iter().map(String::as_str).collect()
+        } else {
+            BTreeSet::new()
+        },
+    };
+    let mut text = serde_json::to_string_pretty(&document).expect("a plan serialises");
+    text.push('\n');
+    text
+}
+
 impl Sampling {
     /// Creates a round in DRAFT. With a request id (AIP-155), a retry by the same caller gets
     /// the round the first call created, as it stands now.
@@ -342,6 +436,7 @@ impl Sampling {
                 transitions: Vec::new(),
                 create_micros: now,
                 update_micros: now,
+                commitment: None,
                 id,
             };
             let audit = ctx.audit(
@@ -366,9 +461,14 @@ impl Sampling {
         .await
     }
 
-    /// Freezes the population: DRAFT → POPULATION_FROZEN.
+    /// Freezes the population: DRAFT → POPULATION_FROZEN, then commits the draw in the
+    /// transparency log. On a frozen round without its commitment (the append failed), appends
+    /// the commitment only.
     pub async fn freeze(&self, ctx: &Ctx, id: &str) -> Result<RoundRecord> {
         let round = self.own_round(ctx, id).await?;
+        if round.state == RoundState::PopulationFrozen && round.commitment.is_none() {
+            return self.commit_draw(ctx, id).await;
+        }
         require_state(&round, &[RoundState::Draft], "freezing the population")?;
         let mut rows = Vec::new();
         for plan in &round.plans {
@@ -435,6 +535,114 @@ impl Sampling {
                 &Work {
                     round: Some((round.clone(), Some(read.update_micros))),
                     population: rows.clone(),
+                    audits: vec![audit],
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok(round)
+        })
+        .await?;
+        // The population is on record: a failed append below leaves it frozen, and
+        // FreezePopulation again appends the commitment of exactly this population.
+        self.commit_draw(ctx, id).await
+    }
+
+    /// What the round's draw will depend on besides the seed, as `plan.json` holds it: read
+    /// from the round and its chain, which cannot change while the round is open.
+    pub(super) async fn plan_of_round(&self, round: &RoundRecord) -> Result<String> {
+        let before = store::drawn_in_chain(&self.db, &round.chain, &round.id).await?;
+        let sent_back = self.sent_back_in_chain(round).await?;
+        Ok(plan_document(round, &before, &sent_back))
+    }
+
+    /// The units the chain last sent back, which a county review re-examines first.
+    async fn sent_back_in_chain(
+        &self,
+        round: &RoundRecord,
+    ) -> Result<std::collections::HashSet<String>> {
+        if round.level != Level::CountyReview {
+            return Ok(Default::default());
+        }
+        let mut last: std::collections::HashMap<String, Outcome> = Default::default();
+        for unit in store::chain_units(&self.db, &round.chain).await? {
+            if unit.outcome != Outcome::Undecided {
+                last.insert(unit.id, unit.outcome);
+            }
+        }
+        Ok(last
+            .into_iter()
+            .filter(|(_, outcome)| *outcome == Outcome::SentBack)
+            .map(|(unit, _)| unit)
+            .collect())
+    }
+
+    /// Appends the frozen round's draw commitment (population hash, plan hash, tool version)
+    /// to the certificate service's transparency log with the caller's token and records the
+    /// entry on the round. A failure leaves the round frozen without it, to be tried again.
+    async fn commit_draw(&self, ctx: &Ctx, id: &str) -> Result<RoundRecord> {
+        let round = self.own_round(ctx, id).await?;
+        require_state(
+            &round,
+            &[RoundState::PopulationFrozen],
+            "recording the draw commitment",
+        )?;
+        if round.commitment.is_some() {
+            return Err(precondition(format!(
+                "reviewRounds/{id} is frozen and its draw commitment is in the log already"
+            )));
+        }
+        let plan = self.plan_of_round(&round).await?;
+        let plan_sha256 = hex::encode(Sha256::digest(plan.as_bytes()));
+        let entry = self
+            .upstream
+            .record_draw_commitment(
+                &ctx.token,
+                &round.name(),
+                &round.population_sha256,
+                &plan_sha256,
+                TOOL_VERSION,
+            )
+            .await
+            .map_err(|error| match error {
+                SamplingError::Unavailable(why) => SamplingError::Unavailable(format!(
+                    "{why}; reviewRounds/{id} is frozen (population_sha256 {}) without its draw \
+                     commitment: call FreezePopulation again",
+                    round.population_sha256
+                )),
+                other => other,
+            })?;
+        retry_conflicts(|| async {
+            let read = self.own_round(ctx, id).await?;
+            require_state(
+                &read,
+                &[RoundState::PopulationFrozen],
+                "recording the draw commitment",
+            )?;
+            if read.commitment.is_some() {
+                return Ok(read);
+            }
+            let mut round = read.clone();
+            round.update_micros = super::next_micros(read.update_micros);
+            round.commitment = Some(Commitment {
+                log_index: entry.index,
+                leaf_hash: entry.leaf_hash.clone(),
+                log_micros: entry.micros,
+                plan_sha256: plan_sha256.clone(),
+                plan: plan.clone(),
+                tool_version: TOOL_VERSION.to_owned(),
+            });
+            let audit = ctx.audit(
+                "FreezePopulation",
+                round.name(),
+                &round.path,
+                serde_json::json!({ "draw_commitment": { "log_index": entry.index,
+                    "plan_sha256": plan_sha256, "tool_version": TOOL_VERSION } }),
+            );
+            store::commit(
+                &self.db,
+                &Work {
+                    round: Some((round.clone(), Some(read.update_micros))),
                     audits: vec![audit],
                     ..Default::default()
                 },
@@ -515,38 +723,45 @@ impl Sampling {
     pub async fn draw(&self, ctx: &Ctx, id: &str, seed: &str, note: &str) -> Result<RoundRecord> {
         let round = self.own_round(ctx, id).await?;
         require_state(&round, &[RoundState::PopulationFrozen], "drawing")?;
-        let seed = if round.extends.is_empty() {
-            check_seed(seed)?;
-            seed.to_owned()
-        } else {
-            let first = store::round(&self.db, &round.chain)
-                .await?
-                .ok_or_else(|| SamplingError::Internal("the chain's first round is gone".into()))?;
-            if !seed.is_empty() {
-                return Err(SamplingError::invalid(
-                    "seed",
-                    format!(
-                        "reviewRounds/{id} extends reviewRounds/{}: it continues that chain's ticket order and takes no seed",
-                        round.extends
-                    ),
-                ));
+        check_seed(seed)?;
+        if !round.extends.is_empty() {
+            // A later round under an earlier seed would draw what anyone could compute the
+            // moment the earlier round was drawn: the school sent back would know its teachers.
+            let key = RoundRecord::chain_key(round.level, round.kind, &round.batches);
+            for earlier in store::rounds_with_key(&self.db, &key).await? {
+                if earlier.chain == round.chain && earlier.id != round.id && earlier.seed == seed {
+                    return Err(SamplingError::invalid(
+                        "seed",
+                        format!(
+                            "reviewRounds/{} of this chain drew under this seed: a later round \
+                             takes a fresh public seed, so that nobody can know beforehand what \
+                             it draws",
+                            earlier.id
+                        ),
+                    ));
+                }
             }
-            first.seed
+        }
+        let Some(commitment) = round.commitment.clone() else {
+            return Err(precondition(format!(
+                "reviewRounds/{id} has no draw commitment in the transparency log: its population \
+                 hash, plan and tool version are logged before any seed is entered; call \
+                 FreezePopulation again to record it"
+            )));
         };
+        let seed = seed.to_owned();
         let population = store::population(&self.db, id).await?;
         let before = store::drawn_in_chain(&self.db, &round.chain, id).await?;
         // Units the chain last sent back are re-examined whatever their tickets say.
-        let mut last: std::collections::HashMap<String, Outcome> = Default::default();
-        for unit in store::chain_units(&self.db, &round.chain).await? {
-            if unit.outcome != Outcome::Undecided {
-                last.insert(unit.id, unit.outcome);
-            }
+        let sent_back = self.sent_back_in_chain(&round).await?;
+        let plan = plan_document(&round, &before, &sent_back);
+        if hex::encode(Sha256::digest(plan.as_bytes())) != commitment.plan_sha256 {
+            return Err(precondition(format!(
+                "reviewRounds/{id}'s plan is no longer the one committed at log index {}: \
+                 cancel the round and start another",
+                commitment.log_index
+            )));
         }
-        let sent_back: std::collections::HashSet<String> = last
-            .into_iter()
-            .filter(|(_, outcome)| *outcome == Outcome::SentBack)
-            .map(|(unit, _)| unit)
-            .collect();
         let draw = draw_round(&round, &population, &seed, &before, &sent_back);
         let round = retry_conflicts(|| async {
             let read = self.own_round(ctx, id).await?;
@@ -733,7 +948,8 @@ pub(crate) struct RoundDraw {
 }
 
 /// The whole draw of a round, without I/O: per batch, the county's schools, then each drawn
-/// school's teachers, each stratum continuing its chain's ticket order.
+/// school's teachers, each stratum in ticket order under the round's own seed, skipping what
+/// its chain drew (`before`) and re-examining first what the chain sent back.
 pub(crate) fn draw_round(
     round: &RoundRecord,
     population: &[PopulationRow],
@@ -935,6 +1151,7 @@ mod tests {
             transitions: Vec::new(),
             create_micros: 0,
             update_micros: 0,
+            commitment: None,
         }
     }
 
@@ -1003,8 +1220,9 @@ mod tests {
     }
 
     #[test]
-    fn a_school_sent_back_is_drawn_again_and_the_rest_continue_the_order() {
-        // 测评实施办法 五(一)3: results that disagree go back to the school and are re-examined.
+    fn a_school_sent_back_is_drawn_again_and_the_rest_are_the_first_undrawn_under_the_new_seed() {
+        // 测评实施办法 五(一)3: results that disagree go back to the school and are re-examined;
+        // issue 18 §4: the later round has its own seed, and skips what round 1 drew.
         let population = population(20, 10);
         let first = draw_round(
             &round(Level::CountyReview),
@@ -1027,7 +1245,7 @@ mod tests {
         let sent_back = [drawn[1].to_owned()].into();
         let mut second_round = round(Level::CountyReview);
         second_round.id = "341324-2026-county-2".into();
-        let second = draw_round(&second_round, &population, "seed", &before, &sent_back);
+        let second = draw_round(&second_round, &population, "seed-2", &before, &sent_back);
         let again: Vec<&str> = second
             .items
             .iter()
@@ -1042,13 +1260,61 @@ mod tests {
             .map(|r| r.sampler_id.clone())
             .collect();
         let order =
-            tica_domain::sampling::TicketSequence::new("seed", ids.iter().map(String::as_str));
-        let next: Vec<&str> = order.after(3, 2).iter().map(|t| t.id.as_str()).collect();
+            tica_domain::sampling::TicketSequence::new("seed-2", ids.iter().map(String::as_str));
+        let next: Vec<&str> = order
+            .tickets()
+            .iter()
+            .map(|t| t.id.as_str())
+            .filter(|id| !drawn.contains(id))
+            .take(2)
+            .collect();
         assert_eq!(
             &again[1..],
             next,
-            "then the ticket order continues past round 1"
+            "then the first schools round 1 did not draw, in round 2's own ticket order"
         );
+    }
+
+    #[test]
+    fn the_plan_names_what_the_chain_drew_and_sent_back_sorted_whatever_the_order_read() {
+        let mut second = round(Level::CountyReview);
+        second.id = "341324-2026-county-2".into();
+        second.extends = "341324-2026-county-1".into();
+        let before = [
+            (
+                "county-341324".to_owned(),
+                ["3413240003", "3413240001"].map(String::from).into(),
+            ),
+            (
+                "school-3413240003".to_owned(),
+                ["T03002"].map(String::from).into(),
+            ),
+        ]
+        .into();
+        let sent_back = ["3413240003".to_owned()].into();
+        let plan = plan_document(&second, &before, &sent_back);
+        assert_eq!(plan, plan_document(&second, &before, &sent_back));
+        let value: serde_json::Value = serde_json::from_str(&plan).unwrap();
+        assert_eq!(value["review_round"], "reviewRounds/341324-2026-county-2");
+        assert_eq!(value["extends"], "reviewRounds/341324-2026-county-1");
+        assert_eq!(
+            value["drawn_before"]["county-341324"],
+            serde_json::json!(["3413240001", "3413240003"])
+        );
+        assert_eq!(
+            value["re_examined_first"],
+            serde_json::json!(["3413240003"])
+        );
+        assert_eq!(
+            value["batches"][0]["school_rate"],
+            serde_json::json!([15, 100])
+        );
+        // An audit re-examines nothing first: its unit is the county.
+        let mut audit = second.clone();
+        audit.level = Level::ProvinceAudit;
+        let value: serde_json::Value =
+            serde_json::from_str(&plan_document(&audit, &before, &sent_back)).unwrap();
+        assert_eq!(value["re_examined_first"], serde_json::json!([]));
     }
 
     #[test]

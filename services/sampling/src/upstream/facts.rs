@@ -487,3 +487,27 @@ mod tests {
         assert_eq!((school.level, school.registered_at), (None, None));
     }
 }
+
+/// An entry of the certificate service's transparency log, as a round records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedEntry {
+    /// 0-based index.
+    pub index: i64,
+    /// SHA-256(0x00 ‖ entry), lowercase hex.
+    pub leaf_hash: String,
+    /// When the log recorded it (µs since the epoch).
+    pub micros: i64,
+}
+
+impl LoggedEntry {
+    /// From the certificate service's `LogEntry`.
+    pub fn from_proto(entry: tica_proto::tica::certificate::v1::LogEntry) -> LoggedEntry {
+        LoggedEntry {
+            index: entry.index,
+            leaf_hash: hex::encode(&entry.leaf_hash),
+            micros: entry
+                .time
+                .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000),
+        }
+    }
+}

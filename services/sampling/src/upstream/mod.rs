@@ -1,5 +1,6 @@
 //! What the sampling service needs from the assessment service (batches, graded results, the
-//! transitions a review decides) and the roster (assessors and where they work), asked over
+//! transitions a review decides), the roster (assessors and where they work) and the
+//! certificate service (the transparency log a round commits its draw to), asked over
 //! their gRPC APIs with the caller's own bearer token: the callee decides what the caller may
 //! see and do, so a review can never reach further than the office running it. Every answer
 //! is decoded in [`facts`]; nothing else in the service reads an upstream proto.
@@ -8,8 +9,8 @@ mod facts;
 
 use facts::school_code;
 pub use facts::{
-    BatchState, GradedWork, OfflineOutcome, Placement, RegisteredAssessor, ReviewBatch,
-    SchoolState, grade_from,
+    BatchState, GradedWork, LoggedEntry, OfflineOutcome, Placement, RegisteredAssessor,
+    ReviewBatch, SchoolState, grade_from,
 };
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use tica_auth::BearerToken;
 use tica_client::{Peers, Upstream as _, every};
 use tica_domain::names::{BatchName, JurisdictionName, TeacherName};
 use tica_proto::tica::assessment::v1 as apb;
+use tica_proto::tica::certificate::v1 as cpb;
 use tica_proto::tica::roster::v1 as rpb;
 use tonic::transport::Channel;
 
@@ -25,20 +27,49 @@ use crate::error::Result;
 
 /// The services upstream, called with the caller's token.
 #[derive(Clone, Debug)]
-pub struct Upstream(Peers);
+pub struct Upstream {
+    peers: Peers,
+    certificate: Channel,
+}
 
 impl Upstream {
-    /// Clients on `assessment` and `roster` (connected lazily).
-    pub fn new(assessment: Channel, roster: Channel) -> Upstream {
-        Upstream(Peers::new(assessment, roster))
+    /// Clients on `assessment`, `roster` and `certificate` (connected lazily).
+    pub fn new(assessment: Channel, roster: Channel, certificate: Channel) -> Upstream {
+        Upstream {
+            peers: Peers::new(assessment, roster),
+            certificate,
+        }
     }
 
     fn assessment(&self, token: &BearerToken) -> tica_client::Assessment {
-        self.0.assessment(&token.0)
+        self.peers.assessment(&token.0)
     }
 
     fn roster(&self, token: &BearerToken) -> tica_client::Roster {
-        self.0.roster(&token.0)
+        self.peers.roster(&token.0)
+    }
+
+    /// Appends `round`'s draw commitment to the transparency log (the certificate service's
+    /// RecordDrawCommitment, idempotent for the same values), answering the entry.
+    pub async fn record_draw_commitment(
+        &self,
+        token: &BearerToken,
+        round: &str,
+        population_sha256: &str,
+        plan_sha256: &str,
+        tool_version: &str,
+    ) -> Result<LoggedEntry> {
+        let what = format!("the draw commitment of {round} in the transparency log");
+        let entry = tica_client::certificate(self.certificate.clone(), &token.0)
+            .record_draw_commitment(cpb::RecordDrawCommitmentRequest {
+                review_round: round.to_owned(),
+                population_sha256: population_sha256.to_owned(),
+                plan_sha256: plan_sha256.to_owned(),
+                tool_version: tool_version.to_owned(),
+            })
+            .await
+            .upstream(&what)?;
+        Ok(LoggedEntry::from_proto(entry))
     }
 
     /// A batch.

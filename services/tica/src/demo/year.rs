@@ -1045,7 +1045,7 @@ impl<'a> Year<'a> {
     // 十一月: the county's spot check
 
     /// Round 1 with the public seed; the disputed school is sent back, re-grades, and round 2
-    /// (same seed, continuing the ticket order) passes it.
+    /// (a fresh seed, skipping what round 1 drew) passes it.
     pub async fn county_review(&mut self) -> anyhow::Result<()> {
         let m = self.model;
         self.story.month("十一月");
@@ -1169,19 +1169,22 @@ impl<'a> Year<'a> {
             })
             .await
             .context("FreezePopulation (round 2)")?;
+        // A fresh public seed: under round 1's, the school sent back would have known which
+        // of its teachers come next (issue 18 §4).
+        let seed2: String = m.seed.chars().rev().chain("2".chars()).collect();
         let drawn2 = office
             .draw_sample(sp::DrawSampleRequest {
                 name: round2.name.clone(),
-                seed: String::new(),
-                seed_note: String::new(),
+                seed: seed2.clone(),
+                seed_note: "复核第2轮会议（演示数据：由 --seed 生成）".into(),
             })
             .await
             .context("DrawSample (round 2)")?
             .into_inner();
         self.calls(3);
         ensure!(
-            drawn2.seed == m.seed,
-            "round 2 does not continue the chain's seed"
+            drawn2.seed == seed2 && drawn2.draw_commitment.is_some(),
+            "round 2 was not drawn under its own seed after its commitment"
         );
         let again = Review {
             reason: "退回重评后复核",

@@ -1,10 +1,14 @@
-//! Later rounds of a review chain: the same ticket order, continued.
+//! Later rounds of a review chain: the consistent sampler, skipping what the chain drew.
 //!
-//! A round that re-examines results which came back (issue 4: "Later rounds extend the same
-//! ticket sequence instead of drawing afresh") orders a stratum's current ids by their tickets
-//! under the chain's seed, skips the ids earlier rounds of the chain drew, and takes the next
-//! `size`. Only when fewer undrawn ids are left than `size` does it take the remaining ones and
-//! then start again from the top of the order (the stratum has "wrapped").
+//! A round that re-examines results which came back orders a stratum's current ids by their
+//! tickets under its own seed, skips the ids earlier rounds of the chain drew, and takes the
+//! first `size` of the rest. Only when fewer undrawn ids are left than `size` does it take the
+//! remaining ones and then start again from the top of the order (the stratum has "wrapped").
+//!
+//! Each later round takes a fresh public seed (issue 18 §4): under the first round's seed the
+//! next draws would be known the moment the first round was drawn, and a school sent back could
+//! fix exactly the teachers it knew would come next. The seed is entered only after the round
+//! has committed its population and plan in the transparency log.
 
 use std::collections::HashSet;
 

@@ -5,7 +5,8 @@
 //! §五(一)3 "随机抽取一定比例（不低于 15%）的学校和教师"): a public seed entered in a meeting,
 //! items keyed by real-world codes, and tickets computed exactly as the reference
 //! implementation (`consistent_sampler` on PyPI, by Ronald L. Rivest) computes them, so anyone
-//! with the exported population and the seed gets the same draw with that tool.
+//! with the exported population and the seed gets the same draw with that tool. Every round of a
+//! review chain takes its own seed ([`continue_draw`] skips what the chain drew).
 
 mod agreement;
 mod chain;
