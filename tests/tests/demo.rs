@@ -201,7 +201,7 @@ async fn a_sixian_year_runs_through_the_api_and_leaves_its_outputs(backend: Back
     assert!(names.iter().any(|n| n == "学校进度"), "{names:?}");
     assert!(names.iter().any(|n| n == "微能力"), "{names:?}");
     let schools = book.worksheet_range("学校进度").unwrap();
-    assert_eq!(schools.get((0, 0)).unwrap().to_string(), "单位代码");
+    assert_eq!(schools.get((1, 0)).unwrap().to_string(), "单位代码");
     let summary = std::fs::read(
         out.join("reports")
             .join(format!("泗县-{}-县级总结.pdf", tica::demo::YEAR)),

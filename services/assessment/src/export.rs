@@ -174,8 +174,16 @@ fn fail(e: rust_xlsxwriter::XlsxError) -> AssessmentError {
     AssessmentError::Internal(format!("cannot write the workbook: {e}"))
 }
 
-/// Print setup every sheet shares: landscape, one page wide, the header row repeated, the
-/// header row and the first two columns frozen, an autofilter on the header.
+/// Every sheet is a table under a title (issue 21: offices print these and hand them upward):
+/// the title on row 0, the column headers on row 1, the data from row 2.
+const TITLE_ROW: u32 = 0;
+const HEADER_ROW: u32 = 1;
+const FIRST_ROW: u32 = 2;
+
+/// Print setup every sheet shares: A4 landscape, one page wide and as many pages tall as the
+/// rows need (a county of 108 schools prints on several legible pages, not one at 5 pt), the
+/// title and header rows repeated on each page, both frozen with the first two columns, an
+/// autofilter on the header.
 fn setup(
     sheet: &mut Worksheet,
     title: &str,
@@ -183,41 +191,165 @@ fn setup(
     last_row: u32,
     last_col: u16,
 ) -> Result<()> {
-    sheet.set_freeze_panes(1, 2).map_err(fail)?;
-    sheet.autofilter(0, 0, last_row, last_col).map_err(fail)?;
+    sheet.set_freeze_panes(FIRST_ROW, 2).map_err(fail)?;
+    sheet
+        .autofilter(HEADER_ROW, 0, last_row, last_col)
+        .map_err(fail)?;
+    sheet.set_paper_size(9);
     sheet.set_landscape();
     sheet.set_print_fit_to_pages(1, 0);
-    sheet.set_repeat_rows(0, 0).map_err(fail)?;
+    sheet.set_print_center_horizontally(true);
+    // The title row repeats on every page, so the page header stays empty; the footer names
+    // the sheet for a page that strays from its pile.
+    sheet.set_repeat_rows(TITLE_ROW, HEADER_ROW).map_err(fail)?;
+    sheet.set_footer(format!(
+        "&L{} · 导出 {}&R第 &P 页 共 &N 页",
+        full_title(title, info).replace('&', "&&"),
+        info.date
+    ));
+    Ok(())
+}
+
+/// "泗县 2022年 能力提升工程2.0 进度（按学校）".
+fn full_title(title: &str, info: &WorkbookInfo) -> String {
     let year = if info.year == 0 {
         String::new()
     } else {
         format!("{}年 ", info.year)
     };
-    sheet.set_header(format!(
-        "&C{} {year}{title}",
-        info.unit_name.replace('&', "&&")
-    ));
-    sheet.set_footer(format!("&L导出 {}&R第 &P 页 共 &N 页", info.date));
-    Ok(())
+    format!("{} {year}{title}", info.unit_name)
 }
 
 struct Formats {
+    title: Format,
     header: Format,
     percent: Format,
     count: Format,
     bold: Format,
+    text: Format,
+    centred: Format,
 }
 
-fn write_header(sheet: &mut Worksheet, headers: &[&str], f: &Formats, wide: u16) -> Result<()> {
-    for (c, h) in headers.iter().enumerate() {
-        sheet
-            .write_string_with_format(0, c as u16, *h, &f.header)
-            .map_err(fail)?;
-        sheet
-            .set_column_width(c as u16, if c as u16 == wide { 28 } else { 11 })
-            .map_err(fail)?;
+impl Formats {
+    fn new() -> Formats {
+        // Thin rules around every cell of the table: a number right-aligned in one column
+        // never runs into the text of the next ("3不评定", "100.0%已认证").
+        let cell = || Format::new().set_border(FormatBorder::Thin);
+        Formats {
+            title: Format::new()
+                .set_bold()
+                .set_font_size(14)
+                .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter),
+            header: cell()
+                .set_bold()
+                .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter)
+                .set_text_wrap(),
+            percent: cell().set_num_format("0.0%"),
+            count: cell().set_num_format("0"),
+            bold: cell().set_bold(),
+            text: cell(),
+            centred: cell().set_align(FormatAlign::Center),
+        }
     }
-    Ok(())
+}
+
+/// Columns as wide as what they hold, in Excel's units (a character of the default font; a
+/// Chinese character counts two).
+fn display_width(text: &str) -> usize {
+    text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+}
+
+/// A sheet's table: writes cells with their formats and widens each column to its content.
+struct Table<'w> {
+    ws: &'w mut Worksheet,
+    f: &'w Formats,
+    widths: Vec<usize>,
+}
+
+impl<'w> Table<'w> {
+    /// The title across the table's width on row 0 and the headers on row 1 (a long header
+    /// wraps to two lines rather than widening its column).
+    fn new(
+        ws: &'w mut Worksheet,
+        f: &'w Formats,
+        title: &str,
+        headers: &[&str],
+    ) -> Result<Table<'w>> {
+        let last = (headers.len() - 1) as u16;
+        ws.merge_range(TITLE_ROW, 0, TITLE_ROW, last, title, &f.title)
+            .map_err(fail)?;
+        ws.set_row_height(TITLE_ROW, 24).map_err(fail)?;
+        ws.set_row_height(HEADER_ROW, 30).map_err(fail)?;
+        let mut widths = Vec::with_capacity(headers.len());
+        for (c, h) in headers.iter().enumerate() {
+            ws.write_string_with_format(HEADER_ROW, c as u16, *h, &f.header)
+                .map_err(fail)?;
+            widths.push(display_width(h).div_ceil(2).max(6));
+        }
+        Ok(Table { ws, f, widths })
+    }
+
+    fn widen(&mut self, c: u16, width: usize) {
+        let w = &mut self.widths[usize::from(c)];
+        *w = (*w).max(width);
+    }
+
+    fn text(&mut self, r: u32, c: u16, text: &str) -> Result<()> {
+        self.text_as(r, c, text, self.f.text.clone())
+    }
+
+    fn centred(&mut self, r: u32, c: u16, text: &str) -> Result<()> {
+        self.text_as(r, c, text, self.f.centred.clone())
+    }
+
+    fn bold(&mut self, r: u32, c: u16, text: &str) -> Result<()> {
+        self.text_as(r, c, text, self.f.bold.clone())
+    }
+
+    fn text_as(&mut self, r: u32, c: u16, text: &str, format: Format) -> Result<()> {
+        if text.is_empty() {
+            self.ws.write_blank(r, c, &format)
+        } else {
+            self.ws.write_string_with_format(r, c, text, &format)
+        }
+        .map_err(fail)?;
+        self.widen(c, display_width(text));
+        Ok(())
+    }
+
+    fn number(&mut self, r: u32, c: u16, value: f64, percent: bool) -> Result<()> {
+        let (format, shown) = if percent {
+            (&self.f.percent, format!("{:.1}%", value * 100.0))
+        } else {
+            (&self.f.count, format!("{value:.0}"))
+        };
+        self.ws
+            .write_number_with_format(r, c, value, format)
+            .map_err(fail)?;
+        self.widen(c, shown.len());
+        Ok(())
+    }
+
+    /// Ruled empty cells where a row has nothing (the 合计 row's code).
+    fn blanks(&mut self, r: u32, columns: impl IntoIterator<Item = u16>) -> Result<()> {
+        for c in columns {
+            self.ws.write_blank(r, c, &self.f.text).map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the widths (a little room on each side, a name column at most 40 wide: longer
+    /// names wrap in print rather than shrinking the page).
+    fn finish(self) -> Result<&'w mut Worksheet> {
+        for (c, w) in self.widths.iter().enumerate() {
+            self.ws
+                .set_column_width(c as u16, (*w).min(40) as f64 + 2.0)
+                .map_err(fail)?;
+        }
+        Ok(self.ws)
+    }
 }
 
 fn progress_sheet(
@@ -229,8 +361,9 @@ fn progress_sheet(
     let ws = workbook.add_worksheet();
     let name = format!("{}进度", level_label(sheet.level));
     ws.set_name(&name).map_err(fail)?;
+    let title = format!("能力提升工程2.0 进度（按{}）", level_label(sheet.level));
     let headers: Vec<&str> = HEADERS.iter().chain(MORE_HEADERS.iter()).copied().collect();
-    write_header(ws, &headers, f, 1)?;
+    let mut t = Table::new(ws, f, &full_title(&title, info), &headers)?;
     let all: Vec<(&ProgressRow, String)> = sheet
         .rows
         .iter()
@@ -238,24 +371,18 @@ fn progress_sheet(
         .chain(std::iter::once((sheet.total, "合计".to_owned())))
         .collect();
     for (i, (row, name)) in all.iter().enumerate() {
-        let r = (i + 1) as u32;
+        let r = FIRST_ROW + i as u32;
         let (text, numbers) = cells(row, name);
         let is_total = i + 1 == all.len();
         if is_total {
-            ws.write_string_with_format(r, 1, &text[1], &f.bold)
-                .map_err(fail)?;
+            t.blanks(r, [0])?;
+            t.bold(r, 1, &text[1])?;
         } else {
-            ws.write_string(r, 0, &text[0]).map_err(fail)?;
-            ws.write_string(r, 1, &text[1]).map_err(fail)?;
+            t.text(r, 0, &text[0])?;
+            t.text(r, 1, &text[1])?;
         }
         for (c, value, pct) in numbers {
-            ws.write_number_with_format(
-                r,
-                c as u16,
-                value,
-                if pct { &f.percent } else { &f.count },
-            )
-            .map_err(fail)?;
+            t.number(r, c as u16, value, pct)?;
         }
         // 等级: the grade; 不评定 where the pinned policy grades no such units (Sixian, Anhui,
         // Beijing); empty while not every member is graded.
@@ -264,7 +391,7 @@ fn progress_sheet(
         } else {
             "不评定"
         };
-        ws.write_string(r, 16, grade).map_err(fail)?;
+        t.centred(r, 16, grade)?;
         let s = &row.sums;
         for (c, value, pct) in [
             (17, s.submissions_expected as f64, false),
@@ -273,19 +400,17 @@ fn progress_sheet(
             (20, rate(s.submissions_passed, s.submissions_graded), true),
             (21, rate(s.submitted, s.participants), true),
         ] {
-            ws.write_number_with_format(r, c, value, if pct { &f.percent } else { &f.count })
-                .map_err(fail)?;
+            t.number(r, c, value, pct)?;
         }
-        if let Some(state) = row.school_result_state {
-            ws.write_string(r, 22, state_label(state)).map_err(fail)?;
-        }
+        let state = row.school_result_state.map(state_label).unwrap_or("");
+        t.centred(r, 22, state)?;
     }
-    let title = format!("能力提升工程2.0 进度（按{}）", level_label(sheet.level));
+    let ws = t.finish()?;
     setup(
         ws,
         &title,
         info,
-        all.len() as u32,
+        FIRST_ROW + all.len() as u32 - 1,
         (headers.len() - 1) as u16,
     )
 }
@@ -298,6 +423,7 @@ fn micro_competency_sheets(
 ) -> Result<()> {
     let ws = workbook.add_worksheet();
     ws.set_name("微能力").map_err(fail)?;
+    let title = "能力提升工程2.0 微能力选择与通过";
     let headers = [
         "编号",
         "微能力",
@@ -311,17 +437,15 @@ fn micro_competency_sheets(
         "合格率",
         "优秀",
     ];
-    write_header(ws, &headers, f, 1)?;
+    let mut t = Table::new(ws, f, &full_title(title, info), &headers)?;
     let mut sums = [0_i64; 3];
     for (i, c) in figures.codes.iter().enumerate() {
-        let r = (i + 1) as u32;
+        let r = FIRST_ROW + i as u32;
         let m = c.micro_competency;
-        ws.write_string(r, 0, m.code).map_err(fail)?;
-        ws.write_string(r, 1, m.name_zh).map_err(fail)?;
-        ws.write_string(r, 2, m.dimension.label_zh())
-            .map_err(fail)?;
-        ws.write_string(r, 3, m.environment.label_zh())
-            .map_err(fail)?;
+        t.centred(r, 0, m.code)?;
+        t.text(r, 1, m.name_zh)?;
+        t.text(r, 2, m.dimension.label_zh())?;
+        t.text(r, 3, m.environment.label_zh())?;
         let s = &c.sums;
         for (col, value, pct) in [
             (4, f64::from(m.credits), false),
@@ -332,94 +456,76 @@ fn micro_competency_sheets(
             (9, rate(s.passed, s.graded), true),
             (10, s.excellent as f64, false),
         ] {
-            ws.write_number_with_format(r, col, value, if pct { &f.percent } else { &f.count })
-                .map_err(fail)?;
+            t.number(r, col, value, pct)?;
         }
         sums[0] += s.selected;
         sums[1] += s.graded;
         sums[2] += s.passed;
     }
-    let r = (figures.codes.len() + 1) as u32;
-    ws.write_string_with_format(r, 1, "合计", &f.bold)
-        .map_err(fail)?;
+    let r = FIRST_ROW + figures.codes.len() as u32;
+    t.blanks(r, [0, 2, 3, 4, 6, 10])?;
+    t.bold(r, 1, "合计")?;
     for (col, value) in [(5, sums[0]), (7, sums[1]), (8, sums[2])] {
-        ws.write_number_with_format(r, col, value as f64, &f.count)
-            .map_err(fail)?;
+        t.number(r, col, value as f64, false)?;
     }
-    ws.write_number_with_format(r, 9, rate(sums[2], sums[1]), &f.percent)
-        .map_err(fail)?;
-    setup(
-        ws,
-        "能力提升工程2.0 微能力选择与通过",
-        info,
-        r,
-        (headers.len() - 1) as u16,
-    )?;
+    t.number(r, 9, rate(sums[2], sums[1]), true)?;
+    let ws = t.finish()?;
+    setup(ws, title, info, r, (headers.len() - 1) as u16)?;
 
     // 环境×维度: selections, then (below) each cell's share of all selections.
     let ws = workbook.add_worksheet();
     ws.set_name("环境×维度").map_err(fail)?;
+    let title = "能力提升工程2.0 微能力选择（环境×维度）";
     let mut headers = vec!["所属环境"];
     headers.extend(Dimension::ALL.iter().map(|d| d.label_zh()));
     headers.push("合计");
-    write_header(ws, &headers, f, 0)?;
+    let mut t = Table::new(ws, f, &full_title(title, info), &headers)?;
     let all: i64 = figures.codes.iter().map(|c| c.sums.selected).sum();
     let block = Environment::ALL.len() as u32 + 2;
-    for (b, pct) in [(0_u32, false), (block + 1, true)] {
+    for (b, pct) in [(HEADER_ROW, false), (HEADER_ROW + block + 1, true)] {
         if pct {
-            ws.write_string_with_format(b, 0, "占全部选择的比例", &f.bold)
-                .map_err(fail)?;
+            t.bold(b, 0, "占全部选择的比例")?;
         }
         let mut columns = [0_i64; 5];
         for (i, e) in Environment::ALL.iter().enumerate() {
             let r = b + 1 + i as u32;
-            ws.write_string(r, 0, e.label_zh()).map_err(fail)?;
+            t.text(r, 0, e.label_zh())?;
             let mut row_sum = 0;
             for (j, d) in Dimension::ALL.iter().enumerate() {
                 let (selected, _) = figures.cell(*e, *d);
                 row_sum += selected;
                 columns[j] += selected;
-                write_count(ws, r, (j + 1) as u16, selected, all, pct, f)?;
+                write_count(&mut t, r, (j + 1) as u16, selected, all, pct)?;
             }
             columns[4] += row_sum;
-            write_count(ws, r, 5, row_sum, all, pct, f)?;
+            write_count(&mut t, r, 5, row_sum, all, pct)?;
         }
         let r = b + 1 + Environment::ALL.len() as u32;
-        ws.write_string_with_format(r, 0, "合计", &f.bold)
-            .map_err(fail)?;
+        t.bold(r, 0, "合计")?;
         for (j, v) in columns.iter().enumerate() {
-            write_count(ws, r, (j + 1) as u16, *v, all, pct, f)?;
+            write_count(&mut t, r, (j + 1) as u16, *v, all, pct)?;
         }
     }
+    let ws = t.finish()?;
     setup(
         ws,
-        "能力提升工程2.0 微能力选择（环境×维度）",
+        title,
         info,
-        Environment::ALL.len() as u32 + 1,
+        HEADER_ROW + Environment::ALL.len() as u32 + 1,
         5,
     )
 }
 
-fn write_count(
-    ws: &mut Worksheet,
-    r: u32,
-    c: u16,
-    value: i64,
-    all: i64,
-    pct: bool,
-    f: &Formats,
-) -> Result<()> {
+fn write_count(t: &mut Table<'_>, r: u32, c: u16, value: i64, all: i64, pct: bool) -> Result<()> {
     if pct {
-        ws.write_number_with_format(r, c, rate(value, all), &f.percent)
+        t.number(r, c, rate(value, all), true)
     } else {
-        ws.write_number_with_format(r, c, value as f64, &f.count)
+        t.number(r, c, value as f64, false)
     }
-    .map_err(fail)?;
-    Ok(())
 }
 
-/// The progress workbook: one sheet per level given (`学校进度`, `区县进度`, …; header row 0,
-/// a bold 合计 row last), then, with `figures`, the sheets `微能力` and `环境×维度`.
+/// The progress workbook: one sheet per level given (`学校进度`, `区县进度`, …; the title on
+/// row 0, the headers on row 1, a bold 合计 row last), then, with `figures`, the sheets `微能力` and `环境×维度`.
 pub fn progress_workbook(
     sheets: &[ProgressSheet<'_>],
     figures: Option<&MicroCompetencyFigures>,
@@ -428,16 +534,7 @@ pub fn progress_workbook(
     let first = sheets
         .first()
         .ok_or_else(|| AssessmentError::Internal("a workbook needs a sheet".into()))?;
-    let f = Formats {
-        header: Format::new()
-            .set_bold()
-            .set_border_bottom(FormatBorder::Thin)
-            .set_align(FormatAlign::Center)
-            .set_text_wrap(),
-        percent: Format::new().set_num_format("0.0%"),
-        count: Format::new().set_num_format("0"),
-        bold: Format::new().set_bold(),
-    };
+    let f = Formats::new();
     let mut workbook = Workbook::new();
     workbook.set_properties(
         &DocProperties::new()

@@ -552,18 +552,23 @@ async fn the_workbook_has_the_appraisal_columns_the_results_state_and_the_micro_
     let schools = book.worksheet_range("学校进度").unwrap();
     let rows: Vec<&[Data]> = schools.rows().collect();
     let text = |d: &Data| d.to_string();
-    assert_eq!(text(&rows[0][0]), "单位代码", "row 0 stays the header");
-    assert_eq!(text(&rows[0][16]), "等级");
-    assert_eq!(text(&rows[0][20]), "微能力通过率");
-    assert_eq!(text(&rows[0][22]), "校本考核状态");
-    assert_eq!(text(&rows[1][0]), SCHOOL_A);
-    assert_eq!(text(&rows[1][1]), "泗县第一小学");
-    assert_eq!(text(&rows[1][16]), "不评定");
-    assert_eq!(text(&rows[1][22]), "校内评审中");
+    // A title row an office prints (issue 21), then the headers, then the schools.
+    assert_eq!(
+        text(&rows[0][0]),
+        "泗县 2026年 能力提升工程2.0 进度（按学校）"
+    );
+    assert_eq!(text(&rows[1][0]), "单位代码", "row 1 is the header");
+    assert_eq!(text(&rows[1][16]), "等级");
+    assert_eq!(text(&rows[1][20]), "微能力通过率");
+    assert_eq!(text(&rows[1][22]), "校本考核状态");
+    assert_eq!(text(&rows[2][0]), SCHOOL_A);
+    assert_eq!(text(&rows[2][1]), "泗县第一小学");
+    assert_eq!(text(&rows[2][16]), "不评定");
+    assert_eq!(text(&rows[2][22]), "校内评审中");
     // School A: 3 of 4 graded submissions passed.
-    assert_eq!(rows[1][20].get_float(), Some(0.75));
-    assert_eq!(text(&rows[3][1]), "合计");
-    for row in &rows[1..] {
+    assert_eq!(rows[2][20].get_float(), Some(0.75));
+    assert_eq!(text(&rows[4][1]), "合计");
+    for row in &rows[2..] {
         for c in [4, 6, 8, 10, 12, 14, 20, 21] {
             let rate = row[c].get_float().unwrap();
             assert!((0.0..=1.0).contains(&rate), "a rate is a fraction: {rate}");
@@ -571,8 +576,8 @@ async fn the_workbook_has_the_appraisal_columns_the_results_state_and_the_micro_
     }
     let codes = book.worksheet_range("微能力").unwrap();
     let codes: Vec<&[Data]> = codes.rows().collect();
-    assert_eq!(text(&codes[0][0]), "编号");
-    assert_eq!(codes.len(), 32, "header, 30 codes, 合计");
+    assert_eq!(text(&codes[1][0]), "编号");
+    assert_eq!(codes.len(), 33, "title, header, 30 codes, 合计");
     let b2 = codes.iter().find(|r| text(&r[0]) == "B2").unwrap();
     assert_eq!(text(&b2[3]), "混合学习环境");
     assert_eq!(b2[5].get_float(), Some(3.0));
@@ -583,9 +588,9 @@ async fn the_workbook_has_the_appraisal_columns_the_results_state_and_the_micro_
     );
     let cells = book.worksheet_range("环境×维度").unwrap();
     let cells: Vec<&[Data]> = cells.rows().collect();
-    assert_eq!(text(&cells[0][1]), "学情分析");
-    assert_eq!(text(&cells[4][0]), "合计");
-    assert_eq!(cells[4][5].get_float(), Some(10.0), "ten selections in all");
-    assert_eq!(text(&cells[6][0]), "占全部选择的比例");
-    assert_eq!(cells[10][5].get_float(), Some(1.0));
+    assert_eq!(text(&cells[1][1]), "学情分析");
+    assert_eq!(text(&cells[5][0]), "合计");
+    assert_eq!(cells[5][5].get_float(), Some(10.0), "ten selections in all");
+    assert_eq!(text(&cells[7][0]), "占全部选择的比例");
+    assert_eq!(cells[11][5].get_float(), Some(1.0));
 }
