@@ -339,7 +339,10 @@ fn verification_to_proto(v: &Verification) -> pb::VerifyResponse {
     }
 }
 
-fn checkpoint_to_proto(origin: &str, c: &CheckpointRecord) -> pb::LogCheckpoint {
+/// A checkpoint, with its C2SP signed note and the verifier key of the key that signed it.
+fn checkpoint_to_proto(svc: &Certificates, c: &CheckpointRecord) -> pb::LogCheckpoint {
+    let origin = &svc.config().log_origin;
+    let signed_origin = c.note.split('\n').next().unwrap_or(origin);
     pb::LogCheckpoint {
         origin: origin.to_owned(),
         tree_size: c.tree_size,
@@ -348,6 +351,11 @@ fn checkpoint_to_proto(origin: &str, c: &CheckpointRecord) -> pb::LogCheckpoint 
         key_id: c.key_id.clone(),
         note: c.note.clone(),
         signature: c.signature.clone(),
+        signed_note: svc.signed_checkpoint(c).unwrap_or_default(),
+        verifier_key: svc
+            .log_verifier_key(signed_origin, &c.key_id)
+            .map(|k| k.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -1038,7 +1046,7 @@ impl CertificateService for CertificateGrpc {
         request: Request<pb::GetLogCheckpointRequest>,
     ) -> Reply<pb::LogCheckpoint> {
         let c = self.svc.log_checkpoint(request.get_ref().tree_size).await?;
-        ok(checkpoint_to_proto(&self.svc.config().log_origin, &c))
+        ok(checkpoint_to_proto(&self.svc, &c))
     }
 
     async fn get_inclusion_proof(
@@ -1060,10 +1068,7 @@ impl CertificateService for CertificateGrpc {
             entry: view.entry.as_ref().map(entry_to_proto),
             tree_size: view.tree_size,
             hashes: view.hashes,
-            checkpoint: Some(checkpoint_to_proto(
-                &self.svc.config().log_origin,
-                &view.checkpoint,
-            )),
+            checkpoint: Some(checkpoint_to_proto(&self.svc, &view.checkpoint)),
         })
     }
 
@@ -1080,10 +1085,7 @@ impl CertificateService for CertificateGrpc {
             first_tree_size: view.first_tree_size,
             second_tree_size: view.tree_size,
             hashes: view.hashes,
-            checkpoint: Some(checkpoint_to_proto(
-                &self.svc.config().log_origin,
-                &view.checkpoint,
-            )),
+            checkpoint: Some(checkpoint_to_proto(&self.svc, &view.checkpoint)),
         })
     }
 

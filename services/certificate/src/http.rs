@@ -7,7 +7,9 @@
 //! `POST /c/{id}/pdf` and `POST /verify/pdf` (a PDF: multipart form or raw body) ·
 //! `POST /c/{id}/certificate.pdf` (download, with the QR code's signed part as `proof`) ·
 //! `GET|POST /certificates` (the teachers' search) · `GET|POST /v` (by number and name or
-//! code) · `GET /.well-known/jwks.json` · `GET /revocations`.
+//! code) · `GET /.well-known/jwks.json` · `GET /revocations` · `GET /log/checkpoint` (the
+//! log's latest checkpoint as a C2SP signed note, for witnesses) · `GET /log/key` (the log's
+//! verifier keys, one a line, active first).
 //!
 //! The JSON API ([`rest`], for agencies and pages that cannot speak gRPC; CORS from
 //! `TICA_CORS_ALLOWED_ORIGINS`): `POST /api/v1/certificates:verify` ·
@@ -64,6 +66,8 @@ pub fn router(svc: Certificates, origins: &tica_server::edge::CorsOrigins) -> Ro
         .route("/v", get(lookup_form).post(lookup))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/revocations", get(revocations))
+        .route("/log/checkpoint", get(log_checkpoint))
+        .route("/log/key", get(log_key))
         .with_state(svc)
         .merge(api)
 }
@@ -951,6 +955,47 @@ async fn revocations(State(svc): State<Certificates>) -> Response {
         }
         Err(e) => failed(e, HOME),
     }
+}
+
+/// Plain UTF-8 text that may be cached briefly, as tlog servers serve checkpoints and keys.
+fn plain_text(body: String, max_age: &'static str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(max_age));
+    (headers, body).into_response()
+}
+
+/// The latest checkpoint as a C2SP signed note (`text/plain`): what `tica log witness` and
+/// other tlog tools verify. 404 while the log is empty.
+async fn log_checkpoint(State(svc): State<Certificates>) -> Response {
+    let checkpoint = match svc.log_checkpoint(0).await {
+        Ok(c) => c,
+        Err(CertificateError::FailedPrecondition(_)) => {
+            return (StatusCode::NOT_FOUND, "the log is empty\n").into_response();
+        }
+        Err(e) => return failed(e, HOME),
+    };
+    match svc.signed_checkpoint(&checkpoint) {
+        Some(note) => plain_text(note, "no-cache"),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the key that signed the latest checkpoint is no longer published\n",
+        )
+            .into_response(),
+    }
+}
+
+/// The log's C2SP verifier keys, one a line, active first: `{origin}+{key id}+{key}`.
+async fn log_key(State(svc): State<Certificates>) -> Response {
+    let keys: String = svc
+        .log_verifier_keys()
+        .iter()
+        .map(|k| format!("{k}\n"))
+        .collect();
+    plain_text(keys, "public, max-age=300")
 }
 
 #[cfg(test)]

@@ -68,6 +68,49 @@ fn names_its_certificate(entry: &[u8]) -> bool {
         .is_none_or(|v| v.get("certificate").is_some())
 }
 
+/// The checkpoint in the C2SP signed-note form (what `tica log witness` and tlog tools read).
+impl Certificates {
+    /// The checkpoint as a C2SP signed note: its stored note, a blank line and one signature
+    /// line by the key named after the note's origin (the signature is the stored one: both
+    /// sign the note's bytes). None when the key that signed it is no longer published.
+    pub fn signed_checkpoint(&self, c: &CheckpointRecord) -> Option<String> {
+        let origin = c.note.split('\n').next().unwrap_or_default();
+        let key = self.log_verifier_key(origin, &c.key_id)?;
+        let signature = tica_credential::note::NoteSignature {
+            name: key.name().to_owned(),
+            key_id: key.key_id(),
+            signature: c.signature.clone(),
+        };
+        c.note
+            .ends_with('\n')
+            .then(|| tica_credential::note::encode(&c.note, &[signature]))
+    }
+
+    /// The C2SP verifier key of the published key `kid` for the log `origin` (the key name is
+    /// the origin): `<origin>+<hex key id>+<base64(0x01 ‖ public key)>`.
+    pub fn log_verifier_key(
+        &self,
+        origin: &str,
+        kid: &str,
+    ) -> Option<tica_credential::note::VerifierKey> {
+        let record = self.signing_keys().iter().find(|k| k.kid == kid)?;
+        let public = <[u8; 32]>::try_from(record.public_key.as_slice())
+            .ok()
+            .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())?;
+        tica_credential::note::VerifierKey::ed25519(origin, &public).ok()
+    }
+
+    /// Every published key (active first) as a verifier key of this log's origin.
+    pub fn log_verifier_keys(&self) -> Vec<String> {
+        let origin = &self.config().log_origin;
+        self.signing_keys()
+            .iter()
+            .filter_map(|k| self.log_verifier_key(origin, &k.kid))
+            .map(|k| k.to_string())
+            .collect()
+    }
+}
+
 /// One entry to append.
 pub(super) struct Pending {
     pub kind: &'static str,
