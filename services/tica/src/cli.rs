@@ -15,6 +15,7 @@ use tica_sample::{CountySpec, SampleRoster, SampleSpec};
 use tonic::transport::Channel;
 
 pub mod api_clients;
+pub mod log;
 
 /// Where the server is and who is calling (shared by `tica roster …` and `tica certificates …`).
 #[derive(Debug, Args)]

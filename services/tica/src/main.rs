@@ -41,6 +41,10 @@ enum Command {
     /// Reports an office hands upward: the county summary PDF, progress workbooks.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// The certificate transparency log, from outside: `tica log witness` checks an
+    /// installation's log never forks (public methods only; any office can run it).
+    #[command(subcommand)]
+    Log(cli::log::LogCommand),
 }
 
 #[tokio::main]
@@ -57,6 +61,7 @@ async fn main() -> std::process::ExitCode {
         Command::Credential(command) => return credential::run(command).exit_code(),
         Command::Verify(args) => return credential::run_verify(args).exit_code(),
         Command::Report(command) => report::run(command).await,
+        Command::Log(command) => return cli::log::run(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

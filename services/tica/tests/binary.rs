@@ -501,3 +501,282 @@ fn an_office_registers_lists_and_revokes_an_api_client_with_the_cli() {
     let logged = served.stop();
     assert!(!logged.contains(&secret), "the secret is never logged");
 }
+
+/// `GET {http}{path}` over plain HTTP/1.1; (status, content type, body).
+fn http_get(http: &str, path: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let address = http.strip_prefix("http://").expect("plain HTTP");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+/// `tica log witness --server grpc --state state …`; (exit code, stdout, stderr).
+fn witness(grpc: &str, state: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = tica()
+        .args([
+            "log",
+            "witness",
+            "--server",
+            &format!("http://{grpc}"),
+            "--state",
+        ])
+        .arg(state)
+        .args(args)
+        .env_remove("TICA_SERVER")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The suite's certificate database and its WAL files, copied from `data` to `to`.
+fn copy_certificate_db(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let name = format!("certificate.db{suffix}");
+        let _ = std::fs::remove_file(to.join(&name));
+        if from.join(&name).exists() {
+            std::fs::copy(from.join(&name), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// Revokes the `n`th of `names`; the log grows by one entry.
+async fn revoke(grpc: &str, token: &str, name: &str) {
+    use tica_proto::tica::certificate::v1 as cpb;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    tica_client::certificate(channel, token)
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: name.to_owned(),
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "测试：见证".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+}
+
+const WITNESSED_ORIGIN: &str = "verify.witness.example/certificates";
+
+/// Issue 18 §5: an office witnesses an installation's log with `tica log witness`. The log
+/// grows and the witness follows; then the installation's database is restored from a copy
+/// taken after the first run and written on differently, and the witness catches each fork
+/// — the log shrunk, the same size with another root, a larger tree that does not extend what
+/// it saw — and, when the server signs with a key the witness never pinned, refuses that too:
+/// exit status 3, both checkpoints named, and the state file exactly as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_witness_follows_a_growing_log_and_catches_every_fork_with_its_state_kept() {
+    use tica_proto::tica::certificate::v1 as cpb;
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let played = tica()
+        .args([
+            "demo",
+            "--teachers",
+            "60",
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--out",
+        ])
+        .arg(&demo)
+        .env_remove("TICA_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        played.status.success(),
+        "{}",
+        String::from_utf8_lossy(&played.stderr)
+    );
+    let data = demo.join("data");
+    let env = [("TICA_VERIFY_BASE_URL", "https://verify.witness.example")];
+    let served = Served::start_with(&data, &env);
+    let (grpc, http) = (served.address("gRPC"), served.address("HTTP"));
+    let province = mint(&data, "province_office", "340000", None);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let listed = tica_client::certificate(channel, &province)
+        .list_certificates(cpb::ListCertificatesRequest {
+            parent: "jurisdictions/340000".into(),
+            page_size: 10,
+            status: cpb::CertificateStatus::Active as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<String> = listed.certificates.iter().map(|c| c.name.clone()).collect();
+    assert!(names.len() >= 6, "{names:?}");
+    // A checkpoint under this installation's origin.
+    revoke(&grpc, &province, &names[0]).await;
+
+    // The log's key and latest checkpoint, as tlog servers publish them.
+    let (status, content_type, key) = http_get(&http, "/log/key");
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(content_type, "text/plain; charset=utf-8");
+    let key = key.lines().next().unwrap().to_owned();
+    assert!(key.starts_with(&format!("{WITNESSED_ORIGIN}+")), "{key}");
+    let (status, content_type, note) = http_get(&http, "/log/checkpoint");
+    assert_eq!(status, 200, "{note}");
+    assert_eq!(content_type, "text/plain; charset=utf-8");
+    assert!(
+        note.starts_with(&format!("{WITNESSED_ORIGIN}\n")) && note.contains("\n\n— "),
+        "{note}"
+    );
+    let verifier = tica_credential::note::VerifierKey::parse(&key).unwrap();
+    let opened = tica_credential::note::open(note.as_bytes(), &[verifier]).unwrap();
+    let size: u64 = opened.text.lines().nth(1).unwrap().parse().unwrap();
+
+    // First run with the published key: accepted, one line; again: unchanged.
+    let state = dir.path().join("witness/state.json");
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    let (code, out, err) = witness(&grpc, &state, &["--key", &key]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.starts_with(&format!("witnessed {WITNESSED_ORIGIN}: size {size}, root "))
+            && out.contains("first checkpoint of this log; 1 key(s) pinned"),
+        "{out}"
+    );
+    let (code, out, err) = witness(&grpc, &state, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("unchanged since the last run"), "{out}");
+    // Without a key the first run pins the server's own keys, and says so loudly.
+    let trusting = dir.path().join("witness/trusting.json");
+    let (code, out, err) = witness(&grpc, &trusting, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "FIRST WITNESS OF {WITNESSED_ORIGIN}: NO KEY WAS GIVEN"
+        )) && err.contains(&key)
+            && out.contains("from the server's own list"),
+        "{err}{out}"
+    );
+    // A key that is not the log's: refused, and nothing is written.
+    let stranger = tica_credential::note::VerifierKey::ed25519(
+        WITNESSED_ORIGIN,
+        &ed25519_dalek::SigningKey::from_bytes(&[3; 32]).verifying_key(),
+    )
+    .unwrap()
+    .to_string();
+    let elsewhere = dir.path().join("witness/elsewhere.json");
+    let (code, out, err) = witness(&grpc, &elsewhere, &["--key", &stranger]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("no pinned key signed it"), "{err}");
+    assert!(!elsewhere.exists());
+
+    // The attacker keeps a copy of the database; the log grows and the witness follows.
+    served.stop();
+    copy_certificate_db(&data, &dir.path().join("copy"));
+    let served = Served::start_with(&data, &env);
+    let grpc = served.address("gRPC");
+    revoke(&grpc, &province, &names[1]).await;
+    let (code, out, err) = witness(&grpc, &state, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("size {}", size + 1))
+            && out.contains(&format!("consistent with the {size} entries seen before")),
+        "{out}"
+    );
+    let kept = std::fs::read(&state).unwrap();
+    let witnessed = String::from_utf8(kept.clone()).unwrap();
+
+    // The copy is restored: the log presents fewer entries than the witness saw.
+    served.stop();
+    copy_certificate_db(&dir.path().join("copy"), &data);
+    let served = Served::start_with(&data, &env);
+    let grpc = served.address("gRPC");
+    let refused = |code: i32, out: &str, err: &str, why: &str| {
+        assert_eq!(code, 3, "{out}{err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(err.contains("FORK DETECTED") && err.contains(why), "{err}");
+        assert!(
+            err.contains(&format!(
+                "seen before:     {WITNESSED_ORIGIN} size {}",
+                size + 1
+            )),
+            "{err}"
+        );
+        assert!(err.contains("is unchanged"), "{err}");
+        assert_eq!(std::fs::read(&state).unwrap(), kept, "the state is kept");
+    };
+    let (code, out, err) = witness(&grpc, &state, &[]);
+    refused(code, &out, &err, "the log shrank");
+    assert!(
+        err.contains(&format!("presented now:   {WITNESSED_ORIGIN} size {size}")),
+        "{err}"
+    );
+
+    // Written on differently: the same size with another root...
+    revoke(&grpc, &province, &names[2]).await;
+    let (code, out, err) = witness(&grpc, &state, &[]);
+    refused(
+        code,
+        &out,
+        &err,
+        &format!("two different trees of {} entries", size + 1),
+    );
+    // ...and a larger tree that does not extend the one witnessed; both signed notes printed.
+    revoke(&grpc, &province, &names[3]).await;
+    let (code, out, err) = witness(&grpc, &state, &[]);
+    refused(code, &out, &err, "is not an extension of the tree of");
+    let (_, _, presented) = http_get(&served.address("HTTP"), "/log/checkpoint");
+    let seen_note = serde_json::from_str::<serde_json::Value>(&witnessed).unwrap()["logs"]
+        [WITNESSED_ORIGIN]["checkpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        err.contains(&seen_note) && err.contains(&presented),
+        "{err}"
+    );
+
+    // Someone with the database but not the key signs with a key of their own: refused.
+    served.stop();
+    let impostor = dir.path().join("impostor-keys");
+    tica_certificate::keys::ensure_dev_key(&impostor, "impostor-1").unwrap();
+    let impostor_dir = impostor.to_str().unwrap();
+    let served = Served::start_with(&data, &[env[0], ("TICA_CERT_KEYS", impostor_dir)]);
+    let grpc = served.address("gRPC");
+    revoke(&grpc, &province, &names[4]).await;
+    let (code, out, err) = witness(&grpc, &state, &[]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("REFUSED: CHECKPOINT NOT SIGNED BY A PINNED KEY")
+            && err.contains("no pinned key signed it"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), kept, "the state is kept");
+    served.stop();
+}
