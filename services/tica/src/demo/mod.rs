@@ -166,26 +166,46 @@ pub async fn run_year(target: &Target, options: &Options) -> anyhow::Result<Outc
             Policy::Ningxia => "宁夏 (seeds/001)",
         }
     ));
+    // Each phase names itself beside the spinner while it runs (a terminal only).
+    let teachers = model.teachers.len();
+    year.story.working("the offices import the roster");
     year.roster().await?;
+    year.story.working("teams and assessors");
     year.teams_and_assessors().await?;
+    year.story.working("the county opens its batch");
     year.open_batch().await?;
+    year.story
+        .working(format!("{teachers} teachers pick micro-competencies"));
     year.selections().await?;
+    year.story.working("the training provider pushes hours");
     year.hours().await?;
+    year.story
+        .working(format!("{teachers} teachers upload evidence"));
     year.evidence().await?;
+    year.story.working("schools grade every submission");
     year.grading().await?;
+    year.story
+        .working("the county freezes, draws and re-grades its spot check");
     year.county_review().await?;
     match options.policy {
         Policy::Sixian => {
+            year.story.working("the county certifies");
             year.certify().await?;
+            year.story.working("issuing and verifying certificates");
             year.certificates().await?;
         }
         Policy::Ningxia => {
+            year.story
+                .working("the region audits online and visits classrooms");
             year.ningxia_audit().await?;
+            year.story.working("issuing and verifying certificates");
             year.ningxia_certificates().await?;
         }
     }
+    year.story.working("workbooks and the county summary");
     year.reports().await?;
     let total = year.story.elapsed();
+    year.story.finish();
     year.story
         .say(format!("done in {:.1} s", total.as_secs_f64()));
     if let Some(out) = &options.out {

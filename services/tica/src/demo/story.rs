@@ -4,7 +4,22 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use unicode_width::UnicodeWidthStr;
+
+/// The story's columns, in terminal cells (a Chinese character takes two): the month, the
+/// step's name, what happened; the time after them.
+const MONTH: usize = 8;
+const NAME: usize = 15;
+const WHAT: usize = 64;
+
+/// `text` padded to `width` terminal cells, and at least one space after it: a name wider than
+/// its column pushes the rest right instead of running into it ("county reviewpopulation").
+fn pad(text: &str, width: usize) -> String {
+    let cells = text.width();
+    format!("{text}{}", " ".repeat(width.saturating_sub(cells).max(1)))
+}
 
 /// One timed phase.
 #[derive(Debug, Clone)]
@@ -17,6 +32,16 @@ pub struct Phase {
     pub calls: u64,
 }
 
+/// The spinner a phase shows while it runs.
+fn spinner() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
 /// The story so far.
 #[derive(Debug)]
 pub struct Story {
@@ -26,6 +51,10 @@ pub struct Story {
     phase_started: Instant,
     quiet: bool,
     month: &'static str,
+    /// While a phase runs, on a terminal: a spinner with the time so far, so that a long
+    /// phase (grading, issuance) is not mistaken for a hang. Hidden when stderr is not a
+    /// terminal.
+    working: Option<ProgressBar>,
 }
 
 impl Story {
@@ -39,16 +68,27 @@ impl Story {
             phase_started: now,
             quiet,
             month: "",
+            working: (!quiet).then(spinner),
         }
     }
 
     /// A line of its own (a title, a note).
     pub fn say(&mut self, line: impl Into<String>) {
         let line = line.into();
-        if !self.quiet {
-            println!("{line}");
+        match &self.working {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None if !self.quiet => println!("{line}"),
+            None => {}
         }
         self.lines.push(line);
+    }
+
+    /// Names what the current phase is doing, beside its spinner (e.g. "grading 12469
+    /// submissions").
+    pub fn working(&self, what: impl Into<String>) {
+        if let Some(bar) = &self.working {
+            bar.set_message(what.into());
+        }
     }
 
     /// Starts the next month's chapter (printed in the left column of its first line).
@@ -64,18 +104,32 @@ impl Story {
         let first = text.next().unwrap_or_default();
         let month = std::mem::take(&mut self.month);
         let mut line = format!(
-            "{month:<6}{name:<13}{first:<64} {:>6.1} s",
+            "{}{}{}{:>6.1} s",
+            pad(month, MONTH),
+            pad(name, NAME),
+            pad(first, WHAT),
             elapsed.as_secs_f64()
         );
         for more in text {
-            let _ = write!(line, "\n{:<19}{more}", "");
+            let _ = write!(line, "\n{}{more}", " ".repeat(MONTH + NAME));
         }
         self.say(line);
+        if let Some(bar) = &self.working {
+            bar.reset_elapsed();
+            bar.set_message("");
+        }
         self.phases.push(Phase {
             name,
             elapsed,
             calls,
         });
+    }
+
+    /// Clears the spinner (the story is told).
+    pub fn finish(&self) {
+        if let Some(bar) = &self.working {
+            bar.finish_and_clear();
+        }
     }
 
     /// Time since the story began.
@@ -114,5 +168,37 @@ impl Story {
             "total_seconds": (self.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
             "phases": phases,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up_by_terminal_cells_and_a_long_name_never_runs_into_the_next() {
+        let mut story = Story::new(true);
+        story.month("十一月");
+        story.step("county review", 0, "population 107 schools");
+        story.month("六–九月");
+        story.step("evidence", 0, "3000 files uploaded\nsecond line");
+        story.step("grading", 0, "12469 submissions graded");
+        let lines: Vec<&str> = story.lines.iter().flat_map(|l| l.lines()).collect();
+        assert!(
+            lines[0].starts_with("十一月  county review  population"),
+            "{}",
+            lines[0]
+        );
+        // "what happened" starts in the same terminal column on every line, continuations too.
+        let column = |line: &str, what: &str| line[..line.find(what).unwrap()].width();
+        assert_eq!(column(lines[0], "population"), MONTH + NAME);
+        assert_eq!(column(lines[1], "3000"), MONTH + NAME);
+        assert_eq!(column(lines[2], "second"), MONTH + NAME);
+        assert_eq!(column(lines[3], "12469"), MONTH + NAME);
+        // And the times line up on the right.
+        let time_at = |line: &str| line[..line.rfind(" s").unwrap()].width();
+        assert_eq!(time_at(lines[0]), time_at(lines[3]));
+        let long = pad("a name wider than its column", NAME);
+        assert!(long.ends_with(' '), "{long:?}");
     }
 }
