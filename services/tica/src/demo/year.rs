@@ -1124,6 +1124,7 @@ impl<'a> Year<'a> {
             format!(
                 "population {} schools / {} teachers, SHA-256 {}… published before the seed;\n\
                  seed {} (20 dice); drawn {} schools, {} teachers; offline re-draw: {}\n\
+                 {}\n\
                  {compared} blind re-grades by {} reviewers; agreement {:.1} %;\n\
                  {} {:.1} % < 80 % → sent back",
                 frozen.population_schools,
@@ -1137,6 +1138,7 @@ impl<'a> Year<'a> {
                 } else {
                     "DIFFERENT ✗"
                 },
+                plan_rates(&drawn),
                 self.county_assessors.len(),
                 100.0 * agreed as f64 / compared.max(1) as f64,
                 disputed.name,
@@ -1829,6 +1831,31 @@ fn sheet_names(path: &Path) -> anyhow::Result<Vec<String>> {
     let book: calamine::Xlsx<_> =
         calamine::open_workbook(path).with_context(|| format!("opening {}", path.display()))?;
     Ok(book.sheet_names())
+}
+
+/// The pinned rates the draw followed, in words: why Sixian's spot check draws every school
+/// (its county checks each school's results, 《泗县实施意见》附件2 四5, rate 1/1) and a tenth
+/// of each school's teachers (issue 21 asked whether 107 of 107 was right: it is the policy).
+fn plan_rates(round: &sp::ReviewRound) -> String {
+    let Some(plan) = round.plans.first() else {
+        return "no draw plan".into();
+    };
+    let percent = |r: &Option<common::Ratio>| {
+        r.as_ref()
+            .filter(|r| r.denominator > 0)
+            .map_or(0.0, |r| 100.0 * r.numerator as f64 / r.denominator as f64)
+    };
+    let schools = percent(&plan.school_rate);
+    let every = if schools >= 100.0 {
+        " (every school: the county checks each school's results)"
+    } else {
+        ""
+    };
+    format!(
+        "pinned rates: {schools:.0} % of schools{every}, {:.0} % of each drawn school's teachers, at least {}",
+        percent(&plan.teacher_rate),
+        plan.minimum_per_stratum
+    )
 }
 
 /// A county review round of the online kind over `batch`.
