@@ -672,6 +672,20 @@ async fn the_log_witness_follows_a_growing_log_and_catches_every_fork_with_its_s
     let (code, out, err) = witness(&grpc, &state, &[]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("unchanged since the last run"), "{out}");
+    // The published key set serves as well: its key, named after the log, is pinned.
+    let (status, _, jwks) = http_get(&http, "/.well-known/jwks.json");
+    assert_eq!(status, 200, "{jwks}");
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, jwks).unwrap();
+    let by_jwks = dir.path().join("witness/by-jwks.json");
+    let (code, out, err) = witness(&grpc, &by_jwks, &["--keys", jwks_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let pinned: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&by_jwks).unwrap()).unwrap();
+    assert_eq!(
+        pinned["logs"][WITNESSED_ORIGIN]["keys"],
+        serde_json::json!([key])
+    );
     // Without a key the first run pins the server's own keys, and says so loudly.
     let trusting = dir.path().join("witness/trusting.json");
     let (code, out, err) = witness(&grpc, &trusting, &[]);

@@ -61,7 +61,7 @@ signature): both checkpoints are printed on stderr and the state file is left as
 
 Example (a province office witnessing 泗县's installation every ten minutes):
   curl -s https://verify.sixian.example.gov.cn/log/key
-  tica log witness --server https://grpc.verify.sixian.example.gov.cn \\
+  tica log witness --server https://grpc.verify.sixian.example.gov.cn --tls-ca gateway-ca.pem \\
       --state /var/lib/tica-witness/state.json \\
       --key 'verify.sixian.example.gov.cn/certificates+1a2b3c4d+AX…'
   # crontab: */10 * * * * tica log witness --server … --state … || mail -s 'TICA log' …";
@@ -69,9 +69,13 @@ Example (a province office witnessing 泗县's installation every ten minutes):
 /// Arguments of `tica log witness`.
 #[derive(Debug, Args)]
 pub struct WitnessArgs {
-    /// The certificate service's gRPC endpoint.
+    /// The certificate service's gRPC endpoint; `https://` needs --tls-ca.
     #[arg(long, env = "TICA_SERVER", default_value = "http://127.0.0.1:50051")]
     pub server: String,
+    /// For an `https://` server: the PEM CA that signs its certificate (e.g. the province
+    /// gateway's). The checkpoints are signed either way; TLS only keeps the connection private.
+    #[arg(long, env = "TICA_TLS_CA", value_name = "PEM")]
+    pub tls_ca: Option<PathBuf>,
     /// The witness's state file (JSON; created on the first run; holds several installations,
     /// keyed by log origin). Written only after a checkpoint is accepted.
     #[arg(long)]
@@ -516,15 +520,37 @@ fn refusal(
     out
 }
 
+/// A channel to `--server`: plaintext for `http://`, TLS verified against `--tls-ca` for
+/// `https://`.
+async fn connect(args: &WitnessArgs) -> anyhow::Result<tonic::transport::Channel> {
+    if !args.server.starts_with("https://") {
+        return crate::cli::Connection {
+            server: args.server.clone(),
+            token: None,
+        }
+        .channel()
+        .await;
+    }
+    let ca = match &args.tls_ca {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read --tls-ca {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let endpoint = tica_server::tls::Tls::from_pem(None, None, ca)?
+        .endpoint(&args.server)?
+        .connect_timeout(std::time::Duration::from_secs(5));
+    endpoint
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach {}", args.server))
+}
+
 /// One witness run: the line to print, or why not.
 pub async fn witness(args: &WitnessArgs) -> Result<String, Failure> {
     let mut state = State::read(&args.state)?;
-    let channel = crate::cli::Connection {
-        server: args.server.clone(),
-        token: None,
-    }
-    .channel()
-    .await?;
+    let channel = connect(args).await?;
     // Public methods only: no token.
     let mut client = tica_client::certificate(channel, "");
 
