@@ -2072,7 +2072,28 @@ async fn the_latest_checkpoint_covers_every_issued_certificate_and_a_bad_size_is
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(latest.tree_size, run.certificates_issued, "one entry each");
+    // One entry per certificate, and one per review round's draw commitment (issue 18 §4: the
+    // population and plan are logged before a seed is entered).
+    let rounds = year
+        .province_sampling()
+        .list_review_rounds(tica_proto::tica::sampling::v1::ListReviewRoundsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .review_rounds;
+    let commitments = rounds
+        .iter()
+        .filter(|r| r.draw_commitment.is_some())
+        .count() as i64;
+    assert!(commitments >= 1, "{rounds:?}");
+    assert_eq!(
+        latest.tree_size,
+        run.certificates_issued + commitments,
+        "one entry each"
+    );
     assert_eq!(latest.root_hash.len(), 32);
     let same = public(&year)
         .get_log_checkpoint(checkpoint(latest.tree_size))

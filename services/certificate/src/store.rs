@@ -861,14 +861,29 @@ pub async fn log_entry(db: &Database, idx: i64) -> Result<Option<LogEntryRecord>
             .fetch_optional(pool)
             .await?
     });
-    Ok(row.map(|r| LogEntryRecord {
+    Ok(row.map(log_record))
+}
+
+fn log_record(r: LogRow) -> LogEntryRecord {
+    LogEntryRecord {
         idx: r.0,
         kind: r.1,
         certificate_id: r.2,
         entry: r.3,
         leaf_hash: r.4,
         create_micros: r.5,
-    }))
+    }
+}
+
+/// Every log entry of `kind`, oldest first (draw commitments: a few per county and year).
+pub async fn log_entries_of_kind(db: &Database, kind: &str) -> Result<Vec<LogEntryRecord>> {
+    let rows: Vec<LogRow> = with_db!(db, pool => {
+        sqlx::query_as("SELECT idx, kind, certificate_id, entry, leaf_hash, create_micros FROM log_entries WHERE kind = $1 ORDER BY idx")
+            .bind(kind)
+            .fetch_all(pool)
+            .await?
+    });
+    Ok(rows.into_iter().map(log_record).collect())
 }
 
 /// The checkpoint of exactly `size`, or the latest when `size` is 0.

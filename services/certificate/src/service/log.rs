@@ -433,16 +433,7 @@ impl Certificates {
         &self,
         round: &str,
     ) -> Result<Option<(LogEntryRecord, DrawCommitment)>> {
-        let rows: Vec<(i64,)> = tica_storage::with_db!(&self.inner.db, pool => {
-            sqlx::query_as("SELECT idx FROM log_entries WHERE kind = $1 ORDER BY idx")
-                .bind(DRAW_COMMITTED)
-                .fetch_all(pool)
-                .await?
-        });
-        for (idx,) in rows {
-            let Some(entry) = store::log_entry(&self.inner.db, idx).await? else {
-                continue;
-            };
+        for entry in store::log_entries_of_kind(&self.inner.db, DRAW_COMMITTED).await? {
             let Ok(value) = serde_json::from_slice::<serde_json::Value>(&entry.entry) else {
                 continue;
             };
