@@ -34,9 +34,9 @@ pub fn sentence(status: &tonic::Status) -> String {
             "the token was not accepted{said}: mint a fresh one (`tica token mint`) or check \
              TICA_TOKEN and --token"
         ),
-        Code::PermissionDenied => format!(
-            "your token may not do this{said}: it acts for another role or jurisdiction"
-        ),
+        Code::PermissionDenied => {
+            format!("your token may not do this{said}: it acts for another role or jurisdiction")
+        }
         Code::NotFound => format!("not found{said}"),
         Code::Unavailable => format!(
             "the service is out of reach or shutting down{said}: check the address and try \
@@ -44,9 +44,9 @@ pub fn sentence(status: &tonic::Status) -> String {
         ),
         Code::ResourceExhausted => format!("too many requests{said}: wait and try again"),
         Code::DeadlineExceeded => format!("the service took too long{said}: try again"),
-        Code::Internal | Code::Unknown | Code::DataLoss => format!(
-            "the service failed{said}: nothing you sent caused it; its log has the details"
-        ),
+        Code::Internal | Code::Unknown | Code::DataLoss => {
+            format!("the service failed{said}: nothing you sent caused it; its log has the details")
+        }
         _ if message.is_empty() => "refused".to_owned(),
         _ => message.to_owned(),
     };
@@ -97,7 +97,10 @@ mod tests {
             "CreateTeacher: 1 field is invalid; teacher.id_number: 18 characters, check digit \
              last [INVALID_ARGUMENT]"
         );
-        assert!(!text.contains("metadata") && !text.contains("status:"), "{text}");
+        assert!(
+            !text.contains("metadata") && !text.contains("status:"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1326,10 +1326,7 @@ mod tests {
         let summary = compose_summary(&sixian());
         assert_eq!(summary.county_name, "泗县");
         assert_eq!(summary.year, 2022);
-        assert_eq!(
-            summary.policy_label,
-            "安徽省宿州市泗县 2022年方案 · 第1版"
-        );
+        assert_eq!(summary.policy_label, "安徽省宿州市泗县 2022年方案 · 第1版");
         assert_eq!(summary.as_of, "2022年12月30日");
     }
 

@@ -237,7 +237,9 @@ impl<'f> Composer<'f> {
         let chars: Vec<(usize, char)> = issuer.char_indices().collect();
         let cost = |at: usize| {
             let (left, right) = issuer.split_at(at);
-            let wider = self.width(left, size, 0.0).max(self.width(right, size, 0.0));
+            let wider = self
+                .width(left, size, 0.0)
+                .max(self.width(right, size, 0.0));
             let ending = left.ends_with(['厅', '局', '委', '部', '府', '会', '院', '处', '室']);
             wider - if ending { 1.5 * size } else { 0.0 }
         };
@@ -762,7 +764,10 @@ mod tests {
         for (text, size, b) in &issuer {
             assert!(*size >= 13.0, "{text} at {size} pt");
             let clearance = (PAGE_W - 13.0 * MM - b[2]) / MM;
-            assert!(clearance >= 10.0, "{text} ends {clearance:.1} mm from the frame");
+            assert!(
+                clearance >= 10.0,
+                "{text} ends {clearance:.1} mm from the frame"
+            );
         }
     }
 

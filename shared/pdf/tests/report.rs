@@ -207,12 +207,19 @@ fn fonts_text_and_rendered_pages() {
     // What an office acts on comes first (issue 21: the sent-back schools were on page 6 of 9):
     // the review's page follows the overview, and a school sent back heads it, above schools
     // that agreed better.
-    let (second, _) = run("pdftotext", &["-f", "2", "-l", "2", pdf.to_str().unwrap(), "-"]);
+    let (second, _) = run(
+        "pdftotext",
+        &["-f", "2", "-l", "2", pdf.to_str().unwrap(), "-"],
+    );
     let second: String = second.chars().filter(|c| !c.is_whitespace()).collect();
     assert!(second.contains("各校复核一致率"), "page 2:\n{second}");
     let sent_back = &sample_summary().agreement[4].name;
     let first_passed = &sample_summary().agreement[0].name;
-    let at = |name: &str| second.find(name).unwrap_or_else(|| panic!("{name} in {second}"));
+    let at = |name: &str| {
+        second
+            .find(name)
+            .unwrap_or_else(|| panic!("{name} in {second}"))
+    };
     assert!(
         at(sent_back) < at(first_passed),
         "the sent-back {sent_back} before {first_passed}:\n{second}"

@@ -496,8 +496,9 @@ impl Assessment {
         let mode = certificate.mode;
         let now = tica_storage::now_micros();
         // What the certificates print: the office's acceptance date, else today (issue 21).
-        let certificate_date =
-            tica_server::proto_time::date_to_iso(batch.certificate_date.unwrap_or_else(super::today));
+        let certificate_date = tica_server::proto_time::date_to_iso(
+            batch.certificate_date.unwrap_or_else(super::today),
+        );
         let mut events: Vec<(String, CertifiedPayload)> = Vec::new();
         for p in &passed {
             let person = people.get(&p.teacher_number).ok_or_else(|| {
