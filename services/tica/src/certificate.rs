@@ -59,6 +59,10 @@ pub struct CertificatesCommand {
 enum Action {
     /// Issue a certified batch's certificates (or follow its run in progress), with a progress
     /// bar; fails when the run fails.
+    #[command(
+        after_help = "Example (the county office, once its batch is CERTIFIED):
+  tica certificates issue --batch batches/341324-2022"
+    )]
     Issue {
         /// `batches/{batch_id}` (or the bare id), CERTIFIED in the assessment service.
         #[arg(long)]
@@ -68,9 +72,20 @@ enum Action {
         no_watch: bool,
     },
     /// Issuance runs.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example (follow, list, and see what a run set aside and why):
+  tica certificates runs list
+  tica certificates runs watch RUN_ID
+  tica certificates runs parked RUN_ID"
+    )]
     Runs(RunsCommand),
     /// List certificates (ID numbers masked).
+    #[command(
+        after_help = "Example (a school's revoked certificates; a teacher's own):
+  tica certificates list --parent schools/3413240001 --status revoked
+  tica certificates list --parent teachers/34132400010001"
+    )]
     List {
         /// `teachers/{number}`, `schools/{code}`, `jurisdictions/{code}` or `batches/{id}`;
         /// default: yours.
@@ -96,11 +111,15 @@ enum Action {
         all: bool,
     },
     /// Show one certificate.
+    #[command(after_help = "Example:
+  tica certificates get b2c4e1f07a9d4c3e8f615d2a9c")]
     Get {
         /// `certificates/{id}` or the bare id.
         name: String,
     },
     /// Revoke a certificate (final; appended to the log).
+    #[command(after_help = "Example (the issuing office):
+  tica certificates revoke b2c4e1f07a9d4c3e8f615d2a9c --reason issued-in-error --explanation \"姓名录入错误，已重新发证\"")]
     Revoke {
         /// `certificates/{id}` or the bare id.
         name: String,
@@ -112,6 +131,8 @@ enum Action {
         explanation: String,
     },
     /// Download a certificate's PDF, checked against the SHA-256 recorded at issuance.
+    #[command(after_help = "Example (a teacher, with their own token):
+  tica certificates download b2c4e1f07a9d4c3e8f615d2a9c --out 我的证书.pdf")]
     Download {
         /// `certificates/{id}` or the bare id.
         name: String,
@@ -120,6 +141,10 @@ enum Action {
         out: PathBuf,
     },
     /// Write a certificate as a W3C Verifiable Credential (JSON, eddsa-jcs-2022 proof).
+    #[command(after_help = "Example (then check it offline with the published keys):
+  tica certificates credential b2c4e1f07a9d4c3e8f615d2a9c --out 证书.json
+  tica certificates keys --jwks jwks.json
+  tica credential verify 证书.json --keys jwks.json")]
     Credential {
         /// `certificates/{id}` or the bare id.
         name: String,
@@ -138,14 +163,25 @@ enum Action {
     )]
     Codes(CodesCommand),
     /// Verify a certificate online, as an HR office does; exit status 1 unless VALID.
+    #[command(
+        after_help = "Example (no token needed; by id, by a PDF someone handed in):
+  tica certificates verify --id b2c4e1f07a9d4c3e8f615d2a9c
+  tica certificates verify --pdf 证书.pdf"
+    )]
     Verify(VerifyArgs),
     /// List the public signing keys, active and retired.
+    #[command(
+        after_help = "Example (no token needed; keep the key set for offline checks):
+  tica certificates keys --jwks jwks.json"
+    )]
     Keys {
         /// Also write the key set as JWKS JSON to this file (for `tica verify --keys`).
         #[arg(long)]
         jwks: Option<PathBuf>,
     },
     /// Build a ZIP of a school's certificate PDFs and download it.
+    #[command(after_help = "Example (a school office, one batch):
+  tica certificates archive --school 3413240001 --batch batches/341324-2022 --out 泗县一中-2022-证书.zip")]
     Archive {
         /// `schools/{code}` or the bare code.
         #[arg(long)]

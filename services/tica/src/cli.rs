@@ -75,6 +75,13 @@ pub(crate) fn print_page(table: &Table, noun: &str, total: i64, more: bool) {
 pub enum RosterCommand {
     /// Write a deterministic sample province (or, with `--county`, one county) as CSV and XLSX
     /// files (offline).
+    #[command(
+        after_help = "Example (泗县's 107 schools and 3,000 teachers, then import them):
+  tica roster sample --county sixian --out sixian
+  tica roster jurisdictions load sixian/jurisdictions.csv
+  tica roster import schools sixian/schools.csv --parent jurisdictions/341324
+  tica roster import teachers sixian/teachers.xlsx --parent jurisdictions/341324"
+    )]
     Sample {
         /// Directory to write into.
         #[arg(long)]
@@ -91,17 +98,41 @@ pub enum RosterCommand {
         county: Option<SampleCounty>,
     },
     /// Jurisdictions.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example (a province office registers a county, then lists its city's counties):
+  tica roster jurisdictions create 341324 泗县 --parent 341300
+  tica roster jurisdictions list --parent jurisdictions/341300
+  tica roster jurisdictions load divisions.csv   # code,name,parent; parents first"
+    )]
     Jurisdictions(JurisdictionsCommand),
     /// Schools.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example (a county office lists every school of its county):
+  tica roster schools list --parent jurisdictions/341324 --all"
+    )]
     Schools(SchoolsCommand),
     /// Teachers.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example (a school office lists its teachers, ID numbers masked; one in full):
+  tica roster teachers list --parent schools/3413240001 --all
+  tica roster teachers get 34132400010001"
+    )]
     Teachers(TeachersCommand),
     /// Import schools or teachers from a CSV or XLSX file.
+    #[command(
+        after_help = "Example (check first, then import; refused rows go to a file):
+  tica roster import teachers 教师名单.xlsx --parent jurisdictions/341324 --dry-run
+  tica roster import teachers 教师名单.csv --gbk --valid-rows --errors-out refused.csv"
+    )]
     Import(ImportArgs),
     /// Export schools or teachers to a CSV or XLSX file.
+    #[command(
+        after_help = "Example (a county's teachers as a workbook, ID numbers masked):
+  tica roster export teachers --parent jurisdictions/341324 --out 泗县教师.xlsx"
+    )]
     Export(ExportArgs),
     /// API clients: other agencies' machines that fetch their own tokens at `POST
     /// /oauth/token` (OAuth 2.0 client credentials); offices register, list and revoke them.
@@ -767,4 +798,53 @@ fn write_sample(
         out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::{Args, Command, Subcommand};
+
+    /// The commands that have none of their own or their group's, named by path.
+    fn without_example(command: &Command, path: &str, group_has: bool, out: &mut Vec<String>) {
+        let has = group_has
+            || command
+                .get_after_help()
+                .is_some_and(|h| h.to_string().contains("  tica "));
+        let mut children = command
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .peekable();
+        if children.peek().is_none() {
+            if !has {
+                out.push(path.to_owned());
+            }
+            return;
+        }
+        for child in children {
+            let name = format!("{path} {}", child.get_name());
+            without_example(child, &name, has, out);
+        }
+    }
+
+    #[test]
+    fn every_command_shows_an_example_in_its_help_or_its_groups() {
+        let trees = [
+            super::RosterCommand::augment_subcommands(Command::new("tica roster")),
+            crate::certificate::CertificatesCommand::augment_args(Command::new(
+                "tica certificates",
+            )),
+            crate::report::ReportCommand::augment_subcommands(Command::new("tica report")),
+            crate::sampling::SamplingCommand::augment_subcommands(Command::new("tica sampling")),
+            crate::token::TokenCommand::augment_subcommands(Command::new("tica token")),
+            crate::credential::CredentialCommand::augment_subcommands(Command::new(
+                "tica credential",
+            )),
+            super::log::LogCommand::augment_subcommands(Command::new("tica log")),
+        ];
+        let mut missing = Vec::new();
+        for tree in &trees {
+            without_example(tree, tree.get_name(), false, &mut missing);
+        }
+        assert!(missing.is_empty(), "no example in --help: {missing:#?}");
+    }
 }

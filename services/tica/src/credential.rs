@@ -18,6 +18,10 @@ use serde_json::Value;
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
     /// Verify a Verifiable Credential's eddsa-jcs-2022 proof.
+    #[command(
+        after_help = "Example (offline, with the keys and revocation list the issuer publishes):
+  tica credential verify 证书.json --keys jwks.json --revocations revocations.jwt"
+    )]
     Verify {
         /// The credential (JSON).
         file: PathBuf,

@@ -46,8 +46,14 @@ const PAGE_SIZE: i32 = 1000;
 pub enum ReportCommand {
     /// The county summary PDF: key figures, popularity of the micro-competencies, pass rates
     /// and review agreement per school, and the review draw.
+    #[command(after_help = "Example (the county office):
+  tica report summary --county 341324 --year 2022 --out 泗县-2022-县级总结.pdf")]
     Summary(SummaryArgs),
     /// A progress workbook (XLSX, or CSV) as the assessment service exports it.
+    #[command(
+        after_help = "Example (a county office's workbook by school, with the micro-competency sheets):
+  tica report workbook --unit jurisdictions/341324 --level school --year 2022 --micro-competencies --out 泗县-2022-进度.xlsx"
+    )]
     Workbook(WorkbookArgs),
 }
 

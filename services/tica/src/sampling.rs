@@ -25,6 +25,10 @@ use tica_domain::sampling::{TicketSequence, stratum_size};
 #[derive(Debug, Subcommand)]
 pub enum SamplingCommand {
     /// Draw from a population with Rivest's consistent sampler (SHA-256 tickets).
+    #[command(
+        after_help = "Example (re-run a published draw from its population file and seed):
+  tica sampling draw --seed 27431212040912348640 --population schools.csv --count 16"
+    )]
     Draw {
         /// The public seed, exactly as entered (e.g. 20 dice digits).
         #[arg(long)]
@@ -44,6 +48,10 @@ pub enum SamplingCommand {
     /// unless they agree.
     ///
     /// Example: tica sampling check-bundle 341324-2026-county-2-bundle.zip
+    #[command(
+        after_help = "Example (a round's bundle, from ExportReviewRound's BUNDLE part):
+  tica sampling check-bundle 341324-2022-county-1-bundle.zip"
+    )]
     CheckBundle {
         /// The bundle's ZIP.
         bundle: PathBuf,

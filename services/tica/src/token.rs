@@ -15,6 +15,9 @@ pub const KEY_STEM: &str = "token-signing";
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Print a bearer token for a role acting for a jurisdiction (and school).
+    #[command(after_help = "Example (against `tica serve`'s development key):
+  export TICA_TOKEN=$(tica token mint --role county_office --jurisdiction 341324)
+  tica token mint --role teacher --jurisdiction 341324 --school 3413240001 --subject 34132400010001 --ttl 30m")]
     Mint(MintArgs),
 }
 
