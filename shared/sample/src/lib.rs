@@ -307,7 +307,7 @@ impl SampleRoster {
             };
             let category = match (stage, rng.below(100)) {
                 (Stage::Preschool, _) => "幼儿园教师",
-                (_, 0..=2) => "自治区级骨干教师",
+                (_, 0..=2) => ANHUI_BACKBONE,
                 (_, 3..=12) => "市县级骨干教师",
                 _ => "普通教师",
             };
@@ -496,7 +496,20 @@ impl CountyModel {
             CountyModel::Ningxia => &YONGNING,
         }
     }
+
+    /// The top backbone category as the province's own rosters name it: Anhui's 省级骨干教师,
+    /// Ningxia's 自治区级骨干教师 (an autonomous region has no 省; issue 21 found a Sixian
+    /// roster saying 自治区级). Both import as the same category.
+    pub fn regional_backbone(self) -> &'static str {
+        match self {
+            CountyModel::Sixian2022 => ANHUI_BACKBONE,
+            CountyModel::Ningxia => "自治区级骨干教师",
+        }
+    }
 }
+
+/// Anhui's top backbone category (the province generator's rosters are Anhui's too).
+const ANHUI_BACKBONE: &str = "省级骨干教师";
 
 /// How big a county to make, and which one.
 #[derive(Debug, Clone)]
@@ -976,8 +989,9 @@ impl SampleRoster {
     ///   ~55 %) and given names suit it; ages on [`COUNTY_AGE_DATE`] are 22–59 (principals
     ///   35–59), about 22 % aged 50 or more (more in villages, fewer in kindergartens).
     /// - Stage by kind (九年一贯制: 60 % 小学, 40 % 初中), subject by stage (none in
-    ///   kindergartens). Categories use the Ningxia labels the importer reads: 幼儿园教师 for
-    ///   preschool staff, else 普通教师 / 市县级骨干教师 / 自治区级骨干教师 (about 85 / 12 / 3 %;
+    ///   kindergartens). Categories use labels the importer reads: 幼儿园教师 for preschool
+    ///   staff, else 普通教师 / 市县级骨干教师 / the province's top backbone
+    ///   ([`CountyModel::regional_backbone`]: 省级 in Anhui, 自治区级 in Ningxia) (about 85 / 12 / 3 %;
     ///   fewer backbones in villages, most at the centre).
     /// - Teacher numbers are the school code and a 4-digit ordinal (`34132400010001`), as the
     ///   province generator writes them; ID numbers carry the county's code as region.
@@ -1084,7 +1098,7 @@ impl SampleRoster {
                 let category = if stage == Stage::Preschool {
                     "幼儿园教师"
                 } else if roll < regional {
-                    "自治区级骨干教师"
+                    spec.model.regional_backbone()
                 } else if roll < regional + city_county {
                     "市县级骨干教师"
                 } else {
@@ -1452,6 +1466,15 @@ mod tests {
     }
 
     #[test]
+    fn a_ningxia_county_names_its_top_backbones_as_the_region_does() {
+        let roster = SampleRoster::county(&CountySpec::ningxia(3000, 11));
+        let labels: std::collections::HashSet<&str> =
+            roster.teachers.iter().map(|t| t.category).collect();
+        assert!(labels.contains("自治区级骨干教师"), "{labels:?}");
+        assert!(!labels.contains("省级骨干教师"), "{labels:?}");
+    }
+
+    #[test]
     fn sex_stage_subject_category_and_roles_follow_the_school() {
         let roster = SampleRoster::county(&CountySpec::sixian(3000, 11));
         let female_share = |stage: Stage| {
@@ -1502,8 +1525,13 @@ mod tests {
             (0.08..0.16).contains(&share("市县级骨干教师")),
             "{categories:?}"
         );
+        // Anhui's own label (issue 21: a Sixian roster said 自治区级, a Ningxia category).
         assert!(
-            (0.01..0.06).contains(&share("自治区级骨干教师")),
+            (0.01..0.06).contains(&share("省级骨干教师")),
+            "{categories:?}"
+        );
+        assert!(
+            !categories.contains_key("自治区级骨干教师"),
             "{categories:?}"
         );
         assert!(roster.teachers.iter().any(|t| t.roles == AUXILIARY_ROLES));

@@ -535,10 +535,14 @@ impl<'a> Year<'a> {
         self.step(
             "selection",
             format!(
-                "{} teachers picked (avg {:.1} codes, {:.1} credits); {refused} refused at first:\n“{}” — corrected",
+                "{} teachers picked (avg {:.1} codes{}); {refused} refused at first:\n“{}” — corrected",
                 m.teachers.len(),
                 codes as f64 / n,
-                f64::from(credits_total) / n,
+                // Credits are Anhui's measure (合计不少于 20 学分); Ningxia counts codes by case.
+                match m.policy {
+                    Policy::Sixian => format!(", {:.1} credits", f64::from(credits_total) / n),
+                    Policy::Ningxia => String::new(),
+                },
                 self.outcome.refusal_example
             ),
         );
@@ -549,7 +553,12 @@ impl<'a> Year<'a> {
     /// the practice hours (30, or 20 for the few who fall short).
     pub async fn hours(&mut self) -> anyhow::Result<()> {
         let m = self.model;
-        let provider = "suzhou-online";
+        // A provider the province's offices would pick (issue 21: Ningxia's year used a 宿州
+        // one).
+        let provider = match m.policy {
+            Policy::Sixian => "suzhou-online",
+            Policy::Ningxia => "yinchuan-online",
+        };
         let client = self
             .target
             .assessment(provider, Role::TrainingProvider, &m.province.0, None);
