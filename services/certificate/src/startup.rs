@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use anyhow::Context as _;
+
 use sqlx::migrate::Migrator;
 use tica_proto::tica::certificate::v1::certificate_service_server::CertificateServiceServer;
 use tica_server::GrpcServer;
@@ -77,6 +79,12 @@ pub struct PublicSettings {
     /// before every guess waits (5 minutes, doubling while it goes on).
     #[arg(long, env = "TICA_CERT_GUESS_BUDGET", default_value_t = 1_000)]
     pub guess_budget: i64,
+    /// A directory of issuing offices' seals, `{division code}.png` (e.g. `341324.png`, the
+    /// office's own scanned seal on a transparent ground): each certificate an office issues
+    /// carries its seal over the issuer and the date. An unreadable or oversized image stops
+    /// the start. Without it, certificates carry no seal.
+    #[arg(long, env = "TICA_CERT_SEALS_DIR")]
+    pub seals_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for PublicSettings {
@@ -84,6 +92,7 @@ impl Default for PublicSettings {
         PublicSettings {
             revocation_max_age: 86_400,
             guess_budget: 1_000,
+            seals_dir: None,
         }
     }
 }
@@ -93,8 +102,38 @@ impl PublicSettings {
     pub fn apply(&self, mut config: Config) -> Config {
         config.revocation_max_age = std::time::Duration::from_secs(self.revocation_max_age.max(60));
         config.guesses.budget = self.guess_budget.max(1);
+        config.seals_dir = self.seals_dir.clone();
         config
     }
+}
+
+/// The seals in `dir`, by the issuing jurisdiction's division code: every `{code}.png`, read
+/// and checked now, so that a bad file stops the start instead of a run. Other files are
+/// ignored.
+pub fn load_seals(dir: &Path) -> anyhow::Result<crate::service::Seals> {
+    let mut seals = std::collections::HashMap::new();
+    let entries = std::fs::read_dir(dir).with_context(|| {
+        format!(
+            "the seals directory {} (TICA_CERT_SEALS_DIR)",
+            dir.display()
+        )
+    })?;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(code) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".png"))
+            .filter(|c| tica_domain::division::DivisionCode::parse(c).is_ok())
+        else {
+            continue;
+        };
+        let bytes = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
+        let seal = tica_pdf::Seal::from_png(&bytes)
+            .with_context(|| format!("the seal {}", path.display()))?;
+        seals.insert(code.to_owned(), std::sync::Arc::new(seal));
+    }
+    Ok(std::sync::Arc::new(seals))
 }
 
 /// The logic over `db` with keys from `key_dir` (`active` naming the signing key when there
@@ -108,6 +147,13 @@ pub async fn build(
     config: Config,
 ) -> anyhow::Result<Certificates> {
     let keys = crate::keys::read_key_dir(key_dir, active)?;
+    let config = match config.seals_dir.clone() {
+        Some(dir) => Config {
+            seals: load_seals(&dir)?,
+            ..config
+        },
+        None => config,
+    };
     Certificates::new(db, Upstream::new(assessment, roster), keys, config).await
 }
 

@@ -22,6 +22,7 @@ use tica_storage::Backend;
 tica_testkit::backend_tests!(
     a_resumed_run_issues_nothing_twice_and_skips_nothing,
     a_certificate_prints_the_date_its_batch_was_certified_not_the_day_it_was_made,
+    an_issuing_office_configured_with_its_seal_stamps_its_certificates_and_no_others,
     a_withdrawn_result_revokes_its_certificate_in_the_log,
     a_retired_key_keeps_verifying_what_it_signed,
     the_teachers_search_is_limited_per_client,
@@ -219,6 +220,72 @@ async fn a_certificate_prints_the_date_its_batch_was_certified_not_the_day_it_wa
         "the PDF's creation date is the certificate's, not today's"
     );
     assert!(text.contains("D:20221230"), "the PDF is dated 2022-12-30");
+    db.close().await;
+}
+
+async fn an_issuing_office_configured_with_its_seal_stamps_its_certificates_and_no_others(
+    backend: Backend,
+) {
+    // 泗县 (341324) configured its seal; another office, which issues result 3, did not.
+    let seals = tempfile::tempdir().unwrap();
+    std::fs::write(
+        seals.path().join("341324.png"),
+        tica_pdf::test_seal_png(300),
+    )
+    .unwrap();
+    std::fs::write(seals.path().join("README.txt"), "not a seal").unwrap();
+    let loaded = tica_certificate::startup::load_seals(seals.path()).unwrap();
+    let Some(Fixture {
+        test_db: _test_db,
+        db,
+        dir: _dir,
+        svc,
+    }) = Fixture::with_config(backend, |dir| tica_certificate::service::Config {
+        seals: loaded,
+        ..support::test_config(dir)
+    })
+    .await
+    else {
+        return;
+    };
+    let mut other = certified_event(3);
+    other.sequence = 2;
+    other.issuing_authority = "宿州市教育局".into();
+    other.issuing_jurisdiction = "jurisdictions/341300".into();
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
+    svc.process(
+        &mut run,
+        vec![certified_event(0), other.clone()],
+        &keys_for(6),
+        &mut Numbers::new(),
+    )
+    .await
+    .unwrap();
+    let issued = all(&db).await;
+    let pdf_of = |key: &str| {
+        let id = issued
+            .iter()
+            .find(|c| c.result_key == key)
+            .expect("issued")
+            .id
+            .clone();
+        let svc = svc.clone();
+        async move { svc.pdf_of(&id).await.unwrap() }
+    };
+    let sealed = pdf_of(&certified_event(0).result_key).await;
+    let unsealed = pdf_of(&other.result_key).await;
+    let has = |pdf: &[u8], what: &[u8]| pdf.windows(what.len()).any(|w| w == what);
+    assert!(has(&sealed, b"/TicaSeal") && has(&sealed, b"/SMask"));
+    assert!(!has(&unsealed, b"/TicaSeal"));
+    // A sealed certificate is as genuine as any: its PDF verifies byte for byte.
+    let v = svc.verify(Subject::Pdf(sealed)).await.unwrap();
+    assert!(v.pdf_matches && v.verdict == Verdict::Valid, "{v:?}");
+    // An office's file that is no image stops the start, naming the file.
+    std::fs::write(seals.path().join("341300.png"), b"GIF89a").unwrap();
+    let error = tica_certificate::startup::load_seals(seals.path())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("341300.png"), "{error}");
     db.close().await;
 }
 

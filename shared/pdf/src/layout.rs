@@ -89,6 +89,20 @@ pub(crate) fn qr_placement(name: &str, width: usize) -> Vec<u8> {
     format!("\nq\n0 g\n{size:.3} 0 0 {size:.3} {x:.3} {y:.3} cm\n/{name} Do\nQ\n").into_bytes()
 }
 
+/// Where the issuing office's seal goes: over the issuer and the date, as a stamp on paper —
+/// 42 mm across (the size of a local office's round seal), centred on the issuer block.
+pub(crate) fn seal_placement(name: &str, aspect: f32) -> Vec<u8> {
+    let side = 42.0 * MM;
+    let (w, h) = if aspect >= 1.0 {
+        (side, side / aspect)
+    } else {
+        (side * aspect, side)
+    };
+    let (cx, cy) = (PAGE_W - 62.0 * MM, 81.0 * MM);
+    let (x, y) = (cx - w / 2.0, cy - h / 2.0);
+    format!("\nq\n{w:.3} 0 0 {h:.3} {x:.3} {y:.3} cm\n/{name} Do\nQ\n").into_bytes()
+}
+
 fn crimson() -> Color {
     Color::Rgb(Rgb::new(0.63, 0.09, 0.11, None))
 }

@@ -38,8 +38,10 @@ mod qr;
 pub mod reference;
 #[cfg(feature = "report")]
 pub mod report;
+mod seal;
 
 pub use qr::{MAX_QR_VERSION, QR_EC_LEVEL};
+pub use seal::{MAX_SEAL_BYTES, MAX_SEAL_SIDE, Seal, test_seal_png};
 
 /// The marker before the QR text in the document information's `/Subject`.
 pub const QR_MARKER: &str = "TICA-QR:";
@@ -89,6 +91,8 @@ pub struct CertificatePage<'a> {
     /// Where to type it, printed as given after "查验网址", e.g. "verify.ahedu.gov.cn/v" (up to
     /// 40 characters print at full size); empty leaves the line out.
     pub verification_address: &'a str,
+    /// The issuing office's seal, placed over the issuer and the date; `None` prints none.
+    pub seal: Option<&'a Seal>,
 }
 
 /// Why a certificate was not rendered.
@@ -108,6 +112,9 @@ pub enum PdfError {
     /// The QR text has a character outside `A–Z 0–9 $%*+-./:#`.
     #[error("the QR text has {0:?}, outside A-Z 0-9 $%*+-./: and #")]
     QrText(char),
+    /// A seal image that cannot be used.
+    #[error("the seal image: {0}")]
+    Seal(String),
     /// printpdf or the serialisation failed.
     #[error("rendering the certificate PDF: {0}")]
     Render(String),
@@ -282,6 +289,29 @@ fn pdf_date(issue_date: &str) -> Option<String> {
         .then(|| format!("D:{y:04}{m:02}{d:02}000000+08'00'"))
 }
 
+/// The seal as an image XObject (8-bit RGB, its alpha a soft mask), its streams compressed
+/// already ([`Seal::from_png`]).
+fn seal_image(doc: &mut lopdf::Document, seal: &Seal) -> lopdf::ObjectId {
+    use lopdf::{Dictionary, Object};
+    let image = |space: &str, data: &[u8]| {
+        let mut d = Dictionary::new();
+        d.set("Type", Object::Name(b"XObject".to_vec()));
+        d.set("Subtype", Object::Name(b"Image".to_vec()));
+        d.set("Width", i64::from(seal.width));
+        d.set("Height", i64::from(seal.height));
+        d.set("ColorSpace", Object::Name(space.as_bytes().to_vec()));
+        d.set("BitsPerComponent", 8);
+        d.set("Filter", Object::Name(b"FlateDecode".to_vec()));
+        lopdf::Stream::new(d, data.to_vec()).with_compression(false)
+    };
+    let mut rgb = image("DeviceRGB", &seal.rgb);
+    if let Some(alpha) = &seal.alpha {
+        let mask = doc.add_object(image("DeviceGray", alpha));
+        rgb.dict.set("SMask", Object::Reference(mask));
+    }
+    doc.add_object(rgb)
+}
+
 /// Deterministic trailer and information, lighter compression.
 fn finish(
     doc: &mut lopdf::Document,
@@ -304,7 +334,7 @@ fn finish(
     mask.set("ImageMask", true);
     mask.set("BitsPerComponent", 1);
     let mask_id = doc.add_object(lopdf::Stream::new(mask, layout::qr_mask(matrix)));
-    let resources = match doc
+    let resources_id = match doc
         .get_dictionary(page_id)
         .and_then(|d| d.get(b"Resources"))
         .map_err(|e| PdfError::Render(format!("no page resources: {e}")))?
@@ -316,17 +346,25 @@ fn finish(
             ));
         }
     };
-    let resources = doc
-        .get_object_mut(resources)
-        .and_then(Object::as_dict_mut)
-        .map_err(|e| PdfError::Render(format!("the page resources: {e}")))?;
-    let mut xobjects = match resources.get(b"XObject") {
+    let mut xobjects = match doc
+        .get_dictionary(resources_id)
+        .and_then(|r| r.get(b"XObject"))
+    {
         Ok(Object::Dictionary(d)) => d.clone(),
         _ => Dictionary::new(),
     };
     xobjects.set("TicaQr", Object::Reference(mask_id));
+    let mut placed = layout::qr_placement("TicaQr", matrix.width);
+    if let Some(seal) = page.seal {
+        xobjects.set("TicaSeal", Object::Reference(seal_image(doc, seal)));
+        placed.extend(layout::seal_placement("TicaSeal", seal.aspect()));
+    }
+    let resources = doc
+        .get_object_mut(resources_id)
+        .and_then(Object::as_dict_mut)
+        .map_err(|e| PdfError::Render(format!("the page resources: {e}")))?;
     resources.set("XObject", Object::Dictionary(xobjects));
-    let qr = layout::qr_placement("TicaQr", matrix.width);
+    let qr = placed;
     let contents = doc
         .get_dictionary(page_id)
         .and_then(|d| d.get(b"Contents"))
@@ -479,6 +517,7 @@ pub fn sample_page() -> CertificatePage<'static> {
         qr_text: SAMPLE_QR,
         verification_code: "7K3MQ-X9PDA",
         verification_address: "verify.ahedu.gov.cn/v",
+        seal: None,
     }
 }
 

@@ -389,3 +389,67 @@ fn unprintable_names_the_first_character_no_certificate_can_print() {
         }
     }
 }
+
+#[test]
+fn an_offices_seal_is_printed_over_its_issuer_and_date_which_still_read() {
+    if !have("pdftoppm") || !have("pdftotext") || !have("zbarimg") {
+        return;
+    }
+    let seal = tica_pdf::Seal::from_png(&tica_pdf::test_seal_png(400)).unwrap();
+    let page = CertificatePage {
+        seal: Some(&seal),
+        ..level_page()
+    };
+    let pdf = renderer().render(&page).unwrap();
+    assert_eq!(
+        pdf,
+        renderer().render(&page).unwrap(),
+        "same bytes every time"
+    );
+    let path = write_temp("sealed.pdf", &pdf);
+    // The issuer and date read through it, and the QR code still scans.
+    let text: String = run("pdftotext", &[path.to_str().unwrap(), "-"])
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        text.contains("宁夏回族自治区教育厅能力提升2.0办公室2022年12月30日"),
+        "{text}"
+    );
+    let image = png(&path, 100);
+    let out = run("zbarimg", &["-q", "--raw", image.to_str().unwrap()]);
+    assert_eq!(out.trim_end_matches('\n'), page.qr_text);
+    // Red ink where the seal sits (62 mm from the right edge, 81 mm from the bottom), none
+    // where the unsealed page has none.
+    let red_near = |path: &Path| -> usize {
+        let decoder =
+            ::png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        let (w, h) = (info.width as usize, info.height as usize);
+        let px_per_mm = w as f64 / 210.0;
+        let (cx, cy) = (
+            ((210.0 - 62.0) * px_per_mm) as usize,
+            ((297.0 - 81.0) * px_per_mm) as usize,
+        );
+        let r = (21.0 * px_per_mm) as usize;
+        let channels = info.color_type.samples();
+        let mut red = 0;
+        for y in cy.saturating_sub(r)..(cy + r).min(h) {
+            for x in cx.saturating_sub(r)..(cx + r).min(w) {
+                let p = &buf[(y * w + x) * channels..];
+                if p[0] > 150 && p[1] < 110 && p[2] < 110 {
+                    red += 1;
+                }
+            }
+        }
+        red
+    };
+    let unsealed = png(
+        &write_temp("unsealed.pdf", &renderer().render(&level_page()).unwrap()),
+        100,
+    );
+    assert_eq!(red_near(&unsealed), 0);
+    assert!(red_near(&image) > 2000, "{} red pixels", red_near(&image));
+}

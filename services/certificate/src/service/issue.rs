@@ -1086,6 +1086,12 @@ impl Certificates {
             qr_text: &qr_text,
             verification_code: &verification_code,
             verification_address: &verification_address,
+            seal: self
+                .inner
+                .config
+                .seals
+                .get(&e.issuing_jurisdiction)
+                .map(|s| s.as_ref()),
         };
         let pdf =
             self.inner.renderer.render(&page).map_err(|error| {

@@ -70,7 +70,14 @@ pub struct Config {
     /// token this service mints for the run's county office (subject [`RESUMING_SUBJECT`]).
     /// Without it such a run ends FAILED and a new run resumes after its last certificate.
     pub resume_signer: Option<tica_auth::TokenSigner>,
+    /// Where the issuing offices' seals are read from at start ([`crate::startup::load_seals`]).
+    pub seals_dir: Option<PathBuf>,
+    /// The issuing offices' seals, by division code: what their certificates carry.
+    pub seals: Seals,
 }
+
+/// Issuing offices' seals by the issuing jurisdiction's division code.
+pub type Seals = Arc<std::collections::HashMap<String, Arc<tica_pdf::Seal>>>;
 
 /// The subject of the tokens a resumed run acts with: what the peers' audit trails name.
 pub const RESUMING_SUBJECT: &str = "services/certificate";
@@ -123,6 +130,8 @@ impl Config {
             searches_per_client_minute: 20,
             clock: Clock::system(),
             resume_signer: None,
+            seals_dir: None,
+            seals: Seals::default(),
         }
     }
 }

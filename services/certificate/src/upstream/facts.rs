@@ -82,6 +82,8 @@ pub struct CertifiedEvent {
     pub counted_centihours: i64,
     /// Who issues it.
     pub issuing_authority: String,
+    /// The issuer's division code (its seal's key).
+    pub issuing_jurisdiction: String,
     /// The certificate's title (empty: the default).
     pub certificate_title: String,
     /// Why it was withdrawn.
@@ -132,6 +134,7 @@ impl CertifiedEvent {
             credits: e.credits,
             counted_centihours: e.counted_centihours,
             issuing_authority: e.issuing_authority,
+            issuing_jurisdiction: id(&e.issuing_jurisdiction, JurisdictionName::id_of),
             certificate_title: e.certificate_title,
             withdraw_reason: e.withdraw_reason,
             certificate_date: e
