@@ -1007,7 +1007,11 @@ fn facts_fields(f: &pb::CertificateFacts) -> Vec<(&'static str, String)> {
             },
         ),
         ("发证机关 issuer", f.issuing_authority.clone()),
-        ("发证日期 issued", date(f.issue_date.as_ref())),
+        (
+            "发证日期 issued",
+            date(f.certificate_date.as_ref().or(f.issue_date.as_ref())),
+        ),
+        ("签发日期 signed", date(f.issue_date.as_ref())),
         (
             "年度 year",
             if f.year > 0 {

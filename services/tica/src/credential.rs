@@ -229,7 +229,7 @@ pub fn run_verify(args: VerifyArgs) -> Offline {
         ("微能力 competency", &claims.competency),
         ("等级 grade", &claims.grade),
         ("发证机关 issuer", &claims.issuer),
-        ("发证日期 issued", &claims.issued),
+        ("签发日期 signed", &claims.issued),
         ("证书编号 number", &claims.number),
         ("密钥 key", &claims.kid),
     ] {

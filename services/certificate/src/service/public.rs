@@ -132,7 +132,7 @@ fn differences(scanned: &QrClaims, registered: &QrClaims) -> Vec<Difference> {
         ),
         ("等级 Grade", &scanned.grade, &registered.grade),
         ("发证机关 Issuer", &scanned.issuer, &registered.issuer),
-        ("发证日期 Issued", &scanned.issued, &registered.issued),
+        ("签发日期 Signed", &scanned.issued, &registered.issued),
         ("证书编号 Number", &scanned.number, &registered.number),
         ("签名密钥 Key", &scanned.kid, &registered.kid),
     ];
