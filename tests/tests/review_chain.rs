@@ -1578,12 +1578,10 @@ fn check_bundle(round: &str, bundle: &[u8]) {
     else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!(
-        "tica-bundle-{}-{}",
-        std::process::id(),
-        round.replace('/', "-")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
+    // A directory of its own: the SQLite and PostgreSQL runs draw rounds of the same name at
+    // the same time in this process.
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
     for (name, bytes) in &files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
@@ -1598,5 +1596,4 @@ fn check_bundle(round: &str, bundle: &[u8]) {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains(&format!("{round}: reproduced")), "{stdout}");
-    std::fs::remove_dir_all(&dir).ok();
 }
