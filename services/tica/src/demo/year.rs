@@ -1225,7 +1225,7 @@ impl<'a> Year<'a> {
             "re-review",
             format!(
                 "{} re-graded {regraded} submissions; its results went back to the county {};\n\
-                 {} (same seed, next tickets): {} teachers, {agreed2}/{compared2} agree → passed ✓",
+                 {} (its own seed, logged after its draw commitment): {} teachers, {agreed2}/{compared2} agree → passed ✓",
                 disputed.name,
                 if by_hand {
                     "(sent by the school office)"
