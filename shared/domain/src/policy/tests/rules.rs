@@ -606,3 +606,18 @@ fn stored_rules_missing_fields_still_load() {
         TeacherExcellentRule::AllSubmissions
     );
 }
+
+/// Issue 21 asked whether the demo's spot check drawing 107 of 107 schools was right. It is the
+/// policy: 《泗县实施意见》附件2 四5 (县局监督): 县局采用专家抽查（或第三方评估）的方式，检查验收
+/// 各校校本应用考核结果 — every school's results are checked, by spot-checking its teachers
+/// (10 %, at least one: the seed gives no teacher rate, the preset's choice). No province audit.
+#[test]
+fn sixians_county_checks_every_school_and_a_tenth_of_its_teachers() {
+    let sampling = preset(Preset::Sixian).sampling.unwrap();
+    let review = sampling.county_review;
+    assert!(review.enabled);
+    assert_eq!(review.school_rate, Ratio::new(1, 1));
+    assert_eq!(review.teacher_rate, Ratio::new(10, 100));
+    assert_eq!(review.minimum_per_stratum, 1);
+    assert!(!sampling.province_audit.enabled);
+}
