@@ -9,6 +9,11 @@
 //! by the fragment of the proof's `verificationMethod`. Tested against the W3C test vectors
 //! (`tests/vectors/eddsa-jcs-2022/`, from w3c/vc-di-eddsa).
 //!
+//! The same with `eddsa-rdfc-2022` (§3.2, [`Suite::Rdfc`]): the document and the proof options
+//! are turned into RDF ([`jsonld`], bundled contexts only) and canonicalized with RDFC-1.0 before
+//! hashing; the Open Badges 3.0 exports use it, with `did:web` keys
+//! ([`keys_from_did_document`]). W3C vectors in `tests/vectors/eddsa-rdfc-2022/`.
+//!
 //! [`qr`] is the certificate's QR code: a verification URL carrying a compact signed payload.
 //! [`merkle`] is the transparency log's tree; [`note`] the C2SP signed notes its checkpoints
 //! travel in.
@@ -17,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+pub mod jsonld;
 pub mod merkle;
 pub mod note;
 pub mod qr;
@@ -29,8 +35,58 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// The cryptosuite this crate implements.
+/// The cryptosuite [`sign`] uses.
 pub const CRYPTOSUITE: &str = "eddsa-jcs-2022";
+/// The RDF cryptosuite (W3C "Data Integrity EdDSA Cryptosuites v1.0" §3.2): what the DCC
+/// verifier and Open Badges 3.0 verifiers accept.
+pub const CRYPTOSUITE_RDFC: &str = "eddsa-rdfc-2022";
+
+/// A Data Integrity cryptosuite over Ed25519.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// `eddsa-jcs-2022`: JSON canonicalization (RFC 8785).
+    Jcs,
+    /// `eddsa-rdfc-2022`: JSON-LD to RDF ([`jsonld`], bundled contexts) and RDFC-1.0.
+    Rdfc,
+}
+
+impl Suite {
+    /// The `cryptosuite` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Jcs => CRYPTOSUITE,
+            Suite::Rdfc => CRYPTOSUITE_RDFC,
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Suite> {
+        [Suite::Jcs, Suite::Rdfc]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+
+    /// The canonical form of `value` under this suite.
+    pub fn canonicalize(self, value: &Value) -> Result<String, CredentialError> {
+        match self {
+            Suite::Jcs => Ok(canonical(value)),
+            Suite::Rdfc => jsonld::canonical_nquads(value),
+        }
+    }
+
+    /// `SHA-256(canonical proof options) ‖ SHA-256(canonical document)`.
+    pub fn hash_data(
+        self,
+        document: &Value,
+        proof_options: &Value,
+    ) -> Result<[u8; 64], CredentialError> {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&Sha256::digest(
+            self.canonicalize(proof_options)?.as_bytes(),
+        ));
+        out[32..].copy_from_slice(&Sha256::digest(self.canonicalize(document)?.as_bytes()));
+        Ok(out)
+    }
+}
 /// The proof type of Data Integrity.
 pub const PROOF_TYPE: &str = "DataIntegrityProof";
 /// The multicodec prefix of an Ed25519 public key (`ed01`, varint of 0xed).
@@ -182,6 +238,41 @@ pub fn keys_from_jwks(jwks: &Value) -> Result<BTreeMap<String, VerifyingKey>, Cr
     Ok(out)
 }
 
+/// The Ed25519 keys of a DID document (a `did:web` issuer's `/.well-known/did.json`) by
+/// verification method id (`did:web:host#kid`): its `Multikey` methods with a `z6Mk…`
+/// `publicKeyMultibase`; methods of other types are skipped.
+pub fn keys_from_did_document(
+    document: &Value,
+) -> Result<BTreeMap<String, VerifyingKey>, CredentialError> {
+    let did = document
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| CredentialError::Malformed("the DID document has no `id`".into()))?;
+    let mut out = BTreeMap::new();
+    for method in document
+        .get("verificationMethod")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let member = |name: &str| method.get(name).and_then(Value::as_str).unwrap_or_default();
+        if member("type") != "Multikey" || !member("publicKeyMultibase").starts_with("z6Mk") {
+            continue;
+        }
+        let id = match member("id") {
+            fragment if fragment.starts_with('#') => format!("{did}{fragment}"),
+            id => id.to_owned(),
+        };
+        let key = did_key_verifying_key(&format!("did:key:{}", member("publicKeyMultibase")))?;
+        if out.insert(id.clone(), key).is_some() {
+            return Err(CredentialError::Malformed(format!(
+                "verification method {id} is published twice"
+            )));
+        }
+    }
+    Ok(out)
+}
+
 /// A published key set: the issuer it belongs to and each key with the span it signed in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeySet {
@@ -294,6 +385,16 @@ pub fn sign(
     options: &ProofOptions,
     key: &SigningKey,
 ) -> Result<Value, CredentialError> {
+    sign_with(Suite::Jcs, unsecured, options, key)
+}
+
+/// Adds a `suite` proof to `unsecured` (a credential without `proof`), signed by `key`.
+pub fn sign_with(
+    suite: Suite,
+    unsecured: &Value,
+    options: &ProofOptions,
+    key: &SigningKey,
+) -> Result<Value, CredentialError> {
     let mut document = object(unsecured, "the credential")?;
     if document.contains_key("proof") {
         return Err(CredentialError::Malformed(
@@ -302,7 +403,7 @@ pub fn sign(
     }
     let mut proof = Map::new();
     proof.insert("type".into(), PROOF_TYPE.into());
-    proof.insert("cryptosuite".into(), CRYPTOSUITE.into());
+    proof.insert("cryptosuite".into(), suite.name().into());
     proof.insert("created".into(), options.created.clone().into());
     proof.insert(
         "verificationMethod".into(),
@@ -312,8 +413,13 @@ pub fn sign(
     if let Some(context) = document.get("@context") {
         proof.insert("@context".into(), context.clone());
     }
-    let hash = hash_data(unsecured, &Value::Object(proof.clone()));
+    let hash = suite.hash_data(unsecured, &Value::Object(proof.clone()))?;
     let signature = key.sign(&hash);
+    if suite == Suite::Rdfc {
+        // The RDF suite's proofs carry no @context of their own (the W3C vectors, the DCC
+        // issuer): the verifier takes the document's.
+        proof.remove("@context");
+    }
     proof.insert(
         "proofValue".into(),
         format!("z{}", bs58::encode(signature.to_bytes()).into_string()).into(),
@@ -322,7 +428,7 @@ pub fn sign(
     Ok(Value::Object(document))
 }
 
-/// Verifies `secured`'s `eddsa-jcs-2022` proof with the key `resolve` gives for its
+/// Verifies `secured`'s `eddsa-jcs-2022` or `eddsa-rdfc-2022` proof with the key `resolve` gives for its
 /// verification method (`did:key` methods resolve themselves when `resolve` knows nothing).
 pub fn verify(
     secured: &Value,
@@ -348,12 +454,12 @@ pub fn verify(
             text(&proof, "type")?
         )));
     }
-    if text(&proof, "cryptosuite")? != CRYPTOSUITE {
-        return Err(CredentialError::Unsupported(format!(
+    let suite = Suite::from_name(text(&proof, "cryptosuite")?).ok_or_else(|| {
+        CredentialError::Unsupported(format!(
             "cryptosuite {}",
-            text(&proof, "cryptosuite")?
-        )));
-    }
+            text(&proof, "cryptosuite").unwrap_or_default()
+        ))
+    })?;
     let method = text(&proof, "verificationMethod")?.to_owned();
     let created = proof
         .get("created")
@@ -386,13 +492,16 @@ pub fn verify(
             ));
         }
         document.insert("@context".into(), context.clone());
+    } else if let Some(context) = document.get("@context") {
+        // §3.2.5/§3.3.5 proof configuration: the proof is read under the document's context.
+        options.insert("@context".into(), context.clone());
     }
     let key = match resolve(&method) {
         Some(key) => key,
         None if method.starts_with("did:key:") => did_key_verifying_key(&method)?,
         None => return Err(CredentialError::UnknownKey(method)),
     };
-    let hash = hash_data(&Value::Object(document), &Value::Object(options));
+    let hash = suite.hash_data(&Value::Object(document), &Value::Object(options))?;
     key.verify(&hash, &signature)
         .map_err(|_| CredentialError::BadSignature)?;
     Ok(Verified {
@@ -531,6 +640,134 @@ mod tests {
         assert!(matches!(
             verify(&signed, &no_keys),
             Err(CredentialError::UnknownKey(_))
+        ));
+    }
+}
+
+#[cfg(test)]
+mod rdfc_tests {
+    use super::*;
+
+    const VECTORS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/eddsa-rdfc-2022"
+    );
+
+    fn vector(name: &str) -> String {
+        std::fs::read_to_string(format!("{VECTORS}/{name}"))
+            .unwrap()
+            .trim_end()
+            .to_owned()
+    }
+
+    fn json(name: &str) -> Value {
+        serde_json::from_str(&vector(name)).unwrap()
+    }
+
+    fn vector_key() -> SigningKey {
+        let private = json("keyPair.json")["privateKeyMultibase"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bytes = bs58::decode(&private[1..]).into_vec().unwrap();
+        // Multicodec ed25519-priv (0x1300, varint 80 26) then the 32-byte seed.
+        assert_eq!(&bytes[..2], &[0x80, 0x26]);
+        SigningKey::from_bytes(&bytes[2..].try_into().unwrap())
+    }
+
+    #[test]
+    fn the_w3c_rdfc_vector_canonicalizes_hashes_signs_and_verifies_step_by_step() {
+        let signed = json("signedDataInt.json");
+        let mut document = signed.as_object().unwrap().clone();
+        document.remove("proof");
+        let document = Value::Object(document);
+        let options = json("proofConfigDataInt.json");
+        let canon_doc = Suite::Rdfc.canonicalize(&document).unwrap();
+        assert_eq!(canon_doc.trim_end(), vector("canonDocDataInt.txt"));
+        let canon_proof = Suite::Rdfc.canonicalize(&options).unwrap();
+        assert_eq!(canon_proof.trim_end(), vector("proofCanonDataInt.txt"));
+        assert_eq!(
+            hex::encode(Sha256::digest(canon_doc.as_bytes())),
+            vector("docHashDataInt.txt")
+        );
+        assert_eq!(
+            hex::encode(Sha256::digest(canon_proof.as_bytes())),
+            vector("proofHashDataInt.txt")
+        );
+        assert_eq!(
+            hex::encode(Suite::Rdfc.hash_data(&document, &options).unwrap()),
+            vector("combinedHashDataInt.txt")
+        );
+        // Ed25519 is deterministic: signing again with the vector's key gives its proof.
+        let key = vector_key();
+        assert_eq!(
+            did_key(&key.verifying_key()),
+            format!(
+                "did:key:{}",
+                json("keyPair.json")["publicKeyMultibase"].as_str().unwrap()
+            )
+        );
+        let again = sign_with(
+            Suite::Rdfc,
+            &document,
+            &ProofOptions {
+                created: "2023-02-24T23:36:38Z".into(),
+                verification_method: options["verificationMethod"].as_str().unwrap().into(),
+                proof_purpose: "assertionMethod".into(),
+            },
+            &key,
+        )
+        .unwrap();
+        assert_eq!(again, signed);
+        assert_eq!(
+            hex::encode(
+                bs58::decode(&vector("sigBTC58DataInt.txt")[1..])
+                    .into_vec()
+                    .unwrap()
+            ),
+            vector("sigHexDataInt.txt").to_lowercase()
+        );
+        let verified = verify(&signed, &|_| None).unwrap();
+        assert_eq!(verified.created, "2023-02-24T23:36:38Z");
+    }
+
+    #[test]
+    fn an_rdfc_credential_altered_in_meaning_fails_but_not_one_merely_reformatted() {
+        let mut altered = json("signedDataInt.json");
+        altered["credentialSubject"]["alumniOf"] = "Another School".into();
+        assert_eq!(
+            verify(&altered, &|_| None),
+            Err(CredentialError::BadSignature)
+        );
+        let mut retyped = json("signedDataInt.json");
+        retyped["type"] = serde_json::json!(["VerifiableCredential"]);
+        assert_eq!(
+            verify(&retyped, &|_| None),
+            Err(CredentialError::BadSignature)
+        );
+        // The same statements in another JSON order and layout: the RDF is the same.
+        let signed = json("signedDataInt.json");
+        let reordered: Value =
+            serde_json::from_str(&serde_json::to_string(&signed).unwrap()).unwrap();
+        let mut reordered = reordered;
+        reordered["type"] = serde_json::json!(["AlumniCredential", "VerifiableCredential"]);
+        assert!(verify(&reordered, &|_| None).is_ok());
+    }
+
+    #[test]
+    fn a_document_with_a_term_no_context_defines_or_an_unbundled_context_is_refused() {
+        let mut unknown = json("signedDataInt.json");
+        unknown["@context"] = serde_json::json!([jsonld::VC_V2, jsonld::OB_V3]);
+        unknown["credentialSubject"]["nickname"] = "x".into();
+        assert!(matches!(
+            verify(&unknown, &|_| None),
+            Err(CredentialError::Malformed(_))
+        ));
+        let mut remote = json("signedDataInt.json");
+        remote["@context"] = serde_json::json!([jsonld::VC_V2, "https://evil.example/ctx"]);
+        assert!(matches!(
+            verify(&remote, &|_| None),
+            Err(CredentialError::Unsupported(_))
         ));
     }
 }
