@@ -454,6 +454,7 @@ pub async fn certificates_chapter(
     let credential = teacher
         .get_certificate_credential(cpb::GetCertificateCredentialRequest {
             name: cert.name.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -41,6 +41,7 @@ tica_testkit::backend_tests!(
     every_refusal_an_agency_provokes_names_a_reason_it_can_act_on,
     a_pdf_is_downloaded_by_its_holder_exactly_as_issued_and_by_no_other_teacher,
     the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_only,
+    an_open_badge_verifies_with_the_dcc_verifier_and_a_revoked_or_altered_one_does_not,
     a_teacher_makes_lists_and_revokes_codes_for_their_own_certificates_and_hr_checks_them_with_the_name,
     an_expired_verification_code_answers_as_an_unknown_one_and_lists_as_expired,
     a_school_archive_is_created_by_offices_over_the_school_and_not_by_a_teacher,
@@ -1027,6 +1028,7 @@ async fn the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_onl
     let cert = first_teachers_certificates(&year).await[0].clone();
     let get = || cpb::GetCertificateCredentialRequest {
         name: cert.name.clone(),
+        ..Default::default()
     };
     let credential = teacher(&year, 0, 0)
         .get_certificate_credential(get())
@@ -1044,6 +1046,164 @@ async fn the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_onl
         teacher(&year, 0, 1).get_certificate_credential(get()).await,
         Code::NotFound,
     );
+    year.cluster.stop().await;
+}
+
+/// A plain HTTP GET of `url` (`http://host:port/path`) from the suite's public front: the body.
+fn http_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("a plaintext suite");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{url}: {head}");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+/// Issue 18 §1: the Open Badges 3.0 export (eddsa-rdfc-2022, did:web, Bitstring Status List)
+/// checked by the Digital Credentials Consortium's verifier (tests/interop/verify_badge.mjs,
+/// offline: the did.json and the status list served from files): the genuine badge is valid,
+/// the revoked certificate's badge revoked, a badge with its holder's name changed invalid.
+async fn an_open_badge_verifies_with_the_dcc_verifier_and_a_revoked_or_altered_one_does_not(
+    backend: Backend,
+) {
+    let node = tica_e2e::interop::node("verify_badge.mjs", "@digitalcredentials/verifier-core");
+    let Some((year, _)) = issued(backend).await else {
+        return;
+    };
+    let kept = first_teachers_certificates(&year).await[0].clone();
+    let revoked = teacher(&year, 0, 1)
+        .list_certificates(cpb::ListCertificatesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .certificates[0]
+        .clone();
+    let mut office = county_office(&year);
+    let exporter = county_office(&year);
+    let badge = move |name: String| {
+        let mut office = exporter.clone();
+        async move {
+            office
+                .get_certificate_credential(cpb::GetCertificateCredentialRequest {
+                    name,
+                    format: cpb::CredentialFormat::OpenBadge as i32,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let kept_badge = badge(kept.name.clone()).await;
+    assert_eq!(kept_badge.format, cpb::CredentialFormat::OpenBadge as i32);
+    let revoked_badge = badge(revoked.name.clone()).await;
+    office
+        .revoke_certificate(cpb::RevokeCertificateRequest {
+            name: revoked.name.clone(),
+            reason: cpb::RevocationReason::IssuedInError as i32,
+            explanation: "录入错误".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    let valid = json(&kept_badge.credential_json);
+    assert_eq!(
+        valid["type"],
+        serde_json::json!(["VerifiableCredential", "OpenBadgeCredential"])
+    );
+    assert_eq!(valid["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    let did = valid["issuer"]["id"].as_str().unwrap().to_owned();
+    assert!(did.starts_with("did:web:127.0.0.1%3A"), "{did}");
+    assert_eq!(
+        kept_badge.verification_method,
+        valid["proof"]["verificationMethod"].as_str().unwrap()
+    );
+    // No ID number in a badge, not even masked.
+    let masked = &kept.facts.as_ref().unwrap().teacher_id_number_masked;
+    assert!(!kept_badge.credential_json.contains(masked.as_str()));
+    // The same badge exported again keeps its status list position.
+    assert_eq!(
+        json(&badge(kept.name.clone()).await.credential_json)["credentialStatus"],
+        valid["credentialStatus"]
+    );
+    let mut altered = valid.clone();
+    altered["credentialSubject"]["name"] = "另一个人".into();
+
+    let did_json = http_get(&format!("{}/.well-known/did.json", year.cluster.http()));
+    let did_document = json(&did_json);
+    assert_eq!(did_document["id"], did.as_str());
+    let status_url = valid["credentialStatus"]["statusListCredential"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status_list = http_get(&status_url);
+
+    // TICA's own verifier agrees, with the key from the did:web document.
+    let keys = |method: &str| {
+        did_document["verificationMethod"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == method)
+            .and_then(|m| m["publicKeyMultibase"].as_str())
+            .and_then(|k| tica_credential::did_key_verifying_key(&format!("did:key:{k}")).ok())
+    };
+    tica_credential::verify(&valid, &keys).expect("the badge verifies");
+    tica_credential::verify(&json(&status_list), &keys).expect("the status list verifies");
+    assert_eq!(
+        tica_credential::verify(&altered, &keys),
+        Err(tica_credential::CredentialError::BadSignature)
+    );
+
+    let Some(node) = node else {
+        year.cluster.stop().await;
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let files = [
+        write("did.json", &did_json),
+        write("status.json", &status_list),
+        write("valid.json", &kept_badge.credential_json),
+        write("revoked.json", &revoked_badge.credential_json),
+        write("altered.json", &altered.to_string()),
+    ];
+    let output = std::process::Command::new(node)
+        .arg(tica_e2e::interop::script("verify_badge.mjs"))
+        .args(&files)
+        .current_dir(tica_e2e::interop::script(""))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let verdicts: Vec<String> = stdout
+        .lines()
+        .map(|line| json(line)["verdict"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(verdicts, ["valid", "revoked", "invalid"], "{stdout}");
     year.cluster.stop().await;
 }
 

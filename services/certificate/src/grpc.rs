@@ -732,12 +732,28 @@ impl CertificateService for CertificateGrpc {
     ) -> Reply<pb::CertificateCredential> {
         let caller = caller_from(&request)?;
         let id = certificate_id("name", &request.get_ref().name)?;
+        let format = match pb::CredentialFormat::try_from(request.get_ref().format) {
+            Ok(pb::CredentialFormat::Unspecified | pb::CredentialFormat::VcJcs) => {
+                pb::CredentialFormat::VcJcs
+            }
+            Ok(pb::CredentialFormat::OpenBadge) => pb::CredentialFormat::OpenBadge,
+            Err(_) => {
+                return Err(invalid(
+                    "format",
+                    format!("unknown credential format {}", request.get_ref().format),
+                ));
+            }
+        };
         let record = self.svc.certificate(&caller, id).await?;
-        let (credential_json, verification_method) = self.svc.credential(&record)?;
+        let (credential_json, verification_method) = match format {
+            pb::CredentialFormat::OpenBadge => self.svc.open_badge(&record).await?,
+            _ => self.svc.credential(&record)?,
+        };
         ok(pb::CertificateCredential {
             certificate: format!("certificates/{id}"),
             credential_json,
             verification_method,
+            format: format as i32,
         })
     }
 

@@ -9,7 +9,9 @@
 //! `GET|POST /certificates` (the teachers' search) · `GET|POST /v` (by number and name or
 //! code) · `GET /.well-known/jwks.json` · `GET /revocations` · `GET /log/checkpoint` (the
 //! log's latest checkpoint as a C2SP signed note, for witnesses) · `GET /log/key` (the log's
-//! verifier keys, one a line, active first).
+//! verifier keys, one a line, active first) · `GET /.well-known/did.json` (and `/did.json`, for
+//! a base URL with a path: the issuer's `did:web` document) · `GET /credentials/status/revocation`
+//! (the signed W3C Bitstring Status List credential the Open Badges exports point at).
 //!
 //! The JSON API ([`rest`], for agencies and pages that cannot speak gRPC; CORS from
 //! `TICA_CORS_ALLOWED_ORIGINS`): `POST /api/v1/certificates:verify` ·
@@ -66,6 +68,9 @@ pub fn router(svc: Certificates, origins: &tica_server::edge::CorsOrigins) -> Ro
         .route("/v", get(lookup_form).post(lookup))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/revocations", get(revocations))
+        .route("/.well-known/did.json", get(did_document))
+        .route("/did.json", get(did_document))
+        .route(crate::service::STATUS_LIST_PATH, get(status_list))
         .route("/log/checkpoint", get(log_checkpoint))
         .route("/log/key", get(log_key))
         .with_state(svc)
@@ -952,6 +957,40 @@ async fn revocations(State(svc): State<Certificates>) -> Response {
                 HeaderValue::from_static("public, max-age=300"),
             );
             (headers, list.token).into_response()
+        }
+        Err(e) => failed(e, HOME),
+    }
+}
+
+/// The issuer's `did:web` document: the Ed25519 keys as Multikeys (issue 18 §1).
+async fn did_document(State(svc): State<Certificates>) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/did+json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    let body = serde_json::to_string_pretty(&svc.did_document()).expect("JSON serialises");
+    (headers, body).into_response()
+}
+
+/// The signed Bitstring Status List credential (revocation) of the Open Badges exports.
+async fn status_list(State(svc): State<Certificates>) -> Response {
+    match svc.status_list_credential().await {
+        Ok(body) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/vc+ld+json"),
+            );
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            (headers, body).into_response()
         }
         Err(e) => failed(e, HOME),
     }

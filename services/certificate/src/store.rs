@@ -1615,3 +1615,51 @@ pub async fn record_code_use(db: &Database, id: &str, now: i64) -> Result<()> {
     });
     Ok(())
 }
+
+/// Certificate `id`'s position in the Bitstring Status List, assigned (the next free one) the
+/// first time it is asked for. Two first asks at once: one insert wins the position, the other
+/// conflicts on it and takes the next.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.status_list_index", db.operation.name = "certificate.status_list_index"))]
+pub async fn status_list_index(db: &Database, id: &str) -> Result<i64> {
+    for _ in 0..8 {
+        let found: Option<(i64,)> = with_db!(db, pool => {
+            sqlx::query_as("SELECT idx FROM status_list_entries WHERE certificate_id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        if let Some((idx,)) = found {
+            return Ok(idx);
+        }
+        // A position taken meanwhile conflicts on the UNIQUE index and inserts nothing: ask
+        // again. (`WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT.)
+        with_db!(db, pool => {
+            sqlx::query(
+                "INSERT INTO status_list_entries (certificate_id, idx) \
+                 SELECT $1, COALESCE(MAX(idx), -1) + 1 FROM status_list_entries WHERE true \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|_| ())?
+        });
+    }
+    Err(CertificateError::Unavailable(
+        "no status list position could be assigned: try again".into(),
+    ))
+}
+
+/// The status list positions of the revoked certificates.
+#[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.revoked_status_indexes", db.operation.name = "certificate.revoked_status_indexes"))]
+pub async fn revoked_status_indexes(db: &Database) -> Result<Vec<i64>> {
+    let rows: Vec<(i64,)> = with_db!(db, pool => {
+        sqlx::query_as(
+            "SELECT s.idx FROM status_list_entries s JOIN certificates c ON c.id = s.certificate_id \
+             WHERE c.status = 'revoked' ORDER BY s.idx",
+        )
+        .fetch_all(pool)
+        .await?
+    });
+    Ok(rows.into_iter().map(|(idx,)| idx).collect())
+}

@@ -143,6 +143,7 @@ enum Action {
     /// Write a certificate as a W3C Verifiable Credential (JSON, eddsa-jcs-2022 proof).
     #[command(after_help = "Example (then check it offline with the published keys):
   tica certificates credential b2c4e1f07a9d4c3e8f615d2a9c --out 证书.json
+  tica certificates credential b2c4e1f07a9d4c3e8f615d2a9c --format open-badge --out badge.json
   tica certificates keys --jwks jwks.json
   tica credential verify 证书.json --keys jwks.json")]
     Credential {
@@ -151,6 +152,11 @@ enum Action {
         /// The file to write.
         #[arg(long)]
         out: PathBuf,
+        /// `vc` (TICA's VC 2.0, eddsa-jcs-2022, keys in jwks.json) or `open-badge` (an Open
+        /// Badges 3.0 OpenBadgeCredential, eddsa-rdfc-2022 by the issuer's did:web, with a
+        /// Bitstring Status List entry: what wallets and the DCC verifier read).
+        #[arg(long, default_value = "vc", value_parser = ["vc", "open-badge"])]
+        format: String,
     },
     /// Verification codes: a teacher makes one for their own certificate and gives it, with
     /// their name, to an HR office, which checks it at `/code` on the verification site.
@@ -722,11 +728,16 @@ pub async fn run(command: CertificatesCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Action::Credential { name, out } => {
+        Action::Credential { name, out, format } => {
             let mut client = connection.client().await?;
+            let format = match format.as_str() {
+                "open-badge" => pb::CredentialFormat::OpenBadge,
+                _ => pb::CredentialFormat::VcJcs,
+            };
             let credential = client
                 .get_certificate_credential(pb::GetCertificateCredentialRequest {
                     name: qualified("certificates", &name),
+                    format: format as i32,
                 })
                 .await
                 .map_err(rpc)?

@@ -17,7 +17,7 @@ use serde_json::Value;
 /// Offline credential tools.
 #[derive(Debug, Subcommand)]
 pub enum CredentialCommand {
-    /// Verify a Verifiable Credential's eddsa-jcs-2022 proof.
+    /// Verify a Verifiable Credential's eddsa-jcs-2022 or eddsa-rdfc-2022 proof.
     #[command(
         after_help = "Example (offline, with the keys and revocation list the issuer publishes):
   tica credential verify 证书.json --keys jwks.json --revocations revocations.jwt"
@@ -33,6 +33,10 @@ pub enum CredentialCommand {
         /// `credentialStatus` points at one.
         #[arg(long)]
         revocations: Option<PathBuf>,
+        /// The issuer's DID document (`/.well-known/did.json`), for an Open Badges export
+        /// signed by `did:web:{host}#{kid}` (eddsa-rdfc-2022).
+        #[arg(long)]
+        did: Option<PathBuf>,
     },
 }
 
@@ -246,6 +250,7 @@ pub fn run(command: CredentialCommand) -> Offline {
             file,
             keys,
             revocations,
+            did,
         } => {
             let credential = match read_json(&file) {
                 Ok(credential) => credential,
@@ -261,9 +266,14 @@ pub fn run(command: CredentialCommand) -> Offline {
                         .map_err(|e| anyhow!("{}: {e}", path.display()))?,
                     None => tica_credential::KeySet::default(),
                 };
-                Ok((credential, published, set))
+                let methods = match did.as_deref() {
+                    Some(path) => tica_credential::keys_from_did_document(&read_json(path)?)
+                        .map_err(|e| anyhow!("{}: {e}", path.display()))?,
+                    None => Default::default(),
+                };
+                Ok((credential, published, set, methods))
             });
-            let (credential, published, set) = match read {
+            let (credential, published, set, methods) = match read {
                 Ok(read) => read,
                 Err(error) => {
                     eprintln!("error: {error:#}");
@@ -271,6 +281,9 @@ pub fn run(command: CredentialCommand) -> Offline {
                 }
             };
             let resolve = |method: &str| {
+                if method.starts_with("did:web:") {
+                    return methods.get(method).copied();
+                }
                 method
                     .rsplit_once('#')
                     .and_then(|(_, kid)| published.get(kid).copied())

@@ -3,6 +3,7 @@
 //! No proto types except the upstream services' messages read in [`issue`].
 
 mod archive;
+mod badge;
 mod codes;
 mod feed;
 mod issue;
@@ -11,6 +12,7 @@ mod public;
 mod throttle;
 mod verify;
 
+pub use badge::{STATUS_LIST_PATH, did_web, encode_status_list};
 pub use codes::{
     CODE_ALPHABET, CodeParent, DEFAULT_TTL_DAYS, MAX_ACTIVE_CODES, MAX_TTL_DAYS, MIN_TTL_DAYS,
     code_hash, code_name, parse_code,
