@@ -1042,10 +1042,21 @@ async fn the_credential_of_a_certificate_names_it_and_its_key_for_its_holder_onl
         Some(credential.verification_method.as_str())
     );
     assert_eq!(json["proof"]["cryptosuite"], "eddsa-jcs-2022");
+    assert_eq!(credential.format, cpb::CredentialFormat::VcJcs as i32);
     refused(
         teacher(&year, 0, 1).get_certificate_credential(get()).await,
         Code::NotFound,
     );
+    let unknown = refused(
+        teacher(&year, 0, 0)
+            .get_certificate_credential(cpb::GetCertificateCredentialRequest {
+                format: 99,
+                ..get()
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    names_field(&unknown, "format");
     year.cluster.stop().await;
 }
 

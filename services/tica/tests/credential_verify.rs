@@ -334,3 +334,46 @@ fn a_credential_with_a_revocation_status_is_valid_only_against_a_current_list() 
     assert_eq!(revoked.status.code(), Some(3), "{}", text_of(&revoked));
     assert!(text_of(&revoked).contains("revoked"));
 }
+
+/// Issue 18 §1: eddsa-rdfc-2022. The W3C vector (a `did:key`) is valid; a badge the DCC's own
+/// issuing libraries signed for a `did:web` issuer is genuine with that issuer's DID document
+/// (`--did`, `/.well-known/did.json`) — its Bitstring Status List is not one this tool reads, so
+/// revocation is left unchecked (exit 4) — cannot be checked without it, and is not valid once
+/// its holder's name is changed.
+#[test]
+fn an_rdfc_credential_verifies_with_did_key_or_the_issuers_did_document_and_not_once_altered() {
+    let vectors = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors");
+    let run = |file: &Path, did: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tica"));
+        command.args(["credential", "verify"]).arg(file);
+        if let Some(did) = did {
+            command.arg("--did").arg(did);
+        }
+        command.output().expect("tica runs")
+    };
+    let w3c = verify(&vectors.join("eddsa-rdfc-2022/signedDataInt.json"), None);
+    assert_eq!(w3c.status.code(), Some(0), "{}", text_of(&w3c));
+    assert!(text_of(&w3c).starts_with("valid"), "{}", text_of(&w3c));
+
+    let badge = vectors.join("jsonld-ob3/dcc-signed-badge.json");
+    let did = vectors.join("jsonld-ob3/dcc-did.json");
+    let genuine = run(&badge, Some(&did));
+    assert_eq!(genuine.status.code(), Some(4), "{}", text_of(&genuine));
+    assert!(
+        text_of(&genuine).starts_with("valid: signed by did:web:127.0.0.1%3A8080#k1"),
+        "{}",
+        text_of(&genuine)
+    );
+    let unknown = run(&badge, None);
+    assert_eq!(unknown.status.code(), Some(1), "{}", text_of(&unknown));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut altered: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&badge).unwrap()).unwrap();
+    altered["credentialSubject"]["name"] = "王五".into();
+    let path = dir.path().join("altered.json");
+    std::fs::write(&path, altered.to_string()).unwrap();
+    let bad = run(&path, Some(&did));
+    assert_eq!(bad.status.code(), Some(1), "{}", text_of(&bad));
+    assert!(text_of(&bad).contains("altered"), "{}", text_of(&bad));
+}
