@@ -356,6 +356,18 @@ fn checkpoint_to_proto(svc: &Certificates, c: &CheckpointRecord) -> pb::LogCheck
             .log_verifier_key(signed_origin, &c.key_id)
             .map(|k| k.to_string())
             .unwrap_or_default(),
+        sm2_key_id: c
+            .sm2
+            .as_ref()
+            .map(|(kid, _)| kid.clone())
+            .unwrap_or_default(),
+        sm2_signature: c.sm2.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
+        sm2_verifier_key: c
+            .sm2
+            .as_ref()
+            .and_then(|(kid, _)| svc.log_verifier_key(signed_origin, kid))
+            .map(|k| k.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -1037,9 +1049,14 @@ impl CertificateService for CertificateGrpc {
                 pb::SigningKey {
                     name: format!("signingKeys/{}", k.kid),
                     key_id: k.kid.clone(),
-                    algorithm: "Ed25519".into(),
+                    algorithm: k.algorithm().into(),
                     public_key: k.public_key.clone(),
-                    public_key_multibase: format!("z{}", bs58::encode(multicodec).into_string()),
+                    // did:key and Data Integrity name Ed25519 keys only.
+                    public_key_multibase: if k.is_sm2() {
+                        String::new()
+                    } else {
+                        format!("z{}", bs58::encode(multicodec).into_string())
+                    },
                     verification_method: self.svc.verification_method(&k.kid),
                     state: if k.retire_micros.is_some() {
                         pb::SigningKeyState::Retired

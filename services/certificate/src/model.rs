@@ -436,12 +436,28 @@ pub struct ArchiveRecord {
 pub struct KeyRecord {
     /// Key id.
     pub kid: String,
-    /// 32 bytes.
+    /// 32 bytes (Ed25519), or 65 (SM2, uncompressed).
     pub public_key: Vec<u8>,
     /// µs.
     pub activate_micros: i64,
     /// µs, None while active.
     pub retire_micros: Option<i64>,
+}
+
+impl KeyRecord {
+    /// Whether this is an SM2 key (its 65 uncompressed bytes) rather than an Ed25519 one (32).
+    pub fn is_sm2(&self) -> bool {
+        self.public_key.len() == tica_credential::gm::PUBLIC_KEY_LEN
+    }
+
+    /// The algorithm's name as `ListSigningKeys` gives it: `Ed25519` or `SM2`.
+    pub fn algorithm(&self) -> &'static str {
+        if self.is_sm2() {
+            tica_credential::gm::ALGORITHM
+        } else {
+            "Ed25519"
+        }
+    }
 }
 
 /// A log entry as stored.
@@ -474,6 +490,10 @@ pub struct CheckpointRecord {
     pub note: String,
     /// Ed25519 over `note`.
     pub signature: Vec<u8>,
+    /// The SM2 key id and its signature (`r ‖ s`) over `note`, of an installation that signs
+    /// with SM2 too. Stored in the same columns: `key_id` holds both ids separated by a space
+    /// (key ids hold none) and `signature` both signatures, Ed25519's first.
+    pub sm2: Option<(String, Vec<u8>)>,
     /// µs.
     pub create_micros: i64,
 }

@@ -85,6 +85,15 @@ pub struct PublicSettings {
     /// the start. Without it, certificates carry no seal.
     #[arg(long, env = "TICA_CERT_SEALS_DIR")]
     pub seals_dir: Option<std::path::PathBuf>,
+    /// Sign certificates and log checkpoints with SM2 (over SM3) beside Ed25519, China's
+    /// national cryptography (GB/T 39786-2021): the key directory must then hold an SM2 private
+    /// key, or the service does not start (`tica serve` makes a development one). An SM2 key in
+    /// the directory signs even without this setting.
+    #[arg(long, env = "TICA_CERT_SM2", default_value_t = false)]
+    pub sm2: bool,
+    /// The SM2 key id that signs, when the key directory holds several SM2 private keys.
+    #[arg(long, env = "TICA_CERT_ACTIVE_SM2_KEY")]
+    pub active_sm2_key: Option<String>,
 }
 
 impl Default for PublicSettings {
@@ -93,6 +102,8 @@ impl Default for PublicSettings {
             revocation_max_age: 86_400,
             guess_budget: 1_000,
             seals_dir: None,
+            sm2: false,
+            active_sm2_key: None,
         }
     }
 }
@@ -103,6 +114,8 @@ impl PublicSettings {
         config.revocation_max_age = std::time::Duration::from_secs(self.revocation_max_age.max(60));
         config.guesses.budget = self.guess_budget.max(1);
         config.seals_dir = self.seals_dir.clone();
+        config.require_sm2 = self.sm2;
+        config.active_sm2_key = self.active_sm2_key.clone();
         config
     }
 }
@@ -146,7 +159,13 @@ pub async fn build(
     active: Option<&str>,
     config: Config,
 ) -> anyhow::Result<Certificates> {
-    let keys = crate::keys::read_key_dir(key_dir, active)?;
+    let keys = crate::keys::read_key_dir_with(key_dir, active, config.active_sm2_key.as_deref())?;
+    if config.require_sm2 && keys.sm2.is_none() {
+        anyhow::bail!(
+            "TICA_CERT_SM2 is set but {} holds no SM2 private key: add one (openssl genpkey -algorithm SM2 -out {{kid}}.pem)",
+            key_dir.display()
+        );
+    }
     let config = match config.seals_dir.clone() {
         Some(dir) => Config {
             seals: load_seals(&dir)?,

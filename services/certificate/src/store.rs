@@ -51,12 +51,15 @@ pub async fn keys(db: &Database) -> Result<Vec<KeyRecord>> {
         .collect())
 }
 
-/// Records the keys found in files: `active` signs from now on, every other key is retired
-/// (from now, unless it already was). A key id whose public key changed is refused.
+/// Records the keys found in files: `active` (and `active_sm2`, the SM2 key signing beside it)
+/// sign from now on, every other key is retired (from now, unless it already was). A key id
+/// whose public key changed is refused. SM2 keys are stored as their 65 uncompressed bytes,
+/// Ed25519 keys as their 32: the length tells them apart ([`KeyRecord::is_sm2`]).
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.publish_keys", db.operation.name = "certificate.publish_keys"))]
 pub async fn publish_keys(
     db: &Database,
     active: &str,
+    active_sm2: Option<&str>,
     public: &[(String, Vec<u8>)],
     now: i64,
 ) -> Result<()> {
@@ -72,12 +75,14 @@ pub async fn publish_keys(
     }
     // Retirement is final: a retired key that signed again could date new certificates inside
     // its old span, and its published retirement would be a lie.
+    let in_use = |kid: &str| kid == active || Some(kid) == active_sm2;
     if let Some(retired) = known
         .iter()
-        .find(|k| k.kid == active && k.retire_micros.is_some())
+        .find(|k| in_use(&k.kid) && k.retire_micros.is_some())
     {
         return Err(CertificateError::FailedPrecondition(format!(
-            "key {active} was retired at {} and never signs again: give the new signing key a new key id (TICA_CERT_ACTIVE_KEY)",
+            "key {} was retired at {} and never signs again: give the new signing key a new key id (TICA_CERT_ACTIVE_KEY)",
+            retired.kid,
             tica_credential::micros_rfc3339(retired.retire_micros.unwrap_or_default())
         )));
     }
@@ -91,14 +96,15 @@ pub async fn publish_keys(
                 .bind(kid.clone())
                 .bind(key.clone())
                 .bind(now)
-                .bind(if kid == active { None } else { Some(now) })
+                .bind(if in_use(kid) { None } else { Some(now) })
                 .execute(&mut *tx)
                 .await?;
             }
         }
-        sqlx::query("UPDATE signing_keys SET retire_micros = $1 WHERE kid <> $2 AND retire_micros IS NULL")
+        sqlx::query("UPDATE signing_keys SET retire_micros = $1 WHERE kid <> $2 AND kid <> $3 AND retire_micros IS NULL")
             .bind(now)
             .bind(active.to_owned())
+            .bind(active_sm2.unwrap_or(active).to_owned())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -886,6 +892,21 @@ pub async fn log_entries_of_kind(db: &Database, kind: &str) -> Result<Vec<LogEnt
     Ok(rows.into_iter().map(log_record).collect())
 }
 
+/// What a checkpoint stores in `key_id`: the Ed25519 key's id, then the SM2 key's after a space.
+fn checkpoint_key_ids(c: &CheckpointRecord) -> String {
+    match &c.sm2 {
+        Some((kid, _)) => format!("{} {kid}", c.key_id),
+        None => c.key_id.clone(),
+    }
+}
+
+/// What a checkpoint stores in `signature`: Ed25519's, then SM2's.
+fn checkpoint_signatures(c: &CheckpointRecord) -> Vec<u8> {
+    let mut out = c.signature.clone();
+    out.extend(c.sm2.iter().flat_map(|(_, sm2)| sm2.iter().copied()));
+    out
+}
+
 /// The checkpoint of exactly `size`, or the latest when `size` is 0.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "certificate.checkpoint", db.operation.name = "certificate.checkpoint"))]
 pub async fn checkpoint(db: &Database, size: i64) -> Result<Option<CheckpointRecord>> {
@@ -898,13 +919,24 @@ pub async fn checkpoint(db: &Database, size: i64) -> Result<Option<CheckpointRec
         .fetch_optional(pool)
         .await?
     });
-    Ok(row.map(|r| CheckpointRecord {
-        tree_size: r.0,
-        root_hash: r.1,
-        key_id: r.2,
-        note: r.3,
-        signature: r.4,
-        create_micros: r.5,
+    Ok(row.map(|r| {
+        // `key_id` and `signature` hold the SM2 key's id and signature after the Ed25519 key's
+        // when the checkpoint is signed with both (`CheckpointRecord::sm2`).
+        let (key_id, sm2_kid) = match r.2.split_once(' ') {
+            Some((kid, sm2)) => (kid.to_owned(), Some(sm2.to_owned())),
+            None => (r.2, None),
+        };
+        let mut signature = r.4;
+        let sm2 = sm2_kid.map(|kid| (kid, signature.split_off(signature.len().min(64))));
+        CheckpointRecord {
+            tree_size: r.0,
+            root_hash: r.1,
+            key_id,
+            note: r.3,
+            signature,
+            sm2,
+            create_micros: r.5,
+        }
     }))
 }
 
@@ -1044,8 +1076,8 @@ pub async fn append(db: &Database, a: &Append) -> Result<()> {
                     "INSERT INTO checkpoints (tree_size, root_hash, key_id, note, signature, create_micros) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
                 )
-                .bind(c.tree_size).bind(c.root_hash.clone()).bind(c.key_id.clone())
-                .bind(c.note.clone()).bind(c.signature.clone()).bind(c.create_micros)
+                .bind(c.tree_size).bind(c.root_hash.clone()).bind(checkpoint_key_ids(c))
+                .bind(c.note.clone()).bind(checkpoint_signatures(c)).bind(c.create_micros)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -25,6 +25,7 @@ tica_testkit::backend_tests!(
     an_issuing_office_configured_with_its_seal_stamps_its_certificates_and_no_others,
     a_withdrawn_result_revokes_its_certificate_in_the_log,
     a_retired_key_keeps_verifying_what_it_signed,
+    an_installation_that_chose_sm2_signs_certificates_and_checkpoints_with_both_keys,
     the_teachers_search_is_limited_per_client,
     a_cancelled_run_stays_cancelled_and_keeps_what_it_issued,
     only_a_run_whose_lease_lapsed_is_failed_whichever_replica_sweeps,
@@ -445,6 +446,154 @@ async fn a_retired_key_keeps_verifying_what_it_signed(backend: Backend) {
     assert!(
         refused.to_string().contains("another public key"),
         "{refused:#}"
+    );
+    db.close().await;
+}
+
+/// Issue 18 §2: an installation with an SM2 key beside its Ed25519 key issues certificates
+/// signed with both (QR payload version 3) and checkpoints with two signature lines; both
+/// verify online (by id, QR and PDF) and offline (against the published JWK Set), and a payload
+/// whose SM2 signature is wrong is NOT GENUINE though its Ed25519 signature holds.
+async fn an_installation_that_chose_sm2_signs_certificates_and_checkpoints_with_both_keys(
+    backend: Backend,
+) {
+    let Some(Fixture {
+        test_db: _test_db,
+        db,
+        dir,
+        svc: plain,
+    }) = Fixture::open(backend).await
+    else {
+        return;
+    };
+    assert_eq!(plain.active_sm2_kid(), None, "off by default");
+    let keys_dir = dir.path().join("keys");
+    tica_certificate::keys::ensure_dev_sm2_key(&keys_dir, "test-sm2-1").unwrap();
+    let nowhere = tica_certificate::startup::channel("http://127.0.0.1:9").unwrap();
+    let svc = tica_certificate::startup::build(
+        db.clone(),
+        nowhere.clone(),
+        nowhere,
+        &keys_dir,
+        None,
+        plain.config().clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (svc.active_kid(), svc.active_sm2_kid()),
+        ("test-1", Some("test-sm2-1"))
+    );
+    let mut run = support::stored_run(&db, 1, 0).await.unwrap();
+    svc.process(
+        &mut run,
+        vec![certified_event(0)],
+        &keys_for(1),
+        &mut Numbers::new(),
+    )
+    .await
+    .unwrap();
+    let signed = all(&db).await.remove(0);
+    assert_eq!(signed.signature.len(), 128, "Ed25519 and SM2");
+    let scanned = tica_credential::qr::parse_qr(&signed.doc.qr_text).unwrap();
+    assert_eq!(
+        tica_credential::qr::sm2_kid(&scanned.protected).as_deref(),
+        Some("test-sm2-1")
+    );
+    assert_eq!(
+        (scanned.protected.clone(), scanned.signature.clone()),
+        (signed.payload.clone(), signed.signature.clone())
+    );
+
+    // Online: by id, by QR, by PDF.
+    for subject in [
+        Subject::Id(signed.id.clone()),
+        Subject::Qr(signed.doc.qr_text.clone()),
+        Subject::Pdf(svc.pdf_of(&signed.id).await.unwrap()),
+    ] {
+        assert_eq!(svc.verify(subject).await.unwrap().verdict, Verdict::Valid);
+    }
+    // Offline: the published keys, Ed25519 and SM2 side by side.
+    let jwks: serde_json::Value = serde_json::from_str(&svc.jwks_json()).unwrap();
+    let set = tica_credential::key_set_from_jwks(&jwks).unwrap();
+    assert!(set.get("test-1").is_some() && set.get_sm2("test-sm2-1").is_some());
+    let offline = |text: &str| {
+        tica_credential::qr::verify_qr_with(
+            text,
+            set.issuer.as_deref(),
+            &|kid| set.get(kid),
+            &|kid| set.get_sm2(kid),
+        )
+    };
+    assert_eq!(offline(&signed.doc.qr_text).unwrap().version, 3);
+    let kinds: Vec<(String, &str)> = svc
+        .signing_keys()
+        .iter()
+        .map(|k| (k.kid.clone(), k.algorithm()))
+        .collect();
+    assert!(kinds.contains(&("test-sm2-1".into(), "SM2")), "{kinds:?}");
+
+    // The attacker: the SM2 signature replaced (by another SM2 key's), Ed25519's untouched.
+    let forger = tica_credential::gm::Sm2Key::from_secret(&[6; 32]).unwrap();
+    let base = svc.config().base_url.clone();
+    let claims = tica_credential::qr::decode_claims(&signed.id, &signed.payload).unwrap();
+    let genuine_ed = {
+        let mut sig = [0u8; 64];
+        sig.copy_from_slice(&signed.signature[..64]);
+        sig
+    };
+    let forged_sm2 = tica_credential::qr::sign_claims_dual(
+        &base,
+        &claims,
+        &ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+        "test-sm2-1",
+        &forger,
+    )
+    .unwrap();
+    assert_eq!(forged_sm2.protected, signed.payload, "the same claims");
+    let forged = tica_credential::qr::SignedClaims {
+        signature: genuine_ed,
+        ..forged_sm2
+    };
+    let text = tica_credential::qr::encode_qr(&base, &signed.id, &forged).unwrap();
+    assert_eq!(
+        offline(&text),
+        Err(tica_credential::CredentialError::BadSignature)
+    );
+    let online = svc.verify(Subject::Qr(text)).await.unwrap();
+    assert_eq!(online.verdict, Verdict::NotGenuine);
+
+    // The register: the checkpoint carries an SM2 line beside the Ed25519 one.
+    let checkpoint = svc.log_checkpoint(0).await.unwrap();
+    assert_eq!(
+        checkpoint
+            .sm2
+            .as_ref()
+            .map(|(kid, sig)| (kid.as_str(), sig.len())),
+        Some(("test-sm2-1", 64))
+    );
+    let note = svc.signed_checkpoint(&checkpoint).unwrap();
+    let origin = &svc.config().log_origin;
+    let trusted: Vec<tica_credential::note::VerifierKey> = svc
+        .log_verifier_keys()
+        .iter()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    let sm2_only: Vec<_> = trusted
+        .iter()
+        .filter(|k| matches!(k.public_key(), tica_credential::note::NoteKey::Sm2(_)))
+        .cloned()
+        .collect();
+    assert_eq!(sm2_only.len(), 1);
+    assert_eq!(sm2_only[0].name(), origin);
+    let opened = tica_credential::note::open(note.as_bytes(), &trusted).unwrap();
+    assert_eq!(opened.verified.len(), 2, "{note}");
+    assert_eq!(
+        tica_credential::note::open(note.as_bytes(), &sm2_only)
+            .unwrap()
+            .verified
+            .len(),
+        1
     );
     db.close().await;
 }

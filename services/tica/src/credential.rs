@@ -168,8 +168,13 @@ pub fn run_verify(args: VerifyArgs) -> Offline {
         );
         return Offline::Usage;
     };
-    let claims = match tica_credential::qr::verify_qr(&args.qr, Some(&issuer), &|kid| keys.get(kid))
-    {
+    // A payload signed with SM2 too (version 3) is genuine only when both signatures hold.
+    let claims = match tica_credential::qr::verify_qr_with(
+        &args.qr,
+        Some(&issuer),
+        &|kid| keys.get(kid),
+        &|kid| keys.get_sm2(kid),
+    ) {
         Ok(claims) => claims,
         Err(error) => {
             println!("无法验证 NOT GENUINE: {error}");
@@ -238,6 +243,14 @@ pub fn run_verify(args: VerifyArgs) -> Offline {
         ("密钥 key", &claims.kid),
     ] {
         println!("  {label}: {value}");
+    }
+    if let Some(sm2_kid) = args
+        .qr
+        .split_once('#')
+        .and_then(|_| tica_credential::qr::parse_qr(&args.qr).ok())
+        .and_then(|scanned| tica_credential::qr::sm2_kid(&scanned.protected))
+    {
+        println!("  SM2 密钥 SM2 key: {sm2_kid}");
     }
     outcome
 }

@@ -215,6 +215,9 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Suite> {
         .unwrap_or_else(|| args.data_dir.join("certificate-keys"));
     if args.cert_keys.is_none() {
         tica_certificate::keys::ensure_dev_key(&key_dir, "dev-1")?;
+        if args.certificate_public.sm2 {
+            tica_certificate::keys::ensure_dev_sm2_key(&key_dir, "dev-sm2-1")?;
+        }
     }
     let secret =
         tica_certificate::startup::search_secret(&args.data_dir.join("certificate-search.secret"))?;

@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+pub mod gm;
 pub mod jsonld;
 pub mod merkle;
 pub mod note;
@@ -281,12 +282,19 @@ pub struct KeySet {
     pub issuer: Option<String>,
     /// The keys by key id.
     pub keys: BTreeMap<String, qr::PublishedKey>,
+    /// The SM2 keys (`kty` EC, `crv` SM2) by key id, of an installation that signs with SM2 too.
+    pub sm2: BTreeMap<String, qr::PublishedSm2Key>,
 }
 
 impl KeySet {
     /// The key `kid` with its span.
     pub fn get(&self, kid: &str) -> Option<qr::PublishedKey> {
         self.keys.get(kid).copied()
+    }
+
+    /// The SM2 key `kid` with its span.
+    pub fn get_sm2(&self, kid: &str) -> Option<qr::PublishedSm2Key> {
+        self.sm2.get(kid).copied()
     }
 }
 
@@ -296,6 +304,7 @@ impl KeySet {
 pub fn key_set_from_jwks(jwks: &Value) -> Result<KeySet, CredentialError> {
     let plain = keys_from_jwks(jwks)?;
     let mut keys = BTreeMap::new();
+    let mut sm2 = BTreeMap::new();
     for entry in jwks
         .get("keys")
         .and_then(Value::as_array)
@@ -305,7 +314,15 @@ pub fn key_set_from_jwks(jwks: &Value) -> Result<KeySet, CredentialError> {
         let Some(kid) = entry.get("kid").and_then(Value::as_str) else {
             continue;
         };
-        let Some(key) = plain.get(kid) else { continue };
+        let sm2_key = gm::Sm2PublicKey::from_jwk(entry)?;
+        if sm2_key.is_none() && !plain.contains_key(kid) {
+            continue;
+        }
+        if sm2_key.is_some() && (plain.contains_key(kid) || sm2.contains_key(kid)) {
+            return Err(CredentialError::Malformed(format!(
+                "key {kid} is published twice"
+            )));
+        }
         let time = |member: &str| -> Result<Option<i64>, CredentialError> {
             match entry.get(member) {
                 None | Some(Value::Null) => Ok(None),
@@ -319,16 +336,34 @@ pub fn key_set_from_jwks(jwks: &Value) -> Result<KeySet, CredentialError> {
                 ))),
             }
         };
-        keys.insert(
-            kid.to_owned(),
-            qr::PublishedKey {
-                key: *key,
-                activated_micros: time("activated")?.unwrap_or(i64::MIN),
-                retired_micros: time("retired")?,
-            },
-        );
+        let (activated_micros, retired_micros) =
+            (time("activated")?.unwrap_or(i64::MIN), time("retired")?);
+        match (sm2_key, plain.get(kid)) {
+            (Some(key), _) => {
+                sm2.insert(
+                    kid.to_owned(),
+                    qr::PublishedSm2Key {
+                        key,
+                        activated_micros,
+                        retired_micros,
+                    },
+                );
+            }
+            (None, Some(key)) => {
+                keys.insert(
+                    kid.to_owned(),
+                    qr::PublishedKey {
+                        key: *key,
+                        activated_micros,
+                        retired_micros,
+                    },
+                );
+            }
+            (None, None) => {}
+        }
     }
     Ok(KeySet {
+        sm2,
         issuer: jwks
             .get("issuer")
             .and_then(Value::as_str)

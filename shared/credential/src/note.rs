@@ -15,6 +15,14 @@
 //! a checkpoint once, and a second line for a key can only be a mistake or an attempt to confuse.
 //! Signatures by unknown keys are ignored, as the specification requires, but at least one
 //! trusted key must have signed, and a trusted key's signature that fails rejects the whole note.
+//!
+//! An installation that signs with SM2 too (issue 18 §2) adds a second line under the same key
+//! name: SM2 with SM3 over the same text, `r ‖ s`, with the key id
+//! `SHA-256(name ‖ "\n" ‖ 0xff ‖ "1.2.156.10197.1.501" ‖ 65-byte public key)[:4]` — the signature
+//! type `0xff` the specification reserves for unassigned types, followed by the OID of
+//! SM2-with-SM3 as its longer identifier ([`crate::gm::NOTE_TYPE`]). Its verifier key string is
+//! `<name>+<hex key id>+<base64(0xff ‖ OID ‖ key)>`. A verifier that knows only the Ed25519 key
+//! ignores the SM2 line (another key id), as the specification requires.
 
 use std::fmt;
 
@@ -105,12 +113,60 @@ fn key_id_of_encoded(name: &str, encoded: &[u8]) -> u32 {
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
-/// A trusted Ed25519 key with its name, as a verifier key string names it.
+/// The public key of a verifier key: Ed25519, or SM2 (`0xff` and the OID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoteKey {
+    /// Signature type `0x01`.
+    Ed25519(VerifyingKey),
+    /// Signature type `0xff` ‖ `1.2.156.10197.1.501`.
+    Sm2(crate::gm::Sm2PublicKey),
+}
+
+impl NoteKey {
+    /// The signature type's bytes followed by the public key, as key ids hash it.
+    fn encoded(&self) -> Vec<u8> {
+        match self {
+            NoteKey::Ed25519(public) => encoded_key(public),
+            NoteKey::Sm2(public) => encoded_sm2(public),
+        }
+    }
+
+    fn verifies(&self, text: &[u8], signature: &[u8]) -> bool {
+        match self {
+            NoteKey::Ed25519(public) => Signature::from_slice(signature)
+                .is_ok_and(|sig| public.verify_strict(text, &sig).is_ok()),
+            NoteKey::Sm2(public) => public.verify(text, signature),
+        }
+    }
+}
+
+fn encoded_sm2(public: &crate::gm::Sm2PublicKey) -> Vec<u8> {
+    let mut encoded = crate::gm::NOTE_TYPE.to_vec();
+    encoded.extend_from_slice(public.as_bytes());
+    encoded
+}
+
+/// The key id of an SM2 key named `name`:
+/// `SHA-256(name ‖ "\n" ‖ 0xff ‖ "1.2.156.10197.1.501" ‖ 65-byte public key)[:4]`.
+pub fn sm2_key_id(name: &str, public: &crate::gm::Sm2PublicKey) -> u32 {
+    key_id_of_encoded(name, &encoded_sm2(public))
+}
+
+/// The SM2 signature line of `text` by `key` under `name` (see the module's documentation).
+pub fn sm2_signature(text: &str, name: &str, key: &crate::gm::Sm2Key) -> NoteSignature {
+    NoteSignature {
+        name: name.to_owned(),
+        key_id: sm2_key_id(name, &key.public()),
+        signature: key.sign(text.as_bytes()).to_vec(),
+    }
+}
+
+/// A trusted key with its name, as a verifier key string names it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VerifierKey {
     name: String,
     key_id: u32,
-    public: VerifyingKey,
+    public: NoteKey,
 }
 
 impl fmt::Debug for VerifierKey {
@@ -127,7 +183,7 @@ impl fmt::Display for VerifierKey {
             "{}+{:08x}+{}",
             self.name,
             self.key_id,
-            B64.encode(encoded_key(&self.public))
+            B64.encode(self.public.encoded())
         )
     }
 }
@@ -151,7 +207,21 @@ impl VerifierKey {
         Ok(VerifierKey {
             name: name.to_owned(),
             key_id: key_id(name, public),
-            public: *public,
+            public: NoteKey::Ed25519(*public),
+        })
+    }
+
+    /// The verifier of the SM2 key `public` under `name`.
+    pub fn sm2(name: &str, public: &crate::gm::Sm2PublicKey) -> Result<VerifierKey, NoteError> {
+        if !valid_key_name(name) {
+            return Err(NoteError::MalformedKey(format!(
+                "the key name {name:?} is empty or holds a space or a plus sign"
+            )));
+        }
+        Ok(VerifierKey {
+            name: name.to_owned(),
+            key_id: sm2_key_id(name, public),
+            public: NoteKey::Sm2(*public),
         })
     }
 
@@ -183,14 +253,25 @@ impl VerifierKey {
                 "the key id {hex_id} is not the one of this name and key"
             )));
         }
+        if let Some(sm2) = encoded.strip_prefix(crate::gm::NOTE_TYPE) {
+            let public = crate::gm::Sm2PublicKey::from_sec1(sm2)
+                .filter(|_| sm2.len() == crate::gm::PUBLIC_KEY_LEN)
+                .ok_or_else(|| bad("not a 65-byte SM2 public key"))?;
+            return Ok(VerifierKey {
+                name: name.to_owned(),
+                key_id: id,
+                public: NoteKey::Sm2(public),
+            });
+        }
         if algorithm != ED25519 {
             return Err(bad(&format!(
-                "signature type {algorithm:#04x} is not Ed25519 (0x01)"
+                "signature type {algorithm:#04x} is neither Ed25519 (0x01) nor SM2 (0xff ‖ 1.2.156.10197.1.501)"
             )));
         }
         let public = <[u8; 32]>::try_from(raw)
             .ok()
             .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
+            .map(NoteKey::Ed25519)
             .ok_or_else(|| bad("not a 32-byte Ed25519 public key"))?;
         Ok(VerifierKey {
             name: name.to_owned(),
@@ -209,8 +290,8 @@ impl VerifierKey {
         self.key_id
     }
 
-    /// The Ed25519 public key.
-    pub fn public_key(&self) -> &VerifyingKey {
+    /// The public key.
+    pub fn public_key(&self) -> &NoteKey {
         &self.public
     }
 }
@@ -377,9 +458,10 @@ pub fn open(message: &[u8], trusted: &[VerifierKey]) -> Result<Note, NoteError> 
                 key_id: signature.key_id,
             });
         }
-        let valid = Signature::from_slice(&signature.signature)
-            .is_ok_and(|sig| key.public.verify_strict(note.text.as_bytes(), &sig).is_ok());
-        if !valid {
+        if !key
+            .public
+            .verifies(note.text.as_bytes(), &signature.signature)
+        {
             return Err(NoteError::BadSignature {
                 name: signature.name,
                 key_id: signature.key_id,
@@ -439,7 +521,10 @@ mod tests {
         assert_eq!(peter().name(), "PeterNeumann");
         assert_eq!(peter().key_id(), 0xc74f20a3);
         // The key id is SHA-256(name ‖ "\n" ‖ 0x01 ‖ key)[:4].
-        assert_eq!(key_id("PeterNeumann", peter().public_key()), 0xc74f20a3);
+        assert_eq!(
+            key_id("PeterNeumann", &peter_signing_key().verifying_key()),
+            0xc74f20a3
+        );
         let signing = peter_signing_key();
         assert_eq!(
             VerifierKey::ed25519("PeterNeumann", &signing.verifying_key()).unwrap(),
@@ -481,9 +566,11 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(VerifierKey::ed25519("Peter Neumann", peter().public_key()).is_err());
-        assert!(VerifierKey::ed25519("a+b", peter().public_key()).is_err());
-        assert!(VerifierKey::ed25519("", peter().public_key()).is_err());
+        assert!(
+            VerifierKey::ed25519("Peter Neumann", &peter_signing_key().verifying_key()).is_err()
+        );
+        assert!(VerifierKey::ed25519("a+b", &peter_signing_key().verifying_key()).is_err());
+        assert!(VerifierKey::ed25519("", &peter_signing_key().verifying_key()).is_err());
     }
 
     /// Go's TestSign: the same key and text give the same signed note, byte for byte.
@@ -541,7 +628,7 @@ mod tests {
         // (Go: "ambiguous key EnochRoot+af0cfe78"), whether or not the keys differ; unused, it
         // does not matter.
         let impostor = VerifierKey {
-            public: *peter().public_key(),
+            public: NoteKey::Ed25519(peter_signing_key().verifying_key()),
             ..enoch()
         };
         for twice in [
@@ -637,5 +724,52 @@ mod tests {
         let key = peter_signing_key();
         let note = sign(text, "PeterNeumann", &key);
         assert_eq!(open(note.as_bytes(), &[peter()]).unwrap().text, text);
+    }
+
+    /// Issue 18 §2: a checkpoint signed with Ed25519 and SM2 under one name opens for a
+    /// verifier of either key or both; a wrong SM2 line is caught by whoever trusts SM2.
+    #[test]
+    fn a_note_signed_with_ed25519_and_sm2_opens_for_either_key_and_a_bad_sm2_line_fails() {
+        let name = "tica.example/log";
+        let ed = peter_signing_key();
+        let sm2 = crate::gm::Sm2Key::from_secret(&[9; 32]).unwrap();
+        let ed_line = NoteSignature {
+            name: name.into(),
+            key_id: key_id(name, &ed.verifying_key()),
+            signature: ed.sign(TEXT.as_bytes()).to_bytes().to_vec(),
+        };
+        let sm2_line = sm2_signature(TEXT, name, &sm2);
+        assert_eq!(sm2_line.signature.len(), 64);
+        let note = encode(TEXT, &[ed_line.clone(), sm2_line.clone()]);
+        let ed_key = VerifierKey::ed25519(name, &ed.verifying_key()).unwrap();
+        let sm2_key = VerifierKey::sm2(name, &sm2.public()).unwrap();
+        // The verifier key string reads back, and names the type by 0xff and the OID.
+        let text = sm2_key.to_string();
+        assert_eq!(VerifierKey::parse(&text).unwrap(), sm2_key);
+        let encoded = B64.decode(text.splitn(3, '+').nth(2).unwrap()).unwrap();
+        assert!(encoded.starts_with(b"\xff1.2.156.10197.1.501"));
+        assert_eq!(encoded.len(), 1 + 19 + 65);
+
+        let both = open(note.as_bytes(), &[ed_key.clone(), sm2_key.clone()]).unwrap();
+        assert_eq!(both.verified, [ed_line.clone(), sm2_line.clone()]);
+        let only_ed = open(note.as_bytes(), std::slice::from_ref(&ed_key)).unwrap();
+        assert_eq!(only_ed.unverified, std::slice::from_ref(&sm2_line));
+        let only_sm2 = open(note.as_bytes(), std::slice::from_ref(&sm2_key)).unwrap();
+        assert_eq!(only_sm2.verified, std::slice::from_ref(&sm2_line));
+
+        // The SM2 line altered: whoever trusts the SM2 key rejects the note.
+        let mut bad = sm2_line.clone();
+        bad.signature[5] ^= 1;
+        let altered = encode(TEXT, &[ed_line.clone(), bad]);
+        assert!(matches!(
+            open(altered.as_bytes(), &[ed_key.clone(), sm2_key.clone()]),
+            Err(NoteError::BadSignature { .. })
+        ));
+        // Another text under the genuine SM2 line.
+        let other = encode("another text\n", &[sm2_line]);
+        assert!(matches!(
+            open(other.as_bytes(), &[sm2_key]),
+            Err(NoteError::BadSignature { .. })
+        ));
     }
 }

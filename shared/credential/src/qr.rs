@@ -21,6 +21,13 @@
 //!   `[claims, signature]`, UTF-8 texts, the signature over `id 0x1F claims`. Still verified;
 //!   its base URL is checked against the expected issuer, not signed.
 //!
+//! - **Version 3** (issued while the installation signs with SM2 too, issue 18 §2): version 2's
+//!   claims with an 11th member, the SM2 key's id (`[3, kid, …, issued, sm2 kid]`), followed by
+//!   two signatures of the same message (`"tica-qr-v3" 0x1F base-url 0x1F id 0x1F claims`): the
+//!   Ed25519 one by `kid`, then the SM2-with-SM3 one by the SM2 key ([`crate::gm`]), 64 bytes
+//!   each. Both must hold; a verifier that does not know the SM2 key does not accept the payload.
+//!   The stored signature of such a certificate is the 128 bytes of both.
+//!
 //! Verification never re-encodes: the signature covers exactly the bytes carried. A key signs
 //! only within its published span: a payload dated outside its key's activation and retirement
 //! (China's calendar days) is refused even when the signature holds — a retired key that leaked
@@ -35,7 +42,7 @@ use crate::CredentialError;
 /// What a certificate's QR code says, signed: what an HR office needs to see.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QrClaims {
-    /// Payload format version (1 or 2).
+    /// Payload format version (1, 2, or 3 when signed with SM2 too).
     pub version: u8,
     /// The signing key's id.
     pub kid: String,
@@ -74,6 +81,13 @@ pub const EC_LEVEL: qrcode::EcLevel = qrcode::EcLevel::Q;
 /// by the region office to a school with a long name) 15, with 72 bits to spare; 16 leaves room
 /// for about 19 more Chinese characters (a 61.7 mm code at 0.762 mm a module).
 pub const MAX_VERSION: i16 = 16;
+/// The largest QR version of a payload signed with SM2 too (version 3, [`sign_claims_dual`]):
+/// the second signature and an SM2 key id of 14 characters (`640000-2026-s1`) take 80 bytes
+/// more, up to three QR versions (measured: a typical certificate 13 → 16, the longest
+/// realistic 15 → 17, every text at the budget's limit 16 → 19:
+/// `a_dual_signed_certificate_needs_up_to_three_qr_versions_more`). Version 19 is 93 modules,
+/// 70.9 mm at 0.762 mm a module; `tica-pdf`'s scan tests decode it from the same bad copies.
+pub const MAX_VERSION_DUAL: i16 = 19;
 
 /// The QR budget of what the roster stores (issue 16): the claims carry the teacher's, the
 /// school's and the issuer's names in GB 18030 (2 bytes a common Chinese character, 4 one of
@@ -97,6 +111,10 @@ pub fn gb18030_len(text: &str) -> usize {
 
 /// What a version-2 signature starts with (domain separation from every other signature).
 const V2_CONTEXT: &[u8] = b"tica-qr-v2";
+/// What a version-3 signature starts with.
+const V3_CONTEXT: &[u8] = b"tica-qr-v3";
+/// The payload version of certificates signed with Ed25519 and SM2 ([`sign_claims_dual`]).
+pub const VERSION_DUAL: u8 = 3;
 /// Bytes in an Ed25519 signature.
 const SIGNATURE_LEN: usize = 64;
 
@@ -125,15 +143,44 @@ impl PublishedKey {
     /// key's signature: from the day it was activated to the day it retired, both included
     /// (certificates carry a date, not an instant).
     pub fn in_force_on(&self, issued: &str) -> bool {
-        let Some(day) = day_number(issued) else {
-            return false;
-        };
-        let after_start =
-            self.activated_micros == i64::MIN || day >= china_day(self.activated_micros);
-        let before_end = self
-            .retired_micros
-            .is_none_or(|retired| day <= china_day(retired));
-        after_start && before_end
+        in_span(self.activated_micros, self.retired_micros, issued)
+    }
+}
+
+/// Whether a certificate dated `issued` falls in a key's span (see [`PublishedKey::in_force_on`]).
+fn in_span(activated_micros: i64, retired_micros: Option<i64>, issued: &str) -> bool {
+    let Some(day) = day_number(issued) else {
+        return false;
+    };
+    let after_start = activated_micros == i64::MIN || day >= china_day(activated_micros);
+    let before_end = retired_micros.is_none_or(|retired| day <= china_day(retired));
+    after_start && before_end
+}
+
+/// A published SM2 key and the span in which it signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishedSm2Key {
+    /// The public key.
+    pub key: crate::gm::Sm2PublicKey,
+    /// When it started signing (µs since the epoch); `i64::MIN` when unknown.
+    pub activated_micros: i64,
+    /// When it stopped signing (µs); `None` while it signs.
+    pub retired_micros: Option<i64>,
+}
+
+impl PublishedSm2Key {
+    /// A key with no known span: it covers every date.
+    pub fn unbounded(key: crate::gm::Sm2PublicKey) -> PublishedSm2Key {
+        PublishedSm2Key {
+            key,
+            activated_micros: i64::MIN,
+            retired_micros: None,
+        }
+    }
+
+    /// As [`PublishedKey::in_force_on`].
+    pub fn in_force_on(&self, issued: &str) -> bool {
+        in_span(self.activated_micros, self.retired_micros, issued)
     }
 }
 
@@ -249,8 +296,17 @@ fn valid_date_number(n: u64) -> Option<String> {
 
 /// The version-2 CBOR bytes of `claims` (id left out).
 fn encode_v2(claims: &QrClaims) -> Result<Vec<u8>, CredentialError> {
-    let value = Value::Array(vec![
-        Value::Integer(2.into()),
+    encode_array(2, claims, None)
+}
+
+/// The CBOR claims of version 2, or of version 3 with the SM2 key id last.
+fn encode_array(
+    version: u8,
+    claims: &QrClaims,
+    sm2_kid: Option<&str>,
+) -> Result<Vec<u8>, CredentialError> {
+    let mut items = vec![
+        Value::Integer(version.into()),
         Value::Text(claims.kid.clone()),
         Value::Text(claims.number.clone()),
         Value::Bytes(gb18030(&claims.name)),
@@ -260,8 +316,23 @@ fn encode_v2(claims: &QrClaims) -> Result<Vec<u8>, CredentialError> {
         Value::Integer(grade_number(&claims.grade)?.into()),
         Value::Bytes(gb18030(&claims.issuer)),
         Value::Integer(date_number(&claims.issued)?.into()),
-    ]);
-    Ok(cbor(&value))
+    ];
+    items.extend(sm2_kid.map(|kid| Value::Text(kid.to_owned())));
+    Ok(cbor(&Value::Array(items)))
+}
+
+/// The SM2 key id a version-3 payload's claims name; None for other versions (or what is not
+/// claims at all).
+pub fn sm2_kid(protected: &[u8]) -> Option<String> {
+    let Ok(Value::Array(items)) = ciborium::from_reader::<Value, _>(protected) else {
+        return None;
+    };
+    match items.as_slice() {
+        [version, .., kid] if items.len() == 11 && version.as_integer() == Some(3.into()) => {
+            kid.as_text().map(str::to_owned)
+        }
+        _ => None,
+    }
 }
 
 /// Reads the claims of either version from their CBOR bytes, for certificate `id`. Nothing is
@@ -303,7 +374,20 @@ pub fn decode_claims(id: &str, protected: &[u8]) -> Result<QrClaims, CredentialE
                 issued: w.9,
             })
         }
-        Some(2) => {
+        Some(version @ (2 | 3)) => {
+            let fields = if version == 3 {
+                match items.as_slice() {
+                    [head @ .., kid] if items.len() == 11 => {
+                        if kid.as_text().is_none_or(str::is_empty) {
+                            return Err(malformed("the SM2 key id is not text"));
+                        }
+                        head
+                    }
+                    _ => return Err(malformed("version 3 claims have eleven members")),
+                }
+            } else {
+                items.as_slice()
+            };
             let [
                 _,
                 kid,
@@ -315,7 +399,7 @@ pub fn decode_claims(id: &str, protected: &[u8]) -> Result<QrClaims, CredentialE
                 grade,
                 issuer,
                 issued,
-            ] = items.as_slice()
+            ] = fields
             else {
                 return Err(malformed("version 2 claims have ten members"));
             };
@@ -343,7 +427,7 @@ pub fn decode_claims(id: &str, protected: &[u8]) -> Result<QrClaims, CredentialE
                 .and_then(valid_date_number)
                 .ok_or_else(|| malformed("the issue date is not YYYYMMDD"))?;
             Ok(QrClaims {
-                version: 2,
+                version,
                 kid: text(kid, "key id")?,
                 id: id.to_owned(),
                 number: text(number, "number")?,
@@ -372,6 +456,18 @@ pub struct SignedClaims {
     pub protected: Vec<u8>,
     /// Ed25519 over the version's signed message.
     pub signature: [u8; 64],
+    /// SM2 over the same message (version 3 only), `r ‖ s`.
+    pub sm2_signature: Option<[u8; 64]>,
+}
+
+impl SignedClaims {
+    /// The signature bytes the payload carries after the claims, and the certificate's record
+    /// stores: Ed25519's, then SM2's when there is one.
+    pub fn signature_bytes(&self) -> Vec<u8> {
+        let mut out = self.signature.to_vec();
+        out.extend(self.sm2_signature.iter().flatten());
+        out
+    }
 }
 
 /// Signs `claims` with `key` as a version-2 payload of the issuer whose verification pages
@@ -385,6 +481,33 @@ pub fn sign_claims(
     let message = signed_message(2, &normalize_base(base_url), &claims.id, &protected);
     Ok(SignedClaims {
         signature: key.sign(&message).to_bytes(),
+        sm2_signature: None,
+        protected,
+    })
+}
+
+/// Signs `claims` as a version-3 payload: with `key` (Ed25519, the claims' `kid`) and with the
+/// SM2 key `sm2_kid`, both over the same message.
+pub fn sign_claims_dual(
+    base_url: &str,
+    claims: &QrClaims,
+    key: &SigningKey,
+    sm2_kid: &str,
+    sm2_key: &crate::gm::Sm2Key,
+) -> Result<SignedClaims, CredentialError> {
+    if sm2_kid.is_empty() {
+        return Err(CredentialError::Malformed("the SM2 key has no id".into()));
+    }
+    let protected = encode_array(VERSION_DUAL, claims, Some(sm2_kid))?;
+    let message = signed_message(
+        VERSION_DUAL,
+        &normalize_base(base_url),
+        &claims.id,
+        &protected,
+    );
+    Ok(SignedClaims {
+        signature: key.sign(&message).to_bytes(),
+        sm2_signature: Some(sm2_key.sign(&message)),
         protected,
     })
 }
@@ -410,7 +533,7 @@ pub fn encode_qr(
     signed: &SignedClaims,
 ) -> Result<String, CredentialError> {
     let mut payload = signed.protected.clone();
-    payload.extend_from_slice(&signed.signature);
+    payload.extend_from_slice(&signed.signature_bytes());
     let text = format!(
         "{}/C/{}#{}",
         upper_origin(base_url.trim().trim_end_matches('/')),
@@ -418,9 +541,14 @@ pub fn encode_qr(
         to_digits(&payload)
     );
     let version = qr_version(&text)?;
-    if version > MAX_VERSION {
+    let max = if signed.sm2_signature.is_some() {
+        MAX_VERSION_DUAL
+    } else {
+        MAX_VERSION
+    };
+    if version > max {
         return Err(CredentialError::Malformed(format!(
-            "the QR code would need version {version} (at most {MAX_VERSION}): {} characters",
+            "the QR code would need version {version} (at most {max}): {} characters",
             text.len()
         )));
     }
@@ -430,6 +558,9 @@ pub fn encode_qr(
 /// Verifies a payload: `signature` by the key `resolve` gives for the payload's key id, over
 /// what its version signs (for version 2, `base_url` is part of it), and the key in force on
 /// the payload's issue date. The claims when genuine.
+///
+/// A version-3 payload (signed with SM2 too) is refused here as signed by an unknown key: its
+/// SM2 signature needs [`verify_signed_with`].
 pub fn verify_signed(
     base_url: &str,
     id: &str,
@@ -437,19 +568,65 @@ pub fn verify_signed(
     signature: &[u8],
     resolve: &dyn Fn(&str) -> Option<PublishedKey>,
 ) -> Result<QrClaims, CredentialError> {
+    verify_signed_with(base_url, id, protected, signature, resolve, &|_| None)
+}
+
+/// As [`verify_signed`], with `resolve_sm2` giving the published SM2 keys: a version-3 payload
+/// is genuine only when its Ed25519 signature by `kid` AND its SM2 signature by its SM2 key
+/// both hold, each key in force on the payload's date.
+pub fn verify_signed_with(
+    base_url: &str,
+    id: &str,
+    protected: &[u8],
+    signature: &[u8],
+    resolve: &dyn Fn(&str) -> Option<PublishedKey>,
+    resolve_sm2: &dyn Fn(&str) -> Option<PublishedSm2Key>,
+) -> Result<QrClaims, CredentialError> {
     let claims = decode_claims(id, protected)?;
+    let dual = claims.version == VERSION_DUAL;
     let key =
         resolve(&claims.kid).ok_or_else(|| CredentialError::UnknownKey(claims.kid.clone()))?;
-    let signature = <[u8; 64]>::try_from(signature)
+    let sm2_key = if dual {
+        let kid = sm2_kid(protected).unwrap_or_default();
+        let key = resolve_sm2(&kid).ok_or_else(|| CredentialError::UnknownKey(kid.clone()))?;
+        Some((kid, key))
+    } else {
+        None
+    };
+    let expected = if dual {
+        SIGNATURE_LEN + crate::gm::SIGNATURE_LEN
+    } else {
+        SIGNATURE_LEN
+    };
+    if signature.len() != expected {
+        return Err(CredentialError::Malformed(format!(
+            "the signature is not {expected} bytes"
+        )));
+    }
+    let (ed25519, sm2) = signature.split_at(SIGNATURE_LEN);
+    let signature = <[u8; 64]>::try_from(ed25519)
         .map(|b| Signature::from_bytes(&b))
         .map_err(|_| CredentialError::Malformed("the signature is not 64 bytes".into()))?;
     let message = signed_message(claims.version, &normalize_base(base_url), id, protected);
     key.key
         .verify(&message, &signature)
         .map_err(|_| CredentialError::BadSignature)?;
+    if let Some((_, sm2_key)) = &sm2_key
+        && !sm2_key.key.verify(&message, sm2)
+    {
+        return Err(CredentialError::BadSignature);
+    }
     if !key.in_force_on(&claims.issued) {
         return Err(CredentialError::KeyNotInForce {
             kid: claims.kid,
+            issued: claims.issued,
+        });
+    }
+    if let Some((kid, sm2_key)) = sm2_key
+        && !sm2_key.in_force_on(&claims.issued)
+    {
+        return Err(CredentialError::KeyNotInForce {
+            kid,
             issued: claims.issued,
         });
     }
@@ -494,10 +671,17 @@ pub fn parse_qr(text: &str) -> Result<ScannedQr, CredentialError> {
     let (base, id) = parse_address(url)?;
     let (protected, signature) = if fragment.bytes().all(|b| b.is_ascii_digit()) {
         let mut bytes = from_digits(fragment).ok_or_else(|| malformed("the payload digits"))?;
-        if bytes.len() <= SIGNATURE_LEN {
-            return Err(malformed("the payload is shorter than a signature"));
+        // Version 3's claims (an array of eleven, 0x8b, whose first member is 3) carry two
+        // signatures after them; version 2's (ten, 0x8a) one.
+        let signatures = if bytes.starts_with(&[0x8b, VERSION_DUAL]) {
+            SIGNATURE_LEN + crate::gm::SIGNATURE_LEN
+        } else {
+            SIGNATURE_LEN
+        };
+        if bytes.len() <= signatures {
+            return Err(malformed("the payload is shorter than its signatures"));
         }
-        let signature = bytes.split_off(bytes.len() - SIGNATURE_LEN);
+        let signature = bytes.split_off(bytes.len() - signatures);
         (bytes, signature)
     } else {
         let bytes = data_encoding::BASE32_NOPAD
@@ -543,6 +727,16 @@ pub fn verify_qr(
     expected_base: Option<&str>,
     resolve: &dyn Fn(&str) -> Option<PublishedKey>,
 ) -> Result<QrClaims, CredentialError> {
+    verify_qr_with(text, expected_base, resolve, &|_| None)
+}
+
+/// As [`verify_qr`], with the published SM2 keys (see [`verify_signed_with`]).
+pub fn verify_qr_with(
+    text: &str,
+    expected_base: Option<&str>,
+    resolve: &dyn Fn(&str) -> Option<PublishedKey>,
+    resolve_sm2: &dyn Fn(&str) -> Option<PublishedSm2Key>,
+) -> Result<QrClaims, CredentialError> {
     let scanned = parse_qr(text)?;
     if let Some(expected) = expected_base {
         let expected = normalize_base(expected);
@@ -553,12 +747,13 @@ pub fn verify_qr(
             });
         }
     }
-    verify_signed(
+    verify_signed_with(
         &scanned.base_url,
         &scanned.id,
         &scanned.protected,
         &scanned.signature,
         resolve,
+        resolve_sm2,
     )
 }
 
@@ -598,7 +793,11 @@ fn split_origin(url: &str) -> (&str, &str) {
 fn signed_message(version: u8, base_url: &str, id: &str, protected: &[u8]) -> Vec<u8> {
     let mut message = Vec::with_capacity(protected.len() + base_url.len() + 48);
     if version >= 2 {
-        message.extend_from_slice(V2_CONTEXT);
+        message.extend_from_slice(if version == VERSION_DUAL {
+            V3_CONTEXT
+        } else {
+            V2_CONTEXT
+        });
         message.push(0x1f);
         message.extend_from_slice(base_url.as_bytes());
         message.push(0x1f);
@@ -1003,6 +1202,127 @@ mod tests {
                 "{v1:?}: {answer:?}"
             );
         }
+    }
+
+    fn sm2_key() -> crate::gm::Sm2Key {
+        crate::gm::Sm2Key::from_secret(&[5; 32]).unwrap()
+    }
+
+    fn known_sm2(kid: &str) -> Option<PublishedSm2Key> {
+        (kid == "340000-2026-sm2").then(|| PublishedSm2Key::unbounded(sm2_key().public()))
+    }
+
+    fn dual_text(base: &str, claims: &QrClaims, sm2: &crate::gm::Sm2Key) -> String {
+        let signed = sign_claims_dual(base, claims, &key(), "340000-2026-sm2", sm2).unwrap();
+        encode_qr(base, &claims.id, &signed).unwrap()
+    }
+
+    #[test]
+    fn a_dual_signed_payload_verifies_only_with_both_published_keys() {
+        let text = dual_text(BASE, &claims(), &sm2_key());
+        let dual = QrClaims {
+            version: VERSION_DUAL,
+            ..claims()
+        };
+        assert_eq!(
+            verify_qr_with(&text, Some(BASE), &known, &known_sm2).unwrap(),
+            dual
+        );
+        let scanned = parse_qr(&text).unwrap();
+        assert_eq!(scanned.signature.len(), 128);
+        assert_eq!(
+            sm2_kid(&scanned.protected).as_deref(),
+            Some("340000-2026-sm2")
+        );
+        assert_eq!(decode_claims(&dual.id, &scanned.protected).unwrap(), dual);
+        // A verifier that knows no SM2 key cannot call it genuine.
+        assert_eq!(
+            verify_qr(&text, Some(BASE), &known),
+            Err(CredentialError::UnknownKey("340000-2026-sm2".into()))
+        );
+        // Moved to another host: both signatures bind the base URL.
+        let moved = text.replace("VERIFY.AHEDU.GOV.CN", "VERIFY.AHEDU.GOV.CN.EVIL.EXAMPLE");
+        assert_eq!(
+            verify_qr_with(&moved, None, &known, &known_sm2),
+            Err(CredentialError::BadSignature)
+        );
+    }
+
+    /// The attacker holds the Ed25519 key (or a payload it signed) but not the SM2 key: the
+    /// payload is not genuine, whatever Ed25519 says.
+    #[test]
+    fn a_payload_whose_sm2_signature_is_wrong_is_not_genuine_though_ed25519_holds() {
+        let genuine =
+            sign_claims_dual(BASE, &claims(), &key(), "340000-2026-sm2", &sm2_key()).unwrap();
+        let forger = crate::gm::Sm2Key::from_secret(&[6; 32]).unwrap();
+        let forged_sm2 = dual_text(BASE, &claims(), &forger);
+        assert_eq!(
+            verify_qr_with(&forged_sm2, Some(BASE), &known, &known_sm2),
+            Err(CredentialError::BadSignature)
+        );
+        // One bit of the SM2 signature flipped, the Ed25519 signature untouched.
+        let mut flipped = genuine.clone();
+        flipped.sm2_signature.as_mut().unwrap()[10] ^= 1;
+        let text = encode_qr(BASE, &claims().id, &flipped).unwrap();
+        assert_eq!(
+            verify_qr_with(&text, Some(BASE), &known, &known_sm2),
+            Err(CredentialError::BadSignature)
+        );
+        // The SM2 signature cut off (a downgrade to one signature): not a payload at all.
+        let mut stripped = genuine.clone();
+        stripped.sm2_signature = None;
+        let text = encode_qr(BASE, &claims().id, &stripped).unwrap();
+        assert!(verify_qr_with(&text, Some(BASE), &known, &known_sm2).is_err());
+        // The SM2 key retired before the certificate's date.
+        let retired = |kid: &str| {
+            known_sm2(kid).map(|k| PublishedSm2Key {
+                retired_micros: Some(1_782_831_600_000_000), // 2026-06-30, China time
+                ..k
+            })
+        };
+        let text = encode_qr(BASE, &claims().id, &genuine).unwrap();
+        assert_eq!(
+            verify_qr_with(&text, Some(BASE), &known, &retired),
+            Err(CredentialError::KeyNotInForce {
+                kid: "340000-2026-sm2".into(),
+                issued: "2026-11-24".into()
+            })
+        );
+    }
+
+    /// The QR versions of the certificates of `the_longest_realistic_certificate_fits_…` and
+    /// `the_longest_accepted_texts_…` signed with SM2 too (issue 18 §2): 64 bytes of signature
+    /// and the SM2 key id cost two or three versions.
+    #[test]
+    fn a_dual_signed_certificate_needs_up_to_three_qr_versions_more() {
+        let typical = dual_text(BASE, &claims(), &sm2_key());
+        let longest = dual_text("https://zhengshu.jyt.nx.gov.cn", &ningxia(), &sm2_key());
+        let versions = (qr_version(&typical).unwrap(), qr_version(&longest).unwrap());
+        // Every text at the budget's limit (as `the_longest_accepted_texts_still_fit_the_largest_version`).
+        let base = format!("https://{}", "z".repeat(MAX_BASE_URL_CHARS - 8));
+        let mut largest = 0;
+        for name in [
+            "𠀀".repeat(MAX_NAME_BYTES / 4),
+            "泗".repeat(MAX_NAME_BYTES / 2),
+        ] {
+            let longest = QrClaims {
+                name,
+                school: "学".repeat(MAX_SCHOOL_BYTES / 2),
+                issuer: "局".repeat(MAX_ISSUER_BYTES / 2),
+                number: "640104-2026-999999".into(),
+                kid: "k".repeat(14),
+                ..ningxia()
+            };
+            let signed =
+                sign_claims_dual(&base, &longest, &key(), "640000-2026-s1", &sm2_key()).unwrap();
+            let text = encode_qr(&base, &longest.id, &signed).expect("the longest texts fit");
+            largest = largest.max(qr_version(&text).unwrap());
+        }
+        // Version 2 needs 13, 15 and 16 (`the_longest_realistic_certificate_fits_…`).
+        assert_eq!(
+            (versions.0, versions.1, largest),
+            (16, 17, MAX_VERSION_DUAL)
+        );
     }
 
     /// Version 1's claims bytes, as certificates issued before carry them.

@@ -236,6 +236,7 @@ fn signed_over(_rng: &mut Rng, protected: &[u8]) -> SignedClaims {
     SignedClaims {
         protected: protected.to_vec(),
         signature: key().sign(&message).to_bytes(),
+        sm2_signature: None,
     }
 }
 

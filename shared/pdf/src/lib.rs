@@ -7,12 +7,14 @@
 //!   `assets/`), embedded as its own subset. A character neither font has is refused
 //!   ([`PdfError::MissingGlyph`]), never printed as a box; [`unprintable`] is the same check
 //!   for text before it is stored.
-//! - The QR code is a 1-bit image mask at error correction level Q, version 16 at most: the
+//! - The QR code is a 1-bit image mask at error correction level Q, version 16 at most (19 for
+//!   a payload signed with SM2 too, issue 18): the
 //!   constants of `tica_credential::qr` ([`QR_EC_LEVEL`], [`MAX_QR_VERSION`]), by which the
 //!   service sizes the text too, so that every text it accepts prints. Modules are 3/100 inch
 //!   (0.762 mm) from a fixed lower left corner a whole number of hundredths of an inch from the
 //!   page's top left: whole device pixels at 100, 200, 300 and 600 dpi, never grey seams. A
-//!   typical certificate's code is version 13 (52.6 mm), the largest 61.7 mm; `tests/scan.rs`
+//!   typical certificate's code is version 13 (52.6 mm), the largest 61.7 mm (dual-signed: 16,
+//!   61.7 mm, and 19, 70.9 mm); `tests/scan.rs`
 //!   decodes them with `zbarimg` from a 100-dpi render and from 150-dpi renders blurred by 1 px,
 //!   turned by 3° or saved as a quality-30 JPEG (a 40 mm code at 0.5 mm modules failed the blur).
 //! - Under its caption (扫码验证), for when it will not scan: the verification address and code

@@ -10,7 +10,9 @@
 
 use qrcode::canvas::{Canvas, MaskPattern};
 use qrcode::{Color, Version};
-pub use tica_credential::qr::{EC_LEVEL as QR_EC_LEVEL, MAX_VERSION as MAX_QR_VERSION};
+/// The largest version a page prints: that of a payload signed with SM2 too (19), the credential
+/// refusing version-2 payloads beyond 16 before they get here.
+pub use tica_credential::qr::{EC_LEVEL as QR_EC_LEVEL, MAX_VERSION_DUAL as MAX_QR_VERSION};
 
 use crate::PdfError;
 
@@ -139,9 +141,9 @@ mod tests {
 
     #[test]
     fn a_text_beyond_the_largest_version_is_refused() {
-        // 600 alphanumeric characters need 3,313 bits; version 16 at level Q holds 2,600.
-        let text = "A".repeat(600);
-        assert!(matches!(encode(&text), Err(PdfError::QrTooLong(600))));
+        // 700 alphanumeric characters need 3,863 bits; version 19 at level Q holds 3,560.
+        let text = "A".repeat(700);
+        assert!(matches!(encode(&text), Err(PdfError::QrTooLong(700))));
     }
 
     #[test]

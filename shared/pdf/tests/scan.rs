@@ -4,7 +4,10 @@
 //! `zbarimg`, which must return the QR text exactly. The texts are real version-2 payloads: a
 //! typical Sixian certificate (QR version 13 at level Q), the longest realistic one (a Ningxia
 //! level certificate issued by the region office, 15), a local one, and the longest the
-//! credential accepts ([`MAX_QR_VERSION`]). Blur and rotation are done here on the grey image.
+//! credential accepts for version 2 (16); and the same certificates signed with SM2 too
+//! (payload version 3, issue 18: 16, 17 and 18), and one with every text at the budget's limit,
+//! which needs [`MAX_QR_VERSION`] (19). Blur and rotation are done
+//! here on the grey image.
 //!
 //! The tests need poppler-utils and zbar-tools: without them they print a `skipped: …` line and
 //! pass, unless `TICA_REQUIRE_BROWSER=1` (CI), which makes their absence a failure.
@@ -14,7 +17,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use ed25519_dalek::SigningKey;
-use tica_credential::qr::{QrClaims, qr_text, qr_version};
+use tica_credential::qr::{QrClaims, encode_qr, qr_text, qr_version, sign_claims_dual};
 use tica_pdf::{CertificatePage, MAX_QR_VERSION, Renderer, sample_page};
 
 fn renderer() -> &'static Renderer {
@@ -121,7 +124,55 @@ fn certificates() -> Vec<Certificate> {
         address,
         code,
     };
+    let dual = |name, base: &str, claims: QrClaims, address, code| {
+        let sm2 = tica_credential::gm::Sm2Key::from_secret(&[9; 32]).unwrap();
+        let signed = sign_claims_dual(base, &claims, &key(), "640000-2026-s1", &sm2).unwrap();
+        Certificate {
+            name,
+            qr: encode_qr(base, &claims.id, &signed).expect("a QR text"),
+            level: claims.competency == "level",
+            claims,
+            address,
+            code,
+        }
+    };
     vec![
+        dual(
+            "sixian-sm2",
+            "https://verify.ahedu.gov.cn",
+            sixian(),
+            "verify.ahedu.gov.cn/v",
+            "7K3MQ-X9PDA",
+        ),
+        dual(
+            "ningxia-sm2",
+            "https://zhengshu.jyt.nx.gov.cn",
+            ningxia(),
+            "zhengshu.jyt.nx.gov.cn/v",
+            "Q7ZK3-M9X2V",
+        ),
+        dual(
+            "largest-sm2",
+            "https://zhengshu.jyt.nx.gov.cn",
+            largest(),
+            "zhengshu.jyt.nx.gov.cn/verify/wwwmmmwwwm",
+            "WMWMW-WMWMW",
+        ),
+        // Every text at the QR budget's limit (`tica_credential::qr::MAX_NAME_BYTES`, …) under
+        // the longest base URL: the largest code a dual-signed certificate can need.
+        dual(
+            "limit-sm2",
+            "https://zzzzzzzzzzzzzzzzzzzzzz",
+            QrClaims {
+                name: "泗".repeat(14),
+                school: "学".repeat(32),
+                issuer: "局".repeat(21),
+                number: "640104-2026-999999".into(),
+                ..ningxia()
+            },
+            "zhengshu.jyt.nx.gov.cn/verify/wwwmmmwwwm",
+            "WMWMW-WMWMW",
+        ),
         make(
             "sixian",
             "https://verify.ahedu.gov.cn",
@@ -409,10 +460,14 @@ fn the_certificates_scanned_need_the_typical_the_longest_realistic_and_the_large
     assert_eq!(
         versions,
         [
+            ("sixian-sm2", 16),
+            ("ningxia-sm2", 17),
+            ("largest-sm2", 18),
+            ("limit-sm2", MAX_QR_VERSION),
             ("sixian", 13),
             ("ningxia", 15),
             ("local", 13),
-            ("largest", MAX_QR_VERSION)
+            ("largest", tica_credential::qr::MAX_VERSION)
         ]
     );
 }

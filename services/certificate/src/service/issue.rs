@@ -1040,11 +1040,24 @@ impl Certificates {
             issuer: facts.issuing_authority.clone(),
             issued: issue_date.clone(),
         };
-        let signed = qr::sign_claims(
-            &self.inner.config.base_url,
-            &claims,
-            &self.inner.keys.active,
-        )
+        // An installation that chose SM2 signs every payload with both keys (version 3).
+        let signed = match &self.inner.keys.sm2 {
+            Some((sm2_kid, sm2_key)) => qr::sign_claims_dual(
+                &self.inner.config.base_url,
+                &QrClaims {
+                    version: qr::VERSION_DUAL,
+                    ..claims
+                },
+                &self.inner.keys.active,
+                sm2_kid,
+                sm2_key,
+            ),
+            None => qr::sign_claims(
+                &self.inner.config.base_url,
+                &claims,
+                &self.inner.keys.active,
+            ),
+        }
         .map_err(|error| precondition(format!("result {}: {error}", e.result_key)))?;
         let qr_text = qr::encode_qr(&self.inner.config.base_url, &item.id, &signed)
             .map_err(|error| precondition(format!("result {}: {error}", e.result_key)))?;
@@ -1121,7 +1134,7 @@ impl Certificates {
             search_key: item.search_key.clone(),
             pdf_sha256,
             payload: signed.protected.clone(),
-            signature: signed.signature.to_vec(),
+            signature: signed.signature_bytes(),
             log_index: 0,
             doc: CertificateDoc {
                 verification_url: format!("{}/c/{}", self.inner.config.base_url, item.id),

@@ -72,18 +72,26 @@ fn names_its_certificate(entry: &[u8]) -> bool {
 impl Certificates {
     /// The checkpoint as a C2SP signed note: its stored note, a blank line and one signature
     /// line by the key named after the note's origin (the signature is the stored one: both
-    /// sign the note's bytes). None when the key that signed it is no longer published.
+    /// sign the note's bytes), then, for a checkpoint signed with SM2 too, the SM2 key's line
+    /// under the same name (`tica_credential::note`). None when the key that signed it is no
+    /// longer published.
     pub fn signed_checkpoint(&self, c: &CheckpointRecord) -> Option<String> {
         let origin = c.note.split('\n').next().unwrap_or_default();
-        let key = self.log_verifier_key(origin, &c.key_id)?;
-        let signature = tica_credential::note::NoteSignature {
-            name: key.name().to_owned(),
-            key_id: key.key_id(),
-            signature: c.signature.clone(),
+        let line = |kid: &str, signature: &[u8]| {
+            let key = self.log_verifier_key(origin, kid)?;
+            Some(tica_credential::note::NoteSignature {
+                name: key.name().to_owned(),
+                key_id: key.key_id(),
+                signature: signature.to_vec(),
+            })
         };
+        let mut lines = vec![line(&c.key_id, &c.signature)?];
+        if let Some((kid, signature)) = &c.sm2 {
+            lines.push(line(kid, signature)?);
+        }
         c.note
             .ends_with('\n')
-            .then(|| tica_credential::note::encode(&c.note, &[signature]))
+            .then(|| tica_credential::note::encode(&c.note, &lines))
     }
 
     /// The C2SP verifier key of the published key `kid` for the log `origin` (the key name is
@@ -94,6 +102,10 @@ impl Certificates {
         kid: &str,
     ) -> Option<tica_credential::note::VerifierKey> {
         let record = self.signing_keys().iter().find(|k| k.kid == kid)?;
+        if record.is_sm2() {
+            let public = tica_credential::gm::Sm2PublicKey::from_sec1(&record.public_key)?;
+            return tica_credential::note::VerifierKey::sm2(origin, &public).ok();
+        }
         let public = <[u8; 32]>::try_from(record.public_key.as_slice())
             .ok()
             .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())?;
@@ -194,12 +206,20 @@ impl Certificates {
     fn checkpoint(&self, size: i64, root: &Hash, now: i64) -> CheckpointRecord {
         let note = merkle::checkpoint_note(&self.inner.config.log_origin, size as u64, root);
         let signature = self.inner.keys.active.sign(note.as_bytes());
+        // The register is signed with SM2 too where the installation chose it: the same note.
+        let sm2 = self
+            .inner
+            .keys
+            .sm2
+            .as_ref()
+            .map(|(kid, key)| (kid.clone(), key.sign(note.as_bytes()).to_vec()));
         CheckpointRecord {
             tree_size: size,
             root_hash: root.to_vec(),
             key_id: self.inner.keys.active_kid.clone(),
             note,
             signature: signature.to_bytes().to_vec(),
+            sm2,
             create_micros: now,
         }
     }

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use tica_auth::{Caller, Role};
-use tica_credential::qr::PublishedKey;
+use tica_credential::qr::{PublishedKey, PublishedSm2Key};
 use tica_domain::ScopePath;
 use tica_pdf::Renderer;
 use tica_storage::Database;
@@ -76,6 +76,12 @@ pub struct Config {
     pub seals_dir: Option<PathBuf>,
     /// The issuing offices' seals, by division code: what their certificates carry.
     pub seals: Seals,
+    /// The SM2 key that signs beside the Ed25519 key when the key directory holds several
+    /// (`TICA_CERT_ACTIVE_SM2_KEY`, [`crate::keys::read_key_dir_with`]).
+    pub active_sm2_key: Option<String>,
+    /// Whether the installation signs with SM2 too (`TICA_CERT_SM2`): then the service refuses
+    /// to start without an SM2 key. An SM2 key in the key directory signs either way.
+    pub require_sm2: bool,
 }
 
 /// Issuing offices' seals by the issuing jurisdiction's division code.
@@ -134,6 +140,8 @@ impl Config {
             resume_signer: None,
             seals_dir: None,
             seals: Seals::default(),
+            active_sm2_key: None,
+            require_sm2: false,
         }
     }
 }
@@ -176,7 +184,10 @@ pub(crate) fn audit_entry(
 struct Keys {
     active_kid: String,
     active: SigningKey,
+    /// The SM2 key signing beside `active`, with its id, when the installation chose SM2.
+    sm2: Option<(String, tica_credential::gm::Sm2Key)>,
     published: BTreeMap<String, PublishedKey>,
+    published_sm2: BTreeMap<String, PublishedSm2Key>,
     records: Vec<KeyRecord>,
 }
 
@@ -323,9 +334,27 @@ impl Certificates {
             .public
             .iter()
             .map(|(kid, key)| (kid.clone(), key.as_bytes().to_vec()))
+            .chain(
+                keys.sm2_public
+                    .iter()
+                    .map(|(kid, key)| (kid.clone(), key.as_bytes().to_vec())),
+            )
             .collect();
-        store::publish_keys(&db, &keys.active_kid, &public, now).await?;
+        let active_sm2 = keys.sm2.as_ref().map(|(kid, _)| kid.as_str());
+        store::publish_keys(&db, &keys.active_kid, active_sm2, &public, now).await?;
         let records = store::keys(&db).await?;
+        let published_sm2 = records
+            .iter()
+            .filter(|k| k.is_sm2())
+            .filter_map(|k| {
+                let key = PublishedSm2Key {
+                    key: tica_credential::gm::Sm2PublicKey::from_sec1(&k.public_key)?,
+                    activated_micros: k.activate_micros,
+                    retired_micros: k.retire_micros,
+                };
+                Some((k.kid.clone(), key))
+            })
+            .collect();
         let published = records
             .iter()
             .filter_map(|k| {
@@ -350,7 +379,9 @@ impl Certificates {
                 keys: Keys {
                     active_kid: keys.active_kid,
                     active: keys.active,
+                    sm2: keys.sm2,
                     published,
+                    published_sm2,
                     records,
                 },
                 per_client: Limiter::new(
@@ -422,7 +453,14 @@ impl Certificates {
         &self.inner.keys.active_kid
     }
 
-    /// The published keys as a JWK Set (RFC 7517, OKP / Ed25519), with the members offline
+    /// The id of the SM2 key that signs new certificates and checkpoints beside the active key;
+    /// None unless the installation signs with SM2 too.
+    pub fn active_sm2_kid(&self) -> Option<&str> {
+        self.inner.keys.sm2.as_ref().map(|(kid, _)| kid.as_str())
+    }
+
+    /// The published keys as a JWK Set (RFC 7517: OKP / Ed25519, and EC / SM2 for the SM2 keys of
+    /// an installation that signs with SM2 too, `tica_credential::gm`), with the members offline
     /// verifiers need beside the keys (RFC 7517 §4 and §5 let a set and its keys carry more):
     /// the set's `issuer` (the base URL every QR code must point at) and each key's `activated`
     /// and `retired` times (RFC 3339, UTC; a key signs only certificates dated within them).
@@ -434,15 +472,22 @@ impl Certificates {
             .records
             .iter()
             .map(|k| {
-                let mut key = serde_json::json!({
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "kid": k.kid,
-                    "use": "sig",
-                    "alg": "EdDSA",
-                    "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&k.public_key),
-                    "activated": tica_credential::micros_rfc3339(k.activate_micros),
-                });
+                let sm2 = k
+                    .is_sm2()
+                    .then(|| tica_credential::gm::Sm2PublicKey::from_sec1(&k.public_key))
+                    .flatten();
+                let mut key = match sm2 {
+                    Some(sm2) => sm2.jwk(&k.kid),
+                    None => serde_json::json!({
+                        "kty": "OKP",
+                        "crv": "Ed25519",
+                        "kid": k.kid,
+                        "use": "sig",
+                        "alg": "EdDSA",
+                        "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&k.public_key),
+                    }),
+                };
+                key["activated"] = tica_credential::micros_rfc3339(k.activate_micros).into();
                 if let Some(retired) = k.retire_micros {
                     key["retired"] = tica_credential::micros_rfc3339(retired).into();
                 }
@@ -463,6 +508,10 @@ impl Certificates {
 
     fn resolve(&self, kid: &str) -> Option<PublishedKey> {
         self.inner.keys.published.get(kid).copied()
+    }
+
+    fn resolve_sm2(&self, kid: &str) -> Option<PublishedSm2Key> {
+        self.inner.keys.published_sm2.get(kid).copied()
     }
 
     /// A certificate the caller may read. One it may not read answers exactly as one that

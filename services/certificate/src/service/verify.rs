@@ -281,7 +281,7 @@ impl Certificates {
         self.verify_id(&id).await
     }
 
-    /// Checks a signed payload (`qr::verify_signed`), remembering what verified: the same
+    /// Checks a signed payload (`qr::verify_signed_with`), remembering what verified: the same
     /// base, id, claims and signature verify the same way for as long as the process runs (its
     /// published keys are fixed at start), so a certificate checked again — its page, then the
     /// page's QR check, then HR's next look — costs a SHA-256, not an Ed25519 verification.
@@ -309,8 +309,16 @@ impl Certificates {
         {
             return Ok(());
         }
-        qr::verify_signed(base, id, protected, signature, &|kid| self.resolve(kid))
-            .map_err(|error| failure_of(&error))?;
+        // Both signatures of a payload signed with SM2 too, each by a published key in force.
+        qr::verify_signed_with(
+            base,
+            id,
+            protected,
+            signature,
+            &|kid| self.resolve(kid),
+            &|kid| self.resolve_sm2(kid),
+        )
+        .map_err(|error| failure_of(&error))?;
         let mut checked = self.inner.checked.lock().expect("checked");
         if checked.len() >= CHECKED_CAPACITY {
             checked.clear();

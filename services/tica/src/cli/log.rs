@@ -442,10 +442,14 @@ fn trusted_keys(
             .with_context(|| format!("cannot read --keys {}", path.display()))?;
         let json: Value = serde_json::from_str(&text)
             .map_err(|_| anyhow!("--keys {} is not JSON (a JWKS document)", path.display()))?;
-        let set = tica_credential::keys_from_jwks(&json)
+        let set = tica_credential::key_set_from_jwks(&json)
             .map_err(|e| anyhow!("--keys {}: {e}", path.display()))?;
-        for public in set.values() {
-            add(VerifierKey::ed25519(origin, public)?);
+        for published in set.keys.values() {
+            add(VerifierKey::ed25519(origin, &published.key)?);
+        }
+        // An installation that signs with SM2 too signs its checkpoints with it as well.
+        for published in set.sm2.values() {
+            add(VerifierKey::sm2(origin, &published.key)?);
         }
     }
     Ok(keys)
@@ -465,6 +469,11 @@ async fn listed_keys(
         .signing_keys
         .iter()
         .map(|k| {
+            if k.algorithm == tica_credential::gm::ALGORITHM {
+                let public = tica_credential::gm::Sm2PublicKey::from_sec1(&k.public_key)
+                    .ok_or_else(|| anyhow!("the server lists key {} with no SM2 key", k.key_id))?;
+                return Ok(VerifierKey::sm2(origin, &public)?);
+            }
             let public = <[u8; 32]>::try_from(k.public_key.as_slice())
                 .ok()
                 .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
