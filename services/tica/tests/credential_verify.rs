@@ -270,6 +270,61 @@ fn a_forged_qr_another_hosts_url_and_a_retired_keys_later_signature_are_not_genu
     }
 }
 
+/// Issue 18 §2, offline: a certificate signed with Ed25519 and SM2 (QR payload version 3) is
+/// genuine against a key set that publishes both keys; without the SM2 key, or with an SM2
+/// signature by another key while the Ed25519 one holds, it is NOT GENUINE.
+#[test]
+fn a_dual_signed_qr_is_genuine_offline_only_when_its_sm2_signature_holds_too() {
+    let issuer = Issuer::new();
+    let sm2 = tica_credential::gm::Sm2Key::from_secret(&[8; 32]).unwrap();
+    let mut jwks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&issuer.keys).unwrap()).unwrap();
+    let mut jwk = sm2.public().jwk("340000-2026-s1");
+    jwk["activated"] = "2026-01-01T00:00:00Z".into();
+    jwks["keys"].as_array_mut().unwrap().push(jwk);
+    let both = issuer.dir.path().join("jwks-sm2.json");
+    std::fs::write(&both, jwks.to_string()).unwrap();
+    let dual = |sm2: &tica_credential::gm::Sm2Key| {
+        let signed = tica_credential::qr::sign_claims_dual(
+            BASE,
+            &issuer.claims(),
+            &issuer.key,
+            "340000-2026-s1",
+            sm2,
+        )
+        .unwrap();
+        tica_credential::qr::encode_qr(BASE, &issuer.claims().id, &signed).unwrap()
+    };
+    let run = |qr: &str, keys: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_tica"))
+            .args(["verify", "--qr", qr, "--keys"])
+            .arg(keys)
+            .output()
+            .expect("tica runs")
+    };
+    let genuine = dual(&sm2);
+    let out = run(&genuine, &both);
+    assert_eq!(out.status.code(), Some(4), "{}", text_of(&out));
+    assert!(
+        text_of(&out).contains("340000-2026-s1"),
+        "{}",
+        text_of(&out)
+    );
+    let forger = tica_credential::gm::Sm2Key::from_secret(&[6; 32]).unwrap();
+    for (what, qr, keys) in [
+        ("no SM2 key published", genuine.clone(), issuer.keys.clone()),
+        ("SM2 by another key", dual(&forger), both.clone()),
+    ] {
+        let out = run(&qr, &keys);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", text_of(&out));
+        assert!(
+            text_of(&out).contains("NOT GENUINE"),
+            "{what}: {}",
+            text_of(&out)
+        );
+    }
+}
+
 #[test]
 fn without_the_published_keys_it_says_it_cannot_check_rather_than_not_genuine() {
     let issuer = Issuer::new();
