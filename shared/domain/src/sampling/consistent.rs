@@ -232,7 +232,7 @@ const REVERSED: [u8; 100] = {
 
 /// The ticket's first 9 digits as a number (the coarse sort key; ties go to [`sort_key`]),
 /// from the digest's eight big-endian words.
-fn short_key(words: &[u32; 8]) -> u32 {
+pub(super) fn short_key(words: &[u32; 8]) -> u32 {
     // Σ word_i × (2^(32·(7−i)) mod 5^9): each term < 2^53, the sum of eight < 2^56, one reduction.
     let mut sum = 0u64;
     for (word, weight) in words.iter().zip(WEIGHTS_9) {
@@ -271,7 +271,7 @@ impl Sampler {
     }
 
     /// The digest of `id` as SHA-256's eight state words (big-endian order of the bytes).
-    fn words(&self, id: &str) -> [u32; 8] {
+    pub(super) fn words(&self, id: &str) -> [u32; 8] {
         let bytes = id.as_bytes();
         if bytes.len() > 55 {
             let mut hasher = self.after_seed.clone();
@@ -363,12 +363,8 @@ impl Sampler {
                 .map(|(i, id)| (short_key(&self.words(id.as_ref())), i)),
         );
         let compare = |a: &(u32, usize), b: &(u32, usize)| {
-            a.0.cmp(&b.0).then_with(|| {
-                let (x, y) = (ids[a.1].as_ref(), ids[b.1].as_ref());
-                sort_key(&self.digest(x))
-                    .cmp(&sort_key(&self.digest(y)))
-                    .then_with(|| self.ticket(x).cmp(&self.ticket(y)))
-            })
+            a.0.cmp(&b.0)
+                .then_with(|| self.tie(ids[a.1].as_ref(), ids[b.1].as_ref()))
         };
         let count = count.min(keyed.len());
         if count < keyed.len() && count > 0 {
@@ -382,7 +378,27 @@ impl Sampler {
             .collect()
     }
 
+    /// The order of two ids whose tickets share their first 9 digits: the first 19 digits,
+    /// then the full tickets (text, then id), as the reference orders them.
+    pub(super) fn tie(&self, x: &str, y: &str) -> Ordering {
+        sort_key(&self.digest(x))
+            .cmp(&sort_key(&self.digest(y)))
+            .then_with(|| self.ticket(x).cmp(&self.ticket(y)))
+    }
+
+    /// Appends `id`'s ticket as the reference prints it to `out`: [`Sampler::display`] without
+    /// a `String` of its own.
+    pub fn display_into(&self, id: &str, out: &mut String) {
+        self.display_from_into(id, &self.digest(id), out);
+    }
+
     fn display_from(&self, id: &str, digest: &[u8; 32]) -> String {
+        let mut out = String::with_capacity(11);
+        self.display_from_into(id, digest, &mut out);
+        out
+    }
+
+    fn display_from_into(&self, id: &str, digest: &[u8; 32], out: &mut String) {
         // "0." and the ticket's first 19 digits, on the stack.
         let mut text = *b"0.0000000000000000000";
         let mut key = sort_key(digest);
@@ -392,9 +408,11 @@ impl Sampler {
         }
         let first_non_9 = (2..text.len()).find(|&i| text[i] < b'9');
         match first_non_9 {
-            Some(i) if i + 9 <= text.len() => String::from_utf8_lossy(&text[..i + 9]).into_owned(),
+            Some(i) if i + 9 <= text.len() => {
+                out.push_str(std::str::from_utf8(&text[..i + 9]).expect("ASCII digits"))
+            }
             // A ticket starting with more than ten 9s: the full ticket decides.
-            _ => display_ticket(&self.ticket(id).number, 9),
+            _ => out.push_str(&display_ticket(&self.ticket(id).number, 9)),
         }
     }
 }
@@ -444,7 +462,7 @@ impl TicketSequence {
     /// Draws `from..from + count`: a later round continuing the same sequence.
     pub fn after(&self, from: usize, count: usize) -> &[Ticket] {
         let start = from.min(self.tickets.len());
-        &self.tickets[start..(start + count).min(self.tickets.len())]
+        &self.tickets[start..start.saturating_add(count).min(self.tickets.len())]
     }
 }
 

@@ -11,11 +11,13 @@
 mod agreement;
 mod chain;
 mod consistent;
+mod flat;
 mod stratified;
 
 pub use agreement::{Agreement, Verdict, agreement, verdict, wilson_interval};
 pub use chain::{Pick, StratumDraw, continue_draw};
 pub use consistent::{Sampler, Ticket, TicketSequence, display_ticket, first_ticket, seed_hash};
+pub use flat::IdList;
 pub use stratified::{
     CountyStratum, Drawn, DrawnCounty, DrawnSchool, SchoolStratum, StagePlan, stratified_draw,
 };
