@@ -11,15 +11,15 @@
 //! before its seed, then every stratum as `plan.json` says, compared with `expected_sample.csv`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 use tica_domain::csv_cell;
 use tica_domain::policy::Ratio;
-use tica_domain::sampling::{TicketSequence, stratum_size};
+use tica_domain::sampling::{IdList, Sampler, TicketSequence, stratum_size};
 
 /// Offline sampling tools.
 #[derive(Debug, Subcommand)]
@@ -67,9 +67,10 @@ pub fn run(command: SamplingCommand) -> anyhow::Result<()> {
             count,
             skip,
         } => {
-            let ids = read_population(&population)?;
+            let ids = read_population_list(&population)?;
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let stdout = std::io::stdout();
-            draw(&seed, &ids, skip, count, stdout.lock())
+            draw_list(&seed, &ids, skip, count, threads, stdout.lock())
         }
         SamplingCommand::CheckBundle { bundle } => {
             let bytes =
@@ -234,7 +235,46 @@ pub fn check_bundle(files: &BTreeMap<String, Vec<u8>>) -> anyhow::Result<Checked
     })
 }
 
-/// Writes `id,ticket` for draws `skip..skip + count` of `ids` under `seed`.
+/// Writes `id,ticket` for draws `skip..skip + count` of `ids` under `seed`, as [`draw`] does,
+/// without a ticket or a `String` for every id: `tica sampling draw` over a population of a
+/// million ids ([`IdList::draw`]: hashing shared by `threads`, only the first `skip + count`
+/// ordered).
+pub fn draw_list(
+    seed: &str,
+    ids: &IdList,
+    skip: usize,
+    count: usize,
+    threads: usize,
+    out: impl Write,
+) -> anyhow::Result<()> {
+    let sampler = Sampler::new(seed);
+    let drawn = ids
+        .draw(&sampler, skip, count, threads)
+        .map_err(|duplicates| {
+            anyhow!(
+                "the population lists {} more than once (ids must be distinct)",
+                duplicates.join(", ")
+            )
+        })?;
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    writer.write_record(["id", "ticket"])?;
+    let mut ticket = String::new();
+    for index in drawn {
+        let id = ids.get(index);
+        ticket.clear();
+        sampler.display_into(id, &mut ticket);
+        // As in `draw`: an id that starts like a formula is written as text.
+        writer.write_record([csv_cell::neutralise(id).as_ref(), ticket.as_str()])?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// Writes `id,ticket` for draws `skip..skip + count` of `ids` under `seed`: every id's full
+/// ticket, in order ([`TicketSequence`]). The plain form of [`draw_list`], which the command
+/// runs; the two print the same bytes (`tests/sampling_draw.rs`).
 pub fn draw(
     seed: &str,
     ids: &[String],
@@ -264,6 +304,78 @@ pub fn draw(
     }
     writer.flush()?;
     Ok(())
+}
+
+/// The ids of a population CSV, as [`read_population`] reads them and with the same errors,
+/// streamed from the file into one buffer: the file is never held whole, nor its ids one
+/// `String` each.
+pub fn read_population_list(path: &Path) -> anyhow::Result<IdList> {
+    let reading = || format!("reading {}", path.display());
+    // Only when a byte is not UTF-8: the whole file's check, for the same message as
+    // `read_population`'s (where in the file).
+    let not_utf8 = || match std::fs::read(path) {
+        Ok(bytes) => match std::str::from_utf8(&bytes) {
+            Err(e) => anyhow::Error::new(e).context(format!("{} is not UTF-8", path.display())),
+            Ok(_) => anyhow!("{} changed while it was read", path.display()),
+        },
+        Err(e) => anyhow::Error::new(e).context(reading()),
+    };
+    let mut file = std::fs::File::open(path).with_context(reading)?;
+    // A byte-order mark before the header is not part of it.
+    let mut head = Vec::with_capacity(3);
+    (&mut file)
+        .take(3)
+        .read_to_end(&mut head)
+        .with_context(reading)?;
+    let start: &[u8] = if head == b"\xEF\xBB\xBF" { &[] } else { &head };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(start.chain(file));
+    // As `read_population`: a file that is not UTF-8 is refused as such whatever else is wrong
+    // with it, so the first other problem waits until the whole file has been read.
+    let mut problem: Option<anyhow::Error> = None;
+    let header = reader.byte_headers().with_context(reading)?;
+    let valid = |record: &csv::ByteRecord| record.iter().all(|f| std::str::from_utf8(f).is_ok());
+    if !valid(header) {
+        return Err(not_utf8());
+    }
+    let first = std::str::from_utf8(header.get(0).unwrap_or_default())
+        .map_err(|_| not_utf8())?
+        .trim();
+    if first != "id" {
+        problem = Some(anyhow!(
+            "{}: the first column must be headed `id` (found `{first}`)",
+            path.display()
+        ));
+    }
+    let mut ids = IdList::new();
+    let mut record = csv::ByteRecord::new();
+    let mut row = 1;
+    while reader
+        .read_byte_record(&mut record)
+        .with_context(|| format!("{}: row {}", path.display(), row + 1))?
+    {
+        row += 1;
+        if !valid(&record) {
+            return Err(not_utf8());
+        }
+        if problem.is_some() {
+            continue;
+        }
+        let cell =
+            std::str::from_utf8(record.get(0).unwrap_or_default()).map_err(|_| not_utf8())?;
+        let id = csv_cell::restore(cell);
+        if id.is_empty() {
+            problem = Some(anyhow!("{}: row {row} has no id", path.display()));
+            continue;
+        }
+        ids.push(id);
+    }
+    match problem {
+        Some(problem) => Err(problem),
+        None => Ok(ids),
+    }
 }
 
 /// The ids of a population CSV: the first column, which must be headed `id`.
