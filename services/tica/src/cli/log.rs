@@ -85,7 +85,8 @@ pub struct WitnessArgs {
     #[arg(long = "key", value_name = "VERIFIER_KEY")]
     pub key: Vec<String>,
     /// The installation's published key set (`/.well-known/jwks.json`, a downloaded file):
-    /// every Ed25519 key in it, named by the log's origin, is trusted and pinned.
+    /// every Ed25519 key in it (and every SM2 key of an installation that signs with SM2 too),
+    /// named by the log's origin, is trusted and pinned.
     #[arg(long = "keys", value_name = "JWKS_FILE")]
     pub keys: Option<PathBuf>,
 }
@@ -941,6 +942,65 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(how, Judgement::First);
+    }
+
+    /// Issue 18 §2: a key set with an SM2 key pins it too, and a checkpoint signed with both
+    /// keys opens with either; a bad SM2 line is caught.
+    #[test]
+    fn a_key_set_with_an_sm2_key_pins_it_and_a_dual_signed_checkpoint_opens_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ed = SigningKey::from_bytes(&[3; 32]);
+        let sm2 = tica_credential::gm::Sm2Key::from_secret(&[4; 32]).unwrap();
+        let x = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ed.verifying_key().as_bytes(),
+        );
+        let jwks = dir.path().join("jwks.json");
+        let set = serde_json::json!({ "keys": [
+            { "kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": x },
+            sm2.public().jwk("k1-sm2") ] });
+        std::fs::write(&jwks, set.to_string()).unwrap();
+        let args = WitnessArgs {
+            server: String::new(),
+            tls_ca: None,
+            state: dir.path().join("state.json"),
+            key: Vec::new(),
+            keys: Some(jwks),
+        };
+        let trusted = trusted_keys(&args, ORIGIN, &[]).unwrap();
+        assert_eq!(trusted.len(), 2);
+        let sm2_only: Vec<VerifierKey> = trusted
+            .iter()
+            .filter(|k| matches!(k.public_key(), note::NoteKey::Sm2(_)))
+            .cloned()
+            .collect();
+        assert_eq!(sm2_only.len(), 1);
+        let presented = signed(&ed, 3, &merkle::root(&leaves(3)));
+        let text = note::parse(presented.signed_note.as_bytes()).unwrap().text;
+        let ed_line = note::parse(presented.signed_note.as_bytes())
+            .unwrap()
+            .unverified
+            .remove(0);
+        let sm2_line = note::sm2_signature(&text, ORIGIN, &sm2);
+        let both = note::encode(&text, &[ed_line.clone(), sm2_line.clone()]);
+        assert_eq!(
+            note::open(both.as_bytes(), &trusted)
+                .unwrap()
+                .verified
+                .len(),
+            2
+        );
+        assert_eq!(
+            note::open(both.as_bytes(), &sm2_only)
+                .unwrap()
+                .verified
+                .len(),
+            1
+        );
+        let mut bad = sm2_line;
+        bad.signature[0] ^= 1;
+        let altered = note::encode(&text, &[ed_line, bad]);
+        assert!(note::open(altered.as_bytes(), &trusted).is_err());
     }
 
     #[test]
