@@ -1122,6 +1122,17 @@ async fn an_open_badge_verifies_with_the_dcc_verifier_and_a_revoked_or_altered_o
     let kept_badge = badge(kept.name.clone()).await;
     assert_eq!(kept_badge.format, cpb::CredentialFormat::OpenBadge as i32);
     let revoked_badge = badge(revoked.name.clone()).await;
+    // The public status list is signed once for a given set of revocations, not on every hit:
+    // fetched twice, the same bytes (the same proof); after a revocation, a new list.
+    let status_url = format!("{}/credentials/status/revocation", year.cluster.http());
+    let before = http_get(&status_url);
+    // Its times are in whole seconds: a list signed again a second later would differ.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        http_get(&status_url),
+        before,
+        "signed again though nothing changed"
+    );
     office
         .revoke_certificate(cpb::RevokeCertificateRequest {
             name: revoked.name.clone(),
@@ -1158,11 +1169,15 @@ async fn an_open_badge_verifies_with_the_dcc_verifier_and_a_revoked_or_altered_o
     let did_json = http_get(&format!("{}/.well-known/did.json", year.cluster.http()));
     let did_document = json(&did_json);
     assert_eq!(did_document["id"], did.as_str());
-    let status_url = valid["credentialStatus"]["statusListCredential"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(
+        valid["credentialStatus"]["statusListCredential"],
+        status_url.as_str()
+    );
     let status_list = http_get(&status_url);
+    assert_ne!(
+        status_list, before,
+        "the revocation shows at the next fetch"
+    );
 
     // TICA's own verifier agrees, with the key from the did:web document.
     let keys = |method: &str| {

@@ -220,11 +220,19 @@ impl Certificates {
     }
 
     /// The signed `BitstringStatusListCredential` (revocation) at [`STATUS_LIST_PATH`]: the bit
-    /// of every revoked certificate that has a position is set. Signed when asked, by the
-    /// active key, valid from now.
+    /// of every revoked certificate that has a position is set, signed by the active key. The
+    /// register is read on every request (a revocation on any replica shows at the next fetch),
+    /// but the list is signed only when the revoked positions differ from those of the list
+    /// last served: a public URL that canonicalized, compressed and signed on every hit would
+    /// let any visitor spend the service's CPU at will.
     pub async fn status_list_credential(&self) -> Result<String> {
         let base = &self.inner.config.base_url;
         let revoked = store::revoked_status_indexes(self.db()).await?;
+        if let Some((set, body)) = &*self.inner.status_list.lock().expect("status list")
+            && *set == revoked
+        {
+            return Ok(body.clone());
+        }
         let id = format!("{base}{STATUS_LIST_PATH}");
         let unsecured = json!({
             "@context": [tica_credential::jsonld::VC_V2],
@@ -240,7 +248,9 @@ impl Certificates {
             },
         });
         let (secured, _) = self.signed_rdfc(&unsecured)?;
-        Ok(serde_json::to_string_pretty(&secured).expect("JSON serialises"))
+        let body = serde_json::to_string_pretty(&secured).expect("JSON serialises");
+        *self.inner.status_list.lock().expect("status list") = Some((revoked, body.clone()));
+        Ok(body)
     }
 }
 

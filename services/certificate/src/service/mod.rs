@@ -235,6 +235,9 @@ struct Inner {
     revocations: tokio::sync::Mutex<Option<public::SignedList>>,
     /// Digests of signed payloads that verified (see `verify::check_signed`).
     checked: Mutex<std::collections::HashSet<[u8; 32]>>,
+    /// The signed status list last served and the revoked positions it sets (see
+    /// `badge::status_list_credential`).
+    status_list: Mutex<Option<(Vec<i64>, String)>>,
 }
 
 /// The certificate service's logic; cheap to clone.
@@ -392,6 +395,7 @@ impl Certificates {
                 log: tokio::sync::Mutex::new(log),
                 revocations: tokio::sync::Mutex::new(None),
                 checked: Mutex::new(std::collections::HashSet::new()),
+                status_list: Mutex::new(None),
             }),
         };
         // Runs whose process stopped (their lease lapsed) resume here, or end FAILED without
