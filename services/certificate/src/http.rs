@@ -932,79 +932,46 @@ async fn code_lookup(
 }
 
 async fn jwks(State(svc): State<Certificates>) -> Response {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/jwk-set+json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    (headers, svc.jwks_json()).into_response()
+    published("application/jwk-set+json", svc.jwks_json())
 }
 
 async fn revocations(State(svc): State<Certificates>) -> Response {
     match svc.revocation_list().await {
-        Ok(list) => {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/jwt"),
-            );
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
-            (headers, list.token).into_response()
-        }
+        Ok(list) => published("application/jwt", list.token),
         Err(e) => failed(e, HOME),
     }
 }
 
 /// The issuer's `did:web` document: the Ed25519 keys as Multikeys (issue 18 §1).
 async fn did_document(State(svc): State<Certificates>) -> Response {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/did+json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
     let body = serde_json::to_string_pretty(&svc.did_document()).expect("JSON serialises");
-    (headers, body).into_response()
+    published("application/did+json", body)
 }
 
 /// The signed Bitstring Status List credential (revocation) of the Open Badges exports.
 async fn status_list(State(svc): State<Certificates>) -> Response {
     match svc.status_list_credential().await {
-        Ok(body) => {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/vc+ld+json"),
-            );
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
-            (headers, body).into_response()
-        }
+        Ok(body) => published("application/vc+ld+json", body),
         Err(e) => failed(e, HOME),
     }
 }
 
-/// Plain UTF-8 text that may be cached briefly, as tlog servers serve checkpoints and keys.
-fn plain_text(body: String, max_age: &'static str) -> Response {
+/// A published document (keys, revocations) that caches may keep for five minutes.
+fn published(content_type: &'static str, body: String) -> Response {
+    cacheable(content_type, "public, max-age=300", body)
+}
+
+/// `body` as `content_type` with the `Cache-Control` `max_age`.
+fn cacheable(content_type: &'static str, max_age: &'static str, body: String) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(max_age));
     (headers, body).into_response()
+}
+
+/// Plain UTF-8 text that may be cached briefly, as tlog servers serve checkpoints and keys.
+fn plain_text(body: String, max_age: &'static str) -> Response {
+    cacheable("text/plain; charset=utf-8", max_age, body)
 }
 
 /// The latest checkpoint as a C2SP signed note (`text/plain`): what `tica log witness` and

@@ -358,5 +358,21 @@ async fn the_landing_page_is_bilingual_and_every_page_is_locked_down(backend: Ba
         );
     }
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    // The published documents: each its media type, and cacheable for five minutes.
+    for (path, media) in [
+        ("/.well-known/jwks.json", "application/jwk-set+json"),
+        ("/revocations", "application/jwt"),
+        ("/.well-known/did.json", "application/did+json"),
+        ("/credentials/status/revocation", "application/vc+ld+json"),
+    ] {
+        let (status, headers, _) = pages.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers[header::CONTENT_TYPE], media, "{path}");
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            "public, max-age=300",
+            "{path}"
+        );
+    }
     pages.db.close().await;
 }
