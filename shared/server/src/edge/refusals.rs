@@ -82,6 +82,13 @@ where
 
 /// Completes the refusal `headers` end with, if they hold a gRPC status; whether they did.
 fn complete_headers(headers: &mut http::HeaderMap, locale: Locale) -> bool {
+    // OK, every answer but a refusal: nothing to complete, and no `Status` built to say so.
+    if headers
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == b"0")
+    {
+        return true;
+    }
     let Some(status) = tonic::Status::from_header_map(headers) else {
         return false;
     };
