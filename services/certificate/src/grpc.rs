@@ -990,7 +990,7 @@ impl CertificateService for CertificateGrpc {
 
     async fn verify(&self, request: Request<pb::VerifyRequest>) -> Reply<pb::VerifyResponse> {
         let subject = subject_of("subject", request.into_inner())?;
-        let verification = self.svc.verify(subject).await?;
+        let verification = self.svc.verify_shared(subject).await?;
         verification.count(Via::Grpc);
         ok(verification_to_proto(&verification))
     }

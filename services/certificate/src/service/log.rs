@@ -185,6 +185,11 @@ impl Certificates {
             let root = tree.root();
             append.checkpoint = (!leaves.is_empty()).then(|| self.checkpoint(size, &root, now));
             match store::append(&self.inner.db, &append).await {
+                Ok(()) if !append.revoked.is_empty() => {
+                    // Revoked here: no remembered verification answer outlives it.
+                    self.revocations_committed();
+                    return Ok(first);
+                }
                 Ok(()) => return Ok(first),
                 Err(error) => {
                     // Undo the pushes: reload what is stored.

@@ -22,7 +22,10 @@ pub use issue::{Numbers, check_explanation};
 pub use log::LogView;
 pub use public::{Difference, Lookup, QrCheck, Revocations, verification_code};
 pub use throttle::{GuessLimits, target_key};
-pub use verify::{Failure, MAX_PDF_BYTES, Subject, Verdict, Verification, Via};
+pub use verify::{
+    ANSWERS_CAPACITY, Failure, MAX_PDF_BYTES, REVOCATION_SHOWS_WITHIN, Subject, Verdict,
+    Verification, Via,
+};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -235,6 +238,8 @@ struct Inner {
     revocations: tokio::sync::Mutex<Option<public::SignedList>>,
     /// Digests of signed payloads that verified (see `verify::check_signed`).
     checked: Mutex<std::collections::HashSet<[u8; 32]>>,
+    /// Verification answers by id (see `verify::Answers`).
+    answers: verify::Answers,
     /// The signed status list last served and the revoked positions it sets (see
     /// `badge::status_list_credential`).
     status_list: Mutex<Option<(Vec<i64>, String)>>,
@@ -395,6 +400,7 @@ impl Certificates {
                 log: tokio::sync::Mutex::new(log),
                 revocations: tokio::sync::Mutex::new(None),
                 checked: Mutex::new(std::collections::HashSet::new()),
+                answers: verify::Answers::default(),
                 status_list: Mutex::new(None),
             }),
         };

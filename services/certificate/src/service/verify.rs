@@ -1,6 +1,11 @@
 //! Verification: by id, by scanned QR text, by PDF bytes — VALID, REVOKED or NOT GENUINE, with
 //! the reason. No token: HR offices and the public page call it.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use sha2::{Digest, Sha256};
 use tica_credential::CredentialError;
 use tica_credential::qr;
@@ -13,6 +18,86 @@ use crate::store;
 /// Signatures remembered as verified: 32-byte digests, some 6 MB when full (then forgotten
 /// at once and learnt again).
 pub const CHECKED_CAPACITY: usize = 100_000;
+
+/// Answers by id remembered (genuine ones: VALID or REVOKED, each with its record, some 2–3 KB):
+/// some 30 MB when full, then forgotten at once and learnt again.
+pub const ANSWERS_CAPACITY: usize = 10_000;
+
+/// How long a revocation committed through another replica may take to show here: a
+/// remembered answer is given only while the register's revocation epoch (the log index of its
+/// newest revocation, `store::last_revocation`, one indexed read) was read less than this ago
+/// by the service's clock; the first call after that reads it again before answering, and a
+/// changed epoch forgets every remembered answer. A revocation committed through this replica
+/// shows at once. The signed revocation list may be relied on offline for a day; a second is
+/// well inside what a verifier already accepts.
+pub const REVOCATION_SHOWS_WITHIN: Duration = Duration::from_secs(1);
+
+/// Verification answers by certificate id, as long as nothing could have changed them: the
+/// row's signature is checked with the keys this process published at start (fixed for its
+/// life), and the only change a stored certificate ever sees is its revocation (final, and
+/// committed with its `revoked` log entry in one transaction). So an answer stays right until
+/// a revocation — here ([`Certificates::revocations_committed`], at once) or through another
+/// replica (the epoch, within [`REVOCATION_SHOWS_WITHIN`]).
+///
+/// Only genuine answers are kept: an unknown id may be issued later, and a visitor cannot
+/// fill the memory with ids that do not exist.
+#[derive(Debug)]
+pub(super) struct Answers {
+    /// Moves on at every revocation seen: answers remembered under an older generation are
+    /// not given.
+    generation: AtomicU64,
+    /// The clock (µs) when the epoch was last read; `i64::MIN` before the first reading.
+    epoch_read_at: AtomicI64,
+    /// The last epoch read, behind the lock one reader at a time takes (the others wait for
+    /// its answer rather than all asking the database).
+    epoch: tokio::sync::Mutex<Option<i64>>,
+    by_id: Mutex<HashMap<String, (u64, Arc<Verification>)>>,
+}
+
+impl Default for Answers {
+    fn default() -> Answers {
+        Answers {
+            generation: AtomicU64::new(0),
+            epoch_read_at: AtomicI64::new(i64::MIN),
+            epoch: tokio::sync::Mutex::new(None),
+            by_id: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Answers {
+    /// Whether the epoch read last still vouches for remembered answers at `now` (a clock
+    /// that went back vouches for nothing).
+    fn fresh(&self, now: i64) -> bool {
+        let read_at = self.epoch_read_at.load(Ordering::SeqCst);
+        read_at != i64::MIN
+            && now >= read_at
+            && now - read_at < REVOCATION_SHOWS_WITHIN.as_micros() as i64
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Verification>> {
+        let by_id = self.by_id.lock().expect("answers");
+        let (generation, answer) = by_id.get(id)?;
+        (*generation == self.generation.load(Ordering::SeqCst)).then(|| answer.clone())
+    }
+
+    /// Remembers `answer`, computed from what was read after `generation` was current.
+    fn put(&self, id: &str, generation: u64, answer: Arc<Verification>) {
+        let mut by_id = self.by_id.lock().expect("answers");
+        if generation != self.generation.load(Ordering::SeqCst) {
+            return;
+        }
+        if by_id.len() >= ANSWERS_CAPACITY && !by_id.contains_key(id) {
+            by_id.clear();
+        }
+        by_id.insert(id.to_owned(), (generation, answer));
+    }
+
+    /// Forgets every remembered answer.
+    fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
 
 /// The largest PDF verified.
 pub const MAX_PDF_BYTES: usize = 1 << 20;
@@ -216,14 +301,42 @@ impl Certificates {
         }
     }
 
+    /// Verifies one subject, sharing the answer remembered for an id (see [`Answers`]).
+    pub async fn verify_shared(&self, subject: Subject) -> Result<Arc<Verification>> {
+        match subject {
+            Subject::Id(id) => self.verify_id_shared(&id).await,
+            other => Ok(Arc::new(self.verify(other).await?)),
+        }
+    }
+
+    /// Forgets every remembered answer by id: called once a revocation has committed here.
+    pub(super) fn revocations_committed(&self) {
+        self.inner.answers.forget();
+    }
+
     /// By id: the registered certificate, its stored signature checked again.
     async fn verify_id(&self, id: &str) -> Result<Verification> {
+        Ok(Arc::unwrap_or_clone(self.verify_id_shared(id).await?))
+    }
+
+    /// [`Certificates::verify_id`], answered from memory while the answer cannot have changed
+    /// ([`Answers`]).
+    async fn verify_id_shared(&self, id: &str) -> Result<Arc<Verification>> {
         let id = id.trim().trim_start_matches("certificates/").to_lowercase();
         if !is_certificate_id(&id) {
-            return Ok(Verification::not_genuine(Failure::UnknownId));
+            return Ok(Arc::new(Verification::not_genuine(Failure::UnknownId)));
         }
+        let answers = &self.inner.answers;
+        if !answers.fresh(self.inner.config.clock.now()) {
+            self.read_revocation_epoch().await?;
+        }
+        if let Some(answer) = answers.get(&id) {
+            return Ok(answer);
+        }
+        // Read after the generation: an answer a revocation overtakes is not remembered.
+        let generation = answers.generation.load(Ordering::SeqCst);
         let Some(record) = store::certificate(self.db(), &id).await? else {
-            return Ok(Verification::not_genuine(Failure::UnknownId));
+            return Ok(Arc::new(Verification::not_genuine(Failure::UnknownId)));
         };
         if let Err(failure) = self.check_signed(
             &signed_base(&record),
@@ -231,9 +344,31 @@ impl Certificates {
             &record.payload,
             &record.signature,
         ) {
-            return Ok(Verification::not_genuine(failure));
+            return Ok(Arc::new(Verification::not_genuine(failure)));
         }
-        Ok(Verification::genuine(record, false))
+        let answer = Arc::new(Verification::genuine(record, false));
+        answers.put(&id, generation, answer.clone());
+        Ok(answer)
+    }
+
+    /// Reads the register's revocation epoch (one reader at a time; the others wait for its
+    /// reading), forgetting every remembered answer when it moved.
+    async fn read_revocation_epoch(&self) -> Result<()> {
+        let answers = &self.inner.answers;
+        let mut epoch = answers.epoch.lock().await;
+        // Read by whoever held the lock before.
+        if answers.fresh(self.inner.config.clock.now()) {
+            return Ok(());
+        }
+        // The time before the reading: what it vouches for starts no later than the read.
+        let started = self.inner.config.clock.now();
+        let read = store::last_revocation(self.db()).await?;
+        if *epoch != Some(read) {
+            answers.forget();
+            *epoch = Some(read);
+        }
+        answers.epoch_read_at.store(started, Ordering::SeqCst);
+        Ok(())
     }
 
     /// By QR text: the issuer's address and the signature first (offline-equivalent), then the
