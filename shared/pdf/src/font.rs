@@ -26,8 +26,8 @@ pub(crate) fn prints(main: &Face, fallback: &Face, c: char) -> bool {
 fn parse(bytes: &[u8], what: &str) -> Result<Face, PdfError> {
     let mut warnings = Vec::new();
     ParsedFont::from_bytes(bytes, 0, &mut warnings)
-        .map(Face::new)
         .ok_or_else(|| PdfError::Render(format!("the shipped {what} font does not parse")))
+        .and_then(Face::new)
 }
 
 /// The whole main face and the fallback face, parsed once per process, for
@@ -67,20 +67,39 @@ fn common_characters() -> Vec<char> {
     chars
 }
 
-/// One parsed face with what the layout needs to measure text.
+/// One parsed face with what the layout needs to measure text, and what a page needs to
+/// embed its subset quickly.
 #[derive(Debug)]
 pub(crate) struct Face {
     pub(crate) parsed: ParsedFont,
-    units_per_em: f32,
+    /// The same face without its source bytes, for the page's printpdf document: printpdf
+    /// then writes the font's dictionaries, widths and ToUnicode map (glyph ids unchanged)
+    /// without subsetting, and [`Sfnt::subset`] supplies the font program.
+    pub(crate) for_page: printpdf::PdfFont,
+    /// The face's tables, for [`Sfnt::subset`].
+    pub(crate) sfnt: Sfnt,
+    pub(crate) units_per_em: f32,
 }
 
 impl Face {
-    fn new(parsed: ParsedFont) -> Self {
+    fn new(parsed: ParsedFont) -> Result<Self, PdfError> {
         let units_per_em = f32::from(parsed.pdf_font_metrics.units_per_em.max(1));
-        Self {
+        let bytes = parsed
+            .source_bytes()
+            .ok_or_else(|| PdfError::Render("a shipped font lost its bytes".into()))?;
+        let sfnt = Sfnt::new(bytes.as_slice().to_vec())
+            .ok_or_else(|| PdfError::Render("a shipped font is not TrueType".into()))?;
+        let mut bare = parsed.as_azul().clone();
+        bare.original_bytes = None;
+        let mut for_page = printpdf::PdfFont::new(ParsedFont::from_azul(bare));
+        for_page.meta.embedding_mode = printpdf::FontEmbeddingMode::Full;
+        for_page.meta.requires_subsetting = false;
+        Ok(Self {
             parsed,
+            for_page,
+            sfnt,
             units_per_em,
-        }
+        })
     }
 
     /// The glyph of `c`, None when the face has none.
@@ -120,8 +139,239 @@ impl Fonts {
             .ok_or_else(|| PdfError::Render("the pre-cut font does not parse".into()))?;
         Ok(Self {
             full,
-            common: Face::new(common),
+            common: Face::new(common)?,
             fallback: parse(FALLBACK_BYTES, "fallback")?,
         })
+    }
+}
+
+/// A TrueType font's table directory, `loca` and `hmtx` read once, from which a page's font
+/// program is cut in microseconds: the glyphs it uses (and the components of composite ones)
+/// keep their glyph ids, the others are left empty, so that the glyph ids printpdf writes
+/// in the content stream, `/W` and `/ToUnicode` stay valid. What a PDF reads of a
+/// CIDFontType2 program (ISO 32000-1, 9.9: glyf, head, hhea, hmtx, loca, maxp and the
+/// hinting tables) is copied or rebuilt; `cmap`, `name` and `post` are left out (the glyphs
+/// are found by CID = glyph id, the font by `/BaseFont`).
+#[derive(Debug)]
+pub(crate) struct Sfnt {
+    bytes: Vec<u8>,
+    /// (tag, offset, length) in the directory's order (ascending tags).
+    tables: Vec<([u8; 4], usize, usize)>,
+    /// Glyph `g`'s outline is `glyf[loca[g]..loca[g + 1]]`.
+    loca: Vec<u32>,
+    glyf: usize,
+    hmtx: usize,
+    metrics: usize,
+}
+
+fn u16_at(bytes: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(bytes.get(i..i + 2)?.try_into().ok()?))
+}
+
+fn u32_at(bytes: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.get(i..i + 4)?.try_into().ok()?))
+}
+
+/// The table checksum of the OpenType specification.
+fn checksum(data: &[u8]) -> u32 {
+    data.chunks(4).fold(0u32, |sum, chunk| {
+        let mut word = [0u8; 4];
+        word[..chunk.len()].copy_from_slice(chunk);
+        sum.wrapping_add(u32::from_be_bytes(word))
+    })
+}
+
+impl Sfnt {
+    pub(crate) fn new(bytes: Vec<u8>) -> Option<Self> {
+        if u32_at(&bytes, 0)? != 0x0001_0000 {
+            return None;
+        }
+        let count = usize::from(u16_at(&bytes, 4)?);
+        let mut tables = Vec::with_capacity(count);
+        for i in 0..count {
+            let entry = 12 + 16 * i;
+            let tag: [u8; 4] = bytes.get(entry..entry + 4)?.try_into().ok()?;
+            let offset = u32_at(&bytes, entry + 8)? as usize;
+            let length = u32_at(&bytes, entry + 12)? as usize;
+            bytes.get(offset..offset + length)?;
+            tables.push((tag, offset, length));
+        }
+        let find = |tag: &[u8; 4]| tables.iter().find(|t| &t.0 == tag).map(|t| (t.1, t.2));
+        let (head, _) = find(b"head")?;
+        let (maxp, _) = find(b"maxp")?;
+        let (hhea, _) = find(b"hhea")?;
+        let (loca_at, _) = find(b"loca")?;
+        let (glyf, glyf_len) = find(b"glyf")?;
+        let (hmtx, hmtx_len) = find(b"hmtx")?;
+        let glyphs = usize::from(u16_at(&bytes, maxp + 4)?);
+        let long = u16_at(&bytes, head + 50)? == 1;
+        let loca = (0..=glyphs)
+            .map(|g| {
+                if long {
+                    u32_at(&bytes, loca_at + 4 * g)
+                } else {
+                    u16_at(&bytes, loca_at + 2 * g).map(|v| 2 * u32::from(v))
+                }
+            })
+            .collect::<Option<Vec<u32>>>()?;
+        if loca.windows(2).any(|w| w[0] > w[1]) || *loca.last()? as usize > glyf_len {
+            return None;
+        }
+        let metrics = usize::from(u16_at(&bytes, hhea + 34)?);
+        if metrics == 0 || hmtx_len < 4 * metrics + 2 * (glyphs.saturating_sub(metrics)) {
+            return None;
+        }
+        Some(Self {
+            bytes,
+            tables,
+            loca,
+            glyf,
+            hmtx,
+            metrics,
+        })
+    }
+
+    fn outline(&self, gid: usize) -> &[u8] {
+        let (start, end) = (self.loca[gid] as usize, self.loca[gid + 1] as usize);
+        &self.bytes[self.glyf + start..self.glyf + end]
+    }
+
+    /// The advance and left side bearing of glyph `gid` (raw bytes).
+    fn metric(&self, gid: usize) -> [u8; 4] {
+        let m = self.metrics;
+        let advance = self.hmtx + 4 * gid.min(m - 1);
+        let lsb = if gid < m {
+            self.hmtx + 4 * gid + 2
+        } else {
+            self.hmtx + 4 * m + 2 * (gid - m)
+        };
+        let b = &self.bytes;
+        [b[advance], b[advance + 1], b[lsb], b[lsb + 1]]
+    }
+
+    /// The advance width of glyph `gid` in font units (0 beyond the face).
+    pub(crate) fn advance(&self, gid: u16) -> u16 {
+        let g = usize::from(gid);
+        if g + 1 >= self.loca.len() {
+            return 0;
+        }
+        let m = self.metric(g);
+        u16::from_be_bytes([m[0], m[1]])
+    }
+
+    /// The glyphs a composite glyph is made of (none for a simple or empty one).
+    fn components(&self, gid: usize, out: &mut Vec<u16>) {
+        let data = self.outline(gid);
+        if data.len() < 10 || i16::from_be_bytes([data[0], data[1]]) >= 0 {
+            return;
+        }
+        let mut at = 10;
+        while let (Some(flags), Some(component)) = (u16_at(data, at), u16_at(data, at + 2)) {
+            out.push(component);
+            at += 4 + if flags & 0x0001 != 0 { 4 } else { 2 };
+            at += if flags & 0x0008 != 0 {
+                2
+            } else if flags & 0x0040 != 0 {
+                4
+            } else if flags & 0x0080 != 0 {
+                8
+            } else {
+                0
+            };
+            if flags & 0x0020 == 0 {
+                break;
+            }
+        }
+    }
+
+    /// The font program of the glyphs `used` (and .notdef and the components of composite
+    /// glyphs), every glyph at its own id; ids beyond the face are ignored.
+    pub(crate) fn subset(&self, used: impl IntoIterator<Item = u16>) -> Vec<u8> {
+        let glyphs = self.loca.len() - 1;
+        let mut keep = vec![false; glyphs];
+        let mut todo: Vec<u16> = std::iter::once(0).chain(used).collect();
+        while let Some(gid) = todo.pop() {
+            let g = usize::from(gid);
+            if g < glyphs && !keep[g] {
+                keep[g] = true;
+                self.components(g, &mut todo);
+            }
+        }
+        let count = keep.iter().rposition(|k| *k).map_or(1, |last| last + 1);
+        let mut glyf = Vec::with_capacity(16 * 1024);
+        let mut loca = Vec::with_capacity(count + 1);
+        let mut hmtx = vec![0u8; 4 * count];
+        for (g, kept) in keep[..count].iter().enumerate() {
+            loca.push(glyf.len() as u32);
+            if *kept {
+                glyf.extend_from_slice(self.outline(g));
+                glyf.resize(glyf.len().next_multiple_of(4), 0);
+                hmtx[4 * g..4 * g + 4].copy_from_slice(&self.metric(g));
+            }
+        }
+        loca.push(glyf.len() as u32);
+        // Offsets halved in 16 bits while they fit (every glyph is padded to 4 bytes).
+        let short = glyf.len() <= 2 * usize::from(u16::MAX);
+        let loca: Vec<u8> = if short {
+            loca.iter()
+                .flat_map(|o| ((o / 2) as u16).to_be_bytes())
+                .collect()
+        } else {
+            loca.iter().flat_map(|o| o.to_be_bytes()).collect()
+        };
+        let count16 = (count as u16).to_be_bytes();
+        let mut tables: Vec<([u8; 4], std::borrow::Cow<'_, [u8]>)> = Vec::new();
+        for &(tag, offset, length) in &self.tables {
+            let original = &self.bytes[offset..offset + length];
+            let data = match &tag {
+                b"cmap" | b"name" | b"post" => continue,
+                b"glyf" => std::borrow::Cow::Borrowed(glyf.as_slice()),
+                b"loca" => std::borrow::Cow::Borrowed(loca.as_slice()),
+                b"hmtx" => std::borrow::Cow::Borrowed(hmtx.as_slice()),
+                b"head" if length >= 54 => {
+                    let mut head = original.to_vec();
+                    head[8..12].fill(0); // checkSumAdjustment
+                    head[50..52].copy_from_slice(&u16::from(!short).to_be_bytes());
+                    std::borrow::Cow::Owned(head)
+                }
+                b"hhea" if length >= 36 => {
+                    let mut hhea = original.to_vec();
+                    hhea[34..36].copy_from_slice(&count16);
+                    std::borrow::Cow::Owned(hhea)
+                }
+                b"maxp" if length >= 6 => {
+                    let mut maxp = original.to_vec();
+                    maxp[4..6].copy_from_slice(&count16);
+                    std::borrow::Cow::Owned(maxp)
+                }
+                _ => std::borrow::Cow::Borrowed(original),
+            };
+            tables.push((tag, data));
+        }
+        let n = tables.len() as u16;
+        let selector = 15 - n.leading_zeros() as u16;
+        let range = (1u16 << selector) * 16;
+        let size: usize = tables
+            .iter()
+            .map(|(_, d)| d.len().next_multiple_of(4))
+            .sum();
+        let mut out = Vec::with_capacity(12 + 16 * tables.len() + size);
+        out.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+        for v in [n, range, selector, n * 16 - range] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        let mut offset = 12 + 16 * tables.len();
+        for (tag, data) in &tables {
+            out.extend_from_slice(tag);
+            out.extend_from_slice(&checksum(data).to_be_bytes());
+            out.extend_from_slice(&(offset as u32).to_be_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            offset += data.len().next_multiple_of(4);
+        }
+        for (_, data) in &tables {
+            out.extend_from_slice(data);
+            out.resize(out.len().next_multiple_of(4), 0);
+        }
+        out
     }
 }

@@ -148,29 +148,33 @@ impl Renderer {
         let font_id = FontId(subset_tag(&printed));
         let mut composer = layout::Composer::new(face, font_id.clone());
         let mut doc = PdfDocument::new(page.title);
+        // Each font's resource name (its subset tag) and the face its program is cut from.
+        let mut embedded = vec![(font_id.0.clone(), face)];
         if falls_back {
             // Its own subset tag, from the same characters.
             let fallback_id = FontId(subset_tag(&format!("fallback {printed}")));
             composer = composer.with_fallback(&self.fonts.fallback, fallback_id.clone());
-            doc.resources.fonts.map.insert(
-                fallback_id,
-                printpdf::PdfFont::new(self.fonts.fallback.parsed.clone()),
-            );
+            embedded.push((fallback_id.0.clone(), &self.fonts.fallback));
+            doc.resources
+                .fonts
+                .map
+                .insert(fallback_id, self.fonts.fallback.for_page.clone());
         }
         let ops = composer.compose(page, matrix.width);
         doc.resources
             .fonts
             .map
-            .insert(font_id, printpdf::PdfFont::new(face.parsed.clone()));
+            .insert(font_id, face.for_page.clone());
         doc.pages.push(PdfPage::new(Mm(210.0), Mm(297.0), ops));
         let options = PdfSaveOptions {
             optimize: false,
-            subset_fonts: true,
+            subset_fonts: false,
             secure: true,
             image_optimization: None,
         };
         let mut warnings: Vec<PdfWarnMsg> = Vec::new();
         let mut lo = doc.to_lopdf_document(&options, &mut warnings);
+        embed_subsets(&mut lo, &embedded)?;
         finish(&mut lo, page, &matrix)?;
         let mut out = Vec::with_capacity(24 * 1024);
         lo.save_to(&mut out)
@@ -314,6 +318,114 @@ fn seal_image(doc: &mut lopdf::Document, seal: &Seal) -> lopdf::ObjectId {
     doc.add_object(rgb)
 }
 
+/// Gives each font printpdf wrote (without a program: its face has no source bytes) the
+/// program of the glyphs its `/W` array lists, cut from `faces` ([`font::Sfnt::subset`],
+/// glyph ids kept), and the subset tag on its names (ISO 32000-1, 9.6.4): `faces` are the
+/// resource names (six capitals, the tag) and their faces.
+fn embed_subsets(
+    doc: &mut lopdf::Document,
+    faces: &[(String, &font::Face)],
+) -> Result<(), PdfError> {
+    use lopdf::{Dictionary, Object};
+    let bad = |what: &str| PdfError::Render(format!("the page's fonts: {what}"));
+    let page_id = *doc
+        .get_pages()
+        .values()
+        .next()
+        .ok_or_else(|| bad("no page"))?;
+    let resources = match doc
+        .get_dictionary(page_id)
+        .and_then(|d| d.get(b"Resources"))
+    {
+        Ok(Object::Reference(id)) => doc.get_dictionary(*id),
+        Ok(Object::Dictionary(d)) => Ok(d),
+        _ => return Err(bad("no resources")),
+    }
+    .map_err(|_| bad("no resources"))?;
+    let fonts = match resources.get(b"Font") {
+        Ok(Object::Reference(id)) => doc
+            .get_dictionary(*id)
+            .map_err(|_| bad("no font dictionary"))?,
+        Ok(Object::Dictionary(d)) => d,
+        _ => return Err(bad("no font dictionary")),
+    };
+    let mut found = Vec::with_capacity(faces.len());
+    for (name, face) in faces {
+        let id = fonts
+            .get(name.as_bytes())
+            .and_then(Object::as_reference)
+            .map_err(|_| bad("a font is not written"))?;
+        found.push((id, name, *face));
+    }
+    for (font_id, tag, face) in found {
+        let type0 = doc.get_dictionary(font_id).map_err(|_| bad("a font"))?;
+        let descendant = match type0.get(b"DescendantFonts") {
+            Ok(Object::Array(a)) => match a.first() {
+                Some(Object::Dictionary(d)) => d.clone(),
+                _ => return Err(bad("no descendant font")),
+            },
+            _ => return Err(bad("no descendant font")),
+        };
+        // The glyphs printpdf found on the page, and their widths in thousandths of an em as
+        // printpdf computes them for a subset (it cannot read them from a face without its
+        // bytes).
+        let mut used = Vec::with_capacity(128);
+        let mut widths = Vec::with_capacity(8);
+        let scale = 1000.0 / face.units_per_em;
+        if let Ok(Object::Array(w)) = descendant.get(b"W") {
+            for pair in w.chunks(2) {
+                if let [Object::Integer(start), Object::Array(run)] = pair {
+                    let gids: Vec<u16> = (0..run.len() as i64)
+                        .filter_map(|k| u16::try_from(start + k).ok())
+                        .collect();
+                    widths.push(Object::Integer(*start));
+                    widths.push(Object::Array(
+                        gids.iter()
+                            .map(|g| {
+                                Object::Integer((f32::from(face.sfnt.advance(*g)) * scale) as i64)
+                            })
+                            .collect(),
+                    ));
+                    used.extend(gids);
+                }
+            }
+        }
+        let descriptor_id = descendant
+            .get(b"FontDescriptor")
+            .and_then(Object::as_reference)
+            .map_err(|_| bad("no font descriptor"))?;
+        let program = face.sfnt.subset(used);
+        let mut stream = Dictionary::new();
+        stream.set("Length1", program.len() as i64);
+        let program_id = doc.add_object(lopdf::Stream::new(stream, program));
+        let tagged = |d: &mut Dictionary, key: &[u8]| {
+            if let Ok(Object::Name(n)) = d.get(key) {
+                let mut name = format!("{tag}+").into_bytes();
+                name.extend_from_slice(n);
+                d.set(key, Object::Name(name));
+            }
+        };
+        let descriptor = doc
+            .get_object_mut(descriptor_id)
+            .and_then(Object::as_dict_mut)
+            .map_err(|_| bad("no font descriptor"))?;
+        descriptor.set("FontFile2", Object::Reference(program_id));
+        tagged(descriptor, b"FontName");
+        let type0 = doc
+            .get_object_mut(font_id)
+            .and_then(Object::as_dict_mut)
+            .map_err(|_| bad("a font"))?;
+        tagged(type0, b"BaseFont");
+        if let Ok(Object::Array(a)) = type0.get_mut(b"DescendantFonts")
+            && let Some(Object::Dictionary(d)) = a.first_mut()
+        {
+            tagged(d, b"BaseFont");
+            d.set("W", Object::Array(widths));
+        }
+    }
+    Ok(())
+}
+
 /// Deterministic trailer and information, lighter compression.
 fn finish(
     doc: &mut lopdf::Document,
@@ -386,12 +498,6 @@ fn finish(
             if stream.dict.has(b"Filter") || stream.content.len() < 64 {
                 continue;
             }
-            if stream.dict.has(b"Length1")
-                && let Some(lean) = without_tables(&stream.content, &[*b"name", *b"post"])
-            {
-                stream.dict.set("Length1", lean.len() as i64);
-                stream.set_content(lean);
-            }
             let mut z = flate2::write::ZlibEncoder::new(
                 Vec::with_capacity(stream.content.len() / 2),
                 flate2::Compression::new(if stream.dict.has(b"Length1") {
@@ -448,6 +554,7 @@ fn finish(
 /// `post` serve no purpose inside a PDF: the font is found by its /BaseFont, its glyphs by
 /// CID (ISO 32000-1, 9.9: a CIDFontType2 program needs glyf, head, hhea, hmtx, loca, maxp
 /// and the hinting tables).
+#[cfg(feature = "report")]
 fn without_tables(font: &[u8], drop: &[[u8; 4]]) -> Option<Vec<u8>> {
     let u16_at = |i: usize| Some(u16::from_be_bytes(font.get(i..i + 2)?.try_into().ok()?));
     let u32_at = |i: usize| Some(u32::from_be_bytes(font.get(i..i + 4)?.try_into().ok()?));

@@ -53,20 +53,14 @@ pub(crate) fn encode(text: &str) -> Result<Matrix, PdfError> {
     let data = bits.into_bytes();
     let (data, ec) = qrcode::ec::construct_codewords(&data, version, QR_EC_LEVEL)
         .map_err(|e| PdfError::Render(format!("QR error correction: {e}")))?;
-    let mut canvas = Canvas::new(version, QR_EC_LEVEL);
-    canvas.draw_all_functional_patterns();
-    canvas.draw_data(&data, &ec);
     let width = usize::try_from(version.width()).unwrap_or(0);
+    let drawn = unmasked(version, &data, &ec);
+    let base = bases(version, data.len(), ec.len());
     let mut best: Option<(u32, Matrix)> = None;
-    for pattern in PATTERNS {
-        let mut masked = canvas.clone();
-        masked.apply_mask(pattern);
-        let mut rows = vec![0u128; width];
-        for (i, color) in masked.into_colors().into_iter().enumerate() {
-            if color == Color::Dark {
-                rows[i / width] |= 1 << (i % width);
-            }
-        }
+    for masked in &base.masked {
+        let rows = (0..width)
+            .map(|y| masked[y] ^ drawn[y] ^ base.unmasked[y])
+            .collect();
         let matrix = Matrix { width, rows };
         let score = penalty(&matrix);
         if best.as_ref().is_none_or(|(s, _)| score < *s) {
@@ -75,6 +69,65 @@ pub(crate) fn encode(text: &str) -> Result<Matrix, PdfError> {
     }
     best.map(|(_, m)| m)
         .ok_or_else(|| PdfError::Render("no QR mask".into()))
+}
+
+/// The symbol's modules as bit rows: the function patterns and `data` and `ec` unmasked.
+fn unmasked(version: Version, data: &[u8], ec: &[u8]) -> Vec<u128> {
+    let mut canvas = Canvas::new(version, QR_EC_LEVEL);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(data, ec);
+    rows(
+        canvas.into_colors(),
+        usize::try_from(version.width()).unwrap_or(0),
+    )
+}
+
+fn rows(colors: Vec<Color>, width: usize) -> Vec<u128> {
+    let mut rows = vec![0u128; width];
+    for (i, color) in colors.into_iter().enumerate() {
+        if color == Color::Dark {
+            rows[i / width] |= 1 << (i % width);
+        }
+    }
+    rows
+}
+
+/// One version's symbol with all-light data, unmasked and under each of the eight masks
+/// (their format information drawn). Masking inverts data modules only and the format
+/// information depends on the level and the mask alone, so a symbol under mask `k` is
+/// `masked[k] ^ drawn ^ unmasked`, `drawn` being its unmasked modules: one canvas a page
+/// instead of eight.
+struct Base {
+    unmasked: Vec<u128>,
+    masked: Vec<Vec<u128>>,
+}
+
+fn bases(version: Version, data: usize, ec: usize) -> &'static Base {
+    const NONE: std::sync::OnceLock<Base> = std::sync::OnceLock::new();
+    static BASES: [std::sync::OnceLock<Base>; 41] = [NONE; 41];
+    let index = match version {
+        Version::Normal(v) => usize::try_from(v).unwrap_or(0).min(40),
+        Version::Micro(_) => 0,
+    };
+    BASES[index].get_or_init(|| {
+        let (data, ec) = (vec![0u8; data], vec![0u8; ec]);
+        let mut canvas = Canvas::new(version, QR_EC_LEVEL);
+        canvas.draw_all_functional_patterns();
+        canvas.draw_data(&data, &ec);
+        let width = usize::try_from(version.width()).unwrap_or(0);
+        let masked = PATTERNS
+            .iter()
+            .map(|pattern| {
+                let mut masked = canvas.clone();
+                masked.apply_mask(*pattern);
+                rows(masked.into_colors(), width)
+            })
+            .collect();
+        Base {
+            unmasked: rows(canvas.into_colors(), width),
+            masked,
+        }
+    })
 }
 
 /// The ISO/IEC 18004 (7.8.3) mask penalty: runs of five or more, 2×2 blocks, finder-like
@@ -138,6 +191,53 @@ fn line_penalty(line: u128, n: usize, full: u128) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The symbol masked from scratch under each pattern, as before the cached bases.
+    fn encode_from_scratch(text: &str) -> Matrix {
+        let bits = qrcode::bits::encode_auto(text.as_bytes(), QR_EC_LEVEL).unwrap();
+        let version = bits.version();
+        let (data, ec) =
+            qrcode::ec::construct_codewords(&bits.into_bytes(), version, QR_EC_LEVEL).unwrap();
+        let mut canvas = Canvas::new(version, QR_EC_LEVEL);
+        canvas.draw_all_functional_patterns();
+        canvas.draw_data(&data, &ec);
+        let width = usize::try_from(version.width()).unwrap();
+        let mut best: Option<(u32, Matrix)> = None;
+        for pattern in PATTERNS {
+            let mut masked = canvas.clone();
+            masked.apply_mask(pattern);
+            let matrix = Matrix {
+                width,
+                rows: rows(masked.into_colors(), width),
+            };
+            let score = penalty(&matrix);
+            if best.as_ref().is_none_or(|(s, _)| score < *s) {
+                best = Some((score, matrix));
+            }
+        }
+        best.unwrap().1
+    }
+
+    #[test]
+    fn the_cached_mask_bases_give_the_same_symbol_as_masking_each_pattern_from_scratch() {
+        let sample = crate::sample_page().qr_text;
+        let mut texts = vec![sample.to_owned(), "HTTPS://X/C/1#2".to_owned()];
+        // Other payloads and lengths (other versions), each twice (the base cached).
+        for k in 0..24usize {
+            let digits: String = sample
+                .chars()
+                .rev()
+                .cycle()
+                .skip(k * 7)
+                .filter(char::is_ascii_digit)
+                .take(100 + 17 * k)
+                .collect();
+            texts.push(format!("HTTPS://VERIFY.AHEDU.GOV.CN/C/{k:026}#{digits}"));
+        }
+        for text in texts.iter().chain(texts.iter()) {
+            assert_eq!(encode(text).unwrap(), encode_from_scratch(text), "{text}");
+        }
+    }
 
     #[test]
     fn a_text_beyond_the_largest_version_is_refused() {
