@@ -4,6 +4,8 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 
+use sha2::Digest as _;
+
 use support::{TestApp, all_teachers, default_options, import};
 use tica_auth::Role;
 use tica_client::files::Kind;
@@ -26,6 +28,9 @@ tica_testkit::backend_tests!(
     an_export_with_full_id_numbers_imports_again_elsewhere,
     full_identities_are_listed_to_offices_only_inside_their_tree_and_every_page_is_audited,
     a_school_name_that_starts_a_formula_is_exported_as_text_and_imports_back_unchanged,
+    a_file_whose_last_rows_repeat_earlier_keys_stores_nothing_though_its_writing_began,
+    a_file_sent_in_small_chunks_that_cut_rows_and_characters_reads_as_the_same_rows,
+    an_upload_refused_for_its_size_after_its_first_rows_were_read_stores_nothing,
 );
 
 fn province_sample() -> SampleRoster {
@@ -822,4 +827,205 @@ async fn full_identities_are_listed_to_offices_only_inside_their_tree_and_every_
         "the refusal names only the caller's own scope: {}",
         status.message()
     );
+}
+
+/// The default mode starts writing a clean-looking file before the checks for keys repeated
+/// within it have finished (issue 20): a file whose last rows repeat an earlier teacher number
+/// and an earlier ID number must still store nothing and report exactly those rows, naming the
+/// earlier lines — not a clash with registered records, which there are none of.
+async fn a_file_whose_last_rows_repeat_earlier_keys_stores_nothing_though_its_writing_began(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let sample = province_sample();
+    app.setup_sample(&sample).await;
+    let mut rows = sample.teacher_rows();
+    let last = rows.len() - 1;
+    // Row i is on line i + 2: line 20,000 repeats line 22's teacher number, line 20,001 line
+    // 12's ID number (with the sex and birth date that travel with it).
+    rows[last - 1][0] = rows[20][0].clone();
+    let copied: Vec<String> = rows[10][2..=4].to_vec();
+    rows[last][2..=4].clone_from_slice(&copied);
+    let mut province = app.office("340000");
+    let result = import(
+        &mut province,
+        Kind::Teachers,
+        "",
+        teachers_csv(&rows),
+        default_options(),
+    )
+    .await;
+    let reported: Vec<(i64, &str, i32)> = result
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column.as_str(), e.reason))
+        .collect();
+    let repeated = common::RowErrorReason::DuplicateInFile as i32;
+    assert_eq!(
+        reported,
+        vec![
+            (20_000, "教师编号", repeated),
+            (20_001, "身份证号", repeated)
+        ],
+        "{:?}",
+        result.errors
+    );
+    assert!(
+        result.errors[0].message.contains("22"),
+        "{}",
+        result.errors[0].message
+    );
+    assert!(
+        result.errors[1].message.contains("12"),
+        "{}",
+        result.errors[1].message
+    );
+    assert_eq!(result.report.rows_total, 20_000);
+    assert_eq!(result.report.rows_rejected, 2);
+    assert!(!result.report.committed && result.report.rows_created == 0);
+    let (teachers, _) = all_teachers(&mut province, "", 1000).await;
+    assert!(teachers.is_empty(), "nothing of the refused file is stored");
+
+    // The rolled-back write left nothing behind: the clean file then imports whole.
+    let clean = import(
+        &mut province,
+        Kind::Teachers,
+        "",
+        sample.teachers_csv(),
+        default_options(),
+    )
+    .await;
+    assert!(clean.errors.is_empty(), "{:?}", &clean.errors[..1]);
+    assert!(clean.report.committed && clean.report.rows_created == 20_000);
+}
+
+/// The file is read while it arrives (issue 20): chunks that cut rows and characters in two read
+/// as the same rows, a bad last row is reported on its line, and nothing is stored.
+async fn a_file_sent_in_small_chunks_that_cut_rows_and_characters_reads_as_the_same_rows(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let sample = SampleRoster::generate(SampleSpec {
+        teachers: 1000,
+        ..SampleSpec::province()
+    });
+    app.setup_sample(&sample).await;
+    let mut rows = sample.teacher_rows();
+    rows[999][6] = "大学".into();
+    let csv = teachers_csv(&rows);
+    let answers = raw_import(&app, &csv, 997, false).await;
+    let (errors, report) = answers.expect("the import answers with a report");
+    let reported: Vec<(i64, &str)> = errors.iter().map(|e| (e.line, e.column.as_str())).collect();
+    assert_eq!(reported, vec![(1001, "学段")], "{errors:?}");
+    assert_eq!(report.rows_total, 1000);
+    assert!(!report.committed);
+    assert_eq!(
+        report.file_sha256,
+        hex::encode(sha2::Sha256::digest(&csv)),
+        "the audit's hash is the whole file's"
+    );
+    let mut province = app.office("340000");
+    let (teachers, _) = all_teachers(&mut province, "", 100).await;
+    assert!(teachers.is_empty());
+
+    // The same rows without the bad one, in the same small chunks, import whole.
+    let csv = sample.teachers_csv();
+    let (errors, report) = raw_import(&app, &csv, 997, false).await.unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(
+        report.committed && report.rows_created == 1000,
+        "{report:?}"
+    );
+}
+
+/// An upload refused for its size after its first rows were already read stores nothing,
+/// though every row read was valid (issue 20: the rows are read as they arrive, and an upload
+/// that ends without its end must not pass for a shorter file).
+async fn an_upload_refused_for_its_size_after_its_first_rows_were_read_stores_nothing(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn_with_max_file_bytes(backend, 64 << 10).await else {
+        return;
+    };
+    let sample = SampleRoster::generate(SampleSpec {
+        teachers: 2000,
+        ..SampleSpec::province()
+    });
+    app.setup_sample(&sample).await;
+    let csv = sample.teachers_csv();
+    assert!(csv.len() > 128 << 10, "the file is well over the cap");
+    // Chunks end on line ends: what arrived before the cap is a file of valid rows.
+    let refused = raw_import(&app, &csv, 4 << 10, true).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    let mut province = app.office("340000");
+    let (teachers, _) = all_teachers(&mut province, "", 100).await;
+    assert!(teachers.is_empty(), "{} teachers stored", teachers.len());
+}
+
+/// ImportTeachers with `csv` sent in chunks of `size` bytes (cut anywhere, or at the last line
+/// end within `size` when `whole_lines`), the options first: the refused rows and the report,
+/// or the call's status.
+async fn raw_import(
+    app: &TestApp,
+    csv: &[u8],
+    size: usize,
+    whole_lines: bool,
+) -> Result<(Vec<common::RowError>, common::ImportReport), tonic::Status> {
+    let (upload, requests) = tokio::sync::mpsc::channel(1024);
+    upload
+        .send(pb::ImportTeachersRequest {
+            payload: Some(pb::import_teachers_request::Payload::Options(
+                default_options(),
+            )),
+            parent: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut province = app.office("340000");
+    let call = tokio::spawn(async move {
+        province
+            .import_teachers(tokio_stream::wrappers::ReceiverStream::new(requests))
+            .await
+    });
+    let mut rest = csv;
+    while !rest.is_empty() {
+        let mut n = size.min(rest.len());
+        if whole_lines
+            && n < rest.len()
+            && let Some(end) = rest[..n].iter().rposition(|b| *b == b'\n')
+        {
+            n = end + 1;
+        }
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let sent = upload
+            .send(pb::ImportTeachersRequest {
+                payload: Some(pb::import_teachers_request::Payload::Chunk(chunk.to_vec())),
+                parent: String::new(),
+            })
+            .await;
+        if sent.is_err() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    drop(upload);
+    let mut answers = call.await.unwrap()?.into_inner();
+    let (mut errors, mut report) = (Vec::new(), None);
+    while let Some(answer) = answers.message().await? {
+        match answer.payload {
+            Some(pb::import_teachers_response::Payload::Report(r)) => report = Some(r),
+            Some(pb::import_teachers_response::Payload::RowErrors(e)) => errors.extend(e.errors),
+            _ => {}
+        }
+    }
+    Ok((errors, report.expect("a report")))
 }
