@@ -936,30 +936,46 @@ impl Certificates {
         }
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
-            .min(8);
-        let per = items.len().div_ceil(workers);
-        let mut handles = Vec::new();
-        let mut items = items;
-        while !items.is_empty() {
-            let rest = items.split_off(per.min(items.len()));
-            let part = std::mem::replace(&mut items, rest);
+            .min(8)
+            .min(items.len());
+        // The workers take the next item as each finishes one (no core idles while another
+        // still has half the chunk); outcomes go back in the order of `items`.
+        let count = items.len();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(items.into_iter().enumerate()));
+        let run = std::sync::Arc::new(run.clone());
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers {
             let this = self.clone();
             let run = run.clone();
+            let queue = queue.clone();
             handles.push(tokio::task::spawn_blocking(move || {
-                part.into_iter()
-                    .map(|item| this.make(&run, item).map_err(|e| reason_of(&e)))
-                    .collect::<Vec<_>>()
+                let mut done = Vec::new();
+                loop {
+                    let next = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .next();
+                    let Some((i, item)) = next else { break };
+                    done.push((i, this.make(&run, item).map_err(|e| reason_of(&e))));
+                }
+                done
             }));
         }
-        let mut out = Vec::new();
+        let mut out: Vec<Option<std::result::Result<Made, String>>> =
+            (0..count).map(|_| None).collect();
         for handle in handles {
-            out.extend(
-                handle
-                    .await
-                    .map_err(|e| CertificateError::Internal(format!("a render worker: {e}")))?,
-            );
+            let done = handle
+                .await
+                .map_err(|e| CertificateError::Internal(format!("a render worker: {e}")))?;
+            for (i, outcome) in done {
+                out[i] = Some(outcome);
+            }
         }
-        Ok(out)
+        out.into_iter()
+            .map(|o| {
+                o.ok_or_else(|| CertificateError::Internal("a render worker lost an item".into()))
+            })
+            .collect()
     }
 
     /// One certificate: facts, signed payload, QR text, PDF.
