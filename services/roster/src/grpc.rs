@@ -19,7 +19,7 @@ use crate::convert::{self, filter};
 use crate::error::RosterError;
 use crate::service::{
     ExportFile, ExportFormat, ImportOptions, ImportOutcome, ImportProgress, PageSpec, PlanDecision,
-    ProgressSink, Roster, Upload,
+    ProgressSink, Roster,
 };
 use crate::store::assessors::AssessorFilter;
 use crate::store::schools::SchoolFilter;
@@ -167,7 +167,7 @@ type ImportFn = dyn Fn(
         Caller,
         String,
         ImportOptions,
-        Upload,
+        Vec<u8>,
         Arc<dyn ProgressSink>,
     ) -> Pin<Box<dyn std::future::Future<Output = Result<ImportOutcome, RosterError>> + Send>>
     + Send
@@ -248,7 +248,7 @@ where
             tx: tx.clone(),
             bytes: bytes.len() as i64,
         });
-        match run(roster, caller, parent, options, Upload::Whole(bytes), sink).await {
+        match run(roster, caller, parent, options, bytes, sink).await {
             Ok(outcome) => {
                 for batch in outcome.errors.chunks(ERRORS_PER_MESSAGE) {
                     let errors = common::RowErrors {

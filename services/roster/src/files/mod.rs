@@ -367,8 +367,12 @@ fn read_csv(
     let decoded: Cow<'_, [u8]> = match encoding {
         Encoding::Utf8 => {
             let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-            if let Some(error) = gb18030_not_utf8(body) {
-                return Err(error);
+            if std::str::from_utf8(body).is_err() && is_gb18030(body) {
+                return Err(FileError(
+                    "文件是 GBK/GB18030 编码，不是 UTF-8。请在 Excel 中另存为“CSV UTF-8（逗号分隔）”，或导入时选择 GB18030 编码。\
+                     (The file is encoded in GBK/GB18030, not UTF-8: save it as \"CSV UTF-8\" or import it with encoding GB18030.)"
+                        .into(),
+                ));
             }
             Cow::Borrowed(body)
         }
@@ -377,124 +381,10 @@ fn read_csv(
             Cow::Owned(text.into_owned().into_bytes())
         }
     };
-    let text: &[u8] = decoded.as_ref();
-    read_csv_records(
-        text,
-        &|lines, start| lines.line_at(text, start),
-        specs,
-        visit,
-    )
-}
-
-/// The file-level refusal of a UTF-8 import whose bytes are GB18030 text instead.
-fn gb18030_not_utf8(body: &[u8]) -> Option<FileError> {
-    (std::str::from_utf8(body).is_err() && is_gb18030(body)).then(|| {
-        FileError(
-            "文件是 GBK/GB18030 编码，不是 UTF-8。请在 Excel 中另存为“CSV UTF-8（逗号分隔）”，或导入时选择 GB18030 编码。\
-             (The file is encoded in GBK/GB18030, not UTF-8: save it as \"CSV UTF-8\" or import it with encoding GB18030.)"
-                .into(),
-        )
-    })
-}
-
-/// Reads a UTF-8 CSV as it arrives, calling `visit` as [`read_table`] does while the rest is
-/// still on its way: `first` holds the first bytes (at least four, or the whole file), and
-/// `more(buffer)` blocks until more arrive and appends them, answering false at the end of the
-/// file or an error if the upload broke off. The answer is the one [`read_table`] gives for
-/// the whole file, whose checks on all of it (a GB18030 file sent as UTF-8) still come first:
-/// rows visited before such an answer are to be discarded, as are all rows when `more` failed.
-pub fn read_csv_arriving(
-    first: Vec<u8>,
-    more: &mut dyn FnMut(&mut Vec<u8>) -> Result<bool, FileError>,
-    specs: &'static [ColumnSpec],
-    mut visit: impl FnMut(i64, &HeaderMap, &[Cell<'_>]),
-) -> Result<(HeaderMap, i64), FileError> {
-    use std::cell::RefCell;
-    let mut body = first;
-    if body.starts_with(b"\xEF\xBB\xBF") {
-        body.drain(..3);
-    }
-    let text = RefCell::new(body);
-    let failure: RefCell<Option<FileError>> = RefCell::new(None);
-    let mut ended = false;
-    let result = {
-        let reader = Arriving {
-            text: &text,
-            read: 0,
-            more: &mut *more,
-            ended: &mut ended,
-            failure: &failure,
-        };
-        read_csv_records(
-            reader,
-            &|lines, start| lines.line_at(&text.borrow(), start),
-            specs,
-            &mut visit,
-        )
-    };
-    if let Some(failure) = failure.into_inner() {
-        return Err(failure);
-    }
-    // The reader may stop before the end (a header it cannot map): the checks on the whole file
-    // need all of it.
-    let mut text = text.into_inner();
-    while !ended {
-        ended = !more(&mut text)?;
-    }
-    if let Some(error) = gb18030_not_utf8(&text) {
-        return Err(error);
-    }
-    result
-}
-
-/// The bytes of [`read_csv_arriving`] as `std::io::Read`: what has arrived, then waits for more.
-struct Arriving<'a> {
-    text: &'a std::cell::RefCell<Vec<u8>>,
-    read: usize,
-    more: &'a mut dyn FnMut(&mut Vec<u8>) -> Result<bool, FileError>,
-    ended: &'a mut bool,
-    failure: &'a std::cell::RefCell<Option<FileError>>,
-}
-
-impl std::io::Read for Arriving<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            {
-                let text = self.text.borrow();
-                if self.read < text.len() {
-                    let n = buf.len().min(text.len() - self.read);
-                    buf[..n].copy_from_slice(&text[self.read..self.read + n]);
-                    self.read += n;
-                    return Ok(n);
-                }
-            }
-            if *self.ended {
-                return Ok(0);
-            }
-            match (self.more)(&mut self.text.borrow_mut()) {
-                Ok(true) => {}
-                Ok(false) => *self.ended = true,
-                Err(failure) => {
-                    *self.failure.borrow_mut() = Some(failure);
-                    return Err(std::io::Error::other("the upload broke off"));
-                }
-            }
-        }
-    }
-}
-
-/// The rows of a CSV read from `reader`; `line_at(counter, offset)` gives the line of a
-/// record's first byte in the text read so far.
-fn read_csv_records<R: std::io::Read>(
-    reader: R,
-    line_at: &dyn Fn(&mut LineCounter, usize) -> i64,
-    specs: &'static [ColumnSpec],
-    visit: &mut impl FnMut(i64, &HeaderMap, &[Cell<'_>]),
-) -> Result<(HeaderMap, i64), FileError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader);
+        .from_reader(decoded.as_ref());
     let mut record = csv::ByteRecord::new();
     let header_line = loop {
         match reader.read_byte_record(&mut record) {
@@ -514,6 +404,7 @@ fn read_csv_records<R: std::io::Read>(
     let mut rows = 0i64;
     // The csv crate's line numbers lag by one on CRLF files (what Excel writes), so lines are
     // counted here from each record's byte offset.
+    let text: &[u8] = decoded.as_ref();
     let mut lines = LineCounter::default();
     loop {
         let before = reader.position().byte() as usize;
@@ -522,7 +413,7 @@ fn read_csv_records<R: std::io::Read>(
             Ok(false) => break,
             Err(e) => {
                 // A broken quote swallows the rest of the file: report it on its line.
-                let line = line_at(&mut lines, before).max(2);
+                let line = lines.line_at(text, before).max(2);
                 visit(
                     line,
                     &map,
@@ -536,7 +427,7 @@ fn read_csv_records<R: std::io::Read>(
             .position()
             .map(|p| p.byte() as usize)
             .unwrap_or(before);
-        let line = line_at(&mut lines, start);
+        let line = lines.line_at(text, start);
         if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }

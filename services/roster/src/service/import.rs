@@ -10,12 +10,6 @@
 //! rolls back, and only then are the clashing rows looked up for the report — so a clean file
 //! of a million rows pays for no look-ups. Other modes need to know which rows exist before
 //! writing, so they look up first.
-//!
-//! In that default mode, when every row passed its own checks, names a school of the import's
-//! scope and carries its number, the write starts before the checks for keys repeated within
-//! the file: they run beside it on the other core, and the transaction commits only once they
-//! found nothing. If they found something, nothing is stored and the report is the one they
-//! would have given before any write.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -32,7 +26,7 @@ use crate::files::teachers::{TEACHER_COLUMNS, TeacherDraft};
 use crate::files::{self, Encoding, ErrorLog, Format, Limits, Reason, RowError};
 use crate::model::{IctPlan, IctPlanState, PastAssignment, School, Teacher, Unit};
 use crate::store;
-use crate::store::bulk::{self, BulkError, TeacherChange, Verdict};
+use crate::store::bulk::{self, BulkError, TeacherChange};
 
 /// How to import.
 #[derive(Clone, Debug)]
@@ -94,44 +88,15 @@ pub struct ImportOutcome {
 
 const REPORT_EVERY: i64 = 20_000;
 
-/// An uploaded file: whole, or arriving chunk by chunk while it is read.
-#[derive(Debug)]
-pub enum Upload {
-    /// All of it.
-    Whole(Vec<u8>),
-    /// Its chunks as they arrive, then [`Arrival::End`]; a channel that closes without the
-    /// end means the upload broke off, and the import stores nothing.
-    Arriving(tokio::sync::mpsc::Receiver<Arrival>),
-}
-
-impl From<Vec<u8>> for Upload {
-    fn from(bytes: Vec<u8>) -> Upload {
-        Upload::Whole(bytes)
-    }
-}
-
-/// A message of an arriving upload.
-#[derive(Debug)]
-pub enum Arrival {
-    /// The next bytes.
-    Chunk(Vec<u8>),
-    /// The end of the file, with its SHA-256 (hex), computed as it arrived.
-    End {
-        /// SHA-256 of all the chunks, hex.
-        sha256: String,
-    },
-}
-
 struct Parsed<D> {
     drafts: Vec<D>,
     errors: ErrorLog,
     rows: i64,
 }
 
-/// Parses on a blocking thread: a large file is CPU work that must not stall other calls. An
-/// arriving UTF-8 CSV is parsed as its chunks come in; any other upload once it is whole.
+/// Parses on a blocking thread: a large file is CPU work that must not stall other calls.
 async fn parse<D: Send + 'static>(
-    upload: Upload,
+    bytes: Arc<Vec<u8>>,
     options: &ImportOptions,
     limits: &Limits,
     specs: &'static [files::ColumnSpec],
@@ -144,102 +109,53 @@ async fn parse<D: Send + 'static>(
     + Send
     + 'static,
 ) -> Result<(std::result::Result<Parsed<D>, String>, String)> {
-    let forced = options.format;
+    let format = options.format.unwrap_or_else(|| Format::detect(&bytes));
     let encoding = options.encoding;
     let limits = limits.clone();
-    // A whole file's SHA-256 for the audit trail is computed on another core meanwhile; an
-    // arriving one's as it arrived.
-    let (upload, hash) = match upload {
-        Upload::Whole(bytes) => {
-            let bytes = Arc::new(bytes);
-            let for_hash = bytes.clone();
-            let hash = tokio::task::spawn_blocking(move || {
-                hex::encode(Sha256::digest(for_hash.as_slice()))
-            });
-            (Ok(bytes), Some(hash))
-        }
-        Upload::Arriving(chunks) => (Err(chunks), None),
-    };
+    // The audit trail's SHA-256 of the file is computed on another core meanwhile.
+    let for_hash = bytes.clone();
+    let hash =
+        tokio::task::spawn_blocking(move || hex::encode(Sha256::digest(for_hash.as_slice())));
+    // About 100 bytes a row: enough to avoid most regrowth of the drafts.
+    let estimate = bytes.len() / 100;
     let parsed = tokio::task::spawn_blocking(move || {
-        let mut drafts = Vec::new();
+        let mut drafts = Vec::with_capacity(estimate);
         let mut errors = ErrorLog::new(limits.max_row_errors);
         let mut checked = 0i64;
-        let mut visit = |line: i64, map: &files::HeaderMap, cells: &[files::Cell<'_>]| {
-            match parse_row(line, map, cells) {
-                Ok(draft) => drafts.push(draft),
-                Err(row_errors) => row_errors.into_iter().for_each(|e| errors.push(e)),
-            }
-            checked += 1;
-            if checked % REPORT_EVERY == 0 {
-                sink.report(ImportProgress {
-                    phase: "checking",
-                    rows_checked: checked,
-                    rows_written: 0,
-                });
-            }
-        };
-        let (result, sha256) = match upload {
-            Ok(bytes) => {
-                let format = forced.unwrap_or_else(|| Format::detect(&bytes));
-                let result =
-                    files::read_table(&bytes, format, encoding, specs, &limits, &mut visit);
-                (result, None)
-            }
-            Err(mut chunks) => {
-                let mut sha256 = None;
-                let mut more =
-                    |buffer: &mut Vec<u8>| -> std::result::Result<bool, files::FileError> {
-                        if sha256.is_some() {
-                            return Ok(false);
-                        }
-                        match chunks.blocking_recv() {
-                            Some(Arrival::Chunk(chunk)) => {
-                                buffer.extend_from_slice(&chunk);
-                                Ok(true)
-                            }
-                            Some(Arrival::End { sha256: hash }) => {
-                                sha256 = Some(hash);
-                                Ok(false)
-                            }
-                            None => Err(files::FileError("上传中断 (the upload broke off)".into())),
-                        }
-                    };
-                // Enough bytes to tell XLSX from CSV.
-                let mut head = Vec::new();
-                let mut started = Ok(true);
-                while head.len() < 4 && matches!(started, Ok(true)) {
-                    started = more(&mut head);
+        let result = files::read_table(
+            &bytes,
+            format,
+            encoding,
+            specs,
+            &limits,
+            |line, map, cells| {
+                match parse_row(line, map, cells) {
+                    Ok(draft) => drafts.push(draft),
+                    Err(row_errors) => row_errors.into_iter().for_each(|e| errors.push(e)),
                 }
-                let result = started.and_then(|_| {
-                    let format = forced.unwrap_or_else(|| Format::detect(&head));
-                    if format == Format::Csv && encoding == Encoding::Utf8 {
-                        files::read_csv_arriving(head, &mut more, specs, &mut visit)
-                    } else {
-                        let mut bytes = head;
-                        while more(&mut bytes)? {}
-                        files::read_table(&bytes, format, encoding, specs, &limits, &mut visit)
-                    }
-                });
-                (result, sha256)
-            }
-        };
-        let parsed = match result {
+                checked += 1;
+                if checked % REPORT_EVERY == 0 {
+                    sink.report(ImportProgress {
+                        phase: "checking",
+                        rows_checked: checked,
+                        rows_written: 0,
+                    });
+                }
+            },
+        );
+        match result {
             Ok((_, rows)) => Ok(Parsed {
                 drafts,
                 errors,
                 rows,
             }),
             Err(e) => Err(e.0),
-        };
-        (parsed, sha256)
+        }
     });
     let panicked =
         |e: tokio::task::JoinError| RosterError::Internal(format!("import parser panicked: {e}"));
-    let (parsed, sha256) = parsed.await.map_err(panicked)?;
-    let hash = match hash {
-        Some(hash) => hash.await.map_err(panicked)?,
-        None => sha256.unwrap_or_default(),
-    };
+    let parsed = parsed.await.map_err(panicked)?;
+    let hash = hash.await.map_err(panicked)?;
     Ok((parsed, hash))
 }
 
@@ -304,7 +220,7 @@ impl Roster {
         caller: &Caller,
         parent: Option<Unit>,
         options: ImportOptions,
-        upload: Upload,
+        bytes: Vec<u8>,
         sink: Arc<dyn ProgressSink>,
     ) -> Result<ImportOutcome> {
         if caller.role == Role::Teacher {
@@ -315,7 +231,7 @@ impl Roster {
         let mut outcome = ImportOutcome::default();
         let today = today();
         let parsed = parse(
-            upload,
+            Arc::new(bytes),
             &options,
             &self.limits,
             &TEACHER_COLUMNS,
@@ -344,36 +260,6 @@ impl Roster {
             rows_checked: rows,
             rows_written: 0,
         });
-
-        // Schools: known inside the import's scope. Only that scope is looked at: a code
-        // registered elsewhere gets the same answer as one registered nowhere.
-        let schools = store::schools::index(&self.db, &scope).await?;
-        // Registered keys: looked up first unless the optimistic path applies.
-        // A dry run must report registered keys too, so it always looks them up.
-        let optimistic =
-            options.all_or_nothing && !options.update_existing && !options.validate_only;
-        if optimistic
-            && errors.is_empty()
-            && drafts
-                .iter()
-                .all(|d| d.number.is_some() && schools.contains_key(&d.school_code))
-        {
-            let started = (started, parsed_at, today);
-            let caller_parent = (caller, parent.as_ref());
-            return self
-                .import_new_teachers_while_checking(
-                    caller_parent,
-                    &options,
-                    scope,
-                    &schools,
-                    drafts,
-                    errors,
-                    outcome,
-                    sink,
-                    started,
-                )
-                .await;
-        }
 
         // Keys repeated within the file. ID numbers compare as 17-digit integers, sorted: no
         // string hashing, and no input can make it slower than n log n.
@@ -411,6 +297,9 @@ impl Roster {
         }
         drop(first_number);
 
+        // Schools: known inside the import's scope. Only that scope is looked at: a code
+        // registered elsewhere gets the same answer as one registered nowhere.
+        let schools = store::schools::index(&self.db, &scope).await?;
         for d in &drafts {
             if !schools.contains_key(&d.school_code) {
                 errors.push(row_error(
@@ -425,6 +314,10 @@ impl Roster {
             }
         }
 
+        // Registered keys: looked up first unless the optimistic path applies.
+        // A dry run must report registered keys too, so it always looks them up.
+        let optimistic =
+            options.all_or_nothing && !options.update_existing && !options.validate_only;
         let mut registered: HashMap<String, (String, String)> = HashMap::new();
         if !optimistic {
             let ids: Vec<String> = drafts.iter().map(|d| d.id.as_str().to_owned()).collect();
@@ -582,16 +475,7 @@ impl Roster {
                 rows_written: n,
             })
         };
-        match bulk::write_teachers(
-            &self.db,
-            &new_teachers,
-            &changes,
-            &audit,
-            &written,
-            Verdict::given(),
-        )
-        .await
-        {
+        match bulk::write_teachers(&self.db, &new_teachers, &changes, &audit, &written).await {
             Ok(()) => {
                 outcome.committed = true;
                 outcome.rows_created = new_teachers.len() as i64;
@@ -607,194 +491,47 @@ impl Roster {
                 );
             }
             Err(BulkError::Duplicate) => {
-                self.report_clashes(&scope, &new_teachers, &new_lines, &mut errors)
-                    .await?;
-            }
-            Err(BulkError::Refused) => {
-                return Err(RosterError::Internal(
-                    "a write without pending checks was refused".into(),
-                ));
+                // Something registered clashes: find exactly which rows, store nothing.
+                let ids: Vec<String> = new_teachers
+                    .iter()
+                    .map(|t| t.id_number.as_str().to_owned())
+                    .collect();
+                let clashing_ids = bulk::teachers_by_id_number(&self.db, &ids).await?;
+                let numbers: Vec<String> = new_teachers.iter().map(|t| t.number.clone()).collect();
+                let clashing_numbers = bulk::existing_teacher_numbers(&self.db, &numbers).await?;
+                for (t, &line) in new_teachers.iter().zip(&new_lines) {
+                    if let Some((number, path)) = clashing_ids.get(t.id_number.as_str()) {
+                        errors.push(if inside(&scope, path) {
+                            row_error(line, "身份证号", Reason::AlreadyExists, format!("此身份证号已登记为教师 {number} (this ID number is already registered as teachers/{number})"))
+                        } else {
+                            out_of_sight(line, "身份证号")
+                        });
+                    } else if let Some(path) = clashing_numbers.get(&t.number) {
+                        errors.push(if inside(&scope, path) {
+                            row_error(
+                                line,
+                                "教师编号",
+                                Reason::AlreadyExists,
+                                format!(
+                                    "教师编号 {} 已被使用 (teachers/{} already exists)",
+                                    t.number, t.number
+                                ),
+                            )
+                        } else {
+                            out_of_sight(line, "教师编号")
+                        });
+                    }
+                }
+                if errors.is_empty() {
+                    return Err(RosterError::Internal(
+                        "a unique key clashed but no clashing row was found; retry the import"
+                            .into(),
+                    ));
+                }
             }
             Err(BulkError::Other(e)) => return Err(e),
         }
         Ok(finish("teachers", &options, outcome, errors, started))
-    }
-
-    /// A unique key clashed with a registered record and the write stored nothing: finds
-    /// exactly which rows clash, for the report.
-    async fn report_clashes(
-        &self,
-        scope: &ScopePath,
-        new_teachers: &[Teacher],
-        new_lines: &[i64],
-        errors: &mut ErrorLog,
-    ) -> Result<()> {
-        let ids: Vec<String> = new_teachers
-            .iter()
-            .map(|t| t.id_number.as_str().to_owned())
-            .collect();
-        let clashing_ids = bulk::teachers_by_id_number(&self.db, &ids).await?;
-        let numbers: Vec<String> = new_teachers.iter().map(|t| t.number.clone()).collect();
-        let clashing_numbers = bulk::existing_teacher_numbers(&self.db, &numbers).await?;
-        for (t, &line) in new_teachers.iter().zip(new_lines) {
-            if let Some((number, path)) = clashing_ids.get(t.id_number.as_str()) {
-                errors.push(if inside(scope, path) {
-                    row_error(line, "身份证号", Reason::AlreadyExists, format!("此身份证号已登记为教师 {number} (this ID number is already registered as teachers/{number})"))
-                } else {
-                    out_of_sight(line, "身份证号")
-                });
-            } else if let Some(path) = clashing_numbers.get(&t.number) {
-                errors.push(if inside(scope, path) {
-                    row_error(
-                        line,
-                        "教师编号",
-                        Reason::AlreadyExists,
-                        format!(
-                            "教师编号 {} 已被使用 (teachers/{} already exists)",
-                            t.number, t.number
-                        ),
-                    )
-                } else {
-                    out_of_sight(line, "教师编号")
-                });
-            }
-        }
-        if errors.is_empty() {
-            return Err(RosterError::Internal(
-                "a unique key clashed but no clashing row was found; retry the import".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The default mode's fast path (see the module's notes): every draft has a number and a
-    /// school of `schools`, and no row failed. The write starts at once; the checks for keys
-    /// repeated within the file run on a blocking thread beside it and decide whether it
-    /// commits. The report is exactly the one of the path that checks first.
-    #[allow(clippy::too_many_arguments)]
-    async fn import_new_teachers_while_checking(
-        &self,
-        (caller, parent): (&Caller, Option<&Unit>),
-        options: &ImportOptions,
-        scope: ScopePath,
-        schools: &HashMap<String, (tica_domain::division::DivisionCode, ScopePath)>,
-        drafts: Vec<TeacherDraft>,
-        mut errors: ErrorLog,
-        mut outcome: ImportOutcome,
-        sink: Arc<dyn ProgressSink>,
-        (started, parsed_at, today): (Instant, Instant, time::Date),
-    ) -> Result<ImportOutcome> {
-        let rows = outcome.rows_total;
-        let now = store::audit::now();
-        let mut new_teachers = Vec::with_capacity(drafts.len());
-        let mut new_lines = Vec::with_capacity(drafts.len());
-        for d in drafts {
-            let (jurisdiction, path) = schools[&d.school_code].clone();
-            new_lines.push(d.line);
-            new_teachers.push(Teacher {
-                number: d.number.expect("the fast path's drafts all have numbers"),
-                display_name: d.name,
-                id_number: d.id,
-                school_code: d.school_code,
-                jurisdiction,
-                path,
-                stage: d.stage,
-                subject: d.subject,
-                category: d.category,
-                roles: d.roles,
-                since: today,
-                history: Vec::new(),
-                create_micros: now,
-                update_micros: now,
-            });
-        }
-        let (new_teachers, new_lines) = index_order(new_teachers, new_lines);
-        let (new_teachers, new_lines) = (Arc::new(new_teachers), Arc::new(new_lines));
-        let audit = store::audit::entry(
-            caller,
-            "ImportTeachers",
-            match parent {
-                Some(unit) => unit.resource_name(),
-                None => caller.acting_for(),
-            },
-            scope.clone(),
-            serde_json::json!({
-                "file_name": options.file_name,
-                "file_sha256": outcome.file_sha256,
-                "rows_total": outcome.rows_total,
-                "created": new_teachers.len(),
-                "updated": 0,
-                "rejected": errors.rejected_lines(),
-            }),
-        );
-        sink.report(ImportProgress {
-            phase: "writing",
-            rows_checked: rows,
-            rows_written: 0,
-        });
-        let checked_at = Instant::now();
-        let (verdict, decided) = tokio::sync::oneshot::channel();
-        let checks = {
-            let (teachers, lines) = (new_teachers.clone(), new_lines.clone());
-            tokio::task::spawn_blocking(move || {
-                let found = repeated_in_file(&teachers, &lines);
-                let _ = verdict.send(found.is_empty());
-                found
-            })
-        };
-        let progress = sink.clone();
-        let written = move |n: i64| {
-            progress.report(ImportProgress {
-                phase: "writing",
-                rows_checked: rows,
-                rows_written: n,
-            })
-        };
-        let result = bulk::write_teachers(
-            &self.db,
-            &new_teachers,
-            &[],
-            &audit,
-            &written,
-            Verdict::awaited(decided),
-        )
-        .await;
-        let repeated = checks
-            .await
-            .map_err(|e| RosterError::Internal(format!("import checks panicked: {e}")))?;
-        if !repeated.is_empty() {
-            // Whatever the write did, it did not commit: the checks refused it.
-            for error in repeated {
-                errors.push(error);
-            }
-            return Ok(finish("teachers", options, outcome, errors, started));
-        }
-        match result {
-            Ok(()) => {
-                outcome.committed = true;
-                outcome.rows_created = new_teachers.len() as i64;
-                tracing::info!(
-                    rows,
-                    created = outcome.rows_created,
-                    updated = 0,
-                    parse_ms = (parsed_at - started).as_millis() as u64,
-                    check_ms = (checked_at - parsed_at).as_millis() as u64,
-                    write_ms = checked_at.elapsed().as_millis() as u64,
-                    "teachers imported"
-                );
-            }
-            Err(BulkError::Duplicate) => {
-                self.report_clashes(&scope, &new_teachers, &new_lines, &mut errors)
-                    .await?;
-            }
-            Err(BulkError::Refused) => {
-                return Err(RosterError::Internal(
-                    "the import's checks refused the write but reported nothing".into(),
-                ));
-            }
-            Err(BulkError::Other(e)) => return Err(e),
-        }
-        Ok(finish("teachers", options, outcome, errors, started))
     }
 
     /// Imports schools. Rows' jurisdictions must lie inside `parent` (default: the caller's).
@@ -803,7 +540,7 @@ impl Roster {
         caller: &Caller,
         parent: Option<tica_domain::division::DivisionCode>,
         options: ImportOptions,
-        upload: Upload,
+        bytes: Vec<u8>,
         sink: Arc<dyn ProgressSink>,
     ) -> Result<ImportOutcome> {
         let started = Instant::now();
@@ -813,7 +550,7 @@ impl Roster {
         }
         let mut outcome = ImportOutcome::default();
         let parsed = parse(
-            upload,
+            Arc::new(bytes),
             &options,
             &self.limits,
             &SCHOOL_COLUMNS,
@@ -924,59 +661,10 @@ impl Roster {
                     "another import registered some of these schools at the same time; run the import again".into(),
                 ));
             }
-            Err(BulkError::Refused) => {
-                return Err(RosterError::Internal(
-                    "a write without pending checks was refused".into(),
-                ));
-            }
             Err(BulkError::Other(e)) => return Err(e),
         }
         Ok(finish("schools", &options, outcome, errors, started))
     }
-}
-
-/// Keys repeated within the file, for rows in any order with their lines: the same errors, in
-/// the same order per line, as the checks of `import_teachers` make on drafts in file order
-/// (ID numbers first, then teacher numbers; a repeat names the first line that has the key,
-/// except that a third copy of an ID number names the second).
-fn repeated_in_file(teachers: &[Teacher], lines: &[i64]) -> Vec<RowError> {
-    let mut found = Vec::new();
-    let mut ids: Vec<(u64, i64)> = teachers
-        .iter()
-        .zip(lines)
-        .map(|(t, &line)| (t.id_number.key(), line))
-        .collect();
-    ids.sort_unstable();
-    for pair in ids.windows(2) {
-        if pair[0].0 == pair[1].0 {
-            let (first, line) = (pair[0].1, pair[1].1);
-            found.push(row_error(
-                line,
-                "身份证号",
-                Reason::DuplicateInFile,
-                format!("身份证号与第 {first} 行重复 (same ID number as line {first})"),
-            ));
-        }
-    }
-    drop(ids);
-    let mut numbers: Vec<(&str, i64)> = teachers
-        .iter()
-        .zip(lines)
-        .map(|(t, &line)| (t.number.as_str(), line))
-        .collect();
-    numbers.sort_unstable();
-    for group in numbers.chunk_by(|a, b| a.0 == b.0) {
-        let first = group[0].1;
-        for &(_, line) in &group[1..] {
-            found.push(row_error(
-                line,
-                "教师编号",
-                Reason::DuplicateInFile,
-                format!("教师编号与第 {first} 行重复 (same teacher number as line {first})"),
-            ));
-        }
-    }
-    found
 }
 
 /// Puts rows in index order (school path, then teacher number) so that each B-tree grows at

@@ -17,7 +17,7 @@ mod teams;
 pub use api_clients::{IssuedToken, NewApiClient};
 pub use assessors::NewAssessor;
 pub use export::{ExportFile, ExportFormat};
-pub use import::{Arrival, ImportOptions, ImportOutcome, ImportProgress, ProgressSink, Upload};
+pub use import::{ImportOptions, ImportOutcome, ImportProgress, ProgressSink};
 pub use jurisdictions::{JurisdictionUpdate, NewJurisdiction, RuleField};
 pub use schools::{NewSchool, PlanDecision, SchoolUpdate};
 pub use teachers::{NewTeacher, TeacherUpdate};

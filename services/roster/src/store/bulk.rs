@@ -1,13 +1,12 @@
 //! Bulk writes for imports: many rows in one transaction.
 //!
-//! PostgreSQL receives teachers through `COPY … FROM STDIN (FORMAT binary)`, the fastest way in
-//! (the server reads lengths instead of scanning every byte for tabs, newlines and escapes);
-//! SQLite through prepared multi-row `INSERT`s of up to 1000 rows, the next batch's arguments
-//! built while SQLite stores the last. Both run inside one transaction with the import's audit
-//! entry: the file lands whole or not at all.
+//! PostgreSQL receives teachers through `COPY … FROM STDIN` (text format), the fastest way in;
+//! SQLite through multi-row `INSERT`s of up to 1000 rows. Both run inside one transaction with
+//! the import's audit entry: the file lands whole or not at all.
 
 use std::collections::HashMap;
 
+use sqlx::QueryBuilder;
 use tica_domain::ScopePath;
 use tica_server::proto_time::date_to_iso;
 use tica_storage::{Database, Pool, is_unique_violation, with_db};
@@ -20,8 +19,6 @@ use tica_storage::append_audit;
 
 /// Rows per multi-row INSERT on SQLite (14 columns × 1000 stays under its 32766 parameters).
 const SQLITE_BATCH: usize = 1000;
-/// The page cache of the connection writing a large SQLite import, in KiB.
-const SQLITE_IMPORT_CACHE_KIB: i64 = 256 << 10;
 /// Bytes per COPY data message.
 const COPY_CHUNK: usize = 1 << 20;
 
@@ -31,61 +28,8 @@ pub enum BulkError {
     /// A unique key clashed with a registered record (a concurrent import, or the optimistic
     /// path finding what the pre-check skipped).
     Duplicate,
-    /// The checks running beside the write refused the file ([`Verdict`]): nothing stored.
-    Refused,
     /// Anything else.
     Other(RosterError),
-}
-
-/// Whether a write may commit. Either given from the start, or awaited from checks that run
-/// beside the write: then the write waits for their answer before it commits (SQLite also stops
-/// between batches once they refused; a PostgreSQL `COPY` runs to its end: aborting it half-sent
-/// made the next import on the pool fail now and then under load, not yet understood). A
-/// check that ends without answering refuses.
-#[derive(Debug)]
-pub struct Verdict {
-    pending: Option<tokio::sync::oneshot::Receiver<bool>>,
-    decided: Option<bool>,
-}
-
-impl Verdict {
-    /// The write may commit.
-    pub fn given() -> Verdict {
-        Verdict {
-            pending: None,
-            decided: Some(true),
-        }
-    }
-
-    /// The write commits only if `answer` receives `true`.
-    pub fn awaited(answer: tokio::sync::oneshot::Receiver<bool>) -> Verdict {
-        Verdict {
-            pending: Some(answer),
-            decided: None,
-        }
-    }
-
-    /// Whether the checks refused already (without waiting for them).
-    fn refused(&mut self) -> bool {
-        use tokio::sync::oneshot::error::TryRecvError;
-        if let Some(answer) = &mut self.pending {
-            match answer.try_recv() {
-                Ok(go) => self.decided = Some(go),
-                Err(TryRecvError::Closed) => self.decided = Some(false),
-                Err(TryRecvError::Empty) => return false,
-            }
-            self.pending = None;
-        }
-        self.decided == Some(false)
-    }
-
-    /// Waits for the checks: whether the write may commit.
-    async fn granted(&mut self) -> bool {
-        if let Some(answer) = self.pending.take() {
-            self.decided = Some(answer.await.unwrap_or(false));
-        }
-        self.decided == Some(true)
-    }
 }
 
 impl From<sqlx::Error> for BulkError {
@@ -117,80 +61,46 @@ pub struct TeacherChange {
     pub ended: Option<PastAssignment>,
 }
 
-/// The binary COPY header: signature, flags (no OIDs), no header extension.
-const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-/// The binary COPY trailer: a tuple of -1 fields.
-const COPY_BINARY_TRAILER: &[u8] = &(-1i16).to_be_bytes();
-
-/// One field of a binary COPY tuple: its length, then its bytes (a `TEXT` column's are the
-/// UTF-8 text, which the server still checks for encoding).
-fn copy_field(out: &mut Vec<u8>, value: &[u8]) {
-    out.extend_from_slice(&(value.len() as i32).to_be_bytes());
-    out.extend_from_slice(value);
-}
-
-/// A date as the `YYYY-MM-DD` text the `TEXT` date columns hold, without allocating (the same
-/// text as [`date_to_iso`] for years 0–9999, which is what it falls back to otherwise).
-fn copy_date(out: &mut Vec<u8>, date: time::Date) {
-    let year = date.year();
-    if !(0..=9999).contains(&year) {
-        copy_field(out, date_to_iso(date).as_bytes());
-        return;
-    }
-    let (year, month, day) = (
-        year as u32,
-        u8::from(date.month()) as u32,
-        date.day() as u32,
-    );
-    let digit = |n: u32| b'0' + n as u8;
-    copy_field(
-        out,
-        &[
-            digit(year / 1000),
-            digit(year / 100 % 10),
-            digit(year / 10 % 10),
-            digit(year % 10),
-            b'-',
-            digit(month / 10),
-            digit(month % 10),
-            b'-',
-            digit(day / 10),
-            digit(day % 10),
-        ],
-    );
-}
-
-/// One teacher as a binary COPY tuple, in the column order of the COPY statement.
-fn copy_row(out: &mut Vec<u8>, t: &Teacher) {
-    out.extend_from_slice(&14i16.to_be_bytes());
-    copy_field(out, t.number.as_bytes());
-    copy_field(out, t.display_name.as_bytes());
-    copy_field(out, t.id_number.as_str().as_bytes());
-    copy_date(out, t.id_number.birth_date());
-    copy_field(out, t.id_number.sex().key().as_bytes());
-    copy_field(out, t.school_code.as_bytes());
-    copy_field(out, t.path.as_str().as_bytes());
-    copy_field(out, t.stage.key().as_bytes());
-    copy_field(out, t.subject.as_bytes());
-    copy_field(out, t.category.key().as_bytes());
-    // The roles as `roles_to_text` writes them, comma-separated, straight into the buffer.
-    let at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    for (i, role) in t.roles.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+/// Escapes a value for COPY's text format.
+fn copy_escape(out: &mut Vec<u8>, value: &str) {
+    for b in value.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
         }
-        out.extend_from_slice(role.key().as_bytes());
     }
-    let len = (out.len() - at - 4) as i32;
-    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
-    copy_date(out, t.since);
-    copy_field(out, &t.create_micros.to_be_bytes());
-    copy_field(out, &t.update_micros.to_be_bytes());
+}
+
+fn copy_row(out: &mut Vec<u8>, t: &Teacher) {
+    let fields: [&str; 12] = [
+        &t.number,
+        &t.display_name,
+        t.id_number.as_str(),
+        &date_to_iso(t.id_number.birth_date()),
+        t.id_number.sex().key(),
+        &t.school_code,
+        t.path.as_str(),
+        t.stage.key(),
+        &t.subject,
+        t.category.key(),
+        &roles_to_text(&t.roles),
+        &date_to_iso(t.since),
+    ];
+    for field in fields {
+        copy_escape(out, field);
+        out.push(b'\t');
+    }
+    out.extend_from_slice(t.create_micros.to_string().as_bytes());
+    out.push(b'\t');
+    out.extend_from_slice(t.update_micros.to_string().as_bytes());
+    out.push(b'\n');
 }
 
 /// Stores new teachers and changes to registered ones in one transaction, calling
-/// `written(n)` as rows go in; commits only if `verdict` grants it.
+/// `written(n)` as rows go in.
 #[tracing::instrument(name = "db", skip_all, fields(otel.name = "roster.bulk.write_teachers", db.operation.name = "roster.bulk.write_teachers"))]
 pub async fn write_teachers(
     db: &Database,
@@ -198,7 +108,6 @@ pub async fn write_teachers(
     changes: &[TeacherChange],
     audit: &AuditEntry,
     written: &(dyn Fn(i64) + Send + Sync),
-    mut verdict: Verdict,
 ) -> Result<(), BulkError> {
     match db.pool() {
         Pool::Postgres(pool) => {
@@ -207,11 +116,10 @@ pub async fn write_teachers(
                 let mut copy = tx
                     .copy_in_raw(
                         "COPY teachers (number, display_name, id_number, birth_date, sex, school_code, path, stage, \
-                         subject, category, roles, since_date, create_micros, update_micros) FROM STDIN (FORMAT binary)",
+                         subject, category, roles, since_date, create_micros, update_micros) FROM STDIN (FORMAT text)",
                     )
                     .await?;
                 let mut buffer = Vec::with_capacity(COPY_CHUNK + 4096);
-                buffer.extend_from_slice(COPY_BINARY_HEADER);
                 let mut sent = 0i64;
                 for (i, teacher) in new.iter().enumerate() {
                     copy_row(&mut buffer, teacher);
@@ -228,8 +136,9 @@ pub async fn write_teachers(
                         }
                     }
                 }
-                buffer.extend_from_slice(COPY_BINARY_TRAILER);
-                if let Err(e) = copy.send(buffer.as_slice()).await {
+                if !buffer.is_empty()
+                    && let Err(e) = copy.send(buffer.as_slice()).await
+                {
                     let _ = copy.abort("client error").await;
                     return Err(e.into());
                 }
@@ -239,126 +148,42 @@ pub async fn write_teachers(
             for change in changes {
                 apply_change_pg(&mut tx, change).await?;
             }
-            if !verdict.granted().await {
-                return Err(BulkError::Refused);
-            }
             append_audit!(tx, audit);
             tx.commit().await?;
         }
         Pool::Sqlite(pool) => {
-            let mut conn = pool.acquire().await?;
-            // A page cache that holds the indexes being built: with the default 2 MB, a large
-            // import spills dirty pages to the log and reads them back all along. Memory only;
-            // durability and the all-or-nothing commit are untouched. Restored afterwards, as
-            // the connection goes back to the pool.
-            let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
-                .fetch_one(&mut *conn)
-                .await?;
-            if new.len() > SQLITE_BATCH {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "PRAGMA cache_size = -{}",
-                    SQLITE_IMPORT_CACHE_KIB
-                )))
-                .execute(&mut *conn)
-                .await?;
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            for (batch_index, batch) in new.chunks(SQLITE_BATCH).enumerate() {
+                let mut builder: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(
+                    "INSERT INTO teachers (number, display_name, id_number, birth_date, sex, school_code, path, stage, \
+                     subject, category, roles, since_date, create_micros, update_micros) ",
+                );
+                builder.push_values(batch, |mut row, t| {
+                    row.push_bind(t.number.clone())
+                        .push_bind(t.display_name.clone())
+                        .push_bind(t.id_number.as_str().to_owned())
+                        .push_bind(date_to_iso(t.id_number.birth_date()))
+                        .push_bind(t.id_number.sex().key())
+                        .push_bind(t.school_code.clone())
+                        .push_bind(t.path.as_str().to_owned())
+                        .push_bind(t.stage.key())
+                        .push_bind(t.subject.clone())
+                        .push_bind(t.category.key())
+                        .push_bind(roles_to_text(&t.roles))
+                        .push_bind(date_to_iso(t.since))
+                        .push_bind(t.create_micros)
+                        .push_bind(t.update_micros);
+                });
+                builder.build().execute(&mut *tx).await?;
+                written(((batch_index + 1) * SQLITE_BATCH).min(new.len()) as i64);
             }
-            let result =
-                write_teachers_sqlite(&mut conn, new, changes, audit, written, verdict).await;
-            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {cache}")))
-                .execute(&mut *conn)
-                .await?;
-            result?;
+            for change in changes {
+                apply_change_sqlite(&mut tx, change).await?;
+            }
+            append_audit!(tx, audit);
+            tx.commit().await?;
         }
     }
-    Ok(())
-}
-
-/// The statement for a batch of `rows` teachers.
-fn sqlite_insert(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO teachers (number, display_name, id_number, birth_date, sex, school_code, path, stage, \
-         subject, category, roles, since_date, create_micros, update_micros) VALUES ",
-    );
-    // Anonymous `?` parameters: with numbered ones (`?NNN`) SQLite looks each name up in a
-    // list as it binds, and 14,000 of them took minutes.
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ",(" });
-        sql.push_str("?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    }
-    sql
-}
-
-/// The arguments of one batch, in the order of [`sqlite_insert`].
-fn sqlite_arguments(batch: &[Teacher]) -> sqlx::sqlite::SqliteArguments {
-    use sqlx::Arguments as _;
-    let mut args = sqlx::sqlite::SqliteArguments::default();
-    args.reserve(batch.len() * 14, 0);
-    let add = |value: std::result::Result<(), sqlx::error::BoxDynError>| {
-        value.expect("text and integers always encode")
-    };
-    for t in batch {
-        add(sqlx::Arguments::add(&mut args, t.number.as_str()));
-        add(sqlx::Arguments::add(&mut args, t.display_name.as_str()));
-        add(sqlx::Arguments::add(&mut args, t.id_number.as_str()));
-        add(sqlx::Arguments::add(
-            &mut args,
-            date_to_iso(t.id_number.birth_date()),
-        ));
-        add(sqlx::Arguments::add(&mut args, t.id_number.sex().key()));
-        add(sqlx::Arguments::add(&mut args, t.school_code.as_str()));
-        add(sqlx::Arguments::add(&mut args, t.path.as_str()));
-        add(sqlx::Arguments::add(&mut args, t.stage.key()));
-        add(sqlx::Arguments::add(&mut args, t.subject.as_str()));
-        add(sqlx::Arguments::add(&mut args, t.category.key()));
-        add(sqlx::Arguments::add(&mut args, roles_to_text(&t.roles)));
-        add(sqlx::Arguments::add(&mut args, date_to_iso(t.since)));
-        add(sqlx::Arguments::add(&mut args, t.create_micros));
-        add(sqlx::Arguments::add(&mut args, t.update_micros));
-    }
-    args
-}
-
-async fn write_teachers_sqlite(
-    conn: &mut sqlx::SqliteConnection,
-    new: &[Teacher],
-    changes: &[TeacherChange],
-    audit: &AuditEntry,
-    written: &(dyn Fn(i64) + Send + Sync),
-    mut verdict: Verdict,
-) -> Result<(), BulkError> {
-    use sqlx::Connection as _;
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let full = sqlite_insert(SQLITE_BATCH);
-    let mut batches = new.chunks(SQLITE_BATCH);
-    let mut next = batches.next().map(|b| (b.len(), sqlite_arguments(b)));
-    let mut done = 0usize;
-    while let Some((rows, args)) = next.take() {
-        let sql = if rows == SQLITE_BATCH {
-            full.clone()
-        } else {
-            sqlite_insert(rows)
-        };
-        // SQLite stores this batch on its worker thread while this one builds the next.
-        let (stored, following) = tokio::join!(
-            sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut *tx),
-            async { batches.next().map(|b| (b.len(), sqlite_arguments(b))) }
-        );
-        stored?;
-        if verdict.refused() {
-            return Err(BulkError::Refused);
-        }
-        done += rows;
-        written(done as i64);
-        next = following;
-    }
-    for change in changes {
-        apply_change_sqlite(&mut tx, change).await?;
-    }
-    if !verdict.granted().await {
-        return Err(BulkError::Refused);
-    }
-    append_audit!(tx, audit);
-    tx.commit().await?;
     Ok(())
 }
 
@@ -533,18 +358,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_dates_are_the_text_the_columns_hold() {
-        for date in [
-            time::macros::date!(1985 - 03 - 07),
-            time::macros::date!(2026 - 12 - 31),
-            time::macros::date!(0999 - 01 - 01),
-            time::macros::date!(-0001 - 01 - 01),
-        ] {
-            let mut out = Vec::new();
-            copy_date(&mut out, date);
-            let iso = date_to_iso(date);
-            assert_eq!(&out[..4], (iso.len() as i32).to_be_bytes());
-            assert_eq!(&out[4..], iso.as_bytes());
-        }
+    fn copy_text_escapes_its_separators() {
+        let mut out = Vec::new();
+        copy_escape(&mut out, "a\tb\\c\nd\re");
+        assert_eq!(out, b"a\\tb\\\\c\\nd\\re");
     }
 }

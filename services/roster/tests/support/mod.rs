@@ -26,25 +26,6 @@ pub struct TestApp {
 impl TestApp {
     /// A roster on `backend`, or `None` when that backend is not configured.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        Self::spawn_with(backend, &tica_roster::startup::ImportSettings::default()).await
-    }
-
-    /// A roster on `backend` that refuses uploads over `max_file_bytes`.
-    pub async fn spawn_with_max_file_bytes(
-        backend: Backend,
-        max_file_bytes: usize,
-    ) -> Option<TestApp> {
-        let settings = tica_roster::startup::ImportSettings {
-            max_file_bytes,
-            ..Default::default()
-        };
-        Self::spawn_with(backend, &settings).await
-    }
-
-    async fn spawn_with(
-        backend: Backend,
-        settings: &tica_roster::startup::ImportSettings,
-    ) -> Option<TestApp> {
         let location = TestDatabase::new(backend)?;
         let db = location
             .connect("roster", tica_roster::MIGRATIONS)
@@ -52,7 +33,7 @@ impl TestApp {
             .expect("database opens and migrates");
         let keys = Keys::generate();
         let mut server = GrpcServer::new();
-        tica_roster::startup::register_with(&mut server, db.clone(), settings);
+        tica_roster::startup::register(&mut server, db.clone());
         let (server, channel) = tica_testkit::grpc::serve(server, keys.verifier()).await;
         Some(TestApp {
             server,
