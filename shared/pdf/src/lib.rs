@@ -319,9 +319,10 @@ fn seal_image(doc: &mut lopdf::Document, seal: &Seal) -> lopdf::ObjectId {
 }
 
 /// Gives each font printpdf wrote (without a program: its face has no source bytes) the
-/// program of the glyphs its `/W` array lists, cut from `faces` ([`font::Sfnt::subset`],
-/// glyph ids kept), and the subset tag on its names (ISO 32000-1, 9.6.4): `faces` are the
-/// resource names (six capitals, the tag) and their faces.
+/// program of the glyphs its `/W` array lists, cut from `faces` ([`font::Sfnt::subset`]: the
+/// glyphs numbered compactly, the page's codes taken to them by a `/CIDToGIDMap` stream), and
+/// the subset tag on its names (ISO 32000-1, 9.6.4): `faces` are the resource names (six
+/// capitals, the tag) and their faces.
 fn embed_subsets(
     doc: &mut lopdf::Document,
     faces: &[(String, &font::Face)],
@@ -394,10 +395,11 @@ fn embed_subsets(
             .get(b"FontDescriptor")
             .and_then(Object::as_reference)
             .map_err(|_| bad("no font descriptor"))?;
-        let program = face.sfnt.subset(used);
+        let (program, cid_to_gid) = face.sfnt.subset(used);
         let mut stream = Dictionary::new();
         stream.set("Length1", program.len() as i64);
         let program_id = doc.add_object(lopdf::Stream::new(stream, program));
+        let map_id = doc.add_object(lopdf::Stream::new(Dictionary::new(), cid_to_gid));
         let tagged = |d: &mut Dictionary, key: &[u8]| {
             if let Ok(Object::Name(n)) = d.get(key) {
                 let mut name = format!("{tag}+").into_bytes();
@@ -421,6 +423,7 @@ fn embed_subsets(
         {
             tagged(d, b"BaseFont");
             d.set("W", Object::Array(widths));
+            d.set("CIDToGIDMap", Object::Reference(map_id));
         }
     }
     Ok(())

@@ -103,8 +103,7 @@ struct Base {
 }
 
 fn bases(version: Version, data: usize, ec: usize) -> &'static Base {
-    const NONE: std::sync::OnceLock<Base> = std::sync::OnceLock::new();
-    static BASES: [std::sync::OnceLock<Base>; 41] = [NONE; 41];
+    static BASES: [std::sync::OnceLock<Base>; 41] = [const { std::sync::OnceLock::new() }; 41];
     let index = match version {
         Version::Normal(v) => usize::try_from(v).unwrap_or(0).min(40),
         Version::Micro(_) => 0,
