@@ -146,12 +146,12 @@ impl Fonts {
 }
 
 /// A TrueType font's table directory, `loca` and `hmtx` read once, from which a page's font
-/// program is cut in microseconds: the glyphs it uses (and the components of composite ones)
-/// keep their glyph ids, the others are left empty, so that the glyph ids printpdf writes
-/// in the content stream, `/W` and `/ToUnicode` stay valid. What a PDF reads of a
-/// CIDFontType2 program (ISO 32000-1, 9.9: glyf, head, hhea, hmtx, loca, maxp and the
+/// program is cut in microseconds: the glyphs it uses (and the components of composite ones),
+/// numbered compactly, with the `/CIDToGIDMap` that takes the face's glyph ids — the codes
+/// printpdf writes in the content stream, `/W` and `/ToUnicode` — to them. What a PDF reads
+/// of a CIDFontType2 program (ISO 32000-1, 9.9: glyf, head, hhea, hmtx, loca, maxp and the
 /// hinting tables) is copied or rebuilt; `cmap`, `name` and `post` are left out (the glyphs
-/// are found by CID = glyph id, the font by `/BaseFont`).
+/// are found through the map, the font by `/BaseFont`).
 #[derive(Debug)]
 pub(crate) struct Sfnt {
     bytes: Vec<u8>,
@@ -413,5 +413,68 @@ impl Sfnt {
             out.resize(out.len().next_multiple_of(4), 0);
         }
         (out, map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first composite glyph of the shipped face, and its components.
+    fn a_composite(face: &Sfnt) -> (u16, Vec<u16>) {
+        (1..face.loca.len() - 1)
+            .find_map(|g| {
+                let mut parts = Vec::new();
+                face.components(g, &mut parts);
+                (!parts.is_empty()).then(|| (g as u16, parts))
+            })
+            .expect("the shipped face has composite glyphs")
+    }
+
+    #[test]
+    fn a_subset_numbers_its_glyphs_compactly_and_maps_every_used_code_to_its_glyph() {
+        let (full, _) = shipped().unwrap();
+        let face = &full.sfnt;
+        let (composite, parts) = a_composite(face);
+        let common = full.glyph('证').unwrap();
+        let (program, map) = face.subset([common, composite]);
+        let cut = Sfnt::new(program).expect("the subset is TrueType");
+        // .notdef, the two glyphs and their parts, theirs in turn, nothing else.
+        let mut kept: Vec<u16> = Vec::new();
+        let mut todo = vec![0, common, composite];
+        while let Some(g) = todo.pop() {
+            kept.push(g);
+            face.components(g.into(), &mut todo);
+        }
+        kept.sort_unstable();
+        kept.dedup();
+        assert_eq!(cut.loca.len() - 1, kept.len());
+        let new_id = |old: u16| kept.iter().position(|k| *k == old).unwrap() as u16;
+        let mapped =
+            |cid: u16| u16::from_be_bytes([map[2 * cid as usize], map[2 * cid as usize + 1]]);
+        assert_eq!(map.len(), 2 * (usize::from(common.max(composite)) + 1));
+        assert_eq!(mapped(common), new_id(common));
+        assert_eq!(mapped(composite), new_id(composite));
+        // Every kept glyph: its metrics, and its outline — a composite's with its components'
+        // ids renumbered.
+        for old in &kept {
+            let new = new_id(*old).into();
+            assert_eq!(cut.metric(new), face.metric((*old).into()), "glyph {old}");
+            let (mut parts, mut renumbered) = (Vec::new(), Vec::new());
+            face.components((*old).into(), &mut parts);
+            cut.components(new, &mut renumbered);
+            assert_eq!(
+                renumbered,
+                parts.iter().map(|p| new_id(*p)).collect::<Vec<_>>(),
+                "glyph {old}"
+            );
+            let outline = face.outline((*old).into());
+            if parts.is_empty() {
+                assert_eq!(&cut.outline(new)[..outline.len()], outline, "glyph {old}");
+            } else {
+                assert_eq!(cut.outline(new).len(), outline.len().next_multiple_of(4));
+            }
+        }
+        assert!(!parts.is_empty());
     }
 }
