@@ -426,7 +426,7 @@ mod tests {
             .find_map(|g| {
                 let mut parts = Vec::new();
                 face.components(g, &mut parts);
-                (!parts.is_empty()).then(|| (g as u16, parts))
+                (!parts.is_empty()).then_some((g as u16, parts))
             })
             .expect("the shipped face has composite glyphs")
     }
