@@ -181,6 +181,36 @@ fn checksum(data: &[u8]) -> u32 {
     })
 }
 
+/// A TrueType font file of `tables` (tag, checksum, data), in the order given (ascending tags):
+/// the offset table, the table directory, then each table padded to four bytes.
+pub(crate) fn write_sfnt(tables: &[([u8; 4], u32, &[u8])]) -> Vec<u8> {
+    let n = tables.len() as u16;
+    let selector = 15 - n.leading_zeros() as u16;
+    let range = (1u16 << selector) * 16;
+    let size: usize = tables
+        .iter()
+        .map(|(_, _, d)| d.len().next_multiple_of(4))
+        .sum();
+    let mut out = Vec::with_capacity(12 + 16 * tables.len() + size);
+    out.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+    for v in [n, range, selector, n * 16 - range] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    let mut offset = 12 + 16 * tables.len();
+    for (tag, checksum, data) in tables {
+        out.extend_from_slice(tag);
+        out.extend_from_slice(&checksum.to_be_bytes());
+        out.extend_from_slice(&(offset as u32).to_be_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        offset += data.len().next_multiple_of(4);
+    }
+    for (_, _, data) in tables {
+        out.extend_from_slice(data);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
+    out
+}
+
 impl Sfnt {
     pub(crate) fn new(bytes: Vec<u8>) -> Option<Self> {
         if u32_at(&bytes, 0)? != 0x0001_0000 {
@@ -388,31 +418,11 @@ impl Sfnt {
             };
             tables.push((tag, data));
         }
-        let n = tables.len() as u16;
-        let selector = 15 - n.leading_zeros() as u16;
-        let range = (1u16 << selector) * 16;
-        let size: usize = tables
+        let tables: Vec<([u8; 4], u32, &[u8])> = tables
             .iter()
-            .map(|(_, d)| d.len().next_multiple_of(4))
-            .sum();
-        let mut out = Vec::with_capacity(12 + 16 * tables.len() + size);
-        out.extend_from_slice(&0x0001_0000u32.to_be_bytes());
-        for v in [n, range, selector, n * 16 - range] {
-            out.extend_from_slice(&v.to_be_bytes());
-        }
-        let mut offset = 12 + 16 * tables.len();
-        for (tag, data) in &tables {
-            out.extend_from_slice(tag);
-            out.extend_from_slice(&checksum(data).to_be_bytes());
-            out.extend_from_slice(&(offset as u32).to_be_bytes());
-            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-            offset += data.len().next_multiple_of(4);
-        }
-        for (_, data) in &tables {
-            out.extend_from_slice(data);
-            out.resize(out.len().next_multiple_of(4), 0);
-        }
-        (out, map)
+            .map(|(tag, data)| (*tag, checksum(data), data.as_ref()))
+            .collect();
+        (write_sfnt(&tables), map)
     }
 }
 

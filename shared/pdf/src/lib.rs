@@ -577,27 +577,7 @@ fn without_tables(font: &[u8], drop: &[[u8; 4]]) -> Option<Vec<u8>> {
         let length = u32_at(12 + 16 * i + 12)? as usize;
         kept.push((tag, checksum, font.get(offset..offset + length)?));
     }
-    let n = kept.len() as u16;
-    let selector = 15 - n.leading_zeros() as u16;
-    let range = (1u16 << selector) * 16;
-    let mut out = Vec::with_capacity(font.len());
-    out.extend_from_slice(&0x0001_0000u32.to_be_bytes());
-    for v in [n, range, selector, n * 16 - range] {
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-    let mut offset = 12 + 16 * kept.len();
-    for (tag, checksum, data) in &kept {
-        out.extend_from_slice(tag);
-        out.extend_from_slice(&checksum.to_be_bytes());
-        out.extend_from_slice(&(offset as u32).to_be_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        offset += data.len().next_multiple_of(4);
-    }
-    for (_, _, data) in &kept {
-        out.extend_from_slice(data);
-        out.resize(out.len().next_multiple_of(4), 0);
-    }
-    Some(out)
+    Some(font::write_sfnt(&kept))
 }
 
 /// The QR text a certificate PDF carries in its document information (`/Subject
